@@ -1,0 +1,5 @@
+/* carillon-server: the campaign server (placeholder main until the server lands). */
+int main(void)
+{
+    return 0;
+}
