@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define CR_PASSWORD_MIN      8   /* characters (bytes) */
+#define CR_PASSWORD_MIN      8 /* characters (bytes) */
 #define CR_PASSWORD_MAX      256
 #define CR_PASSWORD_HASH_MAX 160 /* room for the encoded hash, NUL included */
 

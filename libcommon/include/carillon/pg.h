@@ -12,10 +12,10 @@
 struct cr_pg; /* created by cr_pg_new, freed by cr_pg_close's completion */
 
 struct cr_pg_opts {
-    const char *conninfo;     /* libpq connection string, copied */
+    const char *conninfo;      /* libpq connection string, copied */
     unsigned reconnect_min_ms; /* 0 = 100 */
     unsigned reconnect_max_ms; /* 0 = 5000 */
-    size_t max_queue;         /* queued + in-flight queries; 0 = 10000; beyond: -ENOBUFS */
+    size_t max_queue;          /* queued + in-flight queries; 0 = 10000; beyond: -ENOBUFS */
 };
 
 /* The outcome of one query or batch, valid during the callback only (PGresults are cleared
@@ -54,8 +54,10 @@ int cr_pg_query(struct cr_pg *pg, const char *sql, int nparams, const char *cons
  * or not at all; cb gets one PGresult per statement. */
 struct cr_pg_batch;
 struct cr_pg_batch *cr_pg_batch_new(struct cr_pg *pg);
-int cr_pg_batch_add(struct cr_pg_batch *b, const char *sql, int nparams,
-                    const char *const *params) __attribute__((warn_unused_result));
+int cr_pg_batch_add(struct cr_pg_batch *b, const char *sql, int nparams, const char *const *params)
+    __attribute__((warn_unused_result));
+/* Frees a batch that will not be sent (e.g. after a failed cr_pg_batch_add). */
+void cr_pg_batch_discard(struct cr_pg_batch *b);
 /* Queues the batch and gives up ownership of b (freed by pg.c, also on error). */
 int cr_pg_batch_send(struct cr_pg_batch *b, cr_pg_cb cb, void *arg)
     __attribute__((warn_unused_result));

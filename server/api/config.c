@@ -1,0 +1,99 @@
+/* carillon-server's configuration keys: one table says each key's type, default, bounds and
+ * whether SIGHUP may change it (see deploy/server.conf.example, generated from it). */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/server.h"
+#include "carillon/cfg.h"
+
+static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
+
+static int validate_hostport(const void *value, char *err, size_t errlen)
+{
+    char host[256];
+    int port;
+    const char *s = *(char *const *)value;
+    if (server_parse_hostport(s, host, sizeof host, &port) != 0) {
+        snprintf(err, errlen, "expected HOST:PORT (e.g. 127.0.0.1:4433 or [::1]:4433), got '%s'",
+                 s);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+#define K(sec, key, type, def, reload, field, lo, hi, help)                                        \
+    {                                                                                              \
+        sec, key, type, def, reload, offsetof(struct server_config, field), lo, hi, NULL, NULL,    \
+            help                                                                                   \
+    }
+
+const struct cr_cfg_key server_config_keys[] = {
+    {"server", "listen", CR_CFG_STRING, NULL, false, offsetof(struct server_config, listen), 0, 0,
+     NULL, validate_hostport, "address and port to listen on for TLS clients, HOST:PORT"},
+    K("server", "node_name", CR_CFG_STRING, "server1", false, node_name, 0, 0,
+      "name of this server in logs and Welcome"),
+    K("server", "pid_file", CR_CFG_STRING, "", false, pid_file, 0, 0, "pid file path; empty: none"),
+    K("server", "max_frame", CR_CFG_SIZE, "1M", false, max_frame, 1024, 64 << 20,
+      "largest protocol frame accepted, in bytes (1K..64M)"),
+    K("server", "max_write_queue", CR_CFG_SIZE, "8M", false, max_write_queue, 64 << 10, 1 << 30,
+      "bytes queued to one slow client before it is disconnected"),
+    K("tls", "ca", CR_CFG_STRING, NULL, false, tls_ca, 0, 0,
+      "CA certificate (PEM) that signs the daemons' certificates"),
+    K("tls", "cert", CR_CFG_STRING, NULL, false, tls_cert, 0, 0, "server certificate chain (PEM)"),
+    K("tls", "key", CR_CFG_STRING, NULL, false, tls_key, 0, 0, "server private key (PEM)"),
+    K("database", "conninfo", CR_CFG_STRING, NULL, false, db_conninfo, 0, 0,
+      "libpq connection string, e.g. \"host=127.0.0.1 dbname=carillon user=carillon\""),
+    K("database", "migrations_dir", CR_CFG_STRING, CARILLON_MIGRATIONS_DIR, false, migrations_dir,
+      0, 0, "directory of NNN_name.sql schema migrations"),
+    {"log", "level", CR_CFG_ENUM, "info", true, offsetof(struct server_config, log_level), 0, 0,
+     log_levels, NULL, "debug, info, warn or error"},
+    K("log", "json", CR_CFG_BOOL, "false", true, log_json, 0, 0, "one JSON object per log line"),
+    K("auth", "scrypt_log_n", CR_CFG_INT, "15", true, scrypt_log_n, 10, 20,
+      "scrypt cost for new password hashes, as a power of two (10..20)"),
+    K("auth", "session_ttl", CR_CFG_DURATION, "12h", true, session_ttl_ms, 60000,
+      90LL * 24 * 3600 * 1000, "lifetime of a login session (1m..90d)"),
+    K("auth", "login_max_failures", CR_CFG_INT, "5", true, login_max_failures, 1, 1000,
+      "failed logins for one login within login_window before it is locked out"),
+    K("auth", "login_addr_max_failures", CR_CFG_INT, "20", true, login_addr_max_failures, 1, 100000,
+      "failed logins from one address within login_window before it is locked out"),
+    K("auth", "login_window", CR_CFG_DURATION, "5m", true, login_window_ms, 1000,
+      24LL * 3600 * 1000, "window in which failed logins are counted"),
+    K("auth", "login_lockout", CR_CFG_DURATION, "1m", true, login_lockout_ms, 1000,
+      24LL * 3600 * 1000, "how long a login or an address stays locked out"),
+};
+const size_t server_config_nkeys = sizeof server_config_keys / sizeof server_config_keys[0];
+
+int server_parse_hostport(const char *s, char *host, size_t hostlen, int *port)
+{
+    if (!s || !*s)
+        return -EINVAL;
+    const char *colon;
+    const char *h = s;
+    size_t hl;
+    if (s[0] == '[') {
+        const char *end = strchr(s, ']');
+        if (!end || end[1] != ':')
+            return -EINVAL;
+        h = s + 1;
+        hl = (size_t)(end - h);
+        colon = end + 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (!colon || strchr(s, ':') != colon)
+            return -EINVAL;
+        hl = (size_t)(colon - s);
+    }
+    if (hl == 0 || hl >= hostlen)
+        return -EINVAL;
+    char *end;
+    long p = strtol(colon + 1, &end, 10);
+    if (*end || end == colon + 1 || p < 1 || p > 65535)
+        return -EINVAL;
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    *port = (int)p;
+    return 0;
+}

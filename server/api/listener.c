@@ -1,0 +1,255 @@
+/* The server's TLS listener, its clients' lifecycle and the request dispatch: every Envelope a
+ * client sends goes through client_on_message, which checks the session state and routes it. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/server.h"
+#include "carillon/log.h"
+
+void client_ref(struct client *c)
+{
+    c->refs++;
+}
+
+void client_unref(struct client *c)
+{
+    if (--c->refs > 0)
+        return;
+    struct server *srv = c->srv;
+    if (c->prev)
+        c->prev->next = c->next;
+    else if (srv->clients == c)
+        srv->clients = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    srv->nclients--;
+    free(c);
+}
+
+void client_reply(struct client *c, uint64_t request_id, Carillon__V1__Envelope *env)
+{
+    if (!c->conn)
+        return;
+    env->request_id = request_id;
+    int rc = cr_conn_send(c->conn, env);
+    if (rc && rc != -ENOBUFS && rc != -EPIPE)
+        cr_log_warn("reply_failed", "peer=%s request=%llu error=%s", c->peer,
+                    (unsigned long long)request_id, cr_log_q(strerror(-rc)));
+}
+
+void client_error(struct client *c, uint64_t request_id, int code, const char *field,
+                  const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    Carillon__V1__Error err = CARILLON__V1__ERROR__INIT;
+    err.code = code;
+    err.message = msg;
+    err.field = (char *)(field ? field : "");
+    Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
+    env.body_case = CARILLON__V1__ENVELOPE__BODY_ERROR;
+    env.error = &err;
+    client_reply(c, request_id, &env);
+}
+
+void client_ok(struct client *c, uint64_t request_id)
+{
+    Carillon__V1__Ok ok = CARILLON__V1__OK__INIT;
+    Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
+    env.body_case = CARILLON__V1__ENVELOPE__BODY_OK;
+    env.ok = &ok;
+    client_reply(c, request_id, &env);
+}
+
+/* Name of a body case for logs and errors: the protobuf field name. */
+static const char *body_name(const Carillon__V1__Envelope *env)
+{
+    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(
+        &carillon__v1__envelope__descriptor, (unsigned)env->body_case);
+    return f ? f->name : "unknown";
+}
+
+typedef void (*handler_fn)(struct client *c, Carillon__V1__Envelope *env);
+
+/* Which session state a request needs. */
+enum need {
+    NEED_ANY_AFTER_HELLO, /* anyone who sent Hello */
+    NEED_PERSON,          /* a people connection, logged in or not (Login itself) */
+    NEED_USER,            /* a logged-in person */
+};
+
+struct route {
+    int body_case;
+    handler_fn fn;
+    enum need need;
+};
+
+static const struct route routes[] = {
+    {CARILLON__V1__ENVELOPE__BODY_PING, session_handle_ping, NEED_ANY_AFTER_HELLO},
+    {CARILLON__V1__ENVELOPE__BODY_LOGIN, session_handle_login, NEED_PERSON},
+    {CARILLON__V1__ENVELOPE__BODY_LOGOUT, session_handle_logout, NEED_PERSON},
+    {CARILLON__V1__ENVELOPE__BODY_WHOAMI, session_handle_whoami, NEED_USER},
+    {CARILLON__V1__ENVELOPE__BODY_USER_ADD, users_handle_add, NEED_USER},
+    {CARILLON__V1__ENVELOPE__BODY_USER_LIST, users_handle_list, NEED_USER},
+    {CARILLON__V1__ENVELOPE__BODY_USER_PASSWD, users_handle_passwd, NEED_USER},
+    {CARILLON__V1__ENVELOPE__BODY_USER_DISABLE, users_handle_disable, NEED_USER},
+};
+
+static void client_on_message(struct cr_conn *conn, Carillon__V1__Envelope *env)
+{
+    struct client *c = cr_conn_data(conn);
+    uint64_t rid = env->request_id;
+
+    if (c->state == CLIENT_HELLO) {
+        if (env->body_case != CARILLON__V1__ENVELOPE__BODY_HELLO) {
+            client_error(c, rid, CARILLON__V1__CODE__CODE_FAILED_PRECONDITION, NULL,
+                         "the first message must be Hello, got %s", body_name(env));
+            carillon__v1__envelope__free_unpacked(env, NULL);
+            cr_conn_close(conn);
+            return;
+        }
+        session_handle_hello(c, env);
+        return;
+    }
+    if (env->body_case == CARILLON__V1__ENVELOPE__BODY__NOT_SET) {
+        cr_log_warn("unknown_message", "peer=%s request=%llu", c->peer, (unsigned long long)rid);
+        client_error(c, rid, CARILLON__V1__CODE__CODE_UNIMPLEMENTED, NULL,
+                     "unknown message type: this server does not implement it");
+        carillon__v1__envelope__free_unpacked(env, NULL);
+        return;
+    }
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        if (routes[i].body_case != (int)env->body_case)
+            continue;
+        if (rid == 0) {
+            client_error(c, 0, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "request_id",
+                         "a request needs a non-zero request_id");
+        } else if (routes[i].need != NEED_ANY_AFTER_HELLO && c->state == CLIENT_DAEMON) {
+            client_error(c, rid, CARILLON__V1__CODE__CODE_PERMISSION_DENIED, NULL,
+                         "%s is not for daemon connections", body_name(env));
+        } else if (routes[i].need == NEED_USER && c->state != CLIENT_USER) {
+            client_error(c, rid, CARILLON__V1__CODE__CODE_UNAUTHENTICATED, NULL,
+                         "log in first: %s needs an authenticated user", body_name(env));
+        } else {
+            routes[i].fn(c, env);
+            return;
+        }
+        carillon__v1__envelope__free_unpacked(env, NULL);
+        return;
+    }
+    client_error(c, rid, CARILLON__V1__CODE__CODE_UNIMPLEMENTED, NULL,
+                 "%s is not a request this server handles", body_name(env));
+    carillon__v1__envelope__free_unpacked(env, NULL);
+}
+
+static void client_on_open(struct cr_conn *conn)
+{
+    struct client *c = cr_conn_data(conn);
+    cr_log_debug("client_connected", "peer=%s role=%s cn=%s", c->peer,
+                 cr_conn_peer_role(conn) ? cr_conn_peer_role(conn) : "-",
+                 cr_conn_peer_cn(conn) ? cr_conn_peer_cn(conn) : "-");
+}
+
+static void client_on_close(struct cr_conn *conn, int err)
+{
+    struct client *c = cr_conn_data(conn);
+    if (c->state == CLIENT_USER || c->state == CLIENT_DAEMON || err)
+        cr_log_info("client_closed", "peer=%s user=%s node=%s reason=%s", c->peer,
+                    c->state == CLIENT_USER ? c->user.login : "-",
+                    c->node_name[0] ? c->node_name : "-", err ? cr_log_q(strerror(-err)) : "eof");
+    c->conn = NULL;
+    c->state = CLIENT_CLOSED;
+    client_unref(c);
+}
+
+static const struct cr_conn_cbs client_cbs = {
+    .on_open = client_on_open,
+    .on_message = client_on_message,
+    .on_close = client_on_close,
+};
+
+static void on_connection(uv_stream_t *listener, int status)
+{
+    struct server *srv = listener->data;
+    if (status < 0) {
+        cr_log_warn("accept_failed", "error=%s", cr_log_q(uv_strerror(status)));
+        return;
+    }
+    struct client *c = calloc(1, sizeof *c);
+    if (!c) {
+        cr_log_error("accept_failed", "error=out_of_memory");
+        return;
+    }
+    c->srv = srv;
+    c->refs = 1;
+    c->state = CLIENT_HELLO;
+    struct cr_conn_opts opts = {
+        .max_frame = (size_t)srv->cfg.max_frame,
+        .max_write_queue = (size_t)srv->cfg.max_write_queue,
+    };
+    int rc = cr_conn_accept(listener, srv->tls, &opts, &client_cbs, c, &c->conn);
+    if (rc) {
+        cr_log_warn("accept_failed", "error=%s", cr_log_q(strerror(-rc)));
+        free(c);
+        return;
+    }
+    snprintf(c->peer, sizeof c->peer, "%s", cr_conn_peer(c->conn));
+    snprintf(c->ip, sizeof c->ip, "%s", cr_conn_peer_ip(c->conn));
+    c->next = srv->clients;
+    if (srv->clients)
+        srv->clients->prev = c;
+    srv->clients = c;
+    srv->nclients++;
+    if (srv->stopping)
+        cr_conn_close(c->conn);
+}
+
+int server_listen(struct server *srv)
+{
+    char host[256];
+    int port;
+    int rc = server_parse_hostport(srv->cfg.listen, host, sizeof host, &port);
+    if (rc)
+        return rc;
+    struct sockaddr_storage addr;
+    if (uv_ip4_addr(host, port, (struct sockaddr_in *)&addr) != 0 &&
+        uv_ip6_addr(host, port, (struct sockaddr_in6 *)&addr) != 0) {
+        cr_log_error("listen_failed", "listen=%s error=\"listen needs an IP address\"",
+                     srv->cfg.listen);
+        return -EINVAL;
+    }
+    uv_tcp_init(srv->loop, &srv->listener);
+    srv->listener.data = srv;
+    srv->listening = true;
+    rc = uv_tcp_bind(&srv->listener, (struct sockaddr *)&addr, 0);
+    if (!rc)
+        rc = uv_listen((uv_stream_t *)&srv->listener, 511, on_connection);
+    if (rc) {
+        cr_log_error("listen_failed", "listen=%s error=%s", srv->cfg.listen,
+                     cr_log_q(uv_strerror(rc)));
+        return rc;
+    }
+    cr_log_info("ready", "listen=%s node=%s", srv->cfg.listen, srv->cfg.node_name);
+    return 0;
+}
+
+void server_stop(struct server *srv, bool fast)
+{
+    srv->stopping = true;
+    if (srv->listening && !uv_is_closing((uv_handle_t *)&srv->listener))
+        uv_close((uv_handle_t *)&srv->listener, NULL);
+    for (struct client *c = srv->clients; c; c = c->next) {
+        if (!c->conn)
+            continue;
+        if (fast)
+            cr_conn_abort(c->conn);
+        else
+            cr_conn_close(c->conn);
+    }
+}

@@ -1,0 +1,124 @@
+/* carillon-server's core: the configuration, the listener, the connected clients and the request
+ * dispatch. main.c wires it to the daemon plumbing; the unit tests use its pure parts. */
+#ifndef CARILLON_SERVER_H
+#define CARILLON_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "api/ratelimit.h"
+#include "carillon/cfg.h"
+#include "carillon/conn.h"
+#include "carillon/pg.h"
+#include "store/store.h"
+
+struct server_config {
+    /* [server] */
+    char *listen;
+    char *node_name;
+    char *pid_file;
+    int64_t max_frame;
+    int64_t max_write_queue;
+    /* [tls] */
+    char *tls_ca;
+    char *tls_cert;
+    char *tls_key;
+    /* [database] */
+    char *db_conninfo;
+    char *migrations_dir;
+    /* [log] */
+    int log_level; /* enum cr_log_level */
+    bool log_json;
+    /* [auth] */
+    int64_t scrypt_log_n;
+    int64_t session_ttl_ms;
+    int64_t login_max_failures;
+    int64_t login_addr_max_failures;
+    int64_t login_window_ms;
+    int64_t login_lockout_ms;
+};
+
+extern const struct cr_cfg_key server_config_keys[];
+extern const size_t server_config_nkeys;
+
+/* Splits "host:port" or "[v6]:port"; returns 0 or -EINVAL. */
+int server_parse_hostport(const char *s, char *host, size_t hostlen, int *port)
+    __attribute__((warn_unused_result));
+
+enum client_state {
+    CLIENT_HELLO,  /* waiting for Hello */
+    CLIENT_ANON,   /* Hello done, no login yet (people) */
+    CLIENT_USER,   /* a person logged in */
+    CLIENT_DAEMON, /* a daemon authenticated by its certificate */
+    CLIENT_CLOSED, /* the connection is gone; pending requests drop their replies */
+};
+
+/* One connected peer. Allocated on accept; the connection and every pending request hold a
+ * reference; freed when the last one is dropped (client_unref). */
+struct client {
+    struct server *srv;
+    struct cr_conn *conn; /* NULL once closed */
+    enum client_state state;
+    int refs;
+    int role;      /* Carillon__V1__Role from Hello */
+    char peer[64]; /* ip:port */
+    char ip[48];
+    char node_name[64];
+    struct store_user user; /* when CLIENT_USER */
+    char token_sha256[65];  /* the session this connection logged in with */
+    int64_t session_expires_at;
+    bool login_pending; /* one Login at a time */
+    struct client *next, *prev;
+};
+
+struct server {
+    uv_loop_t *loop;
+    struct server_config cfg;
+    const char *config_path;
+    struct cr_tls_ctx *tls;
+    struct cr_pg *pg;
+    uv_tcp_t listener;
+    bool listening;
+    bool stopping;
+    struct client *clients;
+    int nclients;
+    struct ratelimit login_limit; /* failed logins per login */
+    struct ratelimit addr_limit;  /* failed logins per peer address */
+};
+
+/* Starts listening on cfg.listen with TLS; logs "ready". */
+int server_listen(struct server *srv) __attribute__((warn_unused_result));
+/* Stops accepting, closes every client (flushing when !fast). */
+void server_stop(struct server *srv, bool fast);
+
+void client_ref(struct client *c);
+void client_unref(struct client *c);
+
+/* Replies (request_id echoed). Ignored when the client is gone. */
+void client_reply(struct client *c, uint64_t request_id, Carillon__V1__Envelope *env);
+void client_error(struct client *c, uint64_t request_id, int code, const char *field,
+                  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void client_ok(struct client *c, uint64_t request_id);
+
+/* Request handlers (session.c, users.c). They own env and free it. */
+void session_handle_hello(struct client *c, Carillon__V1__Envelope *env);
+void session_handle_login(struct client *c, Carillon__V1__Envelope *env);
+void session_handle_logout(struct client *c, Carillon__V1__Envelope *env);
+void session_handle_ping(struct client *c, Carillon__V1__Envelope *env);
+void session_handle_whoami(struct client *c, Carillon__V1__Envelope *env);
+void users_handle_add(struct client *c, Carillon__V1__Envelope *env);
+void users_handle_list(struct client *c, Carillon__V1__Envelope *env);
+void users_handle_passwd(struct client *c, Carillon__V1__Envelope *env);
+void users_handle_disable(struct client *c, Carillon__V1__Envelope *env);
+
+/* Fills a UserInfo from a store_user (strings point into u). */
+void user_to_info(const struct store_user *u, Carillon__V1__UserInfo *info);
+/* Runs password hashing or verification on the libuv thread pool. */
+typedef void (*password_done_cb)(void *arg, int err, bool ok, const char *hash);
+int password_verify_async(uv_loop_t *loop, const char *password, const char *hash,
+                          password_done_cb cb, void *arg) __attribute__((warn_unused_result));
+int password_hash_async(uv_loop_t *loop, const char *password, unsigned log_n, password_done_cb cb,
+                        void *arg) __attribute__((warn_unused_result));
+
+#endif

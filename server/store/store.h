@@ -1,0 +1,77 @@
+/* The server's SQL, all of it (STYLE.md habit 7): the API and the engine call these functions.
+ * Every call is asynchronous on the server's cr_pg; a call that fails to queue returns a
+ * negative errno and never runs its callback. */
+#ifndef CARILLON_STORE_H
+#define CARILLON_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "carillon/pg.h"
+
+#define STORE_LOGIN_MAX 64
+#define STORE_NAME_MAX  128
+
+enum store_role {
+    STORE_ROLE_ADMIN = 1, /* values match carillon.v1.UserRole */
+    STORE_ROLE_SUPERVISOR = 2,
+    STORE_ROLE_AGENT = 3,
+};
+
+struct store_user {
+    int64_t id;
+    char login[STORE_LOGIN_MAX + 1];
+    char display_name[STORE_NAME_MAX * 4 + 1]; /* 128 characters of UTF-8 */
+    enum store_role role;
+    bool disabled;
+    int64_t created_at; /* unix seconds */
+    char password_hash[200];
+};
+
+const char *store_role_name(enum store_role r);
+/* "admin" -> STORE_ROLE_ADMIN; returns 0 when unknown. */
+enum store_role store_role_parse(const char *s);
+
+/* Results: err is 0, -ENOENT (no such row), -EEXIST (unique violation), -EIO (database error,
+ * logged), -ECONNRESET (connection lost mid-query). */
+typedef void (*store_done_cb)(void *arg, int err);
+typedef void (*store_user_cb)(void *arg, int err, const struct store_user *u);
+typedef void (*store_users_cb)(void *arg, int err, const struct store_user *users, int n);
+typedef void (*store_session_cb)(void *arg, int err, const struct store_user *u,
+                                 int64_t expires_at);
+
+/* --- migrations (migrate.c) --- */
+/* Applies dir/NNN_*.sql not yet in schema_migrations, in order, one transaction each. */
+int store_migrate(struct cr_pg *pg, const char *dir, store_done_cb cb, void *arg)
+    __attribute__((warn_unused_result));
+
+/* --- users and sessions (users.c) --- */
+int store_user_by_login(struct cr_pg *pg, const char *login, store_user_cb cb, void *arg)
+    __attribute__((warn_unused_result));
+int store_user_insert(struct cr_pg *pg, const char *login, const char *display_name,
+                      enum store_role role, const char *password_hash, int64_t actor_id,
+                      store_user_cb cb, void *arg) __attribute__((warn_unused_result));
+/* Creates the admin, or resets its password, role and enabled flag (carillon-server --init-admin).
+ */
+int store_user_upsert_admin(struct cr_pg *pg, const char *login, const char *password_hash,
+                            store_user_cb cb, void *arg) __attribute__((warn_unused_result));
+int store_user_list(struct cr_pg *pg, bool include_disabled, store_users_cb cb, void *arg)
+    __attribute__((warn_unused_result));
+/* Sets the password and revokes the user's other sessions (all but keep_token_sha256). */
+int store_user_set_password(struct cr_pg *pg, const char *login, const char *password_hash,
+                            const char *keep_token_sha256, int64_t actor_id, store_done_cb cb,
+                            void *arg) __attribute__((warn_unused_result));
+/* Disabling also revokes every session of the user. */
+int store_user_set_disabled(struct cr_pg *pg, const char *login, bool disabled, int64_t actor_id,
+                            store_done_cb cb, void *arg) __attribute__((warn_unused_result));
+
+int store_session_create(struct cr_pg *pg, int64_t user_id, const char *token_sha256,
+                         const char *peer, int64_t ttl_s, store_session_cb cb, void *arg)
+    __attribute__((warn_unused_result));
+/* Finds a live session (not expired, user enabled) and touches last_seen_at. */
+int store_session_lookup(struct cr_pg *pg, const char *token_sha256, store_session_cb cb, void *arg)
+    __attribute__((warn_unused_result));
+int store_session_delete(struct cr_pg *pg, const char *token_sha256, store_done_cb cb, void *arg)
+    __attribute__((warn_unused_result));
+
+#endif
