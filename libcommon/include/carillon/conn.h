@@ -14,10 +14,10 @@
 struct cr_conn; /* allocated by accept/connect; freed by conn.c right after on_close returns */
 
 struct cr_conn_opts {
-    size_t max_frame;         /* largest frame accepted and sent; 0 = CR_FRAME_DEFAULT_MAX */
-    size_t max_write_queue;   /* bytes queued towards the peer before it counts as too slow and
-                                 is disconnected; 0 = 8 MiB */
-    unsigned handshake_ms;    /* TLS handshake deadline; 0 = 10000 */
+    size_t max_frame;       /* largest frame accepted and sent; 0 = CR_FRAME_DEFAULT_MAX */
+    size_t max_write_queue; /* bytes queued towards the peer before it counts as too slow and
+                               is disconnected; 0 = 8 MiB */
+    unsigned handshake_ms;  /* TLS handshake deadline; 0 = 10000 */
 };
 
 struct cr_conn_cbs {

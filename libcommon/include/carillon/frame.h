@@ -8,10 +8,10 @@
 
 #include "carillon/v1/envelope.pb-c.h"
 
-#define CR_FRAME_HEADER       4
-#define CR_FRAME_DEFAULT_MAX  (1u << 20) /* 1 MiB */
-#define CR_FRAME_LIMIT_MAX    (64u << 20) /* no configuration may go above 64 MiB */
-#define CR_PROTOCOL_VERSION   1
+#define CR_FRAME_HEADER      4
+#define CR_FRAME_DEFAULT_MAX (1u << 20)  /* 1 MiB */
+#define CR_FRAME_LIMIT_MAX   (64u << 20) /* no configuration may go above 64 MiB */
+#define CR_PROTOCOL_VERSION  1
 
 /* Owned by whoever embeds it; cr_frame_decoder_free() releases its buffer. */
 struct cr_frame_decoder {
