@@ -1,0 +1,242 @@
+/* cr-probe: a scripted protocol client for integration tests. It connects with TLS (optionally
+ * with a client certificate), runs the steps given on the command line one after the other and
+ * prints one line per message received, so shell tests can assert what the server answered.
+ *
+ *   cr-probe --server HOST:PORT --ca CA [--cert C --key K] STEP...
+ *   steps: hello ROLE [VERSION] | ping | login USER PASSWORD | unknown | garbage |
+ *          oversize BYTES | expect-close
+ * Output lines: "welcome node=N version=V", "pong", "login_ok user=U role=R",
+ * "error code=CODE field=F message=M", "closed error=E". Exit 0 when every step ran, 3 when the
+ * connection failed before the first step. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "carillon/conn.h"
+#include "carillon/daemon.h"
+#include "carillon/log.h"
+
+struct probe {
+    uv_loop_t *loop;
+    struct cr_conn *conn;
+    char **steps;
+    int nsteps;
+    int next;
+    bool open;
+    bool closed;
+    int close_err;
+    bool waiting; /* a reply (or close) is awaited for the current step */
+    uint64_t rid;
+    uv_timer_t timer;
+};
+
+static const char *code_name(int code)
+{
+    const ProtobufCEnumValue *v =
+        protobuf_c_enum_descriptor_get_value(&carillon__v1__code__descriptor, code);
+    return v ? v->name + strlen("CODE_") : "?";
+}
+
+static int role_value(const char *s)
+{
+    if (strcmp(s, "supervisor") == 0)
+        return CARILLON__V1__ROLE__ROLE_SUPERVISOR;
+    if (strcmp(s, "agent") == 0)
+        return CARILLON__V1__ROLE__ROLE_AGENT;
+    if (strcmp(s, "agentd") == 0)
+        return CARILLON__V1__ROLE__ROLE_AGENTD;
+    if (strcmp(s, "dialer") == 0)
+        return CARILLON__V1__ROLE__ROLE_DIALER;
+    return 0;
+}
+
+static void run_steps(struct probe *p);
+
+static void send_env(struct probe *p, Carillon__V1__Envelope *env)
+{
+    env->request_id = ++p->rid;
+    int rc = cr_conn_send(p->conn, env);
+    if (rc)
+        printf("send_failed error=%s\n", strerror(-rc));
+}
+
+static void run_step(struct probe *p)
+{
+    char **a = p->steps + p->next;
+    int left = p->nsteps - p->next;
+    Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
+    p->waiting = true;
+    if (strcmp(a[0], "hello") == 0 && left >= 2) {
+        Carillon__V1__Hello h = CARILLON__V1__HELLO__INIT;
+        h.role = role_value(a[1]);
+        h.protocol_version = CR_PROTOCOL_VERSION;
+        h.node_name = "cr-probe";
+        h.software = "cr-probe";
+        p->next += 2;
+        if (left >= 3 && a[2][0] >= '0' && a[2][0] <= '9') {
+            h.protocol_version = (uint32_t)atoi(a[2]);
+            p->next++;
+        }
+        env.body_case = CARILLON__V1__ENVELOPE__BODY_HELLO;
+        env.hello = &h;
+        send_env(p, &env);
+    } else if (strcmp(a[0], "ping") == 0) {
+        Carillon__V1__Ping ping = CARILLON__V1__PING__INIT;
+        env.body_case = CARILLON__V1__ENVELOPE__BODY_PING;
+        env.ping = &ping;
+        p->next++;
+        send_env(p, &env);
+    } else if (strcmp(a[0], "login") == 0 && left >= 3) {
+        Carillon__V1__Login l = CARILLON__V1__LOGIN__INIT;
+        l.login = a[1];
+        l.secret_case = CARILLON__V1__LOGIN__SECRET_PASSWORD;
+        l.password = a[2];
+        env.body_case = CARILLON__V1__ENVELOPE__BODY_LOGIN;
+        env.login = &l;
+        p->next += 3;
+        send_env(p, &env);
+    } else if (strcmp(a[0], "unknown") == 0) {
+        /* request_id 77, then field 9999 that no version of the protocol defines. */
+        static const uint8_t raw[] = {0, 0, 0, 8, 0x08, 77, 0xfa, 0xf0, 0x04, 0x02, 0x08, 0x01};
+        p->next++;
+        if (cr_conn_send_raw(p->conn, raw, sizeof raw))
+            printf("send_failed\n");
+    } else if (strcmp(a[0], "garbage") == 0) {
+        static const uint8_t raw[] = {0, 0, 0, 4, 0x08, 0xff, 0xff, 0xff};
+        p->next++;
+        if (cr_conn_send_raw(p->conn, raw, sizeof raw))
+            printf("send_failed\n");
+    } else if (strcmp(a[0], "oversize") == 0 && left >= 2) {
+        unsigned long n = strtoul(a[1], NULL, 10);
+        uint8_t hdr[4] = {(uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n};
+        p->next += 2;
+        if (cr_conn_send_raw(p->conn, hdr, sizeof hdr))
+            printf("send_failed\n");
+    } else if (strcmp(a[0], "expect-close") == 0) {
+        p->next++;
+    } else {
+        fprintf(stderr, "cr-probe: bad step '%s'\n", a[0]);
+        exit(2);
+    }
+    fflush(stdout);
+}
+
+static void run_steps(struct probe *p)
+{
+    if (p->next >= p->nsteps) {
+        cr_conn_close(p->conn);
+        return;
+    }
+    run_step(p);
+}
+
+static void on_open(struct cr_conn *c)
+{
+    struct probe *p = cr_conn_data(c);
+    p->open = true;
+    run_steps(p);
+}
+
+static void on_message(struct cr_conn *c, Carillon__V1__Envelope *env)
+{
+    struct probe *p = cr_conn_data(c);
+    switch (env->body_case) {
+    case CARILLON__V1__ENVELOPE__BODY_WELCOME:
+        printf("welcome node=%s version=%u\n", env->welcome->node_name,
+               env->welcome->protocol_version);
+        break;
+    case CARILLON__V1__ENVELOPE__BODY_PONG:
+        printf("pong\n");
+        break;
+    case CARILLON__V1__ENVELOPE__BODY_LOGIN_OK:
+        printf("login_ok user=%s role=%d\n", env->login_ok->user->login, env->login_ok->user->role);
+        break;
+    case CARILLON__V1__ENVELOPE__BODY_ERROR:
+        printf("error code=%s field=%s request=%llu message=%s\n", code_name(env->error->code),
+               env->error->field[0] ? env->error->field : "-", (unsigned long long)env->request_id,
+               env->error->message);
+        break;
+    default:
+        printf("message body=%d\n", env->body_case);
+    }
+    fflush(stdout);
+    carillon__v1__envelope__free_unpacked(env, NULL);
+    run_steps(p);
+}
+
+static void on_close(struct cr_conn *c, int err)
+{
+    struct probe *p = cr_conn_data(c);
+    printf("closed error=%s\n", err ? strerror(-err) : "none");
+    fflush(stdout);
+    p->closed = true;
+    p->close_err = err;
+    p->conn = NULL;
+    uv_timer_stop(&p->timer);
+    uv_close((uv_handle_t *)&p->timer, NULL);
+}
+
+static void on_timeout(uv_timer_t *t)
+{
+    struct probe *p = t->data;
+    printf("timeout\n");
+    fflush(stdout);
+    if (p->conn)
+        cr_conn_abort(p->conn);
+}
+
+int main(int argc, char **argv)
+{
+    const char *server = NULL, *ca = NULL, *cert = NULL, *key = NULL;
+    int i = 1;
+    for (; i + 1 < argc && strncmp(argv[i], "--", 2) == 0; i += 2) {
+        if (strcmp(argv[i], "--server") == 0)
+            server = argv[i + 1];
+        else if (strcmp(argv[i], "--ca") == 0)
+            ca = argv[i + 1];
+        else if (strcmp(argv[i], "--cert") == 0)
+            cert = argv[i + 1];
+        else if (strcmp(argv[i], "--key") == 0)
+            key = argv[i + 1];
+        else
+            break;
+    }
+    if (!server || !ca) {
+        fprintf(stderr, "usage: cr-probe --server HOST:PORT --ca CA [--cert C --key K] STEP...\n");
+        return 2;
+    }
+    cr_log_init("cr-probe", CR_LOG_WARN, false);
+    char host[256];
+    const char *colon = strrchr(server, ':');
+    if (!colon || (size_t)(colon - server) >= sizeof host)
+        return 2;
+    memcpy(host, server, (size_t)(colon - server));
+    host[colon - server] = '\0';
+    int port = atoi(colon + 1);
+
+    struct cr_tls_config tc = {.ca_file = ca, .cert_file = cert, .key_file = key};
+    struct cr_tls_ctx *tls = NULL;
+    char err[512];
+    if (cr_tls_ctx_new_client(&tc, &tls, err, sizeof err)) {
+        fprintf(stderr, "cr-probe: %s\n", err);
+        return 3;
+    }
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct probe p = {.loop = &loop, .steps = argv + i, .nsteps = argc - i};
+    uv_timer_init(&loop, &p.timer);
+    p.timer.data = &p;
+    uv_timer_start(&p.timer, on_timeout, 10000, 0);
+    static const struct cr_conn_cbs cbs = {on_open, on_message, on_close};
+    struct cr_conn_opts copts = {0};
+    if (cr_conn_connect(&loop, host, port, tls, &copts, &cbs, &p, &p.conn)) {
+        printf("connect_failed\n");
+        return 3;
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);
+    cr_loop_close_all(&loop);
+    cr_tls_ctx_free(tls);
+    return p.open ? 0 : 3;
+}
