@@ -97,6 +97,9 @@ static size_t json_append(char *buf, size_t len, size_t cap, const char *s, size
         if (c == '"' || c == '\\') {
             buf[len++] = '\\';
             buf[len++] = (char)c;
+        } else if (c == '\n' || c == '\t' || c == '\r') {
+            buf[len++] = '\\';
+            buf[len++] = c == '\n' ? 'n' : c == '\t' ? 't' : 'r';
         } else if (c < 0x20) {
             len += (size_t)snprintf(buf + len, cap - len, "\\u%04x", c);
         } else {
