@@ -8,6 +8,7 @@
 
 #include "api/server.h"
 #include "carillon/log.h"
+#include "carillon/notify.h"
 
 void client_ref(struct client *c)
 {
@@ -236,12 +237,14 @@ int server_listen(struct server *srv)
         return rc;
     }
     cr_log_info("ready", "listen=%s node=%s", srv->cfg.listen, srv->cfg.node_name);
+    (void)cr_notify("READY=1");
     return 0;
 }
 
 void server_stop(struct server *srv, bool fast)
 {
     srv->stopping = true;
+    (void)cr_notify("STOPPING=1");
     if (srv->listening && !uv_is_closing((uv_handle_t *)&srv->listener))
         uv_close((uv_handle_t *)&srv->listener, NULL);
     for (struct client *c = srv->clients; c; c = c->next) {
