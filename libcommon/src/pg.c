@@ -1,0 +1,679 @@
+/* Asynchronous libpq on a libuv loop (see pg.h). One connection in pipeline mode: queued items
+ * are sent back to back, each ending at a sync point, and their results are matched in FIFO
+ * order. A multi-statement script leaves pipeline mode for the time it runs. */
+#include "carillon/pg.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "carillon/log.h"
+
+enum item_kind { ITEM_QUERY, ITEM_BATCH, ITEM_SCRIPT };
+
+struct stmt {
+    char *sql;
+    int nparams;
+    char **params; /* points into the same allocation as the struct */
+};
+
+/* One query, batch or script; owned by the pg queue until its callback has run. */
+struct item {
+    enum item_kind kind;
+    struct stmt *stmts;
+    int nstmts;
+    int cur; /* results received so far */
+    PGresult **res;
+    int status;
+    char sqlstate[6];
+    char *message;
+    cr_pg_cb cb;
+    void *arg;
+    struct item *next;
+};
+
+struct cr_pg_batch {
+    struct cr_pg *pg;
+    struct item *item;
+};
+
+/* A poll handle for one socket; freed in its close callback (the socket may change between
+ * connection attempts, and a handle must be closed before its socket is). */
+struct pollh {
+    uv_poll_t h;
+    struct cr_pg *pg;
+};
+
+enum pg_state { PG_DOWN, PG_CONNECTING, PG_UP, PG_CLOSING };
+
+struct cr_pg {
+    uv_loop_t *loop;
+    char *conninfo;
+    struct cr_pg_opts opts;
+    PGconn *conn;
+    struct pollh *poll;
+    int poll_fd;
+    int poll_events;
+    enum pg_state state;
+    bool in_script; /* a script is running: pipeline mode is off */
+    struct item *send_head, *send_tail;
+    struct item *flight_head, *flight_tail;
+    size_t count;
+    uv_timer_t timer;
+    unsigned backoff_ms;
+    int handles; /* timer + poll handles not yet closed */
+    void (*state_cb)(void *, bool);
+    void *state_arg;
+    void (*notify_cb)(void *, const char *, const char *);
+    void *notify_arg;
+    void (*done)(void *);
+    void *done_arg;
+};
+
+static void pg_connect(struct cr_pg *pg);
+static void pg_lost(struct cr_pg *pg, const char *why);
+static void pg_send(struct cr_pg *pg);
+
+/* --- items ------------------------------------------------------------------------------ */
+
+static struct stmt make_stmt(const char *sql, int nparams, const char *const *params, int *err)
+{
+    size_t size = strlen(sql) + 1 + (size_t)nparams * sizeof(char *);
+    for (int i = 0; i < nparams; i++)
+        if (params[i])
+            size += strlen(params[i]) + 1;
+    struct stmt s = {0};
+    char *block = malloc(size);
+    if (!block) {
+        *err = -ENOMEM;
+        return s;
+    }
+    s.params = (char **)block;
+    char *p = block + (size_t)nparams * sizeof(char *);
+    for (int i = 0; i < nparams; i++) {
+        if (!params[i]) {
+            s.params[i] = NULL;
+            continue;
+        }
+        size_t n = strlen(params[i]) + 1;
+        memcpy(p, params[i], n);
+        s.params[i] = p;
+        p += n;
+    }
+    memcpy(p, sql, strlen(sql) + 1);
+    s.sql = p;
+    s.nparams = nparams;
+    if (nparams == 0)
+        s.params = (char **)block; /* keep the block pointer for free() */
+    return s;
+}
+
+static void item_free(struct item *it)
+{
+    for (int i = 0; i < it->nstmts; i++) {
+        free(it->stmts[i].params);
+        if (it->res && it->res[i])
+            PQclear(it->res[i]);
+    }
+    free(it->stmts);
+    free(it->res);
+    free(it->message);
+    free(it);
+}
+
+static int item_add(struct item *it, const char *sql, int nparams, const char *const *params)
+{
+    if (nparams < 0 || nparams > 65535 || !sql)
+        return -EINVAL;
+    struct stmt *ns = realloc(it->stmts, (size_t)(it->nstmts + 1) * sizeof *ns);
+    if (!ns)
+        return -ENOMEM;
+    it->stmts = ns;
+    int err = 0;
+    ns[it->nstmts] = make_stmt(sql, nparams, params, &err);
+    if (err)
+        return err;
+    it->nstmts++;
+    return 0;
+}
+
+/* Runs the callback of a finished item, then frees it. */
+static void item_finish(struct cr_pg *pg, struct item *it)
+{
+    pg->count--;
+    if (it->cb) {
+        struct cr_pg_result r = {
+            .status = it->status,
+            .sqlstate = it->sqlstate[0] ? it->sqlstate : NULL,
+            .message = it->message,
+            .nres = it->kind == ITEM_SCRIPT ? (it->res && it->res[0] ? 1 : 0) : it->nstmts,
+            .res = it->res,
+        };
+        it->cb(it->arg, &r);
+    }
+    item_free(it);
+}
+
+static void fail_list(struct cr_pg *pg, struct item **head, struct item **tail, int status)
+{
+    struct item *it = *head;
+    *head = *tail = NULL;
+    while (it) {
+        struct item *next = it->next;
+        it->status = status;
+        item_finish(pg, it);
+        it = next;
+    }
+}
+
+static int enqueue(struct cr_pg *pg, struct item *it)
+{
+    if (pg->state == PG_CLOSING)
+        return -ECANCELED;
+    if (pg->count >= pg->opts.max_queue)
+        return -ENOBUFS;
+    it->res = calloc(it->nstmts ? (size_t)it->nstmts : 1, sizeof *it->res);
+    if (!it->res)
+        return -ENOMEM;
+    pg->count++;
+    if (pg->send_tail)
+        pg->send_tail->next = it;
+    else
+        pg->send_head = it;
+    pg->send_tail = it;
+    pg_send(pg);
+    return 0;
+}
+
+/* --- polling ---------------------------------------------------------------------------- */
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    struct cr_pg *pg = h->data;
+    if (--pg->handles == 0) {
+        void (*done)(void *) = pg->done;
+        void *arg = pg->done_arg;
+        free(pg->conninfo);
+        free(pg);
+        if (done)
+            done(arg);
+    }
+}
+
+static void on_poll_closed(uv_handle_t *h)
+{
+    struct pollh *ph = (struct pollh *)h;
+    struct cr_pg *pg = ph->pg;
+    free(ph);
+    on_timer_closed((uv_handle_t *)&pg->timer);
+}
+
+static void poll_drop(struct cr_pg *pg)
+{
+    if (!pg->poll)
+        return;
+    uv_poll_stop(&pg->poll->h);
+    uv_close((uv_handle_t *)&pg->poll->h, on_poll_closed);
+    pg->poll = NULL;
+    pg->poll_fd = -1;
+    pg->poll_events = 0;
+}
+
+static void on_poll(uv_poll_t *h, int status, int events);
+
+/* Watches the connection's current socket for events. */
+static int poll_watch(struct cr_pg *pg, int events)
+{
+    int fd = PQsocket(pg->conn);
+    if (fd < 0)
+        return -EBADF;
+    if (pg->poll && pg->poll_fd != fd)
+        poll_drop(pg);
+    if (!pg->poll) {
+        struct pollh *ph = calloc(1, sizeof *ph);
+        if (!ph)
+            return -ENOMEM;
+        ph->pg = pg;
+        int rc = uv_poll_init(pg->loop, &ph->h, fd);
+        if (rc) {
+            free(ph);
+            return rc;
+        }
+        pg->handles++;
+        pg->poll = ph;
+        pg->poll_fd = fd;
+        pg->poll_events = 0;
+    }
+    if (events != pg->poll_events) {
+        pg->poll_events = events;
+        return uv_poll_start(&pg->poll->h, events, on_poll);
+    }
+    return 0;
+}
+
+static void on_notice(void *arg, const PGresult *res)
+{
+    (void)arg;
+    const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY);
+    const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    cr_log_info("pg_notice", "severity=%s message=%s", sev ? sev : "NOTICE", cr_log_q(msg));
+}
+
+/* --- connecting ------------------------------------------------------------------------- */
+
+static void on_reconnect(uv_timer_t *t)
+{
+    pg_connect(t->data);
+}
+
+static void schedule_reconnect(struct cr_pg *pg)
+{
+    unsigned delay = pg->backoff_ms ? pg->backoff_ms : pg->opts.reconnect_min_ms;
+    pg->backoff_ms = delay * 2 > pg->opts.reconnect_max_ms ? pg->opts.reconnect_max_ms : delay * 2;
+    uv_timer_start(&pg->timer, on_reconnect, delay, 0);
+}
+
+static void connect_step(struct cr_pg *pg)
+{
+    PostgresPollingStatusType st = PQconnectPoll(pg->conn);
+    if (st == PGRES_POLLING_FAILED) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", PQerrorMessage(pg->conn));
+        why[strcspn(why, "\n")] = '\0';
+        pg_lost(pg, why);
+        return;
+    }
+    if (st == PGRES_POLLING_OK) {
+        if (PQsetnonblocking(pg->conn, 1) != 0 || PQenterPipelineMode(pg->conn) != 1) {
+            pg_lost(pg, "cannot enter pipeline mode");
+            return;
+        }
+        PQsetNoticeReceiver(pg->conn, on_notice, pg);
+        pg->state = PG_UP;
+        pg->backoff_ms = 0;
+        cr_log_info("pg_connected", "server=%s:%s db=%s", PQhost(pg->conn), PQport(pg->conn),
+                    PQdb(pg->conn));
+        if (poll_watch(pg, UV_READABLE) != 0) {
+            pg_lost(pg, "cannot watch the socket");
+            return;
+        }
+        if (pg->state_cb)
+            pg->state_cb(pg->state_arg, true);
+        if (pg->state == PG_UP)
+            pg_send(pg);
+        return;
+    }
+    if (poll_watch(pg, st == PGRES_POLLING_READING ? UV_READABLE : UV_WRITABLE) != 0)
+        pg_lost(pg, "cannot watch the socket");
+}
+
+static void pg_connect(struct cr_pg *pg)
+{
+    if (pg->state == PG_CLOSING)
+        return;
+    pg->conn = PQconnectStart(pg->conninfo);
+    if (!pg->conn || PQstatus(pg->conn) == CONNECTION_BAD) {
+        char why[512] = "out of memory";
+        if (pg->conn)
+            snprintf(why, sizeof why, "%s", PQerrorMessage(pg->conn));
+        why[strcspn(why, "\n")] = '\0';
+        pg_lost(pg, why);
+        return;
+    }
+    pg->state = PG_CONNECTING;
+    connect_step(pg);
+}
+
+/* The connection failed or dropped: in-flight items fail, queued ones wait for the next one. */
+static void pg_lost(struct cr_pg *pg, const char *why)
+{
+    bool was_up = pg->state == PG_UP;
+    poll_drop(pg);
+    if (pg->conn) {
+        PQfinish(pg->conn);
+        pg->conn = NULL;
+    }
+    pg->in_script = false;
+    if (pg->state == PG_CLOSING)
+        return;
+    pg->state = PG_DOWN;
+    if (was_up)
+        cr_log_warn("pg_disconnected", "reason=%s in_flight=%s", cr_log_q(why),
+                    pg->flight_head ? "yes" : "no");
+    else
+        cr_log_warn("pg_connect_failed", "reason=%s retry_ms=%u", cr_log_q(why),
+                    pg->backoff_ms ? pg->backoff_ms : pg->opts.reconnect_min_ms);
+    fail_list(pg, &pg->flight_head, &pg->flight_tail, -ECONNRESET);
+    if (pg->state == PG_CLOSING)
+        return;
+    if (was_up && pg->state_cb)
+        pg->state_cb(pg->state_arg, false);
+    if (pg->state == PG_CLOSING)
+        return;
+    schedule_reconnect(pg);
+}
+
+/* --- sending and receiving -------------------------------------------------------------- */
+
+static void pg_flush(struct cr_pg *pg)
+{
+    int rc = PQflush(pg->conn);
+    if (rc < 0) {
+        pg_lost(pg, PQerrorMessage(pg->conn));
+        return;
+    }
+    if (poll_watch(pg, rc == 1 ? UV_READABLE | UV_WRITABLE : UV_READABLE) != 0)
+        pg_lost(pg, "cannot watch the socket");
+}
+
+static void pg_send(struct cr_pg *pg)
+{
+    if (pg->state != PG_UP)
+        return;
+    bool sent = false;
+    while (pg->send_head && !pg->in_script) {
+        struct item *it = pg->send_head;
+        if (it->kind == ITEM_SCRIPT) {
+            if (pg->flight_head)
+                break; /* scripts run alone, outside pipeline mode */
+            if (PQexitPipelineMode(pg->conn) != 1 || !PQsendQuery(pg->conn, it->stmts[0].sql)) {
+                pg_lost(pg, PQerrorMessage(pg->conn));
+                return;
+            }
+            pg->in_script = true;
+        } else {
+            for (int i = 0; i < it->nstmts; i++) {
+                struct stmt *s = &it->stmts[i];
+                if (!PQsendQueryParams(pg->conn, s->sql, s->nparams, NULL,
+                                       (const char *const *)s->params, NULL, NULL, 0)) {
+                    pg_lost(pg, PQerrorMessage(pg->conn));
+                    return;
+                }
+            }
+            if (!PQpipelineSync(pg->conn)) {
+                pg_lost(pg, PQerrorMessage(pg->conn));
+                return;
+            }
+        }
+        pg->send_head = it->next;
+        if (!pg->send_head)
+            pg->send_tail = NULL;
+        it->next = NULL;
+        if (pg->flight_tail)
+            pg->flight_tail->next = it;
+        else
+            pg->flight_head = it;
+        pg->flight_tail = it;
+        sent = true;
+    }
+    if (sent)
+        pg_flush(pg);
+}
+
+static void record_error(struct item *it, const PGresult *r)
+{
+    if (it->status)
+        return; /* keep the first error */
+    it->status = -EIO;
+    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+    snprintf(it->sqlstate, sizeof it->sqlstate, "%s", state ? state : "");
+    it->message = strdup(msg ? msg : PQresultErrorMessage(r));
+}
+
+static struct item *flight_pop(struct cr_pg *pg)
+{
+    struct item *it = pg->flight_head;
+    pg->flight_head = it->next;
+    if (!pg->flight_head)
+        pg->flight_tail = NULL;
+    return it;
+}
+
+static void pg_receive(struct cr_pg *pg)
+{
+    if (!PQconsumeInput(pg->conn)) {
+        pg_lost(pg, PQerrorMessage(pg->conn));
+        return;
+    }
+    bool last_null = false;
+    while (pg->conn && pg->flight_head && !PQisBusy(pg->conn)) {
+        PGresult *r = PQgetResult(pg->conn);
+        struct item *it = pg->flight_head;
+        if (!r) {
+            if (it->kind == ITEM_SCRIPT) {
+                flight_pop(pg);
+                pg->in_script = false;
+                if (PQenterPipelineMode(pg->conn) != 1) {
+                    it->status = it->status ? it->status : -EIO;
+                    item_finish(pg, it);
+                    pg_lost(pg, "cannot re-enter pipeline mode");
+                    return;
+                }
+                item_finish(pg, it);
+                if (pg->state != PG_UP)
+                    return;
+                last_null = false;
+                continue;
+            }
+            if (last_null)
+                break;
+            last_null = true;
+            continue;
+        }
+        last_null = false;
+        ExecStatusType st = PQresultStatus(r);
+        if (it->kind == ITEM_SCRIPT) {
+            if (st == PGRES_FATAL_ERROR)
+                record_error(it, r);
+            if (it->res[0])
+                PQclear(it->res[0]);
+            it->res[0] = r;
+            continue;
+        }
+        if (st == PGRES_PIPELINE_SYNC) {
+            PQclear(r);
+            flight_pop(pg);
+            item_finish(pg, it);
+            if (pg->state != PG_UP)
+                return;
+            continue;
+        }
+        if (st == PGRES_FATAL_ERROR)
+            record_error(it, r);
+        if (it->cur < it->nstmts && st != PGRES_PIPELINE_ABORTED && st != PGRES_FATAL_ERROR) {
+            it->res[it->cur++] = r;
+        } else {
+            if (it->cur < it->nstmts)
+                it->cur++;
+            PQclear(r);
+        }
+    }
+    if (!pg->conn)
+        return;
+    PGnotify *n;
+    while ((n = PQnotifies(pg->conn))) {
+        if (pg->notify_cb)
+            pg->notify_cb(pg->notify_arg, n->relname, n->extra);
+        PQfreemem(n);
+        if (pg->state != PG_UP)
+            return;
+    }
+    if (PQstatus(pg->conn) == CONNECTION_BAD) {
+        pg_lost(pg, "connection closed by the server");
+        return;
+    }
+    pg_send(pg);
+}
+
+static void on_poll(uv_poll_t *h, int status, int events)
+{
+    struct cr_pg *pg = ((struct pollh *)h)->pg;
+    if (!pg->conn)
+        return;
+    if (pg->state == PG_CONNECTING) {
+        connect_step(pg);
+        return;
+    }
+    if (pg->state != PG_UP)
+        return;
+    if (status < 0) {
+        pg_lost(pg, uv_strerror(status));
+        return;
+    }
+    if (events & UV_WRITABLE) {
+        pg_flush(pg);
+        if (pg->state != PG_UP)
+            return;
+    }
+    if (events & UV_READABLE)
+        pg_receive(pg);
+}
+
+/* --- public ----------------------------------------------------------------------------- */
+
+int cr_pg_new(uv_loop_t *loop, const struct cr_pg_opts *opts, struct cr_pg **out)
+{
+    if (!opts || !opts->conninfo)
+        return -EINVAL;
+    struct cr_pg *pg = calloc(1, sizeof *pg);
+    if (!pg)
+        return -ENOMEM;
+    pg->conninfo = strdup(opts->conninfo);
+    if (!pg->conninfo) {
+        free(pg);
+        return -ENOMEM;
+    }
+    pg->loop = loop;
+    pg->opts = *opts;
+    pg->opts.conninfo = pg->conninfo;
+    if (!pg->opts.reconnect_min_ms)
+        pg->opts.reconnect_min_ms = 100;
+    if (!pg->opts.reconnect_max_ms)
+        pg->opts.reconnect_max_ms = 5000;
+    if (!pg->opts.max_queue)
+        pg->opts.max_queue = 10000;
+    pg->poll_fd = -1;
+    uv_timer_init(loop, &pg->timer);
+    pg->timer.data = pg;
+    pg->handles = 1;
+    pg->state = PG_DOWN;
+    /* Connect from the loop, so callbacks set right after this call see the first state. */
+    uv_timer_start(&pg->timer, on_reconnect, 0, 0);
+    *out = pg;
+    return 0;
+}
+
+void cr_pg_on_state(struct cr_pg *pg, void (*cb)(void *arg, bool up), void *arg)
+{
+    pg->state_cb = cb;
+    pg->state_arg = arg;
+}
+
+void cr_pg_on_notify(struct cr_pg *pg,
+                     void (*cb)(void *arg, const char *channel, const char *payload), void *arg)
+{
+    pg->notify_cb = cb;
+    pg->notify_arg = arg;
+}
+
+bool cr_pg_is_up(const struct cr_pg *pg)
+{
+    return pg->state == PG_UP;
+}
+
+int cr_pg_query(struct cr_pg *pg, const char *sql, int nparams, const char *const *params,
+                cr_pg_cb cb, void *arg)
+{
+    struct item *it = calloc(1, sizeof *it);
+    if (!it)
+        return -ENOMEM;
+    it->kind = ITEM_QUERY;
+    it->cb = cb;
+    it->arg = arg;
+    int rc = item_add(it, sql, nparams, params);
+    if (!rc)
+        rc = enqueue(pg, it);
+    if (rc)
+        item_free(it);
+    return rc;
+}
+
+struct cr_pg_batch *cr_pg_batch_new(struct cr_pg *pg)
+{
+    struct cr_pg_batch *b = calloc(1, sizeof *b);
+    if (!b)
+        return NULL;
+    b->item = calloc(1, sizeof *b->item);
+    if (!b->item) {
+        free(b);
+        return NULL;
+    }
+    b->item->kind = ITEM_BATCH;
+    b->pg = pg;
+    return b;
+}
+
+int cr_pg_batch_add(struct cr_pg_batch *b, const char *sql, int nparams, const char *const *params)
+{
+    return item_add(b->item, sql, nparams, params);
+}
+
+void cr_pg_batch_discard(struct cr_pg_batch *b)
+{
+    if (!b)
+        return;
+    item_free(b->item);
+    free(b);
+}
+
+int cr_pg_batch_send(struct cr_pg_batch *b, cr_pg_cb cb, void *arg)
+{
+    struct item *it = b->item;
+    struct cr_pg *pg = b->pg;
+    free(b);
+    if (it->nstmts == 0) {
+        item_free(it);
+        return -EINVAL;
+    }
+    it->cb = cb;
+    it->arg = arg;
+    int rc = enqueue(pg, it);
+    if (rc)
+        item_free(it);
+    return rc;
+}
+
+int cr_pg_exec_script(struct cr_pg *pg, const char *sql, cr_pg_cb cb, void *arg)
+{
+    struct item *it = calloc(1, sizeof *it);
+    if (!it)
+        return -ENOMEM;
+    it->kind = ITEM_SCRIPT;
+    it->cb = cb;
+    it->arg = arg;
+    int rc = item_add(it, sql, 0, NULL);
+    if (!rc)
+        rc = enqueue(pg, it);
+    if (rc)
+        item_free(it);
+    return rc;
+}
+
+void cr_pg_close(struct cr_pg *pg, void (*done)(void *arg), void *arg)
+{
+    if (pg->state == PG_CLOSING)
+        return;
+    pg->state = PG_CLOSING;
+    pg->done = done;
+    pg->done_arg = arg;
+    poll_drop(pg);
+    if (pg->conn) {
+        PQfinish(pg->conn);
+        pg->conn = NULL;
+    }
+    fail_list(pg, &pg->flight_head, &pg->flight_tail, -ECANCELED);
+    fail_list(pg, &pg->send_head, &pg->send_tail, -ECANCELED);
+    uv_timer_stop(&pg->timer);
+    uv_close((uv_handle_t *)&pg->timer, on_timer_closed);
+}
