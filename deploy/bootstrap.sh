@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Carillon needs (only when one is missing), then configures and
+# builds into build/. Idempotent: with nothing to install it only runs an incremental build.
+#   CI=1                     warnings become errors
+#   CARILLON_BUILD_DIR=DIR   build somewhere else (default: build/)
+#   CARILLON_CMAKE_ARGS="…"  extra cmake arguments
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$(pwd)
+
+packages=(
+    build-essential cmake pkg-config git ca-certificates openssl
+    libuv1-dev libprotobuf-c-dev protobuf-c-compiler libpq-dev libssl-dev libsofia-sip-ua-dev
+    libinih-dev libcmocka-dev libcsv-dev libxlsxwriter-dev libyaml-dev
+    postgresql postgresql-client sip-tester clang-format iproute2 procps util-linux
+)
+
+missing=()
+for p in "${packages[@]}"; do
+    status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+    [ "$status" = installed ] || missing+=("$p")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "bootstrap: installing ${missing[*]}"
+    sudo=
+    [ "$(id -u)" = 0 ] || sudo=sudo
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get update -qq
+    $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+    echo "bootstrap: all ${#packages[@]} packages present, nothing to install"
+fi
+
+build=${CARILLON_BUILD_DIR:-$repo/build}
+args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
+[ -n "${CI:-}" ] && args+=(-DCARILLON_WERROR=ON)
+# shellcheck disable=SC2206
+[ -n "${CARILLON_CMAKE_ARGS:-}" ] && args+=(${CARILLON_CMAKE_ARGS})
+cmake -S "$repo" -B "$build" "${args[@]}" >/dev/null
+cmake --build "$build" -j"$(nproc)" >/dev/null || cmake --build "$build" -j1
+echo "bootstrap: built into $build"
