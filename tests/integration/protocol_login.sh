@@ -30,14 +30,14 @@ assert_exit 3 carillonctl --server 127.0.0.1:1 ping
 assert_exit 2 carillonctl frobnicate
 
 # user add (accents round-trip), duplicates, bad input
-echo 'agent-pass-1' | assert_exit 0 carillonctl user add helene --role agent --name 'Hélène Dupré' --password-stdin
-echo 'superv-pass-1' | assert_exit 0 carillonctl user add marc --role supervisor --name 'Marc Lefèvre' --password-stdin
-echo 'agent-pass-1' | assert_exit 1 carillonctl user add helene --role agent --password-stdin
+assert_exit 0 carillonctl user add helene --role agent --name 'Hélène Dupré' --password-stdin <<<'agent-pass-1'
+assert_exit 0 carillonctl user add marc --role supervisor --name 'Marc Lefèvre' --password-stdin <<<'superv-pass-1'
+assert_exit 1 carillonctl user add helene --role agent --password-stdin <<<'agent-pass-1'
 assert_contains "$ERR" "ALREADY_EXISTS"
-echo 'short' | assert_exit 1 carillonctl user add shorty --role agent --password-stdin
+assert_exit 1 carillonctl user add shorty --role agent --password-stdin <<<'short'
 assert_contains "$ERR" "INVALID_ARGUMENT"
 assert_contains "$ERR" "at least 8"
-echo 'long-enough-1' | assert_exit 1 carillonctl user add 'bad login' --role agent --password-stdin
+assert_exit 1 carillonctl user add 'bad login' --role agent --password-stdin <<<'long-enough-1'
 assert_contains "$ERR" "INVALID_ARGUMENT"
 
 assert_exit 0 carillonctl user list
@@ -61,7 +61,7 @@ assert_contains "$OUT" "Hélène Dupré"
 assert_exit 1 env CARILLON_USER=helene CARILLON_PASSWORD=agent-pass-1 carillonctl user list
 assert_contains "$ERR" "PERMISSION_DENIED"
 assert_exit 0 env CARILLON_USER=marc CARILLON_PASSWORD=superv-pass-1 carillonctl user list
-echo 'whatever-1' | assert_exit 1 env CARILLON_USER=marc CARILLON_PASSWORD=superv-pass-1 carillonctl user add x1 --role agent --password-stdin
+assert_exit 1 env CARILLON_USER=marc CARILLON_PASSWORD=superv-pass-1 carillonctl user add x1 --role agent --password-stdin <<<'whatever-1'
 assert_contains "$ERR" "PERMISSION_DENIED"
 
 # login keeps a session token in a 0600 file; later commands use it without a password
@@ -77,7 +77,7 @@ assert_exit 0 env -u CARILLON_USER -u CARILLON_PASSWORD carillonctl logout
 assert_eq "0" "$(psql -Atc "select count(*) from sessions s join users u on u.id=s.user_id where u.login='helene'")"
 
 # passwd: admin resets; the user then logs in with the new password only
-echo 'agent-pass-2' | assert_exit 0 carillonctl user passwd helene --password-stdin
+assert_exit 0 carillonctl user passwd helene --password-stdin <<<'agent-pass-2'
 assert_exit 1 env CARILLON_USER=helene CARILLON_PASSWORD=agent-pass-1 carillonctl whoami
 assert_exit 0 env CARILLON_USER=helene CARILLON_PASSWORD=agent-pass-2 carillonctl whoami
 
