@@ -4,6 +4,7 @@
 #include "carillon/pg.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -325,8 +326,12 @@ static void pg_connect(struct cr_pg *pg)
 }
 
 /* The connection failed or dropped: in-flight items fail, queued ones wait for the next one. */
-static void pg_lost(struct cr_pg *pg, const char *why)
+static void pg_lost(struct cr_pg *pg, const char *reason)
 {
+    /* reason may be PQerrorMessage(), which PQfinish frees: copy it first. */
+    char why[512];
+    snprintf(why, sizeof why, "%s", reason ? reason : "");
+    why[strcspn(why, "\n")] = '\0';
     bool was_up = pg->state == PG_UP;
     poll_drop(pg);
     if (pg->conn) {
