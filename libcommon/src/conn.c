@@ -8,6 +8,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,7 @@ struct cr_conn {
     bool server;
     bool reading;
     bool close_reported;
+    bool close_when_open; /* closed before the handshake with frames queued: send them first */
     int close_err;
     struct cr_tls_ctx *tls;
     SSL *ssl;
@@ -172,6 +174,10 @@ void cr_conn_close(struct cr_conn *c)
 {
     if (!c || c->state >= CONN_CLOSING)
         return;
+    if (c->state < CONN_OPEN && c->pending_len) {
+        c->close_when_open = true; /* the handshake timer still bounds the wait */
+        return;
+    }
     if (c->state == CONN_OPEN && c->ssl) {
         SSL_shutdown(c->ssl); /* queues close_notify */
         conn_pump(c);
@@ -362,6 +368,10 @@ static void conn_handshake_done(struct cr_conn *c)
     }
     if (c->state != CONN_OPEN)
         return;
+    if (c->close_when_open) {
+        cr_conn_close(c);
+        return;
+    }
     if (c->client) {
         cr_client_on_open_internal(c);
     } else if (c->cbs.on_open) {
@@ -462,6 +472,13 @@ static struct cr_conn *conn_new(uv_loop_t *loop, struct cr_tls_ctx *tls,
                                 const struct cr_conn_opts *opts, const struct cr_conn_cbs *cbs,
                                 void *data)
 {
+    /* A peer that goes away mid-write must cost an EPIPE, not the process (SIGPIPE). Every
+     * Carillon process talks through conn.c, so it is set here once for all of them. */
+    static bool sigpipe_ignored;
+    if (!sigpipe_ignored) {
+        signal(SIGPIPE, SIG_IGN);
+        sigpipe_ignored = true;
+    }
     struct cr_conn *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;

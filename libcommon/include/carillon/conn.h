@@ -11,6 +11,7 @@
 #include "carillon/frame.h"
 #include "carillon/tls.h"
 
+/* The first connection makes the process ignore SIGPIPE: a vanished peer is an error code. */
 struct cr_conn; /* allocated by accept/connect; freed by conn.c right after on_close returns */
 
 struct cr_conn_opts {
