@@ -59,4 +59,12 @@ kill -0 "$pid" || fail "server died during reloads"
 # a second server with the same pid file is refused while the first runs
 assert_exit 1 carillon-server --config "$conf"
 assert_contains "$ERR" "pid file"
+
+# --init-admin refuses a weak password and creates nothing
+assert_exit 1 carillon-server --config "$conf" --init-admin boss <<<'short'
+assert_contains "$ERR" "at least 8"
+assert_eq "0" "$(psql -Atc "select count(*) from users where login='boss'")"
+assert_exit 0 carillon-server --config "$conf" --init-admin boss <<<'a-long-enough-one'
+assert_contains "$OUT" "admin boss ready"
+assert_eq "admin" "$(psql -Atc "select role from users where login='boss'")"
 echo "PASS config_server"

@@ -115,4 +115,22 @@ assert_contains "$OUT" "Marc Lefèvre"
 assert_eq "1" "$(psql -Atc "select count(*) from schema_migrations")"
 assert_eq "2" "$(grep -c 'migrations_done' "$CARILLON_STACK_DIR/server.log")"
 grep -q 'migrations_done applied=0' "$CARILLON_STACK_DIR/server.log" || fail "restart re-applied migrations"
+
+# PostgreSQL restarts under a running server: it reconnects and serves on
+tests/lib/pg.sh restart "$CARILLON_STACK_DIR/pg"
+assert_exit 0 carillonctl whoami
+assert_contains "$OUT" "login: admin"
+wait_for_log "$CARILLON_STACK_DIR/server.log" "pg_disconnected"
+
+# per-address limit: failures spread over many logins lock the address out, even for admin
+locked=0
+for i in $(seq 1 25); do
+    assert_exit 1 env CARILLON_USER="nobody$i" CARILLON_PASSWORD=nope-nope carillonctl whoami
+    case "$ERR" in *"too many failed logins from 127.0.0.1"*) locked=$i; break ;; esac
+done
+[ "$locked" -gt 0 ] || fail "the address was never locked out"
+[ "$locked" -le 21 ] || fail "locked only after $locked failures (limit 20)"
+assert_exit 1 carillonctl whoami
+assert_contains "$ERR" "RESOURCE_EXHAUSTED"
+wait_for_log "$CARILLON_STACK_DIR/server.log" "address_locked peer=127.0.0.1"
 echo "PASS protocol_login"
