@@ -704,6 +704,38 @@ size_t cr_conn_max_frame(const struct cr_conn *c)
     return c->opts.max_frame;
 }
 
+int cr_hostport_parse(const char *s, char *host, size_t hostlen, int *port)
+{
+    if (!s || !*s)
+        return -EINVAL;
+    const char *colon;
+    const char *h = s;
+    size_t hl;
+    if (s[0] == '[') {
+        const char *end = strchr(s, ']');
+        if (!end || end[1] != ':')
+            return -EINVAL;
+        h = s + 1;
+        hl = (size_t)(end - h);
+        colon = end + 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (!colon || strchr(s, ':') != colon)
+            return -EINVAL;
+        hl = (size_t)(colon - s);
+    }
+    if (hl == 0 || hl >= hostlen)
+        return -EINVAL;
+    char *end;
+    long p = strtol(colon + 1, &end, 10);
+    if (*end || end == colon + 1 || p < 1 || p > 65535)
+        return -EINVAL;
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    *port = (int)p;
+    return 0;
+}
+
 /* --- reconnecting client ---------------------------------------------------------------- */
 
 struct cr_client {

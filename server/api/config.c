@@ -16,7 +16,7 @@ static int validate_hostport(const void *value, char *err, size_t errlen)
     char host[256];
     int port;
     const char *s = *(char *const *)value;
-    if (server_parse_hostport(s, host, sizeof host, &port) != 0) {
+    if (cr_hostport_parse(s, host, sizeof host, &port) != 0) {
         snprintf(err, errlen, "expected HOST:PORT (e.g. 127.0.0.1:4433 or [::1]:4433), got '%s'",
                  s);
         return -EINVAL;
@@ -65,35 +65,3 @@ const struct cr_cfg_key server_config_keys[] = {
       24LL * 3600 * 1000, "how long a login or an address stays locked out"),
 };
 const size_t server_config_nkeys = sizeof server_config_keys / sizeof server_config_keys[0];
-
-int server_parse_hostport(const char *s, char *host, size_t hostlen, int *port)
-{
-    if (!s || !*s)
-        return -EINVAL;
-    const char *colon;
-    const char *h = s;
-    size_t hl;
-    if (s[0] == '[') {
-        const char *end = strchr(s, ']');
-        if (!end || end[1] != ':')
-            return -EINVAL;
-        h = s + 1;
-        hl = (size_t)(end - h);
-        colon = end + 1;
-    } else {
-        colon = strrchr(s, ':');
-        if (!colon || strchr(s, ':') != colon)
-            return -EINVAL;
-        hl = (size_t)(colon - s);
-    }
-    if (hl == 0 || hl >= hostlen)
-        return -EINVAL;
-    char *end;
-    long p = strtol(colon + 1, &end, 10);
-    if (*end || end == colon + 1 || p < 1 || p > 65535)
-        return -EINVAL;
-    memcpy(host, h, hl);
-    host[hl] = '\0';
-    *port = (int)p;
-    return 0;
-}

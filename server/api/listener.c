@@ -44,19 +44,14 @@ void client_reply(struct client *c, uint64_t request_id, Carillon__V1__Envelope 
 void client_error(struct client *c, uint64_t request_id, int code, const char *field,
                   const char *fmt, ...)
 {
+    if (!c->conn)
+        return;
     char msg[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    Carillon__V1__Error err = CARILLON__V1__ERROR__INIT;
-    err.code = code;
-    err.message = msg;
-    err.field = (char *)(field ? field : "");
-    Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
-    env.body_case = CARILLON__V1__ENVELOPE__BODY_ERROR;
-    env.error = &err;
-    client_reply(c, request_id, &env);
+    (void)cr_conn_send_error(c->conn, request_id, code, field, "%s", msg);
 }
 
 void client_ok(struct client *c, uint64_t request_id)
@@ -215,7 +210,7 @@ int server_listen(struct server *srv)
 {
     char host[256];
     int port;
-    int rc = server_parse_hostport(srv->cfg.listen, host, sizeof host, &port);
+    int rc = cr_hostport_parse(srv->cfg.listen, host, sizeof host, &port);
     if (rc)
         return rc;
     struct sockaddr_storage addr;

@@ -42,10 +42,6 @@ struct server_config {
 extern const struct cr_cfg_key server_config_keys[];
 extern const size_t server_config_nkeys;
 
-/* Splits "host:port" or "[v6]:port"; returns 0 or -EINVAL. */
-int server_parse_hostport(const char *s, char *host, size_t hostlen, int *port)
-    __attribute__((warn_unused_result));
-
 enum client_state {
     CLIENT_HELLO,  /* waiting for Hello */
     CLIENT_ANON,   /* Hello done, no login yet (people) */

@@ -891,31 +891,7 @@ static int cmd_user_enable(int argc, char **argv, bool enable)
 
 static int parse_server(void)
 {
-    const char *s = opt.server;
-    const char *colon;
-    const char *h = s;
-    size_t hl;
-    if (s[0] == '[') {
-        const char *end = strchr(s, ']');
-        if (!end || end[1] != ':')
-            return -1;
-        h = s + 1;
-        hl = (size_t)(end - h);
-        colon = end + 1;
-    } else {
-        colon = strrchr(s, ':');
-        if (!colon)
-            return -1;
-        hl = (size_t)(colon - s);
-    }
-    char *end;
-    long port = strtol(colon + 1, &end, 10);
-    if (hl == 0 || hl >= sizeof opt.host || *end || port < 1 || port > 65535)
-        return -1;
-    memcpy(opt.host, h, hl);
-    opt.host[hl] = '\0';
-    opt.port = (int)port;
-    return 0;
+    return cr_hostport_parse(opt.server, opt.host, sizeof opt.host, &opt.port);
 }
 
 static int run(int argc, char **argv)

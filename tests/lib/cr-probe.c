@@ -209,12 +209,11 @@ int main(int argc, char **argv)
     }
     cr_log_init("cr-probe", CR_LOG_WARN, false);
     char host[256];
-    const char *colon = strrchr(server, ':');
-    if (!colon || (size_t)(colon - server) >= sizeof host)
+    int port;
+    if (cr_hostport_parse(server, host, sizeof host, &port) != 0) {
+        fprintf(stderr, "cr-probe: bad --server '%s'\n", server);
         return 2;
-    memcpy(host, server, (size_t)(colon - server));
-    host[colon - server] = '\0';
-    int port = atoi(colon + 1);
+    }
 
     struct cr_tls_config tc = {.ca_file = ca, .cert_file = cert, .key_file = key};
     struct cr_tls_ctx *tls = NULL;

@@ -12,17 +12,7 @@ repo=$(cd "$here/../.." && pwd)
 bin=${CARILLON_BUILD_DIR:-$repo/build}/bin
 die() { echo "stack: $*" >&2; exit 1; }
 
-free_port() {
-    local p
-    for _ in $(seq 1 200); do
-        p=$((20000 + RANDOM % 30000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-            echo "$p"
-            return 0
-        fi
-    done
-    die "no free port found"
-}
+free_port() { "$here/free-port.sh"; }
 
 # Waits until FILE has more than SKIP lines matching REGEX, the process PID lives, TIMEOUT s.
 wait_ready() {

@@ -47,18 +47,18 @@ static void test_hostport(void **state)
     (void)state;
     char host[64];
     int port;
-    assert_int_equal(server_parse_hostport("127.0.0.1:4433", host, sizeof host, &port), 0);
+    assert_int_equal(cr_hostport_parse("127.0.0.1:4433", host, sizeof host, &port), 0);
     assert_string_equal(host, "127.0.0.1");
     assert_int_equal(port, 4433);
-    assert_int_equal(server_parse_hostport("[::1]:99", host, sizeof host, &port), 0);
+    assert_int_equal(cr_hostport_parse("[::1]:99", host, sizeof host, &port), 0);
     assert_string_equal(host, "::1");
     assert_int_equal(port, 99);
-    assert_int_equal(server_parse_hostport("localhost", host, sizeof host, &port), -EINVAL);
-    assert_int_equal(server_parse_hostport("a:0", host, sizeof host, &port), -EINVAL);
-    assert_int_equal(server_parse_hostport("a:70000", host, sizeof host, &port), -EINVAL);
-    assert_int_equal(server_parse_hostport("a:12x", host, sizeof host, &port), -EINVAL);
-    assert_int_equal(server_parse_hostport(":12", host, sizeof host, &port), -EINVAL);
-    assert_int_equal(server_parse_hostport("::1:12", host, sizeof host, &port), -EINVAL);
+    assert_int_equal(cr_hostport_parse("localhost", host, sizeof host, &port), -EINVAL);
+    assert_int_equal(cr_hostport_parse("a:0", host, sizeof host, &port), -EINVAL);
+    assert_int_equal(cr_hostport_parse("a:70000", host, sizeof host, &port), -EINVAL);
+    assert_int_equal(cr_hostport_parse("a:12x", host, sizeof host, &port), -EINVAL);
+    assert_int_equal(cr_hostport_parse(":12", host, sizeof host, &port), -EINVAL);
+    assert_int_equal(cr_hostport_parse("::1:12", host, sizeof host, &port), -EINVAL);
 }
 
 static void test_ratelimit(void **state)

@@ -79,6 +79,10 @@ const char *cr_conn_peer_cn(const struct cr_conn *c);
 size_t cr_conn_queued_bytes(const struct cr_conn *c);
 size_t cr_conn_max_frame(const struct cr_conn *c);
 
+/* Splits "host:port" or "[v6]:port" (port 1..65535) into host and port; 0 or -EINVAL. */
+int cr_hostport_parse(const char *s, char *host, size_t hostlen, int *port)
+    __attribute__((warn_unused_result));
+
 /* --- reconnecting client ------------------------------------------------------------------
  * Keeps one connection to host:port up: after every close it waits (exponential backoff from
  * backoff_min_ms to backoff_max_ms with jitter, reset once a handshake succeeds) and reconnects.
