@@ -95,6 +95,12 @@ static const struct route routes[] = {
     {CARILLON__V1__ENVELOPE__BODY_USER_LIST, users_handle_list, NEED_USER},
     {CARILLON__V1__ENVELOPE__BODY_USER_PASSWD, users_handle_passwd, NEED_USER},
     {CARILLON__V1__ENVELOPE__BODY_USER_DISABLE, users_handle_disable, NEED_USER},
+    {CARILLON__V1__ENVELOPE__BODY_CAMPAIGN_APPLY, campaigns_handle_apply, NEED_USER},
+    {CARILLON__V1__ENVELOPE__BODY_CAMPAIGN_GET, campaigns_handle_get, NEED_USER},
+    {CARILLON__V1__ENVELOPE__BODY_CAMPAIGN_LIST, campaigns_handle_list, NEED_USER},
+    {CARILLON__V1__ENVELOPE__BODY_CAMPAIGN_SET_STATE, campaigns_handle_set_state, NEED_USER},
+    {CARILLON__V1__ENVELOPE__BODY_CAMPAIGN_DELETE, campaigns_handle_delete, NEED_USER},
+    {CARILLON__V1__ENVELOPE__BODY_CAMPAIGN_DUPLICATE, campaigns_handle_duplicate, NEED_USER},
 };
 
 static void client_on_message(struct cr_conn *conn, Carillon__V1__Envelope *env)

@@ -107,6 +107,12 @@ void users_handle_add(struct client *c, Carillon__V1__Envelope *env);
 void users_handle_list(struct client *c, Carillon__V1__Envelope *env);
 void users_handle_passwd(struct client *c, Carillon__V1__Envelope *env);
 void users_handle_disable(struct client *c, Carillon__V1__Envelope *env);
+void campaigns_handle_apply(struct client *c, Carillon__V1__Envelope *env);
+void campaigns_handle_get(struct client *c, Carillon__V1__Envelope *env);
+void campaigns_handle_list(struct client *c, Carillon__V1__Envelope *env);
+void campaigns_handle_set_state(struct client *c, Carillon__V1__Envelope *env);
+void campaigns_handle_delete(struct client *c, Carillon__V1__Envelope *env);
+void campaigns_handle_duplicate(struct client *c, Carillon__V1__Envelope *env);
 
 /* Fills a UserInfo from a store_user (strings point into u). */
 void user_to_info(const struct store_user *u, Carillon__V1__UserInfo *info);

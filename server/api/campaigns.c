@@ -1,0 +1,701 @@
+/* Campaign configuration requests: apply (create or replace a whole campaign), get, list,
+ * state changes with their rules, delete and duplicate. Validation happens here, before any
+ * SQL, and every refusal names the field (schedule[2].end, qualifications[0].code, ...). */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/server.h"
+#include "carillon/log.h"
+#include "carillon/pbtext.h"
+#include "store/campaign_store.h"
+
+#define TEXT_MAX 4096
+#define LIST_MAX 1000
+
+struct creq {
+    struct client *c;
+    uint64_t rid;
+    Carillon__V1__Envelope *env; /* the request, kept until answered */
+    char name[256];
+    char target_state[32];
+};
+
+static struct creq *creq_new(struct client *c, Carillon__V1__Envelope *env)
+{
+    struct creq *r = calloc(1, sizeof *r);
+    if (!r) {
+        client_error(c, env->request_id, CARILLON__V1__CODE__CODE_RESOURCE_EXHAUSTED, NULL,
+                     "out of memory");
+        carillon__v1__envelope__free_unpacked(env, NULL);
+        return NULL;
+    }
+    r->c = c;
+    r->rid = env->request_id;
+    r->env = env;
+    client_ref(c);
+    return r;
+}
+
+static void creq_free(struct creq *r)
+{
+    carillon__v1__envelope__free_unpacked(r->env, NULL);
+    client_unref(r->c);
+    free(r);
+}
+
+static void db_error(struct creq *r, int err)
+{
+    if (err == -ENOENT)
+        client_error(r->c, r->rid, CARILLON__V1__CODE__CODE_NOT_FOUND, "name",
+                     "no campaign named '%s'", r->name);
+    else if (err == -EEXIST)
+        client_error(r->c, r->rid, CARILLON__V1__CODE__CODE_ALREADY_EXISTS, "new_name",
+                     "a campaign with that name already exists");
+    else
+        client_error(r->c, r->rid, CARILLON__V1__CODE__CODE_UNAVAILABLE, NULL,
+                     "the database is unavailable, try again");
+}
+
+/* Supervisors and admins configure campaigns; agents may not. */
+static bool may_configure(struct client *c, uint64_t rid)
+{
+    if (c->user.role == STORE_ROLE_ADMIN || c->user.role == STORE_ROLE_SUPERVISOR)
+        return true;
+    cr_log_warn("permission_denied", "peer=%s user=%s action=campaign", c->peer,
+                cr_log_q(c->user.login));
+    client_error(c, rid, CARILLON__V1__CODE__CODE_PERMISSION_DENIED, NULL,
+                 "campaign configuration needs the supervisor or admin role; you are %s",
+                 store_role_name(c->user.role));
+    return false;
+}
+
+/* --- validation ------------------------------------------------------------------------- */
+
+struct problem {
+    char field[192];
+    char message[384];
+};
+
+static bool bad(struct problem *p, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static bool bad(struct problem *p, const char *field, const char *fmt, ...)
+{
+    snprintf(p->field, sizeof p->field, "%s", field);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->message, sizeof p->message, fmt, ap);
+    va_end(ap);
+    return false;
+}
+
+/* UTF-8 text without control characters, at most max bytes. */
+static bool text_ok(struct problem *p, const char *field, const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n > max)
+        return bad(p, field, "%s is longer than %zu bytes", field, max);
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < n; i++) {
+        if (u[i] < 0x20 || u[i] == 0x7f)
+            return bad(p, field, "%s holds a control character", field);
+        int extra = u[i] < 0x80             ? 0
+                    : (u[i] & 0xe0) == 0xc0 ? 1
+                    : (u[i] & 0xf0) == 0xe0 ? 2
+                    : (u[i] & 0xf8) == 0xf0 ? 3
+                                            : -1;
+        if (extra < 0 || i + (size_t)extra >= n + (extra ? 0 : 1))
+            return bad(p, field, "%s is not valid UTF-8", field);
+        for (int k = 1; k <= extra; k++)
+            if ((u[i + (size_t)k] & 0xc0) != 0x80)
+                return bad(p, field, "%s is not valid UTF-8", field);
+        i += (size_t)extra;
+    }
+    return true;
+}
+
+static bool list_ok(struct problem *p, const char *field, char **items, size_t n)
+{
+    if (n > LIST_MAX)
+        return bad(p, field, "%s has more than %d entries", field, LIST_MAX);
+    char f[128];
+    for (size_t i = 0; i < n; i++) {
+        snprintf(f, sizeof f, "%s[%zu]", field, i);
+        if (!items[i][0])
+            return bad(p, f, "%s is empty", f);
+        if (!text_ok(p, f, items[i], 256))
+            return false;
+    }
+    return true;
+}
+
+/* "YYYY-MM-DD" naming a real date; "" allowed when optional. */
+static bool date_ok(struct problem *p, const char *field, const char *s, bool optional)
+{
+    if (!s[0] && optional)
+        return true;
+    int y, m, d;
+    char extra;
+    if (sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &extra) != 3 || strlen(s) != 10)
+        return bad(p, field, "%s must be a date YYYY-MM-DD, got '%s'", field, s);
+    struct tm tm = {.tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d, .tm_hour = 12};
+    time_t t = timegm(&tm);
+    struct tm back;
+    gmtime_r(&t, &back);
+    if (back.tm_year != y - 1900 || back.tm_mon != m - 1 || back.tm_mday != d)
+        return bad(p, field, "%s is not a real date: '%s'", field, s);
+    return true;
+}
+
+/* "HH:MM" -> minutes since midnight; "24:00" allowed as an end. */
+static int minutes(const char *s)
+{
+    int h, m;
+    char extra;
+    if (strlen(s) != 5 || sscanf(s, "%2d:%2d%c", &h, &m, &extra) != 2 || m < 0 || m > 59 || h < 0 ||
+        h > 24 || (h == 24 && m != 0))
+        return -1;
+    return h * 60 + m;
+}
+
+static bool slot_times_ok(struct problem *p, const char *field, const char *start, const char *end,
+                          int *s_out, int *e_out)
+{
+    char f[160];
+    int s = minutes(start), e = minutes(end);
+    snprintf(f, sizeof f, "%s.start", field);
+    if (s < 0 || s >= 24 * 60)
+        return bad(p, f, "%s must be a time HH:MM, got '%s'", f, start);
+    snprintf(f, sizeof f, "%s.end", field);
+    if (e < 0)
+        return bad(p, f, "%s must be a time HH:MM, got '%s'", f, end);
+    if (e <= s)
+        return bad(p, f, "%s: the slot %s-%s is empty (end must be after start)", field, start,
+                   end);
+    *s_out = s;
+    *e_out = e;
+    return true;
+}
+
+static bool campaign_ok(const Carillon__V1__Campaign *c, struct problem *p)
+{
+    if (!c)
+        return bad(p, "campaign", "the request holds no campaign");
+    if (!c->name[0])
+        return bad(p, "name", "name is required");
+    if (!text_ok(p, "name", c->name, 128))
+        return false;
+    if (!text_ok(p, "objective", c->objective, TEXT_MAX) ||
+        !text_ok(p, "description", c->description, TEXT_MAX) ||
+        !text_ok(p, "guide_url", c->guide_url, 2048) || !text_ok(p, "queue", c->queue, 256) ||
+        !text_ok(p, "qualification_group", c->qualification_group, 256) ||
+        !text_ok(p, "time_zone", c->time_zone, 64))
+        return false;
+    if (!c->time_zone[0])
+        return bad(p, "time_zone", "time_zone is required (e.g. Europe/Paris)");
+    if (!date_ok(p, "start_date", c->start_date, true) ||
+        !date_ok(p, "end_date", c->end_date, true))
+        return false;
+    if (c->start_date[0] && c->end_date[0] && strcmp(c->end_date, c->start_date) < 0)
+        return bad(p, "end_date", "end_date %s is before start_date %s", c->end_date,
+                   c->start_date);
+    if (c->year && (c->year < 2000 || c->year > 2100))
+        return bad(p, "year", "year must be between 2000 and 2100, got %u", c->year);
+    if (!list_ok(p, "contract_types", c->contract_types, c->n_contract_types) ||
+        !list_ok(p, "brands", c->brands, c->n_brands) ||
+        !list_ok(p, "agent_profiles", c->agent_profiles, c->n_agent_profiles) ||
+        !list_ok(p, "popup_fields", c->popup_fields, c->n_popup_fields) ||
+        !list_ok(p, "agents", c->agents, c->n_agents))
+        return false;
+    /* state is read-only here: apply ignores it (get writes it back for information). */
+    const Carillon__V1__DialingParams *d = c->dialing;
+    if (d) {
+        if (d->mode == CARILLON__V1__DIALING_MODE__DIALING_MODE_POWER &&
+            (d->power_ratio < 1.0 || d->power_ratio > 10.0))
+            return bad(p, "dialing.power_ratio",
+                       "dialing.power_ratio must be between 1 and 10 in power mode, got %g",
+                       d->power_ratio);
+        if (d->abandon_target_pct < 0 || d->abandon_target_pct > 100)
+            return bad(p, "dialing.abandon_target_pct",
+                       "dialing.abandon_target_pct must be between 0 and 100, got %g",
+                       d->abandon_target_pct);
+        if (d->ring_timeout_s && (d->ring_timeout_s < 5 || d->ring_timeout_s > 300))
+            return bad(p, "dialing.ring_timeout_s",
+                       "dialing.ring_timeout_s must be between 5 and 300 seconds, got %u",
+                       d->ring_timeout_s);
+        if (d->max_simultaneous_calls > 10000)
+            return bad(p, "dialing.max_simultaneous_calls",
+                       "dialing.max_simultaneous_calls is at most 10000, got %u",
+                       d->max_simultaneous_calls);
+        if (d->preview_timeout_s > 3600)
+            return bad(p, "dialing.preview_timeout_s",
+                       "dialing.preview_timeout_s is at most 3600 seconds");
+        if (!text_ok(p, "dialing.number_for_agents", d->number_for_agents, 32) ||
+            !text_ok(p, "dialing.number_for_customers", d->number_for_customers, 32))
+            return false;
+    }
+    const Carillon__V1__OutcomeRules *o = c->outcomes;
+    if (o) {
+        const Carillon__V1__OutcomeRule *rules[] = {o->busy, o->no_answer, o->trunk_failure,
+                                                    o->abandoned, o->answering_machine};
+        const char *names[] = {"busy", "no_answer", "trunk_failure", "abandoned",
+                               "answering_machine"};
+        for (int i = 0; i < 5; i++) {
+            if (!rules[i])
+                continue;
+            char f[96];
+            snprintf(f, sizeof f, "outcomes.%s.max_attempts", names[i]);
+            if (rules[i]->max_attempts > 100)
+                return bad(p, f, "%s is at most 100, got %u", f, rules[i]->max_attempts);
+            snprintf(f, sizeof f, "outcomes.%s.retry_delay_s", names[i]);
+            if (rules[i]->retry_delay_s > 30 * 86400)
+                return bad(p, f, "%s is at most 30 days", f);
+        }
+    }
+
+    /* Weekly slots: real times, not empty, no overlap on the same day. */
+    int starts[LIST_MAX], ends[LIST_MAX];
+    if (c->n_schedule > LIST_MAX)
+        return bad(p, "schedule", "schedule has more than %d slots", LIST_MAX);
+    for (size_t i = 0; i < c->n_schedule; i++) {
+        const Carillon__V1__ScheduleSlot *s = c->schedule[i];
+        char f[64];
+        snprintf(f, sizeof f, "schedule[%zu]", i);
+        if (s->day < 1 || s->day > 7) {
+            char f2[80];
+            snprintf(f2, sizeof f2, "%s.day", f);
+            return bad(p, f2, "%s.day must be monday..sunday", f);
+        }
+        if (!slot_times_ok(p, f, s->start, s->end, &starts[i], &ends[i]))
+            return false;
+        for (size_t j = 0; j < i; j++) {
+            if (c->schedule[j]->day == s->day && starts[i] < ends[j] && starts[j] < ends[i]) {
+                char w[16];
+                return bad(p, f, "%s (%s %s-%s) overlaps schedule[%zu] (%s-%s)", f,
+                           cr_pb_enum_word(&carillon__v1__weekday__descriptor, s->day, w, sizeof w),
+                           s->start, s->end, j, c->schedule[j]->start, c->schedule[j]->end);
+            }
+        }
+    }
+    if (c->n_schedule_dates > LIST_MAX)
+        return bad(p, "schedule_dates", "schedule_dates has more than %d dates", LIST_MAX);
+    for (size_t i = 0; i < c->n_schedule_dates; i++) {
+        const Carillon__V1__ScheduleDate *s = c->schedule_dates[i];
+        char f[64], f2[80];
+        snprintf(f, sizeof f, "schedule_dates[%zu]", i);
+        snprintf(f2, sizeof f2, "%s.date", f);
+        if (!date_ok(p, f2, s->date, false))
+            return false;
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(c->schedule_dates[j]->date, s->date) == 0)
+                return bad(p, f2, "%s: %s is already listed at schedule_dates[%zu]", f2, s->date,
+                           j);
+        snprintf(f2, sizeof f2, "%s.note", f);
+        if (!text_ok(p, f2, s->note, 256))
+            return false;
+        int a, b;
+        if (s->open && !slot_times_ok(p, f, s->start, s->end, &a, &b))
+            return false;
+        if (!s->open && (s->start[0] || s->end[0])) {
+            snprintf(f2, sizeof f2, "%s.start", f);
+            return bad(p, f2, "%s is a closed date: it takes no start or end", f);
+        }
+    }
+
+    /* Qualifications. */
+    if (c->n_qualifications > LIST_MAX)
+        return bad(p, "qualifications", "more than %d qualifications", LIST_MAX);
+    bool group_used = false;
+    for (size_t i = 0; i < c->n_qualifications; i++) {
+        const Carillon__V1__Qualification *q = c->qualifications[i];
+        char f[64], f2[96];
+        snprintf(f, sizeof f, "qualifications[%zu]", i);
+        snprintf(f2, sizeof f2, "%s.code", f);
+        if (!q->code[0])
+            return bad(p, f2, "%s is required", f2);
+        if (!text_ok(p, f2, q->code, 32))
+            return false;
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(c->qualifications[j]->code, q->code) == 0)
+                return bad(p, f2, "%s: code '%s' is already used by qualifications[%zu]", f2,
+                           q->code, j);
+        snprintf(f2, sizeof f2, "%s.name", f);
+        if (!q->name[0])
+            return bad(p, f2, "%s is required", f2);
+        if (!text_ok(p, f2, q->name, 128))
+            return false;
+        snprintf(f2, sizeof f2, "%s.type", f);
+        if (q->type == 0)
+            return bad(p, f2, "%s is required: positive, negative or misc", f2);
+        snprintf(f2, sizeof f2, "%s.description", f);
+        if (!text_ok(p, f2, q->description, TEXT_MAX))
+            return false;
+        snprintf(f2, sizeof f2, "%s.color", f);
+        if (q->color[0]) {
+            bool hex = strlen(q->color) == 7 && q->color[0] == '#';
+            for (int k = 1; hex && k < 7; k++)
+                hex = isxdigit((unsigned char)q->color[k]);
+            if (!hex)
+                return bad(p, f2, "%s must look like #RRGGBB, got '%s'", f2, q->color);
+        }
+        snprintf(f2, sizeof f2, "%s.callback_max_days", f);
+        if (q->callback_min_days < 0 || q->callback_max_days < 0 || q->callback_min_days > 365 ||
+            q->callback_max_days > 365)
+            return bad(p, f2, "%s: callback bounds are 0..365 days", f);
+        if (q->callback_max_days && q->callback_max_days < q->callback_min_days)
+            return bad(p, f2, "%s (J+%d) is before callback_min_days (J+%d)", f2,
+                       q->callback_max_days, q->callback_min_days);
+        snprintf(f2, sizeof f2, "%s.groups", f);
+        if (!list_ok(p, f2, q->groups, q->n_groups))
+            return false;
+        for (size_t k = 0; k < q->n_groups; k++)
+            if (strcmp(q->groups[k], c->qualification_group) == 0)
+                group_used = true;
+    }
+    if (c->qualification_mode == CARILLON__V1__QUALIFICATION_MODE__QUALIFICATION_MODE_MANUAL) {
+        if (!c->qualification_group[0])
+            return bad(p, "qualification_group",
+                       "manual qualification needs a qualification_group");
+        if (!group_used)
+            return bad(p, "qualification_group",
+                       "no qualification belongs to qualification_group '%s'",
+                       c->qualification_group);
+    }
+    return true;
+}
+
+/* --- apply ------------------------------------------------------------------------------ */
+
+static void send_campaign(struct creq *r, const Carillon__V1__Campaign *c, bool created)
+{
+    Carillon__V1__CampaignReply rep = CARILLON__V1__CAMPAIGN_REPLY__INIT;
+    rep.campaign = (Carillon__V1__Campaign *)c;
+    rep.created = created;
+    Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
+    env.body_case = CARILLON__V1__ENVELOPE__BODY_CAMPAIGN_REPLY;
+    env.campaign_reply = &rep;
+    client_reply(r->c, r->rid, &env);
+}
+
+static bool reply_created;
+
+static void on_reread(void *arg, int err, const Carillon__V1__Campaign *c)
+{
+    struct creq *r = arg;
+    if (err)
+        db_error(r, err);
+    else
+        send_campaign(r, c, reply_created);
+    creq_free(r);
+}
+
+static void on_applied(void *arg, int err, int created)
+{
+    struct creq *r = arg;
+    if (err) {
+        db_error(r, err);
+        creq_free(r);
+        return;
+    }
+    cr_log_info(created ? "campaign_created" : "campaign_updated", "by=%s campaign=%s",
+                cr_log_q(r->c->user.login), cr_log_q(r->name));
+    reply_created = created; /* one loop thread: read back right away */
+    if (store_campaign_get(r->c->srv->pg, r->name, on_reread, r) != 0) {
+        db_error(r, -EIO);
+        creq_free(r);
+    }
+}
+
+static void on_facts(void *arg, int err, const struct campaign_facts *f)
+{
+    struct creq *r = arg;
+    const Carillon__V1__Campaign *c = r->env->campaign_apply->campaign;
+    if (err) {
+        db_error(r, err);
+    } else if (f->unknown_logins) {
+        client_error(r->c, r->rid, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT,
+                     c->referent[0] && strcmp(c->referent, f->first_unknown_login) == 0 ? "referent"
+                                                                                        : "agents",
+                     "no user with login '%s'", f->first_unknown_login);
+    } else if (!f->tz_known) {
+        client_error(r->c, r->rid, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "time_zone",
+                     "unknown time zone '%s' (use an IANA name such as Europe/Paris)",
+                     c->time_zone);
+    } else if (f->exists && strcmp(f->state, "running") == 0 &&
+               strcmp(f->qualification_group, c->qualification_group) != 0) {
+        client_error(r->c, r->rid, CARILLON__V1__CODE__CODE_FAILED_PRECONDITION,
+                     "qualification_group",
+                     "campaign '%s' is running: pause it before changing its qualification "
+                     "group",
+                     c->name);
+    } else if (store_campaign_apply(r->c->srv->pg, c, on_applied, r) == 0) {
+        return;
+    } else {
+        db_error(r, -EIO);
+    }
+    creq_free(r);
+}
+
+void campaigns_handle_apply(struct client *c, Carillon__V1__Envelope *env)
+{
+    if (!may_configure(c, env->request_id)) {
+        carillon__v1__envelope__free_unpacked(env, NULL);
+        return;
+    }
+    struct problem p;
+    memset(&p, 0, sizeof p);
+    const Carillon__V1__Campaign *camp = env->campaign_apply->campaign;
+    if (!campaign_ok(camp, &p)) {
+        client_error(c, env->request_id, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, p.field, "%s",
+                     p.message);
+        carillon__v1__envelope__free_unpacked(env, NULL);
+        return;
+    }
+    struct creq *r = creq_new(c, env);
+    if (!r)
+        return;
+    snprintf(r->name, sizeof r->name, "%s", camp->name);
+    if (store_campaign_facts(c->srv->pg, camp, on_facts, r) != 0) {
+        db_error(r, -EIO);
+        creq_free(r);
+    }
+}
+
+/* --- get, list -------------------------------------------------------------------------- */
+
+static void on_get(void *arg, int err, const Carillon__V1__Campaign *c)
+{
+    struct creq *r = arg;
+    if (err)
+        db_error(r, err);
+    else
+        send_campaign(r, c, false);
+    creq_free(r);
+}
+
+void campaigns_handle_get(struct client *c, Carillon__V1__Envelope *env)
+{
+    if (!may_configure(c, env->request_id)) {
+        carillon__v1__envelope__free_unpacked(env, NULL);
+        return;
+    }
+    struct creq *r = creq_new(c, env);
+    if (!r)
+        return;
+    snprintf(r->name, sizeof r->name, "%s", env->campaign_get->name);
+    if (store_campaign_get(c->srv->pg, r->name, on_get, r) != 0) {
+        db_error(r, -EIO);
+        creq_free(r);
+    }
+}
+
+static void on_list(void *arg, int err, const Carillon__V1__CampaignListReply *rep)
+{
+    struct creq *r = arg;
+    if (err) {
+        db_error(r, err);
+    } else {
+        Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
+        env.body_case = CARILLON__V1__ENVELOPE__BODY_CAMPAIGN_LIST_REPLY;
+        env.campaign_list_reply = (Carillon__V1__CampaignListReply *)rep;
+        client_reply(r->c, r->rid, &env);
+    }
+    creq_free(r);
+}
+
+void campaigns_handle_list(struct client *c, Carillon__V1__Envelope *env)
+{
+    if (!may_configure(c, env->request_id)) {
+        carillon__v1__envelope__free_unpacked(env, NULL);
+        return;
+    }
+    struct creq *r = creq_new(c, env);
+    if (r && store_campaign_list(c->srv->pg, env->campaign_list, on_list, r) != 0) {
+        db_error(r, -EIO);
+        creq_free(r);
+    }
+}
+
+/* --- state ------------------------------------------------------------------------------ */
+
+/* Allowed moves: draft <-> ready -> running <-> paused; running/paused -> stopped -> finished;
+ * stopped -> ready (restart later). */
+static bool move_allowed(const char *from, const char *to)
+{
+    static const char *const moves[][2] = {
+        {"draft", "ready"},    {"ready", "draft"},      {"ready", "running"},
+        {"running", "paused"}, {"paused", "running"},   {"running", "stopped"},
+        {"paused", "stopped"}, {"ready", "stopped"},    {"stopped", "finished"},
+        {"stopped", "ready"},  {"running", "finished"}, {"paused", "finished"},
+    };
+    for (size_t i = 0; i < sizeof moves / sizeof moves[0]; i++)
+        if (strcmp(moves[i][0], from) == 0 && strcmp(moves[i][1], to) == 0)
+            return true;
+    return false;
+}
+
+static void on_state_set(void *arg, int err, int created)
+{
+    (void)created;
+    struct creq *r = arg;
+    if (err == -ENOENT) {
+        client_error(r->c, r->rid, CARILLON__V1__CODE__CODE_ABORTED, "state",
+                     "campaign '%s' changed state meanwhile; try again", r->name);
+    } else if (err) {
+        db_error(r, err);
+    } else {
+        cr_log_info("campaign_state", "by=%s campaign=%s state=%s", cr_log_q(r->c->user.login),
+                    cr_log_q(r->name), r->target_state);
+        client_ok(r->c, r->rid);
+    }
+    creq_free(r);
+}
+
+static void on_readiness(void *arg, int err, const struct campaign_readiness *rd)
+{
+    struct creq *r = arg;
+    const char *to = r->target_state;
+    if (err) {
+        db_error(r, err);
+    } else if (strcmp(rd->state, to) == 0) {
+        client_ok(r->c, r->rid);
+    } else if (!move_allowed(rd->state, to)) {
+        client_error(r->c, r->rid, CARILLON__V1__CODE__CODE_FAILED_PRECONDITION, "state",
+                     "campaign '%s' cannot go from %s to %s", r->name, rd->state, to);
+    } else if (strcmp(to, "running") == 0 && rd->agents == 0) {
+        client_error(r->c, r->rid, CARILLON__V1__CODE__CODE_FAILED_PRECONDITION, "agents",
+                     "campaign '%s' cannot run: no agent is assigned", r->name);
+    } else if (strcmp(to, "running") == 0 && rd->slots == 0) {
+        client_error(r->c, r->rid, CARILLON__V1__CODE__CODE_FAILED_PRECONDITION, "schedule",
+                     "campaign '%s' cannot run: its schedule has no time slot", r->name);
+    } else if (strcmp(to, "running") == 0 && rd->qualifications == 0) {
+        client_error(r->c, r->rid, CARILLON__V1__CODE__CODE_FAILED_PRECONDITION, "qualifications",
+                     "campaign '%s' cannot run: it has no qualification", r->name);
+    } else if (store_campaign_set_state(r->c->srv->pg, r->name, rd->state, to, r->c->user.id,
+                                        on_state_set, r) == 0) {
+        return;
+    } else {
+        db_error(r, -EIO);
+    }
+    creq_free(r);
+}
+
+void campaigns_handle_set_state(struct client *c, Carillon__V1__Envelope *env)
+{
+    if (!may_configure(c, env->request_id)) {
+        carillon__v1__envelope__free_unpacked(env, NULL);
+        return;
+    }
+    struct creq *r = creq_new(c, env);
+    if (!r)
+        return;
+    snprintf(r->name, sizeof r->name, "%s", env->campaign_set_state->name);
+    cr_pb_enum_word(&carillon__v1__campaign_state__descriptor, env->campaign_set_state->state,
+                    r->target_state, sizeof r->target_state);
+    if (!r->target_state[0]) {
+        char words[256];
+        client_error(
+            c, r->rid, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "state",
+            "state must be one of: %s",
+            cr_pb_enum_words(&carillon__v1__campaign_state__descriptor, words, sizeof words));
+        creq_free(r);
+        return;
+    }
+    if (store_campaign_readiness(c->srv->pg, r->name, on_readiness, r) != 0) {
+        db_error(r, -EIO);
+        creq_free(r);
+    }
+}
+
+/* --- delete, duplicate ------------------------------------------------------------------ */
+
+static void on_deleted_state(void *arg, int err, const struct campaign_readiness *rd);
+
+static void on_deleted(void *arg, int err, int created)
+{
+    (void)created;
+    struct creq *r = arg;
+    if (err == -ENOENT) {
+        /* Either it does not exist or it is running: tell which. */
+        if (store_campaign_readiness(r->c->srv->pg, r->name, on_deleted_state, r) == 0)
+            return;
+        db_error(r, -EIO);
+    } else if (err) {
+        db_error(r, err);
+    } else {
+        cr_log_info("campaign_deleted", "by=%s campaign=%s", cr_log_q(r->c->user.login),
+                    cr_log_q(r->name));
+        client_ok(r->c, r->rid);
+    }
+    creq_free(r);
+}
+
+static void on_deleted_state(void *arg, int err, const struct campaign_readiness *rd)
+{
+    struct creq *r = arg;
+    if (err)
+        db_error(r, err);
+    else
+        client_error(r->c, r->rid, CARILLON__V1__CODE__CODE_FAILED_PRECONDITION, "state",
+                     "campaign '%s' is %s: stop it before deleting it", r->name, rd->state);
+    creq_free(r);
+}
+
+void campaigns_handle_delete(struct client *c, Carillon__V1__Envelope *env)
+{
+    if (!may_configure(c, env->request_id)) {
+        carillon__v1__envelope__free_unpacked(env, NULL);
+        return;
+    }
+    struct creq *r = creq_new(c, env);
+    if (!r)
+        return;
+    snprintf(r->name, sizeof r->name, "%s", env->campaign_delete->name);
+    if (store_campaign_delete(c->srv->pg, r->name, c->user.id, on_deleted, r) != 0) {
+        db_error(r, -EIO);
+        creq_free(r);
+    }
+}
+
+static void on_duplicated(void *arg, int err, int created)
+{
+    (void)created;
+    struct creq *r = arg;
+    if (err) {
+        db_error(r, err);
+    } else {
+        cr_log_info("campaign_duplicated", "by=%s campaign=%s copy=%s", cr_log_q(r->c->user.login),
+                    cr_log_q(r->name), cr_log_q(r->env->campaign_duplicate->new_name));
+        client_ok(r->c, r->rid);
+    }
+    creq_free(r);
+}
+
+void campaigns_handle_duplicate(struct client *c, Carillon__V1__Envelope *env)
+{
+    if (!may_configure(c, env->request_id)) {
+        carillon__v1__envelope__free_unpacked(env, NULL);
+        return;
+    }
+    struct problem p;
+    memset(&p, 0, sizeof p);
+    const char *nn = env->campaign_duplicate->new_name;
+    if (!nn[0] || !text_ok(&p, "new_name", nn, 128)) {
+        client_error(c, env->request_id, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "new_name",
+                     "%s", p.message[0] ? p.message : "new_name is required");
+        carillon__v1__envelope__free_unpacked(env, NULL);
+        return;
+    }
+    struct creq *r = creq_new(c, env);
+    if (!r)
+        return;
+    snprintf(r->name, sizeof r->name, "%s", env->campaign_duplicate->name);
+    if (store_campaign_duplicate(c->srv->pg, r->name, nn, c->user.id, on_duplicated, r) != 0) {
+        db_error(r, -EIO);
+        creq_free(r);
+    }
+}
