@@ -16,6 +16,8 @@
 #include "carillon/conn.h"
 #include "carillon/daemon.h"
 #include "carillon/log.h"
+#include "carillon/pbtext.h"
+#include "pbyaml.h"
 
 #define EXIT_REFUSED 1
 #define EXIT_USAGE   2
@@ -119,6 +121,11 @@ static void usage(FILE *f)
             "  user list [--all]            users (--all: disabled ones too)\n"
             "  user passwd [LOGIN] [--password-stdin]\n"
             "  user disable LOGIN | user enable LOGIN\n"
+            "  apply -f FILE.yaml           create or replace a whole campaign from YAML\n"
+            "  get campaign NAME [-o yaml|json]\n"
+            "  campaign list [--state S] [--year Y] [--contract-type T]\n"
+            "  campaign state NAME draft|ready|running|paused|stopped|finished\n"
+            "  campaign duplicate NAME NEW_NAME | campaign delete NAME\n"
             "environment: CARILLON_SERVER, CARILLON_CA, CARILLON_USER, CARILLON_PASSWORD,\n"
             "  CARILLON_CONFIG_DIR (where the session file is kept)\n"
             "exit codes: 0 ok, 1 the server said no, 2 usage, 3 connection or TLS failure\n");
@@ -887,6 +894,220 @@ static int cmd_user_enable(int argc, char **argv, bool enable)
     return print_ok(text);
 }
 
+/* --- campaigns -------------------------------------------------------------------------- */
+
+static int cmd_apply(int argc, char **argv)
+{
+    const char *file = NULL;
+    for (int i = 0; i < argc; i++) {
+        if ((strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "--file") == 0) && i + 1 < argc)
+            file = argv[++i];
+        else
+            return usage_error("apply: unexpected argument '%s'", argv[i]);
+    }
+    if (!file)
+        return usage_error("apply needs -f FILE.yaml");
+    char err[1024];
+    struct pbyaml_lines lines = {0};
+    Carillon__V1__Campaign *camp = (Carillon__V1__Campaign *)pbyaml_read(
+        file, &carillon__v1__campaign__descriptor, &lines, err, sizeof err);
+    if (!camp) {
+        pbyaml_lines_free(&lines);
+        return report(EXIT_REFUSED, "INVALID_ARGUMENT", NULL, "%s", err);
+    }
+    int rc = connect_server();
+    if (!rc)
+        rc = authenticate();
+    if (rc) {
+        protobuf_c_message_free_unpacked(&camp->base, NULL);
+        pbyaml_lines_free(&lines);
+        return rc;
+    }
+    Carillon__V1__CampaignApply ap = CARILLON__V1__CAMPAIGN_APPLY__INIT;
+    ap.campaign = camp;
+    Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
+    env.body_case = CARILLON__V1__ENVELOPE__BODY_CAMPAIGN_APPLY;
+    env.campaign_apply = &ap;
+    rc = call(&env);
+    protobuf_c_message_free_unpacked(&camp->base, NULL);
+    if (!rc && net.reply->body_case == CARILLON__V1__ENVELOPE__BODY_ERROR && !opt.json) {
+        /* Point at the file's line for the field the server names. */
+        const Carillon__V1__Error *e = net.reply->error;
+        int line = e->field[0] ? pbyaml_line_of(&lines, e->field) : 0;
+        if (line) {
+            rc = report(EXIT_REFUSED, code_name(e->code), NULL, "%s:%d: %s: %s", file, line,
+                        e->field, e->message);
+            drop_reply();
+            pbyaml_lines_free(&lines);
+            return rc;
+        }
+    }
+    pbyaml_lines_free(&lines);
+    if (rc || (rc = expect(CARILLON__V1__ENVELOPE__BODY_CAMPAIGN_REPLY)))
+        return rc;
+    const Carillon__V1__CampaignReply *r = net.reply->campaign_reply;
+    if (opt.json)
+        printf("{\"name\":\"%s\",\"created\":%s}\n", r->campaign->name,
+               r->created ? "true" : "false");
+    else
+        printf("campaign %s %s\n", r->campaign->name, r->created ? "created" : "updated");
+    drop_reply();
+    return 0;
+}
+
+static int cmd_get(int argc, char **argv)
+{
+    const char *name = NULL, *format = "yaml";
+    if (argc < 1 || strcmp(argv[0], "campaign") != 0)
+        return usage_error("get: what? (get campaign NAME)");
+    for (int i = 1; i < argc; i++) {
+        if ((strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0) && i + 1 < argc)
+            format = argv[++i];
+        else if (argv[i][0] != '-' && !name)
+            name = argv[i];
+        else
+            return usage_error("get campaign: unexpected argument '%s'", argv[i]);
+    }
+    if (!name)
+        return usage_error("get campaign needs a NAME");
+    if (strcmp(format, "yaml") && strcmp(format, "json"))
+        return usage_error("-o takes yaml or json, not '%s'", format);
+    if (opt.json)
+        format = "json";
+    int rc = connect_server();
+    if (!rc)
+        rc = authenticate();
+    if (rc)
+        return rc;
+    Carillon__V1__CampaignGet g = CARILLON__V1__CAMPAIGN_GET__INIT;
+    g.name = (char *)name;
+    Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
+    env.body_case = CARILLON__V1__ENVELOPE__BODY_CAMPAIGN_GET;
+    env.campaign_get = &g;
+    if ((rc = call(&env)) || (rc = expect(CARILLON__V1__ENVELOPE__BODY_CAMPAIGN_REPLY)))
+        return rc;
+    const Carillon__V1__Campaign *c = net.reply->campaign_reply->campaign;
+    if (strcmp(format, "json") == 0)
+        pbjson_write(stdout, &c->base);
+    else if (pbyaml_write(stdout, &c->base) != 0)
+        rc = report(EXIT_REFUSED, "INTERNAL", NULL, "cannot write YAML");
+    drop_reply();
+    return rc;
+}
+
+static int parse_state(const char *s, int *out)
+{
+    if (cr_pb_enum_parse(&carillon__v1__campaign_state__descriptor, s, out) == 0)
+        return 0;
+    char words[256];
+    return usage_error(
+        "state must be one of: %s",
+        cr_pb_enum_words(&carillon__v1__campaign_state__descriptor, words, sizeof words));
+}
+
+static int cmd_campaign_list(int argc, char **argv)
+{
+    Carillon__V1__CampaignList l = CARILLON__V1__CAMPAIGN_LIST__INIT;
+    for (int i = 0; i < argc; i++) {
+        int st;
+        if (strcmp(argv[i], "--state") == 0 && i + 1 < argc) {
+            if (parse_state(argv[++i], &st))
+                return EXIT_USAGE;
+            l.state = st;
+        } else if (strcmp(argv[i], "--year") == 0 && i + 1 < argc) {
+            l.year = (uint32_t)strtoul(argv[++i], NULL, 10);
+        } else if (strcmp(argv[i], "--contract-type") == 0 && i + 1 < argc) {
+            l.contract_type = argv[++i];
+        } else {
+            return usage_error("campaign list: unexpected argument '%s'", argv[i]);
+        }
+    }
+    int rc = connect_server();
+    if (!rc)
+        rc = authenticate();
+    if (rc)
+        return rc;
+    Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
+    env.body_case = CARILLON__V1__ENVELOPE__BODY_CAMPAIGN_LIST;
+    env.campaign_list = &l;
+    if ((rc = call(&env)) || (rc = expect(CARILLON__V1__ENVELOPE__BODY_CAMPAIGN_LIST_REPLY)))
+        return rc;
+    const Carillon__V1__CampaignListReply *r = net.reply->campaign_list_reply;
+    if (opt.json) {
+        pbjson_write(stdout, &r->base);
+    } else {
+        int wn = 4;
+        for (size_t i = 0; i < r->n_campaigns; i++)
+            if (display_width(r->campaigns[i]->name) > wn)
+                wn = display_width(r->campaigns[i]->name);
+        print_padded("NAME", wn + 2);
+        printf("STATE     YEAR  AGENTS  TARGETS  CONTRACT TYPES\n");
+        for (size_t i = 0; i < r->n_campaigns; i++) {
+            const Carillon__V1__CampaignSummary *s = r->campaigns[i];
+            char st[32], targets[32];
+            print_padded(s->name, wn + 2);
+            print_padded(
+                cr_pb_enum_word(&carillon__v1__campaign_state__descriptor, s->state, st, sizeof st),
+                10);
+            printf("%-6u%-8u", s->year, s->agents);
+            if (s->positive_target)
+                snprintf(targets, sizeof targets, "%u/%u", s->positive_count, s->positive_target);
+            else
+                snprintf(targets, sizeof targets, "%u", s->positive_count);
+            print_padded(targets, 9);
+            for (size_t k = 0; k < s->n_contract_types; k++)
+                printf("%s%s", k ? ", " : "", s->contract_types[k]);
+            printf("\n");
+        }
+    }
+    drop_reply();
+    return 0;
+}
+
+static int cmd_campaign(int argc, char **argv)
+{
+    if (argc < 1)
+        return usage_error("campaign needs a subcommand: list, state, duplicate or delete");
+    const char *sub = argv[0];
+    if (strcmp(sub, "list") == 0)
+        return cmd_campaign_list(argc - 1, argv + 1);
+    Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
+    Carillon__V1__CampaignSetState ss = CARILLON__V1__CAMPAIGN_SET_STATE__INIT;
+    Carillon__V1__CampaignDuplicate du = CARILLON__V1__CAMPAIGN_DUPLICATE__INIT;
+    Carillon__V1__CampaignDelete de = CARILLON__V1__CAMPAIGN_DELETE__INIT;
+    char text[600];
+    if (strcmp(sub, "state") == 0 && argc == 3) {
+        int st;
+        if (parse_state(argv[2], &st))
+            return EXIT_USAGE;
+        ss.name = argv[1];
+        ss.state = st;
+        env.body_case = CARILLON__V1__ENVELOPE__BODY_CAMPAIGN_SET_STATE;
+        env.campaign_set_state = &ss;
+        snprintf(text, sizeof text, "campaign %s is %s", argv[1], argv[2]);
+    } else if (strcmp(sub, "duplicate") == 0 && argc == 3) {
+        du.name = argv[1];
+        du.new_name = argv[2];
+        env.body_case = CARILLON__V1__ENVELOPE__BODY_CAMPAIGN_DUPLICATE;
+        env.campaign_duplicate = &du;
+        snprintf(text, sizeof text, "campaign %s copied to %s (draft)", argv[1], argv[2]);
+    } else if (strcmp(sub, "delete") == 0 && argc == 2) {
+        de.name = argv[1];
+        env.body_case = CARILLON__V1__ENVELOPE__BODY_CAMPAIGN_DELETE;
+        env.campaign_delete = &de;
+        snprintf(text, sizeof text, "campaign %s deleted", argv[1]);
+    } else {
+        return usage_error("campaign %s: wrong arguments", sub);
+    }
+    int rc = connect_server();
+    if (!rc)
+        rc = authenticate();
+    if (rc || (rc = call(&env)) || (rc = expect(CARILLON__V1__ENVELOPE__BODY_OK)))
+        return rc;
+    drop_reply();
+    return print_ok(text);
+}
+
 /* --- main ------------------------------------------------------------------------------- */
 
 static int parse_server(void)
@@ -900,6 +1121,19 @@ static int run(int argc, char **argv)
     if (strcmp(cmd, "help") == 0) {
         usage(stdout);
         return 0;
+    }
+    if (strcmp(cmd, "apply") == 0 || strcmp(cmd, "get") == 0 || strcmp(cmd, "campaign") == 0) {
+        if (!opt.server || !*opt.server)
+            return usage_error("no server: use --server HOST:PORT or set CARILLON_SERVER");
+        if (!opt.ca || !*opt.ca)
+            return usage_error("no CA certificate: use --ca FILE or set CARILLON_CA");
+        if (parse_server() != 0)
+            return usage_error("bad server address '%s' (HOST:PORT or [IPv6]:PORT)", opt.server);
+        if (strcmp(cmd, "apply") == 0)
+            return cmd_apply(argc - 1, argv + 1);
+        if (strcmp(cmd, "get") == 0)
+            return cmd_get(argc - 1, argv + 1);
+        return cmd_campaign(argc - 1, argv + 1);
     }
     bool is_user = strcmp(cmd, "user") == 0;
     const char *sub = is_user && argc > 1 ? argv[1] : NULL;
@@ -990,6 +1224,15 @@ int main(int argc, char **argv)
     }
     if (optind >= argc)
         return usage_error("no command given");
+    /* --json is accepted after the command too ("carillonctl user list --json"). */
+    int kept = optind;
+    for (int i = optind; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0)
+            opt.json = true;
+        else
+            argv[kept++] = argv[i];
+    }
+    argc = kept;
     int rc = run(argc - optind, argv + optind);
     drop_reply();
     end_temp_session();
