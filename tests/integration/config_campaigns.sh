@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Campaign configuration through carillonctl: apply/get round trip, every refusal with its code,
+# field and (for files) line, nothing written on a refusal, state rules, delete, duplicate, list
+# filters, and roles.
+set -euo pipefail
+. "$(dirname "$0")/../lib/common.sh"
+cr_stack_up
+ex="$CARILLON_SOURCE_DIR/deploy/examples"
+work=$(mktemp -d)
+trap_add "rm -rf '$work'"
+fibre='Fibre Île-de-France 2027'
+survey='Enquête satisfaction Lyon'
+
+assert_exit 0 carillonctl user add helene --role agent --name 'Hélène Dupré' --password-stdin <<<'agent-pass-1'
+assert_exit 0 carillonctl user add marc --role supervisor --name 'Marc Lefèvre' --password-stdin <<<'superv-pass-1'
+
+# apply creates, get writes back exactly the file (accents included), a second apply updates
+assert_exit 0 carillonctl apply -f "$ex/campaign-fibre.yaml"
+assert_contains "$OUT" "campaign $fibre created"
+assert_exit 0 carillonctl get campaign "$fibre"
+diff <(printf '%s\n' "$OUT") "$ex/campaign-fibre.yaml" || fail "get does not give back the applied file"
+assert_exit 0 carillonctl apply -f "$ex/campaign-fibre.yaml"
+assert_contains "$OUT" "updated"
+assert_exit 0 carillonctl apply -f "$ex/campaign-survey.yaml"
+assert_exit 0 carillonctl get campaign "$survey" -o yaml
+diff <(printf '%s\n' "$OUT") "$ex/campaign-survey.yaml" || fail "survey round trip differs"
+assert_exit 0 carillonctl get campaign "$survey" -o json
+assert_contains "$OUT" '"name":"Enquête satisfaction Lyon"'
+assert_eq "3" "$(psql -Atc "select count(*) from qualifications q join campaigns c on c.id=q.campaign_id where c.name='$fibre'")"
+assert_eq "09:00:00|12:30:00" "$(psql -Atc "select start_time, end_time from campaign_schedule_slots s join campaigns c on c.id=s.campaign_id where c.name='$fibre' and position=1" | tr -d ' ')"
+
+snapshot() { psql -Atc "select md5(string_agg(t::text, ',' order by t::text)) from (select * from campaigns) t" ; }
+before=$(snapshot)
+
+# refusals: (file, expected code, expected text) — and nothing written
+refuse() {
+    local file=$1 code=$2 text=$3
+    assert_exit 1 carillonctl apply -f "$file"
+    assert_contains "$ERR" "$code"
+    assert_contains "$ERR" "$text"
+    assert_eq "$before" "$(snapshot)"
+}
+sed "0,/start: '14:00'/s//start: '11:00'/" "$ex/campaign-fibre.yaml" > "$work/overlap.yaml"
+line=$(($(grep -n "start: '11:00'" "$work/overlap.yaml" | cut -d: -f1) - 1)) # the slot's item line
+refuse "$work/overlap.yaml" INVALID_ARGUMENT "overlaps schedule[0]"
+assert_contains "$ERR" "overlap.yaml:$line: schedule[1]"
+sed "0,/end: '19:00'/s//end: '08:00'/" "$ex/campaign-fibre.yaml" > "$work/empty.yaml"
+refuse "$work/empty.yaml" INVALID_ARGUMENT "is empty (end must be after start)"
+sed "s/code: 'RAP'/code: 'OK'/" "$ex/campaign-fibre.yaml" > "$work/dupcode.yaml"
+refuse "$work/dupcode.yaml" INVALID_ARGUMENT "code 'OK' is already used by qualifications[0]"
+sed "s/^time_zone: .*/time_zone: 'Europe\/Atlantis'/" "$ex/campaign-fibre.yaml" > "$work/tz.yaml"
+refuse "$work/tz.yaml" INVALID_ARGUMENT "unknown time zone 'Europe/Atlantis'"
+sed "s/^referent: .*/referent: 'nobody'/" "$ex/campaign-fibre.yaml" > "$work/ref.yaml"
+refuse "$work/ref.yaml" INVALID_ARGUMENT "no user with login 'nobody'"
+sed "s/^end_date: .*/end_date: '2027-02-30'/" "$ex/campaign-fibre.yaml" > "$work/date.yaml"
+refuse "$work/date.yaml" INVALID_ARGUMENT "not a real date"
+sed "s/^qualification_group: .*/qualification_group: 'autre'/" "$ex/campaign-fibre.yaml" > "$work/group.yaml"
+refuse "$work/group.yaml" INVALID_ARGUMENT "no qualification belongs to qualification_group 'autre'"
+sed "s/^  mode: progressive/  mode: turbo/" "$ex/campaign-fibre.yaml" > "$work/mode.yaml"
+refuse "$work/mode.yaml" INVALID_ARGUMENT "expected one of: preview, progressive, power, predictive"
+assert_contains "$ERR" "dialing.mode"
+printf 'name: x\ntime_zone: Europe/Paris\nnot_a_field: 1\n' > "$work/unknown.yaml"
+refuse "$work/unknown.yaml" INVALID_ARGUMENT "unknown.yaml:3: not_a_field: unknown field"
+printf 'name: [unclosed\n' > "$work/syntax.yaml"
+refuse "$work/syntax.yaml" INVALID_ARGUMENT "syntax.yaml:"
+
+# state rules: draft cannot run; ready without agents, slots or qualifications cannot run
+assert_exit 1 carillonctl campaign state "$fibre" running
+assert_contains "$ERR" "FAILED_PRECONDITION"
+assert_contains "$ERR" "cannot go from draft to running"
+sed -e "s/^agents: .*/agents: []/" -e "s/^name: .*/name: 'Sans agent'/" "$ex/campaign-fibre.yaml" > "$work/noagent.yaml"
+assert_exit 0 carillonctl apply -f "$work/noagent.yaml"
+assert_exit 0 carillonctl campaign state 'Sans agent' ready
+assert_exit 1 carillonctl campaign state 'Sans agent' running
+assert_contains "$ERR" "no agent is assigned"
+awk '/^schedule:/{print "schedule: []"; skip=1; next} skip && /^schedule_dates:/{skip=0} !skip' "$ex/campaign-fibre.yaml" |
+    sed "s/^name: .*/name: 'Sans créneau'/" > "$work/noslot.yaml"
+assert_exit 0 carillonctl apply -f "$work/noslot.yaml"
+assert_exit 0 carillonctl campaign state 'Sans créneau' ready
+assert_exit 1 carillonctl campaign state 'Sans créneau' running
+assert_contains "$ERR" "its schedule has no time slot"
+
+# running: group change refused, delete refused, pause/stop then delete works
+assert_exit 0 carillonctl campaign state "$fibre" ready
+assert_exit 0 carillonctl campaign state "$fibre" running
+assert_eq "running" "$(psql -Atc "select state from campaigns where name='$fibre'")"
+sed -e "s/^qualification_group: .*/qualification_group: 'autre'/" -e "s/groups: \['vente'\]/groups: ['autre']/" "$ex/campaign-fibre.yaml" > "$work/regroup.yaml"
+assert_exit 1 carillonctl apply -f "$work/regroup.yaml"
+assert_contains "$ERR" "pause it before changing its qualification group"
+assert_exit 1 carillonctl campaign delete "$fibre"
+assert_contains "$ERR" "is running: stop it before deleting it"
+assert_exit 0 carillonctl campaign state "$fibre" paused
+assert_exit 0 carillonctl apply -f "$work/regroup.yaml"
+
+# duplicate: a draft copy with everything; the name must be free
+assert_exit 0 carillonctl campaign duplicate "$fibre" 'Fibre copie'
+assert_exit 0 carillonctl get campaign 'Fibre copie'
+assert_contains "$OUT" "state: draft"
+assert_contains "$OUT" "Fête du travail"
+assert_exit 1 carillonctl campaign duplicate "$fibre" "$survey"
+assert_contains "$ERR" "ALREADY_EXISTS"
+
+# list with filters
+assert_exit 0 carillonctl campaign list --state paused
+assert_contains "$OUT" "$fibre"
+assert_not_contains "$OUT" "$survey"
+assert_contains "$OUT" "0/500"
+assert_exit 0 carillonctl campaign list --contract-type fixe --json
+assert_contains "$OUT" "$survey"
+assert_exit 0 carillonctl campaign delete 'Fibre copie'
+assert_exit 1 carillonctl get campaign 'Fibre copie'
+assert_contains "$ERR" "NOT_FOUND"
+
+# roles: a supervisor may configure, an agent may not
+assert_exit 0 env CARILLON_USER=marc CARILLON_PASSWORD=superv-pass-1 carillonctl campaign list
+assert_exit 1 env CARILLON_USER=helene CARILLON_PASSWORD=agent-pass-1 carillonctl campaign list
+assert_contains "$ERR" "PERMISSION_DENIED"
+assert_exit 1 env CARILLON_USER=helene CARILLON_PASSWORD=agent-pass-1 carillonctl apply -f "$ex/campaign-survey.yaml"
+assert_contains "$ERR" "PERMISSION_DENIED"
+echo "PASS config_campaigns"
