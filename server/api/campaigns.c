@@ -23,7 +23,11 @@ struct creq {
     Carillon__V1__Envelope *env; /* the request, kept until answered */
     char name[256];
     char target_state[32];
+    int need; /* NEED_VIEW, NEED_EDIT or NEED_CREATE */
+    void (*next)(struct creq *r);
 };
+
+enum { NEED_VIEW = 1, NEED_EDIT, NEED_CREATE };
 
 static struct creq *creq_new(struct client *c, Carillon__V1__Envelope *env)
 {
@@ -59,6 +63,43 @@ static void db_error(struct creq *r, int err)
     else
         client_error(r->c, r->rid, CARILLON__V1__CODE__CODE_UNAVAILABLE, NULL,
                      "the database is unavailable, try again");
+}
+
+/* Admins may do anything; a supervisor needs the campaign's view or edit right (creating a
+ * campaign needs none). Calls r->next when allowed, else answers and frees r. */
+static void on_access(void *arg, int err, const struct campaign_access *a)
+{
+    struct creq *r = arg;
+    if (err) {
+        db_error(r, err);
+    } else if (!a->exists) {
+        r->next(r); /* create, or let the operation say NOT_FOUND */
+        return;
+    } else if ((r->need == NEED_VIEW && !a->view) || (r->need != NEED_VIEW && !a->edit)) {
+        const char *right = r->need == NEED_VIEW ? "view" : "edit";
+        cr_log_warn("permission_denied", "peer=%s user=%s campaign=%s right=%s", r->c->peer,
+                    cr_log_q(r->c->user.login), cr_log_q(r->name), right);
+        client_error(r->c, r->rid, CARILLON__V1__CODE__CODE_PERMISSION_DENIED, NULL,
+                     "you do not have the %s right on campaign '%s'", right, r->name);
+    } else {
+        r->next(r);
+        return;
+    }
+    creq_free(r);
+}
+
+static void check_access(struct creq *r, int need, void (*next)(struct creq *r))
+{
+    r->need = need;
+    r->next = next;
+    if (r->c->user.role == STORE_ROLE_ADMIN) {
+        next(r);
+        return;
+    }
+    if (store_campaign_access(r->c->srv->pg, r->name, r->c->user.id, on_access, r) != 0) {
+        db_error(r, -EIO);
+        creq_free(r);
+    }
 }
 
 /* Supervisors and admins configure campaigns; agents may not. */
@@ -432,12 +473,20 @@ static void on_facts(void *arg, int err, const struct campaign_facts *f)
                      "campaign '%s' is running: pause it before changing its qualification "
                      "group",
                      c->name);
-    } else if (store_campaign_apply(r->c->srv->pg, c, on_applied, r) == 0) {
+    } else if (store_campaign_apply(r->c->srv->pg, c, r->c->user.id, on_applied, r) == 0) {
         return;
     } else {
         db_error(r, -EIO);
     }
     creq_free(r);
+}
+
+static void apply_allowed(struct creq *r)
+{
+    if (store_campaign_facts(r->c->srv->pg, r->env->campaign_apply->campaign, on_facts, r) != 0) {
+        db_error(r, -EIO);
+        creq_free(r);
+    }
 }
 
 void campaigns_handle_apply(struct client *c, Carillon__V1__Envelope *env)
@@ -459,10 +508,7 @@ void campaigns_handle_apply(struct client *c, Carillon__V1__Envelope *env)
     if (!r)
         return;
     snprintf(r->name, sizeof r->name, "%s", camp->name);
-    if (store_campaign_facts(c->srv->pg, camp, on_facts, r) != 0) {
-        db_error(r, -EIO);
-        creq_free(r);
-    }
+    check_access(r, NEED_CREATE, apply_allowed);
 }
 
 /* --- get, list -------------------------------------------------------------------------- */
@@ -477,6 +523,14 @@ static void on_get(void *arg, int err, const Carillon__V1__Campaign *c)
     creq_free(r);
 }
 
+static void get_allowed(struct creq *r)
+{
+    if (store_campaign_get(r->c->srv->pg, r->name, on_get, r) != 0) {
+        db_error(r, -EIO);
+        creq_free(r);
+    }
+}
+
 void campaigns_handle_get(struct client *c, Carillon__V1__Envelope *env)
 {
     if (!may_configure(c, env->request_id)) {
@@ -487,10 +541,7 @@ void campaigns_handle_get(struct client *c, Carillon__V1__Envelope *env)
     if (!r)
         return;
     snprintf(r->name, sizeof r->name, "%s", env->campaign_get->name);
-    if (store_campaign_get(c->srv->pg, r->name, on_get, r) != 0) {
-        db_error(r, -EIO);
-        creq_free(r);
-    }
+    check_access(r, NEED_VIEW, get_allowed);
 }
 
 static void on_list(void *arg, int err, const Carillon__V1__CampaignListReply *rep)
@@ -514,7 +565,8 @@ void campaigns_handle_list(struct client *c, Carillon__V1__Envelope *env)
         return;
     }
     struct creq *r = creq_new(c, env);
-    if (r && store_campaign_list(c->srv->pg, env->campaign_list, on_list, r) != 0) {
+    int64_t viewer = c->user.role == STORE_ROLE_ADMIN ? 0 : c->user.id;
+    if (r && store_campaign_list(c->srv->pg, env->campaign_list, viewer, on_list, r) != 0) {
         db_error(r, -EIO);
         creq_free(r);
     }
@@ -584,6 +636,14 @@ static void on_readiness(void *arg, int err, const struct campaign_readiness *rd
     creq_free(r);
 }
 
+static void state_allowed(struct creq *r)
+{
+    if (store_campaign_readiness(r->c->srv->pg, r->name, on_readiness, r) != 0) {
+        db_error(r, -EIO);
+        creq_free(r);
+    }
+}
+
 void campaigns_handle_set_state(struct client *c, Carillon__V1__Envelope *env)
 {
     if (!may_configure(c, env->request_id)) {
@@ -605,10 +665,7 @@ void campaigns_handle_set_state(struct client *c, Carillon__V1__Envelope *env)
         creq_free(r);
         return;
     }
-    if (store_campaign_readiness(c->srv->pg, r->name, on_readiness, r) != 0) {
-        db_error(r, -EIO);
-        creq_free(r);
-    }
+    check_access(r, NEED_EDIT, state_allowed);
 }
 
 /* --- delete, duplicate ------------------------------------------------------------------ */
@@ -645,6 +702,14 @@ static void on_deleted_state(void *arg, int err, const struct campaign_readiness
     creq_free(r);
 }
 
+static void delete_allowed(struct creq *r)
+{
+    if (store_campaign_delete(r->c->srv->pg, r->name, r->c->user.id, on_deleted, r) != 0) {
+        db_error(r, -EIO);
+        creq_free(r);
+    }
+}
+
 void campaigns_handle_delete(struct client *c, Carillon__V1__Envelope *env)
 {
     if (!may_configure(c, env->request_id)) {
@@ -655,10 +720,7 @@ void campaigns_handle_delete(struct client *c, Carillon__V1__Envelope *env)
     if (!r)
         return;
     snprintf(r->name, sizeof r->name, "%s", env->campaign_delete->name);
-    if (store_campaign_delete(c->srv->pg, r->name, c->user.id, on_deleted, r) != 0) {
-        db_error(r, -EIO);
-        creq_free(r);
-    }
+    check_access(r, NEED_EDIT, delete_allowed);
 }
 
 static void on_duplicated(void *arg, int err, int created)
@@ -673,6 +735,15 @@ static void on_duplicated(void *arg, int err, int created)
         client_ok(r->c, r->rid);
     }
     creq_free(r);
+}
+
+static void duplicate_allowed(struct creq *r)
+{
+    if (store_campaign_duplicate(r->c->srv->pg, r->name, r->env->campaign_duplicate->new_name,
+                                 r->c->user.id, on_duplicated, r) != 0) {
+        db_error(r, -EIO);
+        creq_free(r);
+    }
 }
 
 void campaigns_handle_duplicate(struct client *c, Carillon__V1__Envelope *env)
@@ -694,8 +765,84 @@ void campaigns_handle_duplicate(struct client *c, Carillon__V1__Envelope *env)
     if (!r)
         return;
     snprintf(r->name, sizeof r->name, "%s", env->campaign_duplicate->name);
-    if (store_campaign_duplicate(c->srv->pg, r->name, nn, c->user.id, on_duplicated, r) != 0) {
+    check_access(r, NEED_EDIT, duplicate_allowed);
+}
+
+/* --- rights ----------------------------------------------------------------------------- */
+
+static void on_granted(void *arg, int err, int created)
+{
+    (void)created;
+    struct creq *r = arg;
+    const Carillon__V1__CampaignGrant *g = r->env->campaign_grant;
+    if (err == -ENOENT) {
+        client_error(r->c, r->rid, CARILLON__V1__CODE__CODE_NOT_FOUND, NULL,
+                     "no campaign '%s' or no user '%s'", g->campaign, g->login);
+    } else if (err) {
+        db_error(r, err);
+    } else {
+        cr_log_info("campaign_grant", "by=%s campaign=%s user=%s view=%d edit=%d export=%d",
+                    cr_log_q(r->c->user.login), cr_log_q(g->campaign), cr_log_q(g->login), g->view,
+                    g->edit, g->export);
+        client_ok(r->c, r->rid);
+    }
+    creq_free(r);
+}
+
+static void grant_allowed(struct creq *r)
+{
+    const Carillon__V1__CampaignGrant *g = r->env->campaign_grant;
+    if (store_campaign_grant(r->c->srv->pg, g->campaign, g->login, g->view, g->edit, g->export,
+                             r->c->user.id, on_granted, r) != 0) {
         db_error(r, -EIO);
         creq_free(r);
     }
+}
+
+void campaigns_handle_grant(struct client *c, Carillon__V1__Envelope *env)
+{
+    if (!may_configure(c, env->request_id)) {
+        carillon__v1__envelope__free_unpacked(env, NULL);
+        return;
+    }
+    struct creq *r = creq_new(c, env);
+    if (!r)
+        return;
+    snprintf(r->name, sizeof r->name, "%s", env->campaign_grant->campaign);
+    check_access(r, NEED_EDIT, grant_allowed);
+}
+
+static void on_rights(void *arg, int err, const Carillon__V1__CampaignRights *rights)
+{
+    struct creq *r = arg;
+    if (err) {
+        db_error(r, err);
+    } else {
+        Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
+        env.body_case = CARILLON__V1__ENVELOPE__BODY_CAMPAIGN_RIGHTS;
+        env.campaign_rights = (Carillon__V1__CampaignRights *)rights;
+        client_reply(r->c, r->rid, &env);
+    }
+    creq_free(r);
+}
+
+static void rights_allowed(struct creq *r)
+{
+    if (store_campaign_rights(r->c->srv->pg, r->name, on_rights, r) != 0) {
+        db_error(r, -EIO);
+        creq_free(r);
+    }
+}
+
+void campaigns_handle_rights(struct client *c, Carillon__V1__Envelope *env)
+{
+    if (!may_configure(c, env->request_id)) {
+        carillon__v1__envelope__free_unpacked(env, NULL);
+        return;
+    }
+    struct creq *r = creq_new(c, env);
+    if (!r)
+        return;
+    snprintf(r->name, sizeof r->name, "%s", env->campaign_rights_get->campaign);
+    check_access(r, NEED_VIEW, rights_allowed);
 }

@@ -107,6 +107,9 @@ void users_handle_add(struct client *c, Carillon__V1__Envelope *env);
 void users_handle_list(struct client *c, Carillon__V1__Envelope *env);
 void users_handle_passwd(struct client *c, Carillon__V1__Envelope *env);
 void users_handle_disable(struct client *c, Carillon__V1__Envelope *env);
+void users_handle_set_profiles(struct client *c, Carillon__V1__Envelope *env);
+void campaigns_handle_grant(struct client *c, Carillon__V1__Envelope *env);
+void campaigns_handle_rights(struct client *c, Carillon__V1__Envelope *env);
 void campaigns_handle_apply(struct client *c, Carillon__V1__Envelope *env);
 void campaigns_handle_get(struct client *c, Carillon__V1__Envelope *env);
 void campaigns_handle_list(struct client *c, Carillon__V1__Envelope *env);
@@ -114,8 +117,14 @@ void campaigns_handle_set_state(struct client *c, Carillon__V1__Envelope *env);
 void campaigns_handle_delete(struct client *c, Carillon__V1__Envelope *env);
 void campaigns_handle_duplicate(struct client *c, Carillon__V1__Envelope *env);
 
-/* Fills a UserInfo from a store_user (strings point into u). */
-void user_to_info(const struct store_user *u, Carillon__V1__UserInfo *info);
+/* Scratch space for a UserInfo's profile list. */
+struct user_info_buf {
+    char copy[1024];
+    char *ptrs[64];
+};
+/* Fills a UserInfo from a store_user (strings point into u and buf). */
+void user_to_info(const struct store_user *u, Carillon__V1__UserInfo *info,
+                  struct user_info_buf *buf);
 /* Runs password hashing or verification on the libuv thread pool. */
 typedef void (*password_done_cb)(void *arg, int err, bool ok, const char *hash);
 int password_verify_async(uv_loop_t *loop, const char *password, const char *hash,

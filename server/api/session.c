@@ -15,9 +15,16 @@
 
 #define TOKEN_BYTES 32
 
-void user_to_info(const struct store_user *u, Carillon__V1__UserInfo *info)
+void user_to_info(const struct store_user *u, Carillon__V1__UserInfo *info,
+                  struct user_info_buf *buf)
 {
     carillon__v1__user_info__init(info);
+    snprintf(buf->copy, sizeof buf->copy, "%s", u->profiles);
+    char *save = NULL;
+    for (char *t = strtok_r(buf->copy, "\x1f", &save); t && info->n_profiles < 64;
+         t = strtok_r(NULL, "\x1f", &save))
+        buf->ptrs[info->n_profiles++] = t;
+    info->profiles = buf->ptrs;
     info->id = u->id;
     info->login = (char *)u->login;
     info->display_name = (char *)u->display_name;
@@ -246,7 +253,8 @@ static void on_session_created(void *arg, int err, const struct store_user *u, i
                 store_role_name(u->role), l->token[0] && !l->password[0] ? "token" : "password");
 
     Carillon__V1__UserInfo info;
-    user_to_info(&c->user, &info);
+    struct user_info_buf ib;
+    user_to_info(&c->user, &info, &ib);
     Carillon__V1__LoginOk ok = CARILLON__V1__LOGIN_OK__INIT;
     ok.user = &info;
     ok.token = l->token;
@@ -492,7 +500,8 @@ void session_handle_ping(struct client *c, Carillon__V1__Envelope *env)
 void session_handle_whoami(struct client *c, Carillon__V1__Envelope *env)
 {
     Carillon__V1__UserInfo info;
-    user_to_info(&c->user, &info);
+    struct user_info_buf ib;
+    user_to_info(&c->user, &info, &ib);
     Carillon__V1__WhoAmIReply r = CARILLON__V1__WHO_AM_IREPLY__INIT;
     r.user = &info;
     r.session_expires_at = c->session_expires_at;

@@ -127,7 +127,8 @@ static void on_user_added(void *arg, int err, const struct store_user *u)
     cr_log_info("user_added", "by=%s user=%s role=%s", cr_log_q(r->c->user.login),
                 cr_log_q(u->login), store_role_name(u->role));
     Carillon__V1__UserInfo info;
-    user_to_info(u, &info);
+    struct user_info_buf ib;
+    user_to_info(u, &info, &ib);
     Carillon__V1__UserAddReply rep = CARILLON__V1__USER_ADD_REPLY__INIT;
     rep.user = &info;
     Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
@@ -204,12 +205,13 @@ static void on_users(void *arg, int err, const struct store_user *users, int n)
     }
     Carillon__V1__UserInfo *infos = calloc(n ? (size_t)n : 1, sizeof *infos);
     Carillon__V1__UserInfo **ptrs = calloc(n ? (size_t)n : 1, sizeof *ptrs);
-    if (!infos || !ptrs) {
+    struct user_info_buf *bufs = calloc(n ? (size_t)n : 1, sizeof *bufs);
+    if (!infos || !ptrs || !bufs) {
         client_error(r->c, r->rid, CARILLON__V1__CODE__CODE_RESOURCE_EXHAUSTED, NULL,
                      "out of memory");
     } else {
         for (int i = 0; i < n; i++) {
-            user_to_info(&users[i], &infos[i]);
+            user_to_info(&users[i], &infos[i], &bufs[i]);
             ptrs[i] = &infos[i];
         }
         Carillon__V1__UserListReply rep = CARILLON__V1__USER_LIST_REPLY__INIT;
@@ -222,6 +224,7 @@ static void on_users(void *arg, int err, const struct store_user *users, int n)
     }
     free(infos);
     free(ptrs);
+    free(bufs);
     req_free(r);
 }
 
@@ -400,5 +403,67 @@ void users_handle_disable(struct client *c, Carillon__V1__Envelope *env)
         req_free(r);
     }
 out:
+    carillon__v1__envelope__free_unpacked(env, NULL);
+}
+
+/* --- profiles --------------------------------------------------------------------------- */
+
+static void on_profiles_set(void *arg, int err)
+{
+    struct user_req *r = arg;
+    if (err) {
+        req_db_error(r, err);
+    } else {
+        cr_log_info("user_profiles", "by=%s user=%s", cr_log_q(r->c->user.login),
+                    cr_log_q(r->login));
+        client_ok(r->c, r->rid);
+    }
+    req_free(r);
+}
+
+void users_handle_set_profiles(struct client *c, Carillon__V1__Envelope *env)
+{
+    Carillon__V1__UserSetProfiles *in = env->user_set_profiles;
+    uint64_t rid = env->request_id;
+    char *array = NULL;
+    if (deny_unless(c, rid, is_admin(c), "setting a user's profiles"))
+        goto out;
+    if (in->n_profiles > 32) {
+        client_error(c, rid, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "profiles",
+                     "at most 32 profiles per user");
+        goto out;
+    }
+    /* A text[] literal: {"p1","p2"}; profile names are checked like logins. */
+    size_t len = 3;
+    for (size_t i = 0; i < in->n_profiles; i++) {
+        const char *why = login_problem(in->profiles[i]);
+        if (why) {
+            char field[32];
+            snprintf(field, sizeof field, "profiles[%zu]", i);
+            client_error(c, rid, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, field,
+                         "profile '%s': %s", in->profiles[i],
+                         strncmp(why, "login ", 6) == 0 ? why + 6 : why);
+            goto out;
+        }
+        len += strlen(in->profiles[i]) + 3;
+    }
+    array = malloc(len);
+    if (!array)
+        goto out;
+    size_t o = 0;
+    array[o++] = '{';
+    for (size_t i = 0; i < in->n_profiles; i++)
+        o += (size_t)snprintf(array + o, len - o, "%s\"%s\"", i ? "," : "", in->profiles[i]);
+    snprintf(array + o, len - o, "}");
+    struct user_req *r = req_new(c, rid);
+    if (!r)
+        goto out;
+    snprintf(r->login, sizeof r->login, "%s", in->login);
+    if (store_user_set_profiles(c->srv->pg, in->login, array, c->user.id, on_profiles_set, r)) {
+        req_db_error(r, -EIO);
+        req_free(r);
+    }
+out:
+    free(array);
     carillon__v1__envelope__free_unpacked(env, NULL);
 }

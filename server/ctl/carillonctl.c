@@ -126,6 +126,9 @@ static void usage(FILE *f)
             "  campaign list [--state S] [--year Y] [--contract-type T]\n"
             "  campaign state NAME draft|ready|running|paused|stopped|finished\n"
             "  campaign duplicate NAME NEW_NAME | campaign delete NAME\n"
+            "  grant LOGIN CAMPAIGN view,edit,export|none   a user's rights on a campaign\n"
+            "  grant list CAMPAIGN          who may do what, and the agents assigned\n"
+            "  user profiles LOGIN [P1,P2,...]   set a user's profiles (none: clear them)\n"
             "environment: CARILLON_SERVER, CARILLON_CA, CARILLON_USER, CARILLON_PASSWORD,\n"
             "  CARILLON_CONFIG_DIR (where the session file is kept)\n"
             "exit codes: 0 ok, 1 the server said no, 2 usage, 3 connection or TLS failure\n");
@@ -530,8 +533,14 @@ static void print_user_json(const Carillon__V1__UserInfo *u)
     json_str(stdout, u->login);
     printf(",\"display_name\":");
     json_str(stdout, u->display_name);
-    printf(",\"role\":\"%s\",\"disabled\":%s,\"created_at\":%lld}", role_name(u->role),
-           u->disabled ? "true" : "false", (long long)u->created_at);
+    printf(",\"role\":\"%s\",\"disabled\":%s,\"created_at\":%lld,\"profiles\":[",
+           role_name(u->role), u->disabled ? "true" : "false", (long long)u->created_at);
+    for (size_t i = 0; i < u->n_profiles; i++) {
+        if (i)
+            putchar(',');
+        json_str(stdout, u->profiles[i]);
+    }
+    printf("]}");
 }
 
 static void format_time(int64_t t, char *buf, size_t len)
@@ -732,7 +741,7 @@ static int cmd_user_list(int argc, char **argv)
         }
         print_padded("LOGIN", wl + 2);
         print_padded("NAME", wn + 2);
-        printf("ROLE        STATE     CREATED\n");
+        printf("ROLE        STATE     CREATED           PROFILES\n");
         for (size_t i = 0; i < r->n_users; i++) {
             char when[64];
             format_time(r->users[i]->created_at, when, sizeof when);
@@ -740,7 +749,10 @@ static int cmd_user_list(int argc, char **argv)
             print_padded(r->users[i]->display_name, wn + 2);
             print_padded(role_name(r->users[i]->role), 12);
             print_padded(r->users[i]->disabled ? "disabled" : "active", 10);
-            printf("%s\n", when);
+            print_padded(when, 18);
+            for (size_t k = 0; k < r->users[i]->n_profiles; k++)
+                printf("%s%s", k ? "," : "", r->users[i]->profiles[k]);
+            printf("\n");
         }
     }
     drop_reply();
@@ -1108,6 +1120,103 @@ static int cmd_campaign(int argc, char **argv)
     return print_ok(text);
 }
 
+/* Splits "a,b,c" in place into up to max items. */
+static size_t split_commas(char *s, char **items, size_t max)
+{
+    size_t n = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(s, ",", &save); t && n < max; t = strtok_r(NULL, ",", &save))
+        items[n++] = t;
+    return n;
+}
+
+static int cmd_grant(int argc, char **argv)
+{
+    int rc;
+    if (argc == 2 && strcmp(argv[0], "list") == 0) {
+        if ((rc = connect_server()) || (rc = authenticate()))
+            return rc;
+        Carillon__V1__CampaignRightsGet g = CARILLON__V1__CAMPAIGN_RIGHTS_GET__INIT;
+        g.campaign = argv[1];
+        Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
+        env.body_case = CARILLON__V1__ENVELOPE__BODY_CAMPAIGN_RIGHTS_GET;
+        env.campaign_rights_get = &g;
+        if ((rc = call(&env)) || (rc = expect(CARILLON__V1__ENVELOPE__BODY_CAMPAIGN_RIGHTS)))
+            return rc;
+        const Carillon__V1__CampaignRights *r = net.reply->campaign_rights;
+        if (opt.json) {
+            pbjson_write(stdout, &r->base);
+        } else {
+            printf("LOGIN               ROLE        VIEW  EDIT  EXPORT  ASSIGNED\n");
+            for (size_t i = 0; i < r->n_rights; i++) {
+                const Carillon__V1__CampaignRight *x = r->rights[i];
+                print_padded(x->login, 20);
+                print_padded(x->role, 12);
+                printf("%-6s%-6s%-8s%s\n", x->view ? "yes" : "-", x->edit ? "yes" : "-",
+                       x->export ? "yes" : "-", x->assigned_by[0] ? x->assigned_by : "-");
+            }
+        }
+        drop_reply();
+        return 0;
+    }
+    if (argc != 3)
+        return usage_error("grant LOGIN CAMPAIGN view,edit,export|none  (or: grant list CAMPAIGN)");
+    Carillon__V1__CampaignGrant g = CARILLON__V1__CAMPAIGN_GRANT__INIT;
+    g.login = argv[0];
+    g.campaign = argv[1];
+    char rights[64];
+    snprintf(rights, sizeof rights, "%s", argv[2]);
+    char *items[8];
+    size_t n = split_commas(rights, items, 8);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(items[i], "view") == 0)
+            g.view = 1;
+        else if (strcmp(items[i], "edit") == 0)
+            g.edit = g.view = 1;
+        else if (strcmp(items[i], "export") == 0)
+            g.export = g.view = 1;
+        else if (strcmp(items[i], "none") != 0)
+            return usage_error("unknown right '%s' (view, edit, export or none)", items[i]);
+    }
+    if ((rc = connect_server()) || (rc = authenticate()))
+        return rc;
+    Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
+    env.body_case = CARILLON__V1__ENVELOPE__BODY_CAMPAIGN_GRANT;
+    env.campaign_grant = &g;
+    if ((rc = call(&env)) || (rc = expect(CARILLON__V1__ENVELOPE__BODY_OK)))
+        return rc;
+    drop_reply();
+    char text[512];
+    snprintf(text, sizeof text, "%s on %s: view=%s edit=%s export=%s", g.login, g.campaign,
+             g.view ? "yes" : "no", g.edit ? "yes" : "no", g.export ? "yes" : "no");
+    return print_ok(text);
+}
+
+static int cmd_user_profiles(int argc, char **argv)
+{
+    if (argc < 1 || argc > 2)
+        return usage_error("user profiles LOGIN [P1,P2,...]");
+    char list[1024] = "";
+    if (argc == 2)
+        snprintf(list, sizeof list, "%s", argv[1]);
+    char *items[32];
+    size_t n = split_commas(list, items, 32);
+    int rc = authenticate();
+    if (rc)
+        return rc;
+    Carillon__V1__UserSetProfiles up = CARILLON__V1__USER_SET_PROFILES__INIT;
+    up.login = argv[0];
+    up.profiles = items;
+    up.n_profiles = n;
+    Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
+    env.body_case = CARILLON__V1__ENVELOPE__BODY_USER_SET_PROFILES;
+    env.user_set_profiles = &up;
+    if ((rc = call(&env)) || (rc = expect(CARILLON__V1__ENVELOPE__BODY_OK)))
+        return rc;
+    drop_reply();
+    return print_ok("profiles set");
+}
+
 /* --- main ------------------------------------------------------------------------------- */
 
 static int parse_server(void)
@@ -1122,7 +1231,8 @@ static int run(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    if (strcmp(cmd, "apply") == 0 || strcmp(cmd, "get") == 0 || strcmp(cmd, "campaign") == 0) {
+    if (strcmp(cmd, "apply") == 0 || strcmp(cmd, "get") == 0 || strcmp(cmd, "campaign") == 0 ||
+        strcmp(cmd, "grant") == 0) {
         if (!opt.server || !*opt.server)
             return usage_error("no server: use --server HOST:PORT or set CARILLON_SERVER");
         if (!opt.ca || !*opt.ca)
@@ -1133,6 +1243,8 @@ static int run(int argc, char **argv)
             return cmd_apply(argc - 1, argv + 1);
         if (strcmp(cmd, "get") == 0)
             return cmd_get(argc - 1, argv + 1);
+        if (strcmp(cmd, "grant") == 0)
+            return cmd_grant(argc - 1, argv + 1);
         return cmd_campaign(argc - 1, argv + 1);
     }
     bool is_user = strcmp(cmd, "user") == 0;
@@ -1140,8 +1252,9 @@ static int run(int argc, char **argv)
     if (!is_user && strcmp(cmd, "ping") && strcmp(cmd, "login") && strcmp(cmd, "logout") &&
         strcmp(cmd, "whoami"))
         return usage_error("unknown command '%s'", cmd);
-    if (is_user && (!sub || (strcmp(sub, "add") && strcmp(sub, "list") && strcmp(sub, "passwd") &&
-                             strcmp(sub, "disable") && strcmp(sub, "enable"))))
+    if (is_user &&
+        (!sub || (strcmp(sub, "add") && strcmp(sub, "list") && strcmp(sub, "passwd") &&
+                  strcmp(sub, "disable") && strcmp(sub, "enable") && strcmp(sub, "profiles"))))
         return usage_error("user needs a subcommand: add, list, passwd, disable or enable");
     if (!is_user && argc > 1 && strcmp(cmd, "login") != 0)
         return usage_error("%s takes no arguments", cmd);
@@ -1173,6 +1286,8 @@ static int run(int argc, char **argv)
         return cmd_whoami();
     if (strcmp(sub, "list") == 0)
         return cmd_user_list(argc - 2, argv + 2);
+    if (strcmp(sub, "profiles") == 0)
+        return cmd_user_profiles(argc - 2, argv + 2);
     return cmd_user_enable(argc - 2, argv + 2, strcmp(sub, "enable") == 0);
 }
 

@@ -31,8 +31,9 @@ int store_campaign_facts(struct cr_pg *pg, const Carillon__V1__Campaign *c, camp
 /* Creates or replaces the whole configuration of c (its state is left alone). cb's created
  * says whether the campaign is new. */
 typedef void (*campaign_done_cb)(void *arg, int err, int created);
-int store_campaign_apply(struct cr_pg *pg, const Carillon__V1__Campaign *c, campaign_done_cb cb,
-                         void *arg) __attribute__((warn_unused_result));
+/* actor_id: a supervisor creating a campaign gets every right on it. */
+int store_campaign_apply(struct cr_pg *pg, const Carillon__V1__Campaign *c, int64_t actor_id,
+                         campaign_done_cb cb, void *arg) __attribute__((warn_unused_result));
 
 /* Reads campaign name whole; err -ENOENT when there is none. */
 typedef void (*campaign_get_cb)(void *arg, int err, const Carillon__V1__Campaign *c);
@@ -40,8 +41,10 @@ int store_campaign_get(struct cr_pg *pg, const char *name, campaign_get_cb cb, v
     __attribute__((warn_unused_result));
 
 typedef void (*campaign_list_cb)(void *arg, int err, const Carillon__V1__CampaignListReply *r);
+/* viewer_id 0: every campaign; else only those viewer_id may view. */
 int store_campaign_list(struct cr_pg *pg, const Carillon__V1__CampaignList *filter,
-                        campaign_list_cb cb, void *arg) __attribute__((warn_unused_result));
+                        int64_t viewer_id, campaign_list_cb cb, void *arg)
+    __attribute__((warn_unused_result));
 
 /* The facts a state change is checked against. */
 struct campaign_readiness {
@@ -60,6 +63,22 @@ int store_campaign_delete(struct cr_pg *pg, const char *name, int64_t actor_id, 
 /* Copies name's whole configuration to new_name, as a draft (err -EEXIST when taken). */
 int store_campaign_duplicate(struct cr_pg *pg, const char *name, const char *new_name,
                              int64_t actor_id, campaign_done_cb cb, void *arg)
+    __attribute__((warn_unused_result));
+
+/* A user's rights on a campaign (exists = 0 when there is no such campaign). */
+struct campaign_access {
+    int exists, view, edit, export_;
+};
+typedef void (*campaign_access_cb)(void *arg, int err, const struct campaign_access *a);
+int store_campaign_access(struct cr_pg *pg, const char *name, int64_t user_id,
+                          campaign_access_cb cb, void *arg) __attribute__((warn_unused_result));
+/* Sets login's rights on campaign (all false: removes them). err -ENOENT: no such campaign
+ * or user. */
+int store_campaign_grant(struct cr_pg *pg, const char *campaign, const char *login, int view,
+                         int edit, int export_, int64_t actor_id, campaign_done_cb cb, void *arg)
+    __attribute__((warn_unused_result));
+typedef void (*campaign_rights_cb)(void *arg, int err, const Carillon__V1__CampaignRights *r);
+int store_campaign_rights(struct cr_pg *pg, const char *name, campaign_rights_cb cb, void *arg)
     __attribute__((warn_unused_result));
 
 #endif

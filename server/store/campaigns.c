@@ -260,8 +260,8 @@ static void on_applied(void *arg, const struct cr_pg_result *r)
     free(c);
 }
 
-int store_campaign_apply(struct cr_pg *pg, const Carillon__V1__Campaign *c, campaign_done_cb cb,
-                         void *arg)
+int store_campaign_apply(struct cr_pg *pg, const Carillon__V1__Campaign *c, int64_t actor_id,
+                         campaign_done_cb cb, void *arg)
 {
     static const Carillon__V1__DialingParams no_dialing = CARILLON__V1__DIALING_PARAMS__INIT;
     static const Carillon__V1__OutcomeRules no_outcomes = CARILLON__V1__OUTCOME_RULES__INIT;
@@ -501,6 +501,15 @@ int store_campaign_apply(struct cr_pg *pg, const Carillon__V1__Campaign *c, camp
         rc = add(b,
                  "INSERT INTO campaign_users (campaign_id, user_id) SELECT " CAMPAIGN_ID
                  ", u.id FROM users u WHERE u.login = ANY($2::text[]) ON CONFLICT DO NOTHING",
+                 &p);
+    /* The supervisor who creates a campaign may view, edit and export it. */
+    p_str(&p, c->name);
+    p_fmt(&p, "%lld", (long long)actor_id);
+    if (!rc)
+        rc = add(b,
+                 "INSERT INTO campaign_users (campaign_id, user_id, can_view, can_edit, "
+                 "can_export) SELECT " CAMPAIGN_ID ", u.id, true, true, true FROM users u "
+                 "WHERE u.id = $2::bigint AND u.role = 'supervisor' ON CONFLICT DO NOTHING",
                  &p);
     p_free(&p);
     return send_batch(b, rc, on_applied, (void *)cb, arg);
@@ -746,25 +755,28 @@ static void on_listed(void *arg, const struct cr_pg_result *r)
     free(call);
 }
 
-int store_campaign_list(struct cr_pg *pg, const Carillon__V1__CampaignList *f, campaign_list_cb cb,
-                        void *arg)
+int store_campaign_list(struct cr_pg *pg, const Carillon__V1__CampaignList *f, int64_t viewer_id,
+                        campaign_list_cb cb, void *arg)
 {
-    char state[32], year[16];
+    char state[32], year[16], viewer[24];
+    snprintf(viewer, sizeof viewer, "%lld", (long long)viewer_id);
     cr_pb_enum_word(&carillon__v1__campaign_state__descriptor, f->state, state, sizeof state);
     snprintf(year, sizeof year, "%u", f->year);
-    const char *p[] = {state, year, f->contract_type};
+    const char *p[] = {state, year, f->contract_type, viewer};
     struct call *c = call_new((void *)cb, arg);
     if (!c)
         return -ENOMEM;
     int rc = cr_pg_query(pg,
                          "SELECT c.name, c.state, c.year, "
                          "array_to_string(c.contract_types, E'\\x1f'), c.positive_target, "
-                         "(SELECT count(*) FROM campaign_users cu JOIN users u ON u.id = "
-                         "cu.user_id WHERE cu.campaign_id = c.id AND u.role = 'agent') "
-                         "FROM campaigns c WHERE ($1 = '' OR c.state = $1) "
+                         "(SELECT count(*) FROM campaign_agents ca WHERE ca.campaign_id = "
+                         "c.id) FROM campaigns c WHERE ($1 = '' OR c.state = $1) "
                          "AND ($2::int = 0 OR c.year = $2::int) "
-                         "AND ($3 = '' OR $3 = ANY(c.contract_types)) ORDER BY c.name",
-                         3, p, on_listed, c);
+                         "AND ($3 = '' OR $3 = ANY(c.contract_types)) "
+                         "AND ($4::bigint = 0 OR EXISTS (SELECT 1 FROM campaign_users cu "
+                         "WHERE cu.campaign_id = c.id AND cu.user_id = $4::bigint "
+                         "AND cu.can_view)) ORDER BY c.name",
+                         4, p, on_listed, c);
     if (rc)
         free(c);
     return rc;
@@ -796,9 +808,9 @@ int store_campaign_readiness(struct cr_pg *pg, const char *name, campaign_readin
     if (!c)
         return -ENOMEM;
     int rc = cr_pg_query(pg,
-                         "SELECT c.state, (SELECT count(*) FROM campaign_users cu JOIN users u "
-                         "ON u.id = cu.user_id WHERE cu.campaign_id = c.id AND u.role = 'agent' "
-                         "AND NOT u.disabled), (SELECT count(*) FROM campaign_schedule_slots s "
+                         "SELECT c.state, (SELECT count(*) FROM campaign_agents ca "
+                         "WHERE ca.campaign_id = c.id), (SELECT count(*) FROM "
+                         "campaign_schedule_slots s "
                          "WHERE s.campaign_id = c.id), (SELECT count(*) FROM qualifications q "
                          "WHERE q.campaign_id = c.id) FROM campaigns c WHERE c.name = $1",
                          1, p, on_readiness, c);
@@ -913,4 +925,140 @@ int store_campaign_duplicate(struct cr_pg *pg, const char *name, const char *new
                              2, p);
     audit_add(b, actor_id, "campaign.duplicate", new_name, &rc);
     return send_batch(b, rc, on_changed, (void *)cb, arg);
+}
+
+/* --- rights ----------------------------------------------------------------------------- */
+
+static void on_access(void *arg, const struct cr_pg_result *r)
+{
+    struct call *c = arg;
+    campaign_access_cb cb = (campaign_access_cb)c->cb;
+    int err = result_err(r, "campaign_access");
+    struct campaign_access a = {0};
+    if (!err && PQntuples(r->res[0]) > 0) {
+        const PGresult *res = r->res[0];
+        a.exists = 1;
+        a.view = PQgetvalue(res, 0, 0)[0] == 't';
+        a.edit = PQgetvalue(res, 0, 1)[0] == 't';
+        a.export_ = PQgetvalue(res, 0, 2)[0] == 't';
+    }
+    cb(c->arg, err, err ? NULL : &a);
+    free(c);
+}
+
+int store_campaign_access(struct cr_pg *pg, const char *name, int64_t user_id,
+                          campaign_access_cb cb, void *arg)
+{
+    char uid[24];
+    snprintf(uid, sizeof uid, "%lld", (long long)user_id);
+    const char *p[] = {name, uid};
+    struct call *c = call_new((void *)cb, arg);
+    if (!c)
+        return -ENOMEM;
+    int rc = cr_pg_query(pg,
+                         "SELECT coalesce(cu.can_view, false), coalesce(cu.can_edit, false), "
+                         "coalesce(cu.can_export, false) FROM campaigns c LEFT JOIN "
+                         "campaign_users cu ON cu.campaign_id = c.id AND cu.user_id = $2::bigint "
+                         "WHERE c.name = $1",
+                         2, p, on_access, c);
+    if (rc)
+        free(c);
+    return rc;
+}
+
+static void on_granted(void *arg, const struct cr_pg_result *r)
+{
+    struct call *c = arg;
+    campaign_done_cb cb = (campaign_done_cb)c->cb;
+    int err = result_err(r, "campaign_grant");
+    if (!err && PQgetvalue(r->res[0], 0, 0)[0] != 't')
+        err = -ENOENT;
+    cb(c->arg, err, 0);
+    free(c);
+}
+
+int store_campaign_grant(struct cr_pg *pg, const char *campaign, const char *login, int view,
+                         int edit, int export_, int64_t actor_id, campaign_done_cb cb, void *arg)
+{
+    struct cr_pg_batch *b = cr_pg_batch_new(pg);
+    if (!b)
+        return -ENOMEM;
+    const char *p0[] = {campaign, login};
+    const char *p[] = {campaign, login, view ? "t" : "f", edit ? "t" : "f", export_ ? "t" : "f"};
+    int rc = cr_pg_batch_add(b,
+                             "SELECT EXISTS (SELECT 1 FROM campaigns WHERE name = $1) AND "
+                             "EXISTS (SELECT 1 FROM users WHERE login = $2)",
+                             2, p0);
+    if (!rc)
+        rc = cr_pg_batch_add(b,
+                             "DELETE FROM campaign_users cu USING users u WHERE cu.user_id = u.id "
+                             "AND u.login = $2 AND cu.campaign_id = " CAMPAIGN_ID
+                             " AND NOT ($3::bool OR $4::bool OR $5::bool)",
+                             5, p);
+    if (!rc)
+        rc = cr_pg_batch_add(b,
+                             "INSERT INTO campaign_users (campaign_id, user_id, can_view, "
+                             "can_edit, can_export) SELECT " CAMPAIGN_ID ", u.id, $3::bool, "
+                             "$4::bool, $5::bool FROM users u WHERE u.login = $2 AND "
+                             "($3::bool OR $4::bool OR $5::bool) ON CONFLICT (campaign_id, "
+                             "user_id) DO UPDATE SET can_view = EXCLUDED.can_view, "
+                             "can_edit = EXCLUDED.can_edit, can_export = EXCLUDED.can_export",
+                             5, p);
+    char subject[400];
+    snprintf(subject, sizeof subject, "%s/%s", campaign, login);
+    audit_add(b, actor_id, "campaign.grant", subject, &rc);
+    return send_batch(b, rc, on_granted, (void *)cb, arg);
+}
+
+static void on_rights(void *arg, const struct cr_pg_result *r)
+{
+    struct call *call = arg;
+    campaign_rights_cb cb = (campaign_rights_cb)call->cb;
+    int err = result_err(r, "campaign_rights");
+    if (!err && PQgetvalue(r->res[0], 0, 0)[0] != 't')
+        err = -ENOENT;
+    if (err) {
+        cb(call->arg, err, NULL);
+        free(call);
+        return;
+    }
+    struct campaign_mem m = {0};
+    const PGresult *res = r->res[1];
+    Carillon__V1__CampaignRights rep = CARILLON__V1__CAMPAIGN_RIGHTS__INIT;
+    rep.n_rights = (size_t)PQntuples(res);
+    rep.rights = mem_alloc(&m, rep.n_rights * sizeof *rep.rights);
+    for (size_t i = 0; i < rep.n_rights; i++) {
+        int row = (int)i;
+        Carillon__V1__CampaignRight *x = mem_alloc(&m, sizeof *x);
+        carillon__v1__campaign_right__init(x);
+        x->login = PQgetvalue(res, row, 0);
+        x->role = PQgetvalue(res, row, 1);
+        x->view = PQgetvalue(res, row, 2)[0] == 't';
+        x->edit = PQgetvalue(res, row, 3)[0] == 't';
+        x->export = PQgetvalue(res, row, 4)[0] == 't';
+        x->assigned_by = PQgetvalue(res, row, 5);
+        rep.rights[i] = x;
+    }
+    cb(call->arg, 0, &rep);
+    campaign_mem_free(&m);
+    free(call);
+}
+
+int store_campaign_rights(struct cr_pg *pg, const char *name, campaign_rights_cb cb, void *arg)
+{
+    struct cr_pg_batch *b = cr_pg_batch_new(pg);
+    if (!b)
+        return -ENOMEM;
+    const char *p[] = {name};
+    int rc = cr_pg_batch_add(b, "SELECT EXISTS (SELECT 1 FROM campaigns WHERE name = $1)", 1, p);
+    if (!rc)
+        rc = cr_pg_batch_add(
+            b,
+            "SELECT u.login, u.role, coalesce(cu.can_view, false), coalesce(cu.can_edit, false), "
+            "coalesce(cu.can_export, false), coalesce(ca.assigned_by, '') FROM users u "
+            "LEFT JOIN campaign_users cu ON cu.user_id = u.id AND cu.campaign_id = " CAMPAIGN_ID
+            " LEFT JOIN campaign_agents ca ON ca.user_id = u.id AND ca.campaign_id = " CAMPAIGN_ID
+            " WHERE cu.user_id IS NOT NULL OR ca.user_id IS NOT NULL ORDER BY u.login",
+            1, p);
+    return send_batch(b, rc, on_rights, (void *)cb, arg);
 }

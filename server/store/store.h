@@ -26,6 +26,7 @@ struct store_user {
     bool disabled;
     int64_t created_at; /* unix seconds */
     char password_hash[200];
+    char profiles[1024]; /* joined by \x1f */
 };
 
 const char *store_role_name(enum store_role r);
@@ -64,6 +65,11 @@ int store_user_set_password(struct cr_pg *pg, const char *login, const char *pas
 /* Disabling also revokes every session of the user. */
 int store_user_set_disabled(struct cr_pg *pg, const char *login, bool disabled, int64_t actor_id,
                             store_done_cb cb, void *arg) __attribute__((warn_unused_result));
+
+/* Replaces the user's profiles; profiles_array is a PostgreSQL text[] literal. */
+int store_user_set_profiles(struct cr_pg *pg, const char *login, const char *profiles_array,
+                            int64_t actor_id, store_done_cb cb, void *arg)
+    __attribute__((warn_unused_result));
 
 int store_session_create(struct cr_pg *pg, int64_t user_id, const char *token_sha256,
                          const char *peer, int64_t ttl_s, store_session_cb cb, void *arg)

@@ -11,7 +11,9 @@
 
 #define USER_COLS                                                                                  \
     "u.id, u.login, u.display_name, u.role, u.disabled, "                                          \
-    "extract(epoch from u.created_at)::bigint, u.password_hash"
+    "extract(epoch from u.created_at)::bigint, u.password_hash, "                                  \
+    "coalesce((SELECT string_agg(up.profile, E'\\x1f' ORDER BY up.profile) "                       \
+    "FROM user_profiles up WHERE up.user_id = u.id), '')"
 
 static const char *const role_names[] = {NULL, "admin", "supervisor", "agent"};
 
@@ -38,6 +40,7 @@ static void row_to_user(const PGresult *res, int row, int col0, struct store_use
     u->disabled = PQgetvalue(res, row, col0 + 4)[0] == 't';
     u->created_at = strtoll(PQgetvalue(res, row, col0 + 5), NULL, 10);
     snprintf(u->password_hash, sizeof u->password_hash, "%s", PQgetvalue(res, row, col0 + 6));
+    snprintf(u->profiles, sizeof u->profiles, "%s", PQgetvalue(res, row, col0 + 7));
 }
 
 /* Maps a pg result status to the store's error codes, logging database errors. */
@@ -316,4 +319,33 @@ int store_session_delete(struct cr_pg *pg, const char *token_sha256, store_done_
     const char *p[] = {token_sha256};
     return queue(pg, "DELETE FROM sessions WHERE token_sha256 = $1", 1, p, on_done,
                  call_new((void *)cb, arg, -1));
+}
+
+int store_user_set_profiles(struct cr_pg *pg, const char *login, const char *profiles_array,
+                            int64_t actor_id, store_done_cb cb, void *arg)
+{
+    struct cr_pg_batch *b = cr_pg_batch_new(pg);
+    if (!b)
+        return -ENOMEM;
+    const char *p1[] = {login};
+    const char *p2[] = {login, profiles_array};
+    /* The UPDATE tells an unknown login apart (0 rows -> -ENOENT). */
+    int rc = cr_pg_batch_add(b, "UPDATE users SET updated_at = now() WHERE login = $1", 1, p1);
+    if (!rc)
+        rc = cr_pg_batch_add(b,
+                             "DELETE FROM user_profiles up USING users u WHERE up.user_id = u.id "
+                             "AND u.login = $1",
+                             1, p1);
+    if (!rc)
+        rc = cr_pg_batch_add(b,
+                             "INSERT INTO user_profiles (user_id, profile) SELECT u.id, x FROM "
+                             "users u, unnest($2::text[]) x WHERE u.login = $1 "
+                             "ON CONFLICT DO NOTHING",
+                             2, p2);
+    audit(b, actor_id, "user.profiles", login, &rc);
+    if (rc) {
+        cr_pg_batch_discard(b);
+        return rc;
+    }
+    return queue_batch(b, on_done, call_new((void *)cb, arg, 0));
 }

@@ -117,4 +117,47 @@ assert_exit 1 env CARILLON_USER=helene CARILLON_PASSWORD=agent-pass-1 carillonct
 assert_contains "$ERR" "PERMISSION_DENIED"
 assert_exit 1 env CARILLON_USER=helene CARILLON_PASSWORD=agent-pass-1 carillonctl apply -f "$ex/campaign-survey.yaml"
 assert_contains "$ERR" "PERMISSION_DENIED"
+
+# rights: a supervisor edits what they created, needs a grant for the rest
+marc() { env CARILLON_USER=marc CARILLON_PASSWORD=superv-pass-1 carillonctl "$@"; }
+sed "s/^name: .*/name: 'Campagne de Marc'/" "$ex/campaign-survey.yaml" > "$work/marc.yaml"
+assert_exit 0 marc apply -f "$work/marc.yaml"
+assert_exit 0 marc apply -f "$work/marc.yaml"
+assert_exit 1 marc apply -f "$ex/campaign-survey.yaml"
+assert_contains "$ERR" "PERMISSION_DENIED"
+assert_contains "$ERR" "you do not have the edit right on campaign '$survey'"
+assert_exit 1 marc get campaign "$survey"
+assert_contains "$ERR" "view right"
+assert_exit 0 marc campaign list
+assert_contains "$OUT" "Campagne de Marc"
+assert_not_contains "$OUT" "$survey"
+assert_exit 0 carillonctl grant marc "$survey" view
+assert_exit 0 marc get campaign "$survey"
+assert_exit 1 marc apply -f "$ex/campaign-survey.yaml"
+assert_contains "$ERR" "edit right"
+assert_exit 1 marc campaign state "$survey" paused
+assert_contains "$ERR" "edit right"
+assert_exit 0 carillonctl grant marc "$survey" view,edit
+assert_exit 0 marc apply -f "$ex/campaign-survey.yaml"
+assert_exit 0 carillonctl grant list "$survey"
+assert_contains "$OUT" "marc"
+assert_exit 0 carillonctl grant marc "$survey" none
+assert_exit 1 marc get campaign "$survey"
+assert_exit 1 carillonctl grant nobody "$survey" view
+assert_contains "$ERR" "NOT_FOUND"
+assert_exit 1 env CARILLON_USER=helene CARILLON_PASSWORD=agent-pass-1 carillonctl grant helene "$survey" edit
+assert_contains "$ERR" "PERMISSION_DENIED"
+
+# agents by profile: a campaign with no agent listed runs when an agent has its profile
+assert_exit 0 carillonctl user profiles helene vente,fibre
+assert_exit 0 carillonctl user list --json
+assert_contains "$OUT" '"profiles":["fibre","vente"]'
+sed -e "s/^agents: .*/agents: []/" -e "s/^name: .*/name: 'Par profil'/" "$ex/campaign-fibre.yaml" > "$work/profile.yaml"
+assert_exit 0 carillonctl apply -f "$work/profile.yaml"
+assert_exit 0 carillonctl campaign state 'Par profil' ready
+assert_exit 0 carillonctl campaign state 'Par profil' running
+assert_exit 0 carillonctl grant list 'Par profil'
+assert_contains "$OUT" "profile"
+assert_exit 1 carillonctl user profiles helene 'bad profile'
+assert_contains "$ERR" "INVALID_ARGUMENT"
 echo "PASS config_campaigns"
