@@ -222,6 +222,160 @@ static bool slot_times_ok(struct problem *p, const char *field, const char *star
     return true;
 }
 
+/* [Field] placeholders must be closed and name something: [Nom], [Prénom], [city]. */
+static bool placeholders_ok(struct problem *p, const char *field, const char *text)
+{
+    const char *s = text;
+    while ((s = strchr(s, '['))) {
+        const char *end = strchr(s, ']');
+        const char *next = strchr(s + 1, '[');
+        if (!end || (next && next < end))
+            return bad(p, field, "%s: a [ is not closed by ]", field);
+        if (end == s + 1)
+            return bad(p, field, "%s: an empty [] placeholder", field);
+        s = end + 1;
+    }
+    return true;
+}
+
+static bool export_name_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 64 || !isalpha((unsigned char)s[0]))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && s[i] != '_')
+            return false;
+    return true;
+}
+
+static bool script_ok(const Carillon__V1__Campaign *c, struct problem *p)
+{
+    if (c->n_script > 200)
+        return bad(p, "script", "a script has at most 200 screens");
+    int initials = 0;
+    for (size_t i = 0; i < c->n_script; i++) {
+        const Carillon__V1__Screen *sc = c->script[i];
+        char f[64], f2[160];
+        snprintf(f, sizeof f, "script[%zu]", i);
+        snprintf(f2, sizeof f2, "%s.name", f);
+        if (!sc->name[0])
+            return bad(p, f2, "%s is required", f2);
+        if (!text_ok(p, f2, sc->name, 128))
+            return false;
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(c->script[j]->name, sc->name) == 0)
+                return bad(p, f2, "%s: screen '%s' already exists (script[%zu])", f2, sc->name, j);
+        initials += sc->initial ? 1 : 0;
+        if (sc->n_blocks > 500)
+            return bad(p, f, "%s has more than 500 blocks", f);
+        for (size_t k = 0; k < sc->n_blocks; k++) {
+            const Carillon__V1__Block *b = sc->blocks[k];
+            char bf[96];
+            snprintf(bf, sizeof bf, "%s.blocks[%zu]", f, k);
+            bool question = b->kind == CARILLON__V1__BLOCK_KIND__BLOCK_KIND_INPUT ||
+                            b->kind == CARILLON__V1__BLOCK_KIND__BLOCK_KIND_SELECT ||
+                            b->kind == CARILLON__V1__BLOCK_KIND__BLOCK_KIND_PREDEFINED;
+            snprintf(f2, sizeof f2, "%s.kind", bf);
+            if (b->kind == 0)
+                return bad(p, f2,
+                           "%s is required: text, input, select, predefined or "
+                           "quick_qualification",
+                           f2);
+            snprintf(f2, sizeof f2, "%s.text", bf);
+            if (b->kind != CARILLON__V1__BLOCK_KIND__BLOCK_KIND_QUICK_QUALIFICATION && !b->text[0])
+                return bad(p, f2, "%s is required", f2);
+            if (!text_ok(p, f2, b->text, 8192) || !placeholders_ok(p, f2, b->text))
+                return false;
+            snprintf(f2, sizeof f2, "%s.export_name", bf);
+            if (question && !export_name_ok(b->export_name))
+                return bad(p, f2,
+                           "%s must be 1-64 letters, digits or _, starting with a letter, "
+                           "got '%s'",
+                           f2, b->export_name);
+            if (!question && b->export_name[0])
+                return bad(p, f2, "%s: only questions have an export name", f2);
+            if (question) {
+                /* Unique across the whole script. */
+                for (size_t i2 = 0; i2 <= i; i2++) {
+                    const Carillon__V1__Screen *o = c->script[i2];
+                    for (size_t k2 = 0; k2 < (i2 == i ? k : o->n_blocks); k2++)
+                        if (strcmp(o->blocks[k2]->export_name, b->export_name) == 0)
+                            return bad(p, f2,
+                                       "%s: '%s' is already the export name of "
+                                       "script[%zu].blocks[%zu]",
+                                       f2, b->export_name, i2, k2);
+                }
+            }
+            char lf[128];
+            snprintf(lf, sizeof lf, "%s.choices", bf);
+            if (!list_ok(p, lf, b->choices, b->n_choices))
+                return false;
+            snprintf(lf, sizeof lf, "%s.matrix_rows", bf);
+            if (!list_ok(p, lf, b->matrix_rows, b->n_matrix_rows))
+                return false;
+            snprintf(f2, sizeof f2, "%s.select_type", bf);
+            if (b->kind == CARILLON__V1__BLOCK_KIND__BLOCK_KIND_SELECT) {
+                if (b->select_type == 0)
+                    return bad(p, f2,
+                               "%s is required: yes_no, dropdown, single, multiple or "
+                               "matrix",
+                               f2);
+                snprintf(lf, sizeof lf, "%s.choices", bf);
+                if (b->select_type == CARILLON__V1__SELECT_TYPE__SELECT_TYPE_YES_NO && b->n_choices)
+                    return bad(p, lf, "%s: a yes/no question takes no choices", lf);
+                if (b->select_type != CARILLON__V1__SELECT_TYPE__SELECT_TYPE_YES_NO &&
+                    b->n_choices < 2)
+                    return bad(p, lf, "%s: a %s question needs at least 2 choices", lf,
+                               b->select_type == CARILLON__V1__SELECT_TYPE__SELECT_TYPE_MATRIX
+                                   ? "matrix"
+                                   : "choice");
+                for (size_t x = 0; x < b->n_choices; x++)
+                    for (size_t y = 0; y < x; y++)
+                        if (strcmp(b->choices[x], b->choices[y]) == 0)
+                            return bad(p, lf, "%s: '%s' is listed twice", lf, b->choices[x]);
+                snprintf(lf, sizeof lf, "%s.matrix_rows", bf);
+                if ((b->select_type == CARILLON__V1__SELECT_TYPE__SELECT_TYPE_MATRIX) !=
+                    (b->n_matrix_rows > 0))
+                    return bad(p, lf, "%s: matrix questions, and only they, have rows", lf);
+            } else if (b->select_type || b->n_choices || b->n_matrix_rows) {
+                return bad(p, f2, "%s: only select questions have a select type and choices", bf);
+            }
+            snprintf(f2, sizeof f2, "%s.predefined_type", bf);
+            if ((b->kind == CARILLON__V1__BLOCK_KIND__BLOCK_KIND_PREDEFINED) !=
+                (b->predefined_type != 0))
+                return bad(p, f2,
+                           "%s: predefined questions, and only they, have a predefined "
+                           "type (date, time, email, age, rating, paragraph)",
+                           f2);
+            snprintf(f2, sizeof f2, "%s.qualifications", bf);
+            if (b->kind == CARILLON__V1__BLOCK_KIND__BLOCK_KIND_QUICK_QUALIFICATION) {
+                if (!b->n_qualifications)
+                    return bad(p, f2, "%s: a quick-qualification block needs qualification codes",
+                               f2);
+                for (size_t x = 0; x < b->n_qualifications; x++) {
+                    bool found = false;
+                    for (size_t q = 0; q < c->n_qualifications; q++)
+                        if (strcmp(c->qualifications[q]->code, b->qualifications[x]) == 0)
+                            found = true;
+                    if (!found)
+                        return bad(p, f2, "%s: no qualification with code '%s' in this campaign",
+                                   f2, b->qualifications[x]);
+                }
+            } else if (b->n_qualifications) {
+                return bad(p, f2, "%s: only quick-qualification blocks link qualifications", f2);
+            }
+            if (!question && b->mandatory) {
+                snprintf(f2, sizeof f2, "%s.mandatory", bf);
+                return bad(p, f2, "%s: only questions can be mandatory", f2);
+            }
+        }
+    }
+    if (c->n_script && initials != 1)
+        return bad(p, "script", "exactly one screen must be initial (found %d)", initials);
+    return true;
+}
+
 static bool campaign_ok(const Carillon__V1__Campaign *c, struct problem *p)
 {
     if (!c)
@@ -397,6 +551,8 @@ static bool campaign_ok(const Carillon__V1__Campaign *c, struct problem *p)
             if (strcmp(q->groups[k], c->qualification_group) == 0)
                 group_used = true;
     }
+    if (!script_ok(c, p))
+        return false;
     if (c->qualification_mode == CARILLON__V1__QUALIFICATION_MODE__QUALIFICATION_MODE_MANUAL) {
         if (!c->qualification_group[0])
             return bad(p, "qualification_group",
@@ -451,8 +607,75 @@ static void on_applied(void *arg, int err, int created)
     }
 }
 
+/* A question with answers keeps its wording and types, and every choice answered stays. */
+static const Carillon__V1__Block *find_question(const Carillon__V1__Campaign *c, const char *name,
+                                                char *where, size_t len)
+{
+    for (size_t i = 0; i < c->n_script; i++)
+        for (size_t k = 0; k < c->script[i]->n_blocks; k++)
+            if (strcmp(c->script[i]->blocks[k]->export_name, name) == 0) {
+                snprintf(where, len, "script[%zu].blocks[%zu]", i, k);
+                return c->script[i]->blocks[k];
+            }
+    return NULL;
+}
+
+static bool used_questions_ok(const Carillon__V1__Campaign *c, const PGresult *used,
+                              struct problem *p)
+{
+    for (int row = 0; used && row < PQntuples(used); row++) {
+        const char *name = PQgetvalue(used, row, 0);
+        char where[64], f[128], w[32];
+        const Carillon__V1__Block *b = find_question(c, name, where, sizeof where);
+        if (!b)
+            return bad(p, "script", "question '%s' has answers: it cannot be deleted", name);
+        char rows[4096] = "";
+        size_t o = 0;
+        for (size_t i = 0; i < b->n_matrix_rows && o < sizeof rows; i++)
+            o += (size_t)snprintf(rows + o, sizeof rows - o, "%s%s", i ? "\x1f" : "",
+                                  b->matrix_rows[i]);
+        bool same =
+            strcmp(cr_pb_enum_word(&carillon__v1__block_kind__descriptor, b->kind, w, sizeof w),
+                   PQgetvalue(used, row, 1)) == 0 &&
+            strcmp(b->text, PQgetvalue(used, row, 2)) == 0 &&
+            strcmp(cr_pb_enum_word(&carillon__v1__select_type__descriptor, b->select_type, w,
+                                   sizeof w),
+                   PQgetvalue(used, row, 3)) == 0 &&
+            strcmp(cr_pb_enum_word(&carillon__v1__predefined_type__descriptor, b->predefined_type,
+                                   w, sizeof w),
+                   PQgetvalue(used, row, 4)) == 0 &&
+            strcmp(rows, PQgetvalue(used, row, 5)) == 0;
+        if (!same) {
+            snprintf(f, sizeof f, "%s", where);
+            return bad(p, f, "question '%s' has answers: it cannot be edited", name);
+        }
+        if (b->kind != CARILLON__V1__BLOCK_KIND__BLOCK_KIND_SELECT ||
+            b->select_type == CARILLON__V1__SELECT_TYPE__SELECT_TYPE_YES_NO)
+            continue;
+        /* Every choice an answer used must still be offered. */
+        char values[8192];
+        snprintf(values, sizeof values, "%s", PQgetvalue(used, row, 6));
+        char *save = NULL;
+        for (char *v = strtok_r(values, "\x1f", &save); v; v = strtok_r(NULL, "\x1f", &save)) {
+            bool kept = false;
+            for (size_t i = 0; i < b->n_choices; i++)
+                kept = kept || strcmp(b->choices[i], v) == 0;
+            if (!kept) {
+                snprintf(f, sizeof f, "%s.choices", where);
+                return bad(p, f,
+                           "choice '%s' of question '%s' has answers: it cannot be "
+                           "edited or deleted",
+                           v, name);
+            }
+        }
+    }
+    return true;
+}
+
 static void on_facts(void *arg, int err, const struct campaign_facts *f)
 {
+    struct problem up;
+    memset(&up, 0, sizeof up);
     struct creq *r = arg;
     const Carillon__V1__Campaign *c = r->env->campaign_apply->campaign;
     if (err) {
@@ -473,6 +696,9 @@ static void on_facts(void *arg, int err, const struct campaign_facts *f)
                      "campaign '%s' is running: pause it before changing its qualification "
                      "group",
                      c->name);
+    } else if (!used_questions_ok(c, f->used, &up)) {
+        client_error(r->c, r->rid, CARILLON__V1__CODE__CODE_FAILED_PRECONDITION, up.field, "%s",
+                     up.message);
     } else if (store_campaign_apply(r->c->srv->pg, c, r->c->user.id, on_applied, r) == 0) {
         return;
     } else {

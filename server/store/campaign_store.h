@@ -23,6 +23,9 @@ struct campaign_facts {
     int exists;
     const char *state;
     const char *qualification_group;
+    /* Answered questions: export_name, kind, text, select_type, predefined_type, matrix rows
+     * and the choices used (both \x1f-joined), one row each. */
+    const PGresult *used;
 };
 typedef void (*campaign_facts_cb)(void *arg, int err, const struct campaign_facts *f);
 int store_campaign_facts(struct cr_pg *pg, const Carillon__V1__Campaign *c, campaign_facts_cb cb,

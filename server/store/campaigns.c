@@ -87,6 +87,19 @@ static char *array_literal(char *const *items, size_t n)
     return b.s;
 }
 
+/* Joins items with \x1f into a malloc'd string. */
+static char *join_sep(char *const *items, size_t n)
+{
+    struct buf b = {0};
+    buf_str(&b, "");
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            buf_str(&b, SEP);
+        buf_str(&b, items[i]);
+    }
+    return b.s;
+}
+
 /* Parameter strings made for one statement; freed together after cr_pg_batch_add copied them. */
 struct params {
     const char *v[40];
@@ -200,6 +213,7 @@ static void on_facts(void *arg, const struct cr_pg_result *r)
         f.exists = PQntuples(r->res[2]) > 0;
         f.state = f.exists ? PQgetvalue(r->res[2], 0, 0) : "";
         f.qualification_group = f.exists ? PQgetvalue(r->res[2], 0, 1) : "";
+        f.used = r->res[3];
     }
     cb(c->arg, err, err ? NULL : &f);
     free(c);
@@ -230,6 +244,18 @@ int store_campaign_facts(struct cr_pg *pg, const Carillon__V1__Campaign *c, camp
     p_str(&p, c->name);
     if (!rc)
         rc = add(b, "SELECT state, qualification_group FROM campaigns WHERE name = $1", &p);
+    /* Questions that have answers, as stored, with the choices those answers use. */
+    p_str(&p, c->name);
+    if (!rc)
+        rc = add(b,
+                 "SELECT b.export_name, b.kind, b.text, b.select_type, b.predefined_type, "
+                 "array_to_string(b.matrix_rows, E'\\x1f'), (SELECT string_agg(DISTINCT v, "
+                 "E'\\x1f') FROM answers a, unnest(a.values) v WHERE a.campaign_id = "
+                 "b.campaign_id AND a.export_name = b.export_name) FROM script_blocks b "
+                 "WHERE b.campaign_id = " CAMPAIGN_ID " AND b.export_name IS NOT NULL AND "
+                 "EXISTS (SELECT 1 FROM answers a WHERE a.campaign_id = b.campaign_id AND "
+                 "a.export_name = b.export_name)",
+                 &p);
     p_free(&p);
     return send_batch(b, rc, on_facts, (void *)cb, arg);
 }
@@ -298,15 +324,15 @@ int store_campaign_apply(struct cr_pg *pg, const Carillon__V1__Campaign *c, int6
     p_fmt(&p, "%u", d->max_simultaneous_calls);
     p_fmt(&p, "%u", d->ring_timeout_s ? d->ring_timeout_s : 30);
     p_fmt(&p, "%u", d->preview_timeout_s);
-    struct buf j = {0};
-    buf_str(&j, "{");
-    outcome_json(&j, "busy", o->busy, true);
-    outcome_json(&j, "no_answer", o->no_answer, false);
-    outcome_json(&j, "trunk_failure", o->trunk_failure, false);
-    outcome_json(&j, "abandoned", o->abandoned, false);
-    outcome_json(&j, "answering_machine", o->answering_machine, false);
-    buf_str(&j, "}");
-    p_own(&p, j.s);
+    struct buf json = {0};
+    buf_str(&json, "{");
+    outcome_json(&json, "busy", o->busy, true);
+    outcome_json(&json, "no_answer", o->no_answer, false);
+    outcome_json(&json, "trunk_failure", o->trunk_failure, false);
+    outcome_json(&json, "abandoned", o->abandoned, false);
+    outcome_json(&json, "answering_machine", o->answering_machine, false);
+    buf_str(&json, "}");
+    p_own(&p, json.s);
     p_str(&p, o->amd_enabled ? "t" : "f");
     p_word(&p, &carillon__v1__amd_action__descriptor, o->amd_action, "hang_up");
     p_str(&p, st->at_end_date ? "t" : "f");
@@ -502,6 +528,76 @@ int store_campaign_apply(struct cr_pg *pg, const Carillon__V1__Campaign *c, int6
                  "INSERT INTO campaign_users (campaign_id, user_id) SELECT " CAMPAIGN_ID
                  ", u.id FROM users u WHERE u.login = ANY($2::text[]) ON CONFLICT DO NOTHING",
                  &p);
+    /* Script: screens and blocks replaced whole (answers refer to questions by export name). */
+    size_t ns = c->n_script, nb = 0;
+    for (size_t i = 0; i < ns; i++)
+        nb += c->script[i]->n_blocks;
+    char **sn = calloc(ns + 1, sizeof *sn), **si = calloc(ns + 1, sizeof *si);
+    for (size_t i = 0; i < ns; i++) {
+        sn[i] = c->script[i]->name;
+        si[i] = c->script[i]->initial ? "t" : "f";
+    }
+    p_str(&p, c->name);
+    if (!rc)
+        rc = add(b, "DELETE FROM script_screens WHERE campaign_id = " CAMPAIGN_ID, &p);
+    p_str(&p, c->name);
+    p_own(&p, array_literal(sn, ns));
+    p_own(&p, array_literal(si, ns));
+    if (!rc)
+        rc = add(
+            b,
+            "INSERT INTO script_screens (campaign_id, position, name, initial) SELECT " CAMPAIGN_ID
+            ", t.ord, t.n, t.i::bool FROM unnest($2::text[], $3::text[]) "
+            "WITH ORDINALITY AS t(n, i, ord)",
+            &p);
+    free(sn);
+    free(si);
+    char **bc[11];
+    for (int k = 0; k < 11; k++)
+        bc[k] = calloc(nb + 1, sizeof(char *));
+    size_t bi = 0;
+    for (size_t i = 0; i < ns; i++) {
+        for (size_t j = 0; j < c->script[i]->n_blocks; j++, bi++) {
+            const Carillon__V1__Block *bl = c->script[i]->blocks[j];
+            char w[64];
+            asprintf(&bc[0][bi], "%zu", i + 1);
+            asprintf(&bc[1][bi], "%zu", j + 1);
+            bc[2][bi] = strdup(
+                cr_pb_enum_word(&carillon__v1__block_kind__descriptor, bl->kind, w, sizeof w));
+            bc[3][bi] = strdup(bl->text);
+            bc[4][bi] = strdup(bl->export_name);
+            bc[5][bi] = strdup(bl->mandatory ? "t" : "f");
+            bc[6][bi] = strdup(cr_pb_enum_word(&carillon__v1__select_type__descriptor,
+                                               bl->select_type, w, sizeof w));
+            bc[7][bi] = strdup(cr_pb_enum_word(&carillon__v1__predefined_type__descriptor,
+                                               bl->predefined_type, w, sizeof w));
+            bc[8][bi] = join_sep(bl->choices, bl->n_choices);
+            bc[9][bi] = join_sep(bl->matrix_rows, bl->n_matrix_rows);
+            bc[10][bi] = join_sep(bl->qualifications, bl->n_qualifications);
+        }
+    }
+    p_str(&p, c->name);
+    for (int k = 0; k < 11; k++)
+        p_own(&p, array_literal(bc[k], nb));
+    if (!rc)
+        rc = add(b,
+                 "INSERT INTO script_blocks (campaign_id, screen_position, position, kind, text, "
+                 "export_name, mandatory, select_type, predefined_type, choices, matrix_rows, "
+                 "qualifications) SELECT " CAMPAIGN_ID ", t.sp::int, t.bp::int, t.k, t.tx, "
+                 "nullif(t.en, ''), t.m::bool, t.st, t.pt, "
+                 "CASE WHEN t.ch = '' THEN '{}'::text[] ELSE string_to_array(t.ch, E'\\x1f') END, "
+                 "CASE WHEN t.mr = '' THEN '{}'::text[] ELSE string_to_array(t.mr, E'\\x1f') END, "
+                 "CASE WHEN t.q = '' THEN '{}'::text[] ELSE string_to_array(t.q, E'\\x1f') END "
+                 "FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], "
+                 "$7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[]) "
+                 "AS t(sp, bp, k, tx, en, m, st, pt, ch, mr, q)",
+                 &p);
+    for (int k = 0; k < 11; k++) {
+        for (size_t i = 0; i < nb; i++)
+            free(bc[k][i]);
+        free(bc[k]);
+    }
+
     /* The supervisor who creates a campaign may view, edit and export it. */
     p_str(&p, c->name);
     p_fmt(&p, "%lld", (long long)actor_id);
@@ -679,6 +775,47 @@ static void on_got(void *arg, const struct cr_pg_result *r)
     for (size_t i = 0; i < c.n_agents; i++)
         c.agents[i] = PQgetvalue(ar, (int)i, 0);
 
+    const PGresult *scr = r->res[5], *blr = r->res[6];
+    c.n_script = (size_t)PQntuples(scr);
+    c.script = mem_alloc(&m, c.n_script * sizeof *c.script);
+    for (size_t i = 0; i < c.n_script; i++) {
+        Carillon__V1__Screen *sc = mem_alloc(&m, sizeof *sc);
+        carillon__v1__screen__init(sc);
+        sc->name = PQgetvalue(scr, (int)i, 0);
+        sc->initial = PQgetvalue(scr, (int)i, 1)[0] == 't';
+        c.script[i] = sc;
+    }
+    int nblocks = PQntuples(blr);
+    for (int row = 0; row < nblocks; row++) {
+        size_t sp = (size_t)atoi(PQgetvalue(blr, row, 0));
+        if (sp < 1 || sp > c.n_script)
+            continue;
+        c.script[sp - 1]->n_blocks++;
+    }
+    for (size_t i = 0; i < c.n_script; i++) {
+        c.script[i]->blocks = mem_alloc(&m, c.script[i]->n_blocks * sizeof(void *));
+        c.script[i]->n_blocks = 0;
+    }
+    for (int row = 0; row < nblocks; row++) {
+        size_t sp = (size_t)atoi(PQgetvalue(blr, row, 0));
+        if (sp < 1 || sp > c.n_script)
+            continue;
+        Carillon__V1__Block *bl = mem_alloc(&m, sizeof *bl);
+        carillon__v1__block__init(bl);
+        bl->kind = enum_of(&carillon__v1__block_kind__descriptor, PQgetvalue(blr, row, 1));
+        bl->text = PQgetvalue(blr, row, 2);
+        bl->export_name = PQgetvalue(blr, row, 3);
+        bl->mandatory = PQgetvalue(blr, row, 4)[0] == 't';
+        bl->select_type = enum_of(&carillon__v1__select_type__descriptor, PQgetvalue(blr, row, 5));
+        bl->predefined_type =
+            enum_of(&carillon__v1__predefined_type__descriptor, PQgetvalue(blr, row, 6));
+        bl->choices = split(&m, PQgetvalue(blr, row, 7), &bl->n_choices);
+        bl->matrix_rows = split(&m, PQgetvalue(blr, row, 8), &bl->n_matrix_rows);
+        bl->qualifications = split(&m, PQgetvalue(blr, row, 9), &bl->n_qualifications);
+        Carillon__V1__Screen *sc = c.script[sp - 1];
+        sc->blocks[sc->n_blocks++] = bl;
+    }
+
     cb(call->arg, 0, &c);
     campaign_mem_free(&m);
     free(call);
@@ -716,6 +853,22 @@ int store_campaign_get(struct cr_pg *pg, const char *name, campaign_get_cb cb, v
                              "SELECT u.login FROM campaign_users cu JOIN users u "
                              "ON u.id = cu.user_id WHERE cu.campaign_id = " CAMPAIGN_ID
                              " AND u.role = 'agent' ORDER BY u.login",
+                             1, p);
+    if (!rc)
+        rc = cr_pg_batch_add(
+            b,
+            "SELECT name, initial FROM script_screens WHERE campaign_id = " CAMPAIGN_ID
+            " ORDER BY position",
+            1, p);
+    if (!rc)
+        rc = cr_pg_batch_add(b,
+                             "SELECT screen_position, kind, text, coalesce(export_name, ''), "
+                             "mandatory, select_type, predefined_type, "
+                             "array_to_string(choices, E'\\x1f'), "
+                             "array_to_string(matrix_rows, E'\\x1f'), "
+                             "array_to_string(qualifications, E'\\x1f') FROM script_blocks "
+                             "WHERE campaign_id = " CAMPAIGN_ID
+                             " ORDER BY screen_position, position",
                              1, p);
     return send_batch(b, rc, on_got, (void *)cb, arg);
 }
