@@ -17,6 +17,7 @@
 #include "carillon/daemon.h"
 #include "carillon/log.h"
 #include "carillon/pbtext.h"
+#include "ctl.h"
 #include "pbyaml.h"
 
 #define EXIT_REFUSED 1
@@ -129,6 +130,10 @@ static void usage(FILE *f)
             "  grant LOGIN CAMPAIGN view,edit,export|none   a user's rights on a campaign\n"
             "  grant list CAMPAIGN          who may do what, and the agents assigned\n"
             "  user profiles LOGIN [P1,P2,...]   set a user's profiles (none: clear them)\n"
+            "  question list|delete|duplicate|move|choices|import CAMPAIGN ...\n"
+            "  script screens|screen-delete|screen-duplicate|screen-move|preview CAMPAIGN ...\n"
+            "  qualification list|add|delete CAMPAIGN ...\n"
+            "  schedule list|add|remove|close|open CAMPAIGN ...\n"
             "environment: CARILLON_SERVER, CARILLON_CA, CARILLON_USER, CARILLON_PASSWORD,\n"
             "  CARILLON_CONFIG_DIR (where the session file is kept)\n"
             "exit codes: 0 ok, 1 the server said no, 2 usage, 3 connection or TLS failure\n");
@@ -1217,6 +1222,65 @@ static int cmd_user_profiles(int argc, char **argv)
     return print_ok("profiles set");
 }
 
+/* --- shared with the other command files (ctl.h) ---------------------------------------- */
+
+int ctl_connect_and_auth(void)
+{
+    int rc = connect_server();
+    return rc ? rc : authenticate();
+}
+
+int ctl_request(Carillon__V1__Envelope *env, int want)
+{
+    int rc = call(env);
+    return rc ? rc : expect(want);
+}
+
+Carillon__V1__Envelope *ctl_reply(void)
+{
+    return net.reply;
+}
+
+void ctl_drop_reply(void)
+{
+    drop_reply();
+}
+
+int ctl_report(int exit_code, const char *code, const char *field, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return report(exit_code, code, field, "%s", msg);
+}
+
+int ctl_usage(const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return usage_error("%s", msg);
+}
+
+int ctl_print_ok(const char *text)
+{
+    return print_ok(text);
+}
+
+bool ctl_json(void)
+{
+    return opt.json;
+}
+
+void ctl_print_padded(const char *s, int width)
+{
+    print_padded(s, width);
+}
+
 /* --- main ------------------------------------------------------------------------------- */
 
 static int parse_server(void)
@@ -1232,7 +1296,8 @@ static int run(int argc, char **argv)
         return 0;
     }
     if (strcmp(cmd, "apply") == 0 || strcmp(cmd, "get") == 0 || strcmp(cmd, "campaign") == 0 ||
-        strcmp(cmd, "grant") == 0) {
+        strcmp(cmd, "grant") == 0 || strcmp(cmd, "question") == 0 || strcmp(cmd, "script") == 0 ||
+        strcmp(cmd, "qualification") == 0 || strcmp(cmd, "schedule") == 0) {
         if (!opt.server || !*opt.server)
             return usage_error("no server: use --server HOST:PORT or set CARILLON_SERVER");
         if (!opt.ca || !*opt.ca)
@@ -1245,6 +1310,14 @@ static int run(int argc, char **argv)
             return cmd_get(argc - 1, argv + 1);
         if (strcmp(cmd, "grant") == 0)
             return cmd_grant(argc - 1, argv + 1);
+        if (strcmp(cmd, "question") == 0)
+            return ctl_question(argc - 1, argv + 1);
+        if (strcmp(cmd, "script") == 0)
+            return ctl_screen(argc - 1, argv + 1);
+        if (strcmp(cmd, "qualification") == 0)
+            return ctl_qualification(argc - 1, argv + 1);
+        if (strcmp(cmd, "schedule") == 0)
+            return ctl_schedule(argc - 1, argv + 1);
         return cmd_campaign(argc - 1, argv + 1);
     }
     bool is_user = strcmp(cmd, "user") == 0;

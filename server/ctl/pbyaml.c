@@ -469,7 +469,7 @@ int pbyaml_write(FILE *f, const ProtobufCMessage *m)
     return rc;
 }
 
-static void json_string(FILE *f, const char *s)
+void pbjson_string(FILE *f, const char *s)
 {
     fputc('"', f);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
@@ -491,7 +491,7 @@ static void json_value(FILE *f, const ProtobufCFieldDescriptor *fd, const void *
     if (fd->type == PROTOBUF_C_TYPE_MESSAGE)
         json_message(f, *(ProtobufCMessage *const *)v, fd->descriptor);
     else if (fd->type == PROTOBUF_C_TYPE_STRING || fd->type == PROTOBUF_C_TYPE_ENUM)
-        json_string(f, value_text(fd, v, buf, sizeof buf));
+        pbjson_string(f, value_text(fd, v, buf, sizeof buf));
     else
         fputs(value_text(fd, v, buf, sizeof buf), f);
 }
@@ -508,7 +508,7 @@ static void json_message(FILE *f, const ProtobufCMessage *m, const ProtobufCMess
         const ProtobufCFieldDescriptor *fd = &d->fields[i];
         if (i)
             fputc(',', f);
-        json_string(f, fd->name);
+        pbjson_string(f, fd->name);
         fputc(':', f);
         if (fd->label != PROTOBUF_C_LABEL_REPEATED) {
             json_value(f, fd, base + fd->offset);
@@ -531,4 +531,9 @@ void pbjson_write(FILE *f, const ProtobufCMessage *m)
 {
     json_message(f, m, m->descriptor);
     fputc('\n', f);
+}
+
+void pbjson_inline(FILE *f, const ProtobufCMessage *m)
+{
+    json_message(f, m, m->descriptor);
 }

@@ -28,5 +28,8 @@ int pbyaml_line_of(const struct pbyaml_lines *l, const char *path);
 /* Writes m as a YAML document / a JSON object (one line) to f. Returns 0 or -EIO. */
 int pbyaml_write(FILE *f, const ProtobufCMessage *m);
 void pbjson_write(FILE *f, const ProtobufCMessage *m);
+/* The same without the newline, to embed in a larger object. */
+void pbjson_inline(FILE *f, const ProtobufCMessage *m);
+void pbjson_string(FILE *f, const char *s);
 
 #endif

@@ -1,0 +1,31 @@
+/* What carillonctl's command files share: the connection, requests, and output helpers
+ * (implemented in carillonctl.c). */
+#ifndef CARILLON_CTL_H
+#define CARILLON_CTL_H
+
+#include <stdbool.h>
+
+#include "carillon/v1/envelope.pb-c.h"
+#include "pbyaml.h"
+
+/* Connects, says Hello and authenticates; 0 or an exit code (already reported). */
+int ctl_connect_and_auth(void);
+/* Sends env and waits for a reply of body `want`; 0 (reply in ctl_reply()) or an exit code. */
+int ctl_request(Carillon__V1__Envelope *env, int want);
+Carillon__V1__Envelope *ctl_reply(void);
+void ctl_drop_reply(void);
+int ctl_report(int exit_code, const char *code, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+int ctl_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int ctl_print_ok(const char *text);
+bool ctl_json(void);
+void ctl_print_padded(const char *s, int width);
+
+int ctl_question(int argc, char **argv);
+int ctl_screen(int argc, char **argv);
+int ctl_qualification(int argc, char **argv);
+int ctl_schedule(int argc, char **argv);
+/* Prints the script as an agent would see it; frees c. */
+int ctl_preview(Carillon__V1__Campaign *c, int argc, char **argv);
+
+#endif
