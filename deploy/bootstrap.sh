@@ -33,7 +33,7 @@ else
 fi
 
 build=${CARILLON_BUILD_DIR:-$repo/build}
-args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
+args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DCARILLON_SANITIZE=)
 [ -n "${CI:-}" ] && args+=(-DCARILLON_WERROR=ON)
 # shellcheck disable=SC2206
 [ -n "${CARILLON_CMAKE_ARGS:-}" ] && args+=(${CARILLON_CMAKE_ARGS})

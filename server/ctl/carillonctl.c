@@ -1226,8 +1226,14 @@ static int cmd_user_profiles(int argc, char **argv)
 
 int ctl_connect_and_auth(void)
 {
+    static bool done;
+    if (done)
+        return 0; /* one connection and login per command, however many requests */
     int rc = connect_server();
-    return rc ? rc : authenticate();
+    if (!rc)
+        rc = authenticate();
+    done = rc == 0;
+    return rc;
 }
 
 int ctl_request(Carillon__V1__Envelope *env, int want)

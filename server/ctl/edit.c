@@ -177,8 +177,8 @@ int ctl_question(int argc, char **argv)
                     if (!b->export_name[0])
                         continue;
                     char t[64];
-                    ctl_print_padded(c->script[i]->name, 17);
-                    printf("%-4zu %-24s %-20s %-9s %s\n", k + 1, b->export_name,
+                    ctl_print_padded(c->script[i]->name, 16);
+                    printf(" %-4zu %-24s %-20s %-9s %s\n", k + 1, b->export_name,
                            block_type(b, t, sizeof t), b->mandatory ? "yes" : "no", b->text);
                 }
         }
@@ -286,7 +286,8 @@ int ctl_screen(int argc, char **argv)
         printf("%-4s %-32s %-8s %s\n", "POS", "SCREEN", "INITIAL", "BLOCKS");
         for (size_t i = 0; i < c->n_script; i++) {
             printf("%-4zu ", i + 1);
-            ctl_print_padded(c->script[i]->name, 33);
+            ctl_print_padded(c->script[i]->name, 32);
+            putchar(' ');
             printf("%-8s %zu\n", c->script[i]->initial ? "yes" : "", c->script[i]->n_blocks);
         }
         protobuf_c_message_free_unpacked(&c->base, NULL);
