@@ -127,6 +127,7 @@ static void usage(FILE *f)
             "  campaign list [--state S] [--year Y] [--contract-type T]\n"
             "  campaign state NAME draft|ready|running|paused|stopped|finished\n"
             "  campaign duplicate NAME NEW_NAME | campaign delete NAME\n"
+            "  campaign create NAME [--time-zone TZ] | campaign set NAME FIELD VALUE\n"
             "  grant LOGIN CAMPAIGN view,edit,export|none   a user's rights on a campaign\n"
             "  grant list CAMPAIGN          who may do what, and the agents assigned\n"
             "  user profiles LOGIN [P1,P2,...]   set a user's profiles (none: clear them)\n"
@@ -1088,6 +1089,8 @@ static int cmd_campaign(int argc, char **argv)
     const char *sub = argv[0];
     if (strcmp(sub, "list") == 0)
         return cmd_campaign_list(argc - 1, argv + 1);
+    if (strcmp(sub, "create") == 0 || strcmp(sub, "set") == 0)
+        return ctl_campaign_edit(argc, argv);
     Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
     Carillon__V1__CampaignSetState ss = CARILLON__V1__CAMPAIGN_SET_STATE__INIT;
     Carillon__V1__CampaignDuplicate du = CARILLON__V1__CAMPAIGN_DUPLICATE__INIT;
@@ -1269,7 +1272,8 @@ int ctl_usage(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    return usage_error("%s", msg);
+    fprintf(stderr, "carillonctl: %s (see carillonctl help)\n", msg);
+    return EXIT_USAGE;
 }
 
 int ctl_print_ok(const char *text)

@@ -624,3 +624,36 @@ int ctl_schedule(int argc, char **argv)
     return ctl_usage("schedule list|add CAMPAIGN DAY START END|remove CAMPAIGN N|close CAMPAIGN "
                      "DATE [NOTE]|open CAMPAIGN DATE START END [NOTE]");
 }
+
+/* campaign create NAME [--time-zone TZ] | campaign set NAME FIELD VALUE */
+int ctl_campaign_edit(int argc, char **argv)
+{
+    char err[512], done[512];
+    if (strcmp(argv[0], "create") == 0 && (argc == 2 || argc == 4)) {
+        Carillon__V1__Campaign *c = calloc(1, sizeof *c);
+        carillon__v1__campaign__init(c);
+        set_string(&c->name, argv[1]);
+        set_string(&c->time_zone,
+                   argc == 4 && strcmp(argv[2], "--time-zone") == 0 ? argv[3] : "Europe/Paris");
+        int rc = ctl_connect_and_auth();
+        if (rc) {
+            protobuf_c_message_free_unpacked(&c->base, NULL);
+            return rc;
+        }
+        snprintf(done, sizeof done, "campaign %s created (draft)", argv[1]);
+        return store(c, done);
+    }
+    if (strcmp(argv[0], "set") == 0 && argc == 4) {
+        Carillon__V1__Campaign *c = NULL;
+        int rc = fetch(argv[1], &c);
+        if (rc)
+            return rc;
+        if (pbyaml_set(&c->base, argv[2], argv[3], err, sizeof err) != 0) {
+            protobuf_c_message_free_unpacked(&c->base, NULL);
+            return ctl_usage("%s", err);
+        }
+        snprintf(done, sizeof done, "%s set", argv[2]);
+        return store(c, done);
+    }
+    return ctl_usage("campaign create NAME [--time-zone TZ] | campaign set NAME FIELD VALUE");
+}

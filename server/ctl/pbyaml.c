@@ -537,3 +537,60 @@ void pbjson_inline(FILE *f, const ProtobufCMessage *m)
 {
     json_message(f, m, m->descriptor);
 }
+
+int pbyaml_set(ProtobufCMessage *m, const char *path, const char *value, char *err, size_t errlen)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", path);
+    char *save = NULL;
+    char *part = strtok_r(buf, ".", &save);
+    while (part) {
+        const ProtobufCFieldDescriptor *f =
+            protobuf_c_message_descriptor_get_field_by_name(m->descriptor, part);
+        char *next = strtok_r(NULL, ".", &save);
+        if (!f) {
+            snprintf(err, errlen, "%s: no field '%s' in %s", path, part, m->descriptor->short_name);
+            return -EINVAL;
+        }
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            snprintf(err, errlen, "%s: lists are edited with apply or their own commands", path);
+            return -EINVAL;
+        }
+        void *dst = (char *)m + f->offset;
+        if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
+            if (!next) {
+                snprintf(err, errlen, "%s: name a field inside it", path);
+                return -EINVAL;
+            }
+            ProtobufCMessage **sub = dst;
+            if (!*sub) {
+                const ProtobufCMessageDescriptor *d = f->descriptor;
+                *sub = calloc(1, d->sizeof_message);
+                if (!*sub)
+                    return -ENOMEM;
+                d->message_init(*sub);
+            }
+            m = *sub;
+            part = next;
+            continue;
+        }
+        if (next) {
+            snprintf(err, errlen, "%s: '%s' has no fields", path, part);
+            return -EINVAL;
+        }
+        /* Parse through the YAML reader's value rules, on a one-scalar document. */
+        yaml_document_t doc;
+        yaml_document_initialize(&doc, NULL, NULL, NULL, 1, 1);
+        int id = yaml_document_add_scalar(&doc, NULL, (yaml_char_t *)value, (int)strlen(value),
+                                          YAML_ANY_SCALAR_STYLE);
+        struct reader r = {.path = "argument", .err = err, .errlen = errlen};
+        if (f->type == PROTOBUF_C_TYPE_STRING && *(char **)dst &&
+            *(char **)dst != (char *)f->default_value)
+            free(*(char **)dst);
+        read_value(&r, yaml_document_get_node(&doc, id), f, dst, path);
+        yaml_document_delete(&doc);
+        return r.failed ? -EINVAL : 0;
+    }
+    snprintf(err, errlen, "empty field path");
+    return -EINVAL;
+}

@@ -32,4 +32,8 @@ void pbjson_write(FILE *f, const ProtobufCMessage *m);
 void pbjson_inline(FILE *f, const ProtobufCMessage *m);
 void pbjson_string(FILE *f, const char *s);
 
+/* Sets one scalar field by its path ("dialing.max_simultaneous_calls", "objective"), creating
+ * absent sub-messages. Lists are not set this way. Returns 0 or -EINVAL with err filled. */
+int pbyaml_set(ProtobufCMessage *m, const char *path, const char *value, char *err, size_t errlen);
+
 #endif

@@ -338,7 +338,7 @@ int store_campaign_apply(struct cr_pg *pg, const Carillon__V1__Campaign *c, int6
     p_str(&p, st->at_end_date ? "t" : "f");
     p_str(&p, st->when_all_done ? "t" : "f");
     p_fmt(&p, "%u", st->positive_target);
-    p_word(&p, &carillon__v1__qualification_mode__descriptor, c->qualification_mode, "manual");
+    p_word(&p, &carillon__v1__qualification_mode__descriptor, c->qualification_mode, "automatic");
     p_str(&p, c->qualification_group);
     p_own(&p, array_literal(c->popup_fields, c->n_popup_fields));
     int rc = add(

@@ -160,4 +160,16 @@ assert_exit 0 carillonctl grant list 'Par profil'
 assert_contains "$OUT" "profile"
 assert_exit 1 carillonctl user profiles helene 'bad profile'
 assert_contains "$ERR" "INVALID_ARGUMENT"
+
+# create and set one field at a time
+assert_exit 0 carillonctl campaign create 'Relance Marseille'
+assert_exit 0 carillonctl campaign set 'Relance Marseille' dialing.max_simultaneous_calls 30
+assert_exit 0 carillonctl campaign set 'Relance Marseille' objective 'Relancer les clients marseillais'
+assert_eq "30|Relancer les clients marseillais" "$(psql -Atc "select max_simultaneous_calls, objective from campaigns where name='Relance Marseille'")"
+assert_exit 2 carillonctl campaign set 'Relance Marseille' dialing.mode turbo
+assert_contains "$ERR" "expected one of: preview, progressive, power, predictive"
+assert_exit 2 carillonctl campaign set 'Relance Marseille' nope 1
+assert_contains "$ERR" "no field 'nope'"
+assert_exit 1 carillonctl campaign set 'Relance Marseille' dialing.ring_timeout_s 2
+assert_contains "$ERR" "between 5 and 300"
 echo "PASS config_campaigns"
