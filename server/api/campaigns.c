@@ -222,8 +222,36 @@ static bool slot_times_ok(struct problem *p, const char *field, const char *star
     return true;
 }
 
-/* [Field] placeholders must be closed and name something: [Nom], [Prénom], [city]. */
-static bool placeholders_ok(struct problem *p, const char *field, const char *text)
+/* The standard contact fields, by name and French label, and the placeholders scripts may use
+ * besides fields. */
+static const char *const standard_fields[][2] = {
+    {"last_name", "Nom"},   {"first_name", "Prénom"},     {"civility", "Civilité"},
+    {"company", "Société"}, {"address", "Adresse"},       {"zip", "Code postal"},
+    {"city", "Ville"},      {"country", "Pays"},          {"email", "Email"},
+    {"phone1", "Tél1"},     {"phone2", "Tél2"},           {"phone3", "Tél3"},
+    {"phone4", "Tél4"},     {"customer_id", "N° client"},
+};
+static const char *const script_words[] = {"Agent", "Campagne", "Date"};
+
+/* Is name (of len bytes) a field of campaign c: standard or declared, by name or label? */
+static bool known_field(const Carillon__V1__Campaign *c, const char *name, size_t len)
+{
+    for (size_t i = 0; i < sizeof standard_fields / sizeof standard_fields[0]; i++)
+        for (int k = 0; k < 2; k++)
+            if (strlen(standard_fields[i][k]) == len &&
+                strncmp(standard_fields[i][k], name, len) == 0)
+                return true;
+    for (size_t i = 0; i < c->n_fields; i++)
+        if ((strlen(c->fields[i]->name) == len && strncmp(c->fields[i]->name, name, len) == 0) ||
+            (strlen(c->fields[i]->label) == len && strncmp(c->fields[i]->label, name, len) == 0))
+            return true;
+    return false;
+}
+
+/* [Field] placeholders must be closed and name a field of the campaign: [Nom], [Prénom],
+ * [city], a declared field, or [Agent], [Campagne], [Date]. */
+static bool placeholders_ok(const Carillon__V1__Campaign *c, struct problem *p, const char *field,
+                            const char *text)
 {
     const char *s = text;
     while ((s = strchr(s, '['))) {
@@ -231,9 +259,64 @@ static bool placeholders_ok(struct problem *p, const char *field, const char *te
         const char *next = strchr(s + 1, '[');
         if (!end || (next && next < end))
             return bad(p, field, "%s: a [ is not closed by ]", field);
-        if (end == s + 1)
-            return bad(p, field, "%s: an empty [] placeholder", field);
+        size_t len = (size_t)(end - s - 1);
+        bool word = false;
+        for (size_t i = 0; i < sizeof script_words / sizeof script_words[0]; i++)
+            word =
+                word || (strlen(script_words[i]) == len && !strncmp(script_words[i], s + 1, len));
+        if (!word && !known_field(c, s + 1, len))
+            return bad(p, field,
+                       "%s: [%.*s] is not a field of this campaign (standard fields, the "
+                       "campaign's fields, or [Agent], [Campagne], [Date])",
+                       field, (int)len, s + 1);
         s = end + 1;
+    }
+    return true;
+}
+
+static bool fields_ok(const Carillon__V1__Campaign *c, struct problem *p)
+{
+    if (c->n_fields > 200)
+        return bad(p, "fields", "a campaign declares at most 200 fields");
+    for (size_t i = 0; i < c->n_fields; i++) {
+        const Carillon__V1__ContactField *f = c->fields[i];
+        char fp[64], fp2[96];
+        snprintf(fp, sizeof fp, "fields[%zu]", i);
+        snprintf(fp2, sizeof fp2, "%s.name", fp);
+        bool ok = f->name[0] && strlen(f->name) <= 64 && islower((unsigned char)f->name[0]);
+        for (const char *x = f->name; ok && *x; x++)
+            ok = islower((unsigned char)*x) || isdigit((unsigned char)*x) || *x == '_';
+        if (!ok)
+            return bad(p, fp2, "%s must be 1-64 of a-z, 0-9, _ starting with a letter, got '%s'",
+                       fp2, f->name);
+        for (size_t k = 0; k < sizeof standard_fields / sizeof standard_fields[0]; k++)
+            if (strcmp(standard_fields[k][0], f->name) == 0)
+                return bad(p, fp2, "%s: '%s' is a standard field already", fp2, f->name);
+        snprintf(fp2, sizeof fp2, "%s.label", fp);
+        if (!f->label[0])
+            return bad(p, fp2, "%s is required", fp2);
+        if (!text_ok(p, fp2, f->label, 64))
+            return false;
+        snprintf(fp2, sizeof fp2, "%s.type", fp);
+        if (!f->type)
+            return bad(p, fp2, "%s is required: text, number, date, phone or email", fp2);
+        for (size_t k = 0; k < i; k++) {
+            if (strcmp(c->fields[k]->name, f->name) == 0) {
+                snprintf(fp2, sizeof fp2, "%s.name", fp);
+                return bad(p, fp2, "%s: '%s' is declared twice", fp2, f->name);
+            }
+            if (strcmp(c->fields[k]->label, f->label) == 0) {
+                snprintf(fp2, sizeof fp2, "%s.label", fp);
+                return bad(p, fp2, "%s: '%s' is the label of fields[%zu] too", fp2, f->label, k);
+            }
+        }
+    }
+    for (size_t i = 0; i < c->n_popup_fields; i++) {
+        if (!known_field(c, c->popup_fields[i], strlen(c->popup_fields[i]))) {
+            char fp[64];
+            snprintf(fp, sizeof fp, "popup_fields[%zu]", i);
+            return bad(p, fp, "%s: '%s' is not a field of this campaign", fp, c->popup_fields[i]);
+        }
     }
     return true;
 }
@@ -285,7 +368,7 @@ static bool script_ok(const Carillon__V1__Campaign *c, struct problem *p)
             snprintf(f2, sizeof f2, "%s.text", bf);
             if (b->kind != CARILLON__V1__BLOCK_KIND__BLOCK_KIND_QUICK_QUALIFICATION && !b->text[0])
                 return bad(p, f2, "%s is required", f2);
-            if (!text_ok(p, f2, b->text, 8192) || !placeholders_ok(p, f2, b->text))
+            if (!text_ok(p, f2, b->text, 8192) || !placeholders_ok(c, p, f2, b->text))
                 return false;
             snprintf(f2, sizeof f2, "%s.export_name", bf);
             if (question && !export_name_ok(b->export_name))
@@ -551,7 +634,7 @@ static bool campaign_ok(const Carillon__V1__Campaign *c, struct problem *p)
             if (strcmp(q->groups[k], c->qualification_group) == 0)
                 group_used = true;
     }
-    if (!script_ok(c, p))
+    if (!fields_ok(c, p) || !script_ok(c, p))
         return false;
     if (c->qualification_mode == CARILLON__V1__QUALIFICATION_MODE__QUALIFICATION_MODE_MANUAL) {
         if (!c->qualification_group[0])

@@ -953,8 +953,9 @@ static int cmd_apply(int argc, char **argv)
         const Carillon__V1__Error *e = net.reply->error;
         int line = e->field[0] ? pbyaml_line_of(&lines, e->field) : 0;
         if (line) {
-            rc = report(EXIT_REFUSED, code_name(e->code), NULL, "%s:%d: %s: %s", file, line,
-                        e->field, e->message);
+            bool named = strncmp(e->message, e->field, strlen(e->field)) == 0;
+            rc = report(EXIT_REFUSED, code_name(e->code), NULL, "%s:%d: %s%s%s", file, line,
+                        named ? "" : e->field, named ? "" : ": ", e->message);
             drop_reply();
             pbyaml_lines_free(&lines);
             return rc;

@@ -598,6 +598,36 @@ int store_campaign_apply(struct cr_pg *pg, const Carillon__V1__Campaign *c, int6
         free(bc[k]);
     }
 
+    /* Declared contact fields, replaced in order. */
+    size_t nf = c->n_fields;
+    char **fn = calloc(nf + 1, sizeof *fn), **fl = calloc(nf + 1, sizeof *fl);
+    char **ft = calloc(nf + 1, sizeof *ft);
+    for (size_t i = 0; i < nf; i++) {
+        char w[32];
+        fn[i] = c->fields[i]->name;
+        fl[i] = c->fields[i]->label;
+        ft[i] = strdup(cr_pb_enum_word(&carillon__v1__field_type__descriptor, c->fields[i]->type, w,
+                                       sizeof w));
+    }
+    p_str(&p, c->name);
+    if (!rc)
+        rc = add(b, "DELETE FROM campaign_fields WHERE campaign_id = " CAMPAIGN_ID, &p);
+    p_str(&p, c->name);
+    p_own(&p, array_literal(fn, nf));
+    p_own(&p, array_literal(fl, nf));
+    p_own(&p, array_literal(ft, nf));
+    if (!rc)
+        rc = add(b,
+                 "INSERT INTO campaign_fields (campaign_id, position, name, label, type) "
+                 "SELECT " CAMPAIGN_ID ", t.ord, t.n, t.l, t.t FROM unnest($2::text[], $3::text[], "
+                 "$4::text[]) WITH ORDINALITY AS t(n, l, t, ord)",
+                 &p);
+    for (size_t i = 0; i < nf; i++)
+        free(ft[i]);
+    free(fn);
+    free(fl);
+    free(ft);
+
     /* The supervisor who creates a campaign may view, edit and export it. */
     p_str(&p, c->name);
     p_fmt(&p, "%lld", (long long)actor_id);
@@ -775,7 +805,7 @@ static void on_got(void *arg, const struct cr_pg_result *r)
     for (size_t i = 0; i < c.n_agents; i++)
         c.agents[i] = PQgetvalue(ar, (int)i, 0);
 
-    const PGresult *scr = r->res[5], *blr = r->res[6];
+    const PGresult *scr = r->res[5], *blr = r->res[7];
     c.n_script = (size_t)PQntuples(scr);
     c.script = mem_alloc(&m, c.n_script * sizeof *c.script);
     for (size_t i = 0; i < c.n_script; i++) {
@@ -814,6 +844,18 @@ static void on_got(void *arg, const struct cr_pg_result *r)
         bl->qualifications = split(&m, PQgetvalue(blr, row, 9), &bl->n_qualifications);
         Carillon__V1__Screen *sc = c.script[sp - 1];
         sc->blocks[sc->n_blocks++] = bl;
+    }
+
+    const PGresult *fr = r->res[6];
+    c.n_fields = (size_t)PQntuples(fr);
+    c.fields = mem_alloc(&m, c.n_fields * sizeof *c.fields);
+    for (size_t i = 0; i < c.n_fields; i++) {
+        Carillon__V1__ContactField *f = mem_alloc(&m, sizeof *f);
+        carillon__v1__contact_field__init(f);
+        f->name = PQgetvalue(fr, (int)i, 0);
+        f->label = PQgetvalue(fr, (int)i, 1);
+        f->type = enum_of(&carillon__v1__field_type__descriptor, PQgetvalue(fr, (int)i, 2));
+        c.fields[i] = f;
     }
 
     cb(call->arg, 0, &c);
@@ -858,6 +900,12 @@ int store_campaign_get(struct cr_pg *pg, const char *name, campaign_get_cb cb, v
         rc = cr_pg_batch_add(
             b,
             "SELECT name, initial FROM script_screens WHERE campaign_id = " CAMPAIGN_ID
+            " ORDER BY position",
+            1, p);
+    if (!rc)
+        rc = cr_pg_batch_add(
+            b,
+            "SELECT name, label, type FROM campaign_fields WHERE campaign_id = " CAMPAIGN_ID
             " ORDER BY position",
             1, p);
     if (!rc)

@@ -41,6 +41,10 @@ bad "s/  initial: false/  initial: true/" "exactly one screen must be initial (f
 bad "s/text: 'Quel débit utilisez-vous ?'/text: 'Quel [débit utilisez-vous ?'/" "a [ is not closed by ]"
 bad "s/choices: \['ADSL', 'VDSL', 'Fibre', 'Je ne sais pas'\]/choices: ['ADSL']/" "needs at least 2 choices"
 bad "s/    predefined_type: date/    predefined_type: ''/" "predefined questions, and only they, have a predefined type"
+bad "s/\[anciennete\]/[anciennété]/" "[anciennété] is not a field of this campaign"
+bad "s/popup_fields: \['last_name'/popup_fields: ['surname'/" "popup_fields[0]: 'surname' is not a field of this campaign"
+bad "s/- name: 'offre_actuelle'/- name: 'city'/" "'city' is a standard field already"
+bad "s/  label: 'Offre actuelle'/  label: 'Ancienneté'/" "'Ancienneté' is the label of fields[0] too"
 
 # ordering, duplicating, deleting questions and screens; bulk choices
 assert_exit 0 carillonctl question move "$F" debit 1
