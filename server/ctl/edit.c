@@ -282,6 +282,18 @@ int ctl_screen(int argc, char **argv)
     int rc = fetch(campaign, &c);
     if (rc)
         return rc;
+    if (strcmp(sub, "screens") == 0 && argc == 2 && ctl_json()) {
+        printf("{\"screens\":[");
+        for (size_t i = 0; i < c->n_script; i++) {
+            printf("%s{\"position\":%zu,\"name\":", i ? "," : "", i + 1);
+            pbjson_string(stdout, c->script[i]->name);
+            printf(",\"initial\":%s,\"blocks\":%zu}", c->script[i]->initial ? "true" : "false",
+                   c->script[i]->n_blocks);
+        }
+        printf("]}\n");
+        protobuf_c_message_free_unpacked(&c->base, NULL);
+        return 0;
+    }
     if (strcmp(sub, "screens") == 0 && argc == 2) {
         printf("%-4s %-32s %-8s %s\n", "POS", "SCREEN", "INITIAL", "BLOCKS");
         for (size_t i = 0; i < c->n_script; i++) {
@@ -561,6 +573,21 @@ int ctl_schedule(int argc, char **argv)
     int rc = fetch(argv[1], &c);
     if (rc)
         return rc;
+    if (strcmp(sub, "list") == 0 && argc == 2 && ctl_json()) {
+        printf("{\"schedule\":[");
+        for (size_t i = 0; i < c->n_schedule; i++) {
+            printf("%s", i ? "," : "");
+            pbjson_inline(stdout, &c->schedule[i]->base);
+        }
+        printf("],\"schedule_dates\":[");
+        for (size_t i = 0; i < c->n_schedule_dates; i++) {
+            printf("%s", i ? "," : "");
+            pbjson_inline(stdout, &c->schedule_dates[i]->base);
+        }
+        printf("]}\n");
+        protobuf_c_message_free_unpacked(&c->base, NULL);
+        return 0;
+    }
     if (strcmp(sub, "list") == 0 && argc == 2) {
         char d[16];
         printf("%-4s %-10s %-6s %s\n", "#", "DAY", "START", "END");

@@ -96,6 +96,10 @@ assert_contains "$ERR" "overlaps"
 assert_exit 0 carillonctl schedule close "$F" 2027-07-14 'Fête nationale'
 assert_exit 0 carillonctl schedule list "$F"
 assert_contains "$OUT" "2027-07-14      closed  Fête nationale"
+assert_exit 0 carillonctl schedule list "$F" --json
+assert_contains "$OUT" '{"day":"friday","start":"09:00","end":"12:00"}'
+assert_exit 0 carillonctl script screens "$F" --json
+assert_contains "$OUT" '"name":"Accueil","initial":true'
 assert_exit 0 carillonctl schedule remove "$F" 5
 assert_exit 1 env CARILLON_USER=helene CARILLON_PASSWORD=agent-pass-1 carillonctl question list "$F"
 assert_contains "$ERR" "PERMISSION_DENIED"
