@@ -128,7 +128,7 @@ static void usage(FILE *f)
             "  campaign state NAME draft|ready|running|paused|stopped|finished\n"
             "  campaign duplicate NAME NEW_NAME | campaign delete NAME\n"
             "  campaign create NAME [--time-zone TZ] | campaign set NAME FIELD VALUE\n"
-            "  grant LOGIN CAMPAIGN view,edit,export|none   a user's rights on a campaign\n"
+            "  grant LOGIN|@PROFILE CAMPAIGN view,edit,export|none   rights on a campaign\n"
             "  grant list CAMPAIGN          who may do what, and the agents assigned\n"
             "  user profiles LOGIN [P1,P2,...]   set a user's profiles (none: clear them)\n"
             "  question list|delete|duplicate|move|choices|import CAMPAIGN ...\n"

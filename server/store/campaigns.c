@@ -974,7 +974,7 @@ int store_campaign_list(struct cr_pg *pg, const Carillon__V1__CampaignList *f, i
                          "c.id) FROM campaigns c WHERE ($1 = '' OR c.state = $1) "
                          "AND ($2::int = 0 OR c.year = $2::int) "
                          "AND ($3 = '' OR $3 = ANY(c.contract_types)) "
-                         "AND ($4::bigint = 0 OR EXISTS (SELECT 1 FROM campaign_users cu "
+                         "AND ($4::bigint = 0 OR EXISTS (SELECT 1 FROM campaign_user_rights cu "
                          "WHERE cu.campaign_id = c.id AND cu.user_id = $4::bigint "
                          "AND cu.can_view)) ORDER BY c.name",
                          4, p, on_listed, c);
@@ -1159,8 +1159,8 @@ int store_campaign_access(struct cr_pg *pg, const char *name, int64_t user_id,
     int rc = cr_pg_query(pg,
                          "SELECT coalesce(cu.can_view, false), coalesce(cu.can_edit, false), "
                          "coalesce(cu.can_export, false) FROM campaigns c LEFT JOIN "
-                         "campaign_users cu ON cu.campaign_id = c.id AND cu.user_id = $2::bigint "
-                         "WHERE c.name = $1",
+                         "campaign_user_rights cu ON cu.campaign_id = c.id AND cu.user_id = "
+                         "$2::bigint WHERE c.name = $1",
                          2, p, on_access, c);
     if (rc)
         free(c);
@@ -1186,6 +1186,31 @@ int store_campaign_grant(struct cr_pg *pg, const char *campaign, const char *log
         return -ENOMEM;
     const char *p0[] = {campaign, login};
     const char *p[] = {campaign, login, view ? "t" : "f", edit ? "t" : "f", export_ ? "t" : "f"};
+    if (login[0] == '@') { /* a profile: every user who has it */
+        const char *pp[] = {campaign, login + 1, p[2], p[3], p[4]};
+        int rc =
+            cr_pg_batch_add(b, "SELECT EXISTS (SELECT 1 FROM campaigns WHERE name = $1)", 1, pp);
+        if (!rc)
+            rc = cr_pg_batch_add(
+                b,
+                "DELETE FROM campaign_profile_rights WHERE campaign_id = " CAMPAIGN_ID
+                " AND profile = $2 AND NOT ($3::bool OR $4::bool "
+                "OR $5::bool)",
+                5, pp);
+        if (!rc)
+            rc = cr_pg_batch_add(b,
+                                 "INSERT INTO campaign_profile_rights (campaign_id, profile, "
+                                 "can_view, can_edit, can_export) SELECT " CAMPAIGN_ID
+                                 ", $2, $3::bool, $4::bool, $5::bool WHERE $3::bool OR $4::bool "
+                                 "OR $5::bool ON CONFLICT (campaign_id, profile) DO UPDATE SET "
+                                 "can_view = EXCLUDED.can_view, can_edit = EXCLUDED.can_edit, "
+                                 "can_export = EXCLUDED.can_export",
+                                 5, pp);
+        char subject[400];
+        snprintf(subject, sizeof subject, "%s/%s", campaign, login);
+        audit_add(b, actor_id, "campaign.grant", subject, &rc);
+        return send_batch(b, rc, on_granted, (void *)cb, arg);
+    }
     int rc = cr_pg_batch_add(b,
                              "SELECT EXISTS (SELECT 1 FROM campaigns WHERE name = $1) AND "
                              "EXISTS (SELECT 1 FROM users WHERE login = $2)",
@@ -1259,7 +1284,9 @@ int store_campaign_rights(struct cr_pg *pg, const char *name, campaign_rights_cb
             "coalesce(cu.can_export, false), coalesce(ca.assigned_by, '') FROM users u "
             "LEFT JOIN campaign_users cu ON cu.user_id = u.id AND cu.campaign_id = " CAMPAIGN_ID
             " LEFT JOIN campaign_agents ca ON ca.user_id = u.id AND ca.campaign_id = " CAMPAIGN_ID
-            " WHERE cu.user_id IS NOT NULL OR ca.user_id IS NOT NULL ORDER BY u.login",
+            " WHERE cu.user_id IS NOT NULL OR ca.user_id IS NOT NULL UNION ALL "
+            "SELECT '@' || pr.profile, 'profile', pr.can_view, pr.can_edit, pr.can_export, '' "
+            "FROM campaign_profile_rights pr WHERE pr.campaign_id = " CAMPAIGN_ID " ORDER BY 1",
             1, p);
     return send_batch(b, rc, on_rights, (void *)cb, arg);
 }

@@ -148,6 +148,21 @@ assert_contains "$ERR" "NOT_FOUND"
 assert_exit 1 env CARILLON_USER=helene CARILLON_PASSWORD=agent-pass-1 carillonctl grant helene "$survey" edit
 assert_contains "$ERR" "PERMISSION_DENIED"
 
+# rights by profile: a supervisor with the profile gets them
+assert_exit 0 carillonctl user add lea --role supervisor --name 'Léa Girard' --password-stdin <<<'superv-pass-2'
+assert_exit 1 env CARILLON_USER=lea CARILLON_PASSWORD=superv-pass-2 carillonctl get campaign "$survey"
+assert_exit 0 carillonctl user profiles lea qualite
+assert_exit 0 carillonctl grant @qualite "$survey" view
+assert_exit 0 env CARILLON_USER=lea CARILLON_PASSWORD=superv-pass-2 carillonctl get campaign "$survey"
+assert_exit 1 env CARILLON_USER=lea CARILLON_PASSWORD=superv-pass-2 carillonctl apply -f "$ex/campaign-survey.yaml"
+assert_contains "$ERR" "edit right"
+assert_exit 0 env CARILLON_USER=lea CARILLON_PASSWORD=superv-pass-2 carillonctl campaign list
+assert_contains "$OUT" "$survey"
+assert_exit 0 carillonctl grant list "$survey"
+assert_contains "$OUT" "@qualite"
+assert_exit 0 carillonctl grant @qualite "$survey" none
+assert_exit 1 env CARILLON_USER=lea CARILLON_PASSWORD=superv-pass-2 carillonctl get campaign "$survey"
+
 # agents by profile: a campaign with no agent listed runs when an agent has its profile
 assert_exit 0 carillonctl user profiles helene vente,fibre
 assert_exit 0 carillonctl user list --json
