@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "carillon/log.h"
 
@@ -54,9 +55,13 @@ struct cr_pg {
     PGconn *conn;
     struct pollh *poll;
     int poll_fd;
+    ino_t poll_ino; /* with poll_fd: libpq may reuse an fd number for a new socket */
     int poll_events;
     enum pg_state state;
     bool in_script; /* a script is running: pipeline mode is off */
+    bool pumping;   /* pg_pump is on the stack: nested calls only ask it to go round again */
+    bool again;
+    unsigned connect_timeout_ms;
     struct item *send_head, *send_tail;
     struct item *flight_head, *flight_tail;
     size_t count;
@@ -73,7 +78,7 @@ struct cr_pg {
 
 static void pg_connect(struct cr_pg *pg);
 static void pg_lost(struct cr_pg *pg, const char *why);
-static void pg_send(struct cr_pg *pg);
+static void pg_pump(struct cr_pg *pg, bool readable);
 
 /* --- items ------------------------------------------------------------------------------ */
 
@@ -182,7 +187,8 @@ static int enqueue(struct cr_pg *pg, struct item *it)
     else
         pg->send_head = it;
     pg->send_tail = it;
-    pg_send(pg);
+    if (pg->state == PG_UP)
+        pg_pump(pg, false);
     return 0;
 }
 
@@ -217,6 +223,7 @@ static void poll_drop(struct cr_pg *pg)
     uv_close((uv_handle_t *)&pg->poll->h, on_poll_closed);
     pg->poll = NULL;
     pg->poll_fd = -1;
+    pg->poll_ino = 0;
     pg->poll_events = 0;
 }
 
@@ -228,7 +235,16 @@ static int poll_watch(struct cr_pg *pg, int events)
     int fd = PQsocket(pg->conn);
     if (fd < 0)
         return -EBADF;
-    if (pg->poll && pg->poll_fd != fd)
+    /* While connecting, libpq may close its socket and open another (next address, SSL
+     * fallback), possibly under the same number: compare the inode too. Once up, it is fixed. */
+    ino_t ino = pg->poll_ino;
+    if (!pg->poll || pg->state == PG_CONNECTING) {
+        struct stat st;
+        if (fstat(fd, &st) != 0)
+            return -errno;
+        ino = st.st_ino;
+    }
+    if (pg->poll && (pg->poll_fd != fd || pg->poll_ino != ino))
         poll_drop(pg);
     if (!pg->poll) {
         struct pollh *ph = calloc(1, sizeof *ph);
@@ -243,6 +259,7 @@ static int poll_watch(struct cr_pg *pg, int events)
         pg->handles++;
         pg->poll = ph;
         pg->poll_fd = fd;
+        pg->poll_ino = ino;
         pg->poll_events = 0;
     }
     if (events != pg->poll_events) {
@@ -256,8 +273,10 @@ static void on_notice(void *arg, const PGresult *res)
 {
     (void)arg;
     const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY);
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
     const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-    cr_log_info("pg_notice", "severity=%s message=%s", sev ? sev : "NOTICE", cr_log_q(msg));
+    cr_log_warn("pg_notice", "severity=%s sqlstate=%s message=%s", sev ? sev : "NOTICE",
+                state ? state : "-", cr_log_q(msg ? msg : PQresultErrorMessage(res)));
 }
 
 /* --- connecting ------------------------------------------------------------------------- */
@@ -265,6 +284,13 @@ static void on_notice(void *arg, const PGresult *res)
 static void on_reconnect(uv_timer_t *t)
 {
     pg_connect(t->data);
+}
+
+static void on_connect_timeout(uv_timer_t *t)
+{
+    struct cr_pg *pg = t->data;
+    if (pg->state == PG_CONNECTING)
+        pg_lost(pg, "connection attempt timed out");
 }
 
 static void schedule_reconnect(struct cr_pg *pg)
@@ -278,13 +304,11 @@ static void connect_step(struct cr_pg *pg)
 {
     PostgresPollingStatusType st = PQconnectPoll(pg->conn);
     if (st == PGRES_POLLING_FAILED) {
-        char why[512];
-        snprintf(why, sizeof why, "%s", PQerrorMessage(pg->conn));
-        why[strcspn(why, "\n")] = '\0';
-        pg_lost(pg, why);
+        pg_lost(pg, PQerrorMessage(pg->conn));
         return;
     }
     if (st == PGRES_POLLING_OK) {
+        uv_timer_stop(&pg->timer);
         if (PQsetnonblocking(pg->conn, 1) != 0 || PQenterPipelineMode(pg->conn) != 1) {
             pg_lost(pg, "cannot enter pipeline mode");
             return;
@@ -292,8 +316,8 @@ static void connect_step(struct cr_pg *pg)
         PQsetNoticeReceiver(pg->conn, on_notice, pg);
         pg->state = PG_UP;
         pg->backoff_ms = 0;
-        cr_log_info("pg_connected", "server=%s:%s db=%s", PQhost(pg->conn), PQport(pg->conn),
-                    PQdb(pg->conn));
+        cr_log_info("pg_connected", "server=%s:%s db=%s user=%s", PQhost(pg->conn),
+                    PQport(pg->conn), PQdb(pg->conn), PQuser(pg->conn));
         if (poll_watch(pg, UV_READABLE) != 0) {
             pg_lost(pg, "cannot watch the socket");
             return;
@@ -301,7 +325,7 @@ static void connect_step(struct cr_pg *pg)
         if (pg->state_cb)
             pg->state_cb(pg->state_arg, true);
         if (pg->state == PG_UP)
-            pg_send(pg);
+            pg_pump(pg, false);
         return;
     }
     if (poll_watch(pg, st == PGRES_POLLING_READING ? UV_READABLE : UV_WRITABLE) != 0)
@@ -314,14 +338,13 @@ static void pg_connect(struct cr_pg *pg)
         return;
     pg->conn = PQconnectStart(pg->conninfo);
     if (!pg->conn || PQstatus(pg->conn) == CONNECTION_BAD) {
-        char why[512] = "out of memory";
-        if (pg->conn)
-            snprintf(why, sizeof why, "%s", PQerrorMessage(pg->conn));
-        why[strcspn(why, "\n")] = '\0';
-        pg_lost(pg, why);
+        pg_lost(pg, pg->conn ? PQerrorMessage(pg->conn) : "out of memory");
         return;
     }
     pg->state = PG_CONNECTING;
+    /* PQconnectPoll has no timeout of its own (connect_timeout only works for blocking
+     * connects): the timer, idle while connecting, bounds the attempt. */
+    uv_timer_start(&pg->timer, on_connect_timeout, pg->connect_timeout_ms, 0);
     connect_step(pg);
 }
 
@@ -330,7 +353,7 @@ static void pg_lost(struct cr_pg *pg, const char *reason)
 {
     /* reason may be PQerrorMessage(), which PQfinish frees: copy it first. */
     char why[512];
-    snprintf(why, sizeof why, "%s", reason ? reason : "");
+    snprintf(why, sizeof why, "%s", reason && *reason ? reason : "connection lost");
     why[strcspn(why, "\n")] = '\0';
     bool was_up = pg->state == PG_UP;
     poll_drop(pg);
@@ -342,9 +365,10 @@ static void pg_lost(struct cr_pg *pg, const char *reason)
     if (pg->state == PG_CLOSING)
         return;
     pg->state = PG_DOWN;
+    uv_timer_stop(&pg->timer);
     if (was_up)
-        cr_log_warn("pg_disconnected", "reason=%s in_flight=%s", cr_log_q(why),
-                    pg->flight_head ? "yes" : "no");
+        cr_log_warn("pg_disconnected", "reason=%s in_flight=%s queued=%s", cr_log_q(why),
+                    pg->flight_head ? "yes" : "no", pg->send_head ? "yes" : "no");
     else
         cr_log_warn("pg_connect_failed", "reason=%s retry_ms=%u", cr_log_q(why),
                     pg->backoff_ms ? pg->backoff_ms : pg->opts.reconnect_min_ms);
@@ -360,21 +384,10 @@ static void pg_lost(struct cr_pg *pg, const char *reason)
 
 /* --- sending and receiving -------------------------------------------------------------- */
 
-static void pg_flush(struct cr_pg *pg)
+/* Hands queued items to libpq (its output buffer grows as needed in non-blocking mode).
+ * Returns whether anything was sent; false with the state changed when the connection broke. */
+static bool send_queued(struct cr_pg *pg)
 {
-    int rc = PQflush(pg->conn);
-    if (rc < 0) {
-        pg_lost(pg, PQerrorMessage(pg->conn));
-        return;
-    }
-    if (poll_watch(pg, rc == 1 ? UV_READABLE | UV_WRITABLE : UV_READABLE) != 0)
-        pg_lost(pg, "cannot watch the socket");
-}
-
-static void pg_send(struct cr_pg *pg)
-{
-    if (pg->state != PG_UP)
-        return;
     bool sent = false;
     while (pg->send_head && !pg->in_script) {
         struct item *it = pg->send_head;
@@ -383,7 +396,7 @@ static void pg_send(struct cr_pg *pg)
                 break; /* scripts run alone, outside pipeline mode */
             if (PQexitPipelineMode(pg->conn) != 1 || !PQsendQuery(pg->conn, it->stmts[0].sql)) {
                 pg_lost(pg, PQerrorMessage(pg->conn));
-                return;
+                return false;
             }
             pg->in_script = true;
         } else {
@@ -392,12 +405,13 @@ static void pg_send(struct cr_pg *pg)
                 if (!PQsendQueryParams(pg->conn, s->sql, s->nparams, NULL,
                                        (const char *const *)s->params, NULL, NULL, 0)) {
                     pg_lost(pg, PQerrorMessage(pg->conn));
-                    return;
+                    return false;
                 }
             }
+            /* One sync per item: the statements of a batch share one implicit transaction. */
             if (!PQpipelineSync(pg->conn)) {
                 pg_lost(pg, PQerrorMessage(pg->conn));
-                return;
+                return false;
             }
         }
         pg->send_head = it->next;
@@ -411,8 +425,22 @@ static void pg_send(struct cr_pg *pg)
         pg->flight_tail = it;
         sent = true;
     }
-    if (sent)
-        pg_flush(pg);
+    return sent;
+}
+
+/* Writes what libpq holds; watches for writability only while some is left. */
+static bool pg_flush(struct cr_pg *pg)
+{
+    int rc = PQflush(pg->conn);
+    if (rc < 0) {
+        pg_lost(pg, PQerrorMessage(pg->conn));
+        return false;
+    }
+    if (poll_watch(pg, rc == 1 ? UV_READABLE | UV_WRITABLE : UV_READABLE) != 0) {
+        pg_lost(pg, "cannot watch the socket");
+        return false;
+    }
+    return true;
 }
 
 static void record_error(struct item *it, const PGresult *r)
@@ -435,38 +463,39 @@ static struct item *flight_pop(struct cr_pg *pg)
     return it;
 }
 
-static void pg_receive(struct cr_pg *pg)
+/* Takes every complete result libpq has parsed and finishes the items they end. Returns how
+ * many results were taken, or -1 when a callback closed pg or the connection broke. */
+static int drain(struct cr_pg *pg)
 {
-    if (!PQconsumeInput(pg->conn)) {
-        pg_lost(pg, PQerrorMessage(pg->conn));
-        return;
-    }
-    bool last_null = false;
-    while (pg->conn && pg->flight_head && !PQisBusy(pg->conn)) {
-        PGresult *r = PQgetResult(pg->conn);
+    int taken = 0;
+    int nulls = 0;
+    while (pg->flight_head && !PQisBusy(pg->conn)) {
         struct item *it = pg->flight_head;
+        PGresult *r = PQgetResult(pg->conn);
         if (!r) {
-            if (it->kind == ITEM_SCRIPT) {
-                flight_pop(pg);
-                pg->in_script = false;
-                if (PQenterPipelineMode(pg->conn) != 1) {
-                    it->status = it->status ? it->status : -EIO;
-                    item_finish(pg, it);
-                    pg_lost(pg, "cannot re-enter pipeline mode");
-                    return;
-                }
-                item_finish(pg, it);
-                if (pg->state != PG_UP)
-                    return;
-                last_null = false;
+            if (it->kind != ITEM_SCRIPT) {
+                /* In pipeline mode a NULL ends one statement's results; two in a row: none
+                 * left for now. */
+                if (++nulls > 1)
+                    break;
                 continue;
             }
-            if (last_null)
-                break;
-            last_null = true;
+            /* The script's last result: back to pipeline mode for the items behind it. */
+            flight_pop(pg);
+            pg->in_script = false;
+            taken++;
+            bool ok = PQenterPipelineMode(pg->conn) == 1;
+            item_finish(pg, it);
+            if (pg->state != PG_UP)
+                return -1;
+            if (!ok) {
+                pg_lost(pg, "cannot re-enter pipeline mode");
+                return -1;
+            }
             continue;
         }
-        last_null = false;
+        nulls = 0;
+        taken++;
         ExecStatusType st = PQresultStatus(r);
         if (it->kind == ITEM_SCRIPT) {
             if (st == PGRES_FATAL_ERROR)
@@ -481,7 +510,7 @@ static void pg_receive(struct cr_pg *pg)
             flight_pop(pg);
             item_finish(pg, it);
             if (pg->state != PG_UP)
-                return;
+                return -1;
             continue;
         }
         if (st == PGRES_FATAL_ERROR)
@@ -494,21 +523,66 @@ static void pg_receive(struct cr_pg *pg)
             PQclear(r);
         }
     }
-    if (!pg->conn)
-        return;
-    PGnotify *n;
-    while ((n = PQnotifies(pg->conn))) {
+    return taken;
+}
+
+/* Delivers NOTIFY messages libpq has received. Returns how many, or -1 as drain() does. */
+static int notifies(struct cr_pg *pg)
+{
+    int n = 0;
+    PGnotify *note;
+    while ((note = PQnotifies(pg->conn))) {
+        n++;
         if (pg->notify_cb)
-            pg->notify_cb(pg->notify_arg, n->relname, n->extra);
-        PQfreemem(n);
+            pg->notify_cb(pg->notify_arg, note->relname, note->extra);
+        PQfreemem(note);
         if (pg->state != PG_UP)
-            return;
+            return -1;
     }
-    if (PQstatus(pg->conn) == CONNECTION_BAD) {
-        pg_lost(pg, "connection closed by the server");
+    return n;
+}
+
+/* Does everything that can be done now: read (when the socket is readable), finish items whose
+ * results are complete, deliver notifications, send queued items, flush. It goes round until
+ * nothing moves, because PQflush may itself read input into libpq's buffer (to avoid a
+ * deadlock with a server blocked on writing), and input already buffered raises no further
+ * readable event. Callbacks may enqueue (a nested call only asks for another round) or close. */
+static void pg_pump(struct cr_pg *pg, bool readable)
+{
+    if (pg->pumping) {
+        pg->again = true;
         return;
     }
-    pg_send(pg);
+    pg->pumping = true;
+    bool moved;
+    do {
+        pg->again = false;
+        moved = false;
+        if (pg->state != PG_UP)
+            break;
+        if (readable) {
+            readable = false;
+            if (!PQconsumeInput(pg->conn)) {
+                pg_lost(pg, PQerrorMessage(pg->conn));
+                break;
+            }
+        }
+        int n = drain(pg);
+        if (n < 0)
+            break;
+        int m = notifies(pg);
+        if (m < 0)
+            break;
+        if (PQstatus(pg->conn) == CONNECTION_BAD) {
+            pg_lost(pg, PQerrorMessage(pg->conn));
+            break;
+        }
+        bool sent = send_queued(pg);
+        if (pg->state != PG_UP || !pg_flush(pg))
+            break;
+        moved = n > 0 || m > 0 || sent;
+    } while (moved || pg->again);
+    pg->pumping = false;
 }
 
 static void on_poll(uv_poll_t *h, int status, int events)
@@ -526,13 +600,7 @@ static void on_poll(uv_poll_t *h, int status, int events)
         pg_lost(pg, uv_strerror(status));
         return;
     }
-    if (events & UV_WRITABLE) {
-        pg_flush(pg);
-        if (pg->state != PG_UP)
-            return;
-    }
-    if (events & UV_READABLE)
-        pg_receive(pg);
+    pg_pump(pg, (events & (UV_READABLE | UV_DISCONNECT)) != 0);
 }
 
 /* --- public ----------------------------------------------------------------------------- */
@@ -541,9 +609,26 @@ int cr_pg_new(uv_loop_t *loop, const struct cr_pg_opts *opts, struct cr_pg **out
 {
     if (!opts || !opts->conninfo)
         return -EINVAL;
+    /* A malformed conninfo is the caller's error now, not a reconnect loop later. */
+    char *perr = NULL;
+    PQconninfoOption *ci = PQconninfoParse(opts->conninfo, &perr);
+    if (!ci) {
+        char why[256];
+        snprintf(why, sizeof why, "%s", perr ? perr : "out of memory");
+        why[strcspn(why, "\n")] = '\0';
+        cr_log_error("pg_conninfo_invalid", "reason=%s", cr_log_q(why));
+        PQfreemem(perr);
+        return perr ? -EINVAL : -ENOMEM;
+    }
+    unsigned timeout_ms = 10000;
+    for (PQconninfoOption *o = ci; o->keyword; o++)
+        if (strcmp(o->keyword, "connect_timeout") == 0 && o->val && atoi(o->val) > 0)
+            timeout_ms = (unsigned)atoi(o->val) * 1000u;
+    PQconninfoFree(ci);
     struct cr_pg *pg = calloc(1, sizeof *pg);
     if (!pg)
         return -ENOMEM;
+    pg->connect_timeout_ms = timeout_ms;
     pg->conninfo = strdup(opts->conninfo);
     if (!pg->conninfo) {
         free(pg);
@@ -556,6 +641,8 @@ int cr_pg_new(uv_loop_t *loop, const struct cr_pg_opts *opts, struct cr_pg **out
         pg->opts.reconnect_min_ms = 100;
     if (!pg->opts.reconnect_max_ms)
         pg->opts.reconnect_max_ms = 5000;
+    if (pg->opts.reconnect_max_ms < pg->opts.reconnect_min_ms)
+        pg->opts.reconnect_max_ms = pg->opts.reconnect_min_ms;
     if (!pg->opts.max_queue)
         pg->opts.max_queue = 10000;
     pg->poll_fd = -1;
