@@ -24,6 +24,9 @@ ca)
         echo "CA kept: $dir/ca.pem"
         exit 0
     fi
+    # Half a CA is someone's real CA missing a file: never replace it silently.
+    [ -e "$dir/ca.pem" ] && die "$dir/ca.pem exists without $dir/ca.key: refusing to replace it"
+    [ -e "$dir/ca.key" ] && die "$dir/ca.key exists without $dir/ca.pem: refusing to replace it"
     umask 077
     openssl ecparam -name prime256v1 -genkey -noout -out "$dir/ca.key"
     openssl req -x509 -new -key "$dir/ca.key" -sha256 -days 3650 \
@@ -39,6 +42,8 @@ node)
     dir=$2 role=$3 name=$4 san=${5:-DNS:localhost,IP:127.0.0.1}
     case "$role" in server|dialer|agentd) ;; *) die "unknown role '$role' (server, dialer or agentd)" ;; esac
     [[ "$name" =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$ ]] || die "bad node name '$name' (letters, digits, . _ -)"
+    [[ "$san" =~ ^(DNS|IP):[^,]+(,(DNS|IP):[^,]+)*$ ]] ||
+        die "bad SAN '$san' (expected a comma-separated list like DNS:host.example,IP:10.0.0.5)"
     [ -f "$dir/ca.pem" ] && [ -f "$dir/ca.key" ] || die "no CA in $dir: run 'deploy/pki.sh ca $dir' first"
     tmp=$(mktemp -d)
     trap 'rm -rf "$tmp"' EXIT
@@ -51,8 +56,15 @@ keyUsage=critical,digitalSignature
 extendedKeyUsage=serverAuth,clientAuth
 subjectAltName=$san
 EXT
-    openssl x509 -req -in "$tmp/req.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" -CAcreateserial \
-        -days 825 -sha256 -extfile "$tmp/ext.cnf" -out "$tmp/cert.pem" 2>/dev/null
+    # openssl x509 chatters on success ("Certificate request self-signature ok"): keep its
+    # stderr for the failure message only.
+    if ! openssl x509 -req -in "$tmp/req.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" \
+        -CAcreateserial -days 825 -sha256 -extfile "$tmp/ext.cnf" -out "$tmp/cert.pem" \
+        2>"$tmp/err"; then
+        echo "pki.sh: cannot sign $name with the CA in $dir:" >&2
+        cat "$tmp/err" >&2
+        exit 1
+    fi
     mv "$tmp/key.pem" "$dir/$name.key"
     mv "$tmp/cert.pem" "$dir/$name.pem"
     chmod 0600 "$dir/$name.key"
@@ -60,5 +72,5 @@ EXT
     echo "certificate created: $dir/$name.pem (role $role)"
     ;;
 help|-h|--help) usage ;;
-*) usage >&2; exit 2 ;;
+*) echo "pki.sh: unknown command '$cmd'" >&2; usage >&2; exit 2 ;;
 esac

@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <openssl/err.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <signal.h>
@@ -35,7 +36,9 @@ struct cr_conn {
     uv_loop_t *loop;
     uv_tcp_t tcp;
     uv_timer_t timer;
-    uv_getaddrinfo_t gai;
+    uv_getaddrinfo_t *gai; /* heap: a lookup in the thread pool may outlive the conn */
+    struct addrinfo *ai;   /* resolved addresses, kept until one connects */
+    struct addrinfo *ai_next;
     uv_connect_t connect_req;
     uv_shutdown_t shutdown_req;
     int handles_open; /* tcp + timer, freed at 0 */
@@ -53,7 +56,6 @@ struct cr_conn {
     struct cr_conn_cbs cbs;
     void *data;
     struct cr_client *client; /* set when a cr_client owns this connection */
-    size_t queued;            /* ciphertext in uv writes + plaintext waiting for the handshake */
     uint8_t *pending;         /* plaintext sent before the handshake finished */
     size_t pending_len;
     char host[256];
@@ -94,6 +96,8 @@ static void conn_free(struct cr_conn *c)
     if (c->ssl)
         SSL_free(c->ssl); /* frees both BIOs */
     cr_frame_decoder_free(&c->dec);
+    if (c->ai)
+        uv_freeaddrinfo(c->ai);
     free(c->pending);
     free(c);
 }
@@ -121,6 +125,12 @@ static void conn_close_handles(struct cr_conn *c)
     if (c->state == CONN_CLOSED)
         return;
     c->state = CONN_CLOSED;
+    if (c->gai) {
+        /* A lookup already running cannot be cancelled: detach it, on_resolved frees it. */
+        c->gai->data = NULL;
+        uv_cancel((uv_req_t *)c->gai);
+        c->gai = NULL;
+    }
     if (!uv_is_closing((uv_handle_t *)&c->timer))
         uv_close((uv_handle_t *)&c->timer, on_handle_closed);
     if (!uv_is_closing((uv_handle_t *)&c->tcp))
@@ -155,10 +165,6 @@ static void conn_fail(struct cr_conn *c, int err, bool flush)
         c->reading = false;
     }
     if (!flush || !connected) {
-        if (c->state == CONN_RESOLVING) {
-            /* The getaddrinfo callback sees CONN_CLOSED and does nothing. */
-            uv_cancel((uv_req_t *)&c->gai);
-        }
         conn_close_handles(c);
         return;
     }
@@ -179,6 +185,7 @@ void cr_conn_close(struct cr_conn *c)
         return;
     }
     if (c->state == CONN_OPEN && c->ssl) {
+        ERR_clear_error();
         SSL_shutdown(c->ssl); /* queues close_notify */
         conn_pump(c);
     }
@@ -198,12 +205,26 @@ static void on_written(uv_write_t *req, int status)
 {
     struct wreq *w = (struct wreq *)req;
     struct cr_conn *c = w->c;
-    c->queued -= w->len;
     free(w);
     if (status < 0 && status != UV_ECANCELED && c->state < CONN_CLOSING) {
         cr_log_debug("conn_write_failed", "peer=%s error=%s", c->peer, uv_strerror(status));
         conn_fail(c, status, false);
     }
+}
+
+/* What the peer has not taken yet: ciphertext libuv could not hand to the kernel, plus plaintext
+ * waiting for the handshake. Bytes the kernel accepted do not count, so a burst towards a peer
+ * that keeps up is not mistaken for a slow peer. */
+static size_t conn_backlog(const struct cr_conn *c)
+{
+    return uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp) + c->pending_len;
+}
+
+static void conn_slow_peer(struct cr_conn *c, size_t backlog)
+{
+    cr_log_warn("slow_peer", "peer=%s queued=%zu max=%zu action=disconnect", c->peer, backlog,
+                c->opts.max_write_queue);
+    conn_fail(c, -ENOBUFS, false);
 }
 
 /* Moves whatever OpenSSL wrote into the memory BIO onto the socket. */
@@ -226,30 +247,25 @@ static void conn_pump(struct cr_conn *c)
         w->c = c;
         w->len = (size_t)got;
         uv_buf_t b = uv_buf_init(w->data, (unsigned)got);
-        c->queued += w->len;
         int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_written);
         if (rc) {
-            c->queued -= w->len;
             free(w);
             conn_fail(c, rc, false);
             return;
         }
     }
-    if (c->queued > c->opts.max_write_queue && c->state < CONN_CLOSING) {
-        cr_log_warn("slow_peer", "peer=%s queued=%zu max=%zu action=disconnect", c->peer, c->queued,
-                    c->opts.max_write_queue);
-        conn_fail(c, -ENOBUFS, false);
-    }
+    if (c->state < CONN_CLOSING && conn_backlog(c) > c->opts.max_write_queue)
+        conn_slow_peer(c, conn_backlog(c));
 }
 
 static int conn_write_plain(struct cr_conn *c, const void *bytes, size_t len)
 {
     if (c->state >= CONN_CLOSING)
         return -EPIPE;
-    if (c->queued + c->pending_len + len > c->opts.max_write_queue) {
-        cr_log_warn("slow_peer", "peer=%s queued=%zu max=%zu action=disconnect", c->peer,
-                    c->queued + c->pending_len + len, c->opts.max_write_queue);
-        conn_fail(c, -ENOBUFS, false);
+    /* One write into an empty queue always goes, so a frame bigger than the bound still can. */
+    size_t backlog = conn_backlog(c);
+    if (backlog > 0 && backlog + len > c->opts.max_write_queue) {
+        conn_slow_peer(c, backlog + len);
         return -ENOBUFS;
     }
     if (c->state != CONN_OPEN) {
@@ -262,17 +278,20 @@ static int conn_write_plain(struct cr_conn *c, const void *bytes, size_t len)
         return 0;
     }
     size_t off = 0;
+    ERR_clear_error();
     while (off < len) {
         int w = SSL_write(c->ssl, (const char *)bytes + off, (int)(len - off));
         if (w <= 0) {
-            cr_log_warn("tls_write_failed", "peer=%s reason=%s", c->peer, ssl_reason());
+            cr_log_warn("tls_write_failed", "peer=%s reason=%s", c->peer, cr_log_q(ssl_reason()));
             conn_fail(c, -EPROTO, false);
             return -EPIPE;
         }
         off += (size_t)w;
     }
     conn_pump(c);
-    return c->state >= CONN_CLOSING ? -ENOBUFS : 0;
+    if (c->state >= CONN_CLOSING)
+        return c->close_err == -ENOBUFS ? -ENOBUFS : -EPIPE;
+    return 0;
 }
 
 int cr_conn_send_raw(struct cr_conn *c, const void *bytes, size_t len)
@@ -351,6 +370,33 @@ static int on_frame(void *arg, const uint8_t *payload, size_t len)
     return c->state == CONN_OPEN ? 0 : -ECANCELED;
 }
 
+/* The decoder only says "too large"; the Error names the announced size, found by walking the
+ * frame headers of this chunk from where the decoder stood before it (hdr: its first buffered
+ * bytes, had: how many it had buffered). Runs only on that error path. */
+static uint32_t oversized_length(const uint8_t hdr[CR_FRAME_HEADER], size_t had, const uint8_t *in,
+                                 size_t n, size_t max)
+{
+    uint8_t h[CR_FRAME_HEADER];
+    size_t hl = had < CR_FRAME_HEADER ? had : CR_FRAME_HEADER;
+    memcpy(h, hdr, hl);
+    size_t pos = 0;
+    for (;;) {
+        while (hl < CR_FRAME_HEADER && pos < n)
+            h[hl++] = in[pos++];
+        if (hl < CR_FRAME_HEADER)
+            return 0;
+        uint32_t len = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
+        if (len > max)
+            return len;
+        size_t rest = CR_FRAME_HEADER + (size_t)len - (had > CR_FRAME_HEADER ? had : hl);
+        had = 0;
+        hl = 0;
+        if (rest > n - pos)
+            return 0;
+        pos += rest;
+    }
+}
+
 static void conn_handshake_done(struct cr_conn *c)
 {
     c->state = CONN_OPEN;
@@ -382,6 +428,7 @@ static void conn_handshake_done(struct cr_conn *c)
 static void conn_drive_tls(struct cr_conn *c)
 {
     if (c->state == CONN_HANDSHAKE) {
+        ERR_clear_error(); /* SSL_get_error reads the thread's queue: only ours may be there */
         int rc = SSL_do_handshake(c->ssl);
         if (rc != 1) {
             int e = SSL_get_error(c->ssl, rc);
@@ -402,6 +449,7 @@ static void conn_drive_tls(struct cr_conn *c)
     }
     uint8_t buf[16384];
     while (c->state == CONN_OPEN) {
+        ERR_clear_error();
         int n = SSL_read(c->ssl, buf, sizeof buf);
         if (n <= 0) {
             int e = SSL_get_error(c->ssl, n);
@@ -416,13 +464,18 @@ static void conn_drive_tls(struct cr_conn *c)
             conn_fail(c, -EPROTO, false);
             return;
         }
+        uint8_t hdr[CR_FRAME_HEADER] = {0};
+        size_t had = c->dec.len;
+        if (had)
+            memcpy(hdr, c->dec.buf, had < CR_FRAME_HEADER ? had : CR_FRAME_HEADER);
         int rc = cr_frame_decoder_feed(&c->dec, buf, (size_t)n, on_frame, c);
         if (rc == -EMSGSIZE) {
-            cr_log_warn("protocol_error", "peer=%s reason=frame_too_large max=%zu", c->peer,
-                        c->dec.max_frame);
+            uint32_t size = oversized_length(hdr, had, buf, (size_t)n, c->dec.max_frame);
+            cr_log_warn("protocol_error", "peer=%s reason=frame_too_large size=%u max=%zu", c->peer,
+                        size, c->dec.max_frame);
             (void)cr_conn_send_error(c, 0, CARILLON__V1__CODE__CODE_RESOURCE_EXHAUSTED, NULL,
-                                     "frame larger than the maximum of %zu bytes",
-                                     c->dec.max_frame);
+                                     "frame of %u bytes is larger than the maximum of %zu bytes",
+                                     size, c->dec.max_frame);
             cr_conn_close(c);
             return;
         }
@@ -536,7 +589,8 @@ static int conn_start_tls(struct cr_conn *c)
         return rc;
     c->reading = true;
     if (!c->server) {
-        SSL_do_handshake(c->ssl);
+        ERR_clear_error();
+        (void)SSL_do_handshake(c->ssl); /* the ClientHello; failures surface in conn_drive_tls */
         conn_pump(c);
     }
     return 0;
@@ -586,43 +640,81 @@ int cr_conn_accept(uv_stream_t *listener, struct cr_tls_ctx *tls, const struct c
     return 0;
 }
 
+static void conn_connect_next(struct cr_conn *c);
+
+/* A socket whose connect failed cannot connect again: after its close, a fresh handle tries the
+ * next address. If the conn was closed meanwhile, this is the tcp handle's final close. */
+static void on_tcp_recycled(uv_handle_t *h)
+{
+    struct cr_conn *c = h->data;
+    if (c->state != CONN_CONNECTING) {
+        on_handle_closed(h);
+        return;
+    }
+    uv_tcp_init(c->loop, &c->tcp);
+    c->tcp.data = c;
+    conn_connect_next(c);
+}
+
+static void conn_connect_failed(struct cr_conn *c, int status)
+{
+    cr_log_debug("connect_failed", "server=%s:%d peer=%s error=%s", c->host, c->port, c->peer,
+                 uv_strerror(status));
+    if (c->ai_next) {
+        uv_close((uv_handle_t *)&c->tcp, on_tcp_recycled);
+        return;
+    }
+    conn_fail(c, status, false);
+}
+
 static void on_connected(uv_connect_t *req, int status)
 {
     struct cr_conn *c = req->data;
     if (c->state != CONN_CONNECTING)
         return;
     if (status < 0) {
-        cr_log_debug("connect_failed", "server=%s:%d error=%s", c->host, c->port,
-                     uv_strerror(status));
-        conn_fail(c, status, false);
+        conn_connect_failed(c, status);
         return;
     }
+    uv_freeaddrinfo(c->ai);
+    c->ai = c->ai_next = NULL;
     uv_tcp_nodelay(&c->tcp, 1);
     int rc = conn_start_tls(c);
     if (rc)
         conn_fail(c, rc, false);
 }
 
+/* Tries the resolved addresses in order ("localhost" may give ::1 first to an IPv4 listener). */
+static void conn_connect_next(struct cr_conn *c)
+{
+    struct addrinfo *ai = c->ai_next;
+    c->ai_next = ai->ai_next;
+    format_peer(c, ai->ai_addr);
+    c->connect_req.data = c;
+    int rc = uv_tcp_connect(&c->connect_req, &c->tcp, ai->ai_addr, on_connected);
+    if (rc)
+        conn_connect_failed(c, rc);
+}
+
 static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 {
     struct cr_conn *c = req->data;
-    if (c->state != CONN_RESOLVING) {
+    free(req);
+    if (!c || c->state != CONN_RESOLVING) {
         uv_freeaddrinfo(res);
         return;
     }
+    c->gai = NULL;
     if (status < 0 || !res) {
-        cr_log_debug("resolve_failed", "host=%s error=%s", c->host, uv_strerror(status));
+        cr_log_debug("resolve_failed", "host=%s error=%s", c->host,
+                     status < 0 ? uv_strerror(status) : "no address");
         uv_freeaddrinfo(res);
         conn_fail(c, status < 0 ? status : -EHOSTUNREACH, false);
         return;
     }
-    format_peer(c, res->ai_addr);
+    c->ai = c->ai_next = res;
     c->state = CONN_CONNECTING;
-    c->connect_req.data = c;
-    int rc = uv_tcp_connect(&c->connect_req, &c->tcp, res->ai_addr, on_connected);
-    uv_freeaddrinfo(res);
-    if (rc)
-        conn_fail(c, rc, false);
+    conn_connect_next(c);
 }
 
 int cr_conn_connect(uv_loop_t *loop, const char *host, int port, struct cr_tls_ctx *tls,
@@ -638,12 +730,20 @@ int cr_conn_connect(uv_loop_t *loop, const char *host, int port, struct cr_tls_c
     c->port = port;
     snprintf(c->peer, sizeof c->peer, "%s:%d", host, port);
     c->state = CONN_RESOLVING;
-    c->gai.data = c;
+    c->gai = malloc(sizeof *c->gai);
+    if (!c->gai) {
+        c->close_reported = true;
+        conn_close_handles(c);
+        return -ENOMEM;
+    }
+    c->gai->data = c;
     char service[8];
     snprintf(service, sizeof service, "%d", port);
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
-    int rc = uv_getaddrinfo(loop, &c->gai, on_resolved, host, service, &hints);
+    int rc = uv_getaddrinfo(loop, c->gai, on_resolved, host, service, &hints);
     if (rc) {
+        free(c->gai);
+        c->gai = NULL;
         c->close_reported = true;
         conn_close_handles(c);
         return rc;
@@ -696,7 +796,7 @@ const char *cr_conn_peer_cn(const struct cr_conn *c)
 
 size_t cr_conn_queued_bytes(const struct cr_conn *c)
 {
-    return c->queued + c->pending_len;
+    return conn_backlog(c);
 }
 
 size_t cr_conn_max_frame(const struct cr_conn *c)
@@ -775,7 +875,10 @@ static void client_schedule(struct cr_client *cl)
     unsigned min = cl->opts.backoff_min_ms, max = cl->opts.backoff_max_ms;
     unsigned delay = cl->backoff_ms ? cl->backoff_ms : min;
     /* Jitter: up to a quarter of the delay, so many daemons do not reconnect in step. */
-    unsigned jitter = delay / 4 ? (unsigned)rand() % (delay / 4) : 0;
+    unsigned r;
+    if (RAND_bytes((unsigned char *)&r, sizeof r) != 1) /* rand() would be in step everywhere */
+        r = (unsigned)uv_hrtime();
+    unsigned jitter = delay / 4 ? r % (delay / 4) : 0;
     cl->backoff_ms = delay * 2 > max ? max : delay * 2;
     uv_timer_start(&cl->timer, on_retry, delay + jitter, 0);
 }
@@ -802,7 +905,9 @@ static void client_conn_closed(struct cr_conn *c, int err)
     if (cl->cbs.on_close)
         cl->cbs.on_close(c, err);
     if (cl->stopping) {
-        uv_close((uv_handle_t *)&cl->timer, on_client_timer_closed);
+        /* on_close may itself have called cr_client_stop, which closed the timer already. */
+        if (!uv_is_closing((uv_handle_t *)&cl->timer))
+            uv_close((uv_handle_t *)&cl->timer, on_client_timer_closed);
         return;
     }
     client_schedule(cl);
