@@ -30,7 +30,22 @@ struct app {
     const char *init_admin;
     int exit_code;
     char admin_password[CR_PASSWORD_MAX + 2];
+    uv_timer_t sweep; /* hourly removal of expired sessions */
 };
+
+static void on_swept(void *arg, int err)
+{
+    (void)arg;
+    if (err && err != -ENOENT)
+        cr_log_warn("session_sweep_failed", "error=%s", cr_log_q(strerror(-err)));
+}
+
+static void on_sweep(uv_timer_t *t)
+{
+    struct app *app = t->data;
+    if (app->srv.pg && store_session_expire(app->srv.pg, on_swept, app) != 0)
+        cr_log_warn("session_sweep_failed", "error=queue");
+}
 
 static void app_fail(struct app *app, int code)
 {
@@ -127,8 +142,14 @@ static void on_migrated(void *arg, int err)
         memset(app->admin_password, 0, sizeof app->admin_password);
         return;
     }
-    if (server_listen(&app->srv) != 0)
+    if (server_listen(&app->srv) != 0) {
         app_fail(app, 1);
+        return;
+    }
+    uv_timer_init(app->srv.loop, &app->sweep);
+    app->sweep.data = app;
+    uv_timer_start(&app->sweep, on_sweep, 1000, 3600 * 1000);
+    uv_unref((uv_handle_t *)&app->sweep);
 }
 
 /* Migrations run once per process, on the first connection to PostgreSQL. Later reconnects

@@ -24,6 +24,7 @@ struct creq {
     char name[256];
     char target_state[32];
     int need; /* NEED_VIEW, NEED_EDIT or NEED_CREATE */
+    bool created;
     void (*next)(struct creq *r);
 };
 
@@ -661,15 +662,13 @@ static void send_campaign(struct creq *r, const Carillon__V1__Campaign *c, bool 
     client_reply(r->c, r->rid, &env);
 }
 
-static bool reply_created;
-
 static void on_reread(void *arg, int err, const Carillon__V1__Campaign *c)
 {
     struct creq *r = arg;
     if (err)
         db_error(r, err);
     else
-        send_campaign(r, c, reply_created);
+        send_campaign(r, c, r->created);
     creq_free(r);
 }
 
@@ -683,7 +682,7 @@ static void on_applied(void *arg, int err, int created)
     }
     cr_log_info(created ? "campaign_created" : "campaign_updated", "by=%s campaign=%s",
                 cr_log_q(r->c->user.login), cr_log_q(r->name));
-    reply_created = created; /* one loop thread: read back right away */
+    r->created = created;
     if (store_campaign_get(r->c->srv->pg, r->name, on_reread, r) != 0) {
         db_error(r, -EIO);
         creq_free(r);

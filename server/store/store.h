@@ -77,6 +77,9 @@ int store_session_create(struct cr_pg *pg, int64_t user_id, const char *token_sh
 /* Finds a live session (not expired, user enabled) and touches last_seen_at. */
 int store_session_lookup(struct cr_pg *pg, const char *token_sha256, store_session_cb cb, void *arg)
     __attribute__((warn_unused_result));
+/* Deletes expired sessions. */
+int store_session_expire(struct cr_pg *pg, store_done_cb cb, void *arg)
+    __attribute__((warn_unused_result));
 int store_session_delete(struct cr_pg *pg, const char *token_sha256, store_done_cb cb, void *arg)
     __attribute__((warn_unused_result));
 

@@ -349,3 +349,9 @@ int store_user_set_profiles(struct cr_pg *pg, const char *login, const char *pro
     }
     return queue_batch(b, on_done, call_new((void *)cb, arg, 0));
 }
+
+int store_session_expire(struct cr_pg *pg, store_done_cb cb, void *arg)
+{
+    return queue(pg, "DELETE FROM sessions WHERE expires_at < now()", 0, NULL, on_done,
+                 call_new((void *)cb, arg, -1));
+}
