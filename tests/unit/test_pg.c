@@ -2,6 +2,7 @@
  * FIFO order, atomic batches, scripts, LISTEN/NOTIFY, notices, reconnection after a restart,
  * the queue bound, and cancellation on close. */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -23,11 +25,21 @@ static char conninfo[256];
 static uv_loop_t loop;
 static struct cr_pg *pg;
 static volatile bool up;
+static volatile bool up_again; /* set by each "up" callback */
+static int ups, downs;
+static void (*on_down_hook)(void);
 
 static void on_state(void *arg, bool is_up)
 {
     (void)arg;
     up = is_up;
+    if (is_up) {
+        ups++;
+        up_again = true;
+    } else
+        downs++;
+    if (!is_up && on_down_hook)
+        on_down_hook();
 }
 
 static int group_setup(void **state)
@@ -66,10 +78,13 @@ static int group_teardown(void **state)
 /* What a callback saw. */
 struct seen {
     bool done;
+    int calls;
     int status;
     char sqlstate[6];
+    char message[256];
     char value[256];
     int nres;
+    bool has_res[4];
     int order;
 };
 
@@ -79,11 +94,16 @@ static void record(void *arg, const struct cr_pg_result *r)
 {
     struct seen *s = arg;
     s->done = true;
+    s->calls++;
     s->status = r->status;
     s->nres = r->nres;
     s->order = ++order_counter;
     if (r->sqlstate)
         snprintf(s->sqlstate, sizeof s->sqlstate, "%s", r->sqlstate);
+    if (r->message)
+        snprintf(s->message, sizeof s->message, "%s", r->message);
+    for (int i = 0; i < r->nres && i < 4; i++)
+        s->has_res[i] = r->res[i] != NULL;
     if (r->status == 0 && r->nres > 0) {
         const PGresult *last = r->res[r->nres - 1];
         if (last && PQntuples(last) > 0)
@@ -138,6 +158,9 @@ static void test_fifo_order(void **state)
 static void test_batches_are_atomic(void **state)
 {
     (void)state;
+    /* In flight before the script: the script waits for it. */
+    struct seen before = {0};
+    assert_int_equal(cr_pg_query(pg, "SELECT pg_sleep(0.2)", 0, NULL, record, &before), 0);
     struct seen mk = {0};
     assert_int_equal(cr_pg_exec_script(pg,
                                        "DROP TABLE IF EXISTS t; CREATE TABLE t (k text PRIMARY "
@@ -149,6 +172,8 @@ static void test_batches_are_atomic(void **state)
     assert_int_equal(cr_pg_query(pg, "SELECT count(*) FROM t", 0, NULL, record, &after), 0);
     run_until_done(&after);
     assert_int_equal(mk.status, 0);
+    assert_int_equal(before.status, 0);
+    assert_true(before.order < mk.order);
     assert_true(mk.order < after.order);
     assert_string_equal(after.value, "1");
 
@@ -177,7 +202,17 @@ static void test_batches_are_atomic(void **state)
     run_until_done(&count);
     assert_int_equal(bad.status, -EIO);
     assert_string_equal(bad.sqlstate, "23505");
+    assert_non_null(strstr(bad.message, "duplicate key"));
+    assert_int_equal(bad.nres, 3);
+    assert_true(bad.has_res[0]); /* ran, then rolled back with the rest */
+    assert_false(bad.has_res[1]);
+    assert_false(bad.has_res[2]);
     assert_string_equal(count.value, "3"); /* a, b, c: not d */
+
+    /* A statement that fails to be added leaves the batch to be discarded by its owner. */
+    b = cr_pg_batch_new(pg);
+    assert_int_equal(cr_pg_batch_add(b, "SELECT 1", -1, NULL), -EINVAL);
+    cr_pg_batch_discard(b);
 
     /* A failing script reports its error and leaves the connection usable. */
     struct seen sbad = {0};
@@ -214,12 +249,38 @@ static void test_notify_and_notice(void **state)
         cr_pg_query(pg, "SELECT pg_notify('carillon_test', 'Zoé')", 0, NULL, record, &n), 0);
     assert_true(tu_run_until(&loop, &notified, 10000));
     assert_string_equal(notify_payload, "Zoé");
-    struct seen notice = {0};
-    assert_int_equal(cr_pg_exec_script(pg, "DO $$ BEGIN RAISE NOTICE 'hello from plpgsql'; END $$",
-                                       record, &notice),
-                     0);
-    run_until_done(&notice);
+
+    /* Notices go to the log (stderr), from a script and from a pipelined query alike. */
+    char path[512];
+    snprintf(path, sizeof path, "%s/stderr.log", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    int saved = dup(STDERR_FILENO);
+    dup2(fd, STDERR_FILENO);
+    struct seen notice = {0}, notice2 = {0}, next = {0};
+    int rc1 = cr_pg_exec_script(pg, "DO $$ BEGIN RAISE NOTICE 'hello from plpgsql'; END $$", record,
+                                &notice);
+    int rc2 =
+        cr_pg_query(pg, "DO $$ BEGIN RAISE NOTICE 'Ça marche'; END $$", 0, NULL, record, &notice2);
+    int rc3 = cr_pg_query(pg, "SELECT 'still fine'", 0, NULL, record, &next);
+    bool ok = tu_run_until(&loop, &next.done, 20000);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    char logbuf[4096] = "";
+    ssize_t got = pread(fd, logbuf, sizeof logbuf - 1, 0);
+    close(fd);
+    if (got > 0)
+        logbuf[got] = '\0';
+    assert_int_equal(rc1, 0);
+    assert_int_equal(rc2, 0);
+    assert_int_equal(rc3, 0);
+    assert_true(ok);
     assert_int_equal(notice.status, 0);
+    assert_int_equal(notice2.status, 0);
+    assert_string_equal(next.value, "still fine");
+    assert_non_null(strstr(logbuf, "pg_notice"));
+    assert_non_null(strstr(logbuf, "hello from plpgsql"));
+    assert_non_null(strstr(logbuf, "Ça marche"));
 }
 
 /* pg.sh restart blocks, so it runs on the thread pool while the loop keeps serving. */
@@ -242,9 +303,24 @@ static void restart_after(uv_work_t *req, int status)
     w->done = true;
 }
 
+/* Queued from the "down" callback, i.e. while there is no connection. */
+static struct seen while_down;
+static bool queued_while_down_was_up = true;
+
+static void queue_while_down(void)
+{
+    on_down_hook = NULL;
+    queued_while_down_was_up = cr_pg_is_up(pg);
+    assert_int_equal(cr_pg_query(pg, "SELECT 'queued while down'", 0, NULL, record, &while_down),
+                     0);
+}
+
 static void test_reconnect_after_restart(void **state)
 {
     (void)state;
+    int ups0 = ups, downs0 = downs;
+    up_again = false;
+    on_down_hook = queue_while_down;
     /* A slow query in flight while PostgreSQL restarts. */
     struct seen slow = {0};
     assert_int_equal(cr_pg_query(pg, "SELECT pg_sleep(30)", 0, NULL, record, &slow), 0);
@@ -255,14 +331,95 @@ static void test_reconnect_after_restart(void **state)
     assert_int_equal(w.rc, 0);
     run_until_done(&slow);
     assert_int_equal(slow.status, -ECONNRESET);
+    assert_int_equal(downs, downs0 + 1);
+    assert_false(queued_while_down_was_up);
 
-    /* Queued after the loss: sent once the connection is back. */
+    /* Wait for the "up" callback, then the connection serves again. */
+    assert_true(tu_run_until(&loop, &up_again, 20000));
+    assert_int_equal(ups, ups0 + 1);
+    assert_true(cr_pg_is_up(pg));
+    run_until_done(&while_down);
+    assert_int_equal(while_down.status, 0);
+    assert_string_equal(while_down.value, "queued while down");
     struct seen later = {0};
     assert_int_equal(cr_pg_query(pg, "SELECT 'back'", 0, NULL, record, &later), 0);
     run_until_done(&later);
     assert_int_equal(later.status, 0);
     assert_string_equal(later.value, "back");
-    assert_true(up);
+}
+
+/* Callbacks may queue more work: a chain of queries, each queued by the previous callback. */
+static int chain_left;
+static struct seen chain_last;
+
+static void chain_step(void *arg, const struct cr_pg_result *r)
+{
+    (void)arg;
+    assert_int_equal(r->status, 0);
+    if (--chain_left == 0) {
+        assert_int_equal(
+            cr_pg_exec_script(pg, "SELECT 1; SELECT 'end of chain'", record, &chain_last), 0);
+        return;
+    }
+    assert_int_equal(cr_pg_query(pg, "SELECT 1", 0, NULL, chain_step, NULL), 0);
+}
+
+static void test_enqueue_from_callback(void **state)
+{
+    (void)state;
+    chain_left = 20;
+    memset(&chain_last, 0, sizeof chain_last);
+    assert_int_equal(cr_pg_query(pg, "SELECT 1", 0, NULL, chain_step, NULL), 0);
+    run_until_done(&chain_last);
+    assert_int_equal(chain_left, 0);
+    assert_int_equal(chain_last.status, 0);
+    assert_string_equal(chain_last.value, "end of chain");
+}
+
+static volatile bool closed_done;
+static void on_closed(void *arg)
+{
+    (void)arg;
+    closed_done = true;
+}
+
+static struct cr_pg *inner;
+static void close_inside(void *arg, const struct cr_pg_result *r)
+{
+    record(arg, r);
+    cr_pg_close(inner, on_closed, NULL);
+    /* After close, new work is refused and never calls back. */
+    assert_int_equal(cr_pg_query(inner, "SELECT 1", 0, NULL, record, NULL), -ECANCELED);
+}
+
+static void test_close_from_callback(void **state)
+{
+    (void)state;
+    uv_loop_t l2;
+    uv_loop_init(&l2);
+    struct cr_pg_opts o = {.conninfo = conninfo};
+    assert_int_equal(cr_pg_new(&l2, &o, &inner), 0);
+    struct seen a = {0}, b = {0}, c = {0};
+    assert_int_equal(cr_pg_query(inner, "SELECT 'a'", 0, NULL, close_inside, &a), 0);
+    assert_int_equal(cr_pg_query(inner, "SELECT 'b'", 0, NULL, record, &b), 0);
+    assert_int_equal(cr_pg_exec_script(inner, "SELECT 'c'", record, &c), 0);
+    closed_done = false;
+    assert_true(tu_run_until(&l2, &closed_done, 20000));
+    assert_int_equal(a.status, 0);
+    assert_string_equal(a.value, "a");
+    assert_int_equal(b.status, -ECANCELED);
+    assert_int_equal(c.status, -ECANCELED);
+    assert_int_equal(a.calls + b.calls + c.calls, 3);
+    assert_int_equal(cr_loop_close_all(&l2), 0);
+}
+
+static void test_bad_conninfo(void **state)
+{
+    (void)state;
+    struct cr_pg *x = NULL;
+    struct cr_pg_opts o = {.conninfo = "host=127.0.0.1 nosuchoption=1"};
+    assert_int_equal(cr_pg_new(&loop, &o, &x), -EINVAL);
+    assert_null(x);
 }
 
 static void test_queue_bound_and_close(void **state)
@@ -279,11 +436,13 @@ static void test_queue_bound_and_close(void **state)
     assert_int_equal(cr_pg_query(small, "SELECT 1", 0, NULL, record, &s[3]), -ENOBUFS);
     assert_false(s[3].done); /* a failed call never runs its callback */
     /* Closing before they ran cancels them, and each callback runs once. */
-    cr_pg_close(small, NULL, NULL);
+    closed_done = false;
+    cr_pg_close(small, on_closed, NULL);
     for (int i = 0; i < 3; i++) {
-        assert_true(s[i].done);
+        assert_int_equal(s[i].calls, 1);
         assert_int_equal(s[i].status, -ECANCELED);
     }
+    assert_true(tu_run_until(&l2, &closed_done, 5000));
     assert_int_equal(cr_loop_close_all(&l2), 0);
 }
 
@@ -295,6 +454,9 @@ int main(void)
         cmocka_unit_test(test_batches_are_atomic),
         cmocka_unit_test(test_notify_and_notice),
         cmocka_unit_test(test_reconnect_after_restart),
+        cmocka_unit_test(test_enqueue_from_callback),
+        cmocka_unit_test(test_close_from_callback),
+        cmocka_unit_test(test_bad_conninfo),
         cmocka_unit_test(test_queue_bound_and_close),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
