@@ -216,6 +216,10 @@ int cr_phone_normalize(const char *raw, const char *default_country, struct cr_p
         *why = "longer than 15 digits (E.164's maximum)";
         return -EINVAL;
     }
-    snprintf(out->e164, sizeof out->e164, "+%.3s%.14s", c->code, d);
+    size_t cl = strlen(c->code);
+    out->e164[0] = '+';
+    memcpy(out->e164 + 1, c->code, cl);
+    memcpy(out->e164 + 1 + cl, d, n);
+    out->e164[1 + cl + n] = '\0';
     return 0;
 }
