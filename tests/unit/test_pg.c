@@ -155,6 +155,37 @@ static void test_fifo_order(void **state)
     }
 }
 
+/* Megabytes both ways at once: the socket buffers fill in both directions, so PQflush has to
+ * read the server's results while writing (libpq does, into its buffer) and those results must
+ * still be delivered although the socket no longer reads as readable. */
+static int big_ok, big_done;
+static volatile bool big_all;
+enum { BIG_N = 1500, BIG_LEN = 16384 };
+
+static void big_cb(void *arg, const struct cr_pg_result *r)
+{
+    (void)arg;
+    if (r->status == 0 && PQgetlength(r->res[0], 0, 0) == BIG_LEN)
+        big_ok++;
+    if (++big_done == BIG_N)
+        big_all = true;
+}
+
+static void test_big_pipeline(void **state)
+{
+    (void)state;
+    static char param[BIG_LEN + 1];
+    memset(param, 'x', BIG_LEN);
+    param[BIG_LEN] = '\0';
+    const char *p[] = {param};
+    big_ok = big_done = 0;
+    big_all = false;
+    for (int i = 0; i < BIG_N; i++)
+        assert_int_equal(cr_pg_query(pg, "SELECT $1::text", 1, p, big_cb, NULL), 0);
+    assert_true(tu_run_until(&loop, &big_all, 60000));
+    assert_int_equal(big_ok, BIG_N);
+}
+
 static void test_batches_are_atomic(void **state)
 {
     (void)state;
@@ -249,6 +280,15 @@ static void test_notify_and_notice(void **state)
         cr_pg_query(pg, "SELECT pg_notify('carillon_test', 'Zoé')", 0, NULL, record, &n), 0);
     assert_true(tu_run_until(&loop, &notified, 10000));
     assert_string_equal(notify_payload, "Zoé");
+    run_until_done(&l);
+    run_until_done(&n);
+
+    /* From another session, while nothing is in flight on ours. */
+    notified = false;
+    assert_int_equal(
+        tu_sh(NULL, 0, "psql -X -q '%s' -c \"NOTIFY carillon_test, 'from outside'\"", conninfo), 0);
+    assert_true(tu_run_until(&loop, &notified, 10000));
+    assert_string_equal(notify_payload, "from outside");
 
     /* Notices go to the log (stderr), from a script and from a pipelined query alike. */
     char path[512];
@@ -451,6 +491,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_params_and_utf8),
         cmocka_unit_test(test_fifo_order),
+        cmocka_unit_test(test_big_pipeline),
         cmocka_unit_test(test_batches_are_atomic),
         cmocka_unit_test(test_notify_and_notice),
         cmocka_unit_test(test_reconnect_after_restart),
