@@ -26,8 +26,16 @@ if [ ${#missing[@]} -gt 0 ]; then
     sudo=
     [ "$(id -u)" = 0 ] || sudo=sudo
     export DEBIAN_FRONTEND=noninteractive
-    $sudo apt-get update -qq
-    $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    aptlog=$(mktemp /tmp/carillon-apt-XXXXXX.log)
+    if ! { $sudo apt-get update && $sudo apt-get install -y --no-install-recommends "${missing[@]}"; } >"$aptlog" 2>&1; then
+        tail -30 "$aptlog" >&2
+        echo "bootstrap: apt-get failed (whole log: $aptlog)" >&2
+        exit 1
+    fi
+    rm -f "$aptlog"
+    # The postgresql package may have created and started a 'main' cluster: it is left alone,
+    # tests and the demo run their own clusters on free ports (tests/lib/pg.sh).
+    echo "bootstrap: installed ${#missing[@]} packages"
 else
     echo "bootstrap: all ${#packages[@]} packages present, nothing to install"
 fi

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The local stack and the two commands' set-up: bootstrap is idempotent (nothing to install the
-# second time), the demo runs and stops, and stack.sh up/down start and stop every process.
+# The local stack and the set-up scripts: bootstrap is idempotent (nothing to install the second
+# time), stack.sh up/status/down start, report and stop every process (also half-started or
+# crashed stacks), and the demo runs from start to stop.
 set -euo pipefail
 . "$(dirname "$0")/../lib/common.sh"
 
@@ -8,29 +9,65 @@ set -euo pipefail
 assert_exit 0 env CARILLON_BUILD_DIR="$CARILLON_SOURCE_DIR/build" "$CARILLON_SOURCE_DIR/deploy/bootstrap.sh"
 assert_contains "$OUT" "nothing to install"
 
+# daemons that do not exist yet: refused plainly, nothing started
+nodir=$(mktemp -u /tmp/carillon-it-none-XXXXXX)
+assert_exit 2 tests/lib/stack.sh up "$nodir" --dialer --trunk sip:trunk@127.0.0.1
+assert_contains "$ERR" "stack: --dialer is not available yet"
+[ ! -e "$nodir" ] || fail "stack.sh up --dialer created $nodir"
+
 # stack up: server ready, env usable, processes alive
 cr_stack_up
+for v in CARILLON_SERVER CARILLON_CA CARILLON_USER CARILLON_PASSWORD CARILLON_CONFIG_DIR CARILLON_STACK_DIR PGHOST PGPORT; do
+    grep -q "$v=" "$CARILLON_STACK_DIR/env.sh" || fail "no $v in env.sh: $(cat "$CARILLON_STACK_DIR/env.sh")"
+done
 wait_for_log "$CARILLON_STACK_DIR/server.log" " ready listen=$CARILLON_SERVER"
 server_pid=$(cat "$CARILLON_STACK_DIR/server.pid")
-kill -0 "$server_pid" || fail "server not running"
+pid_alive "$server_pid" || fail "the server in server.pid ($server_pid) is not running"
+assert_eq "$server_pid" "$(cat "$CARILLON_STACK_DIR/server.spawned")"
 pg_pid=$(head -1 "$CARILLON_STACK_DIR/pg/pgdata/postmaster.pid")
-kill -0 "$pg_pid" || fail "postgres not running"
+pid_alive "$pg_pid" || fail "PostgreSQL ($pg_pid, from postmaster.pid) is not running"
 assert_exit 0 carillonctl ping
+assert_exit 0 carillonctl whoami
+assert_contains "$OUT" "role: admin"
 assert_exit 0 psql -Atc "select count(*) from users where login='admin' and role='admin'"
 assert_eq "1" "$OUT"
 assert_exit 0 tests/lib/stack.sh status "$CARILLON_STACK_DIR"
-assert_contains "$OUT" "carillon-server: running"
+assert_contains "$OUT" "carillon-server: running (pid $server_pid"
+assert_contains "$OUT" "postgresql: running"
 
 # a second 'up' on the same directory reuses what runs
 assert_exit 0 tests/lib/stack.sh up "$CARILLON_STACK_DIR"
 assert_eq "$server_pid" "$(cat "$CARILLON_STACK_DIR/server.pid")"
+
+# a server killed outright (stale pid file): status says so, 'up' starts a new one, same port
+kill -KILL "$server_pid"
+wait_for_exit "$server_pid" 20
+assert_exit 3 tests/lib/stack.sh status "$CARILLON_STACK_DIR"
+assert_contains "$OUT" "carillon-server: stopped"
+assert_exit 0 tests/lib/stack.sh up "$CARILLON_STACK_DIR"
+server_pid=$(cat "$CARILLON_STACK_DIR/server.pid")
+pid_alive "$server_pid" || fail "no new server after the kill"
+assert_exit 0 carillonctl ping
 
 # down stops everything
 assert_exit 0 tests/lib/stack.sh down "$CARILLON_STACK_DIR"
 wait_for_exit "$server_pid" 20
 wait_for_exit "$pg_pid" 20
 wait_for_log "$CARILLON_STACK_DIR/server.log" "stopped exit=0"
+assert_exit 3 tests/lib/stack.sh status "$CARILLON_STACK_DIR"
+assert_contains "$OUT" "postgresql: stopped"
 assert_exit 3 carillonctl ping
+
+# a half-started stack: the server refuses its config, 'up' fails saying why, 'down' stops
+# the PostgreSQL it had started
+echo "no_such_key = 1" >>"$CARILLON_STACK_DIR/server.conf"
+assert_exit 1 tests/lib/stack.sh up "$CARILLON_STACK_DIR"
+assert_contains "$ERR" "no_such_key"
+assert_contains "$ERR" "stack: up failed"
+pg_pid=$(head -1 "$CARILLON_STACK_DIR/pg/pgdata/postmaster.pid")
+pid_alive "$pg_pid" || fail "PostgreSQL should run in the half-started stack"
+assert_exit 0 tests/lib/stack.sh down "$CARILLON_STACK_DIR"
+wait_for_exit "$pg_pid" 20
 
 # the demo, start to stop, in its own directory
 demo=$(mktemp -d /tmp/carillon-demo-XXXXXX)

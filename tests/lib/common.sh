@@ -14,6 +14,9 @@ _run_traps() {
     exit $rc
 }
 trap _run_traps EXIT
+# Interrupted or terminated: exit so the EXIT trap stops the stack.
+trap 'exit 130' INT
+trap 'exit 143' TERM
 # Adds a command to run at exit (last added runs first), even when the test fails.
 trap_add() { _traps+=("$1"); }
 
@@ -30,7 +33,8 @@ cr_stack_up() {
     dir=$(mktemp -d /tmp/carillon-it-XXXXXX)
     trap_add "if [ -z \"\${KEEP:-}\" ]; then rm -rf '$dir'; else echo 'kept $dir' >&2; fi"
     trap_add "'$CARILLON_SOURCE_DIR/tests/lib/stack.sh' down '$dir' >/dev/null 2>&1"
-    "$CARILLON_SOURCE_DIR/tests/lib/stack.sh" up "$dir" "$@" >/dev/null || fail "stack up failed"
+    "$CARILLON_SOURCE_DIR/tests/lib/stack.sh" up "$dir" "$@" >/dev/null ||
+        fail "tests/lib/stack.sh up $dir $* failed (its messages are above; KEEP=1 keeps the directory)"
     # shellcheck disable=SC1091
     . "$dir/env.sh"
 }
@@ -54,10 +58,18 @@ wait_for_log() {
     done
 }
 
-# wait_for_exit PID [TIMEOUT_S]
+# Does PID still run? A zombie (exited, not yet reaped by whoever adopted it) does not.
+pid_alive() {
+    local state
+    kill -0 "$1" 2>/dev/null || return 1
+    state=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$1/status" 2>/dev/null || true)
+    [ "$state" != Z ] && [ -n "$state" ]
+}
+
+# wait_for_exit PID [TIMEOUT_S]: polls until PID has exited (zombies count as exited).
 wait_for_exit() {
     local pid=$1 timeout=${2:-20} start=$SECONDS
-    while kill -0 "$pid" 2>/dev/null; do
+    while pid_alive "$pid"; do
         [ $((SECONDS - start)) -ge "$timeout" ] && fail "process $pid still running after ${timeout}s"
         sleep 0.05
     done

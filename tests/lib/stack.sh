@@ -2,69 +2,114 @@
 # The local Carillon stack for tests, benchmarks, the demo and people trying it by hand
 # (DESIGN.md §10): an ephemeral PostgreSQL, a CA and certificates, carillon-server on a free
 # loopback port and an admin user.
-#   tests/lib/stack.sh up DIR [--dialer] [--agentd] [--trunk URI]   prints export lines (DIR/env.sh)
-#   tests/lib/stack.sh down DIR                                     stops all it started
-#   tests/lib/stack.sh status DIR
+#   tests/lib/stack.sh up DIR [--dialer] [--agentd] [--trunk URI]
+#        starts what is not running yet; prints export lines (also in DIR/env.sh)
+#   tests/lib/stack.sh down DIR      stops all it started (tolerant of a half-started stack)
+#   tests/lib/stack.sh status DIR    exit 0 when everything runs, 3 when something is stopped
+#   tests/lib/stack.sh start-server DIR   starts carillon-server again on DIR/server.conf
+# Binaries come from $CARILLON_BUILD_DIR/bin (default: build/bin). Exit 1 on failure, 2 on usage.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 bin=${CARILLON_BUILD_DIR:-$repo/build}/bin
 die() { echo "stack: $*" >&2; exit 1; }
+usage() {
+    [ $# -eq 0 ] || echo "stack: $*" >&2
+    echo "usage: tests/lib/stack.sh up DIR [--dialer] [--agentd] [--trunk URI] | down DIR | status DIR | start-server DIR" >&2
+    exit 2
+}
 
 free_port() { "$here/free-port.sh"; }
 
-# Waits until FILE has more than SKIP lines matching REGEX, the process PID lives, TIMEOUT s.
+# Is PID a live carillon-server? A pid file may outlive its process and the pid be reused; a
+# zombie passes kill -0 but has an empty cmdline.
+is_server() {
+    local pid=$1
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && grep -qa carillon-server "/proc/$pid/cmdline" 2>/dev/null
+}
+
+# Waits until FILE has more than SKIP lines matching REGEX while PID lives, at most TIMEOUT s.
 wait_ready() {
-    local file=$1 regex=$2 skip=$3 pid=$4 timeout=$5 start=$SECONDS
+    local file=$1 regex=$2 skip=$3 pid=$4 timeout=$5 start=$SECONDS rc
     while :; do
         local n
-        n=$(grep -cE "$regex" "$file" 2>/dev/null || true)
+        n=$(grep -cE -- "$regex" "$file" 2>/dev/null || true)
         [ "${n:-0}" -gt "$skip" ] && return 0
         if ! kill -0 "$pid" 2>/dev/null; then
+            wait "$pid" 2>/dev/null && rc=0 || rc=$?
+            echo "--- $file (tail)" >&2
             tail -20 "$file" >&2
-            die "the process $pid exited before it was ready (log: $file)"
+            die "the process $pid exited (status $rc) before it was ready"
         fi
         if [ $((SECONDS - start)) -ge "$timeout" ]; then
+            echo "--- $file (tail)" >&2
             tail -20 "$file" >&2
-            die "not ready after ${timeout}s (log: $file)"
+            die "no ready line after ${timeout}s (log: $file)"
         fi
         sleep 0.1
     done
 }
 
-# Starts carillon-server on DIR/server.conf and waits for a new "ready" line.
+# Starts carillon-server on DIR/server.conf and waits for a new " ready " line. The server writes
+# DIR/server.pid itself (and refuses a pid file naming a live process), so the pid started here
+# goes to DIR/server.spawned, which lets 'down' stop a server that died before its pid file.
 start_server() {
     local dir=$1
     local before
+    # A stale pid file may name a zombie or a reused pid, which the server would take as busy.
+    is_server "$(cat "$dir/server.pid" 2>/dev/null || true)" || rm -f "$dir/server.pid"
     before=$(grep -cE ' ready ' "$dir/server.log" 2>/dev/null || true)
-    "$bin/carillon-server" --config "$dir/server.conf" >>"$dir/server.log" 2>&1 &
+    # setsid: the server outlives this script and a closed terminal does not send it SIGHUP.
+    setsid "$bin/carillon-server" --config "$dir/server.conf" >>"$dir/server.log" 2>&1 </dev/null &
     local pid=$!
+    echo "$pid" >"$dir/server.spawned"
     wait_ready "$dir/server.log" ' ready ' "${before:-0}" "$pid" 30
+}
+
+# --dialer/--agentd: those daemons come with their own issues. Until this script starts them it
+# says so and stops before starting anything (exit 2).
+not_available() {
+    local flag=$1 daemon=$2 issue=$3
+    if [ -x "$bin/$daemon" ]; then
+        echo "stack: $flag: $daemon is built, but this stack.sh does not start it yet (the $issue issue wires it in)" >&2
+    else
+        echo "stack: $flag is not available yet ($daemon lands with the $issue issue)" >&2
+    fi
+    exit 2
 }
 
 up() {
     local dir=$1
     shift
+    local want_dialer='' want_agentd='' trunk=''
     while [ $# -gt 0 ]; do
         case "$1" in
-        --dialer | --agentd)
-            local what=${1#--}
-            [ -x "$bin/carillon-$what" ] || die "--$what: carillon-$what is not built yet (it comes with its issue)"
-            die "--$what: not wired into the stack yet"
+        --dialer) want_dialer=1 ;;
+        --agentd) want_agentd=1 ;;
+        --trunk)
+            [ $# -ge 2 ] || usage "--trunk needs a SIP URI"
+            trunk=$2
+            shift
             ;;
-        --trunk) shift ;;
-        *) die "unknown option '$1'" ;;
+        *) usage "unknown option '$1'" ;;
         esac
         shift
     done
+    [ -z "$trunk" ] || [ -n "$want_dialer" ] || usage "--trunk $trunk needs --dialer"
+    [ -z "$want_dialer" ] || not_available --dialer carillon-dialerd dialer
+    [ -z "$want_agentd" ] || not_available --agentd carillon-agentd agents
     [ -x "$bin/carillon-server" ] || die "no $bin/carillon-server: build first (deploy/bootstrap.sh)"
+
     mkdir -p "$dir"
     dir=$(cd "$dir" && pwd)
+    # From here on a failure leaves some processes running: say how to stop them.
+    trap 'rc=$?; [ $rc = 0 ] || echo "stack: up failed; stop what started with: tests/lib/stack.sh down $dir" >&2' EXIT
+
     local pgenv
-    pgenv=$("$here/pg.sh" start "$dir/pg")
+    pgenv=$("$here/pg.sh" start "$dir/pg") || die "PostgreSQL did not start (see $dir/pg/postgres.log)"
     eval "$pgenv"
-    "$repo/deploy/pki.sh" ca "$dir/pki" >/dev/null
+    [ -f "$dir/pki/ca.pem" ] || "$repo/deploy/pki.sh" ca "$dir/pki" >/dev/null
     [ -f "$dir/pki/server1.pem" ] || "$repo/deploy/pki.sh" node "$dir/pki" server server1 >/dev/null
     mkdir -p "$dir/ctl"
     chmod 700 "$dir/ctl"
@@ -91,26 +136,26 @@ migrations_dir = $repo/server/db/migrations
 level = info
 
 [auth]
+; fast password hashing: tests log in a lot
 scrypt_log_n = 12
 CONF
     fi
+
     local password
     if [ -f "$dir/admin.password" ]; then
         password=$(cat "$dir/admin.password")
     else
         password=$(openssl rand -hex 12)
-        (umask 077 && echo "$password" >"$dir/admin.password")
         echo "$password" | "$bin/carillon-server" --config "$dir/server.conf" --init-admin admin \
-            >>"$dir/init-admin.log" 2>&1 || { cat "$dir/init-admin.log" >&2; die "--init-admin failed"; }
+            >>"$dir/init-admin.log" 2>&1 || { cat "$dir/init-admin.log" >&2; die "carillon-server --init-admin admin failed"; }
+        (umask 077 && echo "$password" >"$dir/admin.password")
     fi
-    if [ -f "$dir/server.pid" ] && kill -0 "$(cat "$dir/server.pid")" 2>/dev/null; then
-        :
-    else
-        start_server "$dir"
-    fi
+
+    is_server "$(cat "$dir/server.pid" 2>/dev/null || true)" || start_server "$dir"
+
     local listen
     listen=$(sed -n 's/^listen = //p' "$dir/server.conf")
-    cat >"$dir/env.sh" <<ENV
+    (umask 077 && cat >"$dir/env.sh" <<ENV)
 export CARILLON_SERVER=$listen
 export CARILLON_CA=$dir/pki/ca.pem
 export CARILLON_USER=admin
@@ -122,46 +167,64 @@ ENV
     cat "$dir/env.sh"
 }
 
-stop_pid() {
-    local pidfile=$1
-    [ -f "$pidfile" ] || return 0
-    local pid
-    pid=$(cat "$pidfile")
-    if kill -TERM "$pid" 2>/dev/null; then
-        for _ in $(seq 1 100); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$pid" 2>/dev/null || true
-    fi
-    rm -f "$pidfile"
+# SIGTERM, up to 10 s for a clean exit, then SIGKILL.
+stop_server_pid() {
+    local pid=$1
+    is_server "$pid" || return 0
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for _ in $(seq 1 100); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    echo "stack: carillon-server $pid ignored SIGTERM for 10s, killing it" >&2
+    kill -KILL "$pid" 2>/dev/null || true
 }
 
 down() {
     local dir=$1
     [ -d "$dir" ] || return 0
-    stop_pid "$dir/server.pid"
-    [ -d "$dir/pg" ] && "$here/pg.sh" stop "$dir/pg" || true
+    local f
+    for f in server.pid server.spawned; do
+        [ -f "$dir/$f" ] || continue
+        stop_server_pid "$(cat "$dir/$f" 2>/dev/null || true)"
+        rm -f "${dir:?}/$f"
+    done
+    if [ -d "$dir/pg" ]; then
+        "$here/pg.sh" stop "$dir/pg" || echo "stack: PostgreSQL in $dir/pg did not stop cleanly" >&2
+    fi
 }
 
 status() {
-    local dir=$1
-    if [ -f "$dir/server.pid" ] && kill -0 "$(cat "$dir/server.pid")" 2>/dev/null; then
-        echo "carillon-server: running (pid $(cat "$dir/server.pid"))"
+    local dir=$1 rc=0
+    [ -d "$dir" ] || { echo "stack: no stack in $dir"; return 3; }
+    local pid
+    pid=$(cat "$dir/server.pid" 2>/dev/null || true)
+    if is_server "$pid"; then
+        echo "carillon-server: running (pid $pid, $(sed -n 's/^listen = //p' "$dir/server.conf"))"
     else
         echo "carillon-server: stopped"
+        rc=3
     fi
-    if [ -f "$dir/pg/pgdata/postmaster.pid" ]; then echo "postgresql: running"; else echo "postgresql: stopped"; fi
+    if [ -f "$dir/pg/pgdata/postmaster.pid" ] && kill -0 "$(head -1 "$dir/pg/pgdata/postmaster.pid")" 2>/dev/null; then
+        echo "postgresql: running (pid $(head -1 "$dir/pg/pgdata/postmaster.pid"), port $(cat "$dir/pg/port" 2>/dev/null))"
+    else
+        echo "postgresql: stopped"
+        rc=3
+    fi
+    return $rc
 }
 
 cmd=${1:-}
 dir=${2:-}
-[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: tests/lib/stack.sh up|down|status|start-server DIR [options]" >&2; exit 2; }
+[ -n "$cmd" ] && [ -n "$dir" ] || usage
 shift 2
 case "$cmd" in
 up) up "$dir" "$@" ;;
 down) down "$dir" ;;
 status) status "$dir" ;;
-start-server) start_server "$(cd "$dir" && pwd)" ;;
-*) echo "usage: tests/lib/stack.sh up|down|status|start-server DIR" >&2; exit 2 ;;
+start-server)
+    [ -f "$dir/server.conf" ] || die "no $dir/server.conf (run: tests/lib/stack.sh up $dir)"
+    start_server "$(cd "$dir" && pwd)"
+    ;;
+*) usage "unknown command '$cmd'" ;;
 esac
