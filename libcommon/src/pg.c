@@ -3,7 +3,9 @@
  * order. A multi-statement script leaves pipeline mode for the time it runs. */
 #include "carillon/pg.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,7 +69,10 @@ struct cr_pg {
     size_t count;
     uv_timer_t timer;
     unsigned backoff_ms;
-    int handles; /* timer + poll handles not yet closed */
+    int handles;        /* timer + poll handles not yet closed, + a pending name lookup */
+    char *resolve_host; /* a host name libpq would look up with a blocking call, or NULL */
+    uv_getaddrinfo_t gai;
+    bool resolving;
     void (*state_cb)(void *, bool);
     void *state_arg;
     void (*notify_cb)(void *, const char *, const char *);
@@ -194,17 +199,23 @@ static int enqueue(struct cr_pg *pg, struct item *it)
 
 /* --- polling ---------------------------------------------------------------------------- */
 
-static void on_timer_closed(uv_handle_t *h)
+/* One handle or request of pg is finished; the last one frees pg and calls done. */
+static void release(struct cr_pg *pg)
 {
-    struct cr_pg *pg = h->data;
     if (--pg->handles == 0) {
         void (*done)(void *) = pg->done;
         void *arg = pg->done_arg;
         free(pg->conninfo);
+        free(pg->resolve_host);
         free(pg);
         if (done)
             done(arg);
     }
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    release(h->data);
 }
 
 static void on_poll_closed(uv_handle_t *h)
@@ -212,7 +223,7 @@ static void on_poll_closed(uv_handle_t *h)
     struct pollh *ph = (struct pollh *)h;
     struct cr_pg *pg = ph->pg;
     free(ph);
-    on_timer_closed((uv_handle_t *)&pg->timer);
+    release(pg);
 }
 
 static void poll_drop(struct cr_pg *pg)
@@ -332,11 +343,19 @@ static void connect_step(struct cr_pg *pg)
         pg_lost(pg, "cannot watch the socket");
 }
 
-static void pg_connect(struct cr_pg *pg)
+/* Starts libpq's connection; hostaddr (a comma list matching host, or NULL) spares libpq its
+ * own, blocking, name lookup. */
+static void connect_start(struct cr_pg *pg, const char *host, const char *hostaddr)
 {
-    if (pg->state == PG_CLOSING)
-        return;
-    pg->conn = PQconnectStart(pg->conninfo);
+    if (hostaddr) {
+        /* A conninfo given as dbname is expanded (expand_dbname), and the entries after it
+         * override its host and hostaddr. */
+        const char *const keys[] = {"dbname", "host", "hostaddr", NULL};
+        const char *const vals[] = {pg->conninfo, host, hostaddr, NULL};
+        pg->conn = PQconnectStartParams(keys, vals, 1);
+    } else {
+        pg->conn = PQconnectStart(pg->conninfo);
+    }
     if (!pg->conn || PQstatus(pg->conn) == CONNECTION_BAD) {
         pg_lost(pg, pg->conn ? PQerrorMessage(pg->conn) : "out of memory");
         return;
@@ -346,6 +365,79 @@ static void pg_connect(struct cr_pg *pg)
      * connects): the timer, idle while connecting, bounds the attempt. */
     uv_timer_start(&pg->timer, on_connect_timeout, pg->connect_timeout_ms, 0);
     connect_step(pg);
+}
+
+static void release(struct cr_pg *pg);
+
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+    struct cr_pg *pg = req->data;
+    pg->resolving = false;
+    if (pg->state == PG_CLOSING) {
+        uv_freeaddrinfo(res);
+        release(pg);
+        return;
+    }
+    pg->handles--;
+    if (status < 0) {
+        char why[300];
+        snprintf(why, sizeof why, "cannot resolve %s: %s", pg->resolve_host, uv_strerror(status));
+        pg_lost(pg, why);
+        return;
+    }
+    /* Every address, as libpq would try them, each paired with the host name (kept for TLS
+     * verification and .pgpass). */
+    enum { MAX_ADDRS = 8 };
+    size_t hlen = strlen(pg->resolve_host) + 1;
+    char *hosts = malloc(hlen * MAX_ADDRS);
+    char *addrs = malloc((INET6_ADDRSTRLEN + 1) * MAX_ADDRS);
+    int n = 0;
+    if (hosts && addrs) {
+        hosts[0] = addrs[0] = '\0';
+        for (struct addrinfo *a = res; a && n < MAX_ADDRS; a = a->ai_next) {
+            char ip[INET6_ADDRSTRLEN];
+            const void *src = a->ai_family == AF_INET
+                                  ? (const void *)&((struct sockaddr_in *)a->ai_addr)->sin_addr
+                              : a->ai_family == AF_INET6
+                                  ? (const void *)&((struct sockaddr_in6 *)a->ai_addr)->sin6_addr
+                                  : NULL;
+            if (!src || !inet_ntop(a->ai_family, src, ip, sizeof ip))
+                continue;
+            if (n) {
+                strcat(hosts, ",");
+                strcat(addrs, ",");
+            }
+            strcat(hosts, pg->resolve_host);
+            strcat(addrs, ip);
+            n++;
+        }
+    }
+    uv_freeaddrinfo(res);
+    if (n)
+        connect_start(pg, hosts, addrs);
+    else
+        pg_lost(pg, hosts && addrs ? "no usable address for the host" : "out of memory");
+    free(hosts);
+    free(addrs);
+}
+
+static void pg_connect(struct cr_pg *pg)
+{
+    if (pg->state == PG_CLOSING)
+        return;
+    if (!pg->resolve_host) {
+        connect_start(pg, NULL, NULL);
+        return;
+    }
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    pg->gai.data = pg;
+    int rc = uv_getaddrinfo(pg->loop, &pg->gai, on_resolved, pg->resolve_host, NULL, &hints);
+    if (rc < 0) {
+        pg_lost(pg, uv_strerror(rc));
+        return;
+    }
+    pg->resolving = true;
+    pg->handles++;
 }
 
 /* The connection failed or dropped: in-flight items fail, queued ones wait for the next one. */
@@ -621,16 +713,40 @@ int cr_pg_new(uv_loop_t *loop, const struct cr_pg_opts *opts, struct cr_pg **out
         return perr ? -EINVAL : -ENOMEM;
     }
     unsigned timeout_ms = 10000;
-    for (PQconninfoOption *o = ci; o->keyword; o++)
+    const char *host = getenv("PGHOST"), *hostaddr = getenv("PGHOSTADDR");
+    for (PQconninfoOption *o = ci; o->keyword; o++) {
         if (strcmp(o->keyword, "connect_timeout") == 0 && o->val && atoi(o->val) > 0)
             timeout_ms = (unsigned)atoi(o->val) * 1000u;
+        else if (strcmp(o->keyword, "host") == 0 && o->val)
+            host = o->val;
+        else if (strcmp(o->keyword, "hostaddr") == 0 && o->val)
+            hostaddr = o->val;
+    }
+    /* libpq looks host names up with a blocking getaddrinfo(): for one host name (not a
+     * socket directory, not a numeric address, no hostaddr) the lookup is done on the thread
+     * pool instead. Lists of hosts are left to libpq. */
+    char *resolve = NULL;
+    unsigned char buf[sizeof(struct in6_addr)];
+    if (host && *host && host[0] != '/' && host[0] != '@' && !strchr(host, ',') &&
+        !(hostaddr && *hostaddr) && inet_pton(AF_INET, host, buf) != 1 &&
+        inet_pton(AF_INET6, host, buf) != 1) {
+        resolve = strdup(host);
+        if (!resolve) {
+            PQconninfoFree(ci);
+            return -ENOMEM;
+        }
+    }
     PQconninfoFree(ci);
     struct cr_pg *pg = calloc(1, sizeof *pg);
-    if (!pg)
+    if (!pg) {
+        free(resolve);
         return -ENOMEM;
+    }
     pg->connect_timeout_ms = timeout_ms;
+    pg->resolve_host = resolve;
     pg->conninfo = strdup(opts->conninfo);
     if (!pg->conninfo) {
+        free(pg->resolve_host);
         free(pg);
         return -ENOMEM;
     }
@@ -766,6 +882,8 @@ void cr_pg_close(struct cr_pg *pg, void (*done)(void *arg), void *arg)
     }
     fail_list(pg, &pg->flight_head, &pg->flight_tail, -ECANCELED);
     fail_list(pg, &pg->send_head, &pg->send_tail, -ECANCELED);
+    if (pg->resolving)
+        uv_cancel((uv_req_t *)&pg->gai); /* on_resolved still runs, with UV_ECANCELED */
     uv_timer_stop(&pg->timer);
     uv_close((uv_handle_t *)&pg->timer, on_timer_closed);
 }

@@ -453,6 +453,88 @@ static void test_close_from_callback(void **state)
     assert_int_equal(cr_loop_close_all(&l2), 0);
 }
 
+/* Waits for a text in a file (stderr redirected there) from a timer, so the loop keeps going. */
+struct watch_file {
+    uv_timer_t t;
+    int fd;
+    const char *text;
+    volatile bool found;
+};
+
+static void watch_tick(uv_timer_t *t)
+{
+    struct watch_file *w = (struct watch_file *)t;
+    char buf[8192];
+    ssize_t n = pread(w->fd, buf, sizeof buf - 1, 0);
+    if (n > 0) {
+        buf[n] = '\0';
+        if (strstr(buf, w->text)) {
+            w->found = true;
+            uv_timer_stop(t);
+        }
+    }
+}
+
+static void test_host_names(void **state)
+{
+    (void)state;
+    uv_loop_t l2;
+    uv_loop_init(&l2);
+    /* A name, looked up off the loop. */
+    char ci[300];
+    snprintf(ci, sizeof ci, "host=localhost port=%s", strstr(conninfo, "port=") + 5);
+    struct cr_pg *named;
+    struct cr_pg_opts o = {.conninfo = ci};
+    assert_int_equal(cr_pg_new(&l2, &o, &named), 0);
+    struct seen s = {0};
+    assert_int_equal(cr_pg_query(named, "SELECT inet_client_addr()::text", 0, NULL, record, &s), 0);
+    assert_true(tu_run_until(&l2, &s.done, 20000));
+    assert_int_equal(s.status, 0);
+    assert_string_equal(s.value, "127.0.0.1/32");
+    closed_done = false;
+    cr_pg_close(named, on_closed, NULL);
+    assert_true(tu_run_until(&l2, &closed_done, 5000));
+
+    /* A name that does not resolve: said in the log, the query waits, close cancels it. */
+    char path[512];
+    snprintf(path, sizeof path, "%s/resolve.log", dir);
+    struct watch_file w = {.text = "cannot resolve nonexistent.invalid"};
+    w.fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    assert_true(w.fd >= 0);
+    int saved = dup(STDERR_FILENO);
+    dup2(w.fd, STDERR_FILENO);
+    struct cr_pg *bad;
+    struct cr_pg_opts ob = {.conninfo = "host=nonexistent.invalid dbname=carillon"};
+    int rc = cr_pg_new(&l2, &ob, &bad);
+    struct seen q = {0};
+    int rq = rc ? rc : cr_pg_query(bad, "SELECT 1", 0, NULL, record, &q);
+    uv_timer_init(&l2, &w.t);
+    uv_timer_start(&w.t, watch_tick, 20, 20);
+    bool found = tu_run_until(&l2, &w.found, 20000);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    close(w.fd);
+    uv_close((uv_handle_t *)&w.t, NULL);
+    assert_int_equal(rc, 0);
+    assert_int_equal(rq, 0);
+    assert_true(found);
+    assert_false(q.done);
+    assert_false(cr_pg_is_up(bad));
+    closed_done = false;
+    cr_pg_close(bad, on_closed, NULL);
+    assert_int_equal(q.status, -ECANCELED);
+    assert_true(tu_run_until(&l2, &closed_done, 5000));
+
+    /* Closed while the lookup may still be pending. */
+    struct cr_pg *early;
+    assert_int_equal(cr_pg_new(&l2, &o, &early), 0);
+    uv_run(&l2, UV_RUN_NOWAIT); /* starts the lookup */
+    closed_done = false;
+    cr_pg_close(early, on_closed, NULL);
+    assert_true(tu_run_until(&l2, &closed_done, 5000));
+    assert_int_equal(cr_loop_close_all(&l2), 0);
+}
+
 static void test_bad_conninfo(void **state)
 {
     (void)state;
@@ -497,6 +579,7 @@ int main(void)
         cmocka_unit_test(test_reconnect_after_restart),
         cmocka_unit_test(test_enqueue_from_callback),
         cmocka_unit_test(test_close_from_callback),
+        cmocka_unit_test(test_host_names),
         cmocka_unit_test(test_bad_conninfo),
         cmocka_unit_test(test_queue_bound_and_close),
     };
