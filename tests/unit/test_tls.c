@@ -1,7 +1,8 @@
 /* TLS connections, client and server in one process on one loop: handshake and round trip,
- * peer identity from certificates, refused certificates, frames split into single bytes,
- * oversized and malformed frames, the slow-peer bound, flushing close, and the reconnecting
- * client. Certificates come from deploy/pki.sh. */
+ * peer identity from certificates, refused certificates and host names, TLS 1.2 and plaintext
+ * clients refused, the handshake deadline, frames split into single bytes, oversized and
+ * malformed frames, the slow-peer bound, closing from a callback, flushing close, and the
+ * reconnecting client. Certificates come from deploy/pki.sh, which is tested here too. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +13,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -40,8 +50,9 @@ static int group_setup(void **state)
     return tu_sh(NULL, 0,
                  "set -e; p='%s/deploy/pki.sh'; $p ca '%s/a' >/dev/null; "
                  "$p node '%s/a' server srv >/dev/null; $p node '%s/a' dialer dial1 >/dev/null; "
+                 "$p node '%s/a' server elsewhere 'DNS:elsewhere.example,IP:10.9.9.9' >/dev/null; "
                  "$p ca '%s/b' >/dev/null; $p node '%s/b' dialer rogue >/dev/null",
-                 src, dir, dir, dir, dir, dir);
+                 src, dir, dir, dir, dir, dir, dir);
 }
 
 static int group_teardown(void **state)
@@ -62,6 +73,7 @@ struct side {
     uint64_t last_rid;
     int last_body;
     int last_error_code;
+    char last_error_msg[256];
     char role[64], cn[64];
     bool verified;
     size_t bytes_in; /* total node_name bytes received */
@@ -74,7 +86,8 @@ struct world {
     struct cr_tls_ctx *server_tls;
     struct cr_conn_opts server_opts;
     struct side server, client;
-    bool server_reads; /* false: the test plays a client that stops reading */
+    bool server_reads;     /* false: the test plays a client that stops reading */
+    uint64_t close_on_rid; /* the server closes from inside on_message after answering it */
 };
 
 static struct world w;
@@ -93,8 +106,10 @@ static void record_msg(struct side *s, Carillon__V1__Envelope *env)
     s->messages++;
     s->last_rid = env->request_id;
     s->last_body = env->body_case;
-    if (env->body_case == CARILLON__V1__ENVELOPE__BODY_ERROR)
+    if (env->body_case == CARILLON__V1__ENVELOPE__BODY_ERROR) {
         s->last_error_code = env->error->code;
+        snprintf(s->last_error_msg, sizeof s->last_error_msg, "%s", env->error->message);
+    }
     if (env->body_case == CARILLON__V1__ENVELOPE__BODY_HELLO)
         s->bytes_in += strlen(env->hello->node_name);
 }
@@ -110,6 +125,11 @@ static void s_message(struct cr_conn *c, Carillon__V1__Envelope *env)
         r.body_case = CARILLON__V1__ENVELOPE__BODY_PONG;
         r.pong = &pong;
         assert_int_equal(cr_conn_send(c, &r), 0);
+        if (w.close_on_rid && env->request_id == w.close_on_rid) {
+            cr_conn_close(c);
+            cr_conn_close(c); /* idempotent */
+            assert_int_equal(cr_conn_send(c, &r), -EPIPE);
+        }
     }
     carillon__v1__envelope__free_unpacked(env, NULL);
 }
@@ -163,17 +183,65 @@ static void listen_on(int port)
     assert_int_equal(uv_listen((uv_stream_t *)&w.listener, 16, on_accept), 0);
 }
 
-static void world_start(size_t max_write_queue)
+/* A server presenting a/NAME.pem, with max_frame 4096. */
+static void world_start_as(const char *name, size_t max_write_queue, unsigned handshake_ms)
 {
     memset(&w, 0, sizeof w);
     uv_loop_init(&w.loop);
-    struct cr_tls_config sc = {pki("a/ca.pem"), pki("a/srv.pem"), pki("a/srv.key")};
+    char cert[64], key[64];
+    snprintf(cert, sizeof cert, "a/%s.pem", name);
+    snprintf(key, sizeof key, "a/%s.key", name);
+    struct cr_tls_config sc = {pki("a/ca.pem"), pki(cert), pki(key)};
     char err[256];
     assert_int_equal(cr_tls_ctx_new_server(&sc, &w.server_tls, err, sizeof err), 0);
     w.server_opts.max_frame = 4096;
     w.server_opts.max_write_queue = max_write_queue;
+    w.server_opts.handshake_ms = handshake_ms;
     w.port = tu_free_port();
     listen_on(w.port);
+}
+
+static void world_start(size_t max_write_queue)
+{
+    world_start_as("srv", max_write_queue, 0);
+}
+
+/* Runs the loop until *v reaches n (or 10 s pass). */
+static bool run_until_count(const int *v, int n)
+{
+    bool never = false;
+    for (int i = 0; i < 200 && *v < n; i++)
+        tu_run_until(&w.loop, &never, 50);
+    return *v >= n;
+}
+
+/* Log lines (stderr) captured into a file while a refusal happens. */
+static int saved_stderr = -1;
+
+static void capture_start(void)
+{
+    fflush(stderr);
+    saved_stderr = dup(STDERR_FILENO);
+    int fd = open(pki("log.txt"), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    dup2(fd, STDERR_FILENO);
+    close(fd);
+    cr_log_set_level(CR_LOG_WARN);
+}
+
+static const char *capture_stop(void)
+{
+    static char text[8192];
+    cr_log_set_level(CR_LOG_ERROR);
+    fflush(stderr);
+    dup2(saved_stderr, STDERR_FILENO);
+    close(saved_stderr);
+    FILE *f = fopen(pki("log.txt"), "r");
+    assert_non_null(f);
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    return text;
 }
 
 static struct cr_tls_ctx *client_ctx(const char *ca, const char *cert, const char *key)
@@ -229,6 +297,29 @@ static void test_round_trip_and_identity(void **state)
     assert_true(w.server.verified);
     assert_string_equal(w.server.role, "dialer");
     assert_string_equal(w.server.cn, "dial1");
+    assert_string_equal(cr_conn_peer_ip(w.server.conn), "127.0.0.1");
+    assert_int_equal(strncmp(cr_conn_peer(w.server.conn), "127.0.0.1:", 10), 0);
+    /* The client verified the server: its identity is readable the same way. */
+    assert_string_equal(cr_conn_peer_role(w.client.conn), "server");
+    assert_string_equal(cr_conn_peer_cn(w.client.conn), "srv");
+
+    /* The server pushes too (request id 0), and a frame above max_frame is refused at the
+     * sender with the connection kept. */
+    Carillon__V1__Hello h = CARILLON__V1__HELLO__INIT;
+    char big[5000];
+    memset(big, 'y', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    h.node_name = big;
+    Carillon__V1__Envelope e = CARILLON__V1__ENVELOPE__INIT;
+    e.body_case = CARILLON__V1__ENVELOPE__BODY_HELLO;
+    e.hello = &h;
+    assert_int_equal(cr_conn_send(w.server.conn, &e), -EMSGSIZE);
+    h.node_name = "pushed";
+    assert_int_equal(cr_conn_send(w.server.conn, &e), 0);
+    assert_true(run_until_count(&w.client.messages, 2));
+    assert_int_equal(w.client.last_body, CARILLON__V1__ENVELOPE__BODY_HELLO);
+    assert_int_equal(w.client.last_rid, 0);
+    assert_false(w.server.closed);
     world_stop(ct);
 }
 
@@ -308,7 +399,25 @@ static void test_oversized_and_malformed(void **state)
     assert_int_equal(cr_conn_send_raw(w.client.conn, hdr, 4), 0);
     assert_true(tu_run_until(&w.loop, &w.client.closed, 10000));
     assert_int_equal(w.client.last_error_code, CARILLON__V1__CODE__CODE_RESOURCE_EXHAUSTED);
+    assert_non_null(strstr(w.client.last_error_msg, "4097"));
+    assert_non_null(strstr(w.client.last_error_msg, "4096"));
     assert_int_equal(w.server.messages, 0);
+    assert_true(tu_run_until(&w.loop, &w.server.closed, 10000));
+    world_stop(ct);
+
+    /* The same after a good frame, with the oversized header cut across two records. */
+    world_start(0);
+    ct = client_ctx(pki("a/ca.pem"), NULL, NULL);
+    connect_client(ct);
+    send_ping(w.client.conn, 5);
+    assert_true(tu_run_until(&w.loop, (bool *)&w.client.messages, 10000));
+    static const uint8_t big_hdr[4] = {0, 0x01, 0, 0}; /* 65536 */
+    /* Two TLS records: the server decodes the header in two feeds. */
+    assert_int_equal(cr_conn_send_raw(w.client.conn, big_hdr, 2), 0);
+    assert_int_equal(cr_conn_send_raw(w.client.conn, big_hdr + 2, 2), 0);
+    assert_true(tu_run_until(&w.loop, &w.client.closed, 10000));
+    assert_int_equal(w.client.last_error_code, CARILLON__V1__CODE__CODE_RESOURCE_EXHAUSTED);
+    assert_non_null(strstr(w.client.last_error_msg, "65536"));
     world_stop(ct);
 
     world_start(0);
@@ -319,6 +428,8 @@ static void test_oversized_and_malformed(void **state)
     assert_int_equal(cr_conn_send_raw(w.client.conn, garbage, sizeof garbage), 0);
     assert_true(tu_run_until(&w.loop, &w.client.closed, 10000));
     assert_int_equal(w.client.last_error_code, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT);
+    assert_non_null(strstr(w.client.last_error_msg, "malformed frame"));
+    assert_int_equal(w.server.messages, 0);
     world_stop(ct);
 }
 
@@ -345,7 +456,23 @@ static void test_slow_peer_disconnected(void **state)
     connect_client(ct);
     send_ping(w.client.conn, 1);
     assert_true(tu_run_until(&w.loop, (bool *)&w.client.messages, 10000));
-    /* Stop the client's reads: from now on only the kernel buffers hold what the server sends. */
+    /* ~2 KiB frames until the kernel's socket buffers are full and our queue passes 64 KiB. */
+    Carillon__V1__Hello h = CARILLON__V1__HELLO__INIT;
+    char name[2000];
+    memset(name, 'x', sizeof name - 1);
+    name[sizeof name - 1] = '\0';
+    h.node_name = name;
+    Carillon__V1__Envelope e = CARILLON__V1__ENVELOPE__INIT;
+    e.body_case = CARILLON__V1__ENVELOPE__BODY_HELLO;
+    e.hello = &h;
+    /* First a burst the kernel takes at once while the client still reads: 128 KiB written in
+     * one go is not a slow peer, only what waits in our own queue counts. */
+    for (int i = 0; i < 64; i++)
+        assert_int_equal(cr_conn_send(w.server.conn, &e), 0);
+    assert_true(run_until_count(&w.client.messages, 65));
+    assert_false(w.server.closed);
+    /* Then the client stops reading: from now on only the kernel buffers hold what the server
+     * sends. */
     int fd = -1;
     struct walk wk = {0};
     uv_walk(&w.loop, collect, &wk);
@@ -360,24 +487,21 @@ static void test_slow_peer_disconnected(void **state)
         }
     }
     assert_true(fd >= 0);
-    /* ~2 KiB frames until the kernel's socket buffers are full and the queue passes 64 KiB. */
-    Carillon__V1__Hello h = CARILLON__V1__HELLO__INIT;
-    char name[2000];
-    memset(name, 'x', sizeof name - 1);
-    name[sizeof name - 1] = '\0';
-    h.node_name = name;
-    Carillon__V1__Envelope e = CARILLON__V1__ENVELOPE__INIT;
-    e.body_case = CARILLON__V1__ENVELOPE__BODY_HELLO;
-    e.hello = &h;
-    int sent = 0;
+    capture_start();
+    int sent = 0, rc = 0;
     while (!w.server.closed && sent < 100000) {
-        if (!w.server.conn || cr_conn_send(w.server.conn, &e) != 0)
+        rc = cr_conn_send(w.server.conn, &e);
+        if (rc)
             break;
         sent++;
         uv_run(&w.loop, UV_RUN_NOWAIT);
     }
-    assert_true(tu_run_until(&w.loop, &w.server.closed, 10000));
+    bool ok = tu_run_until(&w.loop, &w.server.closed, 10000);
+    const char *log = capture_stop();
+    assert_true(ok);
+    assert_int_equal(rc, -ENOBUFS);
     assert_int_equal(w.server.close_err, -ENOBUFS);
+    assert_non_null(strstr(log, "slow_peer peer=127.0.0.1:"));
     world_stop(ct);
 }
 
@@ -395,6 +519,263 @@ static void test_close_flushes(void **state)
     assert_int_equal(w.server.messages, 200);
     assert_int_equal(w.server.last_rid, 200);
     assert_int_equal(w.server.close_err, 0);
+    world_stop(ct);
+}
+
+/* The server closes from inside its own on_message: the reply still arrives, then both sides
+ * see an orderly close, each exactly once. */
+static void test_close_inside_callback(void **state)
+{
+    (void)state;
+    world_start(0);
+    w.close_on_rid = 7;
+    struct cr_tls_ctx *ct = client_ctx(pki("a/ca.pem"), NULL, NULL);
+    connect_client(ct);
+    send_ping(w.client.conn, 7);
+    assert_true(tu_run_until(&w.loop, &w.client.closed, 10000));
+    assert_true(tu_run_until(&w.loop, &w.server.closed, 10000));
+    assert_int_equal(w.client.messages, 1);
+    assert_int_equal(w.client.last_body, CARILLON__V1__ENVELOPE__BODY_PONG);
+    assert_int_equal(w.client.close_err, 0);
+    assert_int_equal(w.server.close_err, 0);
+    world_stop(ct);
+}
+
+/* The client checks the name it dialled against the server certificate's SAN. */
+static void test_server_name_checked(void **state)
+{
+    (void)state;
+    /* a/elsewhere.pem is valid for elsewhere.example and 10.9.9.9, not for 127.0.0.1. */
+    world_start_as("elsewhere", 0, 0);
+    struct cr_tls_ctx *ct = client_ctx(pki("a/ca.pem"), NULL, NULL);
+    connect_client(ct);
+    assert_true(tu_run_until(&w.loop, &w.client.closed, 10000));
+    assert_false(w.client.open);
+    assert_int_equal(w.client.close_err, -EPROTO);
+    world_stop(ct);
+
+    /* By name: srv.pem holds DNS:localhost. */
+    world_start(0);
+    ct = client_ctx(pki("a/ca.pem"), NULL, NULL);
+    assert_int_equal(
+        cr_conn_connect(&w.loop, "localhost", w.port, ct, NULL, &client_cbs, NULL, &w.client.conn),
+        0);
+    assert_true(tu_run_until(&w.loop, &w.client.open, 10000));
+    world_stop(ct);
+}
+
+/* A client that only speaks TLS 1.2, in a thread with blocking OpenSSL calls while the loop
+ * runs the server. */
+struct tls12 {
+    int port;
+    int connect_rc;
+};
+
+static void tls12_client(void *arg)
+{
+    struct tls12 *t = arg;
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct timeval tv = {.tv_sec = 10};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    struct sockaddr_in a;
+    uv_ip4_addr("127.0.0.1", t->port, &a);
+    t->connect_rc = -100;
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) == 0) {
+        SSL *ssl = SSL_new(ctx);
+        SSL_set_fd(ssl, fd);
+        t->connect_rc = SSL_connect(ssl);
+        SSL_free(ssl);
+    }
+    ERR_clear_error();
+    close(fd);
+    SSL_CTX_free(ctx);
+}
+
+static void test_tls12_client_refused(void **state)
+{
+    (void)state;
+    world_start(0);
+    struct tls12 t = {.port = w.port};
+    capture_start();
+    uv_thread_t th;
+    assert_int_equal(uv_thread_create(&th, tls12_client, &t), 0);
+    bool ok = tu_run_until(&w.loop, &w.server.closed, 10000);
+    uv_thread_join(&th);
+    const char *log = capture_stop();
+    assert_true(ok);
+    assert_true(t.connect_rc <= 0 && t.connect_rc != -100);
+    assert_false(w.server.open);
+    assert_int_equal(w.server.close_err, -EPROTO);
+    assert_non_null(strstr(log, "tls_handshake_failed peer=127.0.0.1:"));
+    assert_non_null(strstr(log, "unsupported protocol"));
+    world_stop(NULL);
+}
+
+/* A raw TCP client on the loop (plaintext, or silent). */
+static struct {
+    uv_tcp_t tcp;
+    uv_connect_t req;
+    uv_write_t wreq;
+    const char *say; /* NULL: says nothing */
+    bool ended;      /* the server hung up on it */
+    char buf[4096];
+} raw;
+
+static void raw_alloc(uv_handle_t *h, size_t n, uv_buf_t *b)
+{
+    (void)h;
+    (void)n;
+    *b = uv_buf_init(raw.buf, sizeof raw.buf);
+}
+
+static void raw_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+    (void)b;
+    if (n < 0) {
+        raw.ended = true;
+        uv_read_stop(s);
+    }
+}
+
+static void raw_written(uv_write_t *r, int status)
+{
+    (void)r;
+    (void)status;
+}
+
+static void raw_connected(uv_connect_t *r, int status)
+{
+    assert_int_equal(status, 0);
+    uv_read_start(r->handle, raw_alloc, raw_read);
+    if (raw.say) {
+        uv_buf_t b = uv_buf_init((char *)raw.say, (unsigned)strlen(raw.say));
+        assert_int_equal(uv_write(&raw.wreq, r->handle, &b, 1, raw_written), 0);
+    }
+}
+
+static void raw_connect(const char *say)
+{
+    memset(&raw, 0, sizeof raw);
+    raw.say = say;
+    struct sockaddr_in a;
+    uv_ip4_addr("127.0.0.1", w.port, &a);
+    uv_tcp_init(&w.loop, &raw.tcp);
+    assert_int_equal(uv_tcp_connect(&raw.req, &raw.tcp, (struct sockaddr *)&a, raw_connected), 0);
+}
+
+static void test_plaintext_client_refused(void **state)
+{
+    (void)state;
+    world_start(0);
+    capture_start();
+    raw_connect("GET / HTTP/1.0\r\nHost: carillon\r\n\r\n");
+    bool ok = tu_run_until(&w.loop, &w.server.closed, 10000);
+    const char *log = capture_stop();
+    assert_true(ok);
+    assert_true(tu_run_until(&w.loop, &raw.ended, 10000));
+    assert_false(w.server.open);
+    assert_int_equal(w.server.close_err, -EPROTO);
+    assert_non_null(strstr(log, "tls_handshake_failed peer=127.0.0.1:"));
+    assert_non_null(strstr(log, "http request")); /* OpenSSL's reason */
+    world_stop(NULL);
+}
+
+/* A client that connects and never speaks is dropped at the handshake deadline. */
+static void test_handshake_deadline(void **state)
+{
+    (void)state;
+    world_start_as("srv", 0, 200);
+    capture_start();
+    raw_connect(NULL);
+    bool ok = tu_run_until(&w.loop, &w.server.closed, 10000);
+    const char *log = capture_stop();
+    assert_true(ok);
+    assert_int_equal(w.server.close_err, -ETIMEDOUT);
+    assert_true(tu_run_until(&w.loop, &raw.ended, 10000));
+    assert_non_null(strstr(log, "tls_handshake_failed peer=127.0.0.1:"));
+    assert_non_null(strstr(log, "reason=timeout"));
+    world_stop(NULL);
+}
+
+/* getaddrinfo as libuv's thread pool calls it: "slow.carillon.test" takes 300 ms (so a conn can
+ * be closed and freed while its lookup runs), every other name goes to the real one. */
+static volatile bool slow_lookup_started, slow_lookup_done;
+
+int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+                struct addrinfo **res)
+{
+    static int (*real)(const char *, const char *, const struct addrinfo *, struct addrinfo **);
+    if (!real)
+        *(void **)&real = dlsym(RTLD_NEXT, "getaddrinfo");
+    if (node && strcmp(node, "slow.carillon.test") == 0) {
+        slow_lookup_started = true;
+        uv_sleep(300);
+        slow_lookup_done = true;
+        return EAI_NONAME;
+    }
+    return real(node, service, hints, res);
+}
+
+/* A conn closed while its lookup runs in the thread pool: on_close comes at once, and the
+ * lookup's late completion touches nothing freed (ASan watches). */
+static void test_close_during_slow_lookup(void **state)
+{
+    (void)state;
+    world_start(0);
+    struct cr_tls_ctx *ct = client_ctx(pki("a/ca.pem"), NULL, NULL);
+    slow_lookup_started = slow_lookup_done = false;
+    assert_int_equal(cr_conn_connect(&w.loop, "slow.carillon.test", 4, ct, NULL, &client_cbs, NULL,
+                                     &w.client.conn),
+                     0);
+    while (!slow_lookup_started)
+        uv_sleep(1);
+    cr_conn_close(w.client.conn);
+    assert_true(tu_run_until(&w.loop, &w.client.closed, 10000));
+    assert_false(slow_lookup_done); /* the conn is gone, its lookup still runs */
+    assert_int_equal(w.client.close_err, 0);
+    for (int i = 0; i < 400 && w.loop.active_reqs.count > 0; i++)
+        uv_run(&w.loop, UV_RUN_NOWAIT), uv_sleep(5);
+    assert_true(slow_lookup_done);
+    assert_int_equal(w.loop.active_reqs.count, 0);
+    world_stop(ct);
+}
+
+/* Connections aborted while their name is still being resolved report on_close once each. */
+static int aborted_closes;
+static int aborted_err;
+static void ab_close(struct cr_conn *c, int err)
+{
+    (void)c;
+    aborted_closes++;
+    aborted_err = err;
+}
+
+static void test_abort_while_resolving(void **state)
+{
+    (void)state;
+    world_start(0);
+    struct cr_tls_ctx *ct = client_ctx(pki("a/ca.pem"), NULL, NULL);
+    static const struct cr_conn_cbs cbs = {NULL, NULL, ab_close};
+    aborted_closes = 0;
+    for (int i = 0; i < 20; i++) {
+        struct cr_conn *c;
+        assert_int_equal(cr_conn_connect(&w.loop, "localhost", w.port, ct, NULL, &cbs, NULL, &c),
+                         0);
+        if (i % 2)
+            cr_conn_abort(c);
+        else
+            cr_conn_close(c);
+        cr_conn_abort(c); /* a second call before the close completes is harmless */
+    }
+    assert_true(run_until_count(&aborted_closes, 20));
+    /* Let any lookup still in the thread pool come back. */
+    bool never = false;
+    tu_run_until(&w.loop, &never, 200);
+    assert_int_equal(aborted_closes, 20);
+    assert_int_equal(aborted_err, 0);
     world_stop(ct);
 }
 
@@ -420,6 +801,11 @@ static void rc_msg(struct cr_conn *c, Carillon__V1__Envelope *env)
 static void on_listener_closed(uv_handle_t *h)
 {
     *(bool *)h->data = true;
+}
+
+static void stop_done(void *arg)
+{
+    *(bool *)arg = true;
 }
 
 static void test_client_reconnects(void **state)
@@ -460,13 +846,119 @@ static void test_client_reconnects(void **state)
     while (opens < 2 && tu_run_until(&w.loop, &gone, 50) == false)
         ;
     assert_int_equal(opens, 2);
-    cr_client_stop(cl, NULL, NULL);
+    /* Stopping closes the live connection politely; done runs once everything is freed. */
+    bool stopped = false;
+    cr_client_stop(cl, stop_done, &stopped);
+    assert_true(tu_run_until(&w.loop, &stopped, 10000));
+    world_stop(ct);
+}
+
+/* --- deploy/pki.sh ------------------------------------------------------------------------ */
+
+static void assert_mode_0600(const char *path)
+{
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+}
+
+static void test_pki_script(void **state)
+{
+    (void)state;
+    const char *src = tu_source_dir();
+    char out[4096], again[4096];
+    assert_int_equal(tu_sh(out, sizeof out, "'%s/deploy/pki.sh' help", src), 0);
+    assert_non_null(strstr(out, "usage:"));
+    assert_int_equal(tu_sh(out, sizeof out, "'%s/deploy/pki.sh' frob 2>&1", src), 2);
+    assert_non_null(strstr(out, "frob"));
+
+    /* The CA is kept when it exists. */
+    assert_int_equal(tu_sh(out, sizeof out, "cat '%s/a/ca.pem'", dir), 0);
+    assert_int_equal(tu_sh(NULL, 0, "'%s/deploy/pki.sh' ca '%s/a' >/dev/null", src, dir), 0);
+    assert_int_equal(tu_sh(again, sizeof again, "cat '%s/a/ca.pem'", dir), 0);
+    assert_string_equal(out, again);
+    assert_int_equal(tu_sh(out, sizeof out, "openssl x509 -in '%s/a/ca.pem' -noout -subject", dir),
+                     0);
+    assert_non_null(strstr(out, "CN = Carillon CA "));
+
+    /* Roles are a closed list; the error names the bad one. */
+    assert_int_equal(tu_sh(out, sizeof out, "'%s/deploy/pki.sh' node '%s/a' boss x 2>&1", src, dir),
+                     2);
+    assert_non_null(strstr(out, "'boss'"));
+    assert_int_equal(tu_sh(NULL, 0, "test -e '%s/a/x.pem'", dir), 1);
+    assert_int_equal(
+        tu_sh(out, sizeof out, "'%s/deploy/pki.sh' node '%s/none' server x 2>&1", src, dir), 2);
+    assert_non_null(strstr(out, "no CA"));
+
+    /* A node certificate: subject, SANs, both EKUs, P-256 + SHA-256, 825 days, chains to its
+     * CA only, key readable by its owner only. */
+    assert_int_equal(tu_sh(out, sizeof out,
+                           "openssl x509 -in '%s/a/dial1.pem' -noout -text -subject "
+                           "-ext subjectAltName,extendedKeyUsage",
+                           dir),
+                     0);
+    assert_non_null(strstr(out, "subject=O = Carillon, OU = dialer, CN = dial1"));
+    assert_non_null(strstr(out, "DNS:localhost, IP Address:127.0.0.1"));
+    assert_non_null(strstr(out, "TLS Web Server Authentication, TLS Web Client Authentication"));
+    assert_non_null(strstr(out, "prime256v1"));
+    assert_non_null(strstr(out, "ecdsa-with-SHA256"));
+    assert_int_equal(tu_sh(out, sizeof out,
+                           "openssl x509 -in '%s/a/elsewhere.pem' -noout -ext subjectAltName", dir),
+                     0);
+    assert_non_null(strstr(out, "DNS:elsewhere.example, IP Address:10.9.9.9"));
+    assert_int_equal(tu_sh(NULL, 0,
+                           "openssl x509 -in '%s/a/dial1.pem' -noout -checkend %d >/dev/null && "
+                           "! openssl x509 -in '%s/a/dial1.pem' -noout -checkend %d >/dev/null",
+                           dir, 824 * 86400, dir, 826 * 86400),
+                     0);
+    assert_int_equal(tu_sh(NULL, 0,
+                           "openssl verify -CAfile '%s/a/ca.pem' '%s/a/dial1.pem' >/dev/null 2>&1",
+                           dir, dir),
+                     0);
+    assert_int_not_equal(
+        tu_sh(NULL, 0, "openssl verify -CAfile '%s/b/ca.pem' '%s/a/dial1.pem' >/dev/null 2>&1", dir,
+              dir),
+        0);
+    assert_mode_0600(pki("a/ca.key"));
+    assert_mode_0600(pki("a/dial1.key"));
+}
+
+/* A client whose on_close stops it (nothing listens: every attempt is refused). */
+static struct cr_client *stopping_client;
+static int stop_closes;
+static bool stop_done_flag;
+
+static void stop_close(struct cr_conn *c, int err)
+{
+    (void)c;
+    stop_closes++;
+    assert_int_equal(err, -ECONNREFUSED);
+    cr_client_stop(stopping_client, stop_done, &stop_done_flag);
+    cr_client_stop(stopping_client, NULL, NULL); /* idempotent: the first stop's done runs */
+}
+
+static void test_client_stop_from_on_close(void **state)
+{
+    (void)state;
+    world_start(0);
+    int port = w.port;
+    uv_close((uv_handle_t *)&w.listener, NULL);
+    struct cr_tls_ctx *ct = client_ctx(pki("a/ca.pem"), NULL, NULL);
+    struct cr_client_opts o = {.host = "127.0.0.1", .port = port, .tls = ct, .backoff_min_ms = 10};
+    static const struct cr_conn_cbs cbs = {NULL, NULL, stop_close};
+    stop_closes = 0;
+    stop_done_flag = false;
+    assert_int_equal(cr_client_start(&w.loop, &o, &cbs, NULL, &stopping_client), 0);
+    /* done runs once the client is freed: no attempt can follow. */
+    assert_true(tu_run_until(&w.loop, &stop_done_flag, 10000));
+    assert_int_equal(stop_closes, 1);
     world_stop(ct);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pki_script),
         cmocka_unit_test(test_round_trip_and_identity),
         cmocka_unit_test(test_no_client_cert_means_no_role),
         cmocka_unit_test(test_rogue_cert_and_wrong_ca_refused),
@@ -474,7 +966,15 @@ int main(void)
         cmocka_unit_test(test_oversized_and_malformed),
         cmocka_unit_test(test_slow_peer_disconnected),
         cmocka_unit_test(test_close_flushes),
+        cmocka_unit_test(test_close_inside_callback),
+        cmocka_unit_test(test_server_name_checked),
+        cmocka_unit_test(test_tls12_client_refused),
+        cmocka_unit_test(test_plaintext_client_refused),
+        cmocka_unit_test(test_handshake_deadline),
+        cmocka_unit_test(test_abort_while_resolving),
+        cmocka_unit_test(test_close_during_slow_lookup),
         cmocka_unit_test(test_client_reconnects),
+        cmocka_unit_test(test_client_stop_from_on_close),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
