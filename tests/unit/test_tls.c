@@ -465,28 +465,35 @@ static void test_slow_peer_disconnected(void **state)
     Carillon__V1__Envelope e = CARILLON__V1__ENVELOPE__INIT;
     e.body_case = CARILLON__V1__ENVELOPE__BODY_HELLO;
     e.hello = &h;
-    /* First a burst the kernel takes at once while the client still reads: 128 KiB written in
-     * one go is not a slow peer, only what waits in our own queue counts. */
-    for (int i = 0; i < 64; i++)
-        assert_int_equal(cr_conn_send(w.server.conn, &e), 0);
-    assert_true(run_until_count(&w.client.messages, 65));
-    assert_false(w.server.closed);
-    /* Then the client stops reading: from now on only the kernel buffers hold what the server
-     * sends. */
-    int fd = -1;
+    /* Both ends' sockets (the listener aside), with kernel buffers roomy enough for the burst
+     * below whatever the system defaults are. */
     struct walk wk = {0};
     uv_walk(&w.loop, collect, &wk);
-    /* The client's socket is the TCP handle whose local port is not the server's. */
+    uv_tcp_t *client_tcp = NULL;
     for (int i = 0; i < wk.n; i++) {
+        if (wk.tcp[i] == &w.listener)
+            continue;
+        int size = 1 << 20;
+        uv_send_buffer_size((uv_handle_t *)wk.tcp[i], &size);
+        size = 1 << 20;
+        uv_recv_buffer_size((uv_handle_t *)wk.tcp[i], &size);
+        /* The client's socket is the one whose local port is not the server's. */
         struct sockaddr_storage ss;
         int len = sizeof ss;
         if (uv_tcp_getsockname(wk.tcp[i], (struct sockaddr *)&ss, &len) == 0 &&
-            ntohs(((struct sockaddr_in *)&ss)->sin_port) != w.port) {
-            uv_read_stop((uv_stream_t *)wk.tcp[i]);
-            uv_fileno((uv_handle_t *)wk.tcp[i], &fd);
-        }
+            ntohs(((struct sockaddr_in *)&ss)->sin_port) != w.port)
+            client_tcp = wk.tcp[i];
     }
-    assert_true(fd >= 0);
+    assert_non_null(client_tcp);
+    /* First a burst the kernel takes at once while the client still reads: 80 KiB written in
+     * one go is not a slow peer, only what waits in our own queue counts. */
+    for (int i = 0; i < 40; i++)
+        assert_int_equal(cr_conn_send(w.server.conn, &e), 0);
+    assert_true(run_until_count(&w.client.messages, 41));
+    assert_false(w.server.closed);
+    /* Then the client stops reading: from now on only the kernel buffers hold what the server
+     * sends, and then our queue. */
+    uv_read_stop((uv_stream_t *)client_tcp);
     capture_start();
     int sent = 0, rc = 0;
     while (!w.server.closed && sent < 100000) {
