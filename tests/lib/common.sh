@@ -1,5 +1,6 @@
 # Sourced by integration tests: the stack, waiting on conditions, and assertions that say what
 # was expected and what came.
+# shellcheck shell=bash
 set -euo pipefail
 CARILLON_SOURCE_DIR=${CARILLON_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 CARILLON_BUILD_DIR=${CARILLON_BUILD_DIR:-$CARILLON_SOURCE_DIR/build}

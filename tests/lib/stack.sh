@@ -216,7 +216,7 @@ status() {
 
 cmd=${1:-}
 dir=${2:-}
-[ -n "$cmd" ] && [ -n "$dir" ] || usage
+if [ -z "$cmd" ] || [ -z "$dir" ]; then usage; fi
 shift 2
 case "$cmd" in
 up) up "$dir" "$@" ;;
