@@ -135,6 +135,9 @@ static void usage(FILE *f)
             "  script screens|screen-delete|screen-duplicate|screen-move|preview CAMPAIGN ...\n"
             "  qualification list|add|delete CAMPAIGN ...\n"
             "  schedule list|add|remove|close|open CAMPAIGN ...\n"
+            "  contact add --campaign C --phone NUMBER[:type] [--field name=value]... ...\n"
+            "  contact list --campaign C [--filter EXPR] [--columns a,b] [--limit N]\n"
+            "  blacklist add [--campaign C] [--reason R] [--file F] [NUMBER...]\n"
             "environment: CARILLON_SERVER, CARILLON_CA, CARILLON_USER, CARILLON_PASSWORD,\n"
             "  CARILLON_CONFIG_DIR (where the session file is kept)\n"
             "exit codes: 0 ok, 1 the server said no, 2 usage, 3 connection or TLS failure\n");
@@ -1308,7 +1311,8 @@ static int run(int argc, char **argv)
     }
     if (strcmp(cmd, "apply") == 0 || strcmp(cmd, "get") == 0 || strcmp(cmd, "campaign") == 0 ||
         strcmp(cmd, "grant") == 0 || strcmp(cmd, "question") == 0 || strcmp(cmd, "script") == 0 ||
-        strcmp(cmd, "qualification") == 0 || strcmp(cmd, "schedule") == 0) {
+        strcmp(cmd, "qualification") == 0 || strcmp(cmd, "schedule") == 0 ||
+        strcmp(cmd, "contact") == 0 || strcmp(cmd, "blacklist") == 0) {
         if (!opt.server || !*opt.server)
             return usage_error("no server: use --server HOST:PORT or set CARILLON_SERVER");
         if (!opt.ca || !*opt.ca)
@@ -1329,6 +1333,10 @@ static int run(int argc, char **argv)
             return ctl_qualification(argc - 1, argv + 1);
         if (strcmp(cmd, "schedule") == 0)
             return ctl_schedule(argc - 1, argv + 1);
+        if (strcmp(cmd, "contact") == 0)
+            return ctl_contact(argc - 1, argv + 1);
+        if (strcmp(cmd, "blacklist") == 0)
+            return ctl_blacklist(argc - 1, argv + 1);
         return cmd_campaign(argc - 1, argv + 1);
     }
     bool is_user = strcmp(cmd, "user") == 0;

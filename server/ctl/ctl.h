@@ -26,6 +26,8 @@ int ctl_screen(int argc, char **argv);
 int ctl_qualification(int argc, char **argv);
 int ctl_schedule(int argc, char **argv);
 int ctl_campaign_edit(int argc, char **argv);
+int ctl_contact(int argc, char **argv);
+int ctl_blacklist(int argc, char **argv);
 /* Prints the script as an agent would see it; frees c. */
 int ctl_preview(Carillon__V1__Campaign *c, int argc, char **argv);
 

@@ -1,0 +1,647 @@
+/* Contact requests: manual creation (numbers normalised to E.164, time zone from the number,
+ * blacklisted numbers blocked), listing with the filter language, and blacklists. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/server.h"
+#include "carillon/log.h"
+#include "carillon/phone.h"
+#include "contacts/filter.h"
+#include "store/campaign_store.h"
+
+#define MAX_PHONES 8
+#define MAX_VALUES 200
+
+/* Standard text columns a contact may be given directly. */
+static const char *const text_columns[] = {"last_name", "first_name", "civility", "company",
+                                           "address",   "zip",        "city",     "country",
+                                           "email",     "customer_id"};
+#define NTEXT (sizeof text_columns / sizeof text_columns[0])
+
+struct kreq {
+    struct client *c;
+    uint64_t rid;
+    Carillon__V1__Envelope *env;
+    int need; /* 1 view, 2 edit, 3 admin-or-edit (global blacklist: admin) */
+    void (*next)(struct kreq *r);
+    /* create */
+    struct cr_phone phones[MAX_PHONES];
+    char phone_types[MAX_PHONES][8];
+    int nphones;
+    /* the campaign's declared fields */
+    struct cr_filter_field custom[200];
+    size_t ncustom;
+    /* blacklist */
+    char **numbers;
+    size_t nnumbers;
+    char **invalid;
+    size_t ninvalid;
+    /* list */
+    struct cr_filter_sql filter;
+    char **columns;
+    size_t ncolumns;
+};
+
+static struct kreq *kreq_new(struct client *c, Carillon__V1__Envelope *env)
+{
+    struct kreq *r = calloc(1, sizeof *r);
+    if (!r) {
+        client_error(c, env->request_id, CARILLON__V1__CODE__CODE_RESOURCE_EXHAUSTED, NULL,
+                     "out of memory");
+        carillon__v1__envelope__free_unpacked(env, NULL);
+        return NULL;
+    }
+    r->c = c;
+    r->rid = env->request_id;
+    r->env = env;
+    client_ref(c);
+    return r;
+}
+
+static void kreq_free(struct kreq *r)
+{
+    for (size_t i = 0; i < r->ncustom; i++)
+        free((char *)r->custom[i].name);
+    cr_filter_sql_free(&r->filter);
+    for (size_t i = 0; i < r->nnumbers; i++)
+        free(r->numbers[i]);
+    free(r->numbers);
+    for (size_t i = 0; i < r->ninvalid; i++)
+        free(r->invalid[i]);
+    free(r->invalid);
+    for (size_t i = 0; i < r->ncolumns; i++)
+        free(r->columns[i]);
+    free(r->columns);
+    carillon__v1__envelope__free_unpacked(r->env, NULL);
+    client_unref(r->c);
+    free(r);
+}
+
+static void kfail(struct kreq *r, int code, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void kfail(struct kreq *r, int code, const char *field, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    client_error(r->c, r->rid, code, field, "%s", msg);
+    kreq_free(r);
+}
+
+static void db_failed(struct kreq *r, const struct cr_pg_result *res)
+{
+    if (res && res->status == -EIO)
+        cr_log_error("store_error", "op=contacts sqlstate=%s message=%s",
+                     res->sqlstate ? res->sqlstate : "-", cr_log_q(res->message));
+    kfail(r, CARILLON__V1__CODE__CODE_UNAVAILABLE, NULL,
+          "the database is unavailable or refused the change, try again");
+}
+
+/* --- access and the campaign's fields --------------------------------------------------- */
+
+static void on_fields(void *arg, const struct cr_pg_result *res)
+{
+    struct kreq *r = arg;
+    if (res->status)
+        return db_failed(r, res);
+    const PGresult *pr = res->res[0];
+    for (int i = 0; i < PQntuples(pr) && r->ncustom < 200; i++) {
+        const char *t = PQgetvalue(pr, i, 1);
+        struct cr_filter_field *f = &r->custom[r->ncustom++];
+        f->name = strdup(PQgetvalue(pr, i, 0));
+        f->type = !strcmp(t, "number") ? CR_FT_NUMBER
+                  : !strcmp(t, "date") ? CR_FT_TIMESTAMP
+                                       : CR_FT_TEXT;
+        f->sql = NULL;
+    }
+    r->next(r);
+}
+
+static void load_fields(struct kreq *r)
+{
+    const char *campaign = r->env->body_case == CARILLON__V1__ENVELOPE__BODY_CONTACT_CREATE
+                               ? r->env->contact_create->campaign
+                               : r->env->contact_list->campaign;
+    const char *p[] = {campaign};
+    if (cr_pg_query(r->c->srv->pg,
+                    "SELECT f.name, f.type FROM campaign_fields f JOIN campaigns c ON c.id = "
+                    "f.campaign_id WHERE c.name = $1 ORDER BY f.position",
+                    1, p, on_fields, r) != 0)
+        db_failed(r, NULL);
+}
+
+static void load_fields(struct kreq *r);
+
+static void on_access(void *arg, int err, const struct campaign_access *a)
+{
+    struct kreq *r = arg;
+    if (err)
+        return db_failed(r, NULL);
+    if (!a->exists)
+        return kfail(r, CARILLON__V1__CODE__CODE_NOT_FOUND, "campaign", "no such campaign");
+    bool admin = r->c->user.role == STORE_ROLE_ADMIN;
+    if (!admin && ((r->need == 1 && !a->view) || (r->need != 1 && !a->edit)))
+        return kfail(r, CARILLON__V1__CODE__CODE_PERMISSION_DENIED, "campaign",
+                     "you do not have the %s right on this campaign",
+                     r->need == 1 ? "view" : "edit");
+    if (r->env->body_case == CARILLON__V1__ENVELOPE__BODY_BLACKLIST_ADD)
+        r->next(r);
+    else
+        load_fields(r);
+}
+
+static void check(struct kreq *r, const char *campaign, int need, void (*next)(struct kreq *))
+{
+    r->need = need;
+    r->next = next;
+    struct client *c = r->c;
+    if (c->user.role == STORE_ROLE_AGENT)
+        return kfail(r, CARILLON__V1__CODE__CODE_PERMISSION_DENIED, NULL,
+                     "contact management needs the supervisor or admin role");
+    if (c->user.role == STORE_ROLE_ADMIN && !campaign[0]) {
+        next(r);
+        return;
+    }
+    if (!campaign[0])
+        return kfail(r, CARILLON__V1__CODE__CODE_PERMISSION_DENIED, "campaign",
+                     "the global blacklist needs the admin role");
+    if (store_campaign_access(c->srv->pg, campaign, c->user.id, on_access, r) != 0)
+        db_failed(r, NULL);
+}
+
+/* --- create ----------------------------------------------------------------------------- */
+
+static char *array_of(char *const *items, size_t n)
+{
+    size_t len = 3;
+    for (size_t i = 0; i < n; i++)
+        len += 2 * strlen(items[i]) + 3;
+    char *s = malloc(len), *o = s;
+    if (!s)
+        return NULL;
+    *o++ = '{';
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            *o++ = ',';
+        *o++ = '"';
+        for (const char *p = items[i]; *p; p++) {
+            if (*p == '"' || *p == '\\')
+                *o++ = '\\';
+            *o++ = *p;
+        }
+        *o++ = '"';
+    }
+    *o++ = '}';
+    *o = '\0';
+    return s;
+}
+
+static void on_created(void *arg, const struct cr_pg_result *res)
+{
+    struct kreq *r = arg;
+    if (res->status) {
+        if (res->sqlstate && !strcmp(res->sqlstate, "22007"))
+            return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "next_try",
+                         "next_try must look like 'YYYY-MM-DD HH:MM'");
+        return db_failed(r, res);
+    }
+    const PGresult *pr = res->res[0];
+    int n = PQntuples(pr);
+    if (n == 0)
+        return kfail(r, CARILLON__V1__CODE__CODE_NOT_FOUND, "campaign", "no such campaign");
+    Carillon__V1__ContactCreated out = CARILLON__V1__CONTACT_CREATED__INIT;
+    Carillon__V1__AddressInfo infos[MAX_PHONES], *ptrs[MAX_PHONES];
+    out.id = strtoll(PQgetvalue(pr, 0, 0), NULL, 10);
+    out.time_zone = PQgetvalue(pr, 0, 1);
+    for (int i = 0; i < n && i < MAX_PHONES; i++) {
+        carillon__v1__address_info__init(&infos[i]);
+        infos[i].number = PQgetvalue(pr, i, 2);
+        infos[i].type = PQgetvalue(pr, i, 3);
+        infos[i].state = PQgetvalue(pr, i, 4);
+        ptrs[i] = &infos[i];
+    }
+    out.n_addresses = (size_t)(n < MAX_PHONES ? n : MAX_PHONES);
+    out.addresses = ptrs;
+    cr_log_info("contact_created", "by=%s contact=%lld campaign=%s", cr_log_q(r->c->user.login),
+                (long long)out.id, cr_log_q(r->env->contact_create->campaign));
+    Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
+    env.body_case = CARILLON__V1__ENVELOPE__BODY_CONTACT_CREATED;
+    env.contact_created = &out;
+    client_reply(r->c, r->rid, &env);
+    kreq_free(r);
+}
+
+static void create_allowed(struct kreq *r)
+{
+    const Carillon__V1__ContactCreate *in = r->env->contact_create;
+    for (size_t i = 0; i < in->n_values; i++) {
+        const char *name = in->values[i]->name;
+        bool known = false;
+        for (size_t k = 0; k < NTEXT && !known; k++)
+            known = !strcmp(name, text_columns[k]);
+        for (size_t k = 0; k < r->ncustom && !known; k++) {
+            if (strcmp(name, r->custom[k].name))
+                continue;
+            known = true;
+            /* Typed fields hold what their type says, so filters can compare them. */
+            const char *v = in->values[i]->value;
+            char *end = NULL;
+            int y, mo, d;
+            char extra;
+            if (r->custom[k].type == CR_FT_NUMBER && v[0] && (strtod(v, &end), *end))
+                return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, name,
+                             "'%s' is a number field: '%s' is not a number", name, v);
+            if (r->custom[k].type == CR_FT_TIMESTAMP && v[0] &&
+                (strlen(v) != 10 || sscanf(v, "%4d-%2d-%2d%c", &y, &mo, &d, &extra) != 3))
+                return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, name,
+                             "'%s' is a date field: '%s' is not YYYY-MM-DD", name, v);
+        }
+        if (!known)
+            return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, name,
+                         "'%s' is not a field of this campaign (standard fields, or those the "
+                         "campaign declares)",
+                         name);
+    }
+    const char *cols[NTEXT] = {0};
+    char *keys[MAX_VALUES], *vals[MAX_VALUES];
+    size_t nk = 0;
+    for (size_t i = 0; i < in->n_values; i++) {
+        const char *name = in->values[i]->name;
+        bool std = false;
+        for (size_t k = 0; k < NTEXT; k++)
+            if (!strcmp(name, text_columns[k])) {
+                cols[k] = in->values[i]->value;
+                std = true;
+            }
+        if (!std && nk < MAX_VALUES) {
+            keys[nk] = in->values[i]->name;
+            vals[nk++] = in->values[i]->value;
+        }
+    }
+    char *numbers[MAX_PHONES], *types[MAX_PHONES];
+    for (int i = 0; i < r->nphones; i++) {
+        numbers[i] = r->phones[i].e164;
+        types[i] = r->phone_types[i];
+    }
+    char prio[16];
+    snprintf(prio, sizeof prio, "%d", in->priority);
+    char uid[24];
+    snprintf(uid, sizeof uid, "%lld", (long long)r->c->user.id);
+    char *a_numbers = array_of(numbers, (size_t)r->nphones);
+    char *a_types = array_of(types, (size_t)r->nphones);
+    char *a_keys = array_of(keys, nk);
+    char *a_vals = array_of(vals, nk);
+    const char *tz = NULL;
+    for (int i = 0; i < r->nphones && !tz; i++)
+        tz = r->phones[i].time_zone;
+    const char *p[] = {in->campaign,
+                       in->list[0] ? in->list : "default",
+                       uid,
+                       prio,
+                       in->top_priority ? "t" : "f",
+                       in->agent,
+                       tz ? tz : "",
+                       in->next_try,
+                       in->no_consent ? "f" : "t",
+                       a_keys,
+                       a_vals,
+                       a_numbers,
+                       a_types,
+                       in->country[0] ? in->country : "FR",
+                       cols[0] ? cols[0] : "",
+                       cols[1] ? cols[1] : "",
+                       cols[2] ? cols[2] : "",
+                       cols[3] ? cols[3] : "",
+                       cols[4] ? cols[4] : "",
+                       cols[5] ? cols[5] : "",
+                       cols[6] ? cols[6] : "",
+                       cols[7] ? cols[7] : "",
+                       cols[8] ? cols[8] : "",
+                       cols[9] ? cols[9] : ""};
+    int rc = -ENOMEM;
+    if (a_numbers && a_types && a_keys && a_vals)
+        rc = cr_pg_query(
+            r->c->srv->pg,
+            "WITH camp AS (SELECT id, time_zone FROM campaigns WHERE name = $1), "
+            "l AS (INSERT INTO lists AS l (campaign_id, name, created_by, default_country) "
+            "SELECT camp.id, $2, $3::bigint, $14 FROM camp ON CONFLICT (campaign_id, name) DO "
+            "UPDATE SET name = EXCLUDED.name RETURNING l.id, l.campaign_id), "
+            "ct AS (INSERT INTO contacts (campaign_id, list_id, priority, top_priority, "
+            "agent_id, time_zone, next_try, consent, fields, last_name, first_name, civility, "
+            "company, address, zip, city, country, email, customer_id) SELECT l.campaign_id, "
+            "l.id, $4::smallint, $5::bool, (SELECT id FROM users WHERE login = nullif($6, '')), "
+            "coalesce(nullif($7, ''), camp.time_zone), CASE WHEN $8 = '' THEN NULL ELSE "
+            "($8::timestamp AT TIME ZONE coalesce(nullif($7, ''), camp.time_zone)) END, "
+            "$9::bool, jsonb_object($10::text[], $11::text[]), $15, $16, $17, $18, $19, $20, "
+            "$21, $22, $23, $24 FROM l, camp RETURNING id, time_zone, campaign_id) "
+            "INSERT INTO addresses (contact_id, position, number, type, state) SELECT ct.id, "
+            "t.ord, t.n, t.ty, CASE WHEN EXISTS (SELECT 1 FROM blacklist b WHERE b.number = "
+            "t.n AND (b.campaign_id IS NULL OR b.campaign_id = ct.campaign_id)) THEN 'blocked' "
+            "WHEN t.ord = 1 THEN 'scheduled' ELSE 'waiting' END FROM ct, unnest($12::text[], "
+            "$13::text[]) WITH ORDINALITY AS t(n, ty, ord) RETURNING contact_id, "
+            "(SELECT time_zone FROM ct), number, type, state",
+            24, p, on_created, r);
+    free(a_numbers);
+    free(a_types);
+    free(a_keys);
+    free(a_vals);
+    if (rc)
+        db_failed(r, NULL);
+}
+
+void contacts_handle_create(struct client *c, Carillon__V1__Envelope *env)
+{
+    struct kreq *r = kreq_new(c, env);
+    if (!r)
+        return;
+    const Carillon__V1__ContactCreate *in = env->contact_create;
+    if (!in->campaign[0])
+        return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "campaign",
+                     "campaign is required");
+    if (in->n_phones == 0)
+        return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "phones",
+                     "a contact needs at least one phone number");
+    if (in->n_phones > MAX_PHONES || in->n_values > MAX_VALUES)
+        return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "phones",
+                     "at most %d numbers and %d fields", MAX_PHONES, MAX_VALUES);
+    if (in->country[0] && !cr_phone_country_known(in->country))
+        return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "country",
+                     "unknown country '%s'", in->country);
+    if (in->priority < -32768 || in->priority > 32767)
+        return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "priority",
+                     "priority is between -32768 and 32767");
+    for (size_t i = 0; i < in->n_phones; i++) {
+        const char *why;
+        char f[32];
+        snprintf(f, sizeof f, "phones[%zu]", i);
+        if (cr_phone_normalize(in->phones[i]->number, in->country[0] ? in->country : "FR",
+                               &r->phones[r->nphones], &why) != 0)
+            return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, f, "'%s': %s",
+                         in->phones[i]->number, why);
+        const char *t = in->phones[i]->type;
+        if (t[0] && strcmp(t, "mobile") && strcmp(t, "home") && strcmp(t, "work") &&
+            strcmp(t, "other"))
+            return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, f,
+                         "type '%s' is not mobile, home, work or other", t);
+        snprintf(r->phone_types[r->nphones], sizeof r->phone_types[0], "%s",
+                 t[0]                                            ? t
+                 : r->phones[r->nphones].type == CR_PHONE_MOBILE ? "mobile"
+                 : r->phones[r->nphones].type == CR_PHONE_FIXED  ? "home"
+                                                                 : "other");
+        bool dup = false;
+        for (int k = 0; k < r->nphones; k++)
+            dup = dup || !strcmp(r->phones[k].e164, r->phones[r->nphones].e164);
+        if (!dup)
+            r->nphones++;
+    }
+    /* Field names: standard columns or the campaign's declared fields (checked in SQL by the
+     * declared list would need a round trip; the declared names come with the campaign). */
+    for (size_t i = 0; i < in->n_values; i++) {
+        const char *v = in->values[i]->value;
+        if (strlen(v) > 4096)
+            return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, in->values[i]->name,
+                         "value longer than 4096 bytes");
+    }
+    check(r, in->campaign, 2, create_allowed);
+}
+
+/* --- list ------------------------------------------------------------------------------- */
+
+static const char *const default_columns[] = {"id",         "state", "last_name",
+                                              "first_name", "phone", "next_try"};
+
+static void on_listed(void *arg, const struct cr_pg_result *res)
+{
+    struct kreq *r = arg;
+    if (res->status)
+        return db_failed(r, res);
+    const PGresult *rows = res->res[0], *count = res->res[1];
+    int n = PQntuples(rows);
+    Carillon__V1__ContactListReply out = CARILLON__V1__CONTACT_LIST_REPLY__INIT;
+    out.columns = r->columns;
+    out.n_columns = r->ncolumns;
+    out.total = strtoull(PQgetvalue(count, 0, 0), NULL, 10);
+    Carillon__V1__ContactRow *rowv = calloc(n ? (size_t)n : 1, sizeof *rowv);
+    Carillon__V1__ContactRow **rowp = calloc(n ? (size_t)n : 1, sizeof *rowp);
+    char **vals = calloc((size_t)(n ? n : 1) * r->ncolumns + 1, sizeof *vals);
+    if (!rowv || !rowp || !vals) {
+        free(rowv);
+        free(rowp);
+        free(vals);
+        return kfail(r, CARILLON__V1__CODE__CODE_RESOURCE_EXHAUSTED, NULL, "out of memory");
+    }
+    for (int i = 0; i < n; i++) {
+        carillon__v1__contact_row__init(&rowv[i]);
+        rowv[i].values = vals + (size_t)i * r->ncolumns;
+        rowv[i].n_values = r->ncolumns;
+        for (size_t k = 0; k < r->ncolumns; k++)
+            rowv[i].values[k] = PQgetvalue(rows, i, (int)k);
+        rowp[i] = &rowv[i];
+    }
+    out.rows = rowp;
+    out.n_rows = (size_t)n;
+    Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
+    env.body_case = CARILLON__V1__ENVELOPE__BODY_CONTACT_LIST_REPLY;
+    env.contact_list_reply = &out;
+    client_reply(r->c, r->rid, &env);
+    free(rowv);
+    free(rowp);
+    free(vals);
+    kreq_free(r);
+}
+
+/* Appends the SQL of one column (as text) to sql. */
+static bool column_sql(struct kreq *r, const char *name, char *sql, size_t len)
+{
+    if (!strcmp(name, "phone")) {
+        snprintf(sql, len,
+                 "coalesce((SELECT string_agg(a.number || CASE WHEN a.state = "
+                 "'blocked' THEN ' (blocked)' ELSE '' END, ' ' ORDER BY a.position) "
+                 "FROM addresses a WHERE a.contact_id = c.id), '')");
+        return true;
+    }
+    for (size_t i = 0; i < cr_filter_standard_nfields; i++) {
+        const struct cr_filter_field *f = &cr_filter_standard_fields[i];
+        if (f->sql && !strcmp(f->name, name)) {
+            if (f->type == CR_FT_TIMESTAMP)
+                snprintf(sql, len,
+                         "coalesce(to_char(%s AT TIME ZONE c.time_zone, 'YYYY-MM-DD HH24:MI'), "
+                         "'')",
+                         f->sql);
+            else
+                snprintf(sql, len, "coalesce((%s)::text, '')", f->sql);
+            return true;
+        }
+    }
+    for (size_t i = 0; i < r->ncustom; i++) {
+        if (!strcmp(r->custom[i].name, name)) {
+            snprintf(sql, len, "coalesce(c.fields->>'%s', '')", r->custom[i].name);
+            return true;
+        }
+    }
+    return false;
+}
+
+static void list_allowed(struct kreq *r)
+{
+    const Carillon__V1__ContactList *in = r->env->contact_list;
+    size_t n = in->n_columns ? in->n_columns : sizeof default_columns / sizeof default_columns[0];
+    if (n > 64)
+        return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "columns", "at most 64 columns");
+    r->columns = calloc(n, sizeof *r->columns);
+    if (!r->columns)
+        return kfail(r, CARILLON__V1__CODE__CODE_RESOURCE_EXHAUSTED, NULL, "out of memory");
+    char *select = calloc(1, 64 * 600);
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *name = in->n_columns ? in->columns[i] : default_columns[i];
+        char col[560];
+        if (!column_sql(r, name, col, sizeof col)) {
+            free(select);
+            return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "columns",
+                         "unknown column '%s'", name);
+        }
+        r->columns[r->ncolumns++] = strdup(name);
+        o += (size_t)snprintf(select + o, 64 * 600 - o, "%s%s", i ? ", " : "", col);
+    }
+    char err[300];
+    if (in->filter[0] &&
+        cr_filter_compile(in->filter, r->custom, r->ncustom, 2, &r->filter, err, sizeof err)) {
+        free(select);
+        return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "filter", "%s", err);
+    }
+    unsigned limit = in->limit ? in->limit : 100;
+    if (limit > 1000)
+        limit = 1000;
+    char *sql = NULL, *count = NULL;
+    const char *where = r->filter.where ? r->filter.where : "true";
+    int rc = -ENOMEM;
+    if (asprintf(&sql,
+                 "SELECT %s FROM contacts c WHERE c.campaign_id = (SELECT id FROM campaigns "
+                 "WHERE name = $1) AND %s ORDER BY c.id LIMIT %u OFFSET %u",
+                 select, where, limit, in->offset) > 0 &&
+        asprintf(&count,
+                 "SELECT count(*) FROM contacts c WHERE c.campaign_id = (SELECT id FROM "
+                 "campaigns WHERE name = $1) AND %s",
+                 where) > 0) {
+        const char *params[CR_FILTER_MAX_PARAMS + 1];
+        params[0] = in->campaign;
+        for (int i = 0; i < r->filter.nparams; i++)
+            params[i + 1] = r->filter.params[i];
+        struct cr_pg_batch *b = cr_pg_batch_new(r->c->srv->pg);
+        rc = b ? cr_pg_batch_add(b, sql, 1 + r->filter.nparams, params) : -ENOMEM;
+        if (!rc)
+            rc = cr_pg_batch_add(b, count, 1 + r->filter.nparams, params);
+        if (!rc)
+            rc = cr_pg_batch_send(b, on_listed, r);
+        else if (b)
+            cr_pg_batch_discard(b);
+    }
+    free(sql);
+    free(count);
+    free(select);
+    if (rc)
+        db_failed(r, NULL);
+}
+
+void contacts_handle_list(struct client *c, Carillon__V1__Envelope *env)
+{
+    struct kreq *r = kreq_new(c, env);
+    if (!r)
+        return;
+    if (!env->contact_list->campaign[0])
+        return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "campaign",
+                     "campaign is required");
+    check(r, env->contact_list->campaign, 1, list_allowed);
+}
+
+/* --- blacklist -------------------------------------------------------------------------- */
+
+static void on_blacklisted(void *arg, const struct cr_pg_result *res)
+{
+    struct kreq *r = arg;
+    if (res->status)
+        return db_failed(r, res);
+    Carillon__V1__BlacklistReply out = CARILLON__V1__BLACKLIST_REPLY__INIT;
+    out.added = (uint32_t)atoi(PQcmdTuples(res->res[0]));
+    out.addresses_blocked = (uint32_t)atoi(PQcmdTuples(res->res[1]));
+    out.already = (uint32_t)(r->nnumbers - out.added);
+    out.invalid = r->invalid;
+    out.n_invalid = r->ninvalid;
+    const Carillon__V1__BlacklistAdd *in = r->env->blacklist_add;
+    cr_log_info("blacklist_add", "by=%s campaign=%s added=%u blocked=%u",
+                cr_log_q(r->c->user.login), in->campaign[0] ? cr_log_q(in->campaign) : "global",
+                out.added, out.addresses_blocked);
+    Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
+    env.body_case = CARILLON__V1__ENVELOPE__BODY_BLACKLIST_REPLY;
+    env.blacklist_reply = &out;
+    client_reply(r->c, r->rid, &env);
+    kreq_free(r);
+}
+
+static void blacklist_allowed(struct kreq *r)
+{
+    const Carillon__V1__BlacklistAdd *in = r->env->blacklist_add;
+    char *arr = array_of(r->numbers, r->nnumbers);
+    const char *p[] = {in->campaign, arr ? arr : "{}", in->reason, (char[24]){0}};
+    char uid[24];
+    snprintf(uid, sizeof uid, "%lld", (long long)r->c->user.id);
+    p[3] = uid;
+    struct cr_pg_batch *b = arr ? cr_pg_batch_new(r->c->srv->pg) : NULL;
+    int rc = b ? 0 : -ENOMEM;
+    /* Campaign blacklists name their campaign; the global one has none. */
+    if (!rc)
+        rc = cr_pg_batch_add(b,
+                             "INSERT INTO blacklist (campaign_id, number, reason, added_by) "
+                             "SELECT (SELECT id FROM campaigns WHERE name = nullif($1, '')), x, "
+                             "$3, $4::bigint FROM unnest($2::text[]) x ON CONFLICT DO NOTHING",
+                             4, p);
+    if (!rc)
+        rc = cr_pg_batch_add(b,
+                             "UPDATE addresses a SET state = 'blocked' FROM contacts c WHERE "
+                             "c.id = a.contact_id AND a.number = ANY($2::text[]) AND a.state <> "
+                             "'blocked' AND ($1 = '' OR c.campaign_id = (SELECT id FROM "
+                             "campaigns WHERE name = $1)) AND $3 = $3 AND $4 = $4",
+                             4, p);
+    if (!rc)
+        rc = cr_pg_batch_send(b, on_blacklisted, r);
+    else if (b)
+        cr_pg_batch_discard(b);
+    free(arr);
+    if (rc)
+        db_failed(r, NULL);
+}
+
+void contacts_handle_blacklist_add(struct client *c, Carillon__V1__Envelope *env)
+{
+    struct kreq *r = kreq_new(c, env);
+    if (!r)
+        return;
+    const Carillon__V1__BlacklistAdd *in = env->blacklist_add;
+    if (in->n_numbers == 0 || in->n_numbers > 100000)
+        return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "numbers",
+                     "give 1 to 100000 numbers");
+    if (in->country[0] && !cr_phone_country_known(in->country))
+        return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "country",
+                     "unknown country '%s'", in->country);
+    r->numbers = calloc(in->n_numbers, sizeof *r->numbers);
+    r->invalid = calloc(in->n_numbers, sizeof *r->invalid);
+    if (!r->numbers || !r->invalid)
+        return kfail(r, CARILLON__V1__CODE__CODE_RESOURCE_EXHAUSTED, NULL, "out of memory");
+    for (size_t i = 0; i < in->n_numbers; i++) {
+        struct cr_phone ph;
+        const char *why;
+        if (cr_phone_normalize(in->numbers[i], in->country[0] ? in->country : "FR", &ph, &why)) {
+            if (asprintf(&r->invalid[r->ninvalid], "%.64s: %s", in->numbers[i], why) > 0)
+                r->ninvalid++;
+            continue;
+        }
+        r->numbers[r->nnumbers++] = strdup(ph.e164);
+    }
+    check(r, in->campaign, 2, blacklist_allowed);
+}

@@ -1,0 +1,272 @@
+/* carillonctl's contact commands: contact add, contact list (with the filter language), and
+ * blacklist add (numbers on the command line or one per line in a file). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+
+#define MAX_ARGS 256
+
+static int cmd_contact_add(int argc, char **argv)
+{
+    Carillon__V1__ContactCreate cc = CARILLON__V1__CONTACT_CREATE__INIT;
+    Carillon__V1__FieldValue fv[MAX_ARGS], *fvp[MAX_ARGS];
+    Carillon__V1__PhoneInput ph[MAX_ARGS], *php[MAX_ARGS];
+    char *copies[MAX_ARGS];
+    size_t ncopies = 0;
+    int rc = 0;
+    for (int i = 0; i < argc && !rc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--campaign") && v)
+            cc.campaign = argv[++i];
+        else if (!strcmp(a, "--list") && v)
+            cc.list = argv[++i];
+        else if (!strcmp(a, "--country") && v)
+            cc.country = argv[++i];
+        else if (!strcmp(a, "--agent") && v)
+            cc.agent = argv[++i];
+        else if (!strcmp(a, "--next-try") && v)
+            cc.next_try = argv[++i];
+        else if (!strcmp(a, "--priority") && v)
+            cc.priority = atoi(argv[++i]);
+        else if (!strcmp(a, "--top"))
+            cc.top_priority = 1;
+        else if (!strcmp(a, "--no-consent"))
+            cc.no_consent = 1;
+        else if (!strcmp(a, "--phone") && v && cc.n_phones < MAX_ARGS) {
+            /* NUMBER or NUMBER:type */
+            char *copy = strdup(argv[++i]);
+            copies[ncopies++] = copy;
+            char *colon = strrchr(copy, ':');
+            carillon__v1__phone_input__init(&ph[cc.n_phones]);
+            if (colon && !strchr(colon, ' ') && colon[1] && (colon[1] < '0' || colon[1] > '9')) {
+                *colon = '\0';
+                ph[cc.n_phones].type = colon + 1;
+            }
+            ph[cc.n_phones].number = copy;
+            php[cc.n_phones] = &ph[cc.n_phones];
+            cc.n_phones++;
+        } else if (!strcmp(a, "--field") && v && cc.n_values < MAX_ARGS) {
+            char *copy = strdup(argv[++i]);
+            copies[ncopies++] = copy;
+            char *eq = strchr(copy, '=');
+            if (!eq) {
+                rc = ctl_usage("--field takes NAME=VALUE, not '%s'", copy);
+                break;
+            }
+            *eq = '\0';
+            carillon__v1__field_value__init(&fv[cc.n_values]);
+            fv[cc.n_values].name = copy;
+            fv[cc.n_values].value = eq + 1;
+            fvp[cc.n_values] = &fv[cc.n_values];
+            cc.n_values++;
+        } else {
+            rc = ctl_usage("contact add: unexpected argument '%s'", a);
+        }
+    }
+    if (!rc && (!cc.campaign[0] || !cc.n_phones))
+        rc = ctl_usage("contact add --campaign C --phone NUMBER[:type] [--field name=value]... "
+                       "[--list L] [--priority N] [--top] [--agent LOGIN] [--next-try "
+                       "'YYYY-MM-DD HH:MM'] [--country FR] [--no-consent]");
+    cc.phones = php;
+    cc.values = fvp;
+    if (!rc)
+        rc = ctl_connect_and_auth();
+    if (!rc) {
+        Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
+        env.body_case = CARILLON__V1__ENVELOPE__BODY_CONTACT_CREATE;
+        env.contact_create = &cc;
+        rc = ctl_request(&env, CARILLON__V1__ENVELOPE__BODY_CONTACT_CREATED);
+    }
+    if (!rc) {
+        const Carillon__V1__ContactCreated *r = ctl_reply()->contact_created;
+        if (ctl_json()) {
+            pbjson_write(stdout, &r->base);
+        } else {
+            printf("contact %lld created (time zone %s)\n", (long long)r->id, r->time_zone);
+            for (size_t i = 0; i < r->n_addresses; i++)
+                printf("  %-16s %-7s %s\n", r->addresses[i]->number, r->addresses[i]->type,
+                       r->addresses[i]->state);
+        }
+        ctl_drop_reply();
+    }
+    for (size_t i = 0; i < ncopies; i++)
+        free(copies[i]);
+    return rc;
+}
+
+static int cmd_contact_list(int argc, char **argv)
+{
+    Carillon__V1__ContactList cl = CARILLON__V1__CONTACT_LIST__INIT;
+    char *cols[64], *colbuf = NULL;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--campaign") && v)
+            cl.campaign = argv[++i];
+        else if (!strcmp(a, "--filter") && v)
+            cl.filter = argv[++i];
+        else if (!strcmp(a, "--limit") && v)
+            cl.limit = (uint32_t)strtoul(argv[++i], NULL, 10);
+        else if (!strcmp(a, "--offset") && v)
+            cl.offset = (uint32_t)strtoul(argv[++i], NULL, 10);
+        else if (!strcmp(a, "--columns") && v) {
+            free(colbuf);
+            colbuf = strdup(argv[++i]);
+            cl.n_columns = 0;
+            char *save = NULL;
+            for (char *t = strtok_r(colbuf, ",", &save); t && cl.n_columns < 64;
+                 t = strtok_r(NULL, ",", &save))
+                cols[cl.n_columns++] = t;
+            cl.columns = cols;
+        } else {
+            free(colbuf);
+            return ctl_usage("contact list: unexpected argument '%s'", a);
+        }
+    }
+    if (!cl.campaign[0]) {
+        free(colbuf);
+        return ctl_usage("contact list --campaign C [--filter EXPR] [--columns a,b,c] "
+                         "[--limit N] [--offset N]");
+    }
+    int rc = ctl_connect_and_auth();
+    if (!rc) {
+        Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
+        env.body_case = CARILLON__V1__ENVELOPE__BODY_CONTACT_LIST;
+        env.contact_list = &cl;
+        rc = ctl_request(&env, CARILLON__V1__ENVELOPE__BODY_CONTACT_LIST_REPLY);
+    }
+    free(colbuf);
+    if (rc)
+        return rc;
+    const Carillon__V1__ContactListReply *r = ctl_reply()->contact_list_reply;
+    if (ctl_json()) {
+        pbjson_write(stdout, &r->base);
+        ctl_drop_reply();
+        return 0;
+    }
+    int width[64];
+    for (size_t k = 0; k < r->n_columns; k++) {
+        width[k] = (int)strlen(r->columns[k]);
+        for (size_t i = 0; i < r->n_rows; i++) {
+            int w = 0;
+            for (const unsigned char *p = (const unsigned char *)r->rows[i]->values[k]; *p; p++)
+                w += (*p & 0xc0) != 0x80;
+            if (w > width[k])
+                width[k] = w;
+        }
+    }
+    for (size_t k = 0; k < r->n_columns; k++) {
+        char up[64];
+        size_t j = 0;
+        for (; r->columns[k][j] && j < 63; j++)
+            up[j] =
+                (char)(r->columns[k][j] >= 'a' && r->columns[k][j] <= 'z' ? r->columns[k][j] - 32
+                                                                          : r->columns[k][j]);
+        up[j] = '\0';
+        ctl_print_padded(up, width[k] + 2);
+    }
+    printf("\n");
+    for (size_t i = 0; i < r->n_rows; i++) {
+        for (size_t k = 0; k < r->n_columns; k++)
+            ctl_print_padded(r->rows[i]->values[k], width[k] + 2);
+        printf("\n");
+    }
+    printf("(%zu of %llu contacts)\n", r->n_rows, (unsigned long long)r->total);
+    ctl_drop_reply();
+    return 0;
+}
+
+int ctl_contact(int argc, char **argv)
+{
+    if (argc >= 1 && !strcmp(argv[0], "add"))
+        return cmd_contact_add(argc - 1, argv + 1);
+    if (argc >= 1 && !strcmp(argv[0], "list"))
+        return cmd_contact_list(argc - 1, argv + 1);
+    return ctl_usage("contact add|list ...");
+}
+
+int ctl_blacklist(int argc, char **argv)
+{
+    if (argc < 1 || strcmp(argv[0], "add"))
+        return ctl_usage("blacklist add [--campaign C] [--reason R] [--file F] [NUMBER...]");
+    Carillon__V1__BlacklistAdd ba = CARILLON__V1__BLACKLIST_ADD__INIT;
+    size_t cap = 1024;
+    char **nums = calloc(cap, sizeof *nums);
+    size_t n = 0, owned_from = 0;
+    int rc = 0;
+    for (int i = 1; i < argc && !rc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--campaign") && v) {
+            ba.campaign = argv[++i];
+        } else if (!strcmp(a, "--reason") && v) {
+            ba.reason = argv[++i];
+        } else if (!strcmp(a, "--country") && v) {
+            ba.country = argv[++i];
+        } else if (!strcmp(a, "--file") && v) {
+            /* One number per line (a Bloctel extract); blank lines and # comments skipped. */
+            FILE *f = fopen(argv[++i], "r");
+            if (!f) {
+                rc = ctl_report(2, "INVALID_ARGUMENT", NULL, "%s: %s", argv[i], strerror(errno));
+                break;
+            }
+            char line[256];
+            while (fgets(line, sizeof line, f)) {
+                line[strcspn(line, "\r\n;,")] = '\0';
+                if (!line[0] || line[0] == '#')
+                    continue;
+                if (n == cap) {
+                    if (cap >= 100000) {
+                        rc = ctl_usage("at most 100000 numbers per call");
+                        break;
+                    }
+                    cap *= 2;
+                    nums = realloc(nums, cap * sizeof *nums);
+                }
+                if (!owned_from && n == 0)
+                    owned_from = 0;
+                nums[n++] = strdup(line);
+            }
+            fclose(f);
+        } else if (a[0] != '-') {
+            if (n == cap) {
+                cap *= 2;
+                nums = realloc(nums, cap * sizeof *nums);
+            }
+            nums[n++] = strdup(a);
+        } else {
+            rc = ctl_usage("blacklist add: unexpected argument '%s'", a);
+        }
+    }
+    if (!rc && n == 0)
+        rc = ctl_usage("blacklist add: no number given");
+    ba.numbers = nums;
+    ba.n_numbers = n;
+    if (!rc)
+        rc = ctl_connect_and_auth();
+    if (!rc) {
+        Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
+        env.body_case = CARILLON__V1__ENVELOPE__BODY_BLACKLIST_ADD;
+        env.blacklist_add = &ba;
+        rc = ctl_request(&env, CARILLON__V1__ENVELOPE__BODY_BLACKLIST_REPLY);
+    }
+    if (!rc) {
+        const Carillon__V1__BlacklistReply *r = ctl_reply()->blacklist_reply;
+        if (ctl_json()) {
+            pbjson_write(stdout, &r->base);
+        } else {
+            printf("blacklist %s: %u added, %u already there, %u invalid, %u contact numbers "
+                   "now blocked\n",
+                   ba.campaign[0] ? ba.campaign : "(global)", r->added, r->already,
+                   (unsigned)r->n_invalid, r->addresses_blocked);
+            for (size_t i = 0; i < r->n_invalid; i++)
+                printf("  invalid: %s\n", r->invalid[i]);
+        }
+        ctl_drop_reply();
+    }
+    for (size_t i = 0; i < n; i++)
+        free(nums[i]);
+    free(nums);
+    return rc;
+}

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Contacts created by hand: numbers normalised (lost leading zero, overseas departments and
+# their time zones), blacklists blocking numbers now and later, the filter language over
+# standard and declared fields, its errors, and injection attempts that leave data intact.
+set -euo pipefail
+. "$(dirname "$0")/../lib/common.sh"
+cr_stack_up
+ex="$CARILLON_SOURCE_DIR/deploy/examples"
+F='Fibre Île-de-France 2027'
+assert_exit 0 carillonctl user add helene --role agent --name 'Hélène Dupré' --password-stdin <<<'agent-pass-1'
+assert_exit 0 carillonctl user add marc --role supervisor --name 'Marc Lefèvre' --password-stdin <<<'superv-pass-1'
+assert_exit 0 carillonctl apply -f "$ex/campaign-fibre.yaml"
+
+assert_exit 0 carillonctl contact add --campaign "$F" --list 'Fichier mars' --phone '06 12 34 56 78' \
+    --phone '0145678910:work' --field last_name=Dupré --field first_name=Zoé --field city=Lyon --field anciennete=12
+assert_contains "$OUT" "time zone Europe/Paris"
+assert_contains "$OUT" "+33612345678     mobile  scheduled"
+assert_contains "$OUT" "+33145678910     work    waiting"
+assert_exit 0 carillonctl contact add --campaign "$F" --phone 692123456 --field last_name=Payet --field city='Saint-Denis'
+assert_contains "$OUT" "time zone Indian/Reunion"
+assert_contains "$OUT" "+262692123456"
+assert_eq "Zoé|Lyon|12|Fichier mars" "$(psql -Atc "select c.first_name, c.city, c.fields->>'anciennete', l.name from contacts c join lists l on l.id=c.list_id where c.last_name='Dupré'")"
+
+# refusals
+assert_exit 1 carillonctl contact add --campaign "$F" --phone 'abc'
+assert_contains "$ERR" "'abc': holds characters that are not digits"
+assert_exit 1 carillonctl contact add --campaign "$F" --phone '06 12 34 56'
+assert_contains "$ERR" "too short for a French number"
+assert_exit 1 carillonctl contact add --campaign "$F" --phone '0612345678' --field nope=1
+assert_contains "$ERR" "'nope' is not a field of this campaign"
+assert_exit 1 carillonctl contact add --campaign "$F" --phone '0612345678' --field anciennete=douze
+assert_contains "$ERR" "is a number field"
+assert_exit 1 carillonctl contact add --campaign 'Nulle part' --phone '0612345678'
+assert_contains "$ERR" "NOT_FOUND"
+assert_exit 1 env CARILLON_USER=helene CARILLON_PASSWORD=agent-pass-1 carillonctl contact list --campaign "$F"
+assert_contains "$ERR" "PERMISSION_DENIED"
+assert_exit 1 env CARILLON_USER=marc CARILLON_PASSWORD=superv-pass-1 carillonctl contact add --campaign "$F" --phone 0612345678
+assert_contains "$ERR" "edit right"
+assert_eq "2" "$(psql -Atc "select count(*) from contacts")"
+
+# blacklists: existing numbers become blocked; a later contact with that number starts blocked
+assert_exit 0 carillonctl blacklist add --campaign "$F" --reason Bloctel '01 45 67 89 10' abc
+assert_contains "$OUT" "1 added"
+assert_contains "$OUT" "1 contact numbers now blocked"
+assert_contains "$OUT" "invalid: abc"
+assert_eq "blocked" "$(psql -Atc "select state from addresses where number='+33145678910'")"
+printf '# Bloctel extract\n0690123456\n0612000000\n' > "$CARILLON_STACK_DIR/bloctel.txt"
+assert_exit 0 carillonctl blacklist add --file "$CARILLON_STACK_DIR/bloctel.txt"
+assert_contains "$OUT" "blacklist (global): 2 added"
+assert_exit 0 carillonctl contact add --campaign "$F" --phone '0690 12 34 56' --field last_name=Jean-Baptiste
+assert_contains "$OUT" "America/Guadeloupe"
+assert_contains "$OUT" "blocked"
+assert_exit 1 env CARILLON_USER=marc CARILLON_PASSWORD=superv-pass-1 carillonctl blacklist add 0612345678
+assert_contains "$ERR" "global blacklist needs the admin role"
+
+# listing and the filter language
+assert_exit 0 carillonctl contact list --campaign "$F"
+assert_contains "$OUT" "(3 of 3 contacts)"
+assert_contains "$OUT" "+33145678910 (blocked)"
+assert_exit 0 carillonctl contact list --campaign "$F" --filter "city like 'saint%' or anciennete >= 10" --columns id,last_name,city,time_zone
+assert_contains "$OUT" "(2 of 2 contacts)"
+assert_contains "$OUT" "Indian/Reunion"
+assert_not_contains "$OUT" "Jean-Baptiste"
+assert_exit 0 carillonctl contact list --campaign "$F" --filter "phone = '+262692123456'" --json
+assert_contains "$OUT" '"total":1'
+assert_exit 0 carillonctl contact list --campaign "$F" --filter "state = 'waiting' and next_try is null and attempts < 1" --limit 2
+assert_contains "$OUT" "(2 of 3 contacts)"
+assert_exit 1 carillonctl contact list --campaign "$F" --filter "ville = 'Lyon'"
+assert_contains "$ERR" "unknown field 'ville' at column 1"
+assert_exit 1 carillonctl contact list --campaign "$F" --columns id,ville
+assert_contains "$ERR" "unknown column 'ville'"
+
+# injection attempts are values or syntax errors; the data is intact
+assert_exit 0 carillonctl contact list --campaign "$F" --filter "last_name = '''; drop table contacts; --'"
+assert_contains "$OUT" "(0 of 0 contacts)"
+assert_exit 1 carillonctl contact list --campaign "$F" --filter "last_name = 'x'; drop table contacts"
+assert_contains "$ERR" "unexpected character ';'"
+assert_exit 1 carillonctl contact list --campaign "$F" --filter "1=1"
+assert_eq "3" "$(psql -Atc "select count(*) from contacts")"
+echo "PASS contacts_manual"
