@@ -69,6 +69,14 @@ pid_alive "$pg_pid" || fail "PostgreSQL should run in the half-started stack"
 assert_exit 0 tests/lib/stack.sh down "$CARILLON_STACK_DIR"
 wait_for_exit "$pg_pid" 20
 
+# a sanitizer report in a daemon's log makes 'down' fail, showing the report
+cp "$CARILLON_STACK_DIR/init-admin.log" "$CARILLON_STACK_DIR/init-admin.log.orig"
+echo "==42==ERROR: LeakSanitizer: detected memory leaks" >>"$CARILLON_STACK_DIR/init-admin.log"
+assert_exit 1 tests/lib/stack.sh down "$CARILLON_STACK_DIR"
+assert_contains "$ERR" "sanitizer report in $CARILLON_STACK_DIR/init-admin.log"
+assert_contains "$ERR" "detected memory leaks"
+mv "$CARILLON_STACK_DIR/init-admin.log.orig" "$CARILLON_STACK_DIR/init-admin.log"
+
 # the demo, start to stop, in its own directory
 demo=$(mktemp -d /tmp/carillon-demo-XXXXXX)
 trap_add "tests/lib/stack.sh down '$demo' >/dev/null 2>&1; rm -rf '$demo'"

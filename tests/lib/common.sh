@@ -9,9 +9,14 @@ export PATH="$CARILLON_BUILD_DIR/bin:$PATH"
 cd "$CARILLON_SOURCE_DIR"
 
 _traps=()
+_trap_failed=
 _run_traps() {
-    local rc=$?
+    local rc=$? i
     for ((i = ${#_traps[@]} - 1; i >= 0; i--)); do eval "${_traps[$i]}" || true; done
+    if [ "$rc" = 0 ] && [ -n "$_trap_failed" ]; then
+        echo "FAIL: $_trap_failed" >&2
+        rc=1
+    fi
     exit $rc
 }
 trap _run_traps EXIT
@@ -33,7 +38,9 @@ cr_stack_up() {
     local dir
     dir=$(mktemp -d /tmp/carillon-it-XXXXXX)
     trap_add "if [ -z \"\${KEEP:-}\" ]; then rm -rf '$dir'; else echo 'kept $dir' >&2; fi"
-    trap_add "'$CARILLON_SOURCE_DIR/tests/lib/stack.sh' down '$dir' >/dev/null 2>&1"
+    # down fails on a sanitizer report in the server's log or a server that ignored SIGTERM
+    trap_add "'$CARILLON_SOURCE_DIR/tests/lib/stack.sh' down '$dir' >/dev/null ||
+        _trap_failed='tests/lib/stack.sh down: see its messages above'"
     "$CARILLON_SOURCE_DIR/tests/lib/stack.sh" up "$dir" "$@" >/dev/null ||
         fail "tests/lib/stack.sh up $dir $* failed (its messages are above; KEEP=1 keeps the directory)"
     # shellcheck disable=SC1091

@@ -4,7 +4,9 @@
 # loopback port and an admin user.
 #   tests/lib/stack.sh up DIR [--dialer] [--agentd] [--trunk URI]
 #        starts what is not running yet; prints export lines (also in DIR/env.sh)
-#   tests/lib/stack.sh down DIR      stops all it started (tolerant of a half-started stack)
+#   tests/lib/stack.sh down DIR      stops all it started (tolerant of a half-started stack);
+#                                    exit 1 if the server needed SIGKILL or its log holds an
+#                                    ASan/UBSan report
 #   tests/lib/stack.sh status DIR    exit 0 when everything runs, 3 when something is stopped
 #   tests/lib/stack.sh start-server DIR   starts carillon-server again on DIR/server.conf
 # Binaries come from $CARILLON_BUILD_DIR/bin (default: build/bin). Exit 1 on failure, 2 on usage.
@@ -167,31 +169,49 @@ ENV
     cat "$dir/env.sh"
 }
 
-# SIGTERM, up to 10 s for a clean exit, then SIGKILL.
+# SIGTERM, up to 10 s for a clean exit, then SIGKILL (and return 1: a server must stop on TERM).
 stop_server_pid() {
     local pid=$1
     is_server "$pid" || return 0
     kill -TERM "$pid" 2>/dev/null || return 0
     for _ in $(seq 1 100); do
-        kill -0 "$pid" 2>/dev/null || return 0
+        is_server "$pid" || return 0
         sleep 0.1
     done
     echo "stack: carillon-server $pid ignored SIGTERM for 10s, killing it" >&2
     kill -KILL "$pid" 2>/dev/null || true
+    return 1
+}
+
+# A sanitized build (tests/run.sh) reports leaks and errors on the daemons' stderr, which goes to
+# their logs, not to any test: 'down' prints such reports and fails so the test fails.
+sanitizer_reports() {
+    local dir=$1 rc=0 f
+    for f in "$dir/server.log" "$dir/init-admin.log"; do
+        [ -f "$f" ] || continue
+        if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error: ' "$f"; then
+            echo "stack: sanitizer report in $f:" >&2
+            grep -m1 -A40 -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error: ' "$f" >&2
+            rc=1
+        fi
+    done
+    return $rc
 }
 
 down() {
-    local dir=$1
+    local dir=$1 rc=0
     [ -d "$dir" ] || return 0
     local f
     for f in server.pid server.spawned; do
         [ -f "$dir/$f" ] || continue
-        stop_server_pid "$(cat "$dir/$f" 2>/dev/null || true)"
+        stop_server_pid "$(cat "$dir/$f" 2>/dev/null || true)" || rc=1
         rm -f "${dir:?}/$f"
     done
     if [ -d "$dir/pg" ]; then
-        "$here/pg.sh" stop "$dir/pg" || echo "stack: PostgreSQL in $dir/pg did not stop cleanly" >&2
+        "$here/pg.sh" stop "$dir/pg" || { echo "stack: PostgreSQL in $dir/pg did not stop cleanly" >&2; rc=1; }
     fi
+    sanitizer_reports "$dir" || rc=1
+    return $rc
 }
 
 status() {
