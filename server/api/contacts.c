@@ -8,6 +8,7 @@
 
 #include "api/server.h"
 #include "carillon/log.h"
+#include "carillon/pbtext.h"
 #include "carillon/phone.h"
 #include "contacts/filter.h"
 #include "store/campaign_store.h"
@@ -126,6 +127,8 @@ static void load_fields(struct kreq *r)
 {
     const char *campaign = r->env->body_case == CARILLON__V1__ENVELOPE__BODY_CONTACT_CREATE
                                ? r->env->contact_create->campaign
+                           : r->env->body_case == CARILLON__V1__ENVELOPE__BODY_CONTACT_UPDATE
+                               ? r->env->contact_update->campaign
                                : r->env->contact_list->campaign;
     const char *p[] = {campaign};
     if (cr_pg_query(r->c->srv->pg,
@@ -644,4 +647,151 @@ void contacts_handle_blacklist_add(struct client *c, Carillon__V1__Envelope *env
         r->numbers[r->nnumbers++] = strdup(ph.e164);
     }
     check(r, in->campaign, 2, blacklist_allowed);
+}
+
+/* --- operations ------------------------------------------------------------------------- */
+
+static void on_updated(void *arg, const struct cr_pg_result *res)
+{
+    struct kreq *r = arg;
+    if (res->status) {
+        return db_failed(r, res);
+    }
+    Carillon__V1__ContactUpdateReply out = CARILLON__V1__CONTACT_UPDATE_REPLY__INIT;
+    const PGresult *pr = res->res[res->nres - 1];
+    out.affected = strtoull(PQgetvalue(pr, 0, 0), NULL, 10);
+    out.skipped_running = strtoull(PQgetvalue(pr, 0, 1), NULL, 10);
+    char w[32];
+    cr_log_info("contacts_updated", "by=%s campaign=%s action=%s affected=%llu",
+                cr_log_q(r->c->user.login), cr_log_q(r->env->contact_update->campaign),
+                cr_pb_enum_word(&carillon__v1__contact_action__descriptor,
+                                r->env->contact_update->action, w, sizeof w),
+                (unsigned long long)out.affected);
+    Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
+    env.body_case = CARILLON__V1__ENVELOPE__BODY_CONTACT_UPDATE_REPLY;
+    env.contact_update_reply = &out;
+    client_reply(r->c, r->rid, &env);
+    kreq_free(r);
+}
+
+static void update_allowed(struct kreq *r)
+{
+    const Carillon__V1__ContactUpdate *in = r->env->contact_update;
+    char err[300];
+    /* $1 campaign, $2 ids, $3 list, $4 agent, filter from $5. */
+    if (in->filter[0] &&
+        cr_filter_compile(in->filter, r->custom, r->ncustom, 5, &r->filter, err, sizeof err))
+        return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "filter", "%s", err);
+    char *ids = malloc(in->n_ids * 21 + 3), *o = ids;
+    if (!ids)
+        return kfail(r, CARILLON__V1__CODE__CODE_RESOURCE_EXHAUSTED, NULL, "out of memory");
+    *o++ = '{';
+    for (size_t i = 0; i < in->n_ids; i++)
+        o += sprintf(o, "%s%lld", i ? "," : "", (long long)in->ids[i]);
+    strcpy(o, "}");
+    const char *action;
+    switch (in->action) {
+    case CARILLON__V1__CONTACT_ACTION__CONTACT_ACTION_RESET:
+        action = "UPDATE contacts c SET state = 'waiting', next_try = NULL, attempts = 0, "
+                 "manual_reschedules = 0, updated_at = now() FROM target t WHERE c.id = t.id";
+        break;
+    case CARILLON__V1__CONTACT_ACTION__CONTACT_ACTION_RELOAD:
+        action = "UPDATE contacts c SET state = 'waiting', next_try = NULL, updated_at = now() "
+                 "FROM target t WHERE c.id = t.id";
+        break;
+    case CARILLON__V1__CONTACT_ACTION__CONTACT_ACTION_SHELVE:
+        action = "UPDATE contacts c SET state = 'shelved', updated_at = now() FROM target t "
+                 "WHERE c.id = t.id";
+        break;
+    case CARILLON__V1__CONTACT_ACTION__CONTACT_ACTION_MOVE:
+        action = "UPDATE contacts c SET list_id = (SELECT id FROM lst), updated_at = now() "
+                 "FROM target t WHERE c.id = t.id";
+        break;
+    case CARILLON__V1__CONTACT_ACTION__CONTACT_ACTION_ASSIGN:
+        action = "UPDATE contacts c SET agent_id = (SELECT id FROM agt), updated_at = now() "
+                 "FROM target t WHERE c.id = t.id";
+        break;
+    default: /* delete */
+        action = "DELETE FROM contacts c USING target t WHERE c.id = t.id";
+    }
+    char *sql = NULL;
+    const char *where = r->filter.where ? r->filter.where : "true";
+    int rc = -ENOMEM;
+    /* One statement: the selection, the list a move needs, the agent an assignment needs (an
+     * unknown agent raises P0002), the change, and the counts. */
+    if (asprintf(&sql,
+                 "WITH camp AS (SELECT id FROM campaigns WHERE name = $1), "
+                 "sel AS (SELECT c.id, c.state FROM contacts c, camp WHERE c.campaign_id = "
+                 "camp.id AND (cardinality($2::bigint[]) = 0 OR c.id = ANY($2::bigint[])) AND "
+                 "%s), target AS (SELECT id FROM sel WHERE state <> 'running'), "
+                 "lst AS (INSERT INTO lists AS l (campaign_id, name) SELECT camp.id, $3 FROM "
+                 "camp WHERE $3 <> '' ON CONFLICT (campaign_id, name) DO UPDATE SET name = "
+                 "EXCLUDED.name RETURNING l.id), "
+                 "agt AS (SELECT u.id FROM users u WHERE u.login = $4 AND u.role = 'agent'), "
+                 "done AS (%s RETURNING c.id) "
+                 "SELECT (SELECT count(*) FROM done), (SELECT count(*) FROM sel WHERE state = "
+                 "'running')",
+                 where, action) > 0) {
+        const char *params[CR_FILTER_MAX_PARAMS + 4];
+        params[0] = in->campaign;
+        params[1] = ids;
+        params[2] = in->list;
+        params[3] = in->agent;
+        for (int i = 0; i < r->filter.nparams; i++)
+            params[4 + i] = r->filter.params[i];
+        rc = cr_pg_query(r->c->srv->pg, sql, 4 + r->filter.nparams, params, on_updated, r);
+    }
+    free(sql);
+    free(ids);
+    if (rc)
+        db_failed(r, NULL);
+}
+
+/* An assignment names an agent that exists: an unknown login is an error, not an unassign. */
+static void on_agent(void *arg, const struct cr_pg_result *res)
+{
+    struct kreq *r = arg;
+    if (res->status)
+        return db_failed(r, res);
+    if (PQntuples(res->res[0]) == 0)
+        return kfail(r, CARILLON__V1__CODE__CODE_NOT_FOUND, "agent", "no agent with login '%s'",
+                     r->env->contact_update->agent);
+    update_allowed(r);
+}
+
+static void update_checked(struct kreq *r)
+{
+    const Carillon__V1__ContactUpdate *in = r->env->contact_update;
+    if (in->action != CARILLON__V1__CONTACT_ACTION__CONTACT_ACTION_ASSIGN || !in->agent[0])
+        return update_allowed(r);
+    const char *p[] = {in->agent};
+    if (cr_pg_query(r->c->srv->pg, "SELECT id FROM users WHERE login = $1 AND role = 'agent'", 1, p,
+                    on_agent, r) != 0)
+        db_failed(r, NULL);
+}
+
+void contacts_handle_update(struct client *c, Carillon__V1__Envelope *env)
+{
+    struct kreq *r = kreq_new(c, env);
+    if (!r)
+        return;
+    const Carillon__V1__ContactUpdate *in = env->contact_update;
+    if (!in->campaign[0])
+        return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "campaign",
+                     "campaign is required");
+    if (in->action == 0)
+        return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "action",
+                     "action is required: reset, reload, shelve, move, assign or delete");
+    if (!in->n_ids && !in->filter[0] && !in->all)
+        return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "filter",
+                     "say which contacts: ids, a filter, or all");
+    if (in->n_ids > 100000)
+        return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "ids", "at most 100000 ids");
+    if (in->action == CARILLON__V1__CONTACT_ACTION__CONTACT_ACTION_MOVE && !in->list[0])
+        return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "list",
+                     "move needs the target list");
+    if (in->action == CARILLON__V1__CONTACT_ACTION__CONTACT_ACTION_DELETE && !in->confirm)
+        return kfail(r, CARILLON__V1__CODE__CODE_FAILED_PRECONDITION, "confirm",
+                     "deleting contacts is irreversible: confirm it (--yes)");
+    check(r, in->campaign, 2, update_checked);
 }

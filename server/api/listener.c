@@ -101,6 +101,7 @@ static const struct route routes[] = {
     {CARILLON__V1__ENVELOPE__BODY_CAMPAIGN_APPLY, campaigns_handle_apply, NEED_USER},
     {CARILLON__V1__ENVELOPE__BODY_CONTACT_CREATE, contacts_handle_create, NEED_USER},
     {CARILLON__V1__ENVELOPE__BODY_CONTACT_LIST, contacts_handle_list, NEED_USER},
+    {CARILLON__V1__ENVELOPE__BODY_CONTACT_UPDATE, contacts_handle_update, NEED_USER},
     {CARILLON__V1__ENVELOPE__BODY_BLACKLIST_ADD, contacts_handle_blacklist_add, NEED_USER},
     {CARILLON__V1__ENVELOPE__BODY_CAMPAIGN_GET, campaigns_handle_get, NEED_USER},
     {CARILLON__V1__ENVELOPE__BODY_CAMPAIGN_LIST, campaigns_handle_list, NEED_USER},

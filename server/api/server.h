@@ -110,6 +110,7 @@ void users_handle_disable(struct client *c, Carillon__V1__Envelope *env);
 void users_handle_set_profiles(struct client *c, Carillon__V1__Envelope *env);
 void contacts_handle_create(struct client *c, Carillon__V1__Envelope *env);
 void contacts_handle_list(struct client *c, Carillon__V1__Envelope *env);
+void contacts_handle_update(struct client *c, Carillon__V1__Envelope *env);
 void contacts_handle_blacklist_add(struct client *c, Carillon__V1__Envelope *env);
 void campaigns_handle_grant(struct client *c, Carillon__V1__Envelope *env);
 void campaigns_handle_rights(struct client *c, Carillon__V1__Envelope *env);

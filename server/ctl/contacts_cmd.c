@@ -178,13 +178,71 @@ static int cmd_contact_list(int argc, char **argv)
     return 0;
 }
 
+/* contact reset|reload|shelve|move|assign|delete --campaign C (--id N... | --filter F | --all)
+ *   [--list L] [--agent LOGIN] [--yes] */
+static int cmd_contact_update(const char *verb, int argc, char **argv)
+{
+    static const char *const verbs[] = {NULL,   "reset",  "reload", "shelve",
+                                        "move", "assign", "delete"};
+    Carillon__V1__ContactUpdate cu = CARILLON__V1__CONTACT_UPDATE__INIT;
+    for (int k = 1; k <= 6; k++)
+        if (!strcmp(verb, verbs[k]))
+            cu.action = k;
+    int64_t ids[1024];
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--campaign") && v)
+            cu.campaign = argv[++i];
+        else if (!strcmp(a, "--filter") && v)
+            cu.filter = argv[++i];
+        else if (!strcmp(a, "--list") && v)
+            cu.list = argv[++i];
+        else if (!strcmp(a, "--agent") && v)
+            cu.agent = argv[++i];
+        else if (!strcmp(a, "--id") && v && cu.n_ids < 1024)
+            ids[cu.n_ids++] = strtoll(argv[++i], NULL, 10);
+        else if (!strcmp(a, "--all"))
+            cu.all = 1;
+        else if (!strcmp(a, "--yes"))
+            cu.confirm = 1;
+        else
+            return ctl_usage("contact %s: unexpected argument '%s'", verb, a);
+    }
+    cu.ids = ids;
+    if (!cu.campaign[0])
+        return ctl_usage("contact %s --campaign C (--id N... | --filter EXPR | --all) ...", verb);
+    int rc = ctl_connect_and_auth();
+    if (!rc) {
+        Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
+        env.body_case = CARILLON__V1__ENVELOPE__BODY_CONTACT_UPDATE;
+        env.contact_update = &cu;
+        rc = ctl_request(&env, CARILLON__V1__ENVELOPE__BODY_CONTACT_UPDATE_REPLY);
+    }
+    if (rc)
+        return rc;
+    const Carillon__V1__ContactUpdateReply *r = ctl_reply()->contact_update_reply;
+    if (ctl_json())
+        pbjson_write(stdout, &r->base);
+    else
+        printf("%s: %llu contacts%s\n", verb, (unsigned long long)r->affected,
+               r->skipped_running ? " (some in a live call were left alone)" : "");
+    if (!ctl_json() && r->skipped_running)
+        printf("skipped (in a live call): %llu\n", (unsigned long long)r->skipped_running);
+    ctl_drop_reply();
+    return 0;
+}
+
 int ctl_contact(int argc, char **argv)
 {
+    static const char *const verbs[] = {"reset", "reload", "shelve", "move", "assign", "delete"};
+    for (size_t k = 0; argc >= 1 && k < 6; k++)
+        if (!strcmp(argv[0], verbs[k]))
+            return cmd_contact_update(argv[0], argc - 1, argv + 1);
     if (argc >= 1 && !strcmp(argv[0], "add"))
         return cmd_contact_add(argc - 1, argv + 1);
     if (argc >= 1 && !strcmp(argv[0], "list"))
         return cmd_contact_list(argc - 1, argv + 1);
-    return ctl_usage("contact add|list ...");
+    return ctl_usage("contact add|list|reset|reload|shelve|move|assign|delete ...");
 }
 
 int ctl_blacklist(int argc, char **argv)

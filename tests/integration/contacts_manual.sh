@@ -77,4 +77,36 @@ assert_exit 1 carillonctl contact list --campaign "$F" --filter "last_name = 'x'
 assert_contains "$ERR" "unexpected character ';'"
 assert_exit 1 carillonctl contact list --campaign "$F" --filter "1=1"
 assert_eq "3" "$(psql -Atc "select count(*) from contacts")"
+
+# operations on one contact, a selection, or a filter; live calls are left alone
+q() { psql -Atc "$1"; }
+id_payet=$(q "select id from contacts where last_name='Payet'")
+q "update contacts set attempts = 3, state = 'failed', next_try = now() where id = $id_payet" >/dev/null
+assert_exit 0 carillonctl contact reset --campaign "$F" --id "$id_payet"
+assert_contains "$OUT" "reset: 1 contacts"
+assert_eq "waiting|0|" "$(q "select state, attempts, coalesce(next_try::text, '') from contacts where id = $id_payet")"
+assert_exit 0 carillonctl contact shelve --campaign "$F" --filter "city = 'Lyon'"
+assert_eq "shelved" "$(q "select state from contacts where last_name='Dupré'")"
+assert_exit 0 carillonctl contact move --campaign "$F" --filter "state = 'shelved'" --list 'À rappeler'
+assert_eq "À rappeler" "$(q "select l.name from contacts c join lists l on l.id=c.list_id where c.last_name='Dupré'")"
+assert_exit 0 carillonctl contact assign --campaign "$F" --all --agent helene
+assert_contains "$OUT" "assign: 3 contacts"
+assert_eq "3" "$(q "select count(*) from contacts c join users u on u.id = c.agent_id where u.login='helene'")"
+assert_exit 1 carillonctl contact assign --campaign "$F" --all --agent nobody
+assert_contains "$ERR" "no agent with login 'nobody'"
+assert_exit 0 carillonctl contact reload --campaign "$F" --filter "list = 'À rappeler'"
+assert_eq "waiting" "$(q "select state from contacts where last_name='Dupré'")"
+q "update contacts set state = 'running' where last_name = 'Jean-Baptiste'" >/dev/null
+assert_exit 0 carillonctl contact shelve --campaign "$F" --all
+assert_contains "$OUT" "skipped (in a live call): 1"
+assert_eq "running" "$(q "select state from contacts where last_name='Jean-Baptiste'")"
+assert_exit 1 carillonctl contact delete --campaign "$F" --id "$id_payet"
+assert_contains "$ERR" "irreversible: confirm it (--yes)"
+assert_exit 0 carillonctl contact delete --campaign "$F" --id "$id_payet" --yes
+assert_eq "0" "$(q "select count(*) from contacts where id = $id_payet")"
+assert_eq "0" "$(q "select count(*) from addresses where contact_id = $id_payet")"
+assert_exit 1 carillonctl contact shelve --campaign "$F"
+assert_contains "$ERR" "say which contacts"
+assert_exit 1 carillonctl contact shelve --campaign "$F" --filter "ville = 1"
+assert_contains "$ERR" "unknown field 'ville'"
 echo "PASS contacts_manual"
