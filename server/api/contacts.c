@@ -148,10 +148,13 @@ static void on_access(void *arg, int err, const struct campaign_access *a)
     if (!a->exists)
         return kfail(r, CARILLON__V1__CODE__CODE_NOT_FOUND, "campaign", "no such campaign");
     bool admin = r->c->user.role == STORE_ROLE_ADMIN;
-    if (!admin && ((r->need == 1 && !a->view) || (r->need != 1 && !a->edit)))
+    if (!admin &&
+        ((r->need == 1 && !a->view) || (r->need == 2 && !a->edit) || (r->need == 3 && !a->export_)))
         return kfail(r, CARILLON__V1__CODE__CODE_PERMISSION_DENIED, "campaign",
                      "you do not have the %s right on this campaign",
-                     r->need == 1 ? "view" : "edit");
+                     r->need == 1   ? "view"
+                     : r->need == 2 ? "edit"
+                                    : "export");
     if (r->env->body_case == CARILLON__V1__ENVELOPE__BODY_BLACKLIST_ADD)
         r->next(r);
     else
@@ -490,19 +493,34 @@ static bool column_sql(struct kreq *r, const char *name, char *sql, size_t len)
     return false;
 }
 
+/* Every column, for exports: the contact's state and history, then its fields. */
+static const char *const export_columns[] = {
+    "id",          "list",     "state",    "last_name",
+    "first_name",  "civility", "company",  "address",
+    "zip",         "city",     "country",  "email",
+    "customer_id", "phone",    "attempts", "last_qualification",
+    "next_try",    "priority", "consent",  "last_update"};
+#define NEXPORT (sizeof export_columns / sizeof export_columns[0])
+
 static void list_allowed(struct kreq *r)
 {
     const Carillon__V1__ContactList *in = r->env->contact_list;
-    size_t n = in->n_columns ? in->n_columns : sizeof default_columns / sizeof default_columns[0];
-    if (n > 64)
-        return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "columns", "at most 64 columns");
+    bool all = in->export && !in->n_columns;
+    size_t n = in->n_columns ? in->n_columns
+               : all         ? NEXPORT + r->ncustom
+                             : sizeof default_columns / sizeof default_columns[0];
+    if (n > 250)
+        return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "columns",
+                     "at most 250 columns");
     r->columns = calloc(n, sizeof *r->columns);
     if (!r->columns)
         return kfail(r, CARILLON__V1__CODE__CODE_RESOURCE_EXHAUSTED, NULL, "out of memory");
-    char *select = calloc(1, 64 * 600);
+    char *select = calloc(1, 250 * 600);
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
-        const char *name = in->n_columns ? in->columns[i] : default_columns[i];
+        const char *name = in->n_columns ? in->columns[i]
+                           : all ? (i < NEXPORT ? export_columns[i] : r->custom[i - NEXPORT].name)
+                                 : default_columns[i];
         char col[560];
         if (!column_sql(r, name, col, sizeof col)) {
             free(select);
@@ -510,7 +528,7 @@ static void list_allowed(struct kreq *r)
                          "unknown column '%s'", name);
         }
         r->columns[r->ncolumns++] = strdup(name);
-        o += (size_t)snprintf(select + o, 64 * 600 - o, "%s%s", i ? ", " : "", col);
+        o += (size_t)snprintf(select + o, 250 * 600 - o, "%s%s", i ? ", " : "", col);
     }
     char err[300];
     if (in->filter[0] &&
@@ -560,7 +578,7 @@ void contacts_handle_list(struct client *c, Carillon__V1__Envelope *env)
     if (!env->contact_list->campaign[0])
         return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "campaign",
                      "campaign is required");
-    check(r, env->contact_list->campaign, 1, list_allowed);
+    check(r, env->contact_list->campaign, env->contact_list->export ? 3 : 1, list_allowed);
 }
 
 /* --- blacklist -------------------------------------------------------------------------- */

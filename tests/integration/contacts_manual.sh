@@ -109,4 +109,26 @@ assert_exit 1 carillonctl contact shelve --campaign "$F"
 assert_contains "$ERR" "say which contacts"
 assert_exit 1 carillonctl contact shelve --campaign "$F" --filter "ville = 1"
 assert_contains "$ERR" "unknown field 'ville'"
+
+# exports: every column, the filter applied, formulas neutralised, the export right needed
+assert_exit 0 carillonctl contact add --campaign "$F" --phone 0612345600 --field last_name='=HYPERLINK("http://evil")' --field first_name='@SUM(1)' --field city='Montréal; "QC"'
+exp="$CARILLON_STACK_DIR/export.csv"
+assert_exit 0 carillonctl contact export --campaign "$F" -o "$exp"
+assert_contains "$OUT" "3 contacts exported"
+head -c 3 "$exp" | od -An -tx1 | grep -q 'ef bb bf' || fail "no UTF-8 BOM"
+hdr=$(head -1 "$exp" | sed 's/^\xef\xbb\xbf//')
+assert_contains "$hdr" "id;list;state;last_name;first_name"
+assert_contains "$hdr" ";anciennete;offre_actuelle"
+grep -q "\"'=HYPERLINK(\"\"http://evil\"\")\"" "$exp" || fail "formula not neutralised: $(grep HYPER "$exp")"
+grep -q "\"'@SUM(1)\"" "$exp" || fail "@ not neutralised"
+grep -q '"Montréal; ""QC"""' "$exp" || fail "quoting lost: $(grep Montr "$exp")"
+grep -q "Dupré;Zoé" "$exp" || fail "accents lost"
+assert_exit 0 carillonctl contact export --campaign "$F" --filter "city = 'Lyon'" -o "$CARILLON_STACK_DIR/lyon.xlsx"
+assert_contains "$OUT" "1 contacts exported"
+unzip -p "$CARILLON_STACK_DIR/lyon.xlsx" xl/sharedStrings.xml | grep -q "Dupré" || fail "xlsx lacks the contact"
+assert_exit 0 carillonctl grant marc "$F" view
+assert_exit 1 env CARILLON_USER=marc CARILLON_PASSWORD=superv-pass-1 carillonctl contact export --campaign "$F" -o "$CARILLON_STACK_DIR/no.csv"
+assert_contains "$ERR" "export right"
+assert_exit 0 carillonctl grant marc "$F" view,export
+assert_exit 0 env CARILLON_USER=marc CARILLON_PASSWORD=superv-pass-1 carillonctl contact export --campaign "$F" -o "$CARILLON_STACK_DIR/yes.csv"
 echo "PASS contacts_manual"
