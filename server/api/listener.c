@@ -102,6 +102,9 @@ static const struct route routes[] = {
     {CARILLON__V1__ENVELOPE__BODY_CONTACT_CREATE, contacts_handle_create, NEED_USER},
     {CARILLON__V1__ENVELOPE__BODY_CONTACT_LIST, contacts_handle_list, NEED_USER},
     {CARILLON__V1__ENVELOPE__BODY_CONTACT_UPDATE, contacts_handle_update, NEED_USER},
+    {CARILLON__V1__ENVELOPE__BODY_IMPORT_BEGIN, import_handle_begin, NEED_USER},
+    {CARILLON__V1__ENVELOPE__BODY_IMPORT_ROWS, import_handle_rows, NEED_USER},
+    {CARILLON__V1__ENVELOPE__BODY_IMPORT_END, import_handle_end, NEED_USER},
     {CARILLON__V1__ENVELOPE__BODY_BLACKLIST_ADD, contacts_handle_blacklist_add, NEED_USER},
     {CARILLON__V1__ENVELOPE__BODY_CAMPAIGN_GET, campaigns_handle_get, NEED_USER},
     {CARILLON__V1__ENVELOPE__BODY_CAMPAIGN_LIST, campaigns_handle_list, NEED_USER},
@@ -174,6 +177,7 @@ static void client_on_close(struct cr_conn *conn, int err)
                     c->node_name[0] ? c->node_name : "-", err ? cr_log_q(strerror(-err)) : "eof");
     c->conn = NULL;
     c->state = CLIENT_CLOSED;
+    import_client_closed(c);
     client_unref(c);
 }
 

@@ -64,7 +64,8 @@ struct client {
     struct store_user user; /* when CLIENT_USER */
     char token_sha256[65];  /* the session this connection logged in with */
     int64_t session_expires_at;
-    bool login_pending; /* one Login at a time */
+    bool login_pending;    /* one Login at a time */
+    struct import *import; /* the file import running on this connection, if any */
     struct client *next, *prev;
 };
 
@@ -111,6 +112,11 @@ void users_handle_set_profiles(struct client *c, Carillon__V1__Envelope *env);
 void contacts_handle_create(struct client *c, Carillon__V1__Envelope *env);
 void contacts_handle_list(struct client *c, Carillon__V1__Envelope *env);
 void contacts_handle_update(struct client *c, Carillon__V1__Envelope *env);
+void import_handle_begin(struct client *c, Carillon__V1__Envelope *env);
+void import_handle_rows(struct client *c, Carillon__V1__Envelope *env);
+void import_handle_end(struct client *c, Carillon__V1__Envelope *env);
+/* Rolls back the connection's import when it closes. */
+void import_client_closed(struct client *c);
 void contacts_handle_blacklist_add(struct client *c, Carillon__V1__Envelope *env);
 void campaigns_handle_grant(struct client *c, Carillon__V1__Envelope *env);
 void campaigns_handle_rights(struct client *c, Carillon__V1__Envelope *env);

@@ -1,9 +1,10 @@
 /* carillonctl: the supervisor CLI. Each command opens one TLS connection to carillon-server,
- * says Hello, authenticates (session token, else CARILLON_USER/CARILLON_PASSWORD), sends one
- * request and prints the answer as text or JSON. Exit: 0 ok, 1 refused, 2 usage, 3 connection. */
+ * says Hello, authenticates (session token, else CARILLON_USER/CARILLON_PASSWORD), sends its
+ * requests and prints the answers as text or JSON. Exit: 0 ok, 1 refused, 2 usage, 3 connection. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,45 +19,37 @@
 #include "carillon/log.h"
 #include "carillon/pbtext.h"
 #include "ctl.h"
+#include "ctlutil.h"
 #include "pbyaml.h"
 
 #define EXIT_REFUSED 1
 #define EXIT_USAGE   2
 #define EXIT_CONN    3
-#define LOGIN_MAX    64
-#define NAME_MAX_B   512
-#define PASSWORD_MAX 256
-#define TOKEN_MAX    128
 
 static struct {
     const char *server;
     const char *ca;
     bool json;
-    unsigned timeout_s;
+    unsigned timeout_ms; /* bound on each wait for the server: connect, handshake, a reply */
     char host[256];
     int port;
-} opt = {.timeout_s = 10};
+} opt = {.timeout_ms = 10000};
 
 /* --- output ----------------------------------------------------------------------------- */
 
 static void json_str(FILE *f, const char *s)
 {
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(f, "\\%c", *p);
-        else if (*p == '\n')
-            fputs("\\n", f);
-        else if (*p == '\t')
-            fputs("\\t", f);
-        else if (*p == '\r')
-            fputs("\\r", f);
-        else if (*p < 0x20)
-            fprintf(f, "\\u%04x", *p);
-        else
-            fputc(*p, f);
-    }
-    fputc('"', f);
+    ctl_json_string(f, s);
+}
+
+static int display_width(const char *s)
+{
+    return ctl_display_width(s);
+}
+
+static void print_padded(const char *s, int width)
+{
+    ctl_pad(stdout, s, width);
 }
 
 static const char *code_name(int code)
@@ -66,54 +59,53 @@ static const char *code_name(int code)
     return v ? v->name + strlen("CODE_") : "UNKNOWN";
 }
 
-static const char *role_name(int role)
+static void json_error(const char *code, const char *field, const char *msg)
 {
-    switch (role) {
-    case CARILLON__V1__USER_ROLE__USER_ROLE_ADMIN:
-        return "admin";
-    case CARILLON__V1__USER_ROLE__USER_ROLE_SUPERVISOR:
-        return "supervisor";
-    case CARILLON__V1__USER_ROLE__USER_ROLE_AGENT:
-        return "agent";
-    default:
-        return "unknown";
+    printf("{\"error\":{\"code\":");
+    json_str(stdout, code);
+    printf(",\"message\":");
+    json_str(stdout, msg);
+    if (field && *field) {
+        printf(",\"field\":");
+        json_str(stdout, field);
     }
+    printf("}}\n");
 }
 
 /* Prints an error the way the exit code says: JSON on stdout with --json, text on stderr. */
 static int report(int exit_code, const char *code, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+static bool quiet_errors; /* set while revoking a temporary session at exit */
+
 static int report(int exit_code, const char *code, const char *field, const char *fmt, ...)
 {
+    if (quiet_errors)
+        return exit_code;
     char msg[1024];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    if (opt.json) {
-        printf("{\"error\":{\"code\":");
-        json_str(stdout, code);
-        printf(",\"message\":");
-        json_str(stdout, msg);
-        if (field && *field) {
-            printf(",\"field\":");
-            json_str(stdout, field);
-        }
-        printf("}}\n");
-    } else if (exit_code == EXIT_REFUSED) {
+    if (opt.json)
+        json_error(code, field, msg);
+    else if (exit_code == EXIT_REFUSED)
         fprintf(stderr, "error: %s: %s%s%s%s\n", code, msg, field && *field ? " (field: " : "",
                 field && *field ? field : "", field && *field ? ")" : "");
-    } else {
+    else
         fprintf(stderr, "carillonctl: %s\n", msg);
-    }
     return exit_code;
 }
+
+static const char short_usage[] =
+    "usage: carillonctl [--server HOST:PORT] [--ca FILE] [--json] [--timeout SECONDS] COMMAND "
+    "...\n"
+    "       ('carillonctl help' lists the commands)\n";
 
 static void usage(FILE *f)
 {
     fprintf(
         f,
-        "usage: carillonctl [--server HOST:PORT] [--ca FILE] [--json] [--timeout S] COMMAND\n"
+        "usage: carillonctl [--server HOST:PORT] [--ca FILE] [--json] [--timeout SECONDS] COMMAND\n"
         "commands:\n"
         "  ping                         check the server answers (no login needed)\n"
         "  login [LOGIN]                log in and keep a session token\n"
@@ -121,7 +113,7 @@ static void usage(FILE *f)
         "  whoami                       who the session belongs to\n"
         "  user add LOGIN --role admin|supervisor|agent [--name NAME] [--password-stdin]\n"
         "  user list [--all]            users (--all: disabled ones too)\n"
-        "  user passwd [LOGIN] [--password-stdin]\n"
+        "  user passwd [LOGIN] [--password-stdin]   (your own without LOGIN)\n"
         "  user disable LOGIN | user enable LOGIN\n"
         "  apply -f FILE.yaml           create or replace a whole campaign from YAML\n"
         "  get campaign NAME [-o yaml|json]\n"
@@ -141,9 +133,23 @@ static void usage(FILE *f)
         "  contact export --campaign C [--filter EXPR] -o FILE.csv|FILE.xlsx\n"
         "  contact reset|reload|shelve|move|assign|delete --campaign C (--id N|--filter F|--all)\n"
         "  blacklist add [--campaign C] [--reason R] [--file F] [NUMBER...]\n"
+        "options:\n"
+        "  --server HOST:PORT   (default $CARILLON_SERVER; HOST a name, an IPv4 or [IPv6])\n"
+        "  --ca FILE            CA certificate the server's is checked with ($CARILLON_CA)\n"
+        "  --json               print exactly one JSON object on stdout, errors included\n"
+        "  --timeout SECONDS    longest wait for the server at each step (default 10)\n"
         "environment: CARILLON_SERVER, CARILLON_CA, CARILLON_USER, CARILLON_PASSWORD,\n"
-        "  CARILLON_CONFIG_DIR (where the session file is kept)\n"
+        "  CARILLON_OLD_PASSWORD (user passwd), CARILLON_CONFIG_DIR (where the session file is\n"
+        "  kept; else $XDG_CONFIG_HOME/carillon, else ~/.config/carillon)\n"
         "exit codes: 0 ok, 1 the server said no, 2 usage, 3 connection or TLS failure\n");
+}
+
+static int usage_msg(const char *msg)
+{
+    if (opt.json)
+        json_error("INVALID_ARGUMENT", NULL, msg);
+    fprintf(stderr, "carillonctl: %s\n%s", msg, short_usage);
+    return EXIT_USAGE;
 }
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -154,28 +160,31 @@ static int usage_error(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "carillonctl: %s\n", msg);
-    usage(stderr);
-    return EXIT_USAGE;
+    return usage_msg(msg);
 }
 
 /* --- the connection --------------------------------------------------------------------- */
 
-/* One request at a time: send, then run the loop until its reply, a close or the deadline. */
+/* One request at a time: send, then run the loop until its reply, a close or the deadline.
+ * Everything here lives for the whole process; disconnect() closes it. */
 static struct {
     uv_loop_t loop;
+    bool loop_ready;
     struct cr_tls_ctx *tls;
-    struct cr_conn *conn;
+    struct cr_conn *conn; /* owned by conn.c; NULL once on_close ran */
     bool open;
     bool closed;
     int close_err;
     bool timed_out;
+    bool bad_reply; /* a reply to a request we did not send: the stream cannot be trusted */
+    uint64_t bad_rid;
     uint64_t next_rid;
     uint64_t want_rid;
-    Carillon__V1__Envelope *reply;
+    Carillon__V1__Envelope *reply; /* ours until drop_reply() */
     uv_timer_t timer;
     char server_node[128];
-    bool temp_session; /* logged in with CARILLON_USER/PASSWORD: revoke at exit */
+    bool temp_session;  /* logged in with CARILLON_USER/PASSWORD: revoked at exit */
+    bool saved_session; /* logged in with the session file's token */
 } net;
 
 static void on_open(struct cr_conn *c)
@@ -186,11 +195,20 @@ static void on_open(struct cr_conn *c)
 
 static void on_message(struct cr_conn *c, Carillon__V1__Envelope *env)
 {
-    (void)c;
-    if (env->request_id == net.want_rid && !net.reply)
+    int m = net.want_rid && !net.reply
+                ? ctl_reply_match(net.want_rid, env->request_id,
+                                  env->body_case == CARILLON__V1__ENVELOPE__BODY_ERROR)
+                : 0;
+    if (m == 1) {
         net.reply = env;
-    else
-        carillon__v1__envelope__free_unpacked(env, NULL);
+        return;
+    }
+    if (m < 0 && !net.bad_reply) {
+        net.bad_reply = true;
+        net.bad_rid = env->request_id;
+        cr_conn_abort(c);
+    }
+    carillon__v1__envelope__free_unpacked(env, NULL);
 }
 
 static void on_close(struct cr_conn *c, int err)
@@ -209,31 +227,69 @@ static void on_timeout(uv_timer_t *t)
         cr_conn_abort(net.conn);
 }
 
-static int conn_failure(void)
+static bool is_open(void)
 {
-    const char *why =
-        net.timed_out ? "timed out"
-        : net.close_err
-            ? strerror(net.close_err < 0 && net.close_err > -4096 ? -net.close_err : EIO)
-            : "the server closed the connection";
-    if (net.close_err == -EPROTO)
-        why = "TLS handshake failed (is the CA right? is it a Carillon server?)";
-    return report(EXIT_CONN, "UNAVAILABLE", NULL, "cannot talk to %s: %s", opt.server, why);
+    return net.open;
 }
 
-/* Sends env and waits for its reply; returns 0 with net.reply set, or an exit code. */
+static bool have_reply(void)
+{
+    return net.reply != NULL;
+}
+
+/* Runs the loop until done(), a close, or opt.timeout_ms without either. The deadline is per
+ * wait, not per command, so time spent at a password prompt does not count. */
+static void wait_until(bool (*done)(void))
+{
+    uv_timer_start(&net.timer, on_timeout, opt.timeout_ms, 0);
+    while (!done() && !net.closed)
+        uv_run(&net.loop, UV_RUN_ONCE);
+    uv_timer_stop(&net.timer);
+}
+
+static int conn_failure(void)
+{
+    char why[512];
+    if (net.bad_reply)
+        snprintf(why, sizeof why, "it answered request %llu while request %llu was awaited",
+                 (unsigned long long)net.bad_rid, (unsigned long long)net.want_rid);
+    else if (net.timed_out)
+        snprintf(why, sizeof why, "no answer within %.3g s (--timeout)", opt.timeout_ms / 1000.0);
+    else if (net.close_err == 0)
+        snprintf(why, sizeof why, "the server closed the connection");
+    else if (net.close_err == -EPROTO && !net.open)
+        snprintf(why, sizeof why,
+                 "TLS handshake failed: its certificate is not signed by the CA in %s or does "
+                 "not name %s, or it is not a Carillon server",
+                 opt.ca, opt.host);
+    else if (net.close_err == -EPROTO)
+        snprintf(why, sizeof why, "TLS or framing error");
+    else if (net.close_err == -ETIMEDOUT)
+        snprintf(why, sizeof why, "TLS handshake timed out");
+    else
+        snprintf(why, sizeof why, "%s", uv_strerror(net.close_err));
+    return report(EXIT_CONN, net.bad_reply ? "INTERNAL" : "UNAVAILABLE", NULL,
+                  "cannot talk to %s: %s", opt.server, why);
+}
+
+/* Sends env with a fresh request_id and waits for its reply; 0 with net.reply set, or an exit
+ * code (already reported). */
 static int call(Carillon__V1__Envelope *env)
 {
     env->request_id = ++net.next_rid;
     net.want_rid = env->request_id;
     net.reply = NULL;
-    if (!net.conn || cr_conn_send(net.conn, env) != 0)
+    if (!net.conn)
         return conn_failure();
-    while (!net.reply && !net.closed)
-        uv_run(&net.loop, UV_RUN_ONCE);
-    if (!net.reply)
+    int rc = cr_conn_send(net.conn, env);
+    if (rc == -EMSGSIZE)
+        return report(EXIT_REFUSED, "RESOURCE_EXHAUSTED", NULL,
+                      "the request is larger than the largest frame (%zu bytes)",
+                      cr_conn_max_frame(net.conn));
+    if (rc)
         return conn_failure();
-    return 0;
+    wait_until(have_reply);
+    return net.reply ? 0 : conn_failure();
 }
 
 static void drop_reply(void)
@@ -254,33 +310,42 @@ static int expect(int want)
         return rc;
     }
     if ((int)r->body_case != want) {
+        int got = (int)r->body_case;
         drop_reply();
-        return report(EXIT_CONN, "INTERNAL", NULL, "unexpected reply from %s", opt.server);
+        return report(EXIT_CONN, "INTERNAL", NULL,
+                      "unexpected reply from %s (message %d where %d was expected)", opt.server,
+                      got, want);
     }
     return 0;
 }
 
 static int connect_server(void)
 {
+    if (net.loop_ready) /* once per process; a second call reports how the first ended */
+        return net.conn && net.open ? 0 : conn_failure();
     char err[512];
     struct cr_tls_config tc = {.ca_file = opt.ca};
     if (cr_tls_ctx_new_client(&tc, &net.tls, err, sizeof err) != 0)
-        return report(EXIT_CONN, "UNAVAILABLE", NULL, "TLS set-up: %s", err);
+        return report(EXIT_CONN, "UNAVAILABLE", NULL, "cannot talk to %s: TLS set-up: %s",
+                      opt.server, err);
     uv_loop_init(&net.loop);
+    net.loop_ready = true;
     uv_timer_init(&net.loop, &net.timer);
-    uv_timer_start(&net.timer, on_timeout, (uint64_t)opt.timeout_s * 1000, 0);
-    uv_unref((uv_handle_t *)&net.timer);
     static const struct cr_conn_cbs cbs = {on_open, on_message, on_close};
-    struct cr_conn_opts copts = {.handshake_ms = opt.timeout_s * 1000};
-    if (cr_conn_connect(&net.loop, opt.host, opt.port, net.tls, &copts, &cbs, NULL, &net.conn))
-        return report(EXIT_CONN, "UNAVAILABLE", NULL, "cannot connect to %s", opt.server);
-    while (!net.open && !net.closed)
-        uv_run(&net.loop, UV_RUN_ONCE);
+    struct cr_conn_opts copts = {.handshake_ms = opt.timeout_ms};
+    int rc = cr_conn_connect(&net.loop, opt.host, opt.port, net.tls, &copts, &cbs, NULL, &net.conn);
+    if (rc) {
+        net.conn = NULL;
+        return report(EXIT_CONN, "UNAVAILABLE", NULL, "cannot connect to %s: %s", opt.server,
+                      uv_strerror(rc));
+    }
+    wait_until(is_open);
     if (!net.open)
         return conn_failure();
 
-    char hostname[64] = "carillonctl";
-    gethostname(hostname, sizeof hostname - 1);
+    char hostname[256] = "";
+    if (gethostname(hostname, sizeof hostname - 1) != 0 || !hostname[0])
+        snprintf(hostname, sizeof hostname, "carillonctl");
     Carillon__V1__Hello h = CARILLON__V1__HELLO__INIT;
     h.role = CARILLON__V1__ROLE__ROLE_SUPERVISOR;
     h.protocol_version = CR_PROTOCOL_VERSION;
@@ -289,12 +354,17 @@ static int connect_server(void)
     Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
     env.body_case = CARILLON__V1__ENVELOPE__BODY_HELLO;
     env.hello = &h;
-    int rc = call(&env);
-    if (rc)
+    if ((rc = call(&env)) || (rc = expect(CARILLON__V1__ENVELOPE__BODY_WELCOME)))
         return rc;
-    if ((rc = expect(CARILLON__V1__ENVELOPE__BODY_WELCOME)))
-        return rc;
-    snprintf(net.server_node, sizeof net.server_node, "%s", net.reply->welcome->node_name);
+    const Carillon__V1__Welcome *w = net.reply->welcome;
+    if (w->protocol_version != CR_PROTOCOL_VERSION) {
+        unsigned v = w->protocol_version;
+        drop_reply();
+        return report(EXIT_CONN, "FAILED_PRECONDITION", NULL,
+                      "cannot talk to %s: it speaks protocol version %u, carillonctl %u",
+                      opt.server, v, CR_PROTOCOL_VERSION);
+    }
+    snprintf(net.server_node, sizeof net.server_node, "%s", w->node_name);
     drop_reply();
     return 0;
 }
@@ -303,8 +373,11 @@ static void disconnect(void)
 {
     if (net.conn)
         cr_conn_close(net.conn);
-    if (net.tls) {
+    if (net.loop_ready) {
         cr_loop_close_all(&net.loop);
+        net.loop_ready = false;
+    }
+    if (net.tls) {
         cr_tls_ctx_free(net.tls);
         net.tls = NULL;
     }
@@ -314,26 +387,20 @@ static void disconnect(void)
 
 static int session_path(char *out, size_t len, bool create_dir)
 {
-    const char *dir = getenv("CARILLON_CONFIG_DIR");
-    char buf[4096];
-    if (!dir || !*dir) {
-        const char *xdg = getenv("XDG_CONFIG_HOME");
-        const char *home = getenv("HOME");
-        if (xdg && *xdg)
-            snprintf(buf, sizeof buf, "%s/carillon", xdg);
-        else if (home && *home)
-            snprintf(buf, sizeof buf, "%s/.config/carillon", home);
-        else
-            return -ENOENT;
-        dir = buf;
-    }
+    char dir[4096];
+    int rc = ctl_session_dir(getenv("CARILLON_CONFIG_DIR"), getenv("XDG_CONFIG_HOME"),
+                             getenv("HOME"), dir, sizeof dir);
+    if (rc)
+        return rc;
     if (create_dir) {
-        char parent[4096];
-        snprintf(parent, sizeof parent, "%s", dir);
-        for (char *p = parent + 1; *p; p++) {
+        /* mkdir -p, every level private: the last one holds a credential. */
+        for (char *p = dir + 1; *p; p++) {
             if (*p == '/') {
                 *p = '\0';
-                mkdir(parent, 0700);
+                if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+                    *p = '/';
+                    return -errno;
+                }
                 *p = '/';
             }
         }
@@ -345,69 +412,77 @@ static int session_path(char *out, size_t len, bool create_dir)
     return 0;
 }
 
-struct session {
-    char server[256];
-    char login[LOGIN_MAX + 1];
-    char token[TOKEN_MAX + 1];
-};
-
-/* Reads the session for this server; 0, -ENOENT (none or another server's), -EPERM (unsafe). */
-static int session_load(struct session *s)
+/* Reads the session saved for this server: 0; -ENOENT none (or another server's); -EPERM a
+ * file that is not safe to use (the reason is printed on stderr). */
+static int session_load(struct ctl_session *s)
 {
     char path[4200];
     if (session_path(path, sizeof path, false))
         return -ENOENT;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -ENOENT;
-    struct stat st;
-    if (fstat(fd, &st) != 0 || (st.st_mode & 077)) {
-        close(fd);
-        fprintf(stderr,
-                "carillonctl: ignoring %s: it is readable by others (chmod 600 it or log in "
-                "again)\n",
-                path);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return -ENOENT;
+        fprintf(stderr, "carillonctl: ignoring the session file %s: %s\n", path, strerror(errno));
         return -EPERM;
     }
-    char buf[1024];
-    ssize_t n = read(fd, buf, sizeof buf - 1);
+    struct stat st;
+    const char *bad = NULL;
+    if (fstat(fd, &st) != 0)
+        bad = strerror(errno);
+    else if (!S_ISREG(st.st_mode))
+        bad = "not a regular file";
+    else if (st.st_uid != geteuid())
+        bad = "it belongs to another user";
+    else if (st.st_mode & 077)
+        bad = "other users may read it (chmod 600 it, or log in again)";
+    else if (st.st_size >= CTL_SESSION_FILE_MAX)
+        bad = "too large to be a session file";
+    char buf[CTL_SESSION_FILE_MAX];
+    ssize_t n = bad ? 0 : read(fd, buf, sizeof buf - 1);
     close(fd);
-    if (n <= 0)
-        return -ENOENT;
-    buf[n] = '\0';
-    memset(s, 0, sizeof *s);
-    for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
-        if (strncmp(line, "server=", 7) == 0)
-            snprintf(s->server, sizeof s->server, "%s", line + 7);
-        else if (strncmp(line, "login=", 6) == 0)
-            snprintf(s->login, sizeof s->login, "%s", line + 6);
-        else if (strncmp(line, "token=", 6) == 0)
-            snprintf(s->token, sizeof s->token, "%s", line + 6);
+    if (!bad && n < 0)
+        bad = strerror(errno);
+    if (!bad) {
+        buf[n] = '\0';
+        if (ctl_session_parse(buf, s) != 0)
+            bad = "not a carillonctl session file";
     }
-    if (strcmp(s->server, opt.server) != 0 || !s->token[0])
-        return -ENOENT;
-    return 0;
+    if (bad) {
+        fprintf(stderr, "carillonctl: ignoring the session file %s: %s\n", path, bad);
+        return -EPERM;
+    }
+    return strcmp(s->server, opt.server) == 0 ? 0 : -ENOENT;
 }
 
 static int session_save(const char *login, const char *token)
 {
-    char path[4200], tmp[4300];
+    struct ctl_session s = {0};
+    char path[4200], tmp[4300], buf[CTL_SESSION_FILE_MAX];
+    snprintf(s.server, sizeof s.server, "%s", opt.server);
+    snprintf(s.login, sizeof s.login, "%s", login);
+    snprintf(s.token, sizeof s.token, "%s", token);
+    int n = ctl_session_format(&s, buf, sizeof buf);
+    if (n < 0 || strlen(token) > CTL_TOKEN_MAX)
+        return -EINVAL;
     int rc = session_path(path, sizeof path, true);
     if (rc)
         return rc;
+    /* Written aside then renamed: a crash never leaves half a file, and the mode is 0600
+     * from the first byte (open's mode, then fchmod in case the umask or an old file got in). */
     snprintf(tmp, sizeof tmp, "%s.%d", path, (int)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    unlink(tmp);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0)
         return -errno;
-    fchmod(fd, 0600);
-    char buf[1024];
-    int n = snprintf(buf, sizeof buf, "server=%s\nlogin=%s\ntoken=%s\n", opt.server, login, token);
-    bool ok = write(fd, buf, (size_t)n) == n;
-    ok = fsync(fd) == 0 && ok;
-    close(fd);
+    bool ok = fchmod(fd, 0600) == 0;
+    ok = ok && write(fd, buf, (size_t)n) == n;
+    ok = ok && fsync(fd) == 0;
+    ok = close(fd) == 0 && ok;
     if (!ok || rename(tmp, path) != 0) {
+        rc = errno ? -errno : -EIO;
         unlink(tmp);
-        return -EIO;
+        return rc;
     }
     return 0;
 }
@@ -419,48 +494,67 @@ static void session_remove(void)
         unlink(path);
 }
 
-/* Reads one line of stdin into buf (newline dropped); false at EOF or when too long. */
-static bool read_line(char *buf, size_t len)
+/* The terminal's settings while echo is off, restored if a signal ends the prompt. */
+static struct termios tty_saved;
+static volatile sig_atomic_t tty_saved_fd = -1;
+
+static void restore_tty_and_die(int sig)
 {
-    if (!fgets(buf, (int)len, stdin))
-        return false;
-    size_t n = strcspn(buf, "\r\n");
-    if (buf[n] == '\0' && n == len - 1)
-        return false;
-    buf[n] = '\0';
-    return true;
+    if (tty_saved_fd >= 0)
+        tcsetattr(tty_saved_fd, TCSAFLUSH, &tty_saved);
+    signal(sig, SIG_DFL);
+    raise(sig);
 }
 
-/* Prompts on the terminal without echo. */
-static bool prompt_secret(const char *prompt, char *buf, size_t len)
+/* Asks on the terminal (/dev/tty, so stdout stays clean for --json), without echo when
+ * secret. 0, -ENXIO (no terminal), -ENODATA (end of input), -EMSGSIZE (answer too long). */
+static int prompt_tty(const char *prompt, bool secret, char *buf, size_t len)
 {
     FILE *tty = fopen("/dev/tty", "r+");
     if (!tty)
-        return false;
-    struct termios old, quiet;
+        return -ENXIO;
     int fd = fileno(tty);
     fprintf(tty, "%s", prompt);
     fflush(tty);
-    bool restored = tcgetattr(fd, &old) == 0;
-    if (restored) {
-        quiet = old;
-        quiet.c_lflag &= ~(tcflag_t)ECHO;
-        tcsetattr(fd, TCSAFLUSH, &quiet);
+    bool quiet = false;
+    struct sigaction sa = {.sa_handler = restore_tty_and_die}, old_int, old_term;
+    if (secret && tcgetattr(fd, &tty_saved) == 0) {
+        struct termios t = tty_saved;
+        t.c_lflag &= ~(tcflag_t)ECHO;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, &old_int);
+        sigaction(SIGTERM, &sa, &old_term);
+        tty_saved_fd = fd;
+        quiet = tcsetattr(fd, TCSAFLUSH, &t) == 0;
     }
-    bool ok = fgets(buf, (int)len, tty) != NULL;
-    if (restored)
-        tcsetattr(fd, TCSAFLUSH, &old);
-    fprintf(tty, "\n");
+    int rc = ctl_read_line(tty, buf, len);
+    if (secret && tty_saved_fd >= 0) {
+        if (quiet)
+            tcsetattr(fd, TCSAFLUSH, &tty_saved);
+        tty_saved_fd = -1;
+        sigaction(SIGINT, &old_int, NULL);
+        sigaction(SIGTERM, &old_term, NULL);
+        fprintf(tty, "\n");
+    }
     fclose(tty);
-    if (ok)
-        buf[strcspn(buf, "\r\n")] = '\0';
-    return ok;
+    return rc;
+}
+
+/* Turns a failed secret read into a usage error naming what was wanted. */
+static int secret_error(int rc, const char *what, const char *where)
+{
+    if (rc == -EMSGSIZE)
+        return usage_error("the %s is longer than %d bytes", what, CTL_PASSWORD_MAX);
+    if (rc == -ENXIO)
+        return usage_error("no terminal to ask the %s on", what);
+    return usage_error("no %s given (%s)", what, where);
 }
 
 /* --- authentication --------------------------------------------------------------------- */
 
-static int login_with(const char *login, const char *password, const char *token,
-                      Carillon__V1__LoginOk **ok_out)
+/* Sends Login; 0 with the LoginOk in net.reply, -1 with another reply (an Error) in net.reply,
+ * or a positive exit code (connection failure, reported). */
+static int login_with(const char *login, const char *password, const char *token)
 {
     Carillon__V1__Login l = CARILLON__V1__LOGIN__INIT;
     l.login = (char *)login;
@@ -477,42 +571,44 @@ static int login_with(const char *login, const char *password, const char *token
     int rc = call(&env);
     if (rc)
         return rc;
-    if (net.reply->body_case == CARILLON__V1__ENVELOPE__BODY_LOGIN_OK) {
-        if (ok_out)
-            *ok_out = net.reply->login_ok;
-        return 0;
-    }
-    return -1; /* caller inspects net.reply (an Error) */
+    return net.reply->body_case == CARILLON__V1__ENVELOPE__BODY_LOGIN_OK ? 0 : -1;
 }
 
-/* Logs in for a command: saved token first, then the environment's credentials. */
+/* Logs in for a command: the saved token first, then the environment's credentials. */
 static int authenticate(void)
 {
-    struct session s;
+    struct ctl_session s;
     if (session_load(&s) == 0) {
-        int rc = login_with(s.login, NULL, s.token, NULL);
+        int rc = login_with(s.login, NULL, s.token);
         if (rc > 0)
             return rc;
         if (rc == 0) {
             drop_reply();
+            net.saved_session = true;
             return 0;
         }
-        bool stale =
-            net.reply->error && net.reply->error->code == CARILLON__V1__CODE__CODE_UNAUTHENTICATED;
-        if (!stale)
+        const Carillon__V1__Error *e =
+            net.reply->body_case == CARILLON__V1__ENVELOPE__BODY_ERROR ? net.reply->error : NULL;
+        if (!e || e->code != CARILLON__V1__CODE__CODE_UNAUTHENTICATED)
             return expect(CARILLON__V1__ENVELOPE__BODY_LOGIN_OK);
+        /* The token is dead (expired, revoked, or the user was disabled): forget it. */
+        char why[512];
+        snprintf(why, sizeof why, "%s", e->message);
         drop_reply();
         session_remove();
         if (!getenv("CARILLON_USER") || !getenv("CARILLON_PASSWORD"))
             return report(EXIT_REFUSED, "UNAUTHENTICATED", NULL,
-                          "your session has expired: run 'carillonctl login'");
+                          "%s: the saved session was removed; run 'carillonctl login'", why);
     }
     const char *user = getenv("CARILLON_USER"), *password = getenv("CARILLON_PASSWORD");
     if (!user || !*user || !password)
         return report(EXIT_REFUSED, "UNAUTHENTICATED", NULL,
                       "not logged in: run 'carillonctl login' (or set CARILLON_USER and "
                       "CARILLON_PASSWORD)");
-    int rc = login_with(user, password, NULL, NULL);
+    char err[128];
+    if (ctl_check_login(user, err, sizeof err) || ctl_check_password(password, err, sizeof err))
+        return usage_error("CARILLON_USER/CARILLON_PASSWORD: %s", err);
+    int rc = login_with(user, password, NULL);
     if (rc > 0)
         return rc;
     if (rc < 0)
@@ -533,8 +629,11 @@ static void end_temp_session(void)
     Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
     env.body_case = CARILLON__V1__ENVELOPE__BODY_LOGOUT;
     env.logout = &lo;
+    /* Best effort and silent: the command's own output (one JSON object) is already out. */
+    quiet_errors = true;
     if (call(&env) == 0)
         drop_reply();
+    quiet_errors = false;
 }
 
 /* --- commands --------------------------------------------------------------------------- */
@@ -546,7 +645,7 @@ static void print_user_json(const Carillon__V1__UserInfo *u)
     printf(",\"display_name\":");
     json_str(stdout, u->display_name);
     printf(",\"role\":\"%s\",\"disabled\":%s,\"created_at\":%lld,\"profiles\":[",
-           role_name(u->role), u->disabled ? "true" : "false", (long long)u->created_at);
+           ctl_role_name(u->role), u->disabled ? "true" : "false", (long long)u->created_at);
     for (size_t i = 0; i < u->n_profiles; i++) {
         if (i)
             putchar(',');
@@ -559,8 +658,8 @@ static void format_time(int64_t t, char *buf, size_t len)
 {
     time_t tt = (time_t)t;
     struct tm tm;
-    localtime_r(&tt, &tm);
-    strftime(buf, len, "%Y-%m-%d %H:%M", &tm);
+    if (!localtime_r(&tt, &tm) || strftime(buf, len, "%Y-%m-%d %H:%M", &tm) == 0)
+        snprintf(buf, len, "%lld", (long long)t);
 }
 
 static int print_ok(const char *text)
@@ -582,16 +681,25 @@ static int cmd_ping(void)
     int rc = call(&env);
     if (rc || (rc = expect(CARILLON__V1__ENVELOPE__BODY_PONG)))
         return rc;
-    double rtt_ms = (double)(cr_now_us() - net.reply->pong->sent_at_us) / 1000.0;
+    const Carillon__V1__Pong *pong = net.reply->pong;
+    double rtt_ms = (double)(cr_now_us() - pong->sent_at_us) / 1000.0;
     if (opt.json) {
         printf("{\"node\":");
         json_str(stdout, net.server_node);
         printf(",\"server_version\":");
-        json_str(stdout, net.reply->pong->server_version);
-        printf(",\"rtt_ms\":%.3f}\n", rtt_ms);
-    } else {
-        printf("pong from %s (%s) in %.1f ms\n", net.server_node, net.reply->pong->server_version,
+        json_str(stdout, pong->server_version);
+        printf(",\"server_time_us\":%lld,\"rtt_ms\":%.3f}\n", (long long)pong->server_time_us,
                rtt_ms);
+    } else {
+        /* "carillon-server 0.1.0" reads "server 0.1.0" here. */
+        const char *v = pong->server_version;
+        if (strncmp(v, "carillon-server ", 16) == 0)
+            v += 16;
+        printf("pong from ");
+        ctl_pad(stdout, net.server_node, 0);
+        printf(" (server ");
+        ctl_pad(stdout, v, 0);
+        printf(") in %.1f ms\n", rtt_ms);
     }
     drop_reply();
     return 0;
@@ -601,39 +709,49 @@ static int cmd_login(int argc, char **argv)
 {
     if (argc > 1)
         return usage_error("login takes at most one LOGIN");
-    char login[LOGIN_MAX + 2] = "", password[PASSWORD_MAX + 2] = "";
+    char login[CTL_LOGIN_MAX + 2] = "", password[CTL_PASSWORD_MAX + 2] = "", err[128];
+    int rc;
     if (argc == 1)
         snprintf(login, sizeof login, "%s", argv[0]);
-    else if (getenv("CARILLON_USER"))
+    else if (getenv("CARILLON_USER") && *getenv("CARILLON_USER"))
         snprintf(login, sizeof login, "%s", getenv("CARILLON_USER"));
-    else if (isatty(STDIN_FILENO)) {
-        printf("login: ");
-        fflush(stdout);
-        if (!read_line(login, sizeof login))
-            return usage_error("no login given");
-    } else {
-        return usage_error("login: give LOGIN or set CARILLON_USER");
+    else if (!isatty(STDIN_FILENO))
+        return usage_error("login: give LOGIN or set CARILLON_USER (stdin is not a terminal)");
+    else if ((rc = prompt_tty("login: ", false, login, sizeof login)))
+        return rc == -EMSGSIZE ? usage_error("the login is longer than %d bytes", CTL_LOGIN_MAX)
+                               : usage_error("no login given");
+    if (ctl_check_login(login, err, sizeof err))
+        return usage_error("%s", err);
+    const char *envpw = getenv("CARILLON_PASSWORD");
+    if (envpw) {
+        if (strlen(envpw) > CTL_PASSWORD_MAX)
+            return usage_error("CARILLON_PASSWORD is longer than %d bytes", CTL_PASSWORD_MAX);
+        snprintf(password, sizeof password, "%s", envpw);
+    } else if (isatty(STDIN_FILENO)) {
+        if ((rc = prompt_tty("password: ", true, password, sizeof password)))
+            return secret_error(rc, "password", "at the prompt");
+    } else if ((rc = ctl_read_line(stdin, password, sizeof password))) {
+        return secret_error(rc, "password", "first line of stdin");
     }
-    if (strlen(login) > LOGIN_MAX)
-        return usage_error("login is longer than %d bytes", LOGIN_MAX);
-    if (getenv("CARILLON_PASSWORD"))
-        snprintf(password, sizeof password, "%s", getenv("CARILLON_PASSWORD"));
-    else if (isatty(STDIN_FILENO) ? !prompt_secret("password: ", password, sizeof password)
-                                  : !read_line(password, sizeof password))
-        return usage_error("no password given");
-    if (strlen(password) > PASSWORD_MAX)
-        return usage_error("password is longer than %d bytes", PASSWORD_MAX);
+    if (ctl_check_password(password, err, sizeof err))
+        return usage_error("%s", err);
 
-    Carillon__V1__LoginOk *ok = NULL;
-    int rc = login_with(login, password, NULL, &ok);
+    if ((rc = connect_server()))
+        return rc;
+    rc = login_with(login, password, NULL);
     memset(password, 0, sizeof password);
     if (rc > 0)
         return rc;
     if (rc < 0)
         return expect(CARILLON__V1__ENVELOPE__BODY_LOGIN_OK);
+    const Carillon__V1__LoginOk *ok = net.reply->login_ok;
     if ((rc = session_save(ok->user->login, ok->token))) {
         drop_reply();
-        return report(EXIT_REFUSED, "INTERNAL", NULL, "cannot save the session: %s", strerror(-rc));
+        char path[4200] = "the session file";
+        if (session_path(path, sizeof path, false))
+            snprintf(path, sizeof path, "the session file (set CARILLON_CONFIG_DIR or HOME)");
+        return report(EXIT_REFUSED, "INTERNAL", NULL, "logged in, but cannot save %s: %s", path,
+                      strerror(-rc));
     }
     if (opt.json) {
         printf("{\"user\":");
@@ -642,7 +760,9 @@ static int cmd_login(int argc, char **argv)
     } else {
         char when[64];
         format_time(ok->expires_at, when, sizeof when);
-        printf("logged in as %s (%s) until %s\n", ok->user->login, role_name(ok->user->role), when);
+        printf("logged in as ");
+        ctl_pad(stdout, ok->user->login, 0);
+        printf(" (%s) until %s\n", ctl_role_name(ok->user->role), when);
     }
     drop_reply();
     return 0;
@@ -650,12 +770,15 @@ static int cmd_login(int argc, char **argv)
 
 static int cmd_logout(void)
 {
-    struct session s;
+    struct ctl_session s;
     if (session_load(&s) != 0) {
         session_remove();
         return print_ok("not logged in");
     }
-    int rc = login_with(s.login, NULL, s.token, NULL);
+    int rc = connect_server();
+    if (rc)
+        return rc; /* the file is kept: the token may still be alive on the server */
+    rc = login_with(s.login, NULL, s.token);
     if (rc > 0)
         return rc;
     drop_reply();
@@ -689,42 +812,32 @@ static int cmd_whoami(void)
         print_user_json(r->user);
         printf(",\"session_expires_at\":%lld}\n", (long long)r->session_expires_at);
     } else {
-        char when[64];
-        format_time(r->session_expires_at, when, sizeof when);
-        printf("login: %s\nname: %s\nrole: %s\nsession expires: %s\n", r->user->login,
-               r->user->display_name, role_name(r->user->role), when);
+        printf("login: ");
+        ctl_pad(stdout, r->user->login, 0);
+        printf("\nname: ");
+        ctl_pad(stdout, r->user->display_name, 0);
+        printf("\nrole: %s\n", ctl_role_name(r->user->role));
+        /* Only a saved session outlives this command; the one opened with CARILLON_USER and
+         * CARILLON_PASSWORD is revoked at exit, so its expiry means nothing. */
+        if (net.saved_session) {
+            char when[64];
+            format_time(r->session_expires_at, when, sizeof when);
+            printf("session expires: %s\n", when);
+        }
     }
     drop_reply();
     return 0;
 }
 
-/* Display width of UTF-8 text (code points; enough for Latin scripts). */
-static int display_width(const char *s)
-{
-    int w = 0;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        if ((*p & 0xc0) != 0x80)
-            w++;
-    return w;
-}
-
-static void print_padded(const char *s, int width)
-{
-    printf("%s", s);
-    for (int i = display_width(s); i < width; i++)
-        putchar(' ');
-}
-
 static int cmd_user_list(int argc, char **argv)
 {
-    bool all = false;
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--all") == 0)
-            all = true;
-        else
-            return usage_error("user list: unknown argument '%s'", argv[i]);
-    }
-    int rc = authenticate();
+    bool all;
+    char err[256];
+    if (ctl_parse_user_list(argc, argv, &all, err, sizeof err))
+        return usage_error("%s", err);
+    int rc = connect_server();
+    if (!rc)
+        rc = authenticate();
     if (rc)
         return rc;
     Carillon__V1__UserList ul = CARILLON__V1__USER_LIST__INIT;
@@ -743,89 +856,115 @@ static int cmd_user_list(int argc, char **argv)
             print_user_json(r->users[i]);
         }
         printf("]}\n");
-    } else {
-        int wl = 5, wn = 4;
-        for (size_t i = 0; i < r->n_users; i++) {
-            if (display_width(r->users[i]->login) > wl)
-                wl = display_width(r->users[i]->login);
-            if (display_width(r->users[i]->display_name) > wn)
-                wn = display_width(r->users[i]->display_name);
+        drop_reply();
+        return 0;
+    }
+    /* Columns sized by display width, so "Hélène Dupré" and "李小龙" line up; the last column
+     * is not padded (no trailing blanks). PROFILES shows only when someone has one. */
+    int wl = display_width("LOGIN"), wn = display_width("NAME"), wr = display_width("ROLE");
+    bool profiles = false;
+    for (size_t i = 0; i < r->n_users; i++) {
+        const Carillon__V1__UserInfo *u = r->users[i];
+        if (display_width(u->login) > wl)
+            wl = display_width(u->login);
+        if (display_width(u->display_name) > wn)
+            wn = display_width(u->display_name);
+        if (display_width(ctl_role_name(u->role)) > wr)
+            wr = display_width(ctl_role_name(u->role));
+        profiles = profiles || u->n_profiles > 0;
+    }
+    print_padded("LOGIN", wl + 2);
+    print_padded("NAME", wn + 2);
+    print_padded("ROLE", wr + 2);
+    print_padded("STATE", 10);
+    printf(profiles ? "CREATED           PROFILES\n" : "CREATED\n");
+    for (size_t i = 0; i < r->n_users; i++) {
+        const Carillon__V1__UserInfo *u = r->users[i];
+        char when[64];
+        format_time(u->created_at, when, sizeof when);
+        print_padded(u->login, wl + 2);
+        print_padded(u->display_name, wn + 2);
+        print_padded(ctl_role_name(u->role), wr + 2);
+        print_padded(u->disabled ? "disabled" : "active", 10);
+        print_padded(when, u->n_profiles ? 18 : 0);
+        for (size_t k = 0; k < u->n_profiles; k++) {
+            if (k)
+                putchar(',');
+            print_padded(u->profiles[k], 0);
         }
-        print_padded("LOGIN", wl + 2);
-        print_padded("NAME", wn + 2);
-        printf("ROLE        STATE     CREATED           PROFILES\n");
-        for (size_t i = 0; i < r->n_users; i++) {
-            char when[64];
-            format_time(r->users[i]->created_at, when, sizeof when);
-            print_padded(r->users[i]->login, wl + 2);
-            print_padded(r->users[i]->display_name, wn + 2);
-            print_padded(role_name(r->users[i]->role), 12);
-            print_padded(r->users[i]->disabled ? "disabled" : "active", 10);
-            print_padded(when, 18);
-            for (size_t k = 0; k < r->users[i]->n_profiles; k++)
-                printf("%s%s", k ? "," : "", r->users[i]->profiles[k]);
-            printf("\n");
-        }
+        putchar('\n');
     }
     drop_reply();
     return 0;
 }
 
-/* A new password: the first stdin line with --password-stdin, else asked twice on a tty. */
+/* A new password: the first stdin line with --password-stdin, else asked twice on the tty. */
 static int new_password(bool from_stdin, char *buf, size_t len)
 {
+    int rc;
+    char err[128];
     if (from_stdin) {
-        if (!read_line(buf, len))
-            return usage_error("--password-stdin: no password line on stdin");
-        return 0;
+        if ((rc = ctl_read_line(stdin, buf, len)))
+            return secret_error(rc, "password", "--password-stdin reads the first line of stdin");
+    } else {
+        if (!isatty(STDIN_FILENO))
+            return usage_error("stdin is not a terminal: give the password with "
+                               "--password-stdin");
+        char again[CTL_PASSWORD_MAX + 2];
+        if ((rc = prompt_tty("new password: ", true, buf, len)) ||
+            (rc = prompt_tty("new password again: ", true, again, sizeof again)))
+            return secret_error(rc, "password", "at the prompt");
+        bool same = strcmp(buf, again) == 0;
+        memset(again, 0, sizeof again);
+        if (!same)
+            return usage_error("the two passwords differ");
     }
-    if (!isatty(STDIN_FILENO))
-        return usage_error("give the password with --password-stdin (stdin is not a terminal)");
-    char again[PASSWORD_MAX + 2];
-    if (!prompt_secret("new password: ", buf, len) ||
-        !prompt_secret("new password again: ", again, sizeof again))
-        return usage_error("no password given");
-    if (strcmp(buf, again) != 0)
-        return usage_error("the two passwords differ");
+    if (ctl_check_password(buf, err, sizeof err))
+        return usage_error("%s", err);
+    return 0;
+}
+
+/* The current password, needed to change one's own: CARILLON_OLD_PASSWORD, the second stdin
+ * line with --password-stdin, else asked on the tty. */
+static int old_password(bool from_stdin, char *buf, size_t len)
+{
+    int rc;
+    const char *env = getenv("CARILLON_OLD_PASSWORD");
+    if (env) {
+        if (strlen(env) > CTL_PASSWORD_MAX)
+            return usage_error("CARILLON_OLD_PASSWORD is longer than %d bytes", CTL_PASSWORD_MAX);
+        snprintf(buf, len, "%s", env);
+    } else if (from_stdin) {
+        if ((rc = ctl_read_line(stdin, buf, len)))
+            return secret_error(rc, "current password",
+                                "the second line of stdin, or CARILLON_OLD_PASSWORD");
+    } else if (!isatty(STDIN_FILENO)) {
+        return usage_error("changing your own password needs the current one "
+                           "(CARILLON_OLD_PASSWORD, or a second line with --password-stdin)");
+    } else if ((rc = prompt_tty("current password: ", true, buf, len))) {
+        return secret_error(rc, "current password", "at the prompt");
+    }
     return 0;
 }
 
 static int cmd_user_add(int argc, char **argv)
 {
-    const char *login = NULL, *name = "", *role = NULL;
-    bool from_stdin = false;
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--role") == 0 && i + 1 < argc)
-            role = argv[++i];
-        else if (strcmp(argv[i], "--name") == 0 && i + 1 < argc)
-            name = argv[++i];
-        else if (strcmp(argv[i], "--password-stdin") == 0)
-            from_stdin = true;
-        else if (argv[i][0] != '-' && !login)
-            login = argv[i];
-        else
-            return usage_error("user add: unexpected argument '%s'", argv[i]);
-    }
-    if (!login || !role)
-        return usage_error("user add needs LOGIN and --role admin|supervisor|agent");
-    int r = strcmp(role, "admin") == 0        ? CARILLON__V1__USER_ROLE__USER_ROLE_ADMIN
-            : strcmp(role, "supervisor") == 0 ? CARILLON__V1__USER_ROLE__USER_ROLE_SUPERVISOR
-            : strcmp(role, "agent") == 0      ? CARILLON__V1__USER_ROLE__USER_ROLE_AGENT
-                                              : 0;
-    if (!r)
-        return usage_error("--role must be admin, supervisor or agent, not '%s'", role);
-    if (strlen(login) > LOGIN_MAX || strlen(name) > NAME_MAX_B)
-        return usage_error("login (64 bytes) or name (128 characters) too long");
-    char password[PASSWORD_MAX + 2];
-    int rc = new_password(from_stdin, password, sizeof password);
+    struct ctl_user_add_args a;
+    char err[256];
+    if (ctl_parse_user_add(argc, argv, &a, err, sizeof err))
+        return usage_error("%s", err);
+    char password[CTL_PASSWORD_MAX + 2];
+    int rc = new_password(a.password_stdin, password, sizeof password);
     if (rc)
         return rc;
-    if ((rc = connect_server()) || (rc = authenticate()))
+    if ((rc = connect_server()) || (rc = authenticate())) {
+        memset(password, 0, sizeof password);
         return rc;
+    }
     Carillon__V1__UserAdd ua = CARILLON__V1__USER_ADD__INIT;
-    ua.login = (char *)login;
-    ua.display_name = (char *)name;
-    ua.role = r;
+    ua.login = (char *)a.login;
+    ua.display_name = (char *)a.name;
+    ua.role = a.role;
     ua.password = password;
     Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
     env.body_case = CARILLON__V1__ENVELOPE__BODY_USER_ADD;
@@ -840,7 +979,11 @@ static int cmd_user_add(int argc, char **argv)
         print_user_json(u);
         printf("}\n");
     } else {
-        printf("user %s added (%s, %s)\n", u->login, role_name(u->role), u->display_name);
+        printf("user ");
+        ctl_pad(stdout, u->login, 0);
+        printf(" added (%s, ", ctl_role_name(u->role));
+        ctl_pad(stdout, u->display_name, 0);
+        printf(")\n");
     }
     drop_reply();
     return 0;
@@ -848,64 +991,60 @@ static int cmd_user_add(int argc, char **argv)
 
 static int cmd_user_passwd(int argc, char **argv)
 {
-    const char *login = "";
-    bool from_stdin = false;
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--password-stdin") == 0)
-            from_stdin = true;
-        else if (argv[i][0] != '-' && !login[0])
-            login = argv[i];
-        else
-            return usage_error("user passwd: unexpected argument '%s'", argv[i]);
+    struct ctl_user_passwd_args a;
+    char err[256];
+    if (ctl_parse_user_passwd(argc, argv, &a, err, sizeof err))
+        return usage_error("%s", err);
+    char password[CTL_PASSWORD_MAX + 2], old[CTL_PASSWORD_MAX + 2] = "";
+    bool self = !a.login[0];
+    int rc = new_password(a.password_stdin, password, sizeof password);
+    if (!rc && self)
+        rc = old_password(a.password_stdin, old, sizeof old);
+    if (!rc && !(rc = connect_server()) && !(rc = authenticate()) && !self) {
+        /* LOGIN may be one's own, and then the server wants the current password too. */
+        Carillon__V1__WhoAmI w = CARILLON__V1__WHO_AM_I__INIT;
+        Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
+        env.body_case = CARILLON__V1__ENVELOPE__BODY_WHOAMI;
+        env.whoami = &w;
+        if (!(rc = call(&env)) && !(rc = expect(CARILLON__V1__ENVELOPE__BODY_WHOAMI_REPLY))) {
+            self = strcmp(a.login, net.reply->whoami_reply->user->login) == 0;
+            drop_reply();
+            if (self)
+                rc = old_password(a.password_stdin, old, sizeof old);
+        }
     }
-    char password[PASSWORD_MAX + 2], old[PASSWORD_MAX + 2] = "";
-    int rc = new_password(from_stdin, password, sizeof password);
-    if (rc)
-        return rc;
-    if ((rc = connect_server()) || (rc = authenticate()))
-        return rc;
-    /* Changing one's own password needs the current one. */
-    Carillon__V1__WhoAmI w = CARILLON__V1__WHO_AM_I__INIT;
-    Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
-    env.body_case = CARILLON__V1__ENVELOPE__BODY_WHOAMI;
-    env.whoami = &w;
-    if ((rc = call(&env)) || (rc = expect(CARILLON__V1__ENVELOPE__BODY_WHOAMI_REPLY)))
-        return rc;
-    bool self = !login[0] || strcmp(login, net.reply->whoami_reply->user->login) == 0;
-    drop_reply();
-    if (self) {
-        if (getenv("CARILLON_OLD_PASSWORD"))
-            snprintf(old, sizeof old, "%s", getenv("CARILLON_OLD_PASSWORD"));
-        else if (from_stdin ? !read_line(old, sizeof old)
-                            : !prompt_secret("current password: ", old, sizeof old))
-            return usage_error("changing your own password needs the current one "
-                               "(CARILLON_OLD_PASSWORD, or a second stdin line)");
+    if (!rc) {
+        Carillon__V1__UserPasswd up = CARILLON__V1__USER_PASSWD__INIT;
+        up.login = (char *)a.login;
+        up.new_password = password;
+        up.old_password = old;
+        Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
+        env.body_case = CARILLON__V1__ENVELOPE__BODY_USER_PASSWD;
+        env.user_passwd = &up;
+        if (!(rc = call(&env)))
+            rc = expect(CARILLON__V1__ENVELOPE__BODY_OK);
     }
-    Carillon__V1__UserPasswd up = CARILLON__V1__USER_PASSWD__INIT;
-    up.login = (char *)login;
-    up.new_password = password;
-    up.old_password = old;
-    Carillon__V1__Envelope env2 = CARILLON__V1__ENVELOPE__INIT;
-    env2.body_case = CARILLON__V1__ENVELOPE__BODY_USER_PASSWD;
-    env2.user_passwd = &up;
-    rc = call(&env2);
     memset(password, 0, sizeof password);
     memset(old, 0, sizeof old);
-    if (rc || (rc = expect(CARILLON__V1__ENVELOPE__BODY_OK)))
+    if (rc)
         return rc;
     drop_reply();
-    return print_ok("password changed");
+    return print_ok(self ? "your password was changed" : "password changed");
 }
 
 static int cmd_user_enable(int argc, char **argv, bool enable)
 {
-    if (argc != 1)
-        return usage_error("user %s needs exactly one LOGIN", enable ? "enable" : "disable");
-    int rc = authenticate();
+    const char *login;
+    char err[256];
+    if (ctl_parse_user_login(enable ? "enable" : "disable", argc, argv, &login, err, sizeof err))
+        return usage_error("%s", err);
+    int rc = connect_server();
+    if (!rc)
+        rc = authenticate();
     if (rc)
         return rc;
     Carillon__V1__UserDisable ud = CARILLON__V1__USER_DISABLE__INIT;
-    ud.login = argv[0];
+    ud.login = (char *)login;
     ud.enable = enable;
     Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
     env.body_case = CARILLON__V1__ENVELOPE__BODY_USER_DISABLE;
@@ -914,7 +1053,7 @@ static int cmd_user_enable(int argc, char **argv, bool enable)
         return rc;
     drop_reply();
     char text[128];
-    snprintf(text, sizeof text, "user %s %s", argv[0], enable ? "enabled" : "disabled");
+    snprintf(text, sizeof text, "user %s %s", login, enable ? "enabled" : "disabled");
     return print_ok(text);
 }
 
@@ -971,10 +1110,11 @@ static int cmd_apply(int argc, char **argv)
     if (rc || (rc = expect(CARILLON__V1__ENVELOPE__BODY_CAMPAIGN_REPLY)))
         return rc;
     const Carillon__V1__CampaignReply *r = net.reply->campaign_reply;
-    if (opt.json)
-        printf("{\"name\":\"%s\",\"created\":%s}\n", r->campaign->name,
-               r->created ? "true" : "false");
-    else
+    if (opt.json) {
+        printf("{\"name\":");
+        json_str(stdout, r->campaign->name);
+        printf(",\"created\":%s}\n", r->created ? "true" : "false");
+    } else
         printf("campaign %s %s\n", r->campaign->name, r->created ? "created" : "updated");
     drop_reply();
     return 0;
@@ -1216,7 +1356,9 @@ static int cmd_user_profiles(int argc, char **argv)
         snprintf(list, sizeof list, "%s", argv[1]);
     char *items[32];
     size_t n = split_commas(list, items, 32);
-    int rc = authenticate();
+    int rc = connect_server();
+    if (!rc)
+        rc = authenticate();
     if (rc)
         return rc;
     Carillon__V1__UserSetProfiles up = CARILLON__V1__USER_SET_PROFILES__INIT;
@@ -1279,8 +1421,24 @@ int ctl_usage(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    if (opt.json)
+        json_error("INVALID_ARGUMENT", NULL, msg);
     fprintf(stderr, "carillonctl: %s (see carillonctl help)\n", msg);
     return EXIT_USAGE;
+}
+
+int ctl_send(Carillon__V1__Envelope *env)
+{
+    env->request_id = ++net.next_rid;
+    if (!net.conn || cr_conn_send(net.conn, env) != 0)
+        return conn_failure();
+    while (net.conn && cr_conn_queued_bytes(net.conn) > (1u << 20) && !net.closed)
+        uv_run(&net.loop, UV_RUN_ONCE);
+    /* An Error pushed meanwhile (the server gave up on the import) ends the stream. */
+    if (net.closed)
+        return conn_failure();
+    uv_run(&net.loop, UV_RUN_NOWAIT);
+    return 0;
 }
 
 int ctl_print_ok(const char *text)
@@ -1305,104 +1463,140 @@ static int parse_server(void)
     return cr_hostport_parse(opt.server, opt.host, sizeof opt.host, &opt.port);
 }
 
-static int run(int argc, char **argv)
+static bool is(const char *a, const char *b)
 {
-    const char *cmd = argv[0];
-    if (strcmp(cmd, "help") == 0) {
-        usage(stdout);
-        return 0;
-    }
-    if (strcmp(cmd, "apply") == 0 || strcmp(cmd, "get") == 0 || strcmp(cmd, "campaign") == 0 ||
-        strcmp(cmd, "grant") == 0 || strcmp(cmd, "question") == 0 || strcmp(cmd, "script") == 0 ||
-        strcmp(cmd, "qualification") == 0 || strcmp(cmd, "schedule") == 0 ||
-        strcmp(cmd, "contact") == 0 || strcmp(cmd, "blacklist") == 0) {
-        if (!opt.server || !*opt.server)
-            return usage_error("no server: use --server HOST:PORT or set CARILLON_SERVER");
-        if (!opt.ca || !*opt.ca)
-            return usage_error("no CA certificate: use --ca FILE or set CARILLON_CA");
-        if (parse_server() != 0)
-            return usage_error("bad server address '%s' (HOST:PORT or [IPv6]:PORT)", opt.server);
-        if (strcmp(cmd, "apply") == 0)
-            return cmd_apply(argc - 1, argv + 1);
-        if (strcmp(cmd, "get") == 0)
-            return cmd_get(argc - 1, argv + 1);
-        if (strcmp(cmd, "grant") == 0)
-            return cmd_grant(argc - 1, argv + 1);
-        if (strcmp(cmd, "question") == 0)
-            return ctl_question(argc - 1, argv + 1);
-        if (strcmp(cmd, "script") == 0)
-            return ctl_screen(argc - 1, argv + 1);
-        if (strcmp(cmd, "qualification") == 0)
-            return ctl_qualification(argc - 1, argv + 1);
-        if (strcmp(cmd, "schedule") == 0)
-            return ctl_schedule(argc - 1, argv + 1);
-        if (strcmp(cmd, "contact") == 0)
-            return ctl_contact(argc - 1, argv + 1);
-        if (strcmp(cmd, "blacklist") == 0)
-            return ctl_blacklist(argc - 1, argv + 1);
-        return cmd_campaign(argc - 1, argv + 1);
-    }
-    bool is_user = strcmp(cmd, "user") == 0;
-    const char *sub = is_user && argc > 1 ? argv[1] : NULL;
-    if (!is_user && strcmp(cmd, "ping") && strcmp(cmd, "login") && strcmp(cmd, "logout") &&
-        strcmp(cmd, "whoami"))
-        return usage_error("unknown command '%s'", cmd);
-    if (is_user &&
-        (!sub || (strcmp(sub, "add") && strcmp(sub, "list") && strcmp(sub, "passwd") &&
-                  strcmp(sub, "disable") && strcmp(sub, "enable") && strcmp(sub, "profiles"))))
-        return usage_error("user needs a subcommand: add, list, passwd, disable or enable");
-    if (!is_user && argc > 1 && strcmp(cmd, "login") != 0)
-        return usage_error("%s takes no arguments", cmd);
+    return strcmp(a, b) == 0;
+}
+
+/* The server and CA every command but help needs: flags win over the environment. */
+static int check_target(void)
+{
     if (!opt.server || !*opt.server)
         return usage_error("no server: use --server HOST:PORT or set CARILLON_SERVER");
     if (!opt.ca || !*opt.ca)
         return usage_error("no CA certificate: use --ca FILE or set CARILLON_CA");
-    if (parse_server() != 0)
-        return usage_error("bad server address '%s' (HOST:PORT or [IPv6]:PORT)", opt.server);
+    if (strlen(opt.server) > CTL_SERVER_MAX || parse_server() != 0)
+        return usage_error("bad server address '%s' (HOST:PORT, IPV4:PORT or [IPV6]:PORT)",
+                           opt.server);
+    return 0;
+}
 
-    /* Commands that read secrets from stdin do it before connecting. */
-    if (is_user && (strcmp(sub, "add") == 0))
-        return cmd_user_add(argc - 2, argv + 2);
-    if (is_user && strcmp(sub, "passwd") == 0)
-        return cmd_user_passwd(argc - 2, argv + 2);
-    if (strcmp(cmd, "login") == 0 && !getenv("CARILLON_PASSWORD") && !isatty(STDIN_FILENO)) {
-        /* password from stdin: read it in cmd_login after connecting is fine too */
+static int print_help(void)
+{
+    if (!opt.json) {
+        usage(stdout);
+        return 0;
     }
-    int rc = connect_server();
-    if (rc)
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f)
+        return report(EXIT_REFUSED, "INTERNAL", NULL, "out of memory");
+    usage(f);
+    fclose(f);
+    printf("{\"usage\":");
+    json_str(stdout, text);
+    printf("}\n");
+    free(text);
+    return 0;
+}
+
+static int run(int argc, char **argv)
+{
+    const char *cmd = argv[0];
+    int rc;
+    if (is(cmd, "help"))
+        return print_help();
+    if (is(cmd, "apply") || is(cmd, "get") || is(cmd, "campaign") || is(cmd, "grant") ||
+        is(cmd, "question") || is(cmd, "script") || is(cmd, "qualification") ||
+        is(cmd, "schedule") || is(cmd, "contact") || is(cmd, "blacklist") || is(cmd, "list")) {
+        if ((rc = check_target()))
+            return rc;
+        if (is(cmd, "apply"))
+            return cmd_apply(argc - 1, argv + 1);
+        if (is(cmd, "get"))
+            return cmd_get(argc - 1, argv + 1);
+        if (is(cmd, "grant"))
+            return cmd_grant(argc - 1, argv + 1);
+        if (is(cmd, "question"))
+            return ctl_question(argc - 1, argv + 1);
+        if (is(cmd, "script"))
+            return ctl_screen(argc - 1, argv + 1);
+        if (is(cmd, "qualification"))
+            return ctl_qualification(argc - 1, argv + 1);
+        if (is(cmd, "schedule"))
+            return ctl_schedule(argc - 1, argv + 1);
+        if (is(cmd, "contact"))
+            return ctl_contact(argc - 1, argv + 1);
+        if (is(cmd, "blacklist"))
+            return ctl_blacklist(argc - 1, argv + 1);
+        if (is(cmd, "list"))
+            return argc > 1 && is(argv[1], "import") ? ctl_list_import(argc - 2, argv + 2)
+                                                     : usage_error("list import FILE ...");
+        return cmd_campaign(argc - 1, argv + 1);
+    }
+    if (is(cmd, "user")) {
+        const char *sub = argc > 1 ? argv[1] : "";
+        if (!is(sub, "add") && !is(sub, "list") && !is(sub, "passwd") && !is(sub, "disable") &&
+            !is(sub, "enable") && !is(sub, "profiles"))
+            return usage_error(*sub ? "unknown user subcommand '%s' (add, list, passwd, "
+                                      "disable, enable, profiles)"
+                                    : "user needs a subcommand: add, list, passwd, disable, "
+                                      "enable or profiles%s",
+                               sub);
+        if ((rc = check_target()))
+            return rc;
+        if (is(sub, "add"))
+            return cmd_user_add(argc - 2, argv + 2);
+        if (is(sub, "passwd"))
+            return cmd_user_passwd(argc - 2, argv + 2);
+        if (is(sub, "list"))
+            return cmd_user_list(argc - 2, argv + 2);
+        if (is(sub, "profiles"))
+            return cmd_user_profiles(argc - 2, argv + 2);
+        return cmd_user_enable(argc - 2, argv + 2, is(sub, "enable"));
+    }
+    if (!is(cmd, "ping") && !is(cmd, "login") && !is(cmd, "logout") && !is(cmd, "whoami"))
+        return usage_error("unknown command '%s'", cmd);
+    if (!is(cmd, "login") && argc > 1)
+        return usage_error("%s takes no arguments", cmd);
+    if ((rc = check_target()))
         return rc;
-    if (strcmp(cmd, "ping") == 0)
-        return cmd_ping();
-    if (strcmp(cmd, "login") == 0)
+    if (is(cmd, "login"))
         return cmd_login(argc - 1, argv + 1);
-    if (strcmp(cmd, "logout") == 0)
+    if (is(cmd, "logout"))
         return cmd_logout();
-    if (strcmp(cmd, "whoami") == 0)
-        return cmd_whoami();
-    if (strcmp(sub, "list") == 0)
-        return cmd_user_list(argc - 2, argv + 2);
-    if (strcmp(sub, "profiles") == 0)
-        return cmd_user_profiles(argc - 2, argv + 2);
-    return cmd_user_enable(argc - 2, argv + 2, strcmp(sub, "enable") == 0);
+    if ((rc = connect_server()))
+        return rc;
+    return is(cmd, "ping") ? cmd_ping() : cmd_whoami();
 }
 
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"server", required_argument, NULL, 's'},
-        {"ca", required_argument, NULL, 'c'},
-        {"json", no_argument, NULL, 'j'},
-        {"timeout", required_argument, NULL, 't'},
-        {"version", no_argument, NULL, 'V'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"server", required_argument, NULL, 's'},  {"ca", required_argument, NULL, 'c'},
+        {"timeout", required_argument, NULL, 't'}, {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
     };
+    /* --json is taken anywhere ("carillonctl user list --json"), and first, so that even an
+     * error in the other options comes out as JSON. */
+    int kept = 1;
+    for (int i = 1; i < argc; i++) {
+        if (is(argv[i], "--json"))
+            opt.json = true;
+        else
+            argv[kept++] = argv[i];
+    }
+    argc = kept;
+    argv[argc] = NULL;
     opt.server = getenv("CARILLON_SERVER");
     opt.ca = getenv("CARILLON_CA");
-    cr_log_init("carillonctl", CR_LOG_ERROR, false);
+    /* Warnings show: libcommon says there why a TLS handshake failed (the certificate check). */
+    cr_log_init("carillonctl", CR_LOG_WARN, false);
+    opterr = 0;
     int ch;
     /* '+': stop at the command, so its own flags (--role, --all) are left to it. */
-    while ((ch = getopt_long(argc, argv, "+s:c:jt:Vh", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "+:s:c:t:Vh", longopts, NULL)) != -1) {
         switch (ch) {
         case 's':
             opt.server = optarg;
@@ -1410,43 +1604,34 @@ int main(int argc, char **argv)
         case 'c':
             opt.ca = optarg;
             break;
-        case 'j':
-            opt.json = true;
+        case 't':
+            if (ctl_parse_timeout(optarg, &opt.timeout_ms))
+                return usage_error("--timeout takes seconds above 0 and at most 3600, not '%s'",
+                                   optarg);
             break;
-        case 't': {
-            char *end;
-            long t = strtol(optarg, &end, 10);
-            if (*end || t < 1 || t > 3600)
-                return usage_error("--timeout needs seconds between 1 and 3600");
-            opt.timeout_s = (unsigned)t;
-            break;
-        }
         case 'V':
-            printf("carillonctl %s\n", CARILLON_VERSION);
+            if (opt.json)
+                printf("{\"software\":\"carillonctl\",\"version\":\"%s\"}\n", CARILLON_VERSION);
+            else
+                printf("carillonctl %s\n", CARILLON_VERSION);
             return 0;
         case 'h':
-            usage(stdout);
-            return 0;
+            return print_help();
+        case ':':
+            return usage_error("%s needs a value", argv[optind - 1]);
         default:
-            usage(stderr);
-            return EXIT_USAGE;
+            if (optopt && optopt != '?')
+                return usage_error("unknown option '-%c'", optopt);
+            return usage_error("unknown option '%s'", argv[optind - 1]);
         }
     }
     if (optind >= argc)
         return usage_error("no command given");
-    /* --json is accepted after the command too ("carillonctl user list --json"). */
-    int kept = optind;
-    for (int i = optind; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0)
-            opt.json = true;
-        else
-            argv[kept++] = argv[i];
-    }
-    argc = kept;
     int rc = run(argc - optind, argv + optind);
     drop_reply();
     end_temp_session();
     disconnect();
-    fflush(stdout);
+    if (fflush(stdout) != 0 && rc == 0)
+        rc = EXIT_REFUSED;
     return rc;
 }

@@ -28,6 +28,10 @@ int ctl_schedule(int argc, char **argv);
 int ctl_campaign_edit(int argc, char **argv);
 int ctl_contact(int argc, char **argv);
 int ctl_blacklist(int argc, char **argv);
+int ctl_list_import(int argc, char **argv);
+/* Sends env without waiting for an answer, then lets the loop drain the write queue below
+ * 1 MiB (back-pressure for streams). 0, or an exit code already reported. */
+int ctl_send(Carillon__V1__Envelope *env);
 /* Prints the script as an agent would see it; frees c. */
 int ctl_preview(Carillon__V1__Campaign *c, int argc, char **argv);
 

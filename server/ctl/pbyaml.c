@@ -14,6 +14,7 @@
 #include <yaml.h>
 
 #include "carillon/pbtext.h"
+#include "ctlutil.h"
 
 struct reader {
     const char *path;
@@ -471,16 +472,7 @@ int pbyaml_write(FILE *f, const ProtobufCMessage *m)
 
 void pbjson_string(FILE *f, const char *s)
 {
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(f, "\\%c", *p);
-        else if (*p < 0x20)
-            fprintf(f, "\\u%04x", *p);
-        else
-            fputc(*p, f);
-    }
-    fputc('"', f);
+    ctl_json_string(f, s); /* one escaper for all of carillonctl's JSON */
 }
 
 static void json_message(FILE *f, const ProtobufCMessage *m, const ProtobufCMessageDescriptor *d);

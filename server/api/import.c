@@ -1,0 +1,598 @@
+/* Contact file imports: the client streams mapped rows; the server normalises them (numbers to
+ * E.164, time zones, typed fields), stages the good ones in a temporary table on a connection
+ * of its own inside one transaction, then one set-based statement merges them (de-duplication
+ * within the file and against the campaign, blacklist) and commits. A refused file or a dropped
+ * client rolls everything back: only the report remains. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api/server.h"
+#include "carillon/log.h"
+#include "carillon/phone.h"
+#include "store/campaign_store.h"
+
+#define MAX_COLS    250
+#define MAX_REJECTS 10000
+#define SEP         "\x1f"
+
+static const char *const text_columns[] = {"last_name", "first_name", "civility", "company",
+                                           "address",   "zip",        "city",     "country",
+                                           "email",     "customer_id"};
+#define NTEXT 10
+
+enum col_kind { COL_IGNORE, COL_TEXT, COL_CUSTOM, COL_PHONE };
+
+struct col {
+    enum col_kind kind;
+    int index;     /* COL_TEXT: text_columns index; COL_PHONE: slot 0..3 */
+    char name[72]; /* COL_CUSTOM: field name */
+    char type[8];  /* COL_CUSTOM: text/number/date/...; COL_PHONE: mobile/home/work or "" */
+};
+
+struct import {
+    struct client *c;
+    struct cr_pg *pg;
+    Carillon__V1__Envelope *begin; /* kept: campaign, list, options */
+    uint64_t begin_rid, end_rid;
+    struct col cols[MAX_COLS];
+    size_t ncols;
+    char custom_names[200][72];
+    char custom_types[200][8];
+    size_t ncustom;
+    uint64_t rows, rejected;
+    Carillon__V1__ImportReject *rejects;
+    size_t nrejects;
+    int inflight;
+    bool failed;
+    char fail_msg[512];
+    bool ended;
+    bool begun;                             /* the Ok for ImportBegin was sent */
+    uint64_t imported, duplicates, blocked; /* from the merge, reported after the commit */
+};
+
+static void import_free(struct import *im)
+{
+    if (!im)
+        return;
+    for (size_t i = 0; i < im->nrejects; i++) {
+        free(im->rejects[i].column);
+        free(im->rejects[i].value);
+        free(im->rejects[i].reason);
+    }
+    free(im->rejects);
+    if (im->pg)
+        cr_pg_close(im->pg, NULL, NULL); /* an open transaction rolls back */
+    if (im->begin)
+        carillon__v1__envelope__free_unpacked(im->begin, NULL);
+    if (im->c->import == im)
+        im->c->import = NULL;
+    client_unref(im->c);
+    free(im);
+}
+
+void import_client_closed(struct client *c)
+{
+    if (c->import) {
+        cr_log_warn("import_abandoned", "peer=%s user=%s", c->peer, cr_log_q(c->user.login));
+        import_free(c->import);
+    }
+}
+
+static void import_fail(struct import *im, uint64_t rid, int code, const char *field,
+                        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void import_fail(struct import *im, uint64_t rid, int code, const char *field,
+                        const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    client_error(im->c, rid, code, field, "%s", msg);
+    cr_log_warn("import_failed", "peer=%s user=%s reason=%s", im->c->peer,
+                cr_log_q(im->c->user.login), cr_log_q(msg));
+    import_free(im);
+}
+
+static void reject(struct import *im, uint32_t line, const char *column, const char *value,
+                   const char *reason)
+{
+    im->rejected++;
+    if (im->nrejects >= MAX_REJECTS)
+        return;
+    if (!im->rejects && !(im->rejects = calloc(MAX_REJECTS, sizeof *im->rejects)))
+        return;
+    Carillon__V1__ImportReject *r = &im->rejects[im->nrejects++];
+    carillon__v1__import_reject__init(r);
+    r->line = line;
+    r->column = strdup(column);
+    char v[161];
+    snprintf(v, sizeof v, "%s", value);
+    r->value = strdup(v);
+    r->reason = strdup(reason);
+}
+
+/* --- begin ------------------------------------------------------------------------------ */
+
+static void on_pg_step(void *arg, const struct cr_pg_result *res)
+{
+    struct import *im = arg;
+    im->inflight--;
+    if (res->status && !im->failed) {
+        im->failed = true;
+        snprintf(im->fail_msg, sizeof im->fail_msg, "%s",
+                 res->message ? res->message : "database connection lost");
+    }
+}
+
+static int step(struct import *im, const char *sql, int n, const char *const *p)
+{
+    int rc = cr_pg_query(im->pg, sql, n, p, on_pg_step, im);
+    if (!rc)
+        im->inflight++;
+    return rc;
+}
+
+static void on_fields(void *arg, const struct cr_pg_result *res)
+{
+    struct import *im = arg;
+    const Carillon__V1__ImportBegin *in = im->begin->import_begin;
+    if (res->status)
+        return import_fail(im, im->begin_rid, CARILLON__V1__CODE__CODE_UNAVAILABLE, NULL,
+                           "the database is unavailable, try again");
+    for (int i = 0; i < PQntuples(res->res[0]) && im->ncustom < 200; i++) {
+        snprintf(im->custom_names[im->ncustom], 72, "%s", PQgetvalue(res->res[0], i, 0));
+        snprintf(im->custom_types[im->ncustom], 8, "%s", PQgetvalue(res->res[0], i, 1));
+        im->ncustom++;
+    }
+    /* The mapping: each file column fills one field, or nothing. */
+    if (in->n_mapping == 0 || in->n_mapping > MAX_COLS)
+        return import_fail(im, im->begin_rid, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "mapping",
+                           "the mapping needs 1 to %d columns", MAX_COLS);
+    bool phone = false;
+    for (size_t k = 0; k < in->n_mapping; k++) {
+        struct col *col = &im->cols[im->ncols++];
+        char m[96];
+        snprintf(m, sizeof m, "%s", in->mapping[k]);
+        char *colon = strchr(m, ':');
+        if (colon)
+            *colon++ = '\0';
+        if (!m[0])
+            continue;
+        if (!strncmp(m, "phone", 5) && m[5] >= '1' && m[5] <= '4' && !m[6]) {
+            col->kind = COL_PHONE;
+            col->index = m[5] - '1';
+            snprintf(col->type, sizeof col->type, "%s", colon ? colon : "");
+            if (colon && strcmp(colon, "mobile") && strcmp(colon, "home") &&
+                strcmp(colon, "work") && strcmp(colon, "other"))
+                return import_fail(im, im->begin_rid, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT,
+                                   "mapping", "phone type '%s' is not mobile, home, work or other",
+                                   colon);
+            phone = true;
+            continue;
+        }
+        for (int t = 0; t < NTEXT; t++)
+            if (!strcmp(m, text_columns[t])) {
+                col->kind = COL_TEXT;
+                col->index = t;
+            }
+        for (size_t t = 0; t < im->ncustom && col->kind == COL_IGNORE; t++)
+            if (!strcmp(m, im->custom_names[t])) {
+                col->kind = COL_CUSTOM;
+                snprintf(col->name, sizeof col->name, "%.71s", m);
+                snprintf(col->type, sizeof col->type, "%s", im->custom_types[t]);
+            }
+        if (col->kind == COL_IGNORE)
+            return import_fail(
+                im, im->begin_rid, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "mapping",
+                "column %zu maps to '%s', which is not a field of this campaign", k + 1, m);
+    }
+    if (!phone)
+        return import_fail(im, im->begin_rid, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "mapping",
+                           "no column is mapped to a phone number (phone1..phone4)");
+    struct cr_pg_opts o = {.conninfo = im->c->srv->cfg.db_conninfo, .max_queue = 100000};
+    if (cr_pg_new(im->c->srv->loop, &o, &im->pg) != 0)
+        return import_fail(im, im->begin_rid, CARILLON__V1__CODE__CODE_UNAVAILABLE, NULL,
+                           "cannot open a database connection for the import");
+    if (step(im, "BEGIN", 0, NULL) ||
+        step(im,
+             "CREATE TEMP TABLE stage (line integer, phones text, types text, tz text, "
+             "last_name text, first_name text, civility text, company text, address text, "
+             "zip text, city text, country text, email text, customer_id text, fields jsonb)",
+             0, NULL))
+        return import_fail(im, im->begin_rid, CARILLON__V1__CODE__CODE_UNAVAILABLE, NULL,
+                           "cannot start the import");
+    im->begun = true;
+    client_ok(im->c, im->begin_rid);
+}
+
+static void on_access(void *arg, int err, const struct campaign_access *a)
+{
+    struct import *im = arg;
+    if (err)
+        return import_fail(im, im->begin_rid, CARILLON__V1__CODE__CODE_UNAVAILABLE, NULL,
+                           "the database is unavailable, try again");
+    if (!a->exists)
+        return import_fail(im, im->begin_rid, CARILLON__V1__CODE__CODE_NOT_FOUND, "campaign",
+                           "no campaign '%s'", im->begin->import_begin->campaign);
+    if (im->c->user.role != STORE_ROLE_ADMIN && !a->edit)
+        return import_fail(im, im->begin_rid, CARILLON__V1__CODE__CODE_PERMISSION_DENIED,
+                           "campaign", "you do not have the edit right on this campaign");
+    const char *p[] = {im->begin->import_begin->campaign};
+    if (cr_pg_query(im->c->srv->pg,
+                    "SELECT f.name, f.type FROM campaign_fields f JOIN campaigns c ON c.id = "
+                    "f.campaign_id WHERE c.name = $1 ORDER BY f.position",
+                    1, p, on_fields, im) != 0)
+        import_fail(im, im->begin_rid, CARILLON__V1__CODE__CODE_UNAVAILABLE, NULL,
+                    "the database is unavailable");
+}
+
+void import_handle_begin(struct client *c, Carillon__V1__Envelope *env)
+{
+    uint64_t rid = env->request_id;
+    const Carillon__V1__ImportBegin *in = env->import_begin;
+    if (c->user.role == STORE_ROLE_AGENT) {
+        client_error(c, rid, CARILLON__V1__CODE__CODE_PERMISSION_DENIED, NULL,
+                     "imports need the supervisor or admin role");
+        carillon__v1__envelope__free_unpacked(env, NULL);
+        return;
+    }
+    if (c->import) {
+        client_error(c, rid, CARILLON__V1__CODE__CODE_FAILED_PRECONDITION, NULL,
+                     "an import is already running on this connection");
+        carillon__v1__envelope__free_unpacked(env, NULL);
+        return;
+    }
+    if (!in->campaign[0] || !in->list[0] || strlen(in->list) > 128 ||
+        (in->country[0] && !cr_phone_country_known(in->country)) ||
+        (in->dedup[0] && strcmp(in->dedup, "phone") && strcmp(in->dedup, "none"))) {
+        client_error(c, rid, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, NULL,
+                     "an import needs a campaign, a list name (128 bytes at most), a known "
+                     "country, and dedup phone or none");
+        carillon__v1__envelope__free_unpacked(env, NULL);
+        return;
+    }
+    struct import *im = calloc(1, sizeof *im);
+    if (!im) {
+        client_error(c, rid, CARILLON__V1__CODE__CODE_RESOURCE_EXHAUSTED, NULL, "out of memory");
+        carillon__v1__envelope__free_unpacked(env, NULL);
+        return;
+    }
+    im->c = c;
+    client_ref(c);
+    im->begin = env;
+    im->begin_rid = rid;
+    c->import = im;
+    if (store_campaign_access(c->srv->pg, in->campaign, c->user.id, on_access, im) != 0)
+        import_fail(im, rid, CARILLON__V1__CODE__CODE_UNAVAILABLE, NULL, "database unavailable");
+}
+
+/* --- rows ------------------------------------------------------------------------------- */
+
+struct strbuf {
+    char *s;
+    size_t len, cap;
+};
+
+static void sb_add(struct strbuf *b, const char *s, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 4096;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *ns = realloc(b->s, cap);
+        if (!ns)
+            abort(); /* bounded by the frame size */
+        b->s = ns;
+        b->cap = cap;
+    }
+    memcpy(b->s + b->len, s, n);
+    b->len += n;
+    b->s[b->len] = '\0';
+}
+
+static void sb_str(struct strbuf *b, const char *s)
+{
+    sb_add(b, s, strlen(s));
+}
+
+/* Appends s as one element of a PostgreSQL text[] literal. */
+static void sb_elem(struct strbuf *b, const char *s, bool first)
+{
+    if (!first)
+        sb_str(b, ",");
+    sb_str(b, "\"");
+    for (const char *p = s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            sb_add(b, "\\", 1);
+        sb_add(b, p, 1);
+    }
+    sb_str(b, "\"");
+}
+
+/* Appends s as JSON string content. */
+static void sb_json(struct strbuf *b, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        char esc[8];
+        if (*p == '"' || *p == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char)*p;
+            sb_add(b, esc, 2);
+        } else if (*p < 0x20) {
+            snprintf(esc, sizeof esc, "\\u%04x", *p);
+            sb_str(b, esc);
+        } else {
+            sb_add(b, (const char *)p, 1);
+        }
+    }
+}
+
+void import_handle_rows(struct client *c, Carillon__V1__Envelope *env)
+{
+    struct import *im = c->import;
+    const Carillon__V1__ImportRows *in = env->import_rows;
+    if (!im || !im->begun || im->ended) {
+        client_error(c, env->request_id, CARILLON__V1__CODE__CODE_FAILED_PRECONDITION, NULL,
+                     "no import is running on this connection");
+        carillon__v1__envelope__free_unpacked(env, NULL);
+        return;
+    }
+    const char *country =
+        im->begin->import_begin->country[0] ? im->begin->import_begin->country : "FR";
+    /* Columns of the staging insert, each a text[] literal. */
+    struct strbuf cols[15] = {{0}};
+    for (int k = 0; k < 15; k++)
+        sb_str(&cols[k], "{");
+    size_t good = 0;
+    for (size_t i = 0; i < in->n_rows; i++) {
+        const Carillon__V1__ContactRow *row = in->rows[i];
+        uint32_t line = i < in->n_lines ? in->lines[i] : 0;
+        im->rows++;
+        if (row->n_values != im->ncols) {
+            char why[96];
+            snprintf(why, sizeof why, "has %zu columns, the header has %zu", row->n_values,
+                     im->ncols);
+            reject(im, line, "", "", why);
+            continue;
+        }
+        const char *texts[NTEXT] = {0};
+        char phones[4][CR_PHONE_MAX + 1] = {{0}}, types[4][8] = {{0}};
+        const char *tz = NULL, *bad_col = NULL, *bad_val = NULL, *bad_why = NULL;
+        struct strbuf fields = {0};
+        sb_str(&fields, "{");
+        bool first_field = true, bad = false;
+        for (size_t k = 0; k < im->ncols && !bad; k++) {
+            const struct col *col = &im->cols[k];
+            const char *v = row->values[k];
+            if (strlen(v) > 4096) {
+                bad = true;
+                bad_col = im->begin->import_begin->mapping[k];
+                bad_val = v;
+                bad_why = "longer than 4096 bytes";
+                break;
+            }
+            if (col->kind == COL_TEXT) {
+                texts[col->index] = v;
+            } else if (col->kind == COL_CUSTOM && v[0]) {
+                char *end;
+                int y, mo, d;
+                char x;
+                if (!strcmp(col->type, "number") && (strtod(v, &end), *end)) {
+                    bad = true, bad_col = col->name, bad_val = v, bad_why = "not a number";
+                } else if (!strcmp(col->type, "date") &&
+                           (strlen(v) != 10 || sscanf(v, "%4d-%2d-%2d%c", &y, &mo, &d, &x) != 3)) {
+                    bad = true, bad_col = col->name, bad_val = v, bad_why = "not a date YYYY-MM-DD";
+                } else {
+                    sb_str(&fields, first_field ? "\"" : ",\"");
+                    sb_str(&fields, col->name);
+                    sb_str(&fields, "\":\"");
+                    sb_json(&fields, v);
+                    sb_str(&fields, "\"");
+                    first_field = false;
+                }
+            } else if (col->kind == COL_PHONE && v[0]) {
+                struct cr_phone ph;
+                const char *why;
+                if (cr_phone_normalize(v, country, &ph, &why) != 0) {
+                    if (!bad_why)
+                        bad_col = im->begin->import_begin->mapping[k], bad_val = v, bad_why = why;
+                    continue;
+                }
+                snprintf(phones[col->index], sizeof phones[0], "%s", ph.e164);
+                snprintf(types[col->index], sizeof types[0], "%s",
+                         col->type[0]                 ? col->type
+                         : ph.type == CR_PHONE_MOBILE ? "mobile"
+                         : ph.type == CR_PHONE_FIXED  ? "home"
+                                                      : "other");
+                if (!tz)
+                    tz = ph.time_zone;
+            }
+        }
+        sb_str(&fields, "}");
+        /* The numbers in slot order, without repeats. */
+        struct strbuf pl = {0}, tl = {0};
+        sb_str(&pl, "");
+        sb_str(&tl, "");
+        int n = 0;
+        for (int s = 0; s < 4; s++) {
+            if (!phones[s][0])
+                continue;
+            bool dup = false;
+            for (int t = 0; t < s; t++)
+                dup = dup || !strcmp(phones[t], phones[s]);
+            if (dup)
+                continue;
+            if (n++) {
+                sb_str(&pl, SEP);
+                sb_str(&tl, SEP);
+            }
+            sb_str(&pl, phones[s]);
+            sb_str(&tl, types[s]);
+        }
+        if (bad || n == 0) {
+            reject(im, line, bad_col ? bad_col : "phone", bad_val ? bad_val : "",
+                   bad_why ? bad_why : "no phone number");
+            free(fields.s);
+            free(pl.s);
+            free(tl.s);
+            continue;
+        }
+        char ln[16];
+        snprintf(ln, sizeof ln, "%u", line);
+        bool first = good == 0;
+        sb_elem(&cols[0], ln, first);
+        sb_elem(&cols[1], pl.s, first);
+        sb_elem(&cols[2], tl.s, first);
+        sb_elem(&cols[3], tz ? tz : "", first);
+        for (int t = 0; t < NTEXT; t++)
+            sb_elem(&cols[4 + t], texts[t] ? texts[t] : "", first);
+        sb_elem(&cols[14], fields.s, first);
+        good++;
+        free(fields.s);
+        free(pl.s);
+        free(tl.s);
+    }
+    int rc = 0;
+    if (good) {
+        const char *p[15];
+        for (int k = 0; k < 15; k++) {
+            sb_str(&cols[k], "}");
+            p[k] = cols[k].s;
+        }
+        rc = step(im,
+                  "INSERT INTO stage SELECT t.a::int, t.b, t.c, t.d, t.e, t.f, t.g, t.h, t.i, "
+                  "t.j, t.k, t.l, t.m, t.n, t.o::jsonb FROM unnest($1::text[], $2::text[], "
+                  "$3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], "
+                  "$9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], "
+                  "$15::text[]) AS t(a, b, c, d, e, f, g, h, i, j, k, l, m, n, o)",
+                  15, p);
+    }
+    for (int k = 0; k < 15; k++)
+        free(cols[k].s);
+    carillon__v1__envelope__free_unpacked(env, NULL);
+    if (rc && !im->failed) {
+        im->failed = true;
+        snprintf(im->fail_msg, sizeof im->fail_msg, "the import queue is full");
+    }
+}
+
+/* --- end -------------------------------------------------------------------------------- */
+
+static void send_report(struct import *im, uint64_t imported, uint64_t duplicates, uint64_t blocked)
+{
+    Carillon__V1__ImportReport rep = CARILLON__V1__IMPORT_REPORT__INIT;
+    rep.rows = im->rows;
+    rep.imported = imported;
+    rep.duplicates = duplicates;
+    rep.rejected = im->rejected;
+    rep.blocked = blocked;
+    Carillon__V1__ImportReject **ptrs = calloc(im->nrejects ? im->nrejects : 1, sizeof *ptrs);
+    for (size_t i = 0; ptrs && i < im->nrejects; i++)
+        ptrs[i] = &im->rejects[i];
+    rep.rejects = ptrs;
+    rep.n_rejects = ptrs ? im->nrejects : 0;
+    Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
+    env.body_case = CARILLON__V1__ENVELOPE__BODY_IMPORT_REPORT;
+    env.import_report = &rep;
+    client_reply(im->c, im->end_rid, &env);
+    free(ptrs);
+}
+
+static void on_committed(void *arg, const struct cr_pg_result *res);
+
+static void on_merged(void *arg, const struct cr_pg_result *res)
+{
+    struct import *im = arg;
+    im->inflight--;
+    if (res->status || im->failed)
+        return import_fail(im, im->end_rid, CARILLON__V1__CODE__CODE_ABORTED, NULL,
+                           "the import was rolled back: %s",
+                           im->failed ? im->fail_msg
+                                      : (res->message ? res->message : "database error"));
+    const PGresult *r = res->res[0];
+    uint64_t imported = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+    uint64_t duplicates = strtoull(PQgetvalue(r, 0, 1), NULL, 10);
+    uint64_t blocked = strtoull(PQgetvalue(r, 0, 2), NULL, 10);
+    cr_log_info("import_done",
+                "user=%s campaign=%s list=%s rows=%llu imported=%llu "
+                "duplicates=%llu rejected=%llu blocked=%llu",
+                cr_log_q(im->c->user.login), cr_log_q(im->begin->import_begin->campaign),
+                cr_log_q(im->begin->import_begin->list), (unsigned long long)im->rows,
+                (unsigned long long)imported, (unsigned long long)duplicates,
+                (unsigned long long)im->rejected, (unsigned long long)blocked);
+    /* The report goes once the commit is known. */
+    im->imported = imported;
+    im->duplicates = duplicates;
+    im->blocked = blocked;
+    if (cr_pg_query(im->pg, "COMMIT", 0, NULL, on_committed, im) != 0)
+        import_fail(im, im->end_rid, CARILLON__V1__CODE__CODE_ABORTED, NULL,
+                    "the import could not be committed");
+}
+
+static void on_committed(void *arg, const struct cr_pg_result *res)
+{
+    struct import *im = arg;
+    if (res->status)
+        return import_fail(im, im->end_rid, CARILLON__V1__CODE__CODE_ABORTED, NULL,
+                           "the import could not be committed: %s",
+                           res->message ? res->message : "connection lost");
+    send_report(im, im->imported, im->duplicates, im->blocked);
+    import_free(im);
+}
+
+void import_handle_end(struct client *c, Carillon__V1__Envelope *env)
+{
+    struct import *im = c->import;
+    uint64_t rid = env->request_id;
+    carillon__v1__envelope__free_unpacked(env, NULL);
+    if (!im || !im->begun || im->ended) {
+        client_error(c, rid, CARILLON__V1__CODE__CODE_FAILED_PRECONDITION, NULL,
+                     "no import is running on this connection");
+        return;
+    }
+    im->ended = true;
+    im->end_rid = rid;
+    const Carillon__V1__ImportBegin *in = im->begin->import_begin;
+    char uid[24];
+    snprintf(uid, sizeof uid, "%lld", (long long)c->user.id);
+    const char *p[] = {in->campaign,  in->list,
+                       uid,           in->country[0] ? in->country : "FR",
+                       in->caller_id, strcmp(in->dedup, "none") ? "t" : "f"};
+    int rc = cr_pg_query(
+        im->pg,
+        "WITH camp AS (SELECT id, time_zone FROM campaigns WHERE name = $1), "
+        "l AS (INSERT INTO lists AS l (campaign_id, name, created_by, default_country, "
+        "caller_id) SELECT camp.id, $2, $3::bigint, $4, $5 FROM camp ON CONFLICT "
+        "(campaign_id, name) DO UPDATE SET name = EXCLUDED.name RETURNING l.id, l.campaign_id), "
+        "d AS (SELECT s.*, string_to_array(s.phones, E'\\x1f') AS ph, "
+        "string_to_array(s.types, E'\\x1f') AS ty, CASE WHEN $6::bool THEN row_number() OVER "
+        "(PARTITION BY split_part(s.phones, E'\\x1f', 1) ORDER BY s.line) ELSE 1 END AS rn "
+        "FROM stage s), "
+        "fresh AS MATERIALIZED (SELECT nextval('contacts_id_seq') AS id, d.* FROM d, camp "
+        "WHERE d.rn = 1 AND (NOT $6::bool OR NOT EXISTS (SELECT 1 FROM addresses a JOIN "
+        "contacts c ON c.id = a.contact_id WHERE c.campaign_id = camp.id AND a.number = "
+        "d.ph[1]))), "
+        "ins AS (INSERT INTO contacts (id, campaign_id, list_id, time_zone, last_name, "
+        "first_name, civility, company, address, zip, city, country, email, customer_id, "
+        "fields) SELECT f.id, l.campaign_id, l.id, coalesce(nullif(f.tz, ''), camp.time_zone), "
+        "f.last_name, f.first_name, f.civility, f.company, f.address, f.zip, f.city, "
+        "f.country, f.email, f.customer_id, f.fields FROM fresh f, l, camp RETURNING id), "
+        "adr AS (INSERT INTO addresses (contact_id, position, number, type, state) SELECT "
+        "f.id, t.ord, t.n, t.ty, CASE WHEN EXISTS (SELECT 1 FROM blacklist b WHERE b.number = "
+        "t.n AND (b.campaign_id IS NULL OR b.campaign_id = (SELECT id FROM camp))) THEN "
+        "'blocked' WHEN t.ord = 1 THEN 'scheduled' ELSE 'waiting' END FROM fresh f, "
+        "unnest(f.ph, f.ty) WITH ORDINALITY AS t(n, ty, ord) RETURNING contact_id, state) "
+        "SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM d) - (SELECT count(*) FROM "
+        "fresh), (SELECT count(DISTINCT contact_id) FROM adr WHERE state = 'blocked')",
+        6, p, on_merged, im);
+    if (rc)
+        import_fail(im, rid, CARILLON__V1__CODE__CODE_UNAVAILABLE, NULL,
+                    "the import could not be finished");
+    else
+        im->inflight++;
+}
