@@ -709,6 +709,6 @@ void cr_cfg_write_example(const struct cr_cfg_key *keys, size_t nkeys, int fd)
         else if (needs_quotes(k->default_value))
             dprintf(fd, "%s = \"%s\"\n", k->name, k->default_value);
         else
-            dprintf(fd, "%s = %s\n", k->name, k->default_value);
+            dprintf(fd, "%s =%s%s\n", k->name, k->default_value[0] ? " " : "", k->default_value);
     }
 }
