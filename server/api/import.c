@@ -64,8 +64,11 @@ static void import_free(struct import *im)
         free(im->rejects[i].reason);
     }
     free(im->rejects);
-    if (im->pg)
-        cr_pg_close(im->pg, NULL, NULL); /* an open transaction rolls back */
+    if (im->pg) {
+        struct cr_pg *pg = im->pg;
+        im->pg = NULL;
+        cr_pg_close(pg, NULL, NULL); /* an open transaction rolls back */
+    }
     if (im->begin)
         carillon__v1__envelope__free_unpacked(im->begin, NULL);
     if (im->c->import == im)
@@ -121,6 +124,8 @@ static void reject(struct import *im, uint32_t line, const char *column, const c
 static void on_pg_step(void *arg, const struct cr_pg_result *res)
 {
     struct import *im = arg;
+    if (res->status == -ECANCELED)
+        return; /* import_free is closing the connection: im is going away */
     im->inflight--;
     if (res->status && !im->failed) {
         im->failed = true;
@@ -508,6 +513,8 @@ static void on_committed(void *arg, const struct cr_pg_result *res);
 static void on_merged(void *arg, const struct cr_pg_result *res)
 {
     struct import *im = arg;
+    if (res->status == -ECANCELED)
+        return; /* import_free is closing the connection */
     im->inflight--;
     if (res->status || im->failed)
         return import_fail(im, im->end_rid, CARILLON__V1__CODE__CODE_ABORTED, NULL,
@@ -537,6 +544,8 @@ static void on_merged(void *arg, const struct cr_pg_result *res)
 static void on_committed(void *arg, const struct cr_pg_result *res)
 {
     struct import *im = arg;
+    if (res->status == -ECANCELED)
+        return; /* import_free is closing the connection */
     if (res->status)
         return import_fail(im, im->end_rid, CARILLON__V1__CODE__CODE_ABORTED, NULL,
                            "the import could not be committed: %s",

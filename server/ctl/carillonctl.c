@@ -1427,6 +1427,11 @@ int ctl_usage(const char *fmt, ...)
     return EXIT_USAGE;
 }
 
+void ctl_set_timeout_ms(unsigned ms)
+{
+    opt.timeout_ms = ms;
+}
+
 int ctl_send(Carillon__V1__Envelope *env)
 {
     env->request_id = ++net.next_rid;

@@ -292,6 +292,8 @@ int ctl_list_import(int argc, char **argv)
             fprintf(stderr, "\n");
     }
     if (!rc) {
+        /* The server first stores what is still queued, then merges: give it time. */
+        ctl_set_timeout_ms(30 * 60 * 1000);
         Carillon__V1__ImportEnd ie = CARILLON__V1__IMPORT_END__INIT;
         Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
         env.body_case = CARILLON__V1__ENVELOPE__BODY_IMPORT_END;
