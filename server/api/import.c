@@ -134,6 +134,35 @@ static void on_pg_step(void *arg, const struct cr_pg_result *res)
     }
 }
 
+/* A staged chunk is acknowledged once stored: the client sends the next one then, so neither
+ * side holds more than a chunk or two whatever the file's size. */
+struct ack {
+    struct import *im;
+    uint64_t rid;
+};
+
+static void on_staged(void *arg, const struct cr_pg_result *res)
+{
+    struct ack *a = arg;
+    struct import *im = a->im;
+    uint64_t rid = a->rid;
+    free(a);
+    if (res->status == -ECANCELED)
+        return; /* import_free is closing the connection */
+    im->inflight--;
+    if (res->status) {
+        if (!im->failed) {
+            im->failed = true;
+            snprintf(im->fail_msg, sizeof im->fail_msg, "%s",
+                     res->message ? res->message : "database connection lost");
+        }
+        client_error(im->c, rid, CARILLON__V1__CODE__CODE_ABORTED, NULL,
+                     "the import failed and was rolled back: %s", im->fail_msg);
+        return;
+    }
+    client_ok(im->c, rid);
+}
+
 static int step(struct import *im, const char *sql, int n, const char *const *p)
 {
     int rc = cr_pg_query(im->pg, sql, n, p, on_pg_step, im);
@@ -463,26 +492,44 @@ void import_handle_rows(struct client *c, Carillon__V1__Envelope *env)
         free(tl.s);
     }
     int rc = 0;
+    uint64_t rid = env->request_id;
+    if (!good)
+        client_ok(c, rid);
     if (good) {
         const char *p[15];
         for (int k = 0; k < 15; k++) {
             sb_str(&cols[k], "}");
             p[k] = cols[k].s;
         }
-        rc = step(im,
-                  "INSERT INTO stage SELECT t.a::int, t.b, t.c, t.d, t.e, t.f, t.g, t.h, t.i, "
-                  "t.j, t.k, t.l, t.m, t.n, t.o::jsonb FROM unnest($1::text[], $2::text[], "
-                  "$3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], "
-                  "$9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], "
-                  "$15::text[]) AS t(a, b, c, d, e, f, g, h, i, j, k, l, m, n, o)",
-                  15, p);
+        struct ack *a = malloc(sizeof *a);
+        if (a) {
+            a->im = im;
+            a->rid = rid;
+        }
+        rc =
+            !a ? -ENOMEM
+               : cr_pg_query(
+                     im->pg,
+                     "INSERT INTO stage SELECT t.a::int, t.b, t.c, t.d, t.e, t.f, t.g, t.h, t.i, "
+                     "t.j, t.k, t.l, t.m, t.n, t.o::jsonb FROM unnest($1::text[], $2::text[], "
+                     "$3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], "
+                     "$9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], "
+                     "$15::text[]) AS t(a, b, c, d, e, f, g, h, i, j, k, l, m, n, o)",
+                     15, p, on_staged, a);
+        if (rc)
+            free(a);
+        else
+            im->inflight++;
     }
     for (int k = 0; k < 15; k++)
         free(cols[k].s);
     carillon__v1__envelope__free_unpacked(env, NULL);
-    if (rc && !im->failed) {
-        im->failed = true;
-        snprintf(im->fail_msg, sizeof im->fail_msg, "the import queue is full");
+    if (rc) {
+        if (!im->failed) {
+            im->failed = true;
+            snprintf(im->fail_msg, sizeof im->fail_msg, "the import queue is full");
+        }
+        client_error(c, rid, CARILLON__V1__CODE__CODE_ABORTED, NULL, "%s", im->fail_msg);
     }
 }
 

@@ -14,8 +14,8 @@
 #include "carillon/daemon.h"
 #include "ctl.h"
 
-#define CHUNK_ROWS  2000
-#define CHUNK_BYTES (256u << 10)
+#define CHUNK_ROWS  5000
+#define CHUNK_BYTES (512u << 10)
 #define MAX_COLS    250
 
 /* Header words people use, and the field they usually mean. */
@@ -104,7 +104,10 @@ static int flush_chunk(struct importer *im)
     Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
     env.body_case = CARILLON__V1__ENVELOPE__BODY_IMPORT_ROWS;
     env.import_rows = &im->chunk;
-    int rc = ctl_send(&env);
+    /* Each chunk is acknowledged once the server has stored it: memory stays flat. */
+    int rc = ctl_request(&env, CARILLON__V1__ENVELOPE__BODY_OK);
+    if (!rc)
+        ctl_drop_reply();
     im->sent += im->chunk.n_rows;
     free_chunk(im);
     if (im->progress) {
@@ -279,8 +282,8 @@ int ctl_list_import(int argc, char **argv)
         im->started = now_s();
         im->progress = isatty(STDERR_FILENO) && !ctl_json();
         int r = cr_csv_read(im->reader, on_row, im, err, sizeof err);
-        if (r == 2 || (r == 0 && flush_chunk(im) != 0)) {
-            rc = 3; /* the connection failed: reported by ctl_send */
+        if (r == 2 || (r == 0 && (r = flush_chunk(im)) != 0)) {
+            rc = r == 2 ? 1 : r; /* the server's refusal or the connection failure is reported */
         } else if (r) {
             free_chunk(im);
             rc = ctl_report(1, "INVALID_ARGUMENT", NULL,
