@@ -129,6 +129,10 @@ static void load_fields(struct kreq *r)
                                ? r->env->contact_create->campaign
                            : r->env->body_case == CARILLON__V1__ENVELOPE__BODY_CONTACT_UPDATE
                                ? r->env->contact_update->campaign
+                           : r->env->body_case == CARILLON__V1__ENVELOPE__BODY_LIST_SET
+                               ? r->env->list_set->campaign
+                           : r->env->body_case == CARILLON__V1__ENVELOPE__BODY_LISTS_GET
+                               ? r->env->lists_get->campaign
                                : r->env->contact_list->campaign;
     const char *p[] = {campaign};
     if (cr_pg_query(r->c->srv->pg,
@@ -812,4 +816,145 @@ void contacts_handle_update(struct client *c, Carillon__V1__Envelope *env)
         return kfail(r, CARILLON__V1__CODE__CODE_FAILED_PRECONDITION, "confirm",
                      "deleting contacts is irreversible: confirm it (--yes)");
     check(r, in->campaign, 2, update_checked);
+}
+
+/* --- lists ------------------------------------------------------------------------------ */
+
+static void on_list_set(void *arg, const struct cr_pg_result *res)
+{
+    struct kreq *r = arg;
+    if (res->status)
+        return db_failed(r, res);
+    if (PQgetvalue(res->res[0], 0, 0)[0] != 't')
+        return kfail(r, CARILLON__V1__CODE__CODE_NOT_FOUND, "list", "no list '%s' in campaign",
+                     r->env->list_set->list);
+    cr_log_info("list_set", "by=%s campaign=%s list=%s state=%s", cr_log_q(r->c->user.login),
+                cr_log_q(r->env->list_set->campaign), cr_log_q(r->env->list_set->list),
+                r->env->list_set->state[0] ? r->env->list_set->state : "-");
+    client_ok(r->c, r->rid);
+    kreq_free(r);
+}
+
+static void list_set_allowed(struct kreq *r)
+{
+    const Carillon__V1__ListSet *in = r->env->list_set;
+    const char *p[] = {in->campaign, in->list, in->state,
+                       r->nphones ? r->phones[0].e164 : in->caller_id};
+    struct cr_pg_batch *b = cr_pg_batch_new(r->c->srv->pg);
+    int rc = b ? 0 : -ENOMEM;
+    /* $1 campaign, $2 list, $3 state or '', $4 caller id or '' ('-' clears) */
+#define LIST_ID                                                                                    \
+    "(SELECT l.id FROM lists l JOIN campaigns c ON c.id = l.campaign_id WHERE c.name = $1 AND "    \
+    "l.name = $2)"
+    if (!rc)
+        rc = cr_pg_batch_add(b, "SELECT EXISTS " LIST_ID " AND $3 = $3 AND $4 = $4", 4, p);
+    if (!rc)
+        rc = cr_pg_batch_add(b,
+                             "UPDATE lists SET state = CASE WHEN $3 = '' THEN state ELSE $3 END, "
+                             "caller_id = CASE WHEN $4 = '' THEN caller_id WHEN $4 = '-' THEN '' "
+                             "ELSE $4 END WHERE id = " LIST_ID,
+                             4, p);
+    if (!rc)
+        rc = cr_pg_batch_add(b,
+                             "UPDATE contacts SET state = CASE $3 WHEN 'stopped' THEN "
+                             "'list_stopped' WHEN 'suspended' THEN 'list_suspended' ELSE "
+                             "'waiting' END, updated_at = now() WHERE list_id = " LIST_ID
+                             " AND $3 <> '' AND $4 = $4 AND ((state = 'waiting' AND $3 <> "
+                             "'active') OR (state IN ('list_stopped', 'list_suspended') AND "
+                             "state <> CASE $3 WHEN 'stopped' THEN 'list_stopped' WHEN "
+                             "'suspended' THEN 'list_suspended' ELSE '' END))",
+                             4, p);
+#undef LIST_ID
+    if (!rc)
+        rc = cr_pg_batch_send(b, on_list_set, r);
+    else if (b)
+        cr_pg_batch_discard(b);
+    if (rc)
+        db_failed(r, NULL);
+}
+
+void contacts_handle_list_set(struct client *c, Carillon__V1__Envelope *env)
+{
+    struct kreq *r = kreq_new(c, env);
+    if (!r)
+        return;
+    const Carillon__V1__ListSet *in = env->list_set;
+    if (!in->campaign[0] || !in->list[0])
+        return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "list",
+                     "campaign and list are required");
+    if (in->state[0] && strcmp(in->state, "active") && strcmp(in->state, "stopped") &&
+        strcmp(in->state, "suspended"))
+        return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "state",
+                     "state must be active, stopped or suspended, not '%s'", in->state);
+    if (in->caller_id[0] && strcmp(in->caller_id, "-")) {
+        struct cr_phone ph;
+        const char *why;
+        if (cr_phone_normalize(in->caller_id, "FR", &ph, &why) != 0)
+            return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "caller_id",
+                         "caller ID '%s': %s", in->caller_id, why);
+        r->phones[0] = ph; /* stored in E.164 */
+        r->nphones = 1;
+    }
+    if (!in->state[0] && !in->caller_id[0])
+        return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "state",
+                     "give --state and/or --caller-id");
+    check(r, in->campaign, 2, list_set_allowed);
+}
+
+static void on_lists(void *arg, const struct cr_pg_result *res)
+{
+    struct kreq *r = arg;
+    if (res->status)
+        return db_failed(r, res);
+    const PGresult *pr = res->res[0];
+    int n = PQntuples(pr);
+    Carillon__V1__ListInfo *v = calloc(n ? (size_t)n : 1, sizeof *v);
+    Carillon__V1__ListInfo **pv = calloc(n ? (size_t)n : 1, sizeof *pv);
+    if (!v || !pv) {
+        free(v);
+        free(pv);
+        return kfail(r, CARILLON__V1__CODE__CODE_RESOURCE_EXHAUSTED, NULL, "out of memory");
+    }
+    for (int i = 0; i < n; i++) {
+        carillon__v1__list_info__init(&v[i]);
+        v[i].name = PQgetvalue(pr, i, 0);
+        v[i].state = PQgetvalue(pr, i, 1);
+        v[i].caller_id = PQgetvalue(pr, i, 2);
+        v[i].contacts = strtoull(PQgetvalue(pr, i, 3), NULL, 10);
+        v[i].waiting = strtoull(PQgetvalue(pr, i, 4), NULL, 10);
+        v[i].done = strtoull(PQgetvalue(pr, i, 5), NULL, 10);
+        v[i].created_at = PQgetvalue(pr, i, 6);
+        pv[i] = &v[i];
+    }
+    Carillon__V1__ListsReply out = CARILLON__V1__LISTS_REPLY__INIT;
+    out.lists = pv;
+    out.n_lists = (size_t)n;
+    Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
+    env.body_case = CARILLON__V1__ENVELOPE__BODY_LISTS_REPLY;
+    env.lists_reply = &out;
+    client_reply(r->c, r->rid, &env);
+    free(v);
+    free(pv);
+    kreq_free(r);
+}
+
+static void lists_allowed(struct kreq *r)
+{
+    const char *p[] = {r->env->lists_get->campaign};
+    if (cr_pg_query(r->c->srv->pg,
+                    "SELECT l.name, l.state, l.caller_id, count(c.id), count(c.id) FILTER (WHERE "
+                    "c.state = 'waiting'), count(c.id) FILTER (WHERE c.state = 'done'), "
+                    "to_char(l.created_at, 'YYYY-MM-DD HH24:MI') FROM lists l JOIN campaigns k "
+                    "ON k.id = l.campaign_id LEFT JOIN contacts c ON c.list_id = l.id WHERE "
+                    "k.name = $1 GROUP BY l.id ORDER BY l.created_at, l.name",
+                    1, p, on_lists, r) != 0)
+        db_failed(r, NULL);
+}
+
+void contacts_handle_lists_get(struct client *c, Carillon__V1__Envelope *env)
+{
+    struct kreq *r = kreq_new(c, env);
+    if (!r)
+        return;
+    check(r, env->lists_get->campaign, 1, lists_allowed);
 }

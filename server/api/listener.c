@@ -102,6 +102,8 @@ static const struct route routes[] = {
     {CARILLON__V1__ENVELOPE__BODY_CONTACT_CREATE, contacts_handle_create, NEED_USER},
     {CARILLON__V1__ENVELOPE__BODY_CONTACT_LIST, contacts_handle_list, NEED_USER},
     {CARILLON__V1__ENVELOPE__BODY_CONTACT_UPDATE, contacts_handle_update, NEED_USER},
+    {CARILLON__V1__ENVELOPE__BODY_LIST_SET, contacts_handle_list_set, NEED_USER},
+    {CARILLON__V1__ENVELOPE__BODY_LISTS_GET, contacts_handle_lists_get, NEED_USER},
     {CARILLON__V1__ENVELOPE__BODY_IMPORT_BEGIN, import_handle_begin, NEED_USER},
     {CARILLON__V1__ENVELOPE__BODY_IMPORT_ROWS, import_handle_rows, NEED_USER},
     {CARILLON__V1__ENVELOPE__BODY_IMPORT_END, import_handle_end, NEED_USER},

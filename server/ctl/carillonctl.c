@@ -1536,8 +1536,7 @@ static int run(int argc, char **argv)
         if (is(cmd, "blacklist"))
             return ctl_blacklist(argc - 1, argv + 1);
         if (is(cmd, "list"))
-            return argc > 1 && is(argv[1], "import") ? ctl_list_import(argc - 2, argv + 2)
-                                                     : usage_error("list import FILE ...");
+            return ctl_list(argc - 1, argv + 1);
         return cmd_campaign(argc - 1, argv + 1);
     }
     if (is(cmd, "user")) {

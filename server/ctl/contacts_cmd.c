@@ -465,3 +465,68 @@ int ctl_blacklist(int argc, char **argv)
     free(nums);
     return rc;
 }
+
+/* list import FILE ... | list show --campaign C | list set --campaign C LIST [--state S]
+ * [--caller-id N] */
+int ctl_list(int argc, char **argv)
+{
+    if (argc >= 1 && !strcmp(argv[0], "import"))
+        return ctl_list_import(argc - 1, argv + 1);
+    const char *campaign = "", *list = "", *state = "", *caller = "";
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--campaign") && v)
+            campaign = argv[++i];
+        else if (!strcmp(a, "--state") && v)
+            state = argv[++i];
+        else if (!strcmp(a, "--caller-id") && v)
+            caller = argv[++i];
+        else if (a[0] != '-' && !list[0])
+            list = a;
+        else
+            return ctl_usage("list: unexpected argument '%s'", a);
+    }
+    bool show = argc >= 1 && !strcmp(argv[0], "show");
+    if ((!show && (argc < 1 || strcmp(argv[0], "set") || !list[0])) || !campaign[0])
+        return ctl_usage("list import FILE ... | list show --campaign C | list set --campaign C "
+                         "LIST [--state active|stopped|suspended] [--caller-id N|-]");
+    int rc = ctl_connect_and_auth();
+    if (rc)
+        return rc;
+    Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
+    if (show) {
+        Carillon__V1__ListsGet g = CARILLON__V1__LISTS_GET__INIT;
+        g.campaign = (char *)campaign;
+        env.body_case = CARILLON__V1__ENVELOPE__BODY_LISTS_GET;
+        env.lists_get = &g;
+        if ((rc = ctl_request(&env, CARILLON__V1__ENVELOPE__BODY_LISTS_REPLY)))
+            return rc;
+        const Carillon__V1__ListsReply *r = ctl_reply()->lists_reply;
+        if (ctl_json()) {
+            pbjson_write(stdout, &r->base);
+        } else {
+            printf("%-24s %-10s %-14s %9s %9s %9s  %s\n", "LIST", "STATE", "CALLER ID", "CONTACTS",
+                   "WAITING", "DONE", "CREATED");
+            for (size_t i = 0; i < r->n_lists; i++) {
+                const Carillon__V1__ListInfo *l = r->lists[i];
+                ctl_print_padded(l->name, 25);
+                printf("%-10s %-14s %9llu %9llu %9llu  %s\n", l->state,
+                       l->caller_id[0] ? l->caller_id : "-", (unsigned long long)l->contacts,
+                       (unsigned long long)l->waiting, (unsigned long long)l->done, l->created_at);
+            }
+        }
+        ctl_drop_reply();
+        return 0;
+    }
+    Carillon__V1__ListSet ls = CARILLON__V1__LIST_SET__INIT;
+    ls.campaign = (char *)campaign;
+    ls.list = (char *)list;
+    ls.state = (char *)state;
+    ls.caller_id = (char *)caller;
+    env.body_case = CARILLON__V1__ENVELOPE__BODY_LIST_SET;
+    env.list_set = &ls;
+    if ((rc = ctl_request(&env, CARILLON__V1__ENVELOPE__BODY_OK)))
+        return rc;
+    ctl_drop_reply();
+    return ctl_print_ok("list updated");
+}

@@ -97,4 +97,18 @@ assert_exit 1 env CARILLON_USER=helene CARILLON_PASSWORD=agent-pass-1 carillonct
 assert_contains "$ERR" "PERMISSION_DENIED"
 assert_exit 1 env CARILLON_USER=marc CARILLON_PASSWORD=superv-pass-1 carillonctl list import "$d/mars.csv" --campaign "$F" --name a --map "$MAP"
 assert_contains "$ERR" "edit right"
+
+# list state and caller ID: stopping parks the waiting contacts, active brings them back
+assert_exit 0 carillonctl list set --campaign "$F" mars --state stopped --caller-id '01 80 00 00 00'
+assert_eq "stopped|+33180000000" "$(psql -Atc "select state, caller_id from lists where name='mars'")"
+assert_eq "3" "$(psql -Atc "select count(*) from contacts c join lists l on l.id=c.list_id where l.name='mars' and c.state='list_stopped'")"
+assert_exit 0 carillonctl list show --campaign "$F"
+assert_contains "$OUT" "mars"
+assert_contains "$OUT" "stopped"
+assert_exit 0 carillonctl list set --campaign "$F" mars --state active
+assert_eq "3" "$(psql -Atc "select count(*) from contacts c join lists l on l.id=c.list_id where l.name='mars' and c.state='waiting'")"
+assert_exit 1 carillonctl list set --campaign "$F" mars --state paused
+assert_contains "$ERR" "state must be active, stopped or suspended"
+assert_exit 1 carillonctl list set --campaign "$F" nulle --state stopped
+assert_contains "$ERR" "no list 'nulle'"
 echo "PASS contacts_import"
