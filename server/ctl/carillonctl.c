@@ -514,10 +514,10 @@ static int prompt_tty(const char *prompt, bool secret, char *buf, size_t len)
     if (!tty)
         return -ENXIO;
     int fd = fileno(tty);
-    fprintf(tty, "%s", prompt);
-    fflush(tty);
     bool quiet = false;
     struct sigaction sa = {.sa_handler = restore_tty_and_die}, old_int, old_term;
+    /* Echo goes off before the prompt shows (as getpass does): an answer typed as soon as the
+     * prompt appears must not be caught by the flush nor echoed. */
     if (secret && tcgetattr(fd, &tty_saved) == 0) {
         struct termios t = tty_saved;
         t.c_lflag &= ~(tcflag_t)ECHO;
@@ -527,10 +527,12 @@ static int prompt_tty(const char *prompt, bool secret, char *buf, size_t len)
         tty_saved_fd = fd;
         quiet = tcsetattr(fd, TCSAFLUSH, &t) == 0;
     }
+    fprintf(tty, "%s", prompt);
+    fflush(tty);
     int rc = ctl_read_line(tty, buf, len);
     if (secret && tty_saved_fd >= 0) {
         if (quiet)
-            tcsetattr(fd, TCSAFLUSH, &tty_saved);
+            tcsetattr(fd, TCSANOW, &tty_saved); /* keeps what was typed ahead */
         tty_saved_fd = -1;
         sigaction(SIGINT, &old_int, NULL);
         sigaction(SIGTERM, &old_term, NULL);
