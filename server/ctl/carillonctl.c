@@ -423,7 +423,8 @@ static int session_load(struct ctl_session *s)
     if (fd < 0) {
         if (errno == ENOENT)
             return -ENOENT;
-        fprintf(stderr, "carillonctl: ignoring the session file %s: %s\n", path, strerror(errno));
+        fprintf(stderr, "carillonctl: ignoring the session file %s: %s\n", path,
+                errno == ELOOP ? "it is a symbolic link" : strerror(errno));
         return -EPERM;
     }
     struct stat st;
