@@ -24,7 +24,7 @@ static const char *const text_columns[] = {"last_name", "first_name", "civility"
                                            "email",     "customer_id"};
 #define NTEXT 10
 
-enum col_kind { COL_IGNORE, COL_TEXT, COL_CUSTOM, COL_PHONE };
+enum col_kind { COL_IGNORE, COL_TEXT, COL_CUSTOM, COL_PHONE, COL_TZ, COL_CONSENT };
 
 struct col {
     enum col_kind kind;
@@ -52,7 +52,14 @@ struct import {
     bool ended;
     bool begun;                             /* the Ok for ImportBegin was sent */
     uint64_t imported, duplicates, blocked; /* from the merge, reported after the commit */
+    char **zones; /* known time zone names, sorted, when a column maps to time_zone */
+    size_t nzones;
 };
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
 
 static void import_free(struct import *im)
 {
@@ -64,6 +71,9 @@ static void import_free(struct import *im)
         free(im->rejects[i].reason);
     }
     free(im->rejects);
+    for (size_t i = 0; i < im->nzones; i++)
+        free(im->zones[i]);
+    free(im->zones);
     if (im->pg) {
         struct cr_pg *pg = im->pg;
         im->pg = NULL;
@@ -209,6 +219,14 @@ static void on_fields(void *arg, const struct cr_pg_result *res)
             phone = true;
             continue;
         }
+        if (!strcmp(m, "time_zone")) {
+            col->kind = COL_TZ;
+            continue;
+        }
+        if (!strcmp(m, "consent")) {
+            col->kind = COL_CONSENT;
+            continue;
+        }
         for (int t = 0; t < NTEXT; t++)
             if (!strcmp(m, text_columns[t])) {
                 col->kind = COL_TEXT;
@@ -228,6 +246,17 @@ static void on_fields(void *arg, const struct cr_pg_result *res)
     if (!phone)
         return import_fail(im, im->begin_rid, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "mapping",
                            "no column is mapped to a phone number (phone1..phone4)");
+    for (size_t k = 0; k < im->ncols; k++)
+        if (im->cols[k].kind == COL_TZ && !im->zones) {
+            /* Zones come from the same source the database uses for AT TIME ZONE. */
+            const PGresult *z = res->res[1];
+            im->nzones = (size_t)PQntuples(z);
+            im->zones = calloc(im->nzones ? im->nzones : 1, sizeof *im->zones);
+            for (size_t i = 0; im->zones && i < im->nzones; i++)
+                im->zones[i] = strdup(PQgetvalue(z, (int)i, 0));
+            if (im->zones)
+                qsort(im->zones, im->nzones, sizeof *im->zones, cmp_str);
+        }
     struct cr_pg_opts o = {.conninfo = im->c->srv->cfg.db_conninfo, .max_queue = 100000};
     if (cr_pg_new(im->c->srv->loop, &o, &im->pg) != 0)
         return import_fail(im, im->begin_rid, CARILLON__V1__CODE__CODE_UNAVAILABLE, NULL,
@@ -236,7 +265,8 @@ static void on_fields(void *arg, const struct cr_pg_result *res)
         step(im,
              "CREATE TEMP TABLE stage (line integer, phones text, types text, tz text, "
              "last_name text, first_name text, civility text, company text, address text, "
-             "zip text, city text, country text, email text, customer_id text, fields jsonb)",
+             "zip text, city text, country text, email text, customer_id text, fields jsonb, "
+             "consent boolean)",
              0, NULL))
         return import_fail(im, im->begin_rid, CARILLON__V1__CODE__CODE_UNAVAILABLE, NULL,
                            "cannot start the import");
@@ -257,10 +287,19 @@ static void on_access(void *arg, int err, const struct campaign_access *a)
         return import_fail(im, im->begin_rid, CARILLON__V1__CODE__CODE_PERMISSION_DENIED,
                            "campaign", "you do not have the edit right on this campaign");
     const char *p[] = {im->begin->import_begin->campaign};
-    if (cr_pg_query(im->c->srv->pg,
-                    "SELECT f.name, f.type FROM campaign_fields f JOIN campaigns c ON c.id = "
-                    "f.campaign_id WHERE c.name = $1 ORDER BY f.position",
-                    1, p, on_fields, im) != 0)
+    struct cr_pg_batch *b = cr_pg_batch_new(im->c->srv->pg);
+    int rc = b ? cr_pg_batch_add(b,
+                                 "SELECT f.name, f.type FROM campaign_fields f JOIN campaigns c "
+                                 "ON c.id = f.campaign_id WHERE c.name = $1 ORDER BY f.position",
+                                 1, p)
+               : -ENOMEM;
+    if (!rc)
+        rc = cr_pg_batch_add(b, "SELECT name FROM pg_timezone_names", 0, NULL);
+    if (!rc)
+        rc = cr_pg_batch_send(b, on_fields, im);
+    else if (b)
+        cr_pg_batch_discard(b);
+    if (rc)
         import_fail(im, im->begin_rid, CARILLON__V1__CODE__CODE_UNAVAILABLE, NULL,
                     "the database is unavailable");
 }
@@ -379,8 +418,8 @@ void import_handle_rows(struct client *c, Carillon__V1__Envelope *env)
     const char *country =
         im->begin->import_begin->country[0] ? im->begin->import_begin->country : "FR";
     /* Columns of the staging insert, each a text[] literal. */
-    struct strbuf cols[15] = {{0}};
-    for (int k = 0; k < 15; k++)
+    struct strbuf cols[16] = {{0}};
+    for (int k = 0; k < 16; k++)
         sb_str(&cols[k], "{");
     size_t good = 0;
     for (size_t i = 0; i < in->n_rows; i++) {
@@ -396,7 +435,8 @@ void import_handle_rows(struct client *c, Carillon__V1__Envelope *env)
         }
         const char *texts[NTEXT] = {0};
         char phones[4][CR_PHONE_MAX + 1] = {{0}}, types[4][8] = {{0}};
-        const char *tz = NULL, *bad_col = NULL, *bad_val = NULL, *bad_why = NULL;
+        const char *tz = NULL, *col_tz = NULL, *bad_col = NULL, *bad_val = NULL, *bad_why = NULL;
+        bool consent = true;
         struct strbuf fields = {0};
         sb_str(&fields, "{");
         bool first_field = true, bad = false;
@@ -410,7 +450,25 @@ void import_handle_rows(struct client *c, Carillon__V1__Envelope *env)
                 bad_why = "longer than 4096 bytes";
                 break;
             }
-            if (col->kind == COL_TEXT) {
+            if (col->kind == COL_TZ && v[0]) {
+                if (!im->zones || !bsearch(&v, im->zones, im->nzones, sizeof *im->zones, cmp_str)) {
+                    bad = true, bad_col = "time_zone", bad_val = v,
+                    bad_why = "unknown time zone (an IANA name such as Europe/Paris)";
+                    break;
+                }
+                col_tz = v;
+            } else if (col->kind == COL_CONSENT) {
+                if (!strcasecmp(v, "no") || !strcasecmp(v, "non") || !strcasecmp(v, "n") ||
+                    !strcasecmp(v, "false") || !strcmp(v, "0"))
+                    consent = false;
+                else if (v[0] && strcasecmp(v, "yes") && strcasecmp(v, "oui") &&
+                         strcasecmp(v, "o") && strcasecmp(v, "y") && strcasecmp(v, "true") &&
+                         strcmp(v, "1")) {
+                    bad = true, bad_col = "consent", bad_val = v,
+                    bad_why = "consent is yes or no (oui/non, 1/0)";
+                    break;
+                }
+            } else if (col->kind == COL_TEXT) {
                 texts[col->index] = v;
             } else if (col->kind == COL_CUSTOM && v[0]) {
                 char *end;
@@ -468,6 +526,10 @@ void import_handle_rows(struct client *c, Carillon__V1__Envelope *env)
             sb_str(&pl, phones[s]);
             sb_str(&tl, types[s]);
         }
+        if (!bad && n > 0 && !consent && !im->begin->import_begin->include_no_consent) {
+            bad = true, bad_col = "consent", bad_val = "no",
+            bad_why = "no call consent (import with --include-no-consent to keep it)";
+        }
         if (bad || n == 0) {
             reject(im, line, bad_col ? bad_col : "phone", bad_val ? bad_val : "",
                    bad_why ? bad_why : "no phone number");
@@ -482,10 +544,11 @@ void import_handle_rows(struct client *c, Carillon__V1__Envelope *env)
         sb_elem(&cols[0], ln, first);
         sb_elem(&cols[1], pl.s, first);
         sb_elem(&cols[2], tl.s, first);
-        sb_elem(&cols[3], tz ? tz : "", first);
+        sb_elem(&cols[3], col_tz ? col_tz : tz ? tz : "", first);
         for (int t = 0; t < NTEXT; t++)
             sb_elem(&cols[4 + t], texts[t] ? texts[t] : "", first);
         sb_elem(&cols[14], fields.s, first);
+        sb_elem(&cols[15], consent ? "t" : "f", first);
         good++;
         free(fields.s);
         free(pl.s);
@@ -496,8 +559,8 @@ void import_handle_rows(struct client *c, Carillon__V1__Envelope *env)
     if (!good)
         client_ok(c, rid);
     if (good) {
-        const char *p[15];
-        for (int k = 0; k < 15; k++) {
+        const char *p[16];
+        for (int k = 0; k < 16; k++) {
             sb_str(&cols[k], "}");
             p[k] = cols[k].s;
         }
@@ -511,17 +574,18 @@ void import_handle_rows(struct client *c, Carillon__V1__Envelope *env)
                : cr_pg_query(
                      im->pg,
                      "INSERT INTO stage SELECT t.a::int, t.b, t.c, t.d, t.e, t.f, t.g, t.h, t.i, "
-                     "t.j, t.k, t.l, t.m, t.n, t.o::jsonb FROM unnest($1::text[], $2::text[], "
-                     "$3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], "
-                     "$9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], "
-                     "$15::text[]) AS t(a, b, c, d, e, f, g, h, i, j, k, l, m, n, o)",
-                     15, p, on_staged, a);
+                     "t.j, t.k, t.l, t.m, t.n, t.o::jsonb, t.p::boolean FROM unnest($1::text[], "
+                     "$2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], "
+                     "$8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], "
+                     "$14::text[], $15::text[], $16::text[]) AS t(a, b, c, d, e, f, g, h, i, j, k, "
+                     "l, m, n, o, p)",
+                     16, p, on_staged, a);
         if (rc)
             free(a);
         else
             im->inflight++;
     }
-    for (int k = 0; k < 15; k++)
+    for (int k = 0; k < 16; k++)
         free(cols[k].s);
     carillon__v1__envelope__free_unpacked(env, NULL);
     if (rc) {
@@ -635,9 +699,10 @@ void import_handle_end(struct client *c, Carillon__V1__Envelope *env)
         "d.ph[1]))), "
         "ins AS (INSERT INTO contacts (id, campaign_id, list_id, time_zone, last_name, "
         "first_name, civility, company, address, zip, city, country, email, customer_id, "
-        "fields) SELECT f.id, l.campaign_id, l.id, coalesce(nullif(f.tz, ''), camp.time_zone), "
-        "f.last_name, f.first_name, f.civility, f.company, f.address, f.zip, f.city, "
-        "f.country, f.email, f.customer_id, f.fields FROM fresh f, l, camp RETURNING id), "
+        "fields, consent) SELECT f.id, l.campaign_id, l.id, coalesce(nullif(f.tz, ''), "
+        "camp.time_zone), f.last_name, f.first_name, f.civility, f.company, f.address, f.zip, "
+        "f.city, f.country, f.email, f.customer_id, f.fields, f.consent FROM fresh f, l, camp "
+        "RETURNING id), "
         "adr AS (INSERT INTO addresses (contact_id, position, number, type, state) SELECT "
         "f.id, t.ord, t.n, t.ty, CASE WHEN EXISTS (SELECT 1 FROM blacklist b WHERE b.number = "
         "t.n AND (b.campaign_id IS NULL OR b.campaign_id = (SELECT id FROM camp))) THEN "

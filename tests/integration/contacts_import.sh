@@ -98,6 +98,19 @@ assert_contains "$ERR" "PERMISSION_DENIED"
 assert_exit 1 env CARILLON_USER=marc CARILLON_PASSWORD=superv-pass-1 carillonctl list import "$d/mars.csv" --campaign "$F" --name a --map "$MAP"
 assert_contains "$ERR" "edit right"
 
+# a time zone column wins over the number's; consent refused unless asked for
+printf 'Nom;Tel1;Fuseau;Accord\nMontréal;0611110001;America/Montreal;oui\nSansFuseau;0611110002;;oui\nRefus;0611110003;;non\nFaux;0611110004;Mars/Olympus;oui\nBizarre;0611110005;;peut-être\n' > "$d/tz.csv"
+assert_exit 0 carillonctl list import "$d/tz.csv" --campaign "$F" --name fuseaux --map 'Nom=last_name,Tel1=phone1,Fuseau=time_zone,Accord=consent'
+assert_contains "$OUT" "5 rows: 2 imported, 0 duplicates, 3 rejected"
+assert_contains "$OUT" "line 4, consent: 'no': no call consent"
+assert_contains "$OUT" "line 5, time_zone: 'Mars/Olympus': unknown time zone"
+assert_contains "$OUT" "line 6, consent: 'peut-être': consent is yes or no"
+assert_eq "America/Montreal" "$(psql -Atc "select time_zone from contacts where last_name='Montréal'")"
+assert_eq "Europe/Paris" "$(psql -Atc "select time_zone from contacts where last_name='SansFuseau'")"
+assert_exit 0 carillonctl list import "$d/tz.csv" --campaign "$F" --name fuseaux2 --dedup none --include-no-consent --map 'Nom=last_name,Tel1=phone1,Fuseau=time_zone,Accord=consent'
+assert_contains "$OUT" "3 imported"
+assert_eq "f" "$(psql -Atc "select c.consent from contacts c join lists l on l.id=c.list_id where l.name='fuseaux2' and c.last_name='Refus'")"
+
 # list state and caller ID: stopping parks the waiting contacts, active brings them back
 assert_exit 0 carillonctl list set --campaign "$F" mars --state stopped --caller-id '01 80 00 00 00'
 assert_eq "stopped|+33180000000" "$(psql -Atc "select state, caller_id from lists where name='mars'")"
