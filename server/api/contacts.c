@@ -593,15 +593,21 @@ static void on_blacklisted(void *arg, const struct cr_pg_result *res)
     if (res->status)
         return db_failed(r, res);
     Carillon__V1__BlacklistReply out = CARILLON__V1__BLACKLIST_REPLY__INIT;
-    out.added = (uint32_t)atoi(PQcmdTuples(res->res[0]));
-    out.addresses_blocked = (uint32_t)atoi(PQcmdTuples(res->res[1]));
-    out.already = (uint32_t)(r->nnumbers - out.added);
+    if (r->env->blacklist_add->remove) {
+        out.removed = (uint32_t)atoi(PQcmdTuples(res->res[0]));
+        out.addresses_unblocked = (uint32_t)atoi(PQcmdTuples(res->res[2]));
+    } else {
+        out.added = (uint32_t)atoi(PQcmdTuples(res->res[0]));
+        out.addresses_blocked = (uint32_t)atoi(PQcmdTuples(res->res[1]));
+        out.already = (uint32_t)(r->nnumbers - out.added);
+    }
     out.invalid = r->invalid;
     out.n_invalid = r->ninvalid;
     const Carillon__V1__BlacklistAdd *in = r->env->blacklist_add;
-    cr_log_info("blacklist_add", "by=%s campaign=%s added=%u blocked=%u",
-                cr_log_q(r->c->user.login), in->campaign[0] ? cr_log_q(in->campaign) : "global",
-                out.added, out.addresses_blocked);
+    cr_log_info(in->remove ? "blacklist_remove" : "blacklist_add",
+                "by=%s campaign=%s added=%u blocked=%u", cr_log_q(r->c->user.login),
+                in->campaign[0] ? cr_log_q(in->campaign) : "global", out.added,
+                out.addresses_blocked);
     Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
     env.body_case = CARILLON__V1__ENVELOPE__BODY_BLACKLIST_REPLY;
     env.blacklist_reply = &out;
@@ -619,6 +625,38 @@ static void blacklist_allowed(struct kreq *r)
     p[3] = uid;
     struct cr_pg_batch *b = arr ? cr_pg_batch_new(r->c->srv->pg) : NULL;
     int rc = b ? 0 : -ENOMEM;
+    if (!rc && in->remove) {
+        /* Removal: each number leaves an audit row with who, when and why; numbers no list
+         * blocks any more are dialable again (waiting; the engine schedules them). */
+        rc = cr_pg_batch_add(b,
+                             "DELETE FROM blacklist WHERE number = ANY($2::text[]) AND "
+                             "campaign_id IS NOT DISTINCT FROM (SELECT id FROM campaigns WHERE "
+                             "name = nullif($1, ''))",
+                             2, p);
+        if (!rc)
+            rc = cr_pg_batch_add(b,
+                                 "INSERT INTO audit_log (actor_id, action, subject, detail) "
+                                 "SELECT $4::bigint, 'blacklist.remove', x, jsonb_build_object("
+                                 "'campaign', nullif($1::text, ''), 'reason', $3::text) FROM "
+                                 "unnest($2::text[]) x",
+                                 4, p);
+        if (!rc)
+            rc = cr_pg_batch_add(b,
+                                 "UPDATE addresses a SET state = 'waiting' FROM contacts c "
+                                 "WHERE c.id = a.contact_id AND a.state = 'blocked' AND a.number "
+                                 "= ANY($1::text[]) AND NOT EXISTS (SELECT 1 FROM blacklist b "
+                                 "WHERE b.number = a.number AND (b.campaign_id IS NULL OR "
+                                 "b.campaign_id = c.campaign_id))",
+                                 1, p + 1);
+        if (!rc)
+            rc = cr_pg_batch_send(b, on_blacklisted, r);
+        else
+            cr_pg_batch_discard(b);
+        free(arr);
+        if (rc)
+            db_failed(r, NULL);
+        return;
+    }
     /* Campaign blacklists name their campaign; the global one has none. */
     if (!rc)
         rc = cr_pg_batch_add(b,

@@ -384,9 +384,11 @@ int ctl_contact(int argc, char **argv)
 
 int ctl_blacklist(int argc, char **argv)
 {
-    if (argc < 1 || strcmp(argv[0], "add"))
-        return ctl_usage("blacklist add [--campaign C] [--reason R] [--file F] [NUMBER...]");
+    if (argc < 1 || (strcmp(argv[0], "add") && strcmp(argv[0], "remove")))
+        return ctl_usage("blacklist add|remove [--campaign C] [--reason R] [--file F] "
+                         "[NUMBER...]");
     Carillon__V1__BlacklistAdd ba = CARILLON__V1__BLACKLIST_ADD__INIT;
+    ba.remove = !strcmp(argv[0], "remove");
     size_t cap = 1024;
     char **nums = calloc(cap, sizeof *nums);
     size_t n = 0, owned_from = 0;
@@ -450,6 +452,9 @@ int ctl_blacklist(int argc, char **argv)
         const Carillon__V1__BlacklistReply *r = ctl_reply()->blacklist_reply;
         if (ctl_json()) {
             pbjson_write(stdout, &r->base);
+        } else if (ba.remove) {
+            printf("blacklist %s: %u removed, %u contact numbers dialable again\n",
+                   ba.campaign[0] ? ba.campaign : "(global)", r->removed, r->addresses_unblocked);
         } else {
             printf("blacklist %s: %u added, %u already there, %u invalid, %u contact numbers "
                    "now blocked\n",

@@ -52,6 +52,13 @@ assert_contains "$OUT" "America/Guadeloupe"
 assert_contains "$OUT" "blocked"
 assert_exit 1 env CARILLON_USER=marc CARILLON_PASSWORD=superv-pass-1 carillonctl blacklist add 0612345678
 assert_contains "$ERR" "global blacklist needs the admin role"
+# removal: audited with who and why; the number is dialable again where no list blocks it
+assert_exit 0 carillonctl blacklist remove --campaign "$F" --reason 'opposition levée' '01 45 67 89 10'
+assert_contains "$OUT" "1 removed, 1 contact numbers dialable again"
+assert_eq "0" "$(psql -Atc "select count(*) from addresses where number='+33145678910' and state='blocked'")"
+assert_eq "opposition levée" "$(psql -Atc "select detail->>'reason' from audit_log where action='blacklist.remove' and subject='+33145678910'")"
+assert_exit 0 carillonctl blacklist add --campaign "$F" --reason Bloctel '01 45 67 89 10'
+assert_contains "$OUT" "1 contact numbers now blocked"
 
 # listing and the filter language
 assert_exit 0 carillonctl contact list --campaign "$F"
