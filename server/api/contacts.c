@@ -40,6 +40,10 @@ struct kreq {
     size_t nnumbers;
     char **invalid;
     size_t ninvalid;
+    /* a saved filter named in the request */
+    char saved_name[72];
+    char *saved_expr;
+    void (*after_saved)(struct kreq *r);
     /* list */
     struct cr_filter_sql filter;
     char **columns;
@@ -67,6 +71,7 @@ static void kreq_free(struct kreq *r)
     for (size_t i = 0; i < r->ncustom; i++)
         free((char *)r->custom[i].name);
     cr_filter_sql_free(&r->filter);
+    free(r->saved_expr);
     for (size_t i = 0; i < r->nnumbers; i++)
         free(r->numbers[i]);
     free(r->numbers);
@@ -506,7 +511,46 @@ static const char *const export_columns[] = {
     "next_try",    "priority", "consent",  "last_update"};
 #define NEXPORT (sizeof export_columns / sizeof export_columns[0])
 
+/* "@name" in a filter field means the user's saved filter of that name. */
+static void on_saved(void *arg, const struct cr_pg_result *res)
+{
+    struct kreq *r = arg;
+    if (res->status)
+        return db_failed(r, res);
+    if (PQntuples(res->res[0]) == 0)
+        return kfail(r, CARILLON__V1__CODE__CODE_NOT_FOUND, "filter",
+                     "you have no saved filter named '%s'", r->saved_name);
+    free(r->saved_expr);
+    r->saved_expr = strdup(PQgetvalue(res->res[0], 0, 0));
+    r->after_saved(r);
+}
+
+/* Runs next once r->saved_expr holds the expression to compile (NULL: the request's own). */
+static void with_saved_filter(struct kreq *r, const char *filter, void (*next)(struct kreq *))
+{
+    if (filter[0] != '@') {
+        next(r);
+        return;
+    }
+    snprintf(r->saved_name, sizeof r->saved_name, "%s", filter + 1);
+    r->after_saved = next;
+    char uid[24];
+    snprintf(uid, sizeof uid, "%lld", (long long)r->c->user.id);
+    const char *p[] = {uid, r->saved_name};
+    if (cr_pg_query(r->c->srv->pg,
+                    "SELECT expression FROM saved_filters WHERE user_id = $1::bigint AND name = $2",
+                    2, p, on_saved, r) != 0)
+        db_failed(r, NULL);
+}
+
+static void list_compiled(struct kreq *r);
+
 static void list_allowed(struct kreq *r)
+{
+    with_saved_filter(r, r->env->contact_list->filter, list_compiled);
+}
+
+static void list_compiled(struct kreq *r)
 {
     const Carillon__V1__ContactList *in = r->env->contact_list;
     bool all = in->export && !in->n_columns;
@@ -535,8 +579,8 @@ static void list_allowed(struct kreq *r)
         o += (size_t)snprintf(select + o, 250 * 600 - o, "%s%s", i ? ", " : "", col);
     }
     char err[300];
-    if (in->filter[0] &&
-        cr_filter_compile(in->filter, r->custom, r->ncustom, 2, &r->filter, err, sizeof err)) {
+    const char *expr = r->saved_expr ? r->saved_expr : in->filter;
+    if (expr[0] && cr_filter_compile(expr, r->custom, r->ncustom, 2, &r->filter, err, sizeof err)) {
         free(select);
         return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "filter", "%s", err);
     }
@@ -734,13 +778,20 @@ static void on_updated(void *arg, const struct cr_pg_result *res)
     kreq_free(r);
 }
 
+static void update_compiled(struct kreq *r);
+
 static void update_allowed(struct kreq *r)
+{
+    with_saved_filter(r, r->env->contact_update->filter, update_compiled);
+}
+
+static void update_compiled(struct kreq *r)
 {
     const Carillon__V1__ContactUpdate *in = r->env->contact_update;
     char err[300];
+    const char *expr = r->saved_expr ? r->saved_expr : in->filter;
     /* $1 campaign, $2 ids, $3 list, $4 agent, filter from $5. */
-    if (in->filter[0] &&
-        cr_filter_compile(in->filter, r->custom, r->ncustom, 5, &r->filter, err, sizeof err))
+    if (expr[0] && cr_filter_compile(expr, r->custom, r->ncustom, 5, &r->filter, err, sizeof err))
         return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "filter", "%s", err);
     char *ids = malloc(in->n_ids * 21 + 3), *o = ids;
     if (!ids)
@@ -995,4 +1046,104 @@ void contacts_handle_lists_get(struct client *c, Carillon__V1__Envelope *env)
     if (!r)
         return;
     check(r, env->lists_get->campaign, 1, lists_allowed);
+}
+
+/* --- saved filters ---------------------------------------------------------------------- */
+
+static void on_filter_saved(void *arg, const struct cr_pg_result *res)
+{
+    struct kreq *r = arg;
+    if (res->status) {
+        if (res->sqlstate && !strcmp(res->sqlstate, "23514"))
+            return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "name",
+                         "a filter name is 1-64 letters, digits, _ or -");
+        return db_failed(r, res);
+    }
+    if (!r->env->filter_save->expression[0] && atoi(PQcmdTuples(res->res[0])) == 0)
+        return kfail(r, CARILLON__V1__CODE__CODE_NOT_FOUND, "name", "no saved filter '%s'",
+                     r->env->filter_save->name);
+    client_ok(r->c, r->rid);
+    kreq_free(r);
+}
+
+void contacts_handle_filter_save(struct client *c, Carillon__V1__Envelope *env)
+{
+    struct kreq *r = kreq_new(c, env);
+    if (!r)
+        return;
+    const Carillon__V1__FilterSave *in = env->filter_save;
+    if (c->user.role == STORE_ROLE_AGENT)
+        return kfail(r, CARILLON__V1__CODE__CODE_PERMISSION_DENIED, NULL,
+                     "saved filters need the supervisor or admin role");
+    if (in->expression[0]) {
+        /* Checked now against the standard fields; declared fields are checked at use. */
+        struct cr_filter_sql tmp;
+        char err[300];
+        if (strlen(in->expression) > CR_FILTER_MAX_TEXT ||
+            (cr_filter_compile(in->expression, NULL, 0, 1, &tmp, err, sizeof err) != 0 &&
+             !strstr(err, "unknown field")))
+            return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "expression", "%s", err);
+        cr_filter_sql_free(&tmp);
+    }
+    char uid[24];
+    snprintf(uid, sizeof uid, "%lld", (long long)c->user.id);
+    const char *p[] = {uid, in->name, in->expression};
+    int rc = in->expression[0]
+                 ? cr_pg_query(c->srv->pg,
+                               "INSERT INTO saved_filters (user_id, name, expression) VALUES "
+                               "($1::bigint, $2, $3) ON CONFLICT (user_id, name) DO UPDATE SET "
+                               "expression = EXCLUDED.expression, created_at = now()",
+                               3, p, on_filter_saved, r)
+                 : cr_pg_query(c->srv->pg,
+                               "DELETE FROM saved_filters WHERE user_id = $1::bigint AND name = $2",
+                               2, p, on_filter_saved, r);
+    if (rc)
+        db_failed(r, NULL);
+}
+
+static void on_filters(void *arg, const struct cr_pg_result *res)
+{
+    struct kreq *r = arg;
+    if (res->status)
+        return db_failed(r, res);
+    const PGresult *pr = res->res[0];
+    int n = PQntuples(pr);
+    Carillon__V1__SavedFilter *v = calloc(n ? (size_t)n : 1, sizeof *v);
+    Carillon__V1__SavedFilter **pv = calloc(n ? (size_t)n : 1, sizeof *pv);
+    if (!v || !pv) {
+        free(v);
+        free(pv);
+        return kfail(r, CARILLON__V1__CODE__CODE_RESOURCE_EXHAUSTED, NULL, "out of memory");
+    }
+    for (int i = 0; i < n; i++) {
+        carillon__v1__saved_filter__init(&v[i]);
+        v[i].name = PQgetvalue(pr, i, 0);
+        v[i].expression = PQgetvalue(pr, i, 1);
+        pv[i] = &v[i];
+    }
+    Carillon__V1__FiltersReply out = CARILLON__V1__FILTERS_REPLY__INIT;
+    out.filters = pv;
+    out.n_filters = (size_t)n;
+    Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
+    env.body_case = CARILLON__V1__ENVELOPE__BODY_FILTERS_REPLY;
+    env.filters_reply = &out;
+    client_reply(r->c, r->rid, &env);
+    free(v);
+    free(pv);
+    kreq_free(r);
+}
+
+void contacts_handle_filters_get(struct client *c, Carillon__V1__Envelope *env)
+{
+    struct kreq *r = kreq_new(c, env);
+    if (!r)
+        return;
+    char uid[24];
+    snprintf(uid, sizeof uid, "%lld", (long long)c->user.id);
+    const char *p[] = {uid};
+    if (cr_pg_query(c->srv->pg,
+                    "SELECT name, expression FROM saved_filters WHERE user_id = $1::bigint "
+                    "ORDER BY name",
+                    1, p, on_filters, r) != 0)
+        db_failed(r, NULL);
 }

@@ -112,6 +112,8 @@ void users_handle_set_profiles(struct client *c, Carillon__V1__Envelope *env);
 void contacts_handle_create(struct client *c, Carillon__V1__Envelope *env);
 void contacts_handle_list(struct client *c, Carillon__V1__Envelope *env);
 void contacts_handle_update(struct client *c, Carillon__V1__Envelope *env);
+void contacts_handle_filter_save(struct client *c, Carillon__V1__Envelope *env);
+void contacts_handle_filters_get(struct client *c, Carillon__V1__Envelope *env);
 void contacts_handle_list_set(struct client *c, Carillon__V1__Envelope *env);
 void contacts_handle_lists_get(struct client *c, Carillon__V1__Envelope *env);
 void import_handle_begin(struct client *c, Carillon__V1__Envelope *env);

@@ -1517,7 +1517,8 @@ static int run(int argc, char **argv)
         return print_help();
     if (is(cmd, "apply") || is(cmd, "get") || is(cmd, "campaign") || is(cmd, "grant") ||
         is(cmd, "question") || is(cmd, "script") || is(cmd, "qualification") ||
-        is(cmd, "schedule") || is(cmd, "contact") || is(cmd, "blacklist") || is(cmd, "list")) {
+        is(cmd, "schedule") || is(cmd, "contact") || is(cmd, "blacklist") || is(cmd, "list") ||
+        is(cmd, "filter")) {
         if ((rc = check_target()))
             return rc;
         if (is(cmd, "apply"))
@@ -1538,6 +1539,8 @@ static int run(int argc, char **argv)
             return ctl_contact(argc - 1, argv + 1);
         if (is(cmd, "blacklist"))
             return ctl_blacklist(argc - 1, argv + 1);
+        if (is(cmd, "filter"))
+            return ctl_filter(argc - 1, argv + 1);
         if (is(cmd, "list"))
             return ctl_list(argc - 1, argv + 1);
         return cmd_campaign(argc - 1, argv + 1);

@@ -535,3 +535,52 @@ int ctl_list(int argc, char **argv)
     ctl_drop_reply();
     return ctl_print_ok("list updated");
 }
+
+/* filter save NAME EXPRESSION | filter list | filter delete NAME: the user's saved filters,
+ * used as --filter @NAME. */
+int ctl_filter(int argc, char **argv)
+{
+    Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
+    Carillon__V1__FilterSave fs = CARILLON__V1__FILTER_SAVE__INIT;
+    Carillon__V1__FiltersGet fg = CARILLON__V1__FILTERS_GET__INIT;
+    bool list = argc == 1 && !strcmp(argv[0], "list");
+    if (list) {
+        env.body_case = CARILLON__V1__ENVELOPE__BODY_FILTERS_GET;
+        env.filters_get = &fg;
+    } else if (argc == 3 && !strcmp(argv[0], "save")) {
+        fs.name = argv[1];
+        fs.expression = argv[2];
+    } else if (argc == 2 && !strcmp(argv[0], "delete")) {
+        fs.name = argv[1];
+    } else {
+        return ctl_usage("filter save NAME 'EXPRESSION' | filter list | filter delete NAME");
+    }
+    if (!list) {
+        if (!fs.expression[0] && !strcmp(argv[0], "save"))
+            return ctl_usage("filter save needs an expression");
+        env.body_case = CARILLON__V1__ENVELOPE__BODY_FILTER_SAVE;
+        env.filter_save = &fs;
+    }
+    int rc = ctl_connect_and_auth();
+    if (!rc)
+        rc = ctl_request(&env, list ? CARILLON__V1__ENVELOPE__BODY_FILTERS_REPLY
+                                    : CARILLON__V1__ENVELOPE__BODY_OK);
+    if (rc)
+        return rc;
+    if (list) {
+        const Carillon__V1__FiltersReply *r = ctl_reply()->filters_reply;
+        if (ctl_json()) {
+            pbjson_write(stdout, &r->base);
+        } else {
+            for (size_t i = 0; i < r->n_filters; i++) {
+                ctl_print_padded(r->filters[i]->name, 24);
+                printf(" %s\n", r->filters[i]->expression);
+            }
+        }
+        ctl_drop_reply();
+        return 0;
+    }
+    ctl_drop_reply();
+    return ctl_print_ok(fs.expression[0] ? "filter saved (use it as --filter @NAME)"
+                                         : "filter deleted");
+}

@@ -77,6 +77,22 @@ assert_contains "$ERR" "unknown field 'ville' at column 1"
 assert_exit 1 carillonctl contact list --campaign "$F" --columns id,ville
 assert_contains "$ERR" "unknown column 'ville'"
 
+# saved filters, per user, used as @name
+assert_exit 0 carillonctl filter save lyon-anciens "city = 'Lyon' and anciennete >= 10"
+assert_exit 0 carillonctl filter list
+assert_contains "$OUT" "lyon-anciens"
+assert_exit 0 carillonctl contact list --campaign "$F" --filter @lyon-anciens --columns last_name
+assert_contains "$OUT" "Dupré"
+assert_contains "$OUT" "(1 of 1 contacts)"
+assert_exit 1 carillonctl filter save broken "city = "
+assert_contains "$ERR" "expected a value"
+assert_exit 1 carillonctl contact list --campaign "$F" --filter @nope
+assert_contains "$ERR" "no saved filter named 'nope'"
+assert_exit 0 carillonctl filter delete lyon-anciens
+assert_exit 1 carillonctl contact list --campaign "$F" --filter @lyon-anciens
+assert_exit 1 carillonctl filter save 'bad name' "state = 'x'"
+assert_contains "$ERR" "a filter name is 1-64"
+
 # injection attempts are values or syntax errors; the data is intact
 assert_exit 0 carillonctl contact list --campaign "$F" --filter "last_name = '''; drop table contacts; --'"
 assert_contains "$OUT" "(0 of 0 contacts)"
