@@ -1,0 +1,118 @@
+/* carillon-dialerd's configuration keys: one table says each key's type, default, bounds and
+ * whether SIGHUP may change it (carillon-dialerd --example-config prints it as a file). */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "carillon/conn.h"
+#include "dialerd.h"
+
+static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
+static const char *const transports[] = {"udp", "tcp", NULL};
+
+static int validate_hostport(const void *value, char *err, size_t errlen)
+{
+    char host[256];
+    int port;
+    const char *s = *(char *const *)value;
+    if (cr_hostport_parse(s, host, sizeof host, &port) != 0) {
+        snprintf(err, errlen, "expected HOST:PORT (e.g. 127.0.0.1:4433), got '%s'", s);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int validate_sip_uri(const void *value, char *err, size_t errlen)
+{
+    const char *s = *(char *const *)value;
+    if (s[0] == '\0')
+        return 0;
+    if ((strncmp(s, "sip:", 4) != 0 && strncmp(s, "sips:", 5) != 0) || strlen(s) > 200 ||
+        strpbrk(s, " \t<>\"")) {
+        snprintf(err, errlen, "expected a SIP URI such as sip:trunk.example.net:5060, got '%s'", s);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int validate_address(const void *value, char *err, size_t errlen)
+{
+    const char *s = *(char *const *)value;
+    if (strlen(s) > 64 || strpbrk(s, " \t<>\"[];:@")) {
+        snprintf(err, errlen, "expected an IPv4 address or a host name, got '%s'", s);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int validate_caller_id(const void *value, char *err, size_t errlen)
+{
+    const char *s = *(char *const *)value;
+    if (strlen(s) > 32 || s[strspn(s, "+0123456789abcdefghijklmnopqrstuvwxyz"
+                                      "ABCDEFGHIJKLMNOPQRSTUVWXYZ._-")] != '\0') {
+        snprintf(err, errlen, "expected at most 32 of + digits letters . _ -, got '%s'", s);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+#define K(sec, key, type, def, reload, field, lo, hi, help)                                        \
+    {                                                                                              \
+        sec, key, type, def, reload, offsetof(struct dialer_config, field), lo, hi, NULL, NULL,    \
+            help                                                                                   \
+    }
+#define KV(sec, key, type, def, reload, field, validate, help)                                     \
+    {                                                                                              \
+        sec, key, type, def, reload, offsetof(struct dialer_config, field), 0, 0, NULL, validate,  \
+            help                                                                                   \
+    }
+
+const struct cr_cfg_key dialer_config_keys[] = {
+    K("dialer", "node_name", CR_CFG_STRING, "dialer1", false, node_name, 0, 0,
+      "name of this dialer in logs and in Hello"),
+    K("dialer", "pid_file", CR_CFG_STRING, "", false, pid_file, 0, 0, "pid file path; empty: none"),
+    K("dialer", "max_calls", CR_CFG_INT, "100", true, max_calls, 1, 100000,
+      "most simultaneous customer calls (1..100000); orders beyond it are refused"),
+    K("dialer", "max_cps", CR_CFG_INT, "10", true, max_cps, 1, 10000,
+      "most new calls per second (token bucket); orders above the rate wait their turn"),
+    K("dialer", "ring_timeout", CR_CFG_DURATION, "30s", true, ring_timeout_ms, 1000, 300000,
+      "time from INVITE to answer before the call is cancelled as no answer (1s..5m)"),
+    KV("dialer", "sip_address", CR_CFG_STRING, "127.0.0.1", false, sip_address, validate_address,
+       "local address the SIP stack binds and puts in Via/Contact"),
+    K("dialer", "sip_port", CR_CFG_INT, "5060", false, sip_port, 1, 65535,
+      "local SIP port (UDP and TCP)"),
+    {"dialer", "transport", CR_CFG_ENUM, "udp", false, offsetof(struct dialer_config, transport), 0,
+     0, transports, NULL, "transport towards the trunk: udp or tcp"},
+    KV("dialer", "media_address", CR_CFG_STRING, "", false, media_address, validate_address,
+       "address written in the SDP for RTP; empty: sip_address"),
+    K("dialer", "rtp_port_min", CR_CFG_INT, "20000", false, rtp_port_min, 1024, 65534,
+      "lowest RTP port (even ports are used, one per call)"),
+    K("dialer", "rtp_port_max", CR_CFG_INT, "29999", false, rtp_port_max, 1025, 65535,
+      "highest RTP port"),
+    K("dialer", "session_timer", CR_CFG_DURATION, "0", false, session_timer_ms, 0,
+      24LL * 3600 * 1000, "SIP session timer interval (RFC 4028); 0: off"),
+    K("dialer", "shutdown_timeout", CR_CFG_DURATION, "30s", false, shutdown_timeout_ms, 0,
+      3600LL * 1000, "on TERM, how long live calls may go on before they are hung up"),
+    KV("trunk", "uri", CR_CFG_STRING, NULL, false, trunk_uri, validate_sip_uri,
+       "the trunk, e.g. sip:trunk.example.net:5060; numbers are dialled as sip:NUMBER@host"),
+    KV("trunk", "outbound_proxy", CR_CFG_STRING, "", false, outbound_proxy, validate_sip_uri,
+       "SIP URI every request is sent through; empty: none"),
+    K("trunk", "username", CR_CFG_STRING, "", false, username, 0, 0,
+      "digest user name answered to 401/407 challenges; empty: no authentication"),
+    K("trunk", "password", CR_CFG_STRING, "", false, password, 0, 0, "digest password"),
+    KV("trunk", "caller_id", CR_CFG_STRING, "", true, caller_id, validate_caller_id,
+       "caller ID when an order names none; empty: the username, else anonymous"),
+    {"server", "address", CR_CFG_STRING, NULL, false,
+     offsetof(struct dialer_config, server_address), 0, 0, NULL, validate_hostport,
+     "carillon-server to connect to, HOST:PORT"},
+    K("server", "tls_ca", CR_CFG_STRING, NULL, false, tls_ca, 0, 0,
+      "CA certificate (PEM) that signs the server's and this dialer's certificates"),
+    K("server", "tls_cert", CR_CFG_STRING, NULL, false, tls_cert, 0, 0,
+      "this dialer's certificate (PEM, OU=dialer; deploy/pki.sh node DIR dialer NAME)"),
+    K("server", "tls_key", CR_CFG_STRING, NULL, false, tls_key, 0, 0, "its private key (PEM)"),
+    {"log", "level", CR_CFG_ENUM, "info", true, offsetof(struct dialer_config, log_level), 0, 0,
+     log_levels, NULL, "debug, info, warn or error"},
+    K("log", "json", CR_CFG_BOOL, "false", true, log_json, 0, 0, "one JSON object per log line"),
+};
+const size_t dialer_config_nkeys = sizeof dialer_config_keys / sizeof dialer_config_keys[0];

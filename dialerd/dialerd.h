@@ -1,0 +1,49 @@
+/* carillon-dialerd: its configuration and the pieces main.c wires together (the server link
+ * on the libuv loop, the SIP user agent on its sofia-sip thread). */
+#ifndef DIALERD_DIALERD_H
+#define DIALERD_DIALERD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "carillon/cfg.h"
+
+enum dl_transport { DL_TRANSPORT_UDP = 0, DL_TRANSPORT_TCP = 1 };
+
+/* Loaded by cr_cfg_load from dialer_config_keys; strings freed by cr_cfg_free. */
+struct dialer_config {
+    /* [dialer] */
+    char *node_name;
+    char *pid_file;
+    int64_t max_calls;
+    int64_t max_cps;
+    int64_t ring_timeout_ms;
+    char *sip_address;
+    int64_t sip_port;
+    int transport; /* enum dl_transport */
+    char *media_address;
+    int64_t rtp_port_min;
+    int64_t rtp_port_max;
+    int64_t session_timer_ms;
+    int64_t shutdown_timeout_ms;
+    /* [trunk] */
+    char *trunk_uri;
+    char *outbound_proxy;
+    char *username;
+    char *password;
+    char *caller_id;
+    /* [server] */
+    char *server_address;
+    char *tls_ca;
+    char *tls_cert;
+    char *tls_key;
+    /* [log] */
+    int log_level; /* enum cr_log_level */
+    bool log_json;
+};
+
+extern const struct cr_cfg_key dialer_config_keys[];
+extern const size_t dialer_config_nkeys;
+
+#endif

@@ -1,0 +1,694 @@
+/* carillon-dialerd: reads its INI config, starts the SIP user agent on its sofia-sip thread,
+ * keeps a mutual-TLS link to carillon-server on the libuv loop, admits call orders (max calls,
+ * calls per second, RTP ports) and reports every call's progress until TERM or INT. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "carillon/cfg.h"
+#include "carillon/conn.h"
+#include "carillon/daemon.h"
+#include "carillon/log.h"
+#include "dialerd.h"
+#include "outcome.h"
+#include "sip.h"
+
+#define PENDING_MAX 1024 /* orders waiting for a calls-per-second token */
+
+/* Everything main() wires together; lives on main's stack for the process's life. */
+struct app {
+    uv_loop_t *loop;
+    struct dialer_config cfg;
+    const char *config_path;
+    struct cr_tls_ctx *tls;
+    struct cr_client *client;
+    struct cr_conn *conn; /* the server link once Welcome came, else NULL */
+    struct dl_sip *sip;
+    bool stopping;
+    int exit_code;
+    size_t max_calls_cap; /* max_calls at start: sizes the SIP queues; reload cannot exceed */
+    size_t active;        /* admitted orders whose ENDED event has not come yet */
+    size_t events_dropped;
+    /* calls-per-second token bucket, and the orders waiting for a token */
+    double tokens;
+    uint64_t tokens_at_ms;
+    struct dl_order *pending; /* ring of PENDING_MAX */
+    size_t pending_head, pending_len;
+    uv_timer_t pace;
+    /* RTP ports: even ports of [rtp_port_min, rtp_port_max], one per call */
+    unsigned char *port_used;
+    int port_base, nports, port_next;
+    /* the trunk's URI split for building request URIs */
+    char trunk_scheme[8];
+    char trunk_hostpart[200]; /* host[:port][;params] */
+    char trunk_host[128];     /* host alone, for From/PAI */
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: carillon-dialerd --config FILE\n"
+               "       carillon-dialerd --example-config | --version | --help\n"
+               "\n"
+               "  --config FILE        INI configuration\n"
+               "  --example-config     print a configuration file documenting every key\n");
+}
+
+/* --- events to the server ------------------------------------------------------------------ */
+
+static uint32_t ms_between(long long from_us, long long to_us)
+{
+    return from_us && to_us > from_us ? (uint32_t)((to_us - from_us) / 1000) : 0;
+}
+
+static void send_event(struct app *app, const struct dl_event *ev)
+{
+    if (!app->conn) {
+        /* Phase 2 buffers these and replays them after reconnect. */
+        app->events_dropped++;
+        cr_log_warn("event_not_sent", "attempt=%llu state=%d reason=no_server_link dropped=%zu",
+                    (unsigned long long)ev->attempt_id, ev->state, app->events_dropped);
+        return;
+    }
+    Carillon__V1__CallEvent ce = CARILLON__V1__CALL_EVENT__INIT;
+    ce.attempt_id = ev->attempt_id;
+    ce.state = (Carillon__V1__CallState)ev->state;
+    ce.sip_call_id = (char *)ev->call_id;
+    ce.sip_status = (uint32_t)ev->sip_status;
+    ce.sip_reason = (char *)ev->sip_reason;
+    ce.outcome = (Carillon__V1__CallOutcome)ev->outcome;
+    ce.sent_at_us = ev->sent_us;
+    ce.ringing_at_us = ev->ringing_us;
+    ce.answered_at_us = ev->answered_us;
+    ce.ended_at_us = ev->ended_us;
+    ce.hung_up_by = (Carillon__V1__CallParty)ev->hung_up_by;
+    ce.ring_ms = ms_between(ev->sent_us, ev->answered_us ? ev->answered_us : ev->ended_us);
+    ce.talk_ms = ms_between(ev->answered_us, ev->ended_us);
+    ce.detail = (char *)ev->detail;
+    Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
+    env.body_case = CARILLON__V1__ENVELOPE__BODY_CALL_EVENT;
+    env.call_event = &ce;
+    int rc = cr_conn_send(app->conn, &env);
+    if (rc)
+        cr_log_warn("event_not_sent", "attempt=%llu state=%d error=%s",
+                    (unsigned long long)ev->attempt_id, ev->state, cr_log_q(strerror(-rc)));
+}
+
+/* An order the dialer will not place: one ENDED event with outcome refused (or cancelled). */
+static void end_unplaced(struct app *app, uint64_t attempt_id, int outcome, const char *why)
+{
+    struct dl_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.attempt_id = attempt_id;
+    ev.state = CARILLON__V1__CALL_STATE__CALL_STATE_ENDED;
+    ev.outcome = outcome;
+    ev.ended_us = cr_now_us();
+    snprintf(ev.detail, sizeof ev.detail, "%s", why);
+    cr_log_info("order_not_placed", "attempt=%llu outcome=%s reason=%s",
+                (unsigned long long)attempt_id, dl_outcome_name((Carillon__V1__CallOutcome)outcome),
+                cr_log_q(why));
+    send_event(app, &ev);
+}
+
+/* --- RTP ports ----------------------------------------------------------------------------- */
+
+static int port_take(struct app *app)
+{
+    for (int i = 0; i < app->nports; i++) {
+        int k = (app->port_next + i) % app->nports;
+        if (!app->port_used[k]) {
+            app->port_used[k] = 1;
+            app->port_next = (k + 1) % app->nports;
+            return app->port_base + 2 * k;
+        }
+    }
+    return 0;
+}
+
+static void port_give(struct app *app, int port)
+{
+    int k = (port - app->port_base) / 2;
+    if (port > 0 && k >= 0 && k < app->nports)
+        app->port_used[k] = 0;
+}
+
+/* --- SIP events ---------------------------------------------------------------------------- */
+
+static void on_sip_event(void *arg, const struct dl_event *ev)
+{
+    struct app *app = arg;
+    if (ev->state == CARILLON__V1__CALL_STATE__CALL_STATE_ENDED) {
+        if (app->active > 0)
+            app->active--;
+        port_give(app, ev->rtp_port);
+    }
+    send_event(app, ev);
+}
+
+static void on_client_stopped(void *arg)
+{
+    struct app *app = arg;
+    cr_log_info("server_link_closed", "node=%s", cr_log_q(app->cfg.node_name));
+}
+
+static void on_sip_stopped(void *arg)
+{
+    struct app *app = arg;
+    app->sip = NULL;
+    cr_log_info("sip_thread_ended", "active=%zu", app->active);
+    app->conn = NULL;
+    if (app->client) {
+        cr_client_stop(app->client, on_client_stopped, app);
+        app->client = NULL;
+    }
+    if (!uv_is_closing((uv_handle_t *)&app->pace))
+        uv_close((uv_handle_t *)&app->pace, NULL);
+    cr_daemon_shutdown();
+}
+
+/* --- admission ----------------------------------------------------------------------------- */
+
+static size_t max_calls(const struct app *app)
+{
+    size_t m = (size_t)app->cfg.max_calls;
+    return m < app->max_calls_cap ? m : app->max_calls_cap;
+}
+
+static void tokens_refill(struct app *app)
+{
+    uint64_t now = uv_now(app->loop);
+    double rate = (double)app->cfg.max_cps;
+    /* a tenth of a second's worth at most: bursts stay small, under the SIP stack's knee */
+    double cap = rate / 10 < 1 ? 1 : rate / 10;
+    app->tokens += (double)(now - app->tokens_at_ms) * rate / 1000.0;
+    if (app->tokens > cap)
+        app->tokens = cap;
+    app->tokens_at_ms = now;
+}
+
+static void dial(struct app *app, const struct dl_order *o)
+{
+    int rc = dl_sip_call(app->sip, o);
+    if (rc) {
+        app->active--;
+        port_give(app, o->rtp_port);
+        end_unplaced(app, o->attempt_id, CARILLON__V1__CALL_OUTCOME__CALL_OUTCOME_REFUSED,
+                     rc == -ENOBUFS ? "SIP queue full" : "dialer stopping");
+    }
+}
+
+static void on_pace(uv_timer_t *t)
+{
+    struct app *app = t->data;
+    tokens_refill(app);
+    while (app->pending_len > 0 && app->tokens >= 1.0) {
+        struct dl_order o = app->pending[app->pending_head];
+        app->pending_head = (app->pending_head + 1) % PENDING_MAX;
+        app->pending_len--;
+        app->tokens -= 1.0;
+        dial(app, &o);
+    }
+    if (app->pending_len == 0)
+        uv_timer_stop(&app->pace);
+}
+
+static void pace_start(struct app *app)
+{
+    if (uv_is_active((uv_handle_t *)&app->pace))
+        return;
+    uint64_t every = (uint64_t)(1000 / app->cfg.max_cps);
+    uv_timer_start(&app->pace, on_pace, every ? every : 1, every ? every : 1);
+}
+
+/* Cancels an order still waiting for a token; true when it was there. */
+static bool pending_cancel(struct app *app, uint64_t attempt_id)
+{
+    for (size_t i = 0; i < app->pending_len; i++) {
+        size_t k = (app->pending_head + i) % PENDING_MAX;
+        if (app->pending[k].attempt_id != attempt_id)
+            continue;
+        int port = app->pending[k].rtp_port;
+        for (size_t j = i; j + 1 < app->pending_len; j++)
+            app->pending[(app->pending_head + j) % PENDING_MAX] =
+                app->pending[(app->pending_head + j + 1) % PENDING_MAX];
+        app->pending_len--;
+        app->active--;
+        port_give(app, port);
+        end_unplaced(app, attempt_id, CARILLON__V1__CALL_OUTCOME__CALL_OUTCOME_CANCELLED,
+                     "cancelled by order before dialling");
+        return true;
+    }
+    return false;
+}
+
+static void refuse_pending(struct app *app, const char *why)
+{
+    while (app->pending_len > 0) {
+        struct dl_order *o = &app->pending[app->pending_head];
+        app->pending_head = (app->pending_head + 1) % PENDING_MAX;
+        app->pending_len--;
+        app->active--;
+        port_give(app, o->rtp_port);
+        end_unplaced(app, o->attempt_id, CARILLON__V1__CALL_OUTCOME__CALL_OUTCOME_REFUSED, why);
+    }
+}
+
+static bool id_ok(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    return n > 0 && n <= max &&
+           s[strspn(s, "+0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ._-")] ==
+               '\0';
+}
+
+static bool number_ok(const char *s)
+{
+    const char *d = s[0] == '+' ? s + 1 : s;
+    size_t n = strlen(d);
+    return n >= 1 && n <= 32 && d[strspn(d, "0123456789")] == '\0';
+}
+
+static bool uri_ok(const char *s)
+{
+    return (strncmp(s, "sip:", 4) == 0 || strncmp(s, "sips:", 5) == 0) &&
+           strlen(s) < DL_URI_MAX - 20 && !strpbrk(s, " \t\r\n<>\"");
+}
+
+/* Fills o from a PlaceCall; returns NULL or the reason it cannot be dialled. */
+static const char *order_build(struct app *app, const Carillon__V1__PlaceCall *co,
+                               struct dl_order *o)
+{
+    memset(o, 0, sizeof *o);
+    o->attempt_id = co->attempt_id;
+    if (co->attempt_id == 0)
+        return "attempt_id is 0";
+    bool tcp = app->cfg.transport == DL_TRANSPORT_TCP;
+    if (co->uri && co->uri[0]) {
+        if (!uri_ok(co->uri))
+            return "uri is not a sip: or sips: URI";
+        if (snprintf(o->to_uri, sizeof o->to_uri, "%s%s", co->uri,
+                     tcp && !strstr(co->uri, "transport=") ? ";transport=tcp" : "") >=
+            (int)sizeof o->to_uri)
+            return "uri too long";
+    } else if (co->number && co->number[0]) {
+        if (!number_ok(co->number))
+            return "number is not 1 to 32 digits with an optional leading +";
+        if (snprintf(o->to_uri, sizeof o->to_uri, "%s:%s@%s%s", app->trunk_scheme, co->number,
+                     app->trunk_hostpart,
+                     tcp && !strstr(app->trunk_hostpart, "transport=") ? ";transport=tcp" : "") >=
+            (int)sizeof o->to_uri)
+            return "number too long for the trunk URI";
+    } else {
+        return "neither number nor uri";
+    }
+    const char *caller = co->caller_id && co->caller_id[0] ? co->caller_id
+                         : app->cfg.caller_id[0]           ? app->cfg.caller_id
+                         : app->cfg.username[0]            ? app->cfg.username
+                                                           : "anonymous";
+    if (!id_ok(caller, 32))
+        return "caller_id is not at most 32 of + digits letters . _ -";
+    char name[72] = "";
+    size_t n = 0;
+    for (const char *p = co->caller_name ? co->caller_name : ""; *p && n < 64; p++)
+        if ((unsigned char)*p >= 0x20 && *p != '"' && *p != '\\' && *p != 0x7f)
+            name[n++] = *p;
+    name[n] = '\0';
+    int n1 = 0, n2 = 0;
+    if (co->privacy) {
+        /* RFC 3323/3325: an anonymous From, the real identity in P-Asserted-Identity only */
+        snprintf(o->from, sizeof o->from, "\"Anonymous\" <sip:anonymous@anonymous.invalid>");
+        o->privacy = true;
+    } else if (name[0]) {
+        n1 = snprintf(o->from, sizeof o->from, "\"%s\" <sip:%s@%s>", name, caller, app->trunk_host);
+    } else {
+        n1 = snprintf(o->from, sizeof o->from, "<sip:%s@%s>", caller, app->trunk_host);
+    }
+    if (strcmp(caller, "anonymous") != 0)
+        n2 = snprintf(o->pai, sizeof o->pai, "<sip:%s@%s>", caller, app->trunk_host);
+    if (n1 >= (int)sizeof o->from || n2 >= (int)sizeof o->pai)
+        return "caller identity too long";
+    uint64_t ring = co->ring_timeout_ms ? co->ring_timeout_ms : (uint64_t)app->cfg.ring_timeout_ms;
+    o->ring_timeout_ms = (unsigned)(ring > 300000 ? 300000 : ring < 100 ? 100 : ring);
+    return NULL;
+}
+
+static void on_order(struct app *app, const Carillon__V1__PlaceCall *co)
+{
+    struct dl_order o;
+    cr_log_info("order_received", "attempt=%llu campaign=%llu contact=%llu",
+                (unsigned long long)co->attempt_id, (unsigned long long)co->campaign_id,
+                (unsigned long long)co->contact_id);
+    const char *bad = order_build(app, co, &o);
+    if (bad) {
+        end_unplaced(app, co->attempt_id, CARILLON__V1__CALL_OUTCOME__CALL_OUTCOME_REFUSED, bad);
+        return;
+    }
+    if (app->stopping || !app->sip) {
+        end_unplaced(app, o.attempt_id, CARILLON__V1__CALL_OUTCOME__CALL_OUTCOME_REFUSED,
+                     "dialer stopping");
+        return;
+    }
+    if (app->active >= max_calls(app)) {
+        end_unplaced(app, o.attempt_id, CARILLON__V1__CALL_OUTCOME__CALL_OUTCOME_REFUSED,
+                     "max_calls reached");
+        return;
+    }
+    o.rtp_port = port_take(app);
+    if (!o.rtp_port) {
+        end_unplaced(app, o.attempt_id, CARILLON__V1__CALL_OUTCOME__CALL_OUTCOME_REFUSED,
+                     "no free RTP port");
+        return;
+    }
+    app->active++;
+    tokens_refill(app);
+    if (app->pending_len == 0 && app->tokens >= 1.0) {
+        app->tokens -= 1.0;
+        dial(app, &o);
+        return;
+    }
+    if (app->pending_len == PENDING_MAX) {
+        app->active--;
+        port_give(app, o.rtp_port);
+        end_unplaced(app, o.attempt_id, CARILLON__V1__CALL_OUTCOME__CALL_OUTCOME_REFUSED,
+                     "too many orders waiting for the calls-per-second limit");
+        return;
+    }
+    app->pending[(app->pending_head + app->pending_len) % PENDING_MAX] = o;
+    app->pending_len++;
+    pace_start(app);
+}
+
+/* --- server link --------------------------------------------------------------------------- */
+
+static void on_link_open(struct cr_conn *c)
+{
+    struct app *app = cr_conn_data(c);
+    Carillon__V1__Hello h = CARILLON__V1__HELLO__INIT;
+    h.role = CARILLON__V1__ROLE__ROLE_DIALER;
+    h.protocol_version = CR_PROTOCOL_VERSION;
+    h.node_name = app->cfg.node_name;
+    h.software = "carillon-dialerd " CARILLON_VERSION;
+    Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
+    env.request_id = 1;
+    env.body_case = CARILLON__V1__ENVELOPE__BODY_HELLO;
+    env.hello = &h;
+    if (cr_conn_send(c, &env) != 0)
+        cr_conn_close(c);
+}
+
+static void send_capacity(struct app *app)
+{
+    Carillon__V1__DialerCapacity cap = CARILLON__V1__DIALER_CAPACITY__INIT;
+    cap.max_calls = (uint32_t)max_calls(app);
+    cap.max_calls_per_second = (uint32_t)app->cfg.max_cps;
+    cap.active_calls = (uint32_t)app->active;
+    Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
+    env.body_case = CARILLON__V1__ENVELOPE__BODY_DIALER_CAPACITY;
+    env.dialer_capacity = &cap;
+    if (app->conn && cr_conn_send(app->conn, &env) != 0)
+        cr_log_warn("capacity_not_sent", "node=%s", cr_log_q(app->cfg.node_name));
+}
+
+static void on_link_message(struct cr_conn *c, Carillon__V1__Envelope *env)
+{
+    struct app *app = cr_conn_data(c);
+    switch (env->body_case) {
+    case CARILLON__V1__ENVELOPE__BODY_WELCOME:
+        app->conn = c;
+        cr_log_info("server_connected", "peer=%s server=%s version=%u", cr_conn_peer(c),
+                    cr_log_q(env->welcome->node_name), env->welcome->protocol_version);
+        send_capacity(app);
+        break;
+    case CARILLON__V1__ENVELOPE__BODY_PLACE_CALL:
+        if (app->conn == c)
+            on_order(app, env->place_call);
+        else
+            cr_conn_send_error(c, env->request_id, CARILLON__V1__CODE__CODE_FAILED_PRECONDITION,
+                               NULL, "orders come after Hello/Welcome");
+        break;
+    case CARILLON__V1__ENVELOPE__BODY_CALL_CANCEL:
+    case CARILLON__V1__ENVELOPE__BODY_CALL_HANGUP: {
+        bool cancel = env->body_case == CARILLON__V1__ENVELOPE__BODY_CALL_CANCEL;
+        uint64_t id = cancel ? env->call_cancel->attempt_id : env->call_hangup->attempt_id;
+        if (pending_cancel(app, id) || !app->sip)
+            break;
+        int rc = cancel ? dl_sip_cancel(app->sip, id) : dl_sip_hangup(app->sip, id);
+        if (rc)
+            cr_log_warn("call_stop_not_queued", "attempt=%llu error=%s", (unsigned long long)id,
+                        cr_log_q(strerror(-rc)));
+        break;
+    }
+    case CARILLON__V1__ENVELOPE__BODY_PING: {
+        Carillon__V1__Pong pong = CARILLON__V1__PONG__INIT;
+        pong.sent_at_us = env->ping->sent_at_us;
+        pong.server_time_us = cr_now_us();
+        pong.server_version = CARILLON_VERSION;
+        Carillon__V1__Envelope r = CARILLON__V1__ENVELOPE__INIT;
+        r.request_id = env->request_id;
+        r.body_case = CARILLON__V1__ENVELOPE__BODY_PONG;
+        r.pong = &pong;
+        (void)!cr_conn_send(c, &r);
+        break;
+    }
+    case CARILLON__V1__ENVELOPE__BODY_PONG:
+    case CARILLON__V1__ENVELOPE__BODY_OK:
+        break;
+    case CARILLON__V1__ENVELOPE__BODY_ERROR:
+        cr_log_warn("server_error", "code=%d field=%s message=%s", env->error->code,
+                    cr_log_q(env->error->field ? env->error->field : ""),
+                    cr_log_q(env->error->message ? env->error->message : ""));
+        break;
+    default:
+        cr_conn_send_error(c, env->request_id, CARILLON__V1__CODE__CODE_UNIMPLEMENTED, NULL,
+                           "carillon-dialerd does not handle message %d", (int)env->body_case);
+        break;
+    }
+    carillon__v1__envelope__free_unpacked(env, NULL);
+}
+
+static void on_link_close(struct cr_conn *c, int err)
+{
+    struct app *app = cr_conn_data(c);
+    if (app->conn == c) {
+        app->conn = NULL;
+        cr_log_warn("server_link_down", "error=%s live_calls=%zu",
+                    cr_log_q(err ? strerror(-err) : "closed"), app->active);
+    } else if (err) {
+        cr_log_warn("server_connect_failed", "error=%s", cr_log_q(strerror(-err)));
+    }
+}
+
+/* --- daemon -------------------------------------------------------------------------------- */
+
+static void on_stop(void *arg, bool fast)
+{
+    struct app *app = arg;
+    cr_log_info("stopping", "mode=%s active=%zu", fast ? "fast" : "graceful", app->active);
+    app->stopping = true;
+    refuse_pending(app, "dialer stopping");
+    if (app->sip)
+        dl_sip_stop(app->sip, fast);
+}
+
+static void apply_log_config(const struct dialer_config *cfg)
+{
+    cr_log_set_level((enum cr_log_level)cfg->log_level);
+    cr_log_set_json(cfg->log_json);
+}
+
+static void on_reload(void *arg)
+{
+    struct app *app = arg;
+    char err[1024], warn[1024];
+    if (cr_cfg_reload(dialer_config_keys, dialer_config_nkeys, app->config_path, &app->cfg, err,
+                      sizeof err, warn, sizeof warn) != 0) {
+        cr_log_error("reload_failed", "error=%s kept=previous", cr_log_q(err));
+        return;
+    }
+    apply_log_config(&app->cfg);
+    if ((size_t)app->cfg.max_calls > app->max_calls_cap)
+        cr_log_warn("reload_max_calls_capped", "max_calls=%lld cap=%zu (restart to raise it)",
+                    (long long)app->cfg.max_calls, app->max_calls_cap);
+    if (warn[0])
+        cr_log_warn("reloaded", "restart_needed_for=%s", cr_log_q(warn));
+    else
+        cr_log_info("reloaded", "config=%s", cr_log_q(app->config_path));
+    send_capacity(app);
+}
+
+/* Splits the trunk URI into scheme, host[:port][;params] and host. */
+static int trunk_split(struct app *app)
+{
+    const char *u = app->cfg.trunk_uri;
+    const char *colon = strchr(u, ':');
+    if (!colon || (size_t)(colon - u) >= sizeof app->trunk_scheme)
+        return -EINVAL;
+    snprintf(app->trunk_scheme, sizeof app->trunk_scheme, "%.*s", (int)(colon - u), u);
+    const char *rest = colon + 1;
+    const char *at = strchr(rest, '@');
+    if (at)
+        rest = at + 1;
+    if (!rest[0] || strlen(rest) >= sizeof app->trunk_hostpart)
+        return -EINVAL;
+    snprintf(app->trunk_hostpart, sizeof app->trunk_hostpart, "%s", rest);
+    size_t hl = rest[0] == '[' ? strcspn(rest, "]") + 1 : strcspn(rest, ":;?");
+    if (hl >= sizeof app->trunk_host)
+        return -EINVAL;
+    snprintf(app->trunk_host, sizeof app->trunk_host, "%.*s", (int)hl, rest);
+    return 0;
+}
+
+static int setup(struct app *app, char *err, size_t errlen)
+{
+    if (trunk_split(app)) {
+        snprintf(err, errlen, "[trunk] uri: cannot read host from '%s'", app->cfg.trunk_uri);
+        return -EINVAL;
+    }
+    app->port_base = (int)(app->cfg.rtp_port_min + (app->cfg.rtp_port_min & 1));
+    app->nports = (int)((app->cfg.rtp_port_max - app->port_base) / 2 + 1);
+    if (app->cfg.rtp_port_max < app->port_base + 1 || app->nports < 1) {
+        snprintf(err, errlen, "[dialer] rtp_port_min..rtp_port_max holds no even port");
+        return -EINVAL;
+    }
+    if ((int64_t)app->nports < app->cfg.max_calls)
+        cr_log_warn("rtp_ports_short", "ports=%d max_calls=%lld", app->nports,
+                    (long long)app->cfg.max_calls);
+    app->port_used = calloc((size_t)app->nports, 1);
+    app->pending = calloc(PENDING_MAX, sizeof *app->pending);
+    if (!app->port_used || !app->pending)
+        return -ENOMEM;
+    app->max_calls_cap = (size_t)app->cfg.max_calls;
+
+    char bind_url[128];
+    snprintf(bind_url, sizeof bind_url, "sip:%s:%lld", app->cfg.sip_address,
+             (long long)app->cfg.sip_port);
+    struct dl_sip_opts so = {
+        .bind_url = bind_url,
+        .media_address = app->cfg.media_address[0] ? app->cfg.media_address : app->cfg.sip_address,
+        .outbound_proxy = app->cfg.outbound_proxy,
+        .username = app->cfg.username,
+        .password = app->cfg.password,
+        .session_timer_s = (unsigned)(app->cfg.session_timer_ms / 1000),
+        .shutdown_timeout_ms = (unsigned)app->cfg.shutdown_timeout_ms,
+        .max_calls = app->max_calls_cap,
+    };
+    int rc =
+        dl_sip_start(app->loop, &so, on_sip_event, on_sip_stopped, app, &app->sip, err, errlen);
+    if (rc)
+        return rc;
+
+    struct cr_tls_config tcfg = {app->cfg.tls_ca, app->cfg.tls_cert, app->cfg.tls_key};
+    rc = cr_tls_ctx_new_client(&tcfg, &app->tls, err, errlen);
+    if (rc)
+        return rc;
+    char host[256];
+    int port;
+    if (cr_hostport_parse(app->cfg.server_address, host, sizeof host, &port) != 0) {
+        snprintf(err, errlen, "[server] address: expected HOST:PORT");
+        return -EINVAL;
+    }
+    struct cr_client_opts co = {.host = host, .port = port, .tls = app->tls};
+    static const struct cr_conn_cbs cbs = {
+        .on_open = on_link_open, .on_message = on_link_message, .on_close = on_link_close};
+    rc = cr_client_start(app->loop, &co, &cbs, app, &app->client);
+    if (rc) {
+        snprintf(err, errlen, "cannot start the server link: %s", strerror(-rc));
+        return rc;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"example-config", no_argument, NULL, 'e'},
+        {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct app app;
+    memset(&app, 0, sizeof app);
+    const char *config = NULL;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "c:eVh", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'c':
+            config = optarg;
+            break;
+        case 'e':
+            cr_cfg_write_example(dialer_config_keys, dialer_config_nkeys, STDOUT_FILENO);
+            return 0;
+        case 'V':
+            printf("carillon-dialerd %s\n", CARILLON_VERSION);
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!config || optind != argc) {
+        fprintf(stderr, "carillon-dialerd: %s\n",
+                config ? "unexpected argument" : "--config FILE is required");
+        usage(stderr);
+        return 2;
+    }
+    char err[1024];
+    if (cr_cfg_load(dialer_config_keys, dialer_config_nkeys, config, &app.cfg, err, sizeof err) !=
+        0) {
+        fprintf(stderr, "carillon-dialerd: %s\n", err);
+        return 2;
+    }
+    app.config_path = config;
+    cr_log_init("dialerd", (enum cr_log_level)app.cfg.log_level, app.cfg.log_json);
+
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    app.loop = &loop;
+    uv_timer_init(&loop, &app.pace);
+    app.pace.data = &app;
+    app.tokens = 1.0;
+    app.tokens_at_ms = uv_now(&loop);
+
+    static const struct cr_daemon_cbs dcbs = {.on_stop = on_stop, .on_reload = on_reload};
+    int rc = cr_daemon_init(&loop, app.cfg.pid_file[0] ? app.cfg.pid_file : NULL, &dcbs, &app);
+    if (rc) {
+        fprintf(stderr, "carillon-dialerd: pid file %s: %s\n", app.cfg.pid_file, strerror(-rc));
+        app.exit_code = 1;
+        goto done;
+    }
+    err[0] = '\0';
+    rc = setup(&app, err, sizeof err);
+    if (rc) {
+        fprintf(stderr, "carillon-dialerd: %s\n", err[0] ? err : strerror(-rc));
+        app.exit_code = rc == -EINVAL ? 2 : 1;
+        if (app.client) {
+            cr_client_stop(app.client, NULL, NULL);
+            app.client = NULL;
+        }
+        if (app.sip)
+            dl_sip_stop(app.sip, true); /* on_sip_stopped shuts the rest down */
+        else
+            cr_daemon_shutdown();
+        uv_run(&loop, UV_RUN_DEFAULT);
+        goto done;
+    }
+    cr_log_info("starting", "version=%s config=%s pid=%d node=%s trunk=%s server=%s",
+                CARILLON_VERSION, cr_log_q(config), (int)getpid(), cr_log_q(app.cfg.node_name),
+                cr_log_q(app.cfg.trunk_uri), cr_log_q(app.cfg.server_address));
+    uv_run(&loop, UV_RUN_DEFAULT);
+    cr_log_info("stopped", "exit=%d", app.exit_code);
+done:
+    cr_loop_close_all(&loop);
+    if (app.tls)
+        cr_tls_ctx_free(app.tls);
+    free(app.port_used);
+    free(app.pending);
+    cr_cfg_free(dialer_config_keys, dialer_config_nkeys, &app.cfg);
+    return app.exit_code;
+}

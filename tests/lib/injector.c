@@ -1,0 +1,450 @@
+/* cr-injector: a test-only stand-in for carillon-server on the dialer link. It listens with TLS,
+ * accepts one carillon-dialerd, answers its Hello, sends call orders and prints every event.
+ *
+ *   cr-injector --listen HOST:PORT --ca CA --cert CERT --key KEY [--timeout S]
+ *               [--script FILE] [STEP...]
+ * Steps (one per argument or per script line; # starts a comment):
+ *   call ID TARGET [caller_id=X] [caller_name=X] [privacy=1] [ring_timeout_ms=N]
+ *        TARGET is a sip:/sips: URI or a number dialled through the dialer's trunk
+ *   cancel ID | hangup ID | wait ID ringing|answered|ended | sleep MS
+ * Output, one line each: "listening port=P", "hello role=R node=N cert_role=R",
+ * "capacity max_calls=N max_cps=N active=N", "event attempt=ID state=S outcome=O
+ * sip_status=N hung_up_by=P call_id=C ring_ms=N talk_ms=N sent_at_us=T ringing_at_us=T
+ * answered_at_us=T ended_at_us=T detail=D", "done". Steps start once the dialer has sent its
+ * capacity. Exit 0 after the last step, 1 on --timeout (default 60 s), 2 on usage errors,
+ * 3 when the dialer disconnects before the end. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "carillon/conn.h"
+#include "carillon/daemon.h"
+#include "carillon/log.h"
+
+#define MAX_STEPS  1024
+#define MAX_SEEN   4096
+#define SCRIPT_MAX (256 * 1024)
+
+struct seen {
+    uint64_t id;
+    unsigned states; /* bit per CallState */
+};
+
+struct inj {
+    uv_loop_t *loop;
+    uv_tcp_t listener;
+    struct cr_tls_ctx *tls;
+    struct cr_conn *conn;
+    char *steps[MAX_STEPS];
+    int nsteps, next;
+    bool running;  /* steps started */
+    bool finished; /* done or failed: closing down */
+    int exit_code;
+    uv_timer_t step_timer; /* sleep steps and wait polling */
+    uv_timer_t deadline;
+    struct seen seen[MAX_SEEN];
+    int nseen;
+    uint64_t rid;
+};
+
+static const char *state_name(int s)
+{
+    switch (s) {
+    case CARILLON__V1__CALL_STATE__CALL_STATE_RINGING:
+        return "ringing";
+    case CARILLON__V1__CALL_STATE__CALL_STATE_ANSWERED:
+        return "answered";
+    case CARILLON__V1__CALL_STATE__CALL_STATE_ENDED:
+        return "ended";
+    default:
+        return "unspecified";
+    }
+}
+
+static const char *outcome_name(int o)
+{
+    static const char *const names[] = {
+        "none",     "answered",      "busy",      "no_answer", "invalid_number",
+        "rejected", "trunk_failure", "cancelled", "lost",      "refused",
+    };
+    return o >= 0 && o < (int)(sizeof names / sizeof names[0]) ? names[o] : "?";
+}
+
+static const char *party_name(int p)
+{
+    return p == CARILLON__V1__CALL_PARTY__CALL_PARTY_CUSTOMER ? "customer"
+           : p == CARILLON__V1__CALL_PARTY__CALL_PARTY_DIALER ? "dialer"
+                                                              : "none";
+}
+
+static void finish(struct inj *in, int code, const char *why)
+{
+    if (in->finished)
+        return;
+    in->finished = true;
+    in->exit_code = code;
+    if (why)
+        printf("%s\n", why);
+    uv_timer_stop(&in->step_timer);
+    uv_timer_stop(&in->deadline);
+    uv_close((uv_handle_t *)&in->step_timer, NULL);
+    uv_close((uv_handle_t *)&in->deadline, NULL);
+    if (!uv_is_closing((uv_handle_t *)&in->listener))
+        uv_close((uv_handle_t *)&in->listener, NULL);
+    if (in->conn)
+        cr_conn_close(in->conn);
+}
+
+static struct seen *seen_get(struct inj *in, uint64_t id, bool add)
+{
+    for (int i = 0; i < in->nseen; i++)
+        if (in->seen[i].id == id)
+            return &in->seen[i];
+    if (!add || in->nseen == MAX_SEEN)
+        return NULL;
+    in->seen[in->nseen].id = id;
+    in->seen[in->nseen].states = 0;
+    return &in->seen[in->nseen++];
+}
+
+static void run_steps(struct inj *in);
+
+static void on_step_timer(uv_timer_t *t)
+{
+    run_steps(t->data);
+}
+
+static int state_value(const char *s)
+{
+    if (strcmp(s, "ringing") == 0)
+        return CARILLON__V1__CALL_STATE__CALL_STATE_RINGING;
+    if (strcmp(s, "answered") == 0)
+        return CARILLON__V1__CALL_STATE__CALL_STATE_ANSWERED;
+    if (strcmp(s, "ended") == 0)
+        return CARILLON__V1__CALL_STATE__CALL_STATE_ENDED;
+    return -1;
+}
+
+static void send_env(struct inj *in, Carillon__V1__Envelope *env)
+{
+    env->request_id = ++in->rid;
+    int rc = cr_conn_send(in->conn, env);
+    if (rc)
+        printf("send_failed error=%s\n", strerror(-rc));
+}
+
+/* Runs one step; returns 1 to go on, 0 when it waits (a timer or an event resumes it), -1 on a
+ * bad step. */
+static int run_step(struct inj *in, char *line)
+{
+    char *argv[16];
+    int argc = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(line, " \t", &save); tok && argc < 16;
+         tok = strtok_r(NULL, " \t", &save))
+        argv[argc++] = tok;
+    if (argc == 0 || argv[0][0] == '#')
+        return 1;
+    Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
+    if (strcmp(argv[0], "call") == 0 && argc >= 3) {
+        Carillon__V1__PlaceCall pc = CARILLON__V1__PLACE_CALL__INIT;
+        pc.attempt_id = strtoull(argv[1], NULL, 10);
+        if (strncmp(argv[2], "sip:", 4) == 0 || strncmp(argv[2], "sips:", 5) == 0)
+            pc.uri = argv[2];
+        else
+            pc.number = argv[2];
+        for (int i = 3; i < argc; i++) {
+            char *eq = strchr(argv[i], '=');
+            if (!eq)
+                return -1;
+            *eq++ = '\0';
+            if (strcmp(argv[i], "caller_id") == 0)
+                pc.caller_id = eq;
+            else if (strcmp(argv[i], "caller_name") == 0)
+                pc.caller_name = eq;
+            else if (strcmp(argv[i], "privacy") == 0)
+                pc.privacy = atoi(eq) != 0;
+            else if (strcmp(argv[i], "ring_timeout_ms") == 0)
+                pc.ring_timeout_ms = (uint32_t)strtoul(eq, NULL, 10);
+            else
+                return -1;
+        }
+        env.body_case = CARILLON__V1__ENVELOPE__BODY_PLACE_CALL;
+        env.place_call = &pc;
+        send_env(in, &env);
+        return 1;
+    }
+    if ((strcmp(argv[0], "cancel") == 0 || strcmp(argv[0], "hangup") == 0) && argc == 2) {
+        Carillon__V1__CancelCall cc = CARILLON__V1__CANCEL_CALL__INIT;
+        Carillon__V1__HangupCall hc = CARILLON__V1__HANGUP_CALL__INIT;
+        if (argv[0][0] == 'c') {
+            cc.attempt_id = strtoull(argv[1], NULL, 10);
+            env.body_case = CARILLON__V1__ENVELOPE__BODY_CALL_CANCEL;
+            env.call_cancel = &cc;
+        } else {
+            hc.attempt_id = strtoull(argv[1], NULL, 10);
+            env.body_case = CARILLON__V1__ENVELOPE__BODY_CALL_HANGUP;
+            env.call_hangup = &hc;
+        }
+        send_env(in, &env);
+        return 1;
+    }
+    if (strcmp(argv[0], "wait") == 0 && argc == 3) {
+        int st = state_value(argv[2]);
+        if (st < 0)
+            return -1;
+        struct seen *s = seen_get(in, strtoull(argv[1], NULL, 10), false);
+        return s && (s->states & (1u << st)) ? 1 : 0;
+    }
+    if (strcmp(argv[0], "sleep") == 0 && argc == 2) {
+        uv_timer_start(&in->step_timer, on_step_timer, strtoull(argv[1], NULL, 10), 0);
+        return 0;
+    }
+    return -1;
+}
+
+static void run_steps(struct inj *in)
+{
+    while (!in->finished && in->running && in->next < in->nsteps) {
+        char line[1024];
+        snprintf(line, sizeof line, "%s", in->steps[in->next]);
+        int rc = run_step(in, line);
+        if (rc < 0) {
+            fprintf(stderr, "cr-injector: bad step '%s'\n", in->steps[in->next]);
+            finish(in, 2, NULL);
+            return;
+        }
+        if (rc == 0) {
+            bool sleeping = uv_is_active((uv_handle_t *)&in->step_timer);
+            if (sleeping) /* the timer's expiry means the sleep is over */
+                in->next++;
+            return;
+        }
+        in->next++;
+    }
+    if (!in->finished && in->running && in->next >= in->nsteps)
+        finish(in, 0, "done");
+}
+
+static void on_message(struct cr_conn *c, Carillon__V1__Envelope *env)
+{
+    struct inj *in = cr_conn_data(c);
+    switch (env->body_case) {
+    case CARILLON__V1__ENVELOPE__BODY_HELLO: {
+        const char *role = cr_conn_peer_role(c);
+        printf("hello role=%d node=%s cert_role=%s\n", env->hello->role,
+               cr_log_q(env->hello->node_name), role ? role : "none");
+        Carillon__V1__Welcome w = CARILLON__V1__WELCOME__INIT;
+        w.protocol_version = CR_PROTOCOL_VERSION;
+        w.node_name = "cr-injector";
+        w.software = "cr-injector";
+        w.max_frame = (uint32_t)cr_conn_max_frame(c);
+        Carillon__V1__Envelope r = CARILLON__V1__ENVELOPE__INIT;
+        r.request_id = env->request_id;
+        r.body_case = CARILLON__V1__ENVELOPE__BODY_WELCOME;
+        r.welcome = &w;
+        if (cr_conn_send(c, &r) != 0)
+            finish(in, 3, "closed error=send");
+        break;
+    }
+    case CARILLON__V1__ENVELOPE__BODY_DIALER_CAPACITY:
+        printf("capacity max_calls=%u max_cps=%u active=%u\n", env->dialer_capacity->max_calls,
+               env->dialer_capacity->max_calls_per_second, env->dialer_capacity->active_calls);
+        if (!in->running) {
+            in->running = true;
+            run_steps(in);
+        }
+        break;
+    case CARILLON__V1__ENVELOPE__BODY_CALL_EVENT: {
+        Carillon__V1__CallEvent *e = env->call_event;
+        printf("event attempt=%llu state=%s outcome=%s sip_status=%u hung_up_by=%s call_id=%s "
+               "ring_ms=%u talk_ms=%u sent_at_us=%lld ringing_at_us=%lld answered_at_us=%lld "
+               "ended_at_us=%lld detail=%s\n",
+               (unsigned long long)e->attempt_id, state_name(e->state), outcome_name(e->outcome),
+               e->sip_status, party_name(e->hung_up_by),
+               e->sip_call_id && e->sip_call_id[0] ? cr_log_q(e->sip_call_id) : "-", e->ring_ms,
+               e->talk_ms, (long long)e->sent_at_us, (long long)e->ringing_at_us,
+               (long long)e->answered_at_us, (long long)e->ended_at_us,
+               cr_log_q(e->detail ? e->detail : ""));
+        struct seen *s = seen_get(in, e->attempt_id, true);
+        if (s && e->state >= 0 && e->state < 32)
+            s->states |= 1u << e->state;
+        if (!uv_is_active((uv_handle_t *)&in->step_timer))
+            run_steps(in);
+        break;
+    }
+    case CARILLON__V1__ENVELOPE__BODY_ERROR:
+        printf("error code=%d message=%s\n", env->error->code,
+               cr_log_q(env->error->message ? env->error->message : ""));
+        break;
+    default:
+        printf("message body=%d\n", (int)env->body_case);
+        break;
+    }
+    carillon__v1__envelope__free_unpacked(env, NULL);
+}
+
+static void on_close(struct cr_conn *c, int err)
+{
+    struct inj *in = cr_conn_data(c);
+    if (in->conn != c)
+        return;
+    in->conn = NULL;
+    if (!in->finished) {
+        char why[128];
+        snprintf(why, sizeof why, "closed error=%s", err ? strerror(-err) : "none");
+        finish(in, 3, why);
+    }
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    struct inj *in = server->data;
+    if (status < 0)
+        return;
+    static const struct cr_conn_cbs cbs = {.on_message = on_message, .on_close = on_close};
+    struct cr_conn *c;
+    if (cr_conn_accept(server, in->tls, NULL, &cbs, in, &c) != 0)
+        return;
+    if (in->conn || in->finished) {
+        cr_conn_close(c); /* one dialer at a time */
+        return;
+    }
+    in->conn = c;
+}
+
+static void on_deadline(uv_timer_t *t)
+{
+    struct inj *in = t->data;
+    finish(in, 1, "timeout");
+}
+
+static int load_script(struct inj *in, const char *path, char **buf)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -errno;
+    *buf = malloc(SCRIPT_MAX + 1);
+    if (!*buf) {
+        fclose(f);
+        return -ENOMEM;
+    }
+    size_t n = fread(*buf, 1, SCRIPT_MAX + 1, f);
+    fclose(f);
+    if (n > SCRIPT_MAX)
+        return -EFBIG;
+    (*buf)[n] = '\0';
+    char *save = NULL;
+    for (char *l = strtok_r(*buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        if (in->nsteps == MAX_STEPS)
+            return -E2BIG;
+        in->steps[in->nsteps++] = l;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"listen", required_argument, NULL, 'l'},
+        {"ca", required_argument, NULL, 'a'},
+        {"cert", required_argument, NULL, 'c'},
+        {"key", required_argument, NULL, 'k'},
+        {"timeout", required_argument, NULL, 't'},
+        {"script", required_argument, NULL, 's'},
+        {NULL, 0, NULL, 0},
+    };
+    static struct inj in;
+    const char *listen = NULL, *script = NULL;
+    struct cr_tls_config tc = {0};
+    unsigned timeout_s = 60;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "l:a:c:k:t:s:", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'l':
+            listen = optarg;
+            break;
+        case 'a':
+            tc.ca_file = optarg;
+            break;
+        case 'c':
+            tc.cert_file = optarg;
+            break;
+        case 'k':
+            tc.key_file = optarg;
+            break;
+        case 't':
+            timeout_s = (unsigned)atoi(optarg);
+            break;
+        case 's':
+            script = optarg;
+            break;
+        default:
+            fprintf(stderr, "usage: cr-injector --listen HOST:PORT --ca CA --cert C --key K "
+                            "[--timeout S] [--script FILE] [STEP...]\n");
+            return 2;
+        }
+    }
+    char host[256];
+    int port;
+    if (!listen || !tc.ca_file || !tc.cert_file || !tc.key_file ||
+        cr_hostport_parse(listen, host, sizeof host, &port) != 0) {
+        fprintf(stderr, "cr-injector: --listen HOST:PORT, --ca, --cert and --key are required\n");
+        return 2;
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    cr_log_init("cr-injector", CR_LOG_WARN, false);
+    char *script_buf = NULL;
+    if (script) {
+        int rc = load_script(&in, script, &script_buf);
+        if (rc) {
+            fprintf(stderr, "cr-injector: %s: %s\n", script, strerror(-rc));
+            free(script_buf);
+            return 2;
+        }
+    }
+    for (int i = optind; i < argc && in.nsteps < MAX_STEPS; i++)
+        in.steps[in.nsteps++] = argv[i];
+
+    char err[512];
+    if (cr_tls_ctx_new_server(&tc, &in.tls, err, sizeof err) != 0) {
+        fprintf(stderr, "cr-injector: TLS: %s\n", err);
+        free(script_buf);
+        return 2;
+    }
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    in.loop = &loop;
+    uv_tcp_init(&loop, &in.listener);
+    in.listener.data = &in;
+    uv_timer_init(&loop, &in.step_timer);
+    in.step_timer.data = &in;
+    uv_timer_init(&loop, &in.deadline);
+    in.deadline.data = &in;
+    struct sockaddr_storage ss;
+    int rc = uv_ip4_addr(host, port, (struct sockaddr_in *)&ss);
+    if (rc)
+        rc = uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss);
+    if (!rc)
+        rc = uv_tcp_bind(&in.listener, (struct sockaddr *)&ss, 0);
+    if (!rc)
+        rc = uv_listen((uv_stream_t *)&in.listener, 8, on_connection);
+    if (rc) {
+        fprintf(stderr, "cr-injector: listen %s: %s\n", listen, uv_strerror(rc));
+        in.exit_code = 2;
+        goto done;
+    }
+    int namelen = sizeof ss;
+    uv_tcp_getsockname(&in.listener, (struct sockaddr *)&ss, &namelen);
+    printf("listening port=%d\n", ntohs(((struct sockaddr_in *)&ss)->sin_port));
+    uv_timer_start(&in.deadline, on_deadline, (uint64_t)timeout_s * 1000, 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+done:
+    cr_loop_close_all(&loop);
+    cr_tls_ctx_free(in.tls);
+    free(script_buf);
+    return in.exit_code;
+}
