@@ -137,6 +137,8 @@ int cr_phone_normalize(const char *raw, const char *default_country, struct cr_p
         if (isdigit(c)) {
             digits[n++] = (char)c;
             seen_digit = true;
+        } else if (c == '\'' && p == raw) {
+            /* a leading apostrophe: Excel's mark for "keep as text" (e.g. '0612345678) */
         } else if (c == '+' && !seen_digit && !plus) {
             plus = true;
         } else if (c == '(' && p[1] == '0' && p[2] == ')' && (plus || n > 0)) {

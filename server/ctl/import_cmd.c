@@ -13,6 +13,7 @@
 #include "carillon/csvin.h"
 #include "carillon/daemon.h"
 #include "ctl.h"
+#include "xlsxin.h"
 
 #define CHUNK_ROWS  5000
 #define CHUNK_BYTES (512u << 10)
@@ -191,19 +192,30 @@ int ctl_list_import(int argc, char **argv)
         return ctl_report(1, "INTERNAL", NULL, "out of memory");
     im->propose = !map;
     carillon__v1__import_rows__init(&im->chunk);
-    int rc = cr_csv_open(file, NULL, &im->reader, err, sizeof err);
+    size_t flen = strlen(file);
+    bool xlsx = flen > 5 && !strcasecmp(file + flen - 5, ".xlsx");
+    int rc = xlsx ? 0 : cr_csv_open(file, NULL, &im->reader, err, sizeof err);
     if (rc) {
         free(im);
         return ctl_report(2, "INVALID_ARGUMENT", NULL, "%s", err);
     }
     if (!map) {
         /* Step 2 of the seed's wizard: the header beside the proposed fields. */
-        rc = cr_csv_read(im->reader, on_row, im, err, sizeof err);
-        printf("file: %s (%s, delimiter '%s')\n", file,
-               cr_csv_encoding_name(cr_csv_encoding(im->reader)),
-               cr_csv_delimiter(im->reader) == '\t'  ? "tab"
-               : cr_csv_delimiter(im->reader) == ';' ? ";"
-                                                     : ",");
+        rc = xlsx ? xlsx_read(file, on_row, im, err, sizeof err)
+                  : cr_csv_read(im->reader, on_row, im, err, sizeof err);
+        if (rc < 0) {
+            cr_csv_close(im->reader);
+            free(im);
+            return ctl_report(1, "INVALID_ARGUMENT", NULL, "%s", err);
+        }
+        if (xlsx)
+            printf("file: %s (XLSX, first sheet)\n", file);
+        else
+            printf("file: %s (%s, delimiter '%s')\n", file,
+                   cr_csv_encoding_name(cr_csv_encoding(im->reader)),
+                   cr_csv_delimiter(im->reader) == '\t'  ? "tab"
+                   : cr_csv_delimiter(im->reader) == ';' ? ";"
+                                                         : ",");
         printf("%-28s %s\n", "FILE COLUMN", "PROPOSED FIELD");
         char proposal[4096] = "";
         size_t o = 0;
@@ -233,7 +245,13 @@ int ctl_list_import(int argc, char **argv)
     /* Read the header first, to turn "Col=field" pairs into one entry per column. */
     struct importer probe = {.propose = true};
     struct cr_csv_reader *hr = NULL;
-    if (cr_csv_open(file, NULL, &hr, err, sizeof err) == 0) {
+    if (xlsx) {
+        int hrc = xlsx_read(file, on_row, &probe, err, sizeof err);
+        if (hrc < 0) {
+            free(im);
+            return ctl_report(1, "INVALID_ARGUMENT", NULL, "%s", err);
+        }
+    } else if (cr_csv_open(file, NULL, &hr, err, sizeof err) == 0) {
         int hrc = cr_csv_read(hr, on_row, &probe, err, sizeof err);
         (void)hrc; /* stops after the header on purpose */
         cr_csv_close(hr);
@@ -281,7 +299,8 @@ int ctl_list_import(int argc, char **argv)
     if (!rc) {
         im->started = now_s();
         im->progress = isatty(STDERR_FILENO) && !ctl_json();
-        int r = cr_csv_read(im->reader, on_row, im, err, sizeof err);
+        int r = xlsx ? xlsx_read(file, on_row, im, err, sizeof err)
+                     : cr_csv_read(im->reader, on_row, im, err, sizeof err);
         if (r == 2 || (r == 0 && (r = flush_chunk(im)) != 0)) {
             rc = r == 2 ? 1 : r; /* the server's refusal or the connection failure is reported */
         } else if (r) {

@@ -111,6 +111,18 @@ assert_exit 0 carillonctl list import "$d/tz.csv" --campaign "$F" --name fuseaux
 assert_contains "$OUT" "3 imported"
 assert_eq "f" "$(psql -Atc "select c.consent from contacts c join lists l on l.id=c.list_id where l.name='fuseaux2' and c.last_name='Refus'")"
 
+# XLSX: the first sheet of a workbook (here one of our own exports) imports like a CSV
+assert_exit 0 carillonctl contact export --campaign "$F" --filter "list = 'mars'" -o "$d/mars.xlsx"
+assert_contains "$OUT" "3 contacts exported"
+assert_exit 0 carillonctl list import "$d/mars.xlsx" --campaign "$F" --name excel
+assert_contains "$OUT" "(XLSX, first sheet)"
+assert_exit 0 carillonctl list import "$d/mars.xlsx" --campaign "$F" --name excel --dedup none --map 'last_name=last_name,first_name=first_name,phone=phone1,city=city'
+assert_contains "$OUT" "3 rows: 3 imported"
+assert_eq "Zoé|Lyon" "$(psql -Atc "select c.first_name, c.city from contacts c join lists l on l.id=c.list_id where l.name='excel' and c.last_name='Dupré'")"
+printf 'not a zip' > "$d/fake.xlsx"
+assert_exit 1 carillonctl list import "$d/fake.xlsx" --campaign "$F" --name z --map 'a=phone1'
+assert_contains "$ERR" "not a readable XLSX file"
+
 # list state and caller ID: stopping parks the waiting contacts, active brings them back
 assert_exit 0 carillonctl list set --campaign "$F" mars --state stopped --caller-id '01 80 00 00 00'
 assert_eq "stopped|+33180000000" "$(psql -Atc "select state, caller_id from lists where name='mars'")"

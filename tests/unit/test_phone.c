@@ -55,6 +55,8 @@ static void test_french(void **state)
        "34 56 78",
        "FR", "+33612345678", CR_PHONE_MOBILE, "Europe/Paris",
        false); /* no-break spaces from a spreadsheet */
+    ok("'0612345678", "FR", "+33612345678", CR_PHONE_MOBILE, "Europe/Paris", false);
+    ok("'+33612345678", "FR", "+33612345678", CR_PHONE_MOBILE, "Europe/Paris", false);
     /* The spreadsheet dropped the 0. */
     ok("612345678", "FR", "+33612345678", CR_PHONE_MOBILE, "Europe/Paris", true);
     ok("145678910", "FR", "+33145678910", CR_PHONE_FIXED, "Europe/Paris", true);

@@ -1,0 +1,13 @@
+/* The first sheet of an XLSX file as rows of UTF-8 text, for carillonctl list import. */
+#ifndef CARILLON_XLSXIN_H
+#define CARILLON_XLSXIN_H
+
+#include <stddef.h>
+
+#include "carillon/csvin.h"
+
+/* Streams the rows (line = the sheet's row number) to cb; 0, cb's non-zero value, or a
+ * negative errno with err naming what is wrong. */
+int xlsx_read(const char *path, cr_csv_row_cb cb, void *arg, char *err, size_t errlen);
+
+#endif
