@@ -52,7 +52,9 @@ struct import {
     bool ended;
     bool begun;                             /* the Ok for ImportBegin was sent */
     uint64_t imported, duplicates, blocked; /* from the merge, reported after the commit */
-    char **zones; /* known time zone names, sorted, when a column maps to time_zone */
+    int dedup_col;      /* file column holding the de-duplication key (field:NAME), or -1 */
+    char dedup_sql[96]; /* that field in SQL: a contacts column or c.fields->>'name' */
+    char **zones;       /* known time zone names, sorted, when a column maps to time_zone */
     size_t nzones;
 };
 
@@ -246,6 +248,24 @@ static void on_fields(void *arg, const struct cr_pg_result *res)
     if (!phone)
         return import_fail(im, im->begin_rid, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "mapping",
                            "no column is mapped to a phone number (phone1..phone4)");
+    im->dedup_col = -1;
+    if (!strncmp(in->dedup, "field:", 6)) {
+        const char *want = in->dedup + 6;
+        for (size_t k = 0; k < im->ncols && im->dedup_col < 0; k++) {
+            const struct col *col = &im->cols[k];
+            if (col->kind == COL_TEXT && !strcmp(text_columns[col->index], want)) {
+                im->dedup_col = (int)k;
+                snprintf(im->dedup_sql, sizeof im->dedup_sql, "c.%s", text_columns[col->index]);
+            } else if (col->kind == COL_CUSTOM && !strcmp(col->name, want)) {
+                im->dedup_col = (int)k; /* the name matched a declared field: a safe identifier */
+                snprintf(im->dedup_sql, sizeof im->dedup_sql, "c.fields->>'%.64s'", col->name);
+            }
+        }
+        if (im->dedup_col < 0)
+            return import_fail(im, im->begin_rid, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT,
+                               "dedup", "--dedup field:%s: no column is mapped to '%s'", want,
+                               want);
+    }
     for (size_t k = 0; k < im->ncols; k++)
         if (im->cols[k].kind == COL_TZ && !im->zones) {
             /* Zones come from the same source the database uses for AT TIME ZONE. */
@@ -266,7 +286,7 @@ static void on_fields(void *arg, const struct cr_pg_result *res)
              "CREATE TEMP TABLE stage (line integer, phones text, types text, tz text, "
              "last_name text, first_name text, civility text, company text, address text, "
              "zip text, city text, country text, email text, customer_id text, fields jsonb, "
-             "consent boolean)",
+             "consent boolean, dkey text)",
              0, NULL))
         return import_fail(im, im->begin_rid, CARILLON__V1__CODE__CODE_UNAVAILABLE, NULL,
                            "cannot start the import");
@@ -322,10 +342,11 @@ void import_handle_begin(struct client *c, Carillon__V1__Envelope *env)
     }
     if (!in->campaign[0] || !in->list[0] || strlen(in->list) > 128 ||
         (in->country[0] && !cr_phone_country_known(in->country)) ||
-        (in->dedup[0] && strcmp(in->dedup, "phone") && strcmp(in->dedup, "none"))) {
+        (in->dedup[0] && strcmp(in->dedup, "phone") && strcmp(in->dedup, "none") &&
+         strncmp(in->dedup, "field:", 6))) {
         client_error(c, rid, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, NULL,
                      "an import needs a campaign, a list name (128 bytes at most), a known "
-                     "country, and dedup phone or none");
+                     "country, and dedup phone, field:NAME or none");
         carillon__v1__envelope__free_unpacked(env, NULL);
         return;
     }
@@ -418,8 +439,8 @@ void import_handle_rows(struct client *c, Carillon__V1__Envelope *env)
     const char *country =
         im->begin->import_begin->country[0] ? im->begin->import_begin->country : "FR";
     /* Columns of the staging insert, each a text[] literal. */
-    struct strbuf cols[16] = {{0}};
-    for (int k = 0; k < 16; k++)
+    struct strbuf cols[17] = {{0}};
+    for (int k = 0; k < 17; k++)
         sb_str(&cols[k], "{");
     size_t good = 0;
     for (size_t i = 0; i < in->n_rows; i++) {
@@ -549,6 +570,22 @@ void import_handle_rows(struct client *c, Carillon__V1__Envelope *env)
             sb_elem(&cols[4 + t], texts[t] ? texts[t] : "", first);
         sb_elem(&cols[14], fields.s, first);
         sb_elem(&cols[15], consent ? "t" : "f", first);
+        /* The de-duplication key: the first number, or the chosen field (an empty one never
+         * matches: the line number stands in). */
+        char own[40];
+        const char *dk;
+        if (im->dedup_col >= 0) {
+            dk = row->values[im->dedup_col];
+            if (!dk[0]) {
+                snprintf(own, sizeof own, "#%u", line);
+                dk = own;
+            }
+        } else {
+            size_t cut = strcspn(pl.s, SEP);
+            snprintf(own, sizeof own, "%.*s", (int)(cut < 39 ? cut : 39), pl.s);
+            dk = own;
+        }
+        sb_elem(&cols[16], dk, first);
         good++;
         free(fields.s);
         free(pl.s);
@@ -559,8 +596,8 @@ void import_handle_rows(struct client *c, Carillon__V1__Envelope *env)
     if (!good)
         client_ok(c, rid);
     if (good) {
-        const char *p[16];
-        for (int k = 0; k < 16; k++) {
+        const char *p[17];
+        for (int k = 0; k < 17; k++) {
             sb_str(&cols[k], "}");
             p[k] = cols[k].s;
         }
@@ -569,23 +606,24 @@ void import_handle_rows(struct client *c, Carillon__V1__Envelope *env)
             a->im = im;
             a->rid = rid;
         }
-        rc =
-            !a ? -ENOMEM
-               : cr_pg_query(
-                     im->pg,
-                     "INSERT INTO stage SELECT t.a::int, t.b, t.c, t.d, t.e, t.f, t.g, t.h, t.i, "
-                     "t.j, t.k, t.l, t.m, t.n, t.o::jsonb, t.p::boolean FROM unnest($1::text[], "
-                     "$2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], "
-                     "$8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], "
-                     "$14::text[], $15::text[], $16::text[]) AS t(a, b, c, d, e, f, g, h, i, j, k, "
-                     "l, m, n, o, p)",
-                     16, p, on_staged, a);
+        rc = !a ? -ENOMEM
+                : cr_pg_query(
+                      im->pg,
+                      "INSERT INTO stage SELECT t.a::int, t.b, t.c, t.d, t.e, t.f, t.g, t.h, t.i, "
+                      "t.j, t.k, t.l, t.m, t.n, t.o::jsonb, t.p::boolean, t.q FROM "
+                      "unnest($1::text[], "
+                      "$2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], "
+                      "$8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], "
+                      "$14::text[], $15::text[], $16::text[], $17::text[]) AS t(a, b, c, d, e, f, "
+                      "g, "
+                      "h, i, j, k, l, m, n, o, p, q)",
+                      17, p, on_staged, a);
         if (rc)
             free(a);
         else
             im->inflight++;
     }
-    for (int k = 0; k < 16; k++)
+    for (int k = 0; k < 17; k++)
         free(cols[k].s);
     carillon__v1__envelope__free_unpacked(env, NULL);
     if (rc) {
@@ -683,20 +721,29 @@ void import_handle_end(struct client *c, Carillon__V1__Envelope *env)
     const char *p[] = {in->campaign,  in->list,
                        uid,           in->country[0] ? in->country : "FR",
                        in->caller_id, strcmp(in->dedup, "none") ? "t" : "f"};
-    int rc = cr_pg_query(
-        im->pg,
+    /* Already in the campaign: the same first number, or the same value of the chosen field. */
+    char existing[256];
+    if (im->dedup_col >= 0)
+        snprintf(existing, sizeof existing,
+                 "SELECT 1 FROM contacts c WHERE c.campaign_id = camp.id AND %s = d.dkey",
+                 im->dedup_sql);
+    else
+        snprintf(existing, sizeof existing,
+                 "SELECT 1 FROM addresses a JOIN contacts c ON c.id = a.contact_id WHERE "
+                 "c.campaign_id = camp.id AND a.number = d.dkey");
+    char *sql = NULL;
+    int n = asprintf(
+        &sql,
         "WITH camp AS (SELECT id, time_zone FROM campaigns WHERE name = $1), "
         "l AS (INSERT INTO lists AS l (campaign_id, name, created_by, default_country, "
         "caller_id) SELECT camp.id, $2, $3::bigint, $4, $5 FROM camp ON CONFLICT "
         "(campaign_id, name) DO UPDATE SET name = EXCLUDED.name RETURNING l.id, l.campaign_id), "
         "d AS (SELECT s.*, string_to_array(s.phones, E'\\x1f') AS ph, "
         "string_to_array(s.types, E'\\x1f') AS ty, CASE WHEN $6::bool THEN row_number() OVER "
-        "(PARTITION BY split_part(s.phones, E'\\x1f', 1) ORDER BY s.line) ELSE 1 END AS rn "
+        "(PARTITION BY s.dkey ORDER BY s.line) ELSE 1 END AS rn "
         "FROM stage s), "
         "fresh AS MATERIALIZED (SELECT nextval('contacts_id_seq') AS id, d.* FROM d, camp "
-        "WHERE d.rn = 1 AND (NOT $6::bool OR NOT EXISTS (SELECT 1 FROM addresses a JOIN "
-        "contacts c ON c.id = a.contact_id WHERE c.campaign_id = camp.id AND a.number = "
-        "d.ph[1]))), "
+        "WHERE d.rn = 1 AND (NOT $6::bool OR NOT EXISTS (%s))), "
         "ins AS (INSERT INTO contacts (id, campaign_id, list_id, time_zone, last_name, "
         "first_name, civility, company, address, zip, city, country, email, customer_id, "
         "fields, consent) SELECT f.id, l.campaign_id, l.id, coalesce(nullif(f.tz, ''), "
@@ -710,7 +757,9 @@ void import_handle_end(struct client *c, Carillon__V1__Envelope *env)
         "unnest(f.ph, f.ty) WITH ORDINALITY AS t(n, ty, ord) RETURNING contact_id, state) "
         "SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM d) - (SELECT count(*) FROM "
         "fresh), (SELECT count(DISTINCT contact_id) FROM adr WHERE state = 'blocked')",
-        6, p, on_merged, im);
+        existing);
+    int rc = n < 0 ? -ENOMEM : cr_pg_query(im->pg, sql, 6, p, on_merged, im);
+    free(sql);
     if (rc)
         import_fail(im, rid, CARILLON__V1__CODE__CODE_UNAVAILABLE, NULL,
                     "the import could not be finished");

@@ -59,6 +59,15 @@ assert_eq "$(printf 'Multi\r\nligne')" "$(psql -Atc "select last_name from conta
 assert_eq "mobile" "$(psql -Atc "select type from addresses where number='+33712345678'")"
 assert_eq "blocked" "$(psql -Atc "select state from addresses where number='+33612345680'")"
 
+# de-duplication on a field: the same customer number is one contact, numbers aside
+printf 'Client;Nom;Tel1\nC001;Un;0622000001\nC002;Deux;0622000002\nC001;Un bis;0622000003\n;Sans;0622000004\n;Sans bis;0622000005\n' > "$d/clients.csv"
+assert_exit 0 carillonctl list import "$d/clients.csv" --campaign "$F" --name clients --dedup field:customer_id --map 'Client=customer_id,Nom=last_name,Tel1=phone1'
+assert_contains "$OUT" "5 rows: 4 imported, 1 duplicates"
+assert_exit 0 carillonctl list import "$d/clients.csv" --campaign "$F" --name clients2 --dedup field:customer_id --map 'Client=customer_id,Nom=last_name,Tel1=phone1'
+assert_contains "$OUT" "5 rows: 2 imported, 3 duplicates"
+assert_exit 1 carillonctl list import "$d/clients.csv" --campaign "$F" --name clients3 --dedup field:email --map 'Client=customer_id,Nom=last_name,Tel1=phone1'
+assert_contains "$ERR" "no column is mapped to 'email'"
+
 # mapping errors name the column
 assert_exit 1 carillonctl list import "$d/mars.csv" --campaign "$F" --name z --map 'Nom=last_name,Ville=city'
 assert_contains "$ERR" "no column is mapped to a phone number"
