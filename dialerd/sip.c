@@ -17,7 +17,6 @@ struct dl_call;
 
 #include <sofia-sip/msg_header.h>
 #include <sofia-sip/nua.h>
-#include <sofia-sip/sip_extra.h>
 #include <sofia-sip/sip_header.h>
 #include <sofia-sip/sip_status.h>
 #include <sofia-sip/soa_tag.h>
@@ -252,6 +251,8 @@ static const char *default_detail(const struct dl_call *c, int outcome)
 {
     switch (c->stop) {
     case DL_STOP_RING_TIMEOUT:
+        if (c->answered)
+            return "ring timeout; the 200 OK crossed the CANCEL, BYE sent";
         return c->remote_responded ? "ring timeout" : "ring timeout without any response";
     case DL_STOP_ORDER_CANCEL:
         return c->answered ? "cancelled by order; the 200 OK crossed the CANCEL, BYE sent"
@@ -404,6 +405,11 @@ static void cmd_call(struct dl_sip *s, const struct dl_order *o)
              "a=ptime:20\r\n"
              "a=sendrecv\r\n",
              o->rtp_port);
+    /* Passed as plain header text: P-Asserted-Identity and Privacy are not in nua's default
+     * header class, and typed tags for them would fail the request. */
+    char extra[DL_URI_MAX + 64];
+    snprintf(extra, sizeof extra, "%s%s%s%s", o->pai[0] ? "P-Asserted-Identity: " : "", o->pai,
+             o->pai[0] && o->privacy ? "\r\n" : "", o->privacy ? "Privacy: id" : "");
     struct dl_call **b = bucket(s, c->attempt_id);
     c->hnext = *b;
     *b = c;
@@ -415,8 +421,7 @@ static void cmd_call(struct dl_sip *s, const struct dl_order *o)
     c->sent_us = cr_now_us();
     nua_invite(c->nh, SOATAG_USER_SDP_STR(sdp), SOATAG_ADDRESS(s->media_address),
                SOATAG_RTP_SORT(SOA_RTP_SORT_LOCAL), SOATAG_RTP_SELECT(SOA_RTP_SELECT_SINGLE),
-               TAG_IF(o->pai[0], SIPTAG_P_ASSERTED_IDENTITY_STR(o->pai)),
-               TAG_IF(o->privacy, SIPTAG_PRIVACY_STR("id")), TAG_END());
+               TAG_IF(extra[0], SIPTAG_HEADER_STR(extra)), TAG_END());
     su_timer_set_interval(c->timer, on_ring_timeout, c, o->ring_timeout_ms);
     cr_log_info("call_sent", "attempt=%llu to=%s rtp_port=%d ring_timeout_ms=%u",
                 (unsigned long long)c->attempt_id, cr_log_q(o->to_uri), o->rtp_port,

@@ -390,8 +390,15 @@ int main(int argc, char **argv)
     }
     char host[256];
     int port;
+    /* port 0: the kernel picks one, printed on the "listening" line */
+    const char *colon = listen ? strrchr(listen, ':') : NULL;
+    bool any_port = colon && strcmp(colon, ":0") == 0 && (size_t)(colon - listen) < sizeof host;
+    if (any_port) {
+        snprintf(host, sizeof host, "%.*s", (int)(colon - listen), listen);
+        port = 0;
+    }
     if (!listen || !tc.ca_file || !tc.cert_file || !tc.key_file ||
-        cr_hostport_parse(listen, host, sizeof host, &port) != 0) {
+        (!any_port && cr_hostport_parse(listen, host, sizeof host, &port) != 0)) {
         fprintf(stderr, "cr-injector: --listen HOST:PORT, --ca, --cert and --key are required\n");
         return 2;
     }
