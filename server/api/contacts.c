@@ -130,15 +130,16 @@ static void on_fields(void *arg, const struct cr_pg_result *res)
 
 static void load_fields(struct kreq *r)
 {
-    const char *campaign = r->env->body_case == CARILLON__V1__ENVELOPE__BODY_CONTACT_CREATE
-                               ? r->env->contact_create->campaign
-                           : r->env->body_case == CARILLON__V1__ENVELOPE__BODY_CONTACT_UPDATE
-                               ? r->env->contact_update->campaign
-                           : r->env->body_case == CARILLON__V1__ENVELOPE__BODY_LIST_SET
-                               ? r->env->list_set->campaign
-                           : r->env->body_case == CARILLON__V1__ENVELOPE__BODY_LISTS_GET
-                               ? r->env->lists_get->campaign
-                               : r->env->contact_list->campaign;
+    const char *campaign =
+        r->env->body_case == CARILLON__V1__ENVELOPE__BODY_CONTACT_CREATE
+            ? r->env->contact_create->campaign
+        : r->env->body_case == CARILLON__V1__ENVELOPE__BODY_CONTACT_UPDATE
+            ? r->env->contact_update->campaign
+        : r->env->body_case == CARILLON__V1__ENVELOPE__BODY_LIST_SET  ? r->env->list_set->campaign
+        : r->env->body_case == CARILLON__V1__ENVELOPE__BODY_LISTS_GET ? r->env->lists_get->campaign
+        : r->env->body_case == CARILLON__V1__ENVELOPE__BODY_CONTACT_MODIFY
+            ? r->env->contact_modify->campaign
+            : r->env->contact_list->campaign;
     const char *p[] = {campaign};
     if (cr_pg_query(r->c->srv->pg,
                     "SELECT f.name, f.type FROM campaign_fields f JOIN campaigns c ON c.id = "
@@ -1146,4 +1147,157 @@ void contacts_handle_filters_get(struct client *c, Carillon__V1__Envelope *env)
                     "ORDER BY name",
                     1, p, on_filters, r) != 0)
         db_failed(r, NULL);
+}
+
+/* --- modify ----------------------------------------------------------------------------- */
+
+static void on_modified(void *arg, const struct cr_pg_result *res)
+{
+    struct kreq *r = arg;
+    if (res->status) {
+        if (res->sqlstate && (!strcmp(res->sqlstate, "22007") || !strcmp(res->sqlstate, "22008")))
+            return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "next_try",
+                         "next_try must look like 'YYYY-MM-DD HH:MM'");
+        if (res->sqlstate && !strcmp(res->sqlstate, "22023"))
+            return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "time_zone",
+                         "unknown time zone");
+        return db_failed(r, res);
+    }
+    const PGresult *pr = res->res[0];
+    if (PQntuples(pr) == 0)
+        return kfail(r, CARILLON__V1__CODE__CODE_NOT_FOUND, "id",
+                     "no contact %lld in this campaign", (long long)r->env->contact_modify->id);
+    if (PQgetvalue(pr, 0, 0)[0] != 't')
+        return kfail(r, CARILLON__V1__CODE__CODE_FAILED_PRECONDITION, "id",
+                     "contact %lld is in a live call: change it when the call has ended",
+                     (long long)r->env->contact_modify->id);
+    if (PQgetvalue(pr, 0, 1)[0] != 't')
+        return kfail(r, CARILLON__V1__CODE__CODE_NOT_FOUND, "agent", "no such agent");
+    cr_log_info("contact_modified", "by=%s contact=%lld", cr_log_q(r->c->user.login),
+                (long long)r->env->contact_modify->id);
+    client_ok(r->c, r->rid);
+    kreq_free(r);
+}
+
+static void modify_allowed(struct kreq *r)
+{
+    const Carillon__V1__ContactModify *in = r->env->contact_modify;
+    /* SET clauses from a fixed list; every value is a parameter ($3 onwards). */
+    char set[4096] = "updated_at = now()";
+    size_t o = strlen(set);
+    const char *params[MAX_VALUES + 2];
+    char id[24];
+    snprintf(id, sizeof id, "%lld", (long long)in->id);
+    params[0] = in->campaign;
+    params[1] = id;
+    int np = 2;
+    char *keys[MAX_VALUES], *vals[MAX_VALUES];
+    size_t nk = 0;
+    const char *agent = NULL;
+    for (size_t i = 0; i < in->n_values; i++) {
+        const char *name = in->values[i]->name, *v = in->values[i]->value;
+        int pn = np + 1;
+        bool std = false;
+        for (size_t k = 0; k < NTEXT && !std; k++)
+            if (!strcmp(name, text_columns[k])) {
+                o += (size_t)snprintf(set + o, sizeof set - o, ", %s = $%d", text_columns[k], pn);
+                std = true;
+            }
+        if (std) {
+            params[np++] = v;
+            continue;
+        }
+        if (!strcmp(name, "priority")) {
+            char *end;
+            long pr = strtol(v, &end, 10);
+            if (!v[0] || *end || pr < -32768 || pr > 32767)
+                return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "priority",
+                             "priority is a whole number between -32768 and 32767");
+            o += (size_t)snprintf(set + o, sizeof set - o, ", priority = $%d::smallint", pn);
+        } else if (!strcmp(name, "top_priority") || !strcmp(name, "consent")) {
+            if (strcmp(v, "true") && strcmp(v, "false"))
+                return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, name,
+                             "%s is true or false", name);
+            o += (size_t)snprintf(set + o, sizeof set - o, ", %s = $%d::boolean", name, pn);
+        } else if (!strcmp(name, "next_try")) {
+            o += (size_t)snprintf(set + o, sizeof set - o,
+                                  ", next_try = CASE WHEN $%d = '' THEN NULL ELSE ($%d::timestamp "
+                                  "AT TIME ZONE c.time_zone) END",
+                                  pn, pn);
+        } else if (!strcmp(name, "time_zone")) {
+            o += (size_t)snprintf(set + o, sizeof set - o,
+                                  ", time_zone = (SELECT CASE WHEN now() AT TIME ZONE $%d IS NOT "
+                                  "NULL THEN $%d END)",
+                                  pn, pn);
+        } else if (!strcmp(name, "agent")) {
+            agent = v;
+            o += (size_t)snprintf(set + o, sizeof set - o,
+                                  ", agent_id = (SELECT id FROM users WHERE login = nullif($%d, "
+                                  "'') AND role = 'agent')",
+                                  pn);
+        } else {
+            bool known = false;
+            for (size_t k = 0; k < r->ncustom && !known; k++)
+                known = !strcmp(name, r->custom[k].name);
+            if (!known)
+                return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, name,
+                             "'%s' is not a field of this campaign", name);
+            keys[nk] = (char *)name;
+            vals[nk++] = (char *)v;
+            continue;
+        }
+        params[np++] = v;
+    }
+    char *ak = NULL, *av = NULL;
+    if (nk) {
+        ak = array_of(keys, nk);
+        av = array_of(vals, nk);
+        o += (size_t)snprintf(set + o, sizeof set - o,
+                              ", fields = c.fields || jsonb_object($%d::text[], $%d::text[])",
+                              np + 1, np + 2);
+        params[np++] = ak ? ak : "{}";
+        params[np++] = av ? av : "{}";
+    }
+    char agent_param[16] = "''";
+    if (agent) {
+        params[np++] = agent;
+        snprintf(agent_param, sizeof agent_param, "$%d", np);
+    }
+    char *sql = NULL;
+    int rc = -ENOMEM;
+    if (o < sizeof set - 1 &&
+        asprintf(&sql,
+                 "WITH target AS (SELECT c.id, c.state FROM contacts c JOIN campaigns k ON k.id = "
+                 "c.campaign_id WHERE k.name = $1 AND c.id = $2::bigint), "
+                 "agent_ok AS (SELECT %s = '' OR EXISTS (SELECT 1 FROM users WHERE login = %s AND "
+                 "role = 'agent') AS ok), "
+                 "upd AS (UPDATE contacts c SET %s FROM target t, agent_ok g WHERE c.id = t.id "
+                 "AND t.state <> 'running' AND g.ok RETURNING c.id) "
+                 "SELECT t.state <> 'running', (SELECT ok FROM agent_ok) FROM target t",
+                 agent_param, agent_param, set) > 0)
+        rc = cr_pg_query(r->c->srv->pg, sql, np, params, on_modified, r);
+    free(sql);
+    free(ak);
+    free(av);
+    if (rc)
+        db_failed(r, NULL);
+}
+
+void contacts_handle_modify(struct client *c, Carillon__V1__Envelope *env)
+{
+    struct kreq *r = kreq_new(c, env);
+    if (!r)
+        return;
+    const Carillon__V1__ContactModify *in = env->contact_modify;
+    if (!in->campaign[0] || in->id <= 0)
+        return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "id",
+                     "campaign and contact id are required");
+    if (in->n_values == 0 || in->n_values > MAX_VALUES)
+        return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "values",
+                     "give 1 to %d fields to change", MAX_VALUES);
+    for (size_t i = 0; i < in->n_values; i++)
+        if (strlen(in->values[i]->value) > 4096)
+            return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, in->values[i]->name,
+                         "value longer than 4096 bytes");
+    check(r, in->campaign, 2, modify_allowed);
 }

@@ -103,6 +103,7 @@ static const struct route routes[] = {
     {CARILLON__V1__ENVELOPE__BODY_CONTACT_LIST, contacts_handle_list, NEED_USER},
     {CARILLON__V1__ENVELOPE__BODY_CONTACT_UPDATE, contacts_handle_update, NEED_USER},
     {CARILLON__V1__ENVELOPE__BODY_LIST_SET, contacts_handle_list_set, NEED_USER},
+    {CARILLON__V1__ENVELOPE__BODY_CONTACT_MODIFY, contacts_handle_modify, NEED_USER},
     {CARILLON__V1__ENVELOPE__BODY_FILTER_SAVE, contacts_handle_filter_save, NEED_USER},
     {CARILLON__V1__ENVELOPE__BODY_FILTERS_GET, contacts_handle_filters_get, NEED_USER},
     {CARILLON__V1__ENVELOPE__BODY_LISTS_GET, contacts_handle_lists_get, NEED_USER},

@@ -114,6 +114,7 @@ void contacts_handle_list(struct client *c, Carillon__V1__Envelope *env);
 void contacts_handle_update(struct client *c, Carillon__V1__Envelope *env);
 void contacts_handle_filter_save(struct client *c, Carillon__V1__Envelope *env);
 void contacts_handle_filters_get(struct client *c, Carillon__V1__Envelope *env);
+void contacts_handle_modify(struct client *c, Carillon__V1__Envelope *env);
 void contacts_handle_list_set(struct client *c, Carillon__V1__Envelope *env);
 void contacts_handle_lists_get(struct client *c, Carillon__V1__Envelope *env);
 void import_handle_begin(struct client *c, Carillon__V1__Envelope *env);

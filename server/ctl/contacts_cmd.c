@@ -367,8 +367,63 @@ static int cmd_contact_update(const char *verb, int argc, char **argv)
     return 0;
 }
 
+/* contact modify --campaign C --id N --field name=value... (fields, priority, top_priority,
+ * next_try, consent, time_zone, agent) */
+static int cmd_contact_modify(int argc, char **argv)
+{
+    Carillon__V1__ContactModify cm = CARILLON__V1__CONTACT_MODIFY__INIT;
+    Carillon__V1__FieldValue fv[MAX_ARGS], *fvp[MAX_ARGS];
+    char *copies[MAX_ARGS];
+    size_t ncopies = 0;
+    int rc = 0;
+    for (int i = 0; i < argc && !rc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--campaign") && v) {
+            cm.campaign = argv[++i];
+        } else if (!strcmp(a, "--id") && v) {
+            cm.id = strtoll(argv[++i], NULL, 10);
+        } else if ((!strcmp(a, "--field") || !strcmp(a, "--set")) && v && cm.n_values < MAX_ARGS) {
+            char *copy = strdup(argv[++i]);
+            copies[ncopies++] = copy;
+            char *eq = strchr(copy, '=');
+            if (!eq) {
+                rc = ctl_usage("--field takes NAME=VALUE, not '%s'", copy);
+                break;
+            }
+            *eq = '\0';
+            carillon__v1__field_value__init(&fv[cm.n_values]);
+            fv[cm.n_values].name = copy;
+            fv[cm.n_values].value = eq + 1;
+            fvp[cm.n_values] = &fv[cm.n_values];
+            cm.n_values++;
+        } else {
+            rc = ctl_usage("contact modify: unexpected argument '%s'", a);
+        }
+    }
+    cm.values = fvp;
+    if (!rc && (!cm.campaign[0] || cm.id <= 0 || !cm.n_values))
+        rc = ctl_usage("contact modify --campaign C --id N --field name=value...");
+    if (!rc)
+        rc = ctl_connect_and_auth();
+    if (!rc) {
+        Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
+        env.body_case = CARILLON__V1__ENVELOPE__BODY_CONTACT_MODIFY;
+        env.contact_modify = &cm;
+        rc = ctl_request(&env, CARILLON__V1__ENVELOPE__BODY_OK);
+        if (!rc) {
+            ctl_drop_reply();
+            rc = ctl_print_ok("contact modified");
+        }
+    }
+    for (size_t i = 0; i < ncopies; i++)
+        free(copies[i]);
+    return rc;
+}
+
 int ctl_contact(int argc, char **argv)
 {
+    if (argc >= 1 && !strcmp(argv[0], "modify"))
+        return cmd_contact_modify(argc - 1, argv + 1);
     static const char *const verbs[] = {"reset", "reload", "shelve", "move", "assign", "delete"};
     for (size_t k = 0; argc >= 1 && k < 6; k++)
         if (!strcmp(argv[0], verbs[k]))
@@ -379,7 +434,7 @@ int ctl_contact(int argc, char **argv)
         return cmd_contact_list(argc - 1, argv + 1);
     if (argc >= 1 && !strcmp(argv[0], "export"))
         return cmd_contact_export(argc - 1, argv + 1);
-    return ctl_usage("contact add|list|export|reset|reload|shelve|move|assign|delete ...");
+    return ctl_usage("contact add|list|export|modify|reset|reload|shelve|move|assign|delete ...");
 }
 
 int ctl_blacklist(int argc, char **argv)

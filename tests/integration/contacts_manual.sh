@@ -101,6 +101,23 @@ assert_contains "$ERR" "unexpected character ';'"
 assert_exit 1 carillonctl contact list --campaign "$F" --filter "1=1"
 assert_eq "3" "$(psql -Atc "select count(*) from contacts")"
 
+# modify one contact: fields, priority, next try in its zone, agent; refusals name the field
+idz=$(psql -Atc "select id from contacts where last_name='Dupré'")
+assert_exit 0 carillonctl contact modify --campaign "$F" --id "$idz" --field city=Villeurbanne --field anciennete=13 --field priority=5 --field top_priority=true --field next_try='2027-03-02 10:30' --field agent=helene
+assert_eq "Villeurbanne|13|5|t|2027-03-02 10:30|helene" "$(psql -Atc "select c.city, c.fields->>'anciennete', c.priority, c.top_priority, to_char(c.next_try at time zone c.time_zone, 'YYYY-MM-DD HH24:MI'), u.login from contacts c join users u on u.id = c.agent_id where c.id = $idz")"
+assert_exit 1 carillonctl contact modify --campaign "$F" --id "$idz" --field priority=haute
+assert_contains "$ERR" "priority is a whole number"
+assert_exit 1 carillonctl contact modify --campaign "$F" --id "$idz" --field next_try=demain
+assert_contains "$ERR" "next_try must look like"
+assert_exit 1 carillonctl contact modify --campaign "$F" --id "$idz" --field agent=nobody
+assert_contains "$ERR" "no such agent"
+assert_exit 1 carillonctl contact modify --campaign "$F" --id 999999 --field city=x
+assert_contains "$ERR" "no contact 999999"
+assert_exit 1 carillonctl contact modify --campaign "$F" --id "$idz" --field nope=1
+assert_contains "$ERR" "'nope' is not a field"
+assert_exit 0 carillonctl contact modify --campaign "$F" --id "$idz" --field next_try= --field agent= --field city=Lyon
+assert_eq "|" "$(psql -Atc "select coalesce(next_try::text, ''), coalesce(agent_id::text, '') from contacts where id = $idz")"
+
 # operations on one contact, a selection, or a filter; live calls are left alone
 q() { psql -Atc "$1"; }
 id_payet=$(q "select id from contacts where last_name='Payet'")
