@@ -33,23 +33,24 @@ free_port() {
 }
 
 pids=()
+declare -A port pid
 stop_all() {
     local p
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 }
 trap_add stop_all
 
-# start_trunk NAME SCENARIO: a SIPp UAS for one call; sets port_NAME.
+# start_trunk NAME SCENARIO: a SIPp UAS for one call; sets port[NAME] and pid[NAME].
 start_trunk() {
-    local name=$1 scen=$2 port mport
-    port=$(free_port)
+    local name=$1 scen=$2 sport mport
+    sport=$(free_port)
     mport=$(free_port)
-    sipp -sf "$CARILLON_SOURCE_DIR/tests/sipp/$scen" -i 127.0.0.1 -p "$port" -mp "$mport" \
+    sipp -sf "$CARILLON_SOURCE_DIR/tests/sipp/$scen" -i 127.0.0.1 -p "$sport" -mp "$mport" \
         -m 1 -nostdin -timeout 60s -timeout_error -trace_err -error_file "$dir/sipp_$name.err" \
         >"$dir/sipp_$name.out" 2>&1 &
     pids+=($!)
-    eval "pid_$name=$!"
-    eval "port_$name=$port"
+    pid[$name]=$!
+    port[$name]=$sport
 }
 
 start_trunk remote_bye uas_answer_remote_bye.xml
@@ -69,25 +70,25 @@ sip_port=$(free_port)
 u() { echo "sip:0612345678@127.0.0.1:$1"; }
 # The 486 trunk is the configured [trunk] uri: attempt 2 is dialled by number through it.
 cat >"$dir/script" <<EOF
-call 1 $(u "$port_remote_bye") caller_id=0187654321 caller_name=Carillon
+call 1 $(u "${port[remote_bye]}") caller_id=0187654321 caller_name=Carillon
 call 2 0612345678
-call 3 $(u "$port_s600")
-call 4 $(u "$port_s404")
-call 5 $(u "$port_s484")
-call 6 $(u "$port_s604")
-call 7 $(u "$port_s403")
-call 8 $(u "$port_s603")
-call 9 $(u "$port_s408")
-call 10 $(u "$port_s480")
-call 11 $(u "$port_s503")
-call 20 $(u "$port_ring") ring_timeout_ms=1500
-call 21 $(u "$port_ring_cancel") ring_timeout_ms=20000
-call 22 $(u "$port_crossing") ring_timeout_ms=1500
-call 23 $(u "$port_early") privacy=1
-call 24 $(u "$port_auth")
+call 3 $(u "${port[s600]}")
+call 4 $(u "${port[s404]}")
+call 5 $(u "${port[s484]}")
+call 6 $(u "${port[s604]}")
+call 7 $(u "${port[s403]}")
+call 8 $(u "${port[s603]}")
+call 9 $(u "${port[s408]}")
+call 10 $(u "${port[s480]}")
+call 11 $(u "${port[s503]}")
+call 20 $(u "${port[ring]}") ring_timeout_ms=1500
+call 21 $(u "${port[ring_cancel]}") ring_timeout_ms=20000
+call 22 $(u "${port[crossing]}") ring_timeout_ms=1500
+call 23 $(u "${port[early]}") privacy=1
+call 24 $(u "${port[auth]}")
 call 25 $(u "$closed_port")
 call 26 06-12
-call 27 $(u "$port_auth401")
+call 27 $(u "${port[auth401]}")
 wait 21 ringing
 cancel 21
 wait 23 answered
@@ -120,7 +121,7 @@ EOF
 cr-injector --listen 127.0.0.1:0 --ca "$dir/ca.pem" --cert "$dir/injector.pem" \
     --key "$dir/injector.key" --timeout 60 --script "$dir/script" >"$dir/injector.out" 2>&1 &
 inj=$!
-pids+=($inj)
+pids+=("$inj")
 wait_for_log "$dir/injector.out" '^listening port=' 10
 inj_port=$(sed -n 's/^listening port=//p' "$dir/injector.out")
 
@@ -136,7 +137,7 @@ rtp_port_min = 40000
 rtp_port_max = 40999
 shutdown_timeout = 5s
 [trunk]
-uri = sip:127.0.0.1:$port_s486
+uri = sip:127.0.0.1:${port[s486]}
 username = dialer
 password = secret
 [server]
@@ -149,7 +150,7 @@ level = info
 EOF
 carillon-dialerd --config "$dir/dialerd.conf" >"$dir/dialerd.log" 2>&1 &
 dialerd=$!
-pids+=($dialerd)
+pids+=("$dialerd")
 
 rc=0
 wait "$inj" || rc=$?
@@ -212,7 +213,7 @@ assert_contains "$LINE" "number is not"
 # The trunks saw what they expected (SIPp exits 0 when its one call succeeded).
 for t in remote_bye s486 s600 s404 s484 s604 s403 s603 s408 s480 s503 ring ring_cancel crossing \
     early auth auth401; do
-    eval "p=\$pid_$t"
+    p=${pid[$t]}
     trc=0
     timeout 20 tail --pid="$p" -f /dev/null || true
     wait "$p" || trc=$?
