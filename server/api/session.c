@@ -227,7 +227,11 @@ static void login_failed(struct login *l, const char *reason)
     if (lock_addr)
         cr_log_warn("address_locked", "peer=%s for_ms=%llu", l->c->peer,
                     (unsigned long long)lock_addr);
-    login_refuse(l, CARILLON__V1__CODE__CODE_UNAUTHENTICATED, "%s", "wrong login or password");
+    /* A token that no longer opens a session (logged out, expired, password changed, user
+     * disabled) says so; a password failure does not tell which of login or password is wrong. */
+    login_refuse(l, CARILLON__V1__CODE__CODE_UNAUTHENTICATED, "%s",
+                 strcmp(reason, "token") ? "wrong login or password"
+                                         : "session expired or unknown: log in again");
 }
 
 static void on_session_created(void *arg, int err, const struct store_user *u, int64_t expires_at)

@@ -92,6 +92,14 @@ assert_exit 0 carillonctl user list --all
 assert_contains "$OUT" "helene"
 assert_exit 0 carillonctl user enable helene
 assert_exit 0 env CARILLON_USER=helene CARILLON_PASSWORD=agent-pass-2 carillonctl whoami
+# a saved session revoked by the disable says so, and the stale file is dropped
+assert_exit 0 env -u CARILLON_USER CARILLON_PASSWORD=agent-pass-2 carillonctl login helene
+mkdir -p -m 700 "$CARILLON_STACK_DIR/admin-ctl"
+assert_exit 0 env CARILLON_CONFIG_DIR="$CARILLON_STACK_DIR/admin-ctl" carillonctl user disable helene
+assert_exit 0 env CARILLON_CONFIG_DIR="$CARILLON_STACK_DIR/admin-ctl" carillonctl user enable helene
+assert_exit 1 env -u CARILLON_USER -u CARILLON_PASSWORD carillonctl whoami
+assert_contains "$ERR" "session"
+[ -f "$CARILLON_CONFIG_DIR/session" ] && fail "the refused session file was kept"
 
 # rate limit: after 5 failures for one login even the right password is refused for a while
 for i in 1 2 3 4 5; do
