@@ -116,6 +116,20 @@ static bool may_configure(struct client *c, uint64_t rid)
     return false;
 }
 
+/* The start every campaign request shares: the caller's role, then the request's state with
+ * the campaign it names. NULL when answered already (refused or out of memory). */
+static struct creq *creq_start(struct client *c, Carillon__V1__Envelope *env, const char *name)
+{
+    if (!may_configure(c, env->request_id)) {
+        carillon__v1__envelope__free_unpacked(env, NULL);
+        return NULL;
+    }
+    struct creq *r = creq_new(c, env);
+    if (r)
+        snprintf(r->name, sizeof r->name, "%s", name);
+    return r;
+}
+
 /* --- validation ------------------------------------------------------------------------- */
 
 struct problem {
@@ -841,14 +855,9 @@ static void get_allowed(struct creq *r)
 
 void campaigns_handle_get(struct client *c, Carillon__V1__Envelope *env)
 {
-    if (!may_configure(c, env->request_id)) {
-        carillon__v1__envelope__free_unpacked(env, NULL);
-        return;
-    }
-    struct creq *r = creq_new(c, env);
+    struct creq *r = creq_start(c, env, env->campaign_get->name);
     if (!r)
         return;
-    snprintf(r->name, sizeof r->name, "%s", env->campaign_get->name);
     check_access(r, NEED_VIEW, get_allowed);
 }
 
@@ -954,14 +963,9 @@ static void state_allowed(struct creq *r)
 
 void campaigns_handle_set_state(struct client *c, Carillon__V1__Envelope *env)
 {
-    if (!may_configure(c, env->request_id)) {
-        carillon__v1__envelope__free_unpacked(env, NULL);
-        return;
-    }
-    struct creq *r = creq_new(c, env);
+    struct creq *r = creq_start(c, env, env->campaign_set_state->name);
     if (!r)
         return;
-    snprintf(r->name, sizeof r->name, "%s", env->campaign_set_state->name);
     cr_pb_enum_word(&carillon__v1__campaign_state__descriptor, env->campaign_set_state->state,
                     r->target_state, sizeof r->target_state);
     if (!r->target_state[0]) {
@@ -1020,14 +1024,9 @@ static void delete_allowed(struct creq *r)
 
 void campaigns_handle_delete(struct client *c, Carillon__V1__Envelope *env)
 {
-    if (!may_configure(c, env->request_id)) {
-        carillon__v1__envelope__free_unpacked(env, NULL);
-        return;
-    }
-    struct creq *r = creq_new(c, env);
+    struct creq *r = creq_start(c, env, env->campaign_delete->name);
     if (!r)
         return;
-    snprintf(r->name, sizeof r->name, "%s", env->campaign_delete->name);
     check_access(r, NEED_EDIT, delete_allowed);
 }
 
@@ -1109,14 +1108,9 @@ static void grant_allowed(struct creq *r)
 
 void campaigns_handle_grant(struct client *c, Carillon__V1__Envelope *env)
 {
-    if (!may_configure(c, env->request_id)) {
-        carillon__v1__envelope__free_unpacked(env, NULL);
-        return;
-    }
-    struct creq *r = creq_new(c, env);
+    struct creq *r = creq_start(c, env, env->campaign_grant->campaign);
     if (!r)
         return;
-    snprintf(r->name, sizeof r->name, "%s", env->campaign_grant->campaign);
     check_access(r, NEED_EDIT, grant_allowed);
 }
 
@@ -1144,13 +1138,8 @@ static void rights_allowed(struct creq *r)
 
 void campaigns_handle_rights(struct client *c, Carillon__V1__Envelope *env)
 {
-    if (!may_configure(c, env->request_id)) {
-        carillon__v1__envelope__free_unpacked(env, NULL);
-        return;
-    }
-    struct creq *r = creq_new(c, env);
+    struct creq *r = creq_start(c, env, env->campaign_rights_get->campaign);
     if (!r)
         return;
-    snprintf(r->name, sizeof r->name, "%s", env->campaign_rights_get->campaign);
     check_access(r, NEED_VIEW, rights_allowed);
 }

@@ -46,7 +46,6 @@ struct import {
     uint64_t rows, rejected;
     Carillon__V1__ImportReject *rejects;
     size_t nrejects;
-    int inflight;
     bool failed;
     char fail_msg[512];
     bool ended;
@@ -138,7 +137,6 @@ static void on_pg_step(void *arg, const struct cr_pg_result *res)
     struct import *im = arg;
     if (res->status == -ECANCELED)
         return; /* import_free is closing the connection: im is going away */
-    im->inflight--;
     if (res->status && !im->failed) {
         im->failed = true;
         snprintf(im->fail_msg, sizeof im->fail_msg, "%s",
@@ -161,7 +159,6 @@ static void on_staged(void *arg, const struct cr_pg_result *res)
     free(a);
     if (res->status == -ECANCELED)
         return; /* import_free is closing the connection */
-    im->inflight--;
     if (res->status) {
         if (!im->failed) {
             im->failed = true;
@@ -177,10 +174,7 @@ static void on_staged(void *arg, const struct cr_pg_result *res)
 
 static int step(struct import *im, const char *sql, int n, const char *const *p)
 {
-    int rc = cr_pg_query(im->pg, sql, n, p, on_pg_step, im);
-    if (!rc)
-        im->inflight++;
-    return rc;
+    return cr_pg_query(im->pg, sql, n, p, on_pg_step, im);
 }
 
 static void on_fields(void *arg, const struct cr_pg_result *res)
@@ -620,8 +614,6 @@ void import_handle_rows(struct client *c, Carillon__V1__Envelope *env)
                       17, p, on_staged, a);
         if (rc)
             free(a);
-        else
-            im->inflight++;
     }
     for (int k = 0; k < 17; k++)
         free(cols[k].s);
@@ -664,7 +656,6 @@ static void on_merged(void *arg, const struct cr_pg_result *res)
     struct import *im = arg;
     if (res->status == -ECANCELED)
         return; /* import_free is closing the connection */
-    im->inflight--;
     if (res->status || im->failed)
         return import_fail(im, im->end_rid, CARILLON__V1__CODE__CODE_ABORTED, NULL,
                            "the import was rolled back: %s",
@@ -763,6 +754,4 @@ void import_handle_end(struct client *c, Carillon__V1__Envelope *env)
     if (rc)
         import_fail(im, rid, CARILLON__V1__CODE__CODE_UNAVAILABLE, NULL,
                     "the import could not be finished");
-    else
-        im->inflight++;
 }

@@ -1435,20 +1435,6 @@ void ctl_set_timeout_ms(unsigned ms)
     opt.timeout_ms = ms;
 }
 
-int ctl_send(Carillon__V1__Envelope *env)
-{
-    env->request_id = ++net.next_rid;
-    if (!net.conn || cr_conn_send(net.conn, env) != 0)
-        return conn_failure();
-    while (net.conn && cr_conn_queued_bytes(net.conn) > (1u << 20) && !net.closed)
-        uv_run(&net.loop, UV_RUN_ONCE);
-    /* An Error pushed meanwhile (the server gave up on the import) ends the stream. */
-    if (net.closed)
-        return conn_failure();
-    uv_run(&net.loop, UV_RUN_NOWAIT);
-    return 0;
-}
-
 int ctl_print_ok(const char *text)
 {
     return print_ok(text);

@@ -31,9 +31,6 @@ int ctl_blacklist(int argc, char **argv);
 int ctl_list_import(int argc, char **argv);
 int ctl_list(int argc, char **argv);
 int ctl_filter(int argc, char **argv);
-/* Sends env without waiting for an answer, then lets the loop drain the write queue below
- * 1 MiB (back-pressure for streams). 0, or an exit code already reported. */
-int ctl_send(Carillon__V1__Envelope *env);
 /* Changes how long a wait for an answer may take (e.g. an import's final merge). */
 void ctl_set_timeout_ms(unsigned ms);
 /* Prints the script as an agent would see it; frees c. */

@@ -98,7 +98,7 @@ mkdir -p -m 700 "$CARILLON_STACK_DIR/admin-ctl"
 assert_exit 0 env CARILLON_CONFIG_DIR="$CARILLON_STACK_DIR/admin-ctl" carillonctl user disable helene
 assert_exit 0 env CARILLON_CONFIG_DIR="$CARILLON_STACK_DIR/admin-ctl" carillonctl user enable helene
 assert_exit 1 env -u CARILLON_USER -u CARILLON_PASSWORD carillonctl whoami
-assert_contains "$ERR" "session"
+assert_contains "$ERR" "session expired or unknown: log in again: the saved session was removed"
 [ -f "$CARILLON_CONFIG_DIR/session" ] && fail "the refused session file was kept"
 
 # rate limit: after 5 failures for one login even the right password is refused for a while
