@@ -1,10 +1,12 @@
 /* Asynchronous libpq on a libuv loop (see pg.h). One connection in pipeline mode: queued items
  * are sent back to back, each ending at a sync point, and their results are matched in FIFO
- * order. A multi-statement script leaves pipeline mode for the time it runs. */
+ * order. A multi-statement script or a COPY leaves pipeline mode for the time it runs (libpq
+ * allows neither in a pipeline). */
 #include "carillon/pg.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +15,7 @@
 
 #include "carillon/log.h"
 
-enum item_kind { ITEM_QUERY, ITEM_BATCH, ITEM_SCRIPT };
+enum item_kind { ITEM_QUERY, ITEM_BATCH, ITEM_SCRIPT, ITEM_COPY };
 
 struct stmt {
     char *sql;
@@ -33,6 +35,9 @@ struct item {
     char *message;
     cr_pg_cb cb;
     void *arg;
+    char *copy_data; /* ITEM_COPY: the rows, in the format the COPY statement names */
+    size_t copy_len;
+    bool copy_sent;
     struct item *next;
 };
 
@@ -60,7 +65,7 @@ struct cr_pg {
     ino_t poll_ino; /* with poll_fd: libpq may reuse an fd number for a new socket */
     int poll_events;
     enum pg_state state;
-    bool in_script; /* a script is running: pipeline mode is off */
+    bool in_script; /* a script or a COPY is running: pipeline mode is off */
     bool pumping;   /* pg_pump is on the stack: nested calls only ask it to go round again */
     bool again;
     unsigned connect_timeout_ms;
@@ -129,6 +134,7 @@ static void item_free(struct item *it)
     free(it->stmts);
     free(it->res);
     free(it->message);
+    free(it->copy_data);
     free(it);
 }
 
@@ -157,7 +163,9 @@ static void item_finish(struct cr_pg *pg, struct item *it)
             .status = it->status,
             .sqlstate = it->sqlstate[0] ? it->sqlstate : NULL,
             .message = it->message,
-            .nres = it->kind == ITEM_SCRIPT ? (it->res && it->res[0] ? 1 : 0) : it->nstmts,
+            .nres = it->kind == ITEM_SCRIPT || it->kind == ITEM_COPY
+                        ? (it->res && it->res[0] ? 1 : 0)
+                        : it->nstmts,
             .res = it->res,
         };
         it->cb(it->arg, &r);
@@ -483,9 +491,9 @@ static bool send_queued(struct cr_pg *pg)
     bool sent = false;
     while (pg->send_head && !pg->in_script) {
         struct item *it = pg->send_head;
-        if (it->kind == ITEM_SCRIPT) {
+        if (it->kind == ITEM_SCRIPT || it->kind == ITEM_COPY) {
             if (pg->flight_head)
-                break; /* scripts run alone, outside pipeline mode */
+                break; /* scripts and COPY run alone, outside pipeline mode */
             if (PQexitPipelineMode(pg->conn) != 1 || !PQsendQuery(pg->conn, it->stmts[0].sql)) {
                 pg_lost(pg, PQerrorMessage(pg->conn));
                 return false;
@@ -565,7 +573,7 @@ static int drain(struct cr_pg *pg)
         struct item *it = pg->flight_head;
         PGresult *r = PQgetResult(pg->conn);
         if (!r) {
-            if (it->kind != ITEM_SCRIPT) {
+            if (it->kind != ITEM_SCRIPT && it->kind != ITEM_COPY) {
                 /* In pipeline mode a NULL ends one statement's results; two in a row: none
                  * left for now. */
                 if (++nulls > 1)
@@ -589,7 +597,29 @@ static int drain(struct cr_pg *pg)
         nulls = 0;
         taken++;
         ExecStatusType st = PQresultStatus(r);
-        if (it->kind == ITEM_SCRIPT) {
+        if (st == PGRES_COPY_IN && it->kind == ITEM_COPY && !it->copy_sent) {
+            /* The server waits for the rows: hand them all to libpq (its buffer grows in
+             * non-blocking mode; pg_pump flushes it), then end the COPY. */
+            PQclear(r);
+            it->copy_sent = true;
+            if (PQputCopyData(pg->conn, it->copy_data, (int)it->copy_len) != 1 ||
+                PQputCopyEnd(pg->conn, NULL) != 1) {
+                pg_lost(pg, PQerrorMessage(pg->conn));
+                return -1;
+            }
+            free(it->copy_data);
+            it->copy_data = NULL;
+            if (!pg_flush(pg))
+                return -1;
+            continue;
+        }
+        if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT || st == PGRES_COPY_BOTH) {
+            /* A COPY where none was announced: the stream can't be followed any further. */
+            PQclear(r);
+            pg_lost(pg, "unexpected COPY from the server");
+            return -1;
+        }
+        if (it->kind == ITEM_SCRIPT || it->kind == ITEM_COPY) {
             if (st == PGRES_FATAL_ERROR)
                 record_error(it, r);
             if (it->res[0])
@@ -847,6 +877,29 @@ int cr_pg_batch_send(struct cr_pg_batch *b, cr_pg_cb cb, void *arg)
     it->cb = cb;
     it->arg = arg;
     int rc = enqueue(pg, it);
+    if (rc)
+        item_free(it);
+    return rc;
+}
+
+int cr_pg_copy(struct cr_pg *pg, const char *sql, const char *data, size_t len, cr_pg_cb cb,
+               void *arg)
+{
+    if (len > INT_MAX || (len && !data))
+        return -EINVAL;
+    struct item *it = calloc(1, sizeof *it);
+    if (!it)
+        return -ENOMEM;
+    it->kind = ITEM_COPY;
+    it->cb = cb;
+    it->arg = arg;
+    it->copy_len = len;
+    int rc = (it->copy_data = malloc(len ? len : 1)) ? item_add(it, sql, 0, NULL) : -ENOMEM;
+    if (!rc) {
+        if (len)
+            memcpy(it->copy_data, data, len);
+        rc = enqueue(pg, it);
+    }
     if (rc)
         item_free(it);
     return rc;

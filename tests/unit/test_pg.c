@@ -186,6 +186,49 @@ static void test_big_pipeline(void **state)
     assert_int_equal(big_ok, BIG_N);
 }
 
+/* COPY between pipelined queries, in one explicit transaction: 20,000 rows (over 1 MB, more than
+ * the socket takes at once) with UTF-8 and escapes; a bad row fails its COPY alone with the
+ * server's message, and the queries queued behind it still run in order. */
+static void test_copy(void **state)
+{
+    (void)state;
+    enum { N = 20000 };
+    size_t cap = (size_t)N * 80, len = 0;
+    char *data = malloc(cap);
+    assert_non_null(data);
+    for (int i = 0; i < N; i++)
+        len += (size_t)snprintf(data + len, cap - len, "%d\tHélène\\t%-40s\n", i, "Lefèvre");
+    struct seen b = {0}, c = {0}, q = {0}, bad = {0}, after = {0}, end = {0};
+    order_counter = 0;
+    assert_int_equal(cr_pg_query(pg, "BEGIN", 0, NULL, record, &b), 0);
+    assert_int_equal(cr_pg_query(pg, "CREATE TEMP TABLE cp (n int, name text) ON COMMIT DROP", 0,
+                                 NULL, NULL, NULL),
+                     0);
+    assert_int_equal(cr_pg_copy(pg, "COPY cp FROM STDIN", data, len, record, &c), 0);
+    free(data);
+    assert_int_equal(cr_pg_query(pg, "SELECT count(*) || ' ' || sum(n) || ' ' || min(name) FROM cp",
+                                 0, NULL, record, &q),
+                     0);
+    assert_int_equal(cr_pg_query(pg, "COMMIT", 0, NULL, record, &end), 0);
+    run_until_done(&end);
+    assert_int_equal(c.status, 0);
+    assert_int_equal(c.nres, 1);
+    assert_true(c.order < q.order);
+    char want[128];
+    snprintf(want, sizeof want, "%d %lld Hélène\t%-40s", N,
+             /* COPY's \t escape: a tab */ (long long)N * (N - 1) / 2, "Lefèvre");
+    assert_string_equal(q.value, want);
+
+    assert_int_equal(cr_pg_copy(pg, "COPY nosuchtable FROM STDIN", "1\n", 2, record, &bad), 0);
+    assert_int_equal(cr_pg_query(pg, "SELECT 'after'", 0, NULL, record, &after), 0);
+    run_until_done(&after);
+    assert_int_equal(bad.status, -EIO);
+    assert_string_equal(bad.sqlstate, "42P01");
+    assert_int_equal(after.status, 0);
+    assert_string_equal(after.value, "after");
+    assert_true(bad.order < after.order);
+}
+
 static void test_batches_are_atomic(void **state)
 {
     (void)state;
@@ -575,6 +618,7 @@ int main(void)
         cmocka_unit_test(test_fifo_order),
         cmocka_unit_test(test_big_pipeline),
         cmocka_unit_test(test_batches_are_atomic),
+        cmocka_unit_test(test_copy),
         cmocka_unit_test(test_notify_and_notice),
         cmocka_unit_test(test_reconnect_after_restart),
         cmocka_unit_test(test_enqueue_from_callback),

@@ -68,6 +68,14 @@ int cr_pg_batch_send(struct cr_pg_batch *b, cr_pg_cb cb, void *arg)
 int cr_pg_exec_script(struct cr_pg *pg, const char *sql, cr_pg_cb cb, void *arg)
     __attribute__((warn_unused_result));
 
+/* COPY ... FROM STDIN with its rows: sql is one COPY statement; data (len bytes, copied, below
+ * 2 GiB) is sent as the COPY's input once the statement runs. Like a script it runs alone,
+ * outside pipeline mode, and in the current transaction (the caller's BEGIN, if any). res[0] is
+ * the COPY's result (PQcmdTuples says how many rows); a row the server refuses fails it with
+ * -EIO, and nothing of that COPY is stored. */
+int cr_pg_copy(struct cr_pg *pg, const char *sql, const char *data, size_t len, cr_pg_cb cb,
+               void *arg) __attribute__((warn_unused_result));
+
 /* Fails every queued query with -ECANCELED, closes the connection and the poll handle, frees
  * pg, then calls done (may be NULL). */
 void cr_pg_close(struct cr_pg *pg, void (*done)(void *arg), void *arg);
