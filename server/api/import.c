@@ -1,8 +1,9 @@
 /* Contact file imports: the client streams mapped rows; the server normalises them (numbers to
- * E.164, time zones, typed fields), stages the good ones in a temporary table on a connection
- * of its own inside one transaction, then one set-based statement merges them (de-duplication
- * within the file and against the campaign, blacklist) and commits. A refused file or a dropped
- * client rolls everything back: only the report remains. */
+ * E.164, time zones, typed fields) and, on a connection of its own inside one transaction,
+ * COPYs each chunk's good rows into a temporary staging table; after the last chunk one
+ * set-based statement merges them all (de-duplication within the file and against the
+ * campaign, blacklist) and the transaction commits. A refused file or a dropped client rolls
+ * everything back: only the report remains. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -51,9 +52,13 @@ struct import {
     bool ended;
     bool begun;                             /* the Ok for ImportBegin was sent */
     uint64_t imported, duplicates, blocked; /* from the merge, reported after the commit */
+    uint64_t staged;                        /* rows stored in the staging table */
     int dedup_col;      /* file column holding the de-duplication key (field:NAME), or -1 */
     char dedup_sql[96]; /* that field in SQL: a contacts column or c.fields->>'name' */
-    char **zones;       /* known time zone names, sorted, when a column maps to time_zone */
+    bool dedup;         /* false with --dedup none */
+    char list_id[24], campaign_id[24], campaign_tz[64]; /* from the list's creation */
+    char *merge_sql; /* the per-chunk merge for this import's de-duplication mode */
+    char **zones;    /* known time zone names, sorted, when a column maps to time_zone */
     size_t nzones;
 };
 
@@ -75,6 +80,7 @@ static void import_free(struct import *im)
     for (size_t i = 0; i < im->nzones; i++)
         free(im->zones[i]);
     free(im->zones);
+    free(im->merge_sql);
     if (im->pg) {
         struct cr_pg *pg = im->pg;
         im->pg = NULL;
@@ -144,11 +150,12 @@ static void on_pg_step(void *arg, const struct cr_pg_result *res)
     }
 }
 
-/* A staged chunk is acknowledged once stored: the client sends the next one then, so neither
- * side holds more than a chunk or two whatever the file's size. */
+/* A chunk is acknowledged once stored: the client keeps at most two in flight, so neither
+ * side holds more than that whatever the file's size. */
 struct ack {
     struct import *im;
     uint64_t rid;
+    size_t good; /* rows staged */
 };
 
 static void on_staged(void *arg, const struct cr_pg_result *res)
@@ -156,10 +163,11 @@ static void on_staged(void *arg, const struct cr_pg_result *res)
     struct ack *a = arg;
     struct import *im = a->im;
     uint64_t rid = a->rid;
+    size_t good = a->good;
     free(a);
     if (res->status == -ECANCELED)
         return; /* import_free is closing the connection */
-    if (res->status) {
+    if (res->status || im->failed) {
         if (!im->failed) {
             im->failed = true;
             snprintf(im->fail_msg, sizeof im->fail_msg, "%s",
@@ -169,12 +177,74 @@ static void on_staged(void *arg, const struct cr_pg_result *res)
                      "the import failed and was rolled back: %s", im->fail_msg);
         return;
     }
+    im->staged += good;
     client_ok(im->c, rid);
 }
 
 static int step(struct import *im, const char *sql, int n, const char *const *p)
 {
     return cr_pg_query(im->pg, sql, n, p, on_pg_step, im);
+}
+
+/* The list is ready: the client may send rows. */
+static void on_list(void *arg, const struct cr_pg_result *res)
+{
+    struct import *im = arg;
+    if (res->status == -ECANCELED)
+        return; /* import_free is closing the connection */
+    if (res->status || PQntuples(res->res[0]) != 1)
+        return import_fail(im, im->begin_rid, CARILLON__V1__CODE__CODE_UNAVAILABLE, NULL,
+                           "cannot create the list: %s",
+                           res->message ? res->message : "the campaign is gone");
+    snprintf(im->list_id, sizeof im->list_id, "%s", PQgetvalue(res->res[0], 0, 0));
+    snprintf(im->campaign_id, sizeof im->campaign_id, "%s", PQgetvalue(res->res[0], 0, 1));
+    snprintf(im->campaign_tz, sizeof im->campaign_tz, "%s", PQgetvalue(res->res[0], 0, 2));
+    im->begun = true;
+    client_ok(im->c, im->begin_rid);
+}
+
+/* The statement that merges the staged rows: $1 list, $2 campaign, $3 the campaign's time zone.
+ * It keeps the first row of each key in the file, drops keys the campaign already has, inserts
+ * contacts and their numbers (a blacklisted number goes in blocked), and returns the imported
+ * and blocked counts. */
+static int build_merge(struct import *im)
+{
+    char where[320];
+    if (!im->dedup)
+        snprintf(where, sizeof where, "true");
+    else if (im->dedup_col >= 0)
+        snprintf(where, sizeof where,
+                 "d.rn = 1 AND NOT EXISTS (SELECT 1 FROM contacts c WHERE c.campaign_id = "
+                 "$2::bigint AND %s = d.dkey)",
+                 im->dedup_sql);
+    else
+        snprintf(where, sizeof where,
+                 "d.rn = 1 AND NOT EXISTS (SELECT 1 FROM addresses a JOIN contacts c ON c.id = "
+                 "a.contact_id WHERE c.campaign_id = $2::bigint AND a.number = d.dkey)");
+    int n = asprintf(
+        &im->merge_sql,
+        "WITH d AS (SELECT s.*, CASE WHEN s.dkey IS NULL THEN 1 ELSE row_number() OVER "
+        "(PARTITION BY s.dkey ORDER BY s.line) END AS rn FROM stage s), "
+        "fresh AS MATERIALIZED (SELECT nextval('contacts_id_seq') AS id, d.* FROM d WHERE %s), "
+        "ins AS (INSERT INTO contacts (id, campaign_id, list_id, time_zone, last_name, "
+        "first_name, civility, company, address, zip, city, country, email, customer_id, "
+        "fields, consent) SELECT f.id, $2::bigint, $1::bigint, coalesce(nullif(f.tz, ''), $3), "
+        "f.last_name, f.first_name, f.civility, f.company, f.address, f.zip, f.city, "
+        "f.country, f.email, f.customer_id, f.fields, f.consent FROM fresh f), "
+        "adr AS (INSERT INTO addresses (contact_id, position, number, type, state) SELECT "
+        "f.id, t.ord, t.n, t.ty, CASE WHEN EXISTS (SELECT 1 FROM blacklist b WHERE b.number = "
+        "t.n AND (b.campaign_id IS NULL OR b.campaign_id = $2::bigint)) THEN 'blocked' WHEN "
+        "t.ord = 1 THEN 'scheduled' ELSE 'waiting' END FROM fresh f, "
+        "unnest(string_to_array(f.phones, E'\\x1f'), string_to_array(f.types, E'\\x1f')) "
+        "WITH ORDINALITY AS t(n, ty, ord) RETURNING contact_id, state) "
+        "SELECT (SELECT count(*) FROM fresh), (SELECT count(DISTINCT contact_id) FROM adr "
+        "WHERE state = 'blocked')",
+        where);
+    if (n < 0) {
+        im->merge_sql = NULL;
+        return -ENOMEM;
+    }
+    return 0;
 }
 
 static void on_fields(void *arg, const struct cr_pg_result *res)
@@ -271,21 +341,43 @@ static void on_fields(void *arg, const struct cr_pg_result *res)
             if (im->zones)
                 qsort(im->zones, im->nzones, sizeof *im->zones, cmp_str);
         }
+    im->dedup = strcmp(in->dedup, "none") != 0;
     struct cr_pg_opts o = {.conninfo = im->c->srv->cfg.db_conninfo, .max_queue = 100000};
     if (cr_pg_new(im->c->srv->loop, &o, &im->pg) != 0)
         return import_fail(im, im->begin_rid, CARILLON__V1__CODE__CODE_UNAVAILABLE, NULL,
                            "cannot open a database connection for the import");
-    if (step(im, "BEGIN", 0, NULL) ||
-        step(im,
-             "CREATE TEMP TABLE stage (line integer, phones text, types text, tz text, "
-             "last_name text, first_name text, civility text, company text, address text, "
-             "zip text, city text, country text, email text, customer_id text, fields jsonb, "
-             "consent boolean, dkey text)",
-             0, NULL))
+    char uid[24];
+    snprintf(uid, sizeof uid, "%lld", (long long)im->c->user.id);
+    const char *lp[] = {in->campaign, in->list, uid, in->country[0] ? in->country : "FR",
+                        in->caller_id};
+    /* The list exists from the start (an import into an existing list adds to it); the
+     * staging table lives until the commit. */
+    int rc = step(im, "BEGIN", 0, NULL);
+    /* The merge is costed high (the staging table has no statistics): JIT would compile it
+     * for longer than it saves. */
+    if (!rc)
+        rc = step(im, "SET LOCAL jit = off", 0, NULL);
+    if (!rc)
+        rc = step(im,
+                  "CREATE TEMP TABLE stage (line integer, phones text, types text, tz text, "
+                  "last_name text, first_name text, civility text, company text, address text, "
+                  "zip text, city text, country text, email text, customer_id text, fields jsonb, "
+                  "consent boolean, dkey text) ON COMMIT DROP",
+                  0, NULL);
+    if (!rc)
+        rc = cr_pg_query(
+            im->pg,
+            "WITH camp AS (SELECT id, time_zone FROM campaigns WHERE name = $1), "
+            "l AS (INSERT INTO lists AS l (campaign_id, name, created_by, default_country, "
+            "caller_id) SELECT camp.id, $2, $3::bigint, $4, $5 FROM camp ON CONFLICT "
+            "(campaign_id, name) DO UPDATE SET name = EXCLUDED.name RETURNING l.id, "
+            "l.campaign_id) SELECT l.id, l.campaign_id, camp.time_zone FROM l, camp",
+            5, lp, on_list, im);
+    if (!rc)
+        rc = build_merge(im);
+    if (rc)
         return import_fail(im, im->begin_rid, CARILLON__V1__CODE__CODE_UNAVAILABLE, NULL,
                            "cannot start the import");
-    im->begun = true;
-    client_ok(im->c, im->begin_rid);
 }
 
 static void on_access(void *arg, int err, const struct campaign_access *a)
@@ -388,18 +480,26 @@ static void sb_str(struct strbuf *b, const char *s)
     sb_add(b, s, strlen(s));
 }
 
-/* Appends s as one element of a PostgreSQL text[] literal. */
-static void sb_elem(struct strbuf *b, const char *s, bool first)
+/* Appends s as one field of a COPY text-format row (NULL: \\N), then a tab or the row's end. */
+static void sb_field(struct strbuf *b, const char *s, bool last)
 {
-    if (!first)
-        sb_str(b, ",");
-    sb_str(b, "\"");
-    for (const char *p = s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            sb_add(b, "\\", 1);
-        sb_add(b, p, 1);
+    if (!s) {
+        sb_add(b, "\\N", 2);
+    } else {
+        const char *run = s;
+        for (const char *p = s;; p++) {
+            char e = *p == '\\' ? '\\' : *p == '\t' ? 't' : *p == '\n' ? 'n' : *p == '\r' ? 'r' : 0;
+            if (!e && *p)
+                continue;
+            sb_add(b, run, (size_t)(p - run));
+            if (!*p)
+                break;
+            char esc[2] = {'\\', e};
+            sb_add(b, esc, 2);
+            run = p + 1;
+        }
     }
-    sb_str(b, "\"");
+    sb_add(b, last ? "\n" : "\t", 1);
 }
 
 /* Appends s as JSON string content. */
@@ -432,10 +532,8 @@ void import_handle_rows(struct client *c, Carillon__V1__Envelope *env)
     }
     const char *country =
         im->begin->import_begin->country[0] ? im->begin->import_begin->country : "FR";
-    /* Columns of the staging insert, each a text[] literal. */
-    struct strbuf cols[17] = {{0}};
-    for (int k = 0; k < 17; k++)
-        sb_str(&cols[k], "{");
+    /* The chunk's good rows in COPY text format, in the staging table's column order. */
+    struct strbuf copy = {0};
     size_t good = 0;
     for (size_t i = 0; i < in->n_rows; i++) {
         const Carillon__V1__ContactRow *row = in->rows[i];
@@ -555,31 +653,26 @@ void import_handle_rows(struct client *c, Carillon__V1__Envelope *env)
         }
         char ln[16];
         snprintf(ln, sizeof ln, "%u", line);
-        bool first = good == 0;
-        sb_elem(&cols[0], ln, first);
-        sb_elem(&cols[1], pl.s, first);
-        sb_elem(&cols[2], tl.s, first);
-        sb_elem(&cols[3], col_tz ? col_tz : tz ? tz : "", first);
+        sb_field(&copy, ln, false);
+        sb_field(&copy, pl.s, false);
+        sb_field(&copy, tl.s, false);
+        sb_field(&copy, col_tz ? col_tz : tz ? tz : "", false);
         for (int t = 0; t < NTEXT; t++)
-            sb_elem(&cols[4 + t], texts[t] ? texts[t] : "", first);
-        sb_elem(&cols[14], fields.s, first);
-        sb_elem(&cols[15], consent ? "t" : "f", first);
-        /* The de-duplication key: the first number, or the chosen field (an empty one never
-         * matches: the line number stands in). */
+            sb_field(&copy, texts[t] ? texts[t] : "", false);
+        sb_field(&copy, fields.s, false);
+        sb_field(&copy, consent ? "t" : "f", false);
+        /* The de-duplication key: the first number, or the chosen field (an empty one, NULL,
+         * never matches). */
         char own[40];
         const char *dk;
         if (im->dedup_col >= 0) {
-            dk = row->values[im->dedup_col];
-            if (!dk[0]) {
-                snprintf(own, sizeof own, "#%u", line);
-                dk = own;
-            }
+            dk = row->values[im->dedup_col][0] ? row->values[im->dedup_col] : NULL;
         } else {
             size_t cut = strcspn(pl.s, SEP);
             snprintf(own, sizeof own, "%.*s", (int)(cut < 39 ? cut : 39), pl.s);
             dk = own;
         }
-        sb_elem(&cols[16], dk, first);
+        sb_field(&copy, dk, true);
         good++;
         free(fields.s);
         free(pl.s);
@@ -587,37 +680,23 @@ void import_handle_rows(struct client *c, Carillon__V1__Envelope *env)
     }
     int rc = 0;
     uint64_t rid = env->request_id;
-    if (!good)
-        client_ok(c, rid);
-    if (good) {
-        const char *p[17];
-        for (int k = 0; k < 17; k++) {
-            sb_str(&cols[k], "}");
-            p[k] = cols[k].s;
-        }
-        struct ack *a = malloc(sizeof *a);
-        if (a) {
-            a->im = im;
-            a->rid = rid;
-        }
-        rc = !a ? -ENOMEM
-                : cr_pg_query(
-                      im->pg,
-                      "INSERT INTO stage SELECT t.a::int, t.b, t.c, t.d, t.e, t.f, t.g, t.h, t.i, "
-                      "t.j, t.k, t.l, t.m, t.n, t.o::jsonb, t.p::boolean, t.q FROM "
-                      "unnest($1::text[], "
-                      "$2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], "
-                      "$8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], "
-                      "$14::text[], $15::text[], $16::text[], $17::text[]) AS t(a, b, c, d, e, f, "
-                      "g, "
-                      "h, i, j, k, l, m, n, o, p, q)",
-                      17, p, on_staged, a);
-        if (rc)
-            free(a);
-    }
-    for (int k = 0; k < 17; k++)
-        free(cols[k].s);
     carillon__v1__envelope__free_unpacked(env, NULL);
+    if (!good) {
+        free(copy.s);
+        client_ok(c, rid);
+        return;
+    }
+    struct ack *a = malloc(sizeof *a);
+    if (a) {
+        a->im = im;
+        a->rid = rid;
+        a->good = good;
+    }
+    rc = !a ? -ENOMEM : cr_pg_copy(im->pg, "COPY stage FROM STDIN", copy.s, copy.len, on_staged, a);
+    if (!rc)
+        a = NULL;
+    free(a);
+    free(copy.s);
     if (rc) {
         if (!im->failed) {
             im->failed = true;
@@ -661,21 +740,10 @@ static void on_merged(void *arg, const struct cr_pg_result *res)
                            "the import was rolled back: %s",
                            im->failed ? im->fail_msg
                                       : (res->message ? res->message : "database error"));
-    const PGresult *r = res->res[0];
-    uint64_t imported = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
-    uint64_t duplicates = strtoull(PQgetvalue(r, 0, 1), NULL, 10);
-    uint64_t blocked = strtoull(PQgetvalue(r, 0, 2), NULL, 10);
-    cr_log_info("import_done",
-                "user=%s campaign=%s list=%s rows=%llu imported=%llu "
-                "duplicates=%llu rejected=%llu blocked=%llu",
-                cr_log_q(im->c->user.login), cr_log_q(im->begin->import_begin->campaign),
-                cr_log_q(im->begin->import_begin->list), (unsigned long long)im->rows,
-                (unsigned long long)imported, (unsigned long long)duplicates,
-                (unsigned long long)im->rejected, (unsigned long long)blocked);
+    im->imported = strtoull(PQgetvalue(res->res[0], 0, 0), NULL, 10);
+    im->duplicates = im->staged - im->imported;
+    im->blocked = strtoull(PQgetvalue(res->res[0], 0, 1), NULL, 10);
     /* The report goes once the commit is known. */
-    im->imported = imported;
-    im->duplicates = duplicates;
-    im->blocked = blocked;
     if (cr_pg_query(im->pg, "COMMIT", 0, NULL, on_committed, im) != 0)
         import_fail(im, im->end_rid, CARILLON__V1__CODE__CODE_ABORTED, NULL,
                     "the import could not be committed");
@@ -690,6 +758,18 @@ static void on_committed(void *arg, const struct cr_pg_result *res)
         return import_fail(im, im->end_rid, CARILLON__V1__CODE__CODE_ABORTED, NULL,
                            "the import could not be committed: %s",
                            res->message ? res->message : "connection lost");
+    /* COMMIT of a transaction a chunk aborted answers ROLLBACK, without an error. */
+    if (im->failed || strcmp(PQcmdStatus(res->res[0]), "COMMIT") != 0)
+        return import_fail(im, im->end_rid, CARILLON__V1__CODE__CODE_ABORTED, NULL,
+                           "the import was rolled back: %s",
+                           im->failed ? im->fail_msg : "the transaction failed");
+    cr_log_info("import_done",
+                "user=%s campaign=%s list=%s rows=%llu imported=%llu "
+                "duplicates=%llu rejected=%llu blocked=%llu",
+                cr_log_q(im->c->user.login), cr_log_q(im->begin->import_begin->campaign),
+                cr_log_q(im->begin->import_begin->list), (unsigned long long)im->rows,
+                (unsigned long long)im->imported, (unsigned long long)im->duplicates,
+                (unsigned long long)im->rejected, (unsigned long long)im->blocked);
     send_report(im, im->imported, im->duplicates, im->blocked);
     import_free(im);
 }
@@ -706,52 +786,9 @@ void import_handle_end(struct client *c, Carillon__V1__Envelope *env)
     }
     im->ended = true;
     im->end_rid = rid;
-    const Carillon__V1__ImportBegin *in = im->begin->import_begin;
-    char uid[24];
-    snprintf(uid, sizeof uid, "%lld", (long long)c->user.id);
-    const char *p[] = {in->campaign,  in->list,
-                       uid,           in->country[0] ? in->country : "FR",
-                       in->caller_id, strcmp(in->dedup, "none") ? "t" : "f"};
-    /* Already in the campaign: the same first number, or the same value of the chosen field. */
-    char existing[256];
-    if (im->dedup_col >= 0)
-        snprintf(existing, sizeof existing,
-                 "SELECT 1 FROM contacts c WHERE c.campaign_id = camp.id AND %s = d.dkey",
-                 im->dedup_sql);
-    else
-        snprintf(existing, sizeof existing,
-                 "SELECT 1 FROM addresses a JOIN contacts c ON c.id = a.contact_id WHERE "
-                 "c.campaign_id = camp.id AND a.number = d.dkey");
-    char *sql = NULL;
-    int n = asprintf(
-        &sql,
-        "WITH camp AS (SELECT id, time_zone FROM campaigns WHERE name = $1), "
-        "l AS (INSERT INTO lists AS l (campaign_id, name, created_by, default_country, "
-        "caller_id) SELECT camp.id, $2, $3::bigint, $4, $5 FROM camp ON CONFLICT "
-        "(campaign_id, name) DO UPDATE SET name = EXCLUDED.name RETURNING l.id, l.campaign_id), "
-        "d AS (SELECT s.*, string_to_array(s.phones, E'\\x1f') AS ph, "
-        "string_to_array(s.types, E'\\x1f') AS ty, CASE WHEN $6::bool THEN row_number() OVER "
-        "(PARTITION BY s.dkey ORDER BY s.line) ELSE 1 END AS rn "
-        "FROM stage s), "
-        "fresh AS MATERIALIZED (SELECT nextval('contacts_id_seq') AS id, d.* FROM d, camp "
-        "WHERE d.rn = 1 AND (NOT $6::bool OR NOT EXISTS (%s))), "
-        "ins AS (INSERT INTO contacts (id, campaign_id, list_id, time_zone, last_name, "
-        "first_name, civility, company, address, zip, city, country, email, customer_id, "
-        "fields, consent) SELECT f.id, l.campaign_id, l.id, coalesce(nullif(f.tz, ''), "
-        "camp.time_zone), f.last_name, f.first_name, f.civility, f.company, f.address, f.zip, "
-        "f.city, f.country, f.email, f.customer_id, f.fields, f.consent FROM fresh f, l, camp "
-        "RETURNING id), "
-        "adr AS (INSERT INTO addresses (contact_id, position, number, type, state) SELECT "
-        "f.id, t.ord, t.n, t.ty, CASE WHEN EXISTS (SELECT 1 FROM blacklist b WHERE b.number = "
-        "t.n AND (b.campaign_id IS NULL OR b.campaign_id = (SELECT id FROM camp))) THEN "
-        "'blocked' WHEN t.ord = 1 THEN 'scheduled' ELSE 'waiting' END FROM fresh f, "
-        "unnest(f.ph, f.ty) WITH ORDINALITY AS t(n, ty, ord) RETURNING contact_id, state) "
-        "SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM d) - (SELECT count(*) FROM "
-        "fresh), (SELECT count(DISTINCT contact_id) FROM adr WHERE state = 'blocked')",
-        existing);
-    int rc = n < 0 ? -ENOMEM : cr_pg_query(im->pg, sql, 6, p, on_merged, im);
-    free(sql);
-    if (rc)
+    /* Every chunk is queued before the merge; a failed one has aborted the transaction. */
+    const char *mp[] = {im->list_id, im->campaign_id, im->campaign_tz};
+    if (cr_pg_query(im->pg, im->merge_sql, 3, mp, on_merged, im) != 0)
         import_fail(im, rid, CARILLON__V1__CODE__CODE_UNAVAILABLE, NULL,
                     "the import could not be finished");
 }

@@ -181,6 +181,10 @@ static struct {
     uint64_t next_rid;
     uint64_t want_rid;
     Carillon__V1__Envelope *reply; /* ours until drop_reply() */
+    /* Requests sent ahead with ctl_send, oldest first, and the replies that came for them. */
+    uint64_t ahead_rid[CTL_MAX_AHEAD];
+    Carillon__V1__Envelope *ahead_reply[CTL_MAX_AHEAD];
+    int nahead;
     uv_timer_t timer;
     char server_node[128];
     bool temp_session;  /* logged in with CARILLON_USER/PASSWORD: revoked at exit */
@@ -195,6 +199,14 @@ static void on_open(struct cr_conn *c)
 
 static void on_message(struct cr_conn *c, Carillon__V1__Envelope *env)
 {
+    /* A reply to a request sent ahead; an error that names no request stops the oldest. */
+    for (int i = 0; i < net.nahead; i++)
+        if (!net.ahead_reply[i] &&
+            (env->request_id == net.ahead_rid[i] ||
+             (env->request_id == 0 && env->body_case == CARILLON__V1__ENVELOPE__BODY_ERROR))) {
+            net.ahead_reply[i] = env;
+            return;
+        }
     int m = net.want_rid && !net.reply
                 ? ctl_reply_match(net.want_rid, env->request_id,
                                   env->body_case == CARILLON__V1__ENVELOPE__BODY_ERROR)
@@ -292,6 +304,54 @@ static int call(Carillon__V1__Envelope *env)
     return net.reply ? 0 : conn_failure();
 }
 
+static void drop_reply(void);
+static int expect(int want);
+
+static bool have_oldest_ahead(void)
+{
+    return net.nahead > 0 && net.ahead_reply[0] != NULL;
+}
+
+int ctl_send(Carillon__V1__Envelope *env)
+{
+    if (net.nahead == CTL_MAX_AHEAD)
+        return report(EXIT_CONN, "INTERNAL", NULL, "too many requests in flight");
+    env->request_id = ++net.next_rid;
+    if (!net.conn)
+        return conn_failure();
+    int rc = cr_conn_send(net.conn, env);
+    if (rc == -EMSGSIZE)
+        return report(EXIT_REFUSED, "RESOURCE_EXHAUSTED", NULL,
+                      "the request is larger than the largest frame (%zu bytes)",
+                      cr_conn_max_frame(net.conn));
+    if (rc)
+        return conn_failure();
+    net.ahead_rid[net.nahead] = env->request_id;
+    net.ahead_reply[net.nahead] = NULL;
+    net.nahead++;
+    return 0;
+}
+
+int ctl_collect(int want)
+{
+    if (net.nahead == 0)
+        return report(EXIT_CONN, "INTERNAL", NULL, "no request in flight");
+    wait_until(have_oldest_ahead);
+    if (!net.ahead_reply[0])
+        return conn_failure();
+    drop_reply();
+    net.reply = net.ahead_reply[0];
+    net.nahead--;
+    memmove(net.ahead_rid, net.ahead_rid + 1, (size_t)net.nahead * sizeof net.ahead_rid[0]);
+    memmove(net.ahead_reply, net.ahead_reply + 1, (size_t)net.nahead * sizeof net.ahead_reply[0]);
+    return expect(want);
+}
+
+int ctl_in_flight(void)
+{
+    return net.nahead;
+}
+
 static void drop_reply(void)
 {
     if (net.reply)
@@ -381,6 +441,10 @@ static void disconnect(void)
         cr_tls_ctx_free(net.tls);
         net.tls = NULL;
     }
+    for (int i = 0; i < net.nahead; i++)
+        if (net.ahead_reply[i])
+            carillon__v1__envelope__free_unpacked(net.ahead_reply[i], NULL);
+    net.nahead = 0;
 }
 
 /* --- secrets and the session file ------------------------------------------------------- */

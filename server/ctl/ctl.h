@@ -12,6 +12,13 @@
 int ctl_connect_and_auth(void);
 /* Sends env and waits for a reply of body `want`; 0 (reply in ctl_reply()) or an exit code. */
 int ctl_request(Carillon__V1__Envelope *env, int want);
+/* Pipelined requests (a file import's chunks): ctl_send sends env without waiting (at most
+ * CTL_MAX_AHEAD at once); ctl_collect waits for the oldest one's reply, of body `want`, and
+ * leaves it in ctl_reply(). Both return 0 or an exit code (already reported). */
+#define CTL_MAX_AHEAD 4
+int ctl_send(Carillon__V1__Envelope *env);
+int ctl_collect(int want);
+int ctl_in_flight(void);
 Carillon__V1__Envelope *ctl_reply(void);
 void ctl_drop_reply(void);
 int ctl_report(int exit_code, const char *code, const char *field, const char *fmt, ...)

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -75,6 +76,7 @@ struct importer {
     struct cr_csv_reader *reader;
     double started;
     bool progress;
+    long long file_size; /* bytes, for the progress bar; 0 when unknown */
 };
 
 static double now_s(void)
@@ -105,16 +107,32 @@ static int flush_chunk(struct importer *im)
     Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
     env.body_case = CARILLON__V1__ENVELOPE__BODY_IMPORT_ROWS;
     env.import_rows = &im->chunk;
-    /* Each chunk is acknowledged once the server has stored it: memory stays flat. */
-    int rc = ctl_request(&env, CARILLON__V1__ENVELOPE__BODY_OK);
-    if (!rc)
+    /* Each chunk is acknowledged once the server has merged it. Two in flight keep the
+     * database busy while the next is read and sent; more would only hold memory. */
+    int rc = ctl_in_flight() >= 2 ? ctl_collect(CARILLON__V1__ENVELOPE__BODY_OK) : 0;
+    if (!rc) {
         ctl_drop_reply();
+        rc = ctl_send(&env);
+    }
     im->sent += im->chunk.n_rows;
     free_chunk(im);
     if (im->progress) {
+        /* A bar when the file's size is known (CSV: the reader's byte offset), else a count. */
         double dt = now_s() - im->started;
-        fprintf(stderr, "\r%llu rows sent (%.0f rows/s)   ", im->sent,
-                dt > 0 ? (double)im->sent / dt : 0.0);
+        double rate = dt > 0 ? (double)im->sent / dt : 0.0;
+        if (im->reader && im->file_size > 0) {
+            double f = (double)cr_csv_offset(im->reader) / (double)im->file_size;
+            f = f > 1 ? 1 : f;
+            char bar[31];
+            int full = (int)(f * 30);
+            for (int i = 0; i < 30; i++)
+                bar[i] = i < full ? '#' : '.';
+            bar[30] = '\0';
+            fprintf(stderr, "\r[%s] %3.0f%% %llu rows, %.0f rows/s   ", bar, f * 100, im->sent,
+                    rate);
+        } else {
+            fprintf(stderr, "\r%llu rows sent (%.0f rows/s)   ", im->sent, rate);
+        }
     }
     return rc;
 }
@@ -298,7 +316,10 @@ int ctl_list_import(int argc, char **argv)
     }
     if (!rc) {
         im->started = now_s();
-        im->progress = isatty(STDERR_FILENO) && !ctl_json();
+        im->progress = (isatty(STDERR_FILENO) || getenv("CARILLON_PROGRESS")) && !ctl_json();
+        struct stat st;
+        if (!xlsx && stat(file, &st) == 0)
+            im->file_size = (long long)st.st_size;
         int r = xlsx ? xlsx_read(file, on_row, im, err, sizeof err)
                      : cr_csv_read(im->reader, on_row, im, err, sizeof err);
         if (r == 2 || (r == 0 && (r = flush_chunk(im)) != 0)) {
@@ -313,6 +334,9 @@ int ctl_list_import(int argc, char **argv)
         if (im->progress)
             fprintf(stderr, "\n");
     }
+    while (!rc && ctl_in_flight() > 0)
+        if ((rc = ctl_collect(CARILLON__V1__ENVELOPE__BODY_OK)) == 0)
+            ctl_drop_reply();
     if (!rc) {
         /* The server first stores what is still queued, then merges: give it time. */
         ctl_set_timeout_ms(30 * 60 * 1000);

@@ -94,6 +94,23 @@ head -n -1 "$d/broken.csv" > "$d/fixed.csv"
 assert_exit 0 carillonctl list import "$d/fixed.csv" --campaign "$F" --name réparé --map 'Nom=last_name,Tel1=phone1'
 assert_contains "$OUT" "7000 rows: 7000 imported"
 
+# chunks are merged one by one in one transaction: duplicates across chunks (5,000 rows each)
+# are still found, by number and by field, and the progress bar reaches 100 %
+{
+    echo 'Client;Nom;Tel1'
+    for i in $(seq 20000 25999); do echo "K$i;Nom$i;06 10 0$i"; done
+    for i in $(seq 20000 25999); do echo "K$i;Bis$i;06 20 0$i"; done
+} > "$d/twice.csv"
+CARILLON_PROGRESS=1 assert_exit 0 carillonctl list import "$d/twice.csv" --campaign "$F" --name deux-fois --map 'Client=customer_id,Nom=last_name,Tel1=phone1'
+assert_contains "$OUT" "12000 rows: 12000 imported, 0 duplicates"
+assert_contains "$ERR" "[##############################] 100% 12000 rows"
+assert_exit 0 carillonctl list import "$d/twice.csv" --campaign "$F" --name deux-fois-k --dedup field:customer_id --map 'Client=customer_id,Nom=last_name,Tel1=phone1'
+assert_contains "$OUT" "12000 rows: 0 imported, 12000 duplicates"
+sed -e 's/;06 10 0/;06 30 0/' -e 's/;06 20 0/;06 30 0/' "$d/twice.csv" > "$d/twice-same.csv"
+assert_exit 0 carillonctl list import "$d/twice-same.csv" --campaign "$F" --name deux-fois-n --map 'Client=customer_id,Nom=last_name,Tel1=phone1'
+assert_contains "$OUT" "12000 rows: 6000 imported, 6000 duplicates"
+assert_eq "6000" "$(psql -Atc "select count(*) from contacts c join lists l on l.id = c.list_id where l.name = 'deux-fois-n' and c.last_name like 'Nom%'")"
+
 # a huge field is refused with its line, nothing imported
 { echo 'Nom;Tel1'; printf 'x;0611111111\n"'; head -c 70000 /dev/zero | tr '\0' 'y'; printf '";0622222222\n'; } > "$d/huge.csv"
 assert_exit 1 carillonctl list import "$d/huge.csv" --campaign "$F" --name énorme --map 'Nom=last_name,Tel1=phone1'
