@@ -357,6 +357,12 @@ static void on_fields(void *arg, const struct cr_pg_result *res)
      * for longer than it saves. */
     if (!rc)
         rc = step(im, "SET LOCAL jit = off", 0, NULL);
+    /* One backend for the import's length: room to sort and hash a million rows in memory
+     * instead of spilling them to disk, and to keep the staging table in local buffers. */
+    if (!rc)
+        rc = step(im, "SET LOCAL work_mem = '128MB'", 0, NULL);
+    if (!rc)
+        rc = step(im, "SET LOCAL temp_buffers = '128MB'", 0, NULL);
     if (!rc)
         rc = step(im,
                   "CREATE TEMP TABLE stage (line integer, phones text, types text, tz text, "
