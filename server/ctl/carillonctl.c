@@ -284,13 +284,10 @@ static int conn_failure(void)
                   "cannot talk to %s: %s", opt.server, why);
 }
 
-/* Sends env with a fresh request_id and waits for its reply; 0 with net.reply set, or an exit
- * code (already reported). */
-static int call(Carillon__V1__Envelope *env)
+/* Sends env with a fresh request_id; 0 or an exit code (already reported). */
+static int send_request(Carillon__V1__Envelope *env)
 {
     env->request_id = ++net.next_rid;
-    net.want_rid = env->request_id;
-    net.reply = NULL;
     if (!net.conn)
         return conn_failure();
     int rc = cr_conn_send(net.conn, env);
@@ -298,8 +295,18 @@ static int call(Carillon__V1__Envelope *env)
         return report(EXIT_REFUSED, "RESOURCE_EXHAUSTED", NULL,
                       "the request is larger than the largest frame (%zu bytes)",
                       cr_conn_max_frame(net.conn));
+    return rc ? conn_failure() : 0;
+}
+
+/* Sends env and waits for its reply; 0 with net.reply set, or an exit code (already
+ * reported). */
+static int call(Carillon__V1__Envelope *env)
+{
+    net.reply = NULL;
+    net.want_rid = net.next_rid + 1;
+    int rc = send_request(env);
     if (rc)
-        return conn_failure();
+        return rc;
     wait_until(have_reply);
     return net.reply ? 0 : conn_failure();
 }
@@ -316,16 +323,9 @@ int ctl_send(Carillon__V1__Envelope *env)
 {
     if (net.nahead == CTL_MAX_AHEAD)
         return report(EXIT_CONN, "INTERNAL", NULL, "too many requests in flight");
-    env->request_id = ++net.next_rid;
-    if (!net.conn)
-        return conn_failure();
-    int rc = cr_conn_send(net.conn, env);
-    if (rc == -EMSGSIZE)
-        return report(EXIT_REFUSED, "RESOURCE_EXHAUSTED", NULL,
-                      "the request is larger than the largest frame (%zu bytes)",
-                      cr_conn_max_frame(net.conn));
+    int rc = send_request(env);
     if (rc)
-        return conn_failure();
+        return rc;
     net.ahead_rid[net.nahead] = env->request_id;
     net.ahead_reply[net.nahead] = NULL;
     net.nahead++;
