@@ -94,6 +94,9 @@ const struct cr_cfg_key dialer_config_keys[] = {
       24LL * 3600 * 1000, "SIP session timer interval (RFC 4028); 0: off"),
     K("dialer", "shutdown_timeout", CR_CFG_DURATION, "30s", false, shutdown_timeout_ms, 0,
       3600LL * 1000, "on TERM, how long live calls may go on before they are hung up"),
+    K("dialer", "event_buffer", CR_CFG_INT, "10000", false, event_buffer, 1, 1000000,
+      "call events kept until the server acknowledges them (replayed after a lost link); "
+      "beyond, the oldest is dropped"),
     KV("trunk", "uri", CR_CFG_STRING, NULL, false, trunk_uri, validate_sip_uri,
        "the trunk, e.g. sip:trunk.example.net:5060; numbers are dialled as sip:NUMBER@host"),
     KV("trunk", "outbound_proxy", CR_CFG_STRING, "", false, outbound_proxy, validate_sip_uri,

@@ -27,6 +27,7 @@ struct dialer_config {
     int64_t rtp_port_max;
     int64_t session_timer_ms;
     int64_t shutdown_timeout_ms;
+    int64_t event_buffer;
     /* [trunk] */
     char *trunk_uri;
     char *outbound_proxy;

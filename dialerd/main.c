@@ -8,11 +8,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/rand.h>
+
 #include "carillon/cfg.h"
 #include "carillon/conn.h"
 #include "carillon/daemon.h"
 #include "carillon/log.h"
 #include "dialerd.h"
+#include "outbox.h"
 #include "outcome.h"
 #include "sip.h"
 
@@ -31,7 +34,11 @@ struct app {
     int exit_code;
     size_t max_calls_cap; /* max_calls at start: sizes the SIP queues; reload cannot exceed */
     size_t active;        /* admitted orders whose ENDED event has not come yet */
-    size_t events_dropped;
+    /* Every event goes through the outbox and stays there until the server acknowledges it;
+     * after a reconnect the server says what it has (DialerResume) and the rest is replayed. */
+    struct dl_outbox *outbox;
+    uint64_t boot_id;
+    bool resumed; /* DialerResume came on the current link: events may flow */
     /* calls-per-second token bucket, and the orders waiting for a token */
     double tokens;
     uint64_t tokens_at_ms;
@@ -63,15 +70,8 @@ static uint32_t ms_between(long long from_us, long long to_us)
     return from_us && to_us > from_us ? (uint32_t)((to_us - from_us) / 1000) : 0;
 }
 
-static void send_event(struct app *app, const struct dl_event *ev)
+static void send_one(struct app *app, const struct dl_event *ev, uint64_t seq)
 {
-    if (!app->conn) {
-        /* Phase 2 buffers these and replays them after reconnect. */
-        app->events_dropped++;
-        cr_log_warn("event_not_sent", "attempt=%llu state=%d reason=no_server_link dropped=%zu",
-                    (unsigned long long)ev->attempt_id, ev->state, app->events_dropped);
-        return;
-    }
     Carillon__V1__CallEvent ce = CARILLON__V1__CALL_EVENT__INIT;
     ce.attempt_id = ev->attempt_id;
     ce.state = (Carillon__V1__CallState)ev->state;
@@ -87,13 +87,49 @@ static void send_event(struct app *app, const struct dl_event *ev)
     ce.ring_ms = ms_between(ev->sent_us, ev->answered_us ? ev->answered_us : ev->ended_us);
     ce.talk_ms = ms_between(ev->answered_us, ev->ended_us);
     ce.detail = (char *)ev->detail;
+    ce.seq = seq;
+    ce.boot_id = app->boot_id;
     Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
     env.body_case = CARILLON__V1__ENVELOPE__BODY_CALL_EVENT;
     env.call_event = &ce;
     int rc = cr_conn_send(app->conn, &env);
-    if (rc)
-        cr_log_warn("event_not_sent", "attempt=%llu state=%d error=%s",
-                    (unsigned long long)ev->attempt_id, ev->state, cr_log_q(strerror(-rc)));
+    if (rc) /* still in the outbox: the next link replays it */
+        cr_log_warn("event_not_sent", "attempt=%llu seq=%llu error=%s",
+                    (unsigned long long)ev->attempt_id, (unsigned long long)seq,
+                    cr_log_q(strerror(-rc)));
+}
+
+static void send_event(struct app *app, const struct dl_event *ev)
+{
+    int dropped = 0;
+    uint64_t seq = dl_outbox_push(app->outbox, ev, &dropped);
+    if (dropped)
+        cr_log_warn("event_dropped", "reason=event_buffer_full dropped=%llu buffer=%lld",
+                    (unsigned long long)dl_outbox_dropped(app->outbox),
+                    (long long)app->cfg.event_buffer);
+    if (app->conn && app->resumed)
+        send_one(app, ev, seq);
+    else
+        cr_log_info("event_buffered", "attempt=%llu state=%d seq=%llu buffered=%zu",
+                    (unsigned long long)ev->attempt_id, ev->state, (unsigned long long)seq,
+                    dl_outbox_len(app->outbox));
+}
+
+/* The server has stored every event up to last_seq of this boot: send the others, in order. */
+static void on_resume(struct app *app, const Carillon__V1__DialerResume *r)
+{
+    if (app->resumed)
+        return;
+    uint64_t last = r->boot_id == app->boot_id ? r->last_seq : 0;
+    dl_outbox_ack(app->outbox, last);
+    size_t n = dl_outbox_len(app->outbox);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t seq;
+        const struct dl_event *ev = dl_outbox_at(app->outbox, i, &seq);
+        send_one(app, ev, seq);
+    }
+    app->resumed = true;
+    cr_log_info("events_resumed", "server_last_seq=%llu replayed=%zu", (unsigned long long)last, n);
 }
 
 /* An order the dialer will not place: one ENDED event with outcome refused (or cancelled). */
@@ -404,6 +440,7 @@ static void send_capacity(struct app *app)
     cap.max_calls = (uint32_t)max_calls(app);
     cap.max_calls_per_second = (uint32_t)app->cfg.max_cps;
     cap.active_calls = (uint32_t)app->active;
+    cap.boot_id = app->boot_id;
     Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
     env.body_case = CARILLON__V1__ENVELOPE__BODY_DIALER_CAPACITY;
     env.dialer_capacity = &cap;
@@ -417,6 +454,7 @@ static void on_link_message(struct cr_conn *c, Carillon__V1__Envelope *env)
     switch (env->body_case) {
     case CARILLON__V1__ENVELOPE__BODY_WELCOME:
         app->conn = c;
+        app->resumed = false; /* events wait for the server's DialerResume */
         cr_log_info("server_connected", "peer=%s server=%s version=%u", cr_conn_peer(c),
                     cr_log_q(env->welcome->node_name), env->welcome->protocol_version);
         send_capacity(app);
@@ -452,6 +490,14 @@ static void on_link_message(struct cr_conn *c, Carillon__V1__Envelope *env)
         (void)!cr_conn_send(c, &r);
         break;
     }
+    case CARILLON__V1__ENVELOPE__BODY_DIALER_RESUME:
+        if (app->conn == c)
+            on_resume(app, env->dialer_resume);
+        break;
+    case CARILLON__V1__ENVELOPE__BODY_EVENT_ACK:
+        if (app->conn == c && env->event_ack->boot_id == app->boot_id)
+            dl_outbox_ack(app->outbox, env->event_ack->up_to_seq);
+        break;
     case CARILLON__V1__ENVELOPE__BODY_PONG:
     case CARILLON__V1__ENVELOPE__BODY_OK:
         break;
@@ -473,8 +519,10 @@ static void on_link_close(struct cr_conn *c, int err)
     struct app *app = cr_conn_data(c);
     if (app->conn == c) {
         app->conn = NULL;
-        cr_log_warn("server_link_down", "error=%s live_calls=%zu",
-                    cr_log_q(err ? strerror(-err) : "closed"), app->active);
+        app->resumed = false;
+        cr_log_warn("server_link_down", "error=%s live_calls=%zu unacknowledged_events=%zu",
+                    cr_log_q(err ? strerror(-err) : "closed"), app->active,
+                    dl_outbox_len(app->outbox));
     } else if (err) {
         cr_log_warn("server_connect_failed", "error=%s", cr_log_q(strerror(-err)));
     }
@@ -557,8 +605,13 @@ static int setup(struct app *app, char *err, size_t errlen)
                     (long long)app->cfg.max_calls);
     app->port_used = calloc((size_t)app->nports, 1);
     app->pending = calloc(PENDING_MAX, sizeof *app->pending);
-    if (!app->port_used || !app->pending)
+    if (!app->port_used || !app->pending ||
+        dl_outbox_new((size_t)app->cfg.event_buffer, &app->outbox) != 0)
         return -ENOMEM;
+    if (RAND_bytes((unsigned char *)&app->boot_id, sizeof app->boot_id) != 1 || !app->boot_id) {
+        snprintf(err, errlen, "no random bytes for the boot id");
+        return -EIO;
+    }
     app->max_calls_cap = (size_t)app->cfg.max_calls;
 
     char bind_url[128];
@@ -689,6 +742,7 @@ done:
         cr_tls_ctx_free(app.tls);
     free(app.port_used);
     free(app.pending);
+    dl_outbox_free(app.outbox);
     cr_cfg_free(dialer_config_keys, dialer_config_nkeys, &app.cfg);
     return app.exit_code;
 }

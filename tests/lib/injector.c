@@ -7,6 +7,13 @@
  *   call ID TARGET [caller_id=X] [caller_name=X] [privacy=1] [ring_timeout_ms=N]
  *        TARGET is a sip:/sips: URI or a number dialled through the dialer's trunk
  *   cancel ID | hangup ID | wait ID ringing|answered|ended | sleep MS
+ *   drop     closes the dialer's link; the dialer reconnects and the steps go on
+ *   hold     refuses the dialer's connections and stops the steps until SIGUSR1 (prints
+ *            "holding", then "released")
+ * It plays the server's side of event replay: each DialerCapacity is answered with a
+ * DialerResume naming the last event seq received for that boot_id, each event is acknowledged
+ * (EventAck), and an event received twice prints "duplicate_event ..." and makes the exit
+ * code 4 (a gap in the numbering prints "event_gap ...").
  * Output, one line each: "listening port=P", "hello role=R node=N cert_role=R",
  * "capacity max_calls=N max_cps=N active=N", "event attempt=ID state=S outcome=O
  * sip_status=N hung_up_by=P call_id=C ring_ms=N talk_ms=N sent_at_us=T ringing_at_us=T
@@ -15,6 +22,7 @@
  * 3 when the dialer disconnects before the end. */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +56,11 @@ struct inj {
     struct seen seen[MAX_SEEN];
     int nseen;
     uint64_t rid;
+    bool dropping; /* a drop step closed the link: its close is not the end */
+    bool hold_started, holding;
+    uv_signal_t release; /* SIGUSR1 ends a hold */
+    bool duplicates;
+    uint64_t boot_id, last_seq; /* the dialer's current boot and the last event seq stored */
 };
 
 static const char *state_name(int s)
@@ -92,6 +105,7 @@ static void finish(struct inj *in, int code, const char *why)
     uv_timer_stop(&in->deadline);
     uv_close((uv_handle_t *)&in->step_timer, NULL);
     uv_close((uv_handle_t *)&in->deadline, NULL);
+    uv_close((uv_handle_t *)&in->release, NULL);
     if (!uv_is_closing((uv_handle_t *)&in->listener))
         uv_close((uv_handle_t *)&in->listener, NULL);
     if (in->conn)
@@ -199,6 +213,24 @@ static int run_step(struct inj *in, char *line)
         struct seen *s = seen_get(in, strtoull(argv[1], NULL, 10), false);
         return s && (s->states & (1u << st)) ? 1 : 0;
     }
+    if (strcmp(argv[0], "drop") == 0 && argc == 1) {
+        if (in->conn) {
+            printf("drop\n");
+            in->dropping = true;
+            cr_conn_close(in->conn);
+        }
+        return 1;
+    }
+    if (strcmp(argv[0], "hold") == 0 && argc == 1) {
+        if (!in->hold_started) {
+            in->hold_started = in->holding = true;
+            printf("holding\n");
+        }
+        if (in->holding)
+            return 0;
+        in->hold_started = false;
+        return 1;
+    }
     if (strcmp(argv[0], "sleep") == 0 && argc == 2) {
         uv_timer_start(&in->step_timer, on_step_timer, strtoull(argv[1], NULL, 10), 0);
         return 0;
@@ -226,7 +258,7 @@ static void run_steps(struct inj *in)
         in->next++;
     }
     if (!in->finished && in->running && in->next >= in->nsteps)
-        finish(in, 0, "done");
+        finish(in, in->duplicates ? 4 : 0, "done");
 }
 
 static void on_message(struct cr_conn *c, Carillon__V1__Envelope *env)
@@ -250,25 +282,58 @@ static void on_message(struct cr_conn *c, Carillon__V1__Envelope *env)
             finish(in, 3, "closed error=send");
         break;
     }
-    case CARILLON__V1__ENVELOPE__BODY_DIALER_CAPACITY:
+    case CARILLON__V1__ENVELOPE__BODY_DIALER_CAPACITY: {
         printf("capacity max_calls=%u max_cps=%u active=%u\n", env->dialer_capacity->max_calls,
                env->dialer_capacity->max_calls_per_second, env->dialer_capacity->active_calls);
+        if (env->dialer_capacity->boot_id != in->boot_id) { /* a restarted dialer */
+            in->boot_id = env->dialer_capacity->boot_id;
+            in->last_seq = 0;
+        }
+        Carillon__V1__DialerResume dr = CARILLON__V1__DIALER_RESUME__INIT;
+        dr.boot_id = in->boot_id;
+        dr.last_seq = in->last_seq;
+        Carillon__V1__Envelope r = CARILLON__V1__ENVELOPE__INIT;
+        r.body_case = CARILLON__V1__ENVELOPE__BODY_DIALER_RESUME;
+        r.dialer_resume = &dr;
+        printf("resume last_seq=%llu\n", (unsigned long long)in->last_seq);
+        send_env(in, &r);
         if (!in->running) {
             in->running = true;
             run_steps(in);
         }
         break;
+    }
     case CARILLON__V1__ENVELOPE__BODY_CALL_EVENT: {
         Carillon__V1__CallEvent *e = env->call_event;
+        if (e->seq && e->boot_id == in->boot_id && e->seq <= in->last_seq) {
+            printf("duplicate_event attempt=%llu state=%s seq=%llu\n",
+                   (unsigned long long)e->attempt_id, state_name(e->state),
+                   (unsigned long long)e->seq);
+            in->duplicates = true;
+            break;
+        }
+        if (e->seq && e->boot_id == in->boot_id) {
+            if (e->seq != in->last_seq + 1)
+                printf("event_gap after=%llu got=%llu\n", (unsigned long long)in->last_seq,
+                       (unsigned long long)e->seq);
+            in->last_seq = e->seq;
+            Carillon__V1__EventAck ack = CARILLON__V1__EVENT_ACK__INIT;
+            ack.boot_id = e->boot_id;
+            ack.up_to_seq = e->seq;
+            Carillon__V1__Envelope r = CARILLON__V1__ENVELOPE__INIT;
+            r.body_case = CARILLON__V1__ENVELOPE__BODY_EVENT_ACK;
+            r.event_ack = &ack;
+            send_env(in, &r);
+        }
         printf("event attempt=%llu state=%s outcome=%s sip_status=%u hung_up_by=%s call_id=%s "
                "ring_ms=%u talk_ms=%u sent_at_us=%lld ringing_at_us=%lld answered_at_us=%lld "
-               "ended_at_us=%lld detail=%s\n",
+               "ended_at_us=%lld detail=%s seq=%llu\n",
                (unsigned long long)e->attempt_id, state_name(e->state), outcome_name(e->outcome),
                e->sip_status, party_name(e->hung_up_by),
                e->sip_call_id && e->sip_call_id[0] ? cr_log_q(e->sip_call_id) : "-", e->ring_ms,
                e->talk_ms, (long long)e->sent_at_us, (long long)e->ringing_at_us,
                (long long)e->answered_at_us, (long long)e->ended_at_us,
-               cr_log_q(e->detail ? e->detail : ""));
+               cr_log_q(e->detail ? e->detail : ""), (unsigned long long)e->seq);
         struct seen *s = seen_get(in, e->attempt_id, true);
         if (s && e->state >= 0 && e->state < 32)
             s->states |= 1u << e->state;
@@ -293,6 +358,11 @@ static void on_close(struct cr_conn *c, int err)
     if (in->conn != c)
         return;
     in->conn = NULL;
+    if (in->dropping) { /* the dialer reconnects: a new connection takes its place */
+        in->dropping = false;
+        printf("dropped\n");
+        return;
+    }
     if (!in->finished) {
         char why[128];
         snprintf(why, sizeof why, "closed error=%s", err ? strerror(-err) : "none");
@@ -309,11 +379,22 @@ static void on_connection(uv_stream_t *server, int status)
     struct cr_conn *c;
     if (cr_conn_accept(server, in->tls, NULL, &cbs, in, &c) != 0)
         return;
-    if (in->conn || in->finished) {
-        cr_conn_close(c); /* one dialer at a time */
+    if (in->conn || in->finished || in->holding) {
+        cr_conn_close(c); /* one dialer at a time, and none during a hold */
         return;
     }
     in->conn = c;
+}
+
+static void on_release(uv_signal_t *h, int signum)
+{
+    (void)signum;
+    struct inj *in = h->data;
+    if (!in->holding)
+        return;
+    in->holding = false;
+    printf("released\n");
+    run_steps(in);
 }
 
 static void on_deadline(uv_timer_t *t)
@@ -431,6 +512,9 @@ int main(int argc, char **argv)
     in.step_timer.data = &in;
     uv_timer_init(&loop, &in.deadline);
     in.deadline.data = &in;
+    uv_signal_init(&loop, &in.release);
+    in.release.data = &in;
+    uv_signal_start(&in.release, on_release, SIGUSR1);
     struct sockaddr_storage ss;
     int rc = uv_ip4_addr(host, port, (struct sockaddr_in *)&ss);
     if (rc)
