@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# Helpers for the carillon-dialerd integration tests: certificates, free loopback ports, SIPp
+# trunks, cr-injector playing the server, and a dialerd configured against them. Sourced after
+# common.sh; every process started here is stopped when the test exits.
+
+command -v sipp >/dev/null || fail "sipp (Debian package sip-tester) is required"
+for b in carillon-dialerd cr-injector; do
+    [ -x "$CARILLON_BUILD_DIR/bin/$b" ] || fail "$CARILLON_BUILD_DIR/bin/$b is not built"
+done
+
+# dl_setup NAME: a work directory in $dir with a CA, the injector's and dialer NAME's certificates.
+dl_setup() {
+    dir=$(mktemp -d "/tmp/carillon-$1-XXXXXX")
+    trap_add "if [ -z \"\${KEEP:-}\" ]; then rm -rf '$dir'; else echo 'kept $dir' >&2; fi"
+    "$CARILLON_SOURCE_DIR/deploy/pki.sh" ca "$dir" >/dev/null
+    "$CARILLON_SOURCE_DIR/deploy/pki.sh" node "$dir" server injector >/dev/null
+    "$CARILLON_SOURCE_DIR/deploy/pki.sh" node "$dir" dialer "$1" >/dev/null
+    dl_node=$1
+    pids=()
+    trap_add dl_stop_all
+}
+
+dl_stop_all() {
+    local p
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+}
+
+# A port free on TCP and UDP, never handed out twice in one test.
+dl_used_ports=" "
+free_port() {
+    local p
+    for _ in $(seq 1 200); do
+        p=$((20000 + RANDOM % 30000))
+        case "$dl_used_ports" in *" $p "*) continue ;; esac
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null &&
+            ! ss -Hlun "sport = :$p" 2>/dev/null | grep -q .; then
+            dl_used_ports+="$p "
+            echo "$p"
+            return 0
+        fi
+    done
+    fail "no free port"
+}
+
+# start_trunk NAME SCENARIO [CALLS]: a SIPp UAS (tests/sipp/SCENARIO) for CALLS calls (1);
+# sets port[NAME] and pid[NAME].
+declare -A port pid
+start_trunk() {
+    local name=$1 scen=$2 calls=${3:-1}
+    port[$name]=$(free_port)
+    sipp -sf "$CARILLON_SOURCE_DIR/tests/sipp/$scen" -i 127.0.0.1 -p "${port[$name]}" \
+        -mp "$(free_port)" -m "$calls" -nostdin -timeout 60s -timeout_error -trace_err \
+        -error_file "$dir/sipp_$name.err" >"$dir/sipp_$name.out" 2>&1 &
+    pids+=($!)
+    pid[$name]=$!
+}
+
+# trunk_ok NAME: its SIPp exits 0 (every call went as the scenario says).
+trunk_ok() {
+    local trc=0
+    timeout 20 tail --pid="${pid[$1]}" -f /dev/null || true
+    wait "${pid[$1]}" || trc=$?
+    if [ "$trc" != 0 ]; then
+        cat "$dir/sipp_$1.err" >&2 2>/dev/null || true
+        fail "SIPp trunk $1 exited $trc"
+    fi
+}
+
+# start_injector: cr-injector running $dir/script (INJ_TIMEOUT s at most, 60 by default); sets
+# inj and inj_port.
+start_injector() {
+    cr-injector --listen 127.0.0.1:0 --ca "$dir/ca.pem" --cert "$dir/injector.pem" \
+        --key "$dir/injector.key" --timeout "${INJ_TIMEOUT:-60}" --script "$dir/script" \
+        >"$dir/injector.out" 2>&1 &
+    inj=$!
+    pids+=("$inj")
+    wait_for_log "$dir/injector.out" '^listening port=' 10
+    inj_port=$(sed -n 's/^listening port=//p' "$dir/injector.out")
+}
+
+# start_dialerd TRUNK_PORT [EXTRA_DIALER_KEYS]: writes $dir/dialerd.conf and starts dialerd.
+start_dialerd() {
+    local rtp
+    rtp=$(free_port)
+    rtp=$((rtp - rtp % 100))
+    {
+        echo "[dialer]"
+        echo "node_name = $dl_node"
+        echo "sip_address = 127.0.0.1"
+        echo "sip_port = $(free_port)"
+        echo "rtp_port_min = $rtp"
+        echo "rtp_port_max = $((rtp + 99))"
+        printf '%b\n' "${2:-}"
+        echo "[trunk]"
+        echo "uri = sip:127.0.0.1:$1"
+        echo "[server]"
+        echo "address = 127.0.0.1:$inj_port"
+        echo "tls_ca = $dir/ca.pem"
+        echo "tls_cert = $dir/$dl_node.pem"
+        echo "tls_key = $dir/$dl_node.key"
+    } >"$dir/dialerd.conf"
+    carillon-dialerd --config "$dir/dialerd.conf" >"$dir/dialerd.log" 2>&1 &
+    dialerd=$!
+    pids+=("$dialerd")
+}
+
+# wait_for_count FILE REGEX N [TIMEOUT]: FILE holds N lines matching REGEX.
+wait_for_count() {
+    local start=$SECONDS
+    until [ "$(grep -cE -- "$2" "$1" 2>/dev/null)" = "$3" ]; do
+        [ $((SECONDS - start)) -ge "${4:-20}" ] && fail "$1: not $3 lines matching '$2'"
+        sleep 0.05
+    done
+}
+
+# injector_ok: cr-injector ended its script with exit 0.
+injector_ok() {
+    local rc=0
+    wait "$inj" || rc=$?
+    if [ "$rc" != 0 ]; then
+        cat "$dir/injector.out" >&2
+        tail -30 "$dir/dialerd.log" >&2
+        fail "cr-injector exited $rc (1 timeout, 3 link closed, 4 an event arrived twice)"
+    fi
+}
+
+# ended_line ID: the attempt's one ENDED event line (fails unless there is exactly one).
+ended_line() {
+    [ "$(grep -c "^event attempt=$1 state=ended " "$dir/injector.out")" = 1 ] ||
+        fail "attempt $1: not exactly one ENDED event"
+    grep "^event attempt=$1 state=ended " "$dir/injector.out"
+}
+
+# stop_dialerd: TERM, exit 0, no sanitizer report.
+stop_dialerd() {
+    kill -TERM "$dialerd" 2>/dev/null || true
+    wait_for_exit "$dialerd" 20
+    local drc=0
+    wait "$dialerd" || drc=$?
+    [ "$drc" = 0 ] || { tail -30 "$dir/dialerd.log" >&2; fail "carillon-dialerd exited $drc"; }
+    if grep -q "Sanitizer" "$dir/dialerd.log"; then
+        cat "$dir/dialerd.log" >&2
+        fail "sanitizer report in dialerd.log"
+    fi
+}
