@@ -4,55 +4,10 @@
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
 
-command -v sipp >/dev/null || fail "sipp (Debian package sip-tester) is required"
-for b in carillon-dialerd cr-injector; do
-    [ -x "$CARILLON_BUILD_DIR/bin/$b" ] || fail "$CARILLON_BUILD_DIR/bin/$b is not built"
-done
+# shellcheck source=tests/lib/dialer.sh
+. "$CARILLON_SOURCE_DIR/tests/lib/dialer.sh"
 
-dir=$(mktemp -d /tmp/carillon-dialer-XXXXXX)
-trap_add "if [ -z \"\${KEEP:-}\" ]; then rm -rf '$dir'; else echo 'kept $dir' >&2; fi"
-"$CARILLON_SOURCE_DIR/deploy/pki.sh" ca "$dir" >/dev/null
-"$CARILLON_SOURCE_DIR/deploy/pki.sh" node "$dir" server injector >/dev/null
-"$CARILLON_SOURCE_DIR/deploy/pki.sh" node "$dir" dialer dialer-it >/dev/null
-
-# Ports: one SIP port per SIPp trunk (and one for its media), checked free on TCP and UDP.
-used_ports=" "
-free_port() {
-    local p
-    for _ in $(seq 1 200); do
-        p=$((20000 + RANDOM % 30000))
-        case "$used_ports" in *" $p "*) continue ;; esac
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null &&
-            ! ss -Hlun "sport = :$p" 2>/dev/null | grep -q .; then
-            used_ports+="$p "
-            echo "$p"
-            return 0
-        fi
-    done
-    fail "no free port"
-}
-
-pids=()
-declare -A port pid
-stop_all() {
-    local p
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-}
-trap_add stop_all
-
-# start_trunk NAME SCENARIO: a SIPp UAS for one call; sets port[NAME] and pid[NAME].
-start_trunk() {
-    local name=$1 scen=$2 sport mport
-    sport=$(free_port)
-    mport=$(free_port)
-    sipp -sf "$CARILLON_SOURCE_DIR/tests/sipp/$scen" -i 127.0.0.1 -p "$sport" -mp "$mport" \
-        -m 1 -nostdin -timeout 60s -timeout_error -trace_err -error_file "$dir/sipp_$name.err" \
-        >"$dir/sipp_$name.out" 2>&1 &
-    pids+=($!)
-    pid[$name]=$!
-    port[$name]=$sport
-}
-
+dl_setup dialer-it
 start_trunk remote_bye uas_answer_remote_bye.xml
 for s in 486 600 404 484 604 403 603 408 480 503; do start_trunk "s$s" "uas_$s.xml"; done
 start_trunk ring uas_ring_forever.xml
@@ -62,7 +17,6 @@ start_trunk early uas_early_media_183.xml
 start_trunk auth uas_auth_407.xml
 start_trunk auth401 uas_auth_401.xml
 closed_port=$(free_port) # nothing listens there: the trunk is unreachable
-sip_port=$(free_port)
 
 # Attempt ids: 1 remote BYE, 2.. final statuses, 20 ring timeout, 21 cancel order, 22 CANCEL
 # crossing 200, 23 early media, 24 digest auth (407), 25 unreachable trunk, 26 bad number,
@@ -118,49 +72,10 @@ wait 26 ended
 wait 27 ended
 EOF
 
-cr-injector --listen 127.0.0.1:0 --ca "$dir/ca.pem" --cert "$dir/injector.pem" \
-    --key "$dir/injector.key" --timeout 60 --script "$dir/script" >"$dir/injector.out" 2>&1 &
-inj=$!
-pids+=("$inj")
-wait_for_log "$dir/injector.out" '^listening port=' 10
-inj_port=$(sed -n 's/^listening port=//p' "$dir/injector.out")
-
-cat >"$dir/dialerd.conf" <<EOF
-[dialer]
-node_name = dialer-it
-sip_address = 127.0.0.1
-sip_port = $sip_port
-max_calls = 50
-max_cps = 200
-ring_timeout = 30s
-rtp_port_min = 40000
-rtp_port_max = 40999
-shutdown_timeout = 5s
-[trunk]
-uri = sip:127.0.0.1:${port[s486]}
-username = dialer
-password = secret
-[server]
-address = 127.0.0.1:$inj_port
-tls_ca = $dir/ca.pem
-tls_cert = $dir/dialer-it.pem
-tls_key = $dir/dialer-it.key
-[log]
-level = info
-EOF
-carillon-dialerd --config "$dir/dialerd.conf" >"$dir/dialerd.log" 2>&1 &
-dialerd=$!
-pids+=("$dialerd")
-
-rc=0
-wait "$inj" || rc=$?
-if [ "$rc" != 0 ]; then
-    echo "--- injector" >&2
-    cat "$dir/injector.out" >&2
-    echo "--- dialerd.log (tail)" >&2
-    tail -40 "$dir/dialerd.log" >&2
-    fail "cr-injector exited $rc"
-fi
+start_injector
+start_dialerd "${port[s486]}" "max_calls = 50\nmax_cps = 200\nring_timeout = 30s\nshutdown_timeout = 5s" \
+    "username = dialer\npassword = secret"
+injector_ok
 out=$(cat "$dir/injector.out")
 assert_contains "$out" "hello role=4 node=\"dialer-it\" cert_role=dialer"
 assert_contains "$out" "capacity max_calls=50 max_cps=200 active=0"
@@ -179,7 +94,7 @@ field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$LINE"; }
 
 ended 1 answered 200 customer
 [ "$(field talk_ms)" -ge 400 ] || fail "attempt 1: talk_ms $(field talk_ms), expected >= 400"
-[ "$(field ringing_at_us)" != 0 ] && [ "$(field answered_at_us)" != 0 ] || fail "attempt 1: $LINE"
+if [ "$(field ringing_at_us)" = 0 ] || [ "$(field answered_at_us)" = 0 ]; then fail "attempt 1: $LINE"; fi
 [ "$(field call_id)" != - ] || fail "attempt 1 has no SIP Call-ID: $LINE"
 grep -q "^event attempt=1 state=ringing " "$dir/injector.out" || fail "attempt 1: no ringing event"
 grep -q "^event attempt=1 state=answered .* sip_status=200 " "$dir/injector.out" ||
@@ -213,24 +128,9 @@ assert_contains "$LINE" "number is not"
 # The trunks saw what they expected (SIPp exits 0 when its one call succeeded).
 for t in remote_bye s486 s600 s404 s484 s604 s403 s603 s408 s480 s503 ring ring_cancel crossing \
     early auth auth401; do
-    p=${pid[$t]}
-    trc=0
-    timeout 20 tail --pid="$p" -f /dev/null || true
-    wait "$p" || trc=$?
-    [ "$trc" = 0 ] || {
-        cat "$dir/sipp_$t.err" >&2 2>/dev/null || true
-        fail "SIPp trunk $t exited $trc"
-    }
+    trunk_ok "$t"
 done
 
 # Graceful stop: exits 0, no sanitizer report.
-kill -TERM "$dialerd"
-wait_for_exit "$dialerd" 20
-drc=0
-wait "$dialerd" || drc=$?
-[ "$drc" = 0 ] || { tail -40 "$dir/dialerd.log" >&2; fail "carillon-dialerd exited $drc"; }
-if grep -q "Sanitizer" "$dir/dialerd.log"; then
-    cat "$dir/dialerd.log" >&2
-    fail "sanitizer report in dialerd.log"
-fi
+stop_dialerd
 echo "PASS dialer_outcomes"

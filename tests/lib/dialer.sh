@@ -78,7 +78,8 @@ start_injector() {
     inj_port=$(sed -n 's/^listening port=//p' "$dir/injector.out")
 }
 
-# start_dialerd TRUNK_PORT [EXTRA_DIALER_KEYS]: writes $dir/dialerd.conf and starts dialerd.
+# start_dialerd TRUNK_PORT [DIALER_KEYS [TRUNK_KEYS]]: writes $dir/dialerd.conf (extra keys as
+# "k = v\nk = v") and starts dialerd.
 start_dialerd() {
     local rtp
     rtp=$(free_port)
@@ -93,6 +94,7 @@ start_dialerd() {
         printf '%b\n' "${2:-}"
         echo "[trunk]"
         echo "uri = sip:127.0.0.1:$1"
+        printf '%b\n' "${3:-}"
         echo "[server]"
         echo "address = 127.0.0.1:$inj_port"
         echo "tls_ca = $dir/ca.pem"

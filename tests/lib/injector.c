@@ -150,6 +150,26 @@ static void send_env(struct inj *in, Carillon__V1__Envelope *env)
         printf("send_failed error=%s\n", strerror(-rc));
 }
 
+/* Tells the dialer the last event seq stored: DialerResume after its capacity, else EventAck. */
+static void send_seq(struct inj *in, bool resume)
+{
+    Carillon__V1__DialerResume dr = CARILLON__V1__DIALER_RESUME__INIT;
+    Carillon__V1__EventAck ack = CARILLON__V1__EVENT_ACK__INIT;
+    Carillon__V1__Envelope r = CARILLON__V1__ENVELOPE__INIT;
+    if (resume) {
+        dr.boot_id = in->boot_id;
+        dr.last_seq = in->last_seq;
+        r.body_case = CARILLON__V1__ENVELOPE__BODY_DIALER_RESUME;
+        r.dialer_resume = &dr;
+    } else {
+        ack.boot_id = in->boot_id;
+        ack.up_to_seq = in->last_seq;
+        r.body_case = CARILLON__V1__ENVELOPE__BODY_EVENT_ACK;
+        r.event_ack = &ack;
+    }
+    send_env(in, &r);
+}
+
 /* Runs one step; returns 1 to go on, 0 when it waits (a timer or an event resumes it), -1 on a
  * bad step. */
 static int run_step(struct inj *in, char *line)
@@ -289,14 +309,8 @@ static void on_message(struct cr_conn *c, Carillon__V1__Envelope *env)
             in->boot_id = env->dialer_capacity->boot_id;
             in->last_seq = 0;
         }
-        Carillon__V1__DialerResume dr = CARILLON__V1__DIALER_RESUME__INIT;
-        dr.boot_id = in->boot_id;
-        dr.last_seq = in->last_seq;
-        Carillon__V1__Envelope r = CARILLON__V1__ENVELOPE__INIT;
-        r.body_case = CARILLON__V1__ENVELOPE__BODY_DIALER_RESUME;
-        r.dialer_resume = &dr;
         printf("resume last_seq=%llu\n", (unsigned long long)in->last_seq);
-        send_env(in, &r);
+        send_seq(in, true);
         if (!in->running) {
             in->running = true;
             run_steps(in);
@@ -317,13 +331,7 @@ static void on_message(struct cr_conn *c, Carillon__V1__Envelope *env)
                 printf("event_gap after=%llu got=%llu\n", (unsigned long long)in->last_seq,
                        (unsigned long long)e->seq);
             in->last_seq = e->seq;
-            Carillon__V1__EventAck ack = CARILLON__V1__EVENT_ACK__INIT;
-            ack.boot_id = e->boot_id;
-            ack.up_to_seq = e->seq;
-            Carillon__V1__Envelope r = CARILLON__V1__ENVELOPE__INIT;
-            r.body_case = CARILLON__V1__ENVELOPE__BODY_EVENT_ACK;
-            r.event_ack = &ack;
-            send_env(in, &r);
+            send_seq(in, false);
         }
         printf("event attempt=%llu state=%s outcome=%s sip_status=%u hung_up_by=%s call_id=%s "
                "ring_ms=%u talk_ms=%u sent_at_us=%lld ringing_at_us=%lld answered_at_us=%lld "
