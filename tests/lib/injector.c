@@ -10,6 +10,12 @@
  *   drop     closes the dialer's link; the dialer reconnects and the steps go on
  *   hold     refuses the dialer's connections and stops the steps until SIGUSR1 (prints
  *            "holding", then "released")
+ *   load CPS SECONDS [DRAIN_S]   (benchmarks) places CPS calls per second for SECONDS, spread
+ *            over 10 ms ticks, numbers in a fixed mix per 20 calls: 12 x 1NNN (the bench trunk
+ *            answers), 5 x 2NNN (busy), 3 x 3NNN (rings, no answer); events are counted, not
+ *            printed; waits up to DRAIN_S (60) for every call to end, then prints
+ *            "load placed=N ended=N failed=N answered=N busy=N no_answer=N other=N
+ *            max_live=N rate=R" (failed: an outcome other than the number's, or no end)
  * It plays the server's side of event replay: each DialerCapacity is answered with a
  * DialerResume naming the last event seq received for that boot_id, each event is acknowledged
  * (EventAck), and an event received twice prints "duplicate_event ..." and makes the exit
@@ -61,6 +67,13 @@ struct inj {
     uv_signal_t release; /* SIGUSR1 ends a hold */
     bool duplicates;
     uint64_t boot_id, last_seq; /* the dialer's current boot and the last event seq stored */
+    struct load {
+        bool active, placing, reported;
+        unsigned cps, seconds, drain_s;
+        uint64_t started_ms, next_id, first_id;
+        uint64_t placed, ended, failed, by_outcome[16], live, max_live;
+        uv_timer_t tick;
+    } load;
 };
 
 static const char *state_name(int s)
@@ -106,6 +119,7 @@ static void finish(struct inj *in, int code, const char *why)
     uv_close((uv_handle_t *)&in->step_timer, NULL);
     uv_close((uv_handle_t *)&in->deadline, NULL);
     uv_close((uv_handle_t *)&in->release, NULL);
+    uv_close((uv_handle_t *)&in->load.tick, NULL);
     if (!uv_is_closing((uv_handle_t *)&in->listener))
         uv_close((uv_handle_t *)&in->listener, NULL);
     if (in->conn)
@@ -168,6 +182,122 @@ static void send_seq(struct inj *in, bool resume)
         r.event_ack = &ack;
     }
     send_env(in, &r);
+}
+
+/* --- load (benchmarks) ------------------------------------------------------------------- */
+
+#define LOAD_FIRST_ID 1000000000ULL
+
+/* The mix: of every 20 attempts, 12 are answered, 5 busy, 3 not answered. */
+static int load_kind(uint64_t attempt)
+{
+    unsigned k = (unsigned)(attempt % 20);
+    return k < 12   ? CARILLON__V1__CALL_OUTCOME__CALL_OUTCOME_ANSWERED
+           : k < 17 ? CARILLON__V1__CALL_OUTCOME__CALL_OUTCOME_BUSY
+                    : CARILLON__V1__CALL_OUTCOME__CALL_OUTCOME_NO_ANSWER;
+}
+
+static void load_report(struct inj *in)
+{
+    struct load *l = &in->load;
+    if (l->reported)
+        return;
+    l->reported = true;
+    uv_timer_stop(&l->tick);
+    uint64_t unended = l->placed - l->ended;
+    uint64_t *o = l->by_outcome;
+    printf("load placed=%llu ended=%llu failed=%llu answered=%llu busy=%llu no_answer=%llu "
+           "other=%llu max_live=%llu rate=%u\n",
+           (unsigned long long)l->placed, (unsigned long long)l->ended,
+           (unsigned long long)(l->failed + unended),
+           (unsigned long long)o[CARILLON__V1__CALL_OUTCOME__CALL_OUTCOME_ANSWERED],
+           (unsigned long long)o[CARILLON__V1__CALL_OUTCOME__CALL_OUTCOME_BUSY],
+           (unsigned long long)o[CARILLON__V1__CALL_OUTCOME__CALL_OUTCOME_NO_ANSWER],
+           (unsigned long long)(l->ended - o[CARILLON__V1__CALL_OUTCOME__CALL_OUTCOME_ANSWERED] -
+                                o[CARILLON__V1__CALL_OUTCOME__CALL_OUTCOME_BUSY] -
+                                o[CARILLON__V1__CALL_OUTCOME__CALL_OUTCOME_NO_ANSWER]),
+           (unsigned long long)l->max_live, l->cps);
+    l->active = false;
+}
+
+static void on_load_tick(uv_timer_t *t)
+{
+    struct inj *in = t->data;
+    struct load *l = &in->load;
+    uint64_t elapsed = uv_now(in->loop) - l->started_ms;
+    if (l->placing) {
+        uint64_t span =
+            elapsed < (uint64_t)l->seconds * 1000 ? elapsed : (uint64_t)l->seconds * 1000;
+        uint64_t due = span * l->cps / 1000;
+        while (l->placed < due && in->conn) {
+            char number[24];
+            uint64_t id = l->next_id++;
+            int kind = load_kind(id);
+            snprintf(number, sizeof number, "%d%09llu",
+                     kind == CARILLON__V1__CALL_OUTCOME__CALL_OUTCOME_ANSWERED ? 1
+                     : kind == CARILLON__V1__CALL_OUTCOME__CALL_OUTCOME_BUSY   ? 2
+                                                                               : 3,
+                     (unsigned long long)(id % 1000000000ULL));
+            Carillon__V1__PlaceCall pc = CARILLON__V1__PLACE_CALL__INIT;
+            pc.attempt_id = id;
+            pc.number = number;
+            Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
+            env.body_case = CARILLON__V1__ENVELOPE__BODY_PLACE_CALL;
+            env.place_call = &pc;
+            send_env(in, &env);
+            l->placed++;
+            l->live++;
+            if (l->live > l->max_live)
+                l->max_live = l->live;
+        }
+        if (elapsed >= (uint64_t)l->seconds * 1000)
+            l->placing = false;
+    }
+    if (!l->placing &&
+        (l->ended == l->placed || elapsed >= ((uint64_t)l->seconds + l->drain_s) * 1000)) {
+        load_report(in);
+        run_steps(in);
+    }
+}
+
+/* A CallEvent while a load runs: counted against the number's expected outcome. */
+static void load_event(struct inj *in, const Carillon__V1__CallEvent *e)
+{
+    struct load *l = &in->load;
+    if (e->state != CARILLON__V1__CALL_STATE__CALL_STATE_ENDED)
+        return;
+    l->ended++;
+    l->live--;
+    if (e->outcome >= 0 && e->outcome < 16)
+        l->by_outcome[e->outcome]++;
+    if ((int)e->outcome != load_kind(e->attempt_id))
+        l->failed++;
+}
+
+static int load_start(struct inj *in, char **argv, int argc)
+{
+    struct load *l = &in->load;
+    if (l->reported) { /* the step ran: go on */
+        l->reported = false;
+        return 1;
+    }
+    if (l->active)
+        return 0;
+    unsigned cps = (unsigned)strtoul(argv[1], NULL, 10);
+    unsigned secs = (unsigned)strtoul(argv[2], NULL, 10);
+    if (!cps || cps > 100000 || !secs || secs > 3600)
+        return -1;
+    uint64_t first = l->next_id ? l->next_id : LOAD_FIRST_ID;
+    memset(l->by_outcome, 0, sizeof l->by_outcome);
+    l->active = l->placing = true;
+    l->cps = cps;
+    l->seconds = secs;
+    l->drain_s = argc > 3 ? (unsigned)strtoul(argv[3], NULL, 10) : 60;
+    l->started_ms = uv_now(in->loop);
+    l->next_id = l->first_id = first;
+    l->placed = l->ended = l->failed = l->live = l->max_live = 0;
+    uv_timer_start(&l->tick, on_load_tick, 10, 10);
+    return 0;
 }
 
 /* Runs one step; returns 1 to go on, 0 when it waits (a timer or an event resumes it), -1 on a
@@ -241,6 +371,8 @@ static int run_step(struct inj *in, char *line)
         }
         return 1;
     }
+    if (strcmp(argv[0], "load") == 0 && (argc == 3 || argc == 4))
+        return load_start(in, argv, argc);
     if (strcmp(argv[0], "hold") == 0 && argc == 1) {
         if (!in->hold_started) {
             in->hold_started = in->holding = true;
@@ -332,6 +464,11 @@ static void on_message(struct cr_conn *c, Carillon__V1__Envelope *env)
                        (unsigned long long)e->seq);
             in->last_seq = e->seq;
             send_seq(in, false);
+        }
+        if (e->attempt_id >= LOAD_FIRST_ID) {
+            if (in->load.active)
+                load_event(in, e);
+            break;
         }
         printf("event attempt=%llu state=%s outcome=%s sip_status=%u hung_up_by=%s call_id=%s "
                "ring_ms=%u talk_ms=%u sent_at_us=%lld ringing_at_us=%lld answered_at_us=%lld "
@@ -520,6 +657,8 @@ int main(int argc, char **argv)
     in.step_timer.data = &in;
     uv_timer_init(&loop, &in.deadline);
     in.deadline.data = &in;
+    uv_timer_init(&loop, &in.load.tick);
+    in.load.tick.data = &in;
     uv_signal_init(&loop, &in.release);
     in.release.data = &in;
     uv_signal_start(&in.release, on_release, SIGUSR1);
