@@ -9,7 +9,7 @@
 #include "dialerd.h"
 
 static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
-static const char *const transports[] = {"udp", "tcp", NULL};
+static const char *const transports[] = {"udp", "tcp", "tls", NULL};
 
 static int validate_hostport(const void *value, char *err, size_t errlen)
 {
@@ -83,7 +83,11 @@ const struct cr_cfg_key dialer_config_keys[] = {
     K("dialer", "sip_port", CR_CFG_INT, "5060", false, sip_port, 1, 65535,
       "local SIP port (UDP and TCP)"),
     {"dialer", "transport", CR_CFG_ENUM, "udp", false, offsetof(struct dialer_config, transport), 0,
-     0, transports, NULL, "transport towards the trunk: udp or tcp"},
+     0, transports, NULL, "transport towards the trunk: udp, tcp or tls"},
+    K("dialer", "tls_dir", CR_CFG_STRING, "", false, tls_dir, 0, 0,
+      "with transport = tls: a directory holding agent.pem (this dialer's SIP certificate "
+      "followed by its private key) and cafile.pem (the CAs the trunk's certificate must chain "
+      "to)"),
     KV("dialer", "media_address", CR_CFG_STRING, "", false, media_address, validate_address,
        "address written in the SDP for RTP; empty: sip_address"),
     K("dialer", "rtp_port_min", CR_CFG_INT, "20000", false, rtp_port_min, 1024, 65534,
@@ -104,6 +108,8 @@ const struct cr_cfg_key dialer_config_keys[] = {
     K("trunk", "username", CR_CFG_STRING, "", false, username, 0, 0,
       "digest user name answered to 401/407 challenges; empty: no authentication"),
     K("trunk", "password", CR_CFG_STRING, "", false, password, 0, 0, "digest password"),
+    K("trunk", "tls_verify", CR_CFG_BOOL, "true", false, tls_verify, 0, 0,
+      "with transport = tls: refuse a trunk whose certificate does not chain to cafile.pem"),
     KV("trunk", "caller_id", CR_CFG_STRING, "", true, caller_id, validate_caller_id,
        "caller ID when an order names none; empty: the username, else anonymous"),
     {"server", "address", CR_CFG_STRING, NULL, false,

@@ -9,7 +9,7 @@
 
 #include "carillon/cfg.h"
 
-enum dl_transport { DL_TRANSPORT_UDP = 0, DL_TRANSPORT_TCP = 1 };
+enum dl_transport { DL_TRANSPORT_UDP = 0, DL_TRANSPORT_TCP = 1, DL_TRANSPORT_TLS = 2 };
 
 /* Loaded by cr_cfg_load from dialer_config_keys; strings freed by cr_cfg_free. */
 struct dialer_config {
@@ -22,6 +22,7 @@ struct dialer_config {
     char *sip_address;
     int64_t sip_port;
     int transport; /* enum dl_transport */
+    char *tls_dir; /* transport tls: agent.pem and cafile.pem, as sofia-sip reads them */
     char *media_address;
     int64_t rtp_port_min;
     int64_t rtp_port_max;
@@ -34,6 +35,7 @@ struct dialer_config {
     char *username;
     char *password;
     char *caller_id;
+    bool tls_verify;
     /* [server] */
     char *server_address;
     char *tls_ca;

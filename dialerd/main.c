@@ -320,12 +320,16 @@ static const char *order_build(struct app *app, const Carillon__V1__PlaceCall *c
     o->attempt_id = co->attempt_id;
     if (co->attempt_id == 0)
         return "attempt_id is 0";
-    bool tcp = app->cfg.transport == DL_TRANSPORT_TCP;
+    /* udp needs no parameter; tcp and tls are asked for unless the URI says otherwise (a sips:
+     * trunk URI already means TLS) */
+    const char *tp = app->cfg.transport == DL_TRANSPORT_TCP   ? ";transport=tcp"
+                     : app->cfg.transport == DL_TRANSPORT_TLS ? ";transport=tls"
+                                                              : "";
     if (co->uri && co->uri[0]) {
         if (!uri_ok(co->uri))
             return "uri is not a sip: or sips: URI";
         if (snprintf(o->to_uri, sizeof o->to_uri, "%s%s", co->uri,
-                     tcp && !strstr(co->uri, "transport=") ? ";transport=tcp" : "") >=
+                     strstr(co->uri, "transport=") || !strncmp(co->uri, "sips:", 5) ? "" : tp) >=
             (int)sizeof o->to_uri)
             return "uri too long";
     } else if (co->number && co->number[0]) {
@@ -333,8 +337,9 @@ static const char *order_build(struct app *app, const Carillon__V1__PlaceCall *c
             return "number is not 1 to 32 digits with an optional leading +";
         if (snprintf(o->to_uri, sizeof o->to_uri, "%s:%s@%s%s", app->trunk_scheme, co->number,
                      app->trunk_hostpart,
-                     tcp && !strstr(app->trunk_hostpart, "transport=") ? ";transport=tcp" : "") >=
-            (int)sizeof o->to_uri)
+                     strstr(app->trunk_hostpart, "transport=") || !strcmp(app->trunk_scheme, "sips")
+                         ? ""
+                         : tp) >= (int)sizeof o->to_uri)
             return "number too long for the trunk URI";
     } else {
         return "neither number nor uri";
@@ -615,10 +620,26 @@ static int setup(struct app *app, char *err, size_t errlen)
     app->max_calls_cap = (size_t)app->cfg.max_calls;
 
     char bind_url[128];
-    snprintf(bind_url, sizeof bind_url, "sip:%s:%lld", app->cfg.sip_address,
+    bool tls = app->cfg.transport == DL_TRANSPORT_TLS;
+    if (tls && !app->cfg.tls_dir[0]) {
+        snprintf(err, errlen, "[dialer] tls_dir: needed with transport = tls");
+        return -EINVAL;
+    }
+    for (int i = 0; tls && i < 2; i++) {
+        char path[600];
+        snprintf(path, sizeof path, "%s/%s", app->cfg.tls_dir, i ? "cafile.pem" : "agent.pem");
+        if (access(path, R_OK) != 0) {
+            snprintf(err, errlen, "[dialer] tls_dir: cannot read %s (%s)", path, strerror(errno));
+            return -EINVAL;
+        }
+    }
+    /* TLS: nua listens on sips: only (its TLS transport), and calls go out over it. */
+    snprintf(bind_url, sizeof bind_url, "%s:%s:%lld", tls ? "sips" : "sip", app->cfg.sip_address,
              (long long)app->cfg.sip_port);
     struct dl_sip_opts so = {
         .bind_url = bind_url,
+        .tls_dir = tls ? app->cfg.tls_dir : NULL,
+        .tls_verify = app->cfg.tls_verify,
         .media_address = app->cfg.media_address[0] ? app->cfg.media_address : app->cfg.sip_address,
         .outbound_proxy = app->cfg.outbound_proxy,
         .username = app->cfg.username,

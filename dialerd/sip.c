@@ -73,7 +73,7 @@ struct dl_sip {
     /* set once by dl_sip_start, read by both threads */
     uv_loop_t *loop;
     struct dl_sip_opts opts;
-    char *bind_url, *media_address, *outbound_proxy, *username, *password;
+    char *bind_url, *media_address, *outbound_proxy, *username, *password, *tls_dir;
     dl_sip_event_cb on_event;
     dl_sip_stopped_cb on_stopped;
     void *arg;
@@ -715,12 +715,16 @@ static void *sip_thread(void *arg)
     }
     /* nua's stack runs in this very thread: every nua call and event stays here. */
     su_root_threading(s->root, 0);
-    s->nua = nua_create(s->root, on_nua_event, s, NUTAG_URL(s->bind_url),
-                        NUTAG_USER_AGENT("carillon-dialerd/" CARILLON_VERSION),
-                        TPTAG_UDP_RMEM(4 << 20), NUTAG_AUTOACK(1), NUTAG_MEDIA_ENABLE(1),
-                        NUTAG_SESSION_TIMER(s->opts.session_timer_s), NUTAG_M_USERNAME("carillon"),
-                        SOATAG_ADDRESS(s->media_address),
-                        TAG_IF(s->outbound_proxy[0], NUTAG_PROXY(s->outbound_proxy)), TAG_END());
+    s->nua = nua_create(
+        s->root, on_nua_event, s, NUTAG_URL(s->bind_url),
+        NUTAG_USER_AGENT("carillon-dialerd/" CARILLON_VERSION), TPTAG_UDP_RMEM(4 << 20),
+        NUTAG_AUTOACK(1), NUTAG_MEDIA_ENABLE(1), NUTAG_SESSION_TIMER(s->opts.session_timer_s),
+        NUTAG_M_USERNAME("carillon"), SOATAG_ADDRESS(s->media_address),
+        TAG_IF(s->outbound_proxy[0], NUTAG_PROXY(s->outbound_proxy)),
+        TAG_IF(s->tls_dir[0], TPTAG_CERTIFICATE(s->tls_dir)),
+        TAG_IF(s->tls_dir[0],
+               TPTAG_TLS_VERIFY_POLICY(s->opts.tls_verify ? TPTLS_VERIFY_OUT : TPTLS_VERIFY_NONE)),
+        TAG_END());
     if (!s->nua) {
         int e = errno ? errno : EADDRINUSE;
         char msg[256];
@@ -754,6 +758,7 @@ static void sip_free(struct dl_sip *s)
     free(s->cmds);
     free(s->events);
     free(s->bind_url);
+    free(s->tls_dir);
     free(s->media_address);
     free(s->outbound_proxy);
     free(s->username);
@@ -809,6 +814,7 @@ int dl_sip_start(uv_loop_t *loop, const struct dl_sip_opts *opts, dl_sip_event_c
     s->on_stopped = on_stopped;
     s->arg = arg;
     s->bind_url = strdup(opts->bind_url);
+    s->tls_dir = strdup(opts->tls_dir ? opts->tls_dir : "");
     s->media_address = strdup(opts->media_address);
     s->outbound_proxy = strdup(opts->outbound_proxy ? opts->outbound_proxy : "");
     s->username = strdup(opts->username ? opts->username : "");
@@ -818,8 +824,8 @@ int dl_sip_start(uv_loop_t *loop, const struct dl_sip_opts *opts, dl_sip_event_c
     s->events = calloc(s->event_cap, sizeof *s->events);
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->started_cv, NULL);
-    if (!s->bind_url || !s->media_address || !s->outbound_proxy || !s->username || !s->password ||
-        !s->cmds || !s->events) {
+    if (!s->bind_url || !s->tls_dir || !s->media_address || !s->outbound_proxy || !s->username ||
+        !s->password || !s->cmds || !s->events) {
         sip_free(s);
         return -ENOMEM;
     }

@@ -12,7 +12,9 @@
 #define DL_URI_MAX 256
 
 struct dl_sip_opts {
-    const char *bind_url;       /* where nua listens, e.g. "sip:127.0.0.1:5070" */
+    const char *bind_url;       /* where nua listens, e.g. "sip:127.0.0.1:5070" (sips: for TLS) */
+    const char *tls_dir;        /* TLS: agent.pem + cafile.pem (TPTAG_CERTIFICATE); else NULL */
+    bool tls_verify;            /* TLS: the trunk's certificate must chain to cafile.pem */
     const char *media_address;  /* address written in the SDP */
     const char *outbound_proxy; /* "" or NULL: none */
     const char *username;       /* "" or NULL: 401/407 end the call as a trunk failure */

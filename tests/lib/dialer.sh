@@ -78,8 +78,8 @@ start_injector() {
     inj_port=$(sed -n 's/^listening port=//p' "$dir/injector.out")
 }
 
-# start_dialerd TRUNK_PORT [DIALER_KEYS [TRUNK_KEYS]]: writes $dir/dialerd.conf (extra keys as
-# "k = v\nk = v") and starts dialerd.
+# start_dialerd TRUNK [DIALER_KEYS [TRUNK_KEYS]]: writes $dir/dialerd.conf (TRUNK: a port on
+# 127.0.0.1 or a whole URI; extra keys as "k = v\nk = v") and starts dialerd.
 start_dialerd() {
     local rtp
     rtp=$(free_port)
@@ -93,7 +93,7 @@ start_dialerd() {
         echo "rtp_port_max = $((rtp + 99))"
         printf '%b\n' "${2:-}"
         echo "[trunk]"
-        echo "uri = sip:127.0.0.1:$1"
+        case $1 in *:*) echo "uri = $1" ;; *) echo "uri = sip:127.0.0.1:$1" ;; esac
         printf '%b\n' "${3:-}"
         echo "[server]"
         echo "address = 127.0.0.1:$inj_port"

@@ -17,3 +17,8 @@ foreach(t IN ITEMS integration.dialer_outcomes)
     set_tests_properties(${t} PROPERTIES TIMEOUT 300)
   endif()
 endforeach()
+
+# A SIP trunk over TLS for integration.dialer_tls (Debian's SIPp has no TLS).
+add_executable(cr-sip-tls-uas ${CMAKE_CURRENT_SOURCE_DIR}/lib/sip_tls_uas.c)
+target_link_libraries(cr-sip-tls-uas PRIVATE PkgConfig::SOFIA)
+set_target_properties(cr-sip-tls-uas PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
