@@ -15,6 +15,7 @@
 #include "carillon/daemon.h"
 #include "carillon/log.h"
 #include "dialerd.h"
+#include "media.h"
 #include "outbox.h"
 #include "outcome.h"
 #include "sip.h"
@@ -30,6 +31,8 @@ struct app {
     struct cr_client *client;
     struct cr_conn *conn; /* the server link once Welcome came, else NULL */
     struct dl_sip *sip;
+    struct dl_rtp *rtp; /* RTP sockets of every leg, relays between bridged legs */
+    size_t agent_legs;  /* open agent legs (not counted in active: they are not calls) */
     bool stopping;
     int exit_code;
     size_t max_calls_cap; /* max_calls at start: sizes the SIP queues; reload cannot exceed */
@@ -70,8 +73,36 @@ static uint32_t ms_between(long long from_us, long long to_us)
     return from_us && to_us > from_us ? (uint32_t)((to_us - from_us) / 1000) : 0;
 }
 
+static void send_agent_event(struct app *app, const struct dl_event *ev, uint64_t seq)
+{
+    Carillon__V1__AgentLegEvent ae = CARILLON__V1__AGENT_LEG_EVENT__INIT;
+    ae.agent_id = ev->attempt_id & ~DL_AGENT_BIT;
+    ae.state = ev->state == CARILLON__V1__CALL_STATE__CALL_STATE_ANSWERED
+                   ? CARILLON__V1__AGENT_LEG_STATE__AGENT_LEG_STATE_UP
+               : ev->answered_us && ev->hung_up_by == CARILLON__V1__CALL_PARTY__CALL_PARTY_DIALER
+                   ? CARILLON__V1__AGENT_LEG_STATE__AGENT_LEG_STATE_CLOSED
+                   : CARILLON__V1__AGENT_LEG_STATE__AGENT_LEG_STATE_LOST;
+    ae.sip_status = (uint32_t)ev->sip_status;
+    ae.detail = (char *)ev->detail;
+    ae.sip_call_id = (char *)ev->call_id;
+    ae.seq = seq;
+    ae.boot_id = app->boot_id;
+    Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
+    env.body_case = CARILLON__V1__ENVELOPE__BODY_AGENT_LEG_EVENT;
+    env.agent_leg_event = &ae;
+    int rc = cr_conn_send(app->conn, &env);
+    if (rc)
+        cr_log_warn("event_not_sent", "agent=%llu seq=%llu error=%s",
+                    (unsigned long long)ae.agent_id, (unsigned long long)seq,
+                    cr_log_q(strerror(-rc)));
+}
+
 static void send_one(struct app *app, const struct dl_event *ev, uint64_t seq)
 {
+    if (ev->attempt_id & DL_AGENT_BIT) {
+        send_agent_event(app, ev, seq);
+        return;
+    }
     Carillon__V1__CallEvent ce = CARILLON__V1__CALL_EVENT__INIT;
     ce.attempt_id = ev->attempt_id;
     ce.state = (Carillon__V1__CallState)ev->state;
@@ -101,6 +132,9 @@ static void send_one(struct app *app, const struct dl_event *ev, uint64_t seq)
 
 static void send_event(struct app *app, const struct dl_event *ev)
 {
+    if ((ev->attempt_id & DL_AGENT_BIT) &&
+        ev->state == CARILLON__V1__CALL_STATE__CALL_STATE_RINGING)
+        return; /* an agent leg reports up and down only */
     int dropped = 0;
     uint64_t seq = dl_outbox_push(app->outbox, ev, &dropped);
     if (dropped)
@@ -175,8 +209,24 @@ static void port_give(struct app *app, int port)
 static void on_sip_event(void *arg, const struct dl_event *ev)
 {
     struct app *app = arg;
+    bool agent = (ev->attempt_id & DL_AGENT_BIT) != 0;
+    struct dl_leg *leg = app->rtp ? dl_leg_find(app->rtp, ev->attempt_id) : NULL;
+    if (leg && ev->media.port > 0)
+        dl_leg_remote(leg, &ev->media);
     if (ev->state == CARILLON__V1__CALL_STATE__CALL_STATE_ENDED) {
-        if (app->active > 0)
+        if (leg) {
+            struct dl_leg_stats st = dl_leg_stats(leg);
+            cr_log_info("rtp_leg_closed",
+                        "id=%llu rx=%llu tx=%llu tx_silence=%llu rx_dtmf=%llu dropped=%llu",
+                        (unsigned long long)(ev->attempt_id & ~DL_AGENT_BIT),
+                        (unsigned long long)st.rx, (unsigned long long)st.tx,
+                        (unsigned long long)st.tx_silence, (unsigned long long)st.rx_dtmf,
+                        (unsigned long long)st.dropped);
+            dl_leg_close(leg); /* unbridges: an agent leg stays up when its customer goes */
+        }
+        if (agent && app->agent_legs > 0)
+            app->agent_legs--;
+        else if (!agent && app->active > 0)
             app->active--;
         port_give(app, ev->rtp_port);
     }
@@ -201,6 +251,8 @@ static void on_sip_stopped(void *arg)
     }
     if (!uv_is_closing((uv_handle_t *)&app->pace))
         uv_close((uv_handle_t *)&app->pace, NULL);
+    dl_rtp_close(app->rtp);
+    app->rtp = NULL;
     cr_daemon_shutdown();
 }
 
@@ -227,6 +279,9 @@ static void tokens_refill(struct app *app)
 static void dial(struct app *app, const struct dl_order *o)
 {
     int rc = dl_sip_call(app->sip, o);
+    if (!rc && !dl_leg_open(app->rtp, o->attempt_id, o->rtp_port, false))
+        cr_log_warn("rtp_unavailable", "attempt=%llu port=%d (the call goes on without relay)",
+                    (unsigned long long)o->attempt_id, o->rtp_port);
     if (rc) {
         app->active--;
         port_give(app, o->rtp_port);
@@ -421,6 +476,87 @@ static void on_order(struct app *app, const Carillon__V1__PlaceCall *co)
     pace_start(app);
 }
 
+/* --- agent legs and bridges ---------------------------------------------------------------- */
+
+/* An agent leg that cannot be opened: one LOST event says why. */
+static void agent_refused(struct app *app, uint64_t agent_id, const char *why)
+{
+    struct dl_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.attempt_id = agent_id | DL_AGENT_BIT;
+    ev.state = CARILLON__V1__CALL_STATE__CALL_STATE_ENDED;
+    ev.ended_us = cr_now_us();
+    snprintf(ev.detail, sizeof ev.detail, "%s", why);
+    cr_log_warn("agent_leg_refused", "agent=%llu reason=%s", (unsigned long long)agent_id,
+                cr_log_q(why));
+    send_event(app, &ev);
+}
+
+static void on_open_agent(struct app *app, const Carillon__V1__OpenAgentLeg *a)
+{
+    uint64_t id = a->agent_id | DL_AGENT_BIT;
+    if (a->agent_id == 0 || (a->agent_id & DL_AGENT_BIT))
+        return agent_refused(app, a->agent_id, "agent_id is 0 or too large");
+    if (!a->uri || !uri_ok(a->uri))
+        return agent_refused(app, a->agent_id, "uri is not a sip: or sips: URI");
+    if (app->stopping || !app->sip)
+        return agent_refused(app, a->agent_id, "dialer stopping");
+    if (dl_leg_find(app->rtp, id))
+        return agent_refused(app, a->agent_id, "this agent already has a leg");
+    struct dl_order o;
+    memset(&o, 0, sizeof o);
+    o.attempt_id = id;
+    o.agent_leg = true;
+    o.ring_timeout_ms = 30000;
+    if (snprintf(o.to_uri, sizeof o.to_uri, "%s", a->uri) >= (int)sizeof o.to_uri)
+        return agent_refused(app, a->agent_id, "uri too long");
+    snprintf(o.from, sizeof o.from, "\"Carillon\" <sip:carillon@%s>", app->cfg.sip_address);
+    if (!(o.rtp_port = port_take(app)))
+        return agent_refused(app, a->agent_id, "no free RTP port");
+    if (!dl_leg_open(app->rtp, id, o.rtp_port, true)) {
+        port_give(app, o.rtp_port);
+        return agent_refused(app, a->agent_id, "cannot bind the RTP port");
+    }
+    int rc = dl_sip_call(app->sip, &o);
+    if (rc) {
+        dl_leg_close(dl_leg_find(app->rtp, id));
+        port_give(app, o.rtp_port);
+        return agent_refused(app, a->agent_id,
+                             rc == -ENOBUFS ? "SIP queue full" : "dialer stopping");
+    }
+    app->agent_legs++;
+    cr_log_info("agent_leg_opening", "agent=%llu uri=%s rtp_port=%d",
+                (unsigned long long)a->agent_id, cr_log_q(a->uri), o.rtp_port);
+}
+
+static void on_bridge(struct app *app, struct cr_conn *c, uint64_t rid,
+                      const Carillon__V1__Bridge *b)
+{
+    struct dl_leg *cust = dl_leg_find(app->rtp, b->attempt_id);
+    struct dl_leg *agent = dl_leg_find(app->rtp, b->agent_id | DL_AGENT_BIT);
+    if (!cust || !agent || (b->attempt_id & DL_AGENT_BIT)) {
+        cr_conn_send_error(c, rid, CARILLON__V1__CODE__CODE_NOT_FOUND, NULL,
+                           "bridge %llu to agent %llu: %s", (unsigned long long)b->attempt_id,
+                           (unsigned long long)b->agent_id,
+                           !cust ? "no such call" : "no leg for this agent");
+        return;
+    }
+    (void)dl_leg_bridge(cust, agent);
+    cr_log_info("bridged", "attempt=%llu agent=%llu", (unsigned long long)b->attempt_id,
+                (unsigned long long)b->agent_id);
+}
+
+static void on_unbridge(struct app *app, uint64_t attempt_id)
+{
+    struct dl_leg *l = dl_leg_find(app->rtp, attempt_id);
+    if (l && dl_leg_bridged(l)) {
+        struct dl_leg_stats st = dl_leg_stats(l);
+        dl_leg_unbridge(l);
+        cr_log_info("unbridged", "attempt=%llu rx=%llu tx=%llu", (unsigned long long)attempt_id,
+                    (unsigned long long)st.rx, (unsigned long long)st.tx);
+    }
+}
+
 /* --- server link --------------------------------------------------------------------------- */
 
 static void on_link_open(struct cr_conn *c)
@@ -495,6 +631,24 @@ static void on_link_message(struct cr_conn *c, Carillon__V1__Envelope *env)
         (void)!cr_conn_send(c, &r);
         break;
     }
+    case CARILLON__V1__ENVELOPE__BODY_OPEN_AGENT_LEG:
+        if (app->conn == c)
+            on_open_agent(app, env->open_agent_leg);
+        break;
+    case CARILLON__V1__ENVELOPE__BODY_CLOSE_AGENT_LEG:
+        if (app->conn == c && app->sip &&
+            dl_sip_hangup(app->sip, env->close_agent_leg->agent_id | DL_AGENT_BIT) != 0)
+            cr_log_warn("agent_close_not_queued", "agent=%llu",
+                        (unsigned long long)env->close_agent_leg->agent_id);
+        break;
+    case CARILLON__V1__ENVELOPE__BODY_BRIDGE:
+        if (app->conn == c)
+            on_bridge(app, c, env->request_id, env->bridge);
+        break;
+    case CARILLON__V1__ENVELOPE__BODY_UNBRIDGE:
+        if (app->conn == c)
+            on_unbridge(app, env->unbridge->attempt_id);
+        break;
     case CARILLON__V1__ENVELOPE__BODY_DIALER_RESUME:
         if (app->conn == c)
             on_resume(app, env->dialer_resume);
@@ -612,6 +766,10 @@ static int setup(struct app *app, char *err, size_t errlen)
     app->pending = calloc(PENDING_MAX, sizeof *app->pending);
     if (!app->port_used || !app->pending ||
         dl_outbox_new((size_t)app->cfg.event_buffer, &app->outbox) != 0)
+        return -ENOMEM;
+    if (dl_rtp_new(app->loop,
+                   app->cfg.media_address[0] ? app->cfg.media_address : app->cfg.sip_address,
+                   &app->rtp) != 0)
         return -ENOMEM;
     if (RAND_bytes((unsigned char *)&app->boot_id, sizeof app->boot_id) != 1 || !app->boot_id) {
         snprintf(err, errlen, "no random bytes for the boot id");
@@ -758,6 +916,7 @@ int main(int argc, char **argv)
     uv_run(&loop, UV_RUN_DEFAULT);
     cr_log_info("stopped", "exit=%d", app.exit_code);
 done:
+    dl_rtp_close(app.rtp);
     cr_loop_close_all(&loop);
     if (app.tls)
         cr_tls_ctx_free(app.tls);

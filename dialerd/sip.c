@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 struct dl_sip;
 struct dl_call;
@@ -17,6 +18,7 @@ struct dl_call;
 
 #include <sofia-sip/msg_header.h>
 #include <sofia-sip/nua.h>
+#include <sofia-sip/sdp.h>
 #include <sofia-sip/sip_header.h>
 #include <sofia-sip/sip_status.h>
 #include <sofia-sip/soa_tag.h>
@@ -57,6 +59,8 @@ struct dl_call {
     su_timer_t *timer; /* ring timeout, then the CANCEL/BYE guard */
     struct dl_call *hnext, *next, *prev;
     int rtp_port;
+    bool agent_leg;
+    struct dl_media media;
     long long sent_us, ringing_us, answered_us, ended_us;
     int final_status;
     bool final_local;
@@ -216,7 +220,43 @@ static void emit(struct dl_call *c, int state, int outcome)
     snprintf(ev.sip_reason, sizeof ev.sip_reason, "%s", c->reason);
     snprintf(ev.call_id, sizeof ev.call_id, "%s", c->call_id);
     snprintf(ev.detail, sizeof ev.detail, "%s", c->detail);
+    ev.media = c->media;
     event_push(c->s, &ev);
+}
+
+/* Reads the far end's audio address and payload types from an SDP body (its answer or early
+ * media). Leaves m untouched when the body is not a usable SDP. */
+static void media_from_sdp(const sip_t *sip, struct dl_media *m)
+{
+    if (!sip || !sip->sip_payload || !sip->sip_payload->pl_data || !sip->sip_content_type ||
+        !sip->sip_content_type->c_type ||
+        strcasecmp(sip->sip_content_type->c_type, "application/sdp") != 0)
+        return;
+    sdp_parser_t *p =
+        sdp_parse(NULL, sip->sip_payload->pl_data, (issize_t)sip->sip_payload->pl_len, 0);
+    sdp_session_t *sess = p ? sdp_session(p) : NULL;
+    sdp_media_t *md = sess ? sess->sdp_media : NULL;
+    sdp_connection_t *cn = md && md->m_connections ? md->m_connections
+                           : sess                  ? sess->sdp_connection
+                                                   : NULL;
+    if (md && cn && cn->c_address && md->m_port > 0 && md->m_port < 65536) {
+        struct dl_media r = {.port = (int)md->m_port, .pt_audio = -1, .pt_dtmf = -1};
+        snprintf(r.ip, sizeof r.ip, "%s", cn->c_address);
+        for (sdp_rtpmap_t *rm = md->m_rtpmaps; rm; rm = rm->rm_next) {
+            if (!rm->rm_encoding)
+                continue;
+            if (r.pt_audio < 0 &&
+                (!strcasecmp(rm->rm_encoding, "PCMA") || !strcasecmp(rm->rm_encoding, "PCMU")))
+                r.pt_audio = rm->rm_pt;
+            else if (r.pt_dtmf < 0 && !strcasecmp(rm->rm_encoding, "telephone-event"))
+                r.pt_dtmf = rm->rm_pt;
+        }
+        if (md->m_mode == sdp_inactive)
+            r.port = 0;
+        *m = r;
+    }
+    if (p)
+        sdp_parser_free(p);
 }
 
 /* An order that never became a call: one ENDED event, outcome refused. */
@@ -382,6 +422,7 @@ static void cmd_call(struct dl_sip *s, const struct dl_order *o)
     c->s = s;
     c->attempt_id = o->attempt_id;
     c->rtp_port = o->rtp_port;
+    c->agent_leg = o->agent_leg;
     c->timer = su_timer_create(su_root_task(s->root), 0);
     c->nh = nua_handle(s->nua, c, SIPTAG_TO_STR(o->to_uri), SIPTAG_FROM_STR(o->from), TAG_END());
     if (!c->timer || !c->nh) {
@@ -407,9 +448,15 @@ static void cmd_call(struct dl_sip *s, const struct dl_order *o)
              o->rtp_port);
     /* Passed as plain header text: P-Asserted-Identity and Privacy are not in nua's default
      * header class, and typed tags for them would fail the request. */
-    char extra[DL_URI_MAX + 64];
-    snprintf(extra, sizeof extra, "%s%s%s%s", o->pai[0] ? "P-Asserted-Identity: " : "", o->pai,
-             o->pai[0] && o->privacy ? "\r\n" : "", o->privacy ? "Privacy: id" : "");
+    char extra[DL_URI_MAX + 160];
+    if (o->agent_leg) /* the usual auto-answer hints, one per softphone family */
+        snprintf(extra, sizeof extra,
+                 "Call-Info: <sip:%s>;answer-after=0\r\nAlert-Info: <http://%s>;info=alert-"
+                 "autoanswer\r\nP-Auto-Answer: normal",
+                 s->media_address, s->media_address);
+    else
+        snprintf(extra, sizeof extra, "%s%s%s%s", o->pai[0] ? "P-Asserted-Identity: " : "", o->pai,
+                 o->pai[0] && o->privacy ? "\r\n" : "", o->privacy ? "Privacy: id" : "");
     struct dl_call **b = bucket(s, c->attempt_id);
     c->hnext = *b;
     *b = c;
@@ -546,6 +593,8 @@ static void on_invite_response(struct dl_call *c, int status, char const *phrase
         c->remote_responded = true;
     if (sip && sip->sip_call_id && !c->call_id[0])
         snprintf(c->call_id, sizeof c->call_id, "%s", sip->sip_call_id->i_id);
+    if (status < 300)
+        media_from_sdp(sip, &c->media);
     if (status < 200) {
         if ((status == 180 || status == 183) && !c->ringing_us) {
             c->ringing_us = cr_now_us();

@@ -10,6 +10,8 @@
 
 /* Fixed-size text fields: an order or event is copied whole through the queues. */
 #define DL_URI_MAX 256
+/* Agent legs share the calls' id space: an agent's leg is agent_id | DL_AGENT_BIT. */
+#define DL_AGENT_BIT (1ULL << 63)
 
 struct dl_sip_opts {
     const char *bind_url;       /* where nua listens, e.g. "sip:127.0.0.1:5070" (sips: for TLS) */
@@ -32,7 +34,16 @@ struct dl_order {
     char pai[DL_URI_MAX];    /* P-Asserted-Identity value, or "" */
     bool privacy;            /* Privacy: id */
     unsigned ring_timeout_ms;
-    int rtp_port; /* offered in the SDP; given back in the ENDED event */
+    int rtp_port;   /* offered in the SDP; given back in the ENDED event */
+    bool agent_leg; /* a softphone: asked to answer at once (Call-Info: answer-after=0) */
+};
+
+/* Where the far end wants its audio, from the SDP of its 183 or 200 (port 0: not known). */
+struct dl_media {
+    char ip[48];
+    int port;
+    int pt_audio; /* 8 PCMA or 0 PCMU, as the far end chose; -1 when neither */
+    int pt_dtmf;  /* its telephone-event payload type, or -1 */
 };
 
 /* A call's progress, delivered on the libuv loop. state and outcome are the values of the
@@ -48,6 +59,7 @@ struct dl_event {
     char sip_reason[64];
     char call_id[128];
     char detail[96];
+    struct dl_media media; /* RINGING (183 with SDP) and ANSWERED events */
 };
 
 struct dl_sip; /* made by dl_sip_start, freed by dl_sip.c right after on_stopped returns */

@@ -42,14 +42,15 @@ free_port() {
     fail "no free port"
 }
 
-# start_trunk NAME SCENARIO [CALLS]: a SIPp UAS (tests/sipp/SCENARIO) for CALLS calls (1);
-# sets port[NAME] and pid[NAME].
+# start_trunk NAME SCENARIO [CALLS [SIPP_ARGS...]]: a SIPp UAS (tests/sipp/SCENARIO) for CALLS
+# calls (1); sets port[NAME] and pid[NAME].
 declare -A port pid
 start_trunk() {
     local name=$1 scen=$2 calls=${3:-1}
+    shift $(($# < 3 ? $# : 3))
     port[$name]=$(free_port)
     sipp -sf "$CARILLON_SOURCE_DIR/tests/sipp/$scen" -i 127.0.0.1 -p "${port[$name]}" \
-        -mp "$(free_port)" -m "$calls" -nostdin -timeout 60s -timeout_error -trace_err \
+        -mp "$(free_port)" -m "$calls" -nostdin -timeout 60s -timeout_error -trace_err "$@" \
         -error_file "$dir/sipp_$name.err" >"$dir/sipp_$name.out" 2>&1 &
     pids+=($!)
     pid[$name]=$!

@@ -7,6 +7,10 @@
  *   call ID TARGET [caller_id=X] [caller_name=X] [privacy=1] [ring_timeout_ms=N]
  *        TARGET is a sip:/sips: URI or a number dialled through the dialer's trunk
  *   cancel ID | hangup ID | wait ID ringing|answered|ended | sleep MS
+ *   agent ID URI | agentclose ID | bridge ATTEMPT AGENT | unbridge ATTEMPT
+ *   waitagent ID up|lost|closed
+ *            agent legs: their events print "agent_event agent=ID state=S sip_status=N
+ *            call_id=C detail=D seq=N"
  *   drop     closes the dialer's link; the dialer reconnects and the steps go on
  *   hold     refuses the dialer's connections and stops the steps until SIGUSR1 (prints
  *            "holding", then "released")
@@ -145,8 +149,24 @@ static void on_step_timer(uv_timer_t *t)
     run_steps(t->data);
 }
 
+#define AGENT_KEY (1ULL << 63) /* agent legs' states are kept in `seen` under id | AGENT_KEY */
+
+static const char *agent_state_name(int s)
+{
+    return s == CARILLON__V1__AGENT_LEG_STATE__AGENT_LEG_STATE_UP       ? "up"
+           : s == CARILLON__V1__AGENT_LEG_STATE__AGENT_LEG_STATE_LOST   ? "lost"
+           : s == CARILLON__V1__AGENT_LEG_STATE__AGENT_LEG_STATE_CLOSED ? "closed"
+                                                                        : "unspecified";
+}
+
 static int state_value(const char *s)
 {
+    if (strcmp(s, "up") == 0)
+        return CARILLON__V1__AGENT_LEG_STATE__AGENT_LEG_STATE_UP;
+    if (strcmp(s, "lost") == 0)
+        return CARILLON__V1__AGENT_LEG_STATE__AGENT_LEG_STATE_LOST;
+    if (strcmp(s, "closed") == 0)
+        return CARILLON__V1__AGENT_LEG_STATE__AGENT_LEG_STATE_CLOSED;
     if (strcmp(s, "ringing") == 0)
         return CARILLON__V1__CALL_STATE__CALL_STATE_RINGING;
     if (strcmp(s, "answered") == 0)
@@ -300,6 +320,26 @@ static int load_start(struct inj *in, char **argv, int argc)
     return 0;
 }
 
+/* An event's number: false for one already received (printed as a duplicate); a gap is printed;
+ * the event is acknowledged. */
+static bool take_seq(struct inj *in, uint64_t boot_id, uint64_t seq, uint64_t id, const char *what)
+{
+    if (!seq || boot_id != in->boot_id)
+        return true;
+    if (seq <= in->last_seq) {
+        printf("duplicate_event %s=%llu seq=%llu\n", what, (unsigned long long)id,
+               (unsigned long long)seq);
+        in->duplicates = true;
+        return false;
+    }
+    if (seq != in->last_seq + 1)
+        printf("event_gap after=%llu got=%llu\n", (unsigned long long)in->last_seq,
+               (unsigned long long)seq);
+    in->last_seq = seq;
+    send_seq(in, false);
+    return true;
+}
+
 /* Runs one step; returns 1 to go on, 0 when it waits (a timer or an event resumes it), -1 on a
  * bad step. */
 static int run_step(struct inj *in, char *line)
@@ -370,6 +410,47 @@ static int run_step(struct inj *in, char *line)
             cr_conn_close(in->conn);
         }
         return 1;
+    }
+    if (strcmp(argv[0], "agent") == 0 && argc == 3) {
+        Carillon__V1__OpenAgentLeg oa = CARILLON__V1__OPEN_AGENT_LEG__INIT;
+        oa.agent_id = strtoull(argv[1], NULL, 10);
+        oa.uri = argv[2];
+        env.body_case = CARILLON__V1__ENVELOPE__BODY_OPEN_AGENT_LEG;
+        env.open_agent_leg = &oa;
+        send_env(in, &env);
+        return 1;
+    }
+    if (strcmp(argv[0], "agentclose") == 0 && argc == 2) {
+        Carillon__V1__CloseAgentLeg ca = CARILLON__V1__CLOSE_AGENT_LEG__INIT;
+        ca.agent_id = strtoull(argv[1], NULL, 10);
+        env.body_case = CARILLON__V1__ENVELOPE__BODY_CLOSE_AGENT_LEG;
+        env.close_agent_leg = &ca;
+        send_env(in, &env);
+        return 1;
+    }
+    if (strcmp(argv[0], "bridge") == 0 && argc == 3) {
+        Carillon__V1__Bridge br = CARILLON__V1__BRIDGE__INIT;
+        br.attempt_id = strtoull(argv[1], NULL, 10);
+        br.agent_id = strtoull(argv[2], NULL, 10);
+        env.body_case = CARILLON__V1__ENVELOPE__BODY_BRIDGE;
+        env.bridge = &br;
+        send_env(in, &env);
+        return 1;
+    }
+    if (strcmp(argv[0], "unbridge") == 0 && argc == 2) {
+        Carillon__V1__Unbridge ub = CARILLON__V1__UNBRIDGE__INIT;
+        ub.attempt_id = strtoull(argv[1], NULL, 10);
+        env.body_case = CARILLON__V1__ENVELOPE__BODY_UNBRIDGE;
+        env.unbridge = &ub;
+        send_env(in, &env);
+        return 1;
+    }
+    if (strcmp(argv[0], "waitagent") == 0 && argc == 3) {
+        int st = state_value(argv[2]);
+        if (st < 0)
+            return -1;
+        struct seen *s = seen_get(in, strtoull(argv[1], NULL, 10) | AGENT_KEY, false);
+        return s && (s->states & (1u << st)) ? 1 : 0;
     }
     if (strcmp(argv[0], "load") == 0 && (argc == 3 || argc == 4))
         return load_start(in, argv, argc);
@@ -449,22 +530,25 @@ static void on_message(struct cr_conn *c, Carillon__V1__Envelope *env)
         }
         break;
     }
+    case CARILLON__V1__ENVELOPE__BODY_AGENT_LEG_EVENT: {
+        Carillon__V1__AgentLegEvent *a = env->agent_leg_event;
+        if (!take_seq(in, a->boot_id, a->seq, a->agent_id, "agent"))
+            break;
+        printf("agent_event agent=%llu state=%s sip_status=%u call_id=%s detail=%s seq=%llu\n",
+               (unsigned long long)a->agent_id, agent_state_name(a->state), a->sip_status,
+               a->sip_call_id && a->sip_call_id[0] ? cr_log_q(a->sip_call_id) : "-",
+               cr_log_q(a->detail ? a->detail : ""), (unsigned long long)a->seq);
+        struct seen *s = seen_get(in, a->agent_id | AGENT_KEY, true);
+        if (s && a->state >= 0 && a->state < 32)
+            s->states |= 1u << a->state;
+        if (!uv_is_active((uv_handle_t *)&in->step_timer))
+            run_steps(in);
+        break;
+    }
     case CARILLON__V1__ENVELOPE__BODY_CALL_EVENT: {
         Carillon__V1__CallEvent *e = env->call_event;
-        if (e->seq && e->boot_id == in->boot_id && e->seq <= in->last_seq) {
-            printf("duplicate_event attempt=%llu state=%s seq=%llu\n",
-                   (unsigned long long)e->attempt_id, state_name(e->state),
-                   (unsigned long long)e->seq);
-            in->duplicates = true;
+        if (!take_seq(in, e->boot_id, e->seq, e->attempt_id, "attempt"))
             break;
-        }
-        if (e->seq && e->boot_id == in->boot_id) {
-            if (e->seq != in->last_seq + 1)
-                printf("event_gap after=%llu got=%llu\n", (unsigned long long)in->last_seq,
-                       (unsigned long long)e->seq);
-            in->last_seq = e->seq;
-            send_seq(in, false);
-        }
         if (e->attempt_id >= LOAD_FIRST_ID) {
             if (in->load.active)
                 load_event(in, e);

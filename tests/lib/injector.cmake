@@ -22,3 +22,8 @@ endforeach()
 add_executable(cr-sip-tls-uas ${CMAKE_CURRENT_SOURCE_DIR}/lib/sip_tls_uas.c)
 target_link_libraries(cr-sip-tls-uas PRIVATE PkgConfig::SOFIA)
 set_target_properties(cr-sip-tls-uas PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
+
+# An RTP receiver standing in for a softphone's media (integration.dialer_bridge).
+add_executable(cr-rtp-sink ${CMAKE_CURRENT_SOURCE_DIR}/lib/rtp_sink.c)
+target_link_libraries(cr-rtp-sink PRIVATE carillon-common)
+set_target_properties(cr-rtp-sink PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)

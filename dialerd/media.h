@@ -1,0 +1,43 @@
+/* carillon-dialerd's RTP relay, on the libuv loop: one UDP socket per call leg (the even port
+ * its SDP offered), audio relayed between a bridged customer leg and agent leg. */
+#ifndef DIALERD_MEDIA_H
+#define DIALERD_MEDIA_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "sip.h"
+
+struct dl_rtp; /* dl_rtp_new allocates; dl_rtp_close frees */
+struct dl_leg; /* one call leg's RTP socket and stream state; owned by dl_rtp */
+
+struct dl_leg_stats {
+    uint64_t rx, tx, tx_silence, rx_dtmf, dropped;
+};
+
+int dl_rtp_new(uv_loop_t *loop, const char *bind_ip, struct dl_rtp **out)
+    __attribute__((warn_unused_result));
+/* Closes every leg, then frees rtp once libuv has let go of the handles. */
+void dl_rtp_close(struct dl_rtp *rtp);
+
+/* Binds 127.0.0.1-style bind_ip:port for leg id (an attempt id, or agent_id | DL_AGENT_BIT).
+ * silence: while not bridged, send 20 ms of G.711 silence every 20 ms once the far end's address
+ * is known (agent legs). NULL when the port cannot be bound or id is already open. */
+struct dl_leg *dl_leg_open(struct dl_rtp *rtp, uint64_t id, int port, bool silence);
+struct dl_leg *dl_leg_find(struct dl_rtp *rtp, uint64_t id);
+/* The far end's address and payload types (from its SDP). */
+void dl_leg_remote(struct dl_leg *leg, const struct dl_media *m);
+/* Relays a's packets to b and b's to a (each unbridged first). 0 or -EINVAL (same leg). */
+int dl_leg_bridge(struct dl_leg *a, struct dl_leg *b);
+void dl_leg_unbridge(struct dl_leg *leg);
+bool dl_leg_bridged(const struct dl_leg *leg);
+struct dl_leg_stats dl_leg_stats(const struct dl_leg *leg);
+/* Unbridges, closes the socket, forgets the leg. */
+void dl_leg_close(struct dl_leg *leg);
+
+/* G.711 A-law <-> mu-law, one byte (exposed for the unit test). */
+uint8_t dl_alaw_to_ulaw(uint8_t a);
+uint8_t dl_ulaw_to_alaw(uint8_t u);
+
+#endif

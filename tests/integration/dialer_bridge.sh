@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Agent legs and bridging: dialerd calls an agent's softphone (auto-answer asked), keeps it up
+# with silence, relays a customer's audio and RFC 4733 digits to it once bridged, re-stamped so
+# the softphone sees one stream (one SSRC, sequence numbers without jumps, timestamps that never
+# go back) across two customers; the agent leg outlives each customer; an agent who hangs up is
+# reported lost, a closed leg closed. SIPp plays the trunk and the softphones; cr-rtp-sink is the
+# softphone's media.
+# shellcheck source=tests/lib/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
+# shellcheck source=tests/lib/dialer.sh
+. "$CARILLON_SOURCE_DIR/tests/lib/dialer.sh"
+[ -x "$CARILLON_BUILD_DIR/bin/cr-rtp-sink" ] || fail "cr-rtp-sink is not built"
+
+dl_setup dialer-bridge
+sink=$(free_port)
+cr-rtp-sink --listen "127.0.0.1:$sink" --timeout 90 >"$dir/sink.out" 2>&1 &
+sink_pid=$!
+pids+=("$sink_pid")
+wait_for_log "$dir/sink.out" '^listening$' 10
+
+start_trunk talk1 uas_answer_play.xml # answers, ~6 s of A-law, digit 1, then BYE
+start_trunk talk2 uas_answer_play.xml
+start_trunk agent softphone_autoanswer.xml 1 -set sink "$sink"
+start_trunk lost softphone_hangup.xml 1 -set sink "$(free_port)"
+
+u() { echo "sip:0612345678@127.0.0.1:$1"; }
+cat >"$dir/script" <<EOF
+agent 7 sip:agent7@127.0.0.1:${port[agent]}
+waitagent 7 up
+call 1 $(u "${port[talk1]}")
+wait 1 answered
+bridge 1 7
+wait 1 ended
+call 2 $(u "${port[talk2]}")
+wait 2 answered
+bridge 2 7
+wait 2 ended
+agentclose 7
+waitagent 7 closed
+agent 8 sip:agent8@127.0.0.1:${port[lost]}
+waitagent 8 up
+waitagent 8 lost
+EOF
+INJ_TIMEOUT=80 start_injector
+start_dialerd "${port[talk1]}" "max_calls = 10"
+injector_ok
+
+out=$(cat "$dir/injector.out")
+assert_contains "$out" "agent_event agent=7 state=up sip_status=200"
+assert_contains "$out" "agent_event agent=7 state=closed"
+assert_contains "$out" "agent_event agent=8 state=up sip_status=200"
+assert_contains "$out" "agent_event agent=8 state=lost"
+assert_contains "$(ended_line 1)" "outcome=answered sip_status=200 hung_up_by=customer"
+assert_contains "$(ended_line 2)" "outcome=answered sip_status=200 hung_up_by=customer"
+wait_for_log "$dir/dialerd.log" 'bridged attempt=1 agent=7' 1
+wait_for_log "$dir/dialerd.log" 'bridged attempt=2 agent=7' 1
+
+kill -TERM "$sink_pid"
+wait_for_log "$dir/sink.out" '^rtp ' 10
+line=$(grep '^rtp ' "$dir/sink.out")
+echo "$line"
+n() { sed -n "s/.* $1=\([0-9-]*\).*/\1/p" <<<"$line"; }
+# Two customers relayed: SIPp's g711a.pcap holds 234 A-law packets and dtmf_2833_1.pcap 10
+# RFC 4733 packets; on loopback nothing should be lost (5 % allowed).
+[ "$(n audio)" -ge 445 ] || fail "too little audio reached the softphone: $line"
+[ "$(n dtmf)" -ge 19 ] || fail "the RFC 4733 digits did not reach the softphone: $line"
+assert_eq 1 "$(n ssrcs)"
+assert_eq 0 "$(n seq_jumps)"
+assert_eq 0 "$(n ts_backwards)"
+assert_eq 8 "$(n pt)"
+
+# Agent 8 was never bridged: it got 20 ms of silence every 20 ms while its leg was up (~1 s).
+wait_for_log "$dir/dialerd.log" 'rtp_leg_closed id=8 rx=[0-9]+ tx=[0-9]+ tx_silence=(1[0-9]|[2-9][0-9])' 5
+
+for t in talk1 talk2 agent lost; do trunk_ok "$t"; done
+stop_dialerd
+echo "PASS dialer_bridge"
