@@ -98,6 +98,12 @@ const struct cr_cfg_key dialer_config_keys[] = {
       24LL * 3600 * 1000, "SIP session timer interval (RFC 4028); 0: off"),
     K("dialer", "shutdown_timeout", CR_CFG_DURATION, "30s", false, shutdown_timeout_ms, 0,
       3600LL * 1000, "on TERM, how long live calls may go on before they are hung up"),
+    K("dialer", "abandon_after", CR_CFG_DURATION, "2s", true, abandon_after_ms, 0, 60000,
+      "a customer who answers and is not bridged to an agent within this delay hears the "
+      "abandon message and is hung up (outcome abandoned); 0: never; an order may say otherwise"),
+    K("dialer", "abandon_message", CR_CFG_STRING, "", false, abandon_message, 0, 0,
+      "WAV file played before an abandon: G.711 A-law or mu-law, 8 kHz, mono, at most 1 MiB; "
+      "empty: hang up without a message"),
     K("dialer", "event_buffer", CR_CFG_INT, "10000", false, event_buffer, 1, 1000000,
       "call events kept until the server acknowledges them (replayed after a lost link); "
       "beyond, the oldest is dropped"),

@@ -29,6 +29,8 @@ struct dialer_config {
     int64_t session_timer_ms;
     int64_t shutdown_timeout_ms;
     int64_t event_buffer;
+    int64_t abandon_after_ms;
+    char *abandon_message;
     /* [trunk] */
     char *trunk_uri;
     char *outbound_proxy;

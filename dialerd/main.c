@@ -19,6 +19,7 @@
 #include "outbox.h"
 #include "outcome.h"
 #include "sip.h"
+#include "wav.h"
 
 #define PENDING_MAX 1024 /* orders waiting for a calls-per-second token */
 
@@ -33,6 +34,9 @@ struct app {
     struct dl_sip *sip;
     struct dl_rtp *rtp; /* RTP sockets of every leg, relays between bridged legs */
     size_t agent_legs;  /* open agent legs (not counted in active: they are not calls) */
+    uint8_t *abandon;   /* the abandon message's G.711 samples, or NULL */
+    size_t abandon_n;
+    int abandon_law;
     bool stopping;
     int exit_code;
     size_t max_calls_cap; /* max_calls at start: sizes the SIP queues; reload cannot exceed */
@@ -206,6 +210,25 @@ static void port_give(struct app *app, int port)
 
 /* --- SIP events ---------------------------------------------------------------------------- */
 
+/* Customer-first: nobody was bridged in time. The message plays, then the call is hung up. */
+static void on_abandon_played(struct dl_leg *leg, void *arg)
+{
+    struct app *app = arg;
+    if (app->sip && dl_sip_abandon(app->sip, dl_leg_id(leg)) != 0)
+        cr_log_warn("abandon_not_queued", "attempt=%llu", (unsigned long long)dl_leg_id(leg));
+}
+
+static void on_abandon_due(struct dl_leg *leg, void *arg)
+{
+    struct app *app = arg;
+    cr_log_info("call_abandoning", "attempt=%llu after_ms=%u message_ms=%zu",
+                (unsigned long long)dl_leg_id(leg), dl_leg_user(leg), app->abandon_n / 8);
+    if (app->abandon)
+        dl_leg_play(leg, app->abandon, app->abandon_n, app->abandon_law, on_abandon_played, app);
+    else
+        on_abandon_played(leg, app);
+}
+
 static void on_sip_event(void *arg, const struct dl_event *ev)
 {
     struct app *app = arg;
@@ -213,6 +236,9 @@ static void on_sip_event(void *arg, const struct dl_event *ev)
     struct dl_leg *leg = app->rtp ? dl_leg_find(app->rtp, ev->attempt_id) : NULL;
     if (leg && ev->media.port > 0)
         dl_leg_remote(leg, &ev->media);
+    if (leg && !agent && ev->state == CARILLON__V1__CALL_STATE__CALL_STATE_ANSWERED &&
+        !dl_leg_bridged(leg) && dl_leg_user(leg) > 0)
+        dl_leg_after(leg, dl_leg_user(leg), on_abandon_due, app);
     if (ev->state == CARILLON__V1__CALL_STATE__CALL_STATE_ENDED) {
         if (leg) {
             struct dl_leg_stats st = dl_leg_stats(leg);
@@ -279,7 +305,10 @@ static void tokens_refill(struct app *app)
 static void dial(struct app *app, const struct dl_order *o)
 {
     int rc = dl_sip_call(app->sip, o);
-    if (!rc && !dl_leg_open(app->rtp, o->attempt_id, o->rtp_port, false))
+    struct dl_leg *leg = rc ? NULL : dl_leg_open(app->rtp, o->attempt_id, o->rtp_port, false);
+    if (leg)
+        dl_leg_set_user(leg, o->abandon_after_ms);
+    else if (!rc)
         cr_log_warn("rtp_unavailable", "attempt=%llu port=%d (the call goes on without relay)",
                     (unsigned long long)o->attempt_id, o->rtp_port);
     if (rc) {
@@ -425,6 +454,8 @@ static const char *order_build(struct app *app, const Carillon__V1__PlaceCall *c
         n2 = snprintf(o->pai, sizeof o->pai, "<sip:%s@%s>", caller, app->trunk_host);
     if (n1 >= (int)sizeof o->from || n2 >= (int)sizeof o->pai)
         return "caller identity too long";
+    o->abandon_after_ms =
+        co->abandon_after_ms ? co->abandon_after_ms : (unsigned)app->cfg.abandon_after_ms;
     uint64_t ring = co->ring_timeout_ms ? co->ring_timeout_ms : (uint64_t)app->cfg.ring_timeout_ms;
     o->ring_timeout_ms = (unsigned)(ring > 300000 ? 300000 : ring < 100 ? 100 : ring);
     return NULL;
@@ -767,6 +798,10 @@ static int setup(struct app *app, char *err, size_t errlen)
     if (!app->port_used || !app->pending ||
         dl_outbox_new((size_t)app->cfg.event_buffer, &app->outbox) != 0)
         return -ENOMEM;
+    if (app->cfg.abandon_message[0] &&
+        dl_wav_load(app->cfg.abandon_message, &app->abandon, &app->abandon_n, &app->abandon_law,
+                    err, errlen) != 0)
+        return -EINVAL;
     if (dl_rtp_new(app->loop,
                    app->cfg.media_address[0] ? app->cfg.media_address : app->cfg.sip_address,
                    &app->rtp) != 0)
@@ -923,6 +958,7 @@ done:
     free(app.port_used);
     free(app.pending);
     dl_outbox_free(app.outbox);
+    free(app.abandon);
     cr_cfg_free(dialer_config_keys, dialer_config_nkeys, &app.cfg);
     return app.exit_code;
 }

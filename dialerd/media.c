@@ -22,6 +22,13 @@ struct dl_leg {
     uint64_t id;
     uv_udp_t sock;
     uv_timer_t silence;
+    uv_timer_t job; /* dl_leg_after's delay, then dl_leg_play's 20 ms pacing */
+    dl_leg_cb job_cb;
+    void *job_arg;
+    const uint8_t *play;
+    size_t play_n, play_off;
+    int play_law;
+    unsigned user;
     bool want_silence, closing;
     struct dl_leg *peer, *hnext;
     struct sockaddr_storage remote;
@@ -289,8 +296,9 @@ struct dl_leg *dl_leg_open(struct dl_rtp *rtp, uint64_t id, int port, bool silen
     }
     uv_udp_init(rtp->loop, &l->sock);
     uv_timer_init(rtp->loop, &l->silence);
-    l->sock.data = l->silence.data = l;
-    l->handles = 2;
+    uv_timer_init(rtp->loop, &l->job);
+    l->sock.data = l->silence.data = l->job.data = l;
+    l->handles = 3;
     int rc = uv_udp_bind(&l->sock, (const struct sockaddr *)&ss, 0);
     if (!rc)
         rc = uv_udp_recv_start(&l->sock, on_alloc, on_recv);
@@ -321,10 +329,103 @@ void dl_leg_remote(struct dl_leg *l, const struct dl_media *m)
     }
 }
 
+static void job_stop(struct dl_leg *l)
+{
+    uv_timer_stop(&l->job);
+    l->job_cb = NULL;
+    l->play = NULL;
+}
+
+uint64_t dl_leg_id(const struct dl_leg *l)
+{
+    return l->id;
+}
+
+void dl_leg_set_user(struct dl_leg *l, unsigned v)
+{
+    l->user = v;
+}
+
+unsigned dl_leg_user(const struct dl_leg *l)
+{
+    return l->user;
+}
+
+static void job_done(struct dl_leg *l)
+{
+    dl_leg_cb cb = l->job_cb;
+    void *arg = l->job_arg;
+    job_stop(l);
+    if (cb)
+        cb(l, arg);
+}
+
+static void on_after(uv_timer_t *t)
+{
+    job_done(t->data);
+}
+
+void dl_leg_after(struct dl_leg *l, unsigned ms, dl_leg_cb cb, void *arg)
+{
+    job_stop(l);
+    l->job_cb = cb;
+    l->job_arg = arg;
+    uv_timer_start(&l->job, on_after, ms, 0);
+}
+
+/* One 20 ms frame of the message, in this leg's own stream. */
+static void on_play_tick(uv_timer_t *t)
+{
+    struct dl_leg *l = t->data;
+    if (!l->play || l->play_off >= l->play_n) {
+        job_done(l);
+        return;
+    }
+    uint8_t p[12 + SAMPLES_20MS];
+    size_t n = l->play_n - l->play_off < SAMPLES_20MS ? l->play_n - l->play_off : SAMPLES_20MS;
+    int pt = l->media.pt_audio >= 0 ? l->media.pt_audio : l->play_law;
+    for (size_t i = 0; i < SAMPLES_20MS; i++) {
+        uint8_t v =
+            i < n ? l->play[l->play_off + i] : (is_alaw(l->play_law) ? SILENCE_ALAW : SILENCE_ULAW);
+        p[12 + i] = is_alaw(l->play_law) == is_alaw(pt) ? v
+                    : is_alaw(l->play_law)              ? dl_alaw_to_ulaw(v)
+                                                        : dl_ulaw_to_alaw(v);
+    }
+    l->play_off += n;
+    uint32_t ts = l->out_started ? l->last_out_ts + SAMPLES_20MS : 0;
+    uint16_t seq = l->out_seq++;
+    p[0] = 0x80;
+    p[1] = (uint8_t)((l->play_off == n ? 0x80 : 0) | pt);
+    p[2] = (uint8_t)(seq >> 8), p[3] = (uint8_t)seq;
+    p[4] = (uint8_t)(ts >> 24), p[5] = (uint8_t)(ts >> 16), p[6] = (uint8_t)(ts >> 8);
+    p[7] = (uint8_t)ts;
+    p[8] = (uint8_t)(l->out_ssrc >> 24), p[9] = (uint8_t)(l->out_ssrc >> 16);
+    p[10] = (uint8_t)(l->out_ssrc >> 8), p[11] = (uint8_t)l->out_ssrc;
+    l->last_out_ts = ts;
+    l->out_started = true;
+    l->src_known = false;
+    send_packet(l, p, sizeof p);
+}
+
+void dl_leg_play(struct dl_leg *l, const uint8_t *samples, size_t n, int law, dl_leg_cb cb,
+                 void *arg)
+{
+    job_stop(l);
+    l->job_cb = cb;
+    l->job_arg = arg;
+    l->play = samples;
+    l->play_n = n;
+    l->play_off = 0;
+    l->play_law = law;
+    uv_timer_start(&l->job, on_play_tick, 0, 20);
+}
+
 int dl_leg_bridge(struct dl_leg *a, struct dl_leg *b)
 {
     if (a == b)
         return -EINVAL;
+    job_stop(a); /* an agent came: no abandon, no message */
+    job_stop(b);
     dl_leg_unbridge(a);
     dl_leg_unbridge(b);
     a->peer = b;
@@ -375,6 +476,7 @@ void dl_leg_close(struct dl_leg *l)
     uv_timer_stop(&l->silence);
     uv_close((uv_handle_t *)&l->sock, on_leg_closed);
     uv_close((uv_handle_t *)&l->silence, on_leg_closed);
+    uv_close((uv_handle_t *)&l->job, on_leg_closed);
 }
 
 int dl_rtp_new(uv_loop_t *loop, const char *bind_ip, struct dl_rtp **out)

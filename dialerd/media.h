@@ -33,6 +33,18 @@ int dl_leg_bridge(struct dl_leg *a, struct dl_leg *b);
 void dl_leg_unbridge(struct dl_leg *leg);
 bool dl_leg_bridged(const struct dl_leg *leg);
 struct dl_leg_stats dl_leg_stats(const struct dl_leg *leg);
+typedef void (*dl_leg_cb)(struct dl_leg *leg, void *arg);
+uint64_t dl_leg_id(const struct dl_leg *leg);
+/* A number the owner keeps with the leg (dialerd: the call's abandon delay in ms). */
+void dl_leg_set_user(struct dl_leg *leg, unsigned v);
+unsigned dl_leg_user(const struct dl_leg *leg);
+/* Calls cb once after ms, unless a bridge or the close comes first. */
+void dl_leg_after(struct dl_leg *leg, unsigned ms, dl_leg_cb cb, void *arg);
+/* Sends n G.711 samples (law 8: A-law, 0: mu-law) to the far end in 20 ms packets of this leg's
+ * stream (converted to the law it chose), then calls cb. A bridge or the close stops it first.
+ * The samples must outlive the playback. */
+void dl_leg_play(struct dl_leg *leg, const uint8_t *samples, size_t n, int law, dl_leg_cb cb,
+                 void *arg);
 /* Unbridges, closes the socket, forgets the leg. */
 void dl_leg_close(struct dl_leg *leg);
 

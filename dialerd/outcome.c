@@ -44,6 +44,8 @@ Carillon__V1__CallOutcome dl_outcome_map(const struct dl_end_facts *f)
             return CARILLON__V1__CALL_OUTCOME__CALL_OUTCOME_CANCELLED;
         if (f->stop == DL_STOP_RING_TIMEOUT)
             return CARILLON__V1__CALL_OUTCOME__CALL_OUTCOME_NO_ANSWER;
+        if (f->stop == DL_STOP_ABANDON)
+            return CARILLON__V1__CALL_OUTCOME__CALL_OUTCOME_ABANDONED;
         return CARILLON__V1__CALL_OUTCOME__CALL_OUTCOME_ANSWERED;
     }
     switch (f->stop) {
@@ -56,6 +58,8 @@ Carillon__V1__CallOutcome dl_outcome_map(const struct dl_end_facts *f)
                                    : CARILLON__V1__CALL_OUTCOME__CALL_OUTCOME_TRUNK_FAILURE;
     case DL_STOP_SHUTDOWN:
         return CARILLON__V1__CALL_OUTCOME__CALL_OUTCOME_LOST;
+    case DL_STOP_ABANDON: /* only ordered after the answer */
+        return CARILLON__V1__CALL_OUTCOME__CALL_OUTCOME_CANCELLED;
     case DL_STOP_NONE:
         break;
     }
@@ -72,8 +76,8 @@ Carillon__V1__CallOutcome dl_outcome_map(const struct dl_end_facts *f)
 const char *dl_outcome_name(Carillon__V1__CallOutcome o)
 {
     static const char *const names[] = {
-        "unspecified", "answered",      "busy",      "no_answer", "invalid_number",
-        "rejected",    "trunk_failure", "cancelled", "lost",      "refused",
+        "unspecified",   "answered",  "busy", "no_answer", "invalid_number", "rejected",
+        "trunk_failure", "cancelled", "lost", "refused",   "abandoned",
     };
     if ((int)o < 0 || (size_t)o >= sizeof names / sizeof names[0])
         return "?";

@@ -14,6 +14,7 @@ enum dl_stop {
     DL_STOP_ORDER_CANCEL, /* CancelCall before the answer */
     DL_STOP_ORDER_HANGUP, /* HangupCall (BYE or CANCEL) */
     DL_STOP_SHUTDOWN,     /* the dialer is stopping */
+    DL_STOP_ABANDON,      /* answered, no agent in time: abandon message, then BYE */
 };
 
 struct dl_end_facts {

@@ -42,7 +42,7 @@ struct dl_call;
 #define GUARD_MS       8000 /* a CANCEL or BYE unanswered this long: the call is let go */
 #define AUTH_TRIES_MAX 2
 
-enum cmd_type { CMD_CALL, CMD_CANCEL, CMD_HANGUP, CMD_STOP };
+enum cmd_type { CMD_CALL, CMD_CANCEL, CMD_HANGUP, CMD_ABANDON, CMD_STOP };
 
 struct cmd {
     enum cmd_type type;
@@ -301,6 +301,8 @@ static const char *default_detail(const struct dl_call *c, int outcome)
         return "hung up by order";
     case DL_STOP_SHUTDOWN:
         return "dialer shutting down";
+    case DL_STOP_ABANDON:
+        return "no agent in time: abandon message played, hung up";
     case DL_STOP_NONE:
         break;
     }
@@ -522,17 +524,23 @@ static void run_cmd(struct dl_sip *s, const struct cmd *cmd)
         break;
     case CMD_CANCEL:
     case CMD_HANGUP:
+    case CMD_ABANDON:
         c = call_find(s, cmd->attempt_id);
         if (!c) {
             cr_log_info("call_stop_ignored", "attempt=%llu reason=unknown_or_ended",
                         (unsigned long long)cmd->attempt_id);
             break;
         }
-        cr_log_info(cmd->type == CMD_CANCEL ? "call_cancel" : "call_hangup",
+        cr_log_info(cmd->type == CMD_CANCEL    ? "call_cancel"
+                    : cmd->type == CMD_ABANDON ? "call_abandon"
+                                               : "call_hangup",
                     "attempt=%llu call_id=%s answered=%d", (unsigned long long)c->attempt_id,
                     cr_log_q(c->call_id), c->answered);
-        call_stop(c, cmd->type == CMD_HANGUP || c->answered ? DL_STOP_ORDER_HANGUP
-                                                            : DL_STOP_ORDER_CANCEL);
+        if (cmd->type == CMD_ABANDON)
+            call_stop(c, c->answered ? DL_STOP_ABANDON : DL_STOP_ORDER_CANCEL);
+        else
+            call_stop(c, cmd->type == CMD_HANGUP || c->answered ? DL_STOP_ORDER_HANGUP
+                                                                : DL_STOP_ORDER_CANCEL);
         break;
     case CMD_STOP:
         cmd_stop(s, cmd->fast);
@@ -925,6 +933,12 @@ int dl_sip_cancel(struct dl_sip *s, uint64_t attempt_id)
 int dl_sip_hangup(struct dl_sip *s, uint64_t attempt_id)
 {
     struct cmd c = {.type = CMD_HANGUP, .attempt_id = attempt_id};
+    return cmd_push(s, &c);
+}
+
+int dl_sip_abandon(struct dl_sip *s, uint64_t attempt_id)
+{
+    struct cmd c = {.type = CMD_ABANDON, .attempt_id = attempt_id};
     return cmd_push(s, &c);
 }
 

@@ -36,6 +36,7 @@ struct dl_order {
     unsigned ring_timeout_ms;
     int rtp_port;   /* offered in the SDP; given back in the ENDED event */
     bool agent_leg; /* a softphone: asked to answer at once (Call-Info: answer-after=0) */
+    unsigned abandon_after_ms; /* kept by the loop (0: never abandon); sip.c ignores it */
 };
 
 /* Where the far end wants its audio, from the SDP of its 183 or 200 (port 0: not known). */
@@ -79,6 +80,8 @@ int dl_sip_call(struct dl_sip *s, const struct dl_order *o) __attribute__((warn_
 int dl_sip_cancel(struct dl_sip *s, uint64_t attempt_id) __attribute__((warn_unused_result));
 /* BYE when answered, CANCEL before (outcome cancelled). */
 int dl_sip_hangup(struct dl_sip *s, uint64_t attempt_id) __attribute__((warn_unused_result));
+/* BYE with outcome abandoned (the loop played the abandon message). */
+int dl_sip_abandon(struct dl_sip *s, uint64_t attempt_id) __attribute__((warn_unused_result));
 /* Stops taking calls; graceful: live calls go on up to shutdown_timeout_ms, fast: they are hung
  * up now. Then nua shuts down, the thread ends and on_stopped runs. A second call may turn a
  * graceful stop into a fast one. */

@@ -22,6 +22,19 @@ start_trunk talk1 uas_answer_play.xml # answers, ~6 s of A-law, digit 1, then BY
 start_trunk talk2 uas_answer_play.xml
 start_trunk agent softphone_autoanswer.xml 1 -set sink "$sink"
 start_trunk lost softphone_hangup.xml 1 -set sink "$(free_port)"
+# Abandon: the customer answers, no agent is bridged within 300 ms: it hears the 1 s message
+# (an A-law WAV, 8000 samples: 50 packets of 20 ms) on its own sink, then the dialer hangs up.
+csink=$(free_port)
+cr-rtp-sink --listen "127.0.0.1:$csink" --timeout 90 >"$dir/csink.out" 2>&1 &
+csink_pid=$!
+pids+=("$csink_pid")
+wait_for_log "$dir/csink.out" '^listening$' 10
+start_trunk alone uas_answer_sink.xml 1 -set sink "$csink"
+{
+    printf 'RIFF\x64\x1f\x00\x00WAVEfmt \x10\x00\x00\x00\x06\x00\x01\x00'
+    printf '\x40\x1f\x00\x00\x40\x1f\x00\x00\x01\x00\x08\x00data\x40\x1f\x00\x00'
+    head -c 8000 /dev/zero | tr '\0' '\125'
+} >"$dir/abandon.wav"
 
 u() { echo "sip:0612345678@127.0.0.1:$1"; }
 cat >"$dir/script" <<EOF
@@ -40,9 +53,11 @@ waitagent 7 closed
 agent 8 sip:agent8@127.0.0.1:${port[lost]}
 waitagent 8 up
 waitagent 8 lost
+call 4 $(u "${port[alone]}") abandon_after_ms=300
+wait 4 ended
 EOF
 INJ_TIMEOUT=80 start_injector
-start_dialerd "${port[talk1]}" "max_calls = 10"
+start_dialerd "${port[talk1]}" "max_calls = 10\nabandon_after = 0\nabandon_message = $dir/abandon.wav"
 injector_ok
 
 out=$(cat "$dir/injector.out")
@@ -72,6 +87,12 @@ assert_eq 8 "$(n pt)"
 # Agent 8 was never bridged: it got 20 ms of silence every 20 ms while its leg was up (~1 s).
 wait_for_log "$dir/dialerd.log" 'rtp_leg_closed id=8 rx=[0-9]+ tx=[0-9]+ tx_silence=(1[0-9]|[2-9][0-9])' 5
 
-for t in talk1 talk2 agent lost; do trunk_ok "$t"; done
+assert_contains "$(ended_line 4)" "outcome=abandoned sip_status=200 hung_up_by=dialer"
+kill -TERM "$csink_pid"
+wait_for_log "$dir/csink.out" '^rtp ' 10
+cline=$(grep '^rtp ' "$dir/csink.out")
+assert_contains "$cline" "rtp packets=50 audio=50 dtmf=0 ssrcs=1 seq_jumps=0 ts_backwards=0 pt=8"
+
+for t in talk1 talk2 agent lost alone; do trunk_ok "$t"; done
 stop_dialerd
 echo "PASS dialer_bridge"

@@ -93,6 +93,8 @@ start_dialerd() {
         echo "rtp_port_min = $rtp"
         echo "rtp_port_max = $((rtp + 99))"
         printf '%b\n' "${2:-}"
+        # calls the tests hold without an agent must not be abandoned, unless a test says so
+        case ${2:-} in *abandon_after*) ;; *) echo "abandon_after = 0" ;; esac
         echo "[trunk]"
         case $1 in *:*) echo "uri = $1" ;; *) echo "uri = sip:127.0.0.1:$1" ;; esac
         printf '%b\n' "${3:-}"

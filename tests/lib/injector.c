@@ -5,6 +5,7 @@
  *               [--script FILE] [STEP...]
  * Steps (one per argument or per script line; # starts a comment):
  *   call ID TARGET [caller_id=X] [caller_name=X] [privacy=1] [ring_timeout_ms=N]
+ *        [abandon_after_ms=N]
  *        TARGET is a sip:/sips: URI or a number dialled through the dialer's trunk
  *   cancel ID | hangup ID | wait ID ringing|answered|ended | sleep MS
  *   agent ID URI | agentclose ID | bridge ATTEMPT AGENT | unbridge ATTEMPT
@@ -97,8 +98,8 @@ static const char *state_name(int s)
 static const char *outcome_name(int o)
 {
     static const char *const names[] = {
-        "none",     "answered",      "busy",      "no_answer", "invalid_number",
-        "rejected", "trunk_failure", "cancelled", "lost",      "refused",
+        "none",          "answered",  "busy", "no_answer", "invalid_number", "rejected",
+        "trunk_failure", "cancelled", "lost", "refused",   "abandoned",
     };
     return o >= 0 && o < (int)(sizeof names / sizeof names[0]) ? names[o] : "?";
 }
@@ -373,6 +374,8 @@ static int run_step(struct inj *in, char *line)
                 pc.privacy = atoi(eq) != 0;
             else if (strcmp(argv[i], "ring_timeout_ms") == 0)
                 pc.ring_timeout_ms = (uint32_t)strtoul(eq, NULL, 10);
+            else if (strcmp(argv[i], "abandon_after_ms") == 0)
+                pc.abandon_after_ms = (uint32_t)strtoul(eq, NULL, 10);
             else
                 return -1;
         }

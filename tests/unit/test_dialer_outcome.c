@@ -110,6 +110,10 @@ static void test_orders_and_shutdown(void **state)
     s.answered = false;
     s.final_status = 487;
     assert_int_equal(dl_outcome_map(&s), O(LOST));
+    /* abandon: answered, no agent, hung up by the dialer after its message */
+    struct dl_end_facts a = {
+        .final_status = 200, .answered = true, .remote_responded = true, .stop = DL_STOP_ABANDON};
+    assert_int_equal(dl_outcome_map(&a), O(ABANDONED));
     /* a handle that ended without any final response */
     struct dl_end_facts n = {0};
     assert_int_equal(dl_outcome_map(&n), O(LOST));
@@ -123,6 +127,7 @@ static void test_names(void **state)
     assert_string_equal(dl_outcome_name(O(INVALID_NUMBER)), "invalid_number");
     assert_string_equal(dl_outcome_name(O(TRUNK_FAILURE)), "trunk_failure");
     assert_string_equal(dl_outcome_name(O(REFUSED)), "refused");
+    assert_string_equal(dl_outcome_name(O(ABANDONED)), "abandoned");
     assert_string_equal(dl_outcome_name((Carillon__V1__CallOutcome)99), "?");
 }
 
