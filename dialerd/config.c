@@ -98,6 +98,11 @@ const struct cr_cfg_key dialer_config_keys[] = {
       24LL * 3600 * 1000, "SIP session timer interval (RFC 4028); 0: off"),
     K("dialer", "shutdown_timeout", CR_CFG_DURATION, "30s", false, shutdown_timeout_ms, 0,
       3600LL * 1000, "on TERM, how long live calls may go on before they are hung up"),
+    K("dialer", "transaction_timeout", CR_CFG_DURATION, "32s", false, transaction_timeout_ms, 2000,
+      32000,
+      "SIP transaction lifetime, 64 x T1 (RFC 3261 timers B, F, H, J: 32 s). Each answered call "
+      "keeps its INVITE transaction this long after the 200 OK; on a near trunk a shorter one "
+      "saves memory and timer work at high call rates"),
     K("dialer", "abandon_after", CR_CFG_DURATION, "2s", true, abandon_after_ms, 0, 60000,
       "a customer who answers and is not bridged to an agent within this delay hears the "
       "abandon message and is hung up (outcome abandoned); 0: never; an order may say otherwise"),

@@ -30,6 +30,7 @@ struct dialer_config {
     int64_t shutdown_timeout_ms;
     int64_t event_buffer;
     int64_t abandon_after_ms;
+    int64_t transaction_timeout_ms;
     char *abandon_message;
     /* [trunk] */
     char *trunk_uri;

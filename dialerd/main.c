@@ -840,6 +840,7 @@ static int setup(struct app *app, char *err, size_t errlen)
         .session_timer_s = (unsigned)(app->cfg.session_timer_ms / 1000),
         .shutdown_timeout_ms = (unsigned)app->cfg.shutdown_timeout_ms,
         .max_calls = app->max_calls_cap,
+        .t1x64_ms = (unsigned)app->cfg.transaction_timeout_ms,
     };
     int rc =
         dl_sip_start(app->loop, &so, on_sip_event, on_sip_stopped, app, &app->sip, err, errlen);

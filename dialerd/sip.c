@@ -17,6 +17,7 @@ struct dl_call;
 #define SU_MSG_ARG_T    void
 
 #include <sofia-sip/msg_header.h>
+#include <sofia-sip/nta_tag.h>
 #include <sofia-sip/nua.h>
 #include <sofia-sip/sdp.h>
 #include <sofia-sip/sip_header.h>
@@ -776,7 +777,8 @@ static void *sip_thread(void *arg)
         s->root, on_nua_event, s, NUTAG_URL(s->bind_url),
         NUTAG_USER_AGENT("carillon-dialerd/" CARILLON_VERSION), TPTAG_UDP_RMEM(4 << 20),
         NUTAG_AUTOACK(1), NUTAG_MEDIA_ENABLE(1), NUTAG_SESSION_TIMER(s->opts.session_timer_s),
-        NUTAG_M_USERNAME("carillon"), SOATAG_ADDRESS(s->media_address),
+        TAG_IF(s->opts.t1x64_ms, NTATAG_SIP_T1X64(s->opts.t1x64_ms)), NUTAG_M_USERNAME("carillon"),
+        SOATAG_ADDRESS(s->media_address),
         TAG_IF(s->outbound_proxy[0], NUTAG_PROXY(s->outbound_proxy)),
         TAG_IF(s->tls_dir[0], TPTAG_CERTIFICATE(s->tls_dir)),
         TAG_IF(s->tls_dir[0],

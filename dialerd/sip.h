@@ -24,6 +24,7 @@ struct dl_sip_opts {
     unsigned session_timer_s;     /* 0: off */
     unsigned shutdown_timeout_ms; /* graceful stop: how long live calls may go on */
     size_t max_calls;             /* sizes the event queue; dl_sip_call refuses beyond it */
+    unsigned t1x64_ms;            /* SIP transaction lifetime (NTATAG_SIP_T1X64); 0: 32 s */
 };
 
 /* One call to place (copied by dl_sip_call). */

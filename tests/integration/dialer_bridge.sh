@@ -30,6 +30,14 @@ csink_pid=$!
 pids+=("$csink_pid")
 wait_for_log "$dir/csink.out" '^listening$' 10
 start_trunk alone uas_answer_sink.xml 1 -set sink "$csink"
+# Agent-first: agent 9 is bridged while the customer's trunk still plays its early media.
+esink=$(free_port)
+cr-rtp-sink --listen "127.0.0.1:$esink" --timeout 90 >"$dir/esink.out" 2>&1 &
+esink_pid=$!
+pids+=("$esink_pid")
+wait_for_log "$dir/esink.out" '^listening$' 10
+start_trunk early uas_early_media_play.xml
+start_trunk agent9 softphone_autoanswer.xml 1 -set sink "$esink"
 {
     printf 'RIFF\x64\x1f\x00\x00WAVEfmt \x10\x00\x00\x00\x06\x00\x01\x00'
     printf '\x40\x1f\x00\x00\x40\x1f\x00\x00\x01\x00\x08\x00data\x40\x1f\x00\x00'
@@ -55,6 +63,16 @@ waitagent 8 up
 waitagent 8 lost
 call 4 $(u "${port[alone]}") abandon_after_ms=300
 wait 4 ended
+agent 9 sip:agent9@127.0.0.1:${port[agent9]}
+waitagent 9 up
+call 5 $(u "${port[early]}")
+wait 5 ringing
+bridge 5 9
+wait 5 answered
+hangup 5
+wait 5 ended
+agentclose 9
+waitagent 9 closed
 EOF
 INJ_TIMEOUT=80 start_injector
 start_dialerd "${port[talk1]}" "max_calls = 10\nabandon_after = 0\nabandon_message = $dir/abandon.wav"
@@ -93,6 +111,18 @@ wait_for_log "$dir/csink.out" '^rtp ' 10
 cline=$(grep '^rtp ' "$dir/csink.out")
 assert_contains "$cline" "rtp packets=50 audio=50 dtmf=0 ssrcs=1 seq_jumps=0 ts_backwards=0 pt=8"
 
-for t in talk1 talk2 agent lost alone; do trunk_ok "$t"; done
+# Agent-first: the early media (234 packets, before the 200 OK) reached agent 9: most of it (the
+# first packets may come before the Bridge order does), and nothing but it.
+assert_contains "$(ended_line 5)" "outcome=answered sip_status=200 hung_up_by=dialer"
+kill -TERM "$esink_pid"
+wait_for_log "$dir/esink.out" '^rtp ' 10
+eline=$(grep '^rtp ' "$dir/esink.out")
+ea=$(sed -n 's/.* audio=\([0-9]*\).*/\1/p' <<<"$eline")
+if [ "$ea" -lt 180 ] || [ "$ea" -gt 260 ]; then
+    fail "the customer's early media did not reach the agent as it should: $eline"
+fi
+assert_contains "$eline" "ssrcs=1 seq_jumps=0 ts_backwards=0"
+
+for t in talk1 talk2 agent lost alone early agent9; do trunk_ok "$t"; done
 stop_dialerd
 echo "PASS dialer_bridge"

@@ -228,7 +228,8 @@ static void load_report(struct inj *in)
     uint64_t unended = l->placed - l->ended;
     uint64_t *o = l->by_outcome;
     printf("load placed=%llu ended=%llu failed=%llu answered=%llu busy=%llu no_answer=%llu "
-           "other=%llu max_live=%llu rate=%u\n",
+           "other=%llu max_live=%llu rate=%u trunk_failure=%llu lost=%llu refused=%llu "
+           "cancelled=%llu\n",
            (unsigned long long)l->placed, (unsigned long long)l->ended,
            (unsigned long long)(l->failed + unended),
            (unsigned long long)o[CARILLON__V1__CALL_OUTCOME__CALL_OUTCOME_ANSWERED],
@@ -237,7 +238,11 @@ static void load_report(struct inj *in)
            (unsigned long long)(l->ended - o[CARILLON__V1__CALL_OUTCOME__CALL_OUTCOME_ANSWERED] -
                                 o[CARILLON__V1__CALL_OUTCOME__CALL_OUTCOME_BUSY] -
                                 o[CARILLON__V1__CALL_OUTCOME__CALL_OUTCOME_NO_ANSWER]),
-           (unsigned long long)l->max_live, l->cps);
+           (unsigned long long)l->max_live, l->cps,
+           (unsigned long long)o[CARILLON__V1__CALL_OUTCOME__CALL_OUTCOME_TRUNK_FAILURE],
+           (unsigned long long)o[CARILLON__V1__CALL_OUTCOME__CALL_OUTCOME_LOST],
+           (unsigned long long)o[CARILLON__V1__CALL_OUTCOME__CALL_OUTCOME_REFUSED],
+           (unsigned long long)o[CARILLON__V1__CALL_OUTCOME__CALL_OUTCOME_CANCELLED]);
     l->active = false;
 }
 
