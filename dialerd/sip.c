@@ -427,7 +427,11 @@ static void cmd_call(struct dl_sip *s, const struct dl_order *o)
     c->rtp_port = o->rtp_port;
     c->agent_leg = o->agent_leg;
     c->timer = su_timer_create(su_root_task(s->root), 0);
-    c->nh = nua_handle(s->nua, c, SIPTAG_TO_STR(o->to_uri), SIPTAG_FROM_STR(o->from), TAG_END());
+    /* In angle brackets: bare, a ;transport= (or any URI parameter) would be read as a To header
+     * parameter and the request would leave on the default transport. */
+    char to[DL_URI_MAX + 3];
+    snprintf(to, sizeof to, "<%s>", o->to_uri);
+    c->nh = nua_handle(s->nua, c, SIPTAG_TO_STR(to), SIPTAG_FROM_STR(o->from), TAG_END());
     if (!c->timer || !c->nh) {
         if (c->timer)
             su_timer_destroy(c->timer);
