@@ -617,8 +617,9 @@ static void on_invite_response(struct dl_call *c, int status, char const *phrase
         }
         return;
     }
+    /* The trunk's credentials answer the trunk's challenges only: never a softphone's. */
     if ((status == 401 || status == 407) && !local && sip && c->stop == DL_STOP_NONE &&
-        c->s->username[0] && c->auth_tries < AUTH_TRIES_MAX) {
+        !c->agent_leg && c->s->username[0] && c->auth_tries < AUTH_TRIES_MAX) {
         auth_answer(c, sip);
         return;
     }
@@ -641,8 +642,9 @@ static void on_invite_response(struct dl_call *c, int status, char const *phrase
     if (status == 401 || status == 407) {
         /* nua waits for credentials we will not give: end the call here. */
         snprintf(c->detail, sizeof c->detail, "%s",
-                 c->s->username[0] ? "the trunk refused our credentials"
-                                   : "the trunk asks for credentials; none configured");
+                 c->agent_leg        ? "the softphone asks for credentials; none are sent"
+                 : c->s->username[0] ? "the trunk refused our credentials"
+                                     : "the trunk asks for credentials; none configured");
         call_finish(c);
     }
 }

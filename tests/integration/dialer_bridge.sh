@@ -38,6 +38,7 @@ pids+=("$esink_pid")
 wait_for_log "$dir/esink.out" '^listening$' 10
 start_trunk early uas_early_media_play.xml
 start_trunk agent9 softphone_autoanswer.xml 1 -set sink "$esink"
+start_trunk agent10 softphone_401.xml # challenges: the trunk's credentials must not be sent
 {
     printf 'RIFF\x64\x1f\x00\x00WAVEfmt \x10\x00\x00\x00\x06\x00\x01\x00'
     printf '\x40\x1f\x00\x00\x40\x1f\x00\x00\x01\x00\x08\x00data\x40\x1f\x00\x00'
@@ -73,9 +74,12 @@ hangup 5
 wait 5 ended
 agentclose 9
 waitagent 9 closed
+agent 10 sip:agent10@127.0.0.1:${port[agent10]}
+waitagent 10 lost
 EOF
 INJ_TIMEOUT=80 start_injector
-start_dialerd "${port[talk1]}" "max_calls = 10\nabandon_after = 0\nabandon_message = $dir/abandon.wav"
+start_dialerd "${port[talk1]}" "max_calls = 10\nabandon_after = 0\nabandon_message = $dir/abandon.wav" \
+    "username = trunkuser\npassword = trunk-secret"
 injector_ok
 
 out=$(cat "$dir/injector.out")
@@ -123,6 +127,9 @@ if [ "$ea" -lt 180 ] || [ "$ea" -gt 260 ]; then
 fi
 assert_contains "$eline" "ssrcs=1 seq_jumps=0 ts_backwards=0"
 
-for t in talk1 talk2 agent lost alone early agent9; do trunk_ok "$t"; done
+assert_contains "$out" 'agent_event agent=10 state=lost sip_status=401'
+assert_contains "$out" 'detail="the softphone asks for credentials; none are sent"'
+
+for t in talk1 talk2 agent lost alone early agent9 agent10; do trunk_ok "$t"; done
 stop_dialerd
 echo "PASS dialer_bridge"
