@@ -77,60 +77,53 @@ static uint32_t ms_between(long long from_us, long long to_us)
     return from_us && to_us > from_us ? (uint32_t)((to_us - from_us) / 1000) : 0;
 }
 
-static void send_agent_event(struct app *app, const struct dl_event *ev, uint64_t seq)
-{
-    Carillon__V1__AgentLegEvent ae = CARILLON__V1__AGENT_LEG_EVENT__INIT;
-    ae.agent_id = ev->attempt_id & ~DL_AGENT_BIT;
-    ae.state = ev->state == CARILLON__V1__CALL_STATE__CALL_STATE_ANSWERED
-                   ? CARILLON__V1__AGENT_LEG_STATE__AGENT_LEG_STATE_UP
-               : ev->answered_us && ev->hung_up_by == CARILLON__V1__CALL_PARTY__CALL_PARTY_DIALER
-                   ? CARILLON__V1__AGENT_LEG_STATE__AGENT_LEG_STATE_CLOSED
-                   : CARILLON__V1__AGENT_LEG_STATE__AGENT_LEG_STATE_LOST;
-    ae.sip_status = (uint32_t)ev->sip_status;
-    ae.detail = (char *)ev->detail;
-    ae.sip_call_id = (char *)ev->call_id;
-    ae.seq = seq;
-    ae.boot_id = app->boot_id;
-    Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
-    env.body_case = CARILLON__V1__ENVELOPE__BODY_AGENT_LEG_EVENT;
-    env.agent_leg_event = &ae;
-    int rc = cr_conn_send(app->conn, &env);
-    if (rc)
-        cr_log_warn("event_not_sent", "agent=%llu seq=%llu error=%s",
-                    (unsigned long long)ae.agent_id, (unsigned long long)seq,
-                    cr_log_q(strerror(-rc)));
-}
-
+/* One buffered event to the server: an AgentLegEvent for an agent leg, else a CallEvent. A
+ * failed send leaves it in the outbox: the next link replays it. */
 static void send_one(struct app *app, const struct dl_event *ev, uint64_t seq)
 {
-    if (ev->attempt_id & DL_AGENT_BIT) {
-        send_agent_event(app, ev, seq);
-        return;
-    }
-    Carillon__V1__CallEvent ce = CARILLON__V1__CALL_EVENT__INIT;
-    ce.attempt_id = ev->attempt_id;
-    ce.state = (Carillon__V1__CallState)ev->state;
-    ce.sip_call_id = (char *)ev->call_id;
-    ce.sip_status = (uint32_t)ev->sip_status;
-    ce.sip_reason = (char *)ev->sip_reason;
-    ce.outcome = (Carillon__V1__CallOutcome)ev->outcome;
-    ce.sent_at_us = ev->sent_us;
-    ce.ringing_at_us = ev->ringing_us;
-    ce.answered_at_us = ev->answered_us;
-    ce.ended_at_us = ev->ended_us;
-    ce.hung_up_by = (Carillon__V1__CallParty)ev->hung_up_by;
-    ce.ring_ms = ms_between(ev->sent_us, ev->answered_us ? ev->answered_us : ev->ended_us);
-    ce.talk_ms = ms_between(ev->answered_us, ev->ended_us);
-    ce.detail = (char *)ev->detail;
-    ce.seq = seq;
-    ce.boot_id = app->boot_id;
     Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
-    env.body_case = CARILLON__V1__ENVELOPE__BODY_CALL_EVENT;
-    env.call_event = &ce;
+    Carillon__V1__AgentLegEvent ae = CARILLON__V1__AGENT_LEG_EVENT__INIT;
+    Carillon__V1__CallEvent ce = CARILLON__V1__CALL_EVENT__INIT;
+    if (ev->attempt_id & DL_AGENT_BIT) {
+        ae.agent_id = ev->attempt_id & ~DL_AGENT_BIT;
+        ae.state =
+            ev->state == CARILLON__V1__CALL_STATE__CALL_STATE_ANSWERED
+                ? CARILLON__V1__AGENT_LEG_STATE__AGENT_LEG_STATE_UP
+            : ev->answered_us && ev->hung_up_by == CARILLON__V1__CALL_PARTY__CALL_PARTY_DIALER
+                ? CARILLON__V1__AGENT_LEG_STATE__AGENT_LEG_STATE_CLOSED
+                : CARILLON__V1__AGENT_LEG_STATE__AGENT_LEG_STATE_LOST;
+        ae.sip_status = (uint32_t)ev->sip_status;
+        ae.detail = (char *)ev->detail;
+        ae.sip_call_id = (char *)ev->call_id;
+        ae.seq = seq;
+        ae.boot_id = app->boot_id;
+        env.body_case = CARILLON__V1__ENVELOPE__BODY_AGENT_LEG_EVENT;
+        env.agent_leg_event = &ae;
+    } else {
+        ce.attempt_id = ev->attempt_id;
+        ce.state = (Carillon__V1__CallState)ev->state;
+        ce.sip_call_id = (char *)ev->call_id;
+        ce.sip_status = (uint32_t)ev->sip_status;
+        ce.sip_reason = (char *)ev->sip_reason;
+        ce.outcome = (Carillon__V1__CallOutcome)ev->outcome;
+        ce.sent_at_us = ev->sent_us;
+        ce.ringing_at_us = ev->ringing_us;
+        ce.answered_at_us = ev->answered_us;
+        ce.ended_at_us = ev->ended_us;
+        ce.hung_up_by = (Carillon__V1__CallParty)ev->hung_up_by;
+        ce.ring_ms = ms_between(ev->sent_us, ev->answered_us ? ev->answered_us : ev->ended_us);
+        ce.talk_ms = ms_between(ev->answered_us, ev->ended_us);
+        ce.detail = (char *)ev->detail;
+        ce.seq = seq;
+        ce.boot_id = app->boot_id;
+        env.body_case = CARILLON__V1__ENVELOPE__BODY_CALL_EVENT;
+        env.call_event = &ce;
+    }
     int rc = cr_conn_send(app->conn, &env);
-    if (rc) /* still in the outbox: the next link replays it */
-        cr_log_warn("event_not_sent", "attempt=%llu seq=%llu error=%s",
-                    (unsigned long long)ev->attempt_id, (unsigned long long)seq,
+    if (rc)
+        cr_log_warn("event_not_sent", "id=%llu agent_leg=%d seq=%llu error=%s",
+                    (unsigned long long)(ev->attempt_id & ~DL_AGENT_BIT),
+                    (ev->attempt_id & DL_AGENT_BIT) != 0, (unsigned long long)seq,
                     cr_log_q(strerror(-rc)));
 }
 

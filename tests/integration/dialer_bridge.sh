@@ -12,11 +12,17 @@
 [ -x "$CARILLON_BUILD_DIR/bin/cr-rtp-sink" ] || fail "cr-rtp-sink is not built"
 
 dl_setup dialer-bridge
-sink=$(free_port)
-cr-rtp-sink --listen "127.0.0.1:$sink" --timeout 90 >"$dir/sink.out" 2>&1 &
-sink_pid=$!
-pids+=("$sink_pid")
-wait_for_log "$dir/sink.out" '^listening$' 10
+# start_sink NAME: a cr-rtp-sink writing $dir/NAME.out; sets sink_port and sink_pid.
+start_sink() {
+    sink_port=$(free_port)
+    cr-rtp-sink --listen "127.0.0.1:$sink_port" --timeout 90 >"$dir/$1.out" 2>&1 &
+    sink_pid=$!
+    pids+=("$sink_pid")
+    wait_for_log "$dir/$1.out" '^listening$' 10
+}
+start_sink sink
+sink=$sink_port
+agent_sink_pid=$sink_pid
 
 start_trunk talk1 uas_answer_play.xml # answers, ~6 s of A-law, digit 1, then BYE
 start_trunk talk2 uas_answer_play.xml
@@ -24,18 +30,14 @@ start_trunk agent softphone_autoanswer.xml 1 -set sink "$sink"
 start_trunk lost softphone_hangup.xml 1 -set sink "$(free_port)"
 # Abandon: the customer answers, no agent is bridged within 300 ms: it hears the 1 s message
 # (an A-law WAV, 8000 samples: 50 packets of 20 ms) on its own sink, then the dialer hangs up.
-csink=$(free_port)
-cr-rtp-sink --listen "127.0.0.1:$csink" --timeout 90 >"$dir/csink.out" 2>&1 &
-csink_pid=$!
-pids+=("$csink_pid")
-wait_for_log "$dir/csink.out" '^listening$' 10
+start_sink csink
+csink=$sink_port
+csink_pid=$sink_pid
 start_trunk alone uas_answer_sink.xml 1 -set sink "$csink"
 # Agent-first: agent 9 is bridged while the customer's trunk still plays its early media.
-esink=$(free_port)
-cr-rtp-sink --listen "127.0.0.1:$esink" --timeout 90 >"$dir/esink.out" 2>&1 &
-esink_pid=$!
-pids+=("$esink_pid")
-wait_for_log "$dir/esink.out" '^listening$' 10
+start_sink esink
+esink=$sink_port
+esink_pid=$sink_pid
 start_trunk early uas_early_media_play.xml
 start_trunk agent9 softphone_autoanswer.xml 1 -set sink "$esink"
 start_trunk agent10 softphone_401.xml # challenges: the trunk's credentials must not be sent
@@ -92,7 +94,7 @@ assert_contains "$(ended_line 2)" "outcome=answered sip_status=200 hung_up_by=cu
 wait_for_log "$dir/dialerd.log" 'bridged attempt=1 agent=7' 1
 wait_for_log "$dir/dialerd.log" 'bridged attempt=2 agent=7' 1
 
-kill -TERM "$sink_pid"
+kill -TERM "$agent_sink_pid"
 wait_for_log "$dir/sink.out" '^rtp ' 10
 line=$(grep '^rtp ' "$dir/sink.out")
 echo "$line"
