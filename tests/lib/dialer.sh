@@ -30,7 +30,7 @@ dl_used_ports=" "
 free_port() {
     local p
     for _ in $(seq 1 200); do
-        p=$((20000 + RANDOM % 30000))
+        p=$((20000 + RANDOM % 12700)) # below the kernel's ephemeral ports (32768+): no client socket holds it
         case "$dl_used_ports" in *" $p "*) continue ;; esac
         if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null &&
             ! ss -Hlun "sport = :$p" 2>/dev/null | grep -q .; then
@@ -82,11 +82,12 @@ start_injector() {
 # start_dialerd TRUNK [DIALER_KEYS [TRUNK_KEYS]]: writes $dir/dialerd.conf (TRUNK: a port on
 # 127.0.0.1 or a whole URI; extra keys as "k = v\nk = v") and starts dialerd.
 start_dialerd() {
-    # RTP: 100 ports from 50000-59999, which free_port never hands out (so no SIP port of a
-    # test running alongside falls in the range), checked unused on UDP
+    # RTP: 100 ports from 10000-19999, which free_port never hands out (so no SIP port of a
+    # test running alongside falls in the range) and no client socket takes (the kernel's
+    # ephemeral ports start at 32768), checked unused on UDP
     local rtp
     for _ in $(seq 1 50); do
-        rtp=$((50000 + RANDOM % 100 * 100))
+        rtp=$((10000 + RANDOM % 100 * 100))
         ss -Hlun "sport >= :$rtp and sport <= :$((rtp + 99))" 2>/dev/null | grep -q . || break
     done
     {

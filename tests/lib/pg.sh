@@ -47,7 +47,7 @@ port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 pick_port() {
     local p
     for _ in $(seq 1 200); do
-        p=$((20000 + RANDOM % 30000))
+        p=$((20000 + RANDOM % 12700)) # below the kernel's ephemeral ports (32768+): no client socket holds it
         port_busy "$p" || { echo "$p"; return 0; }
     done
     die "no free TCP port found on 127.0.0.1"
