@@ -29,7 +29,7 @@ struct dl_leg {
     size_t play_n, play_off;
     int play_law;
     unsigned user;
-    bool want_silence, closing;
+    bool closing;
     struct dl_leg *peer, *hnext;
     struct sockaddr_storage remote;
     bool have_remote;
@@ -49,7 +49,6 @@ struct dl_rtp {
     uv_loop_t *loop;
     char bind_ip[48];
     struct dl_leg *buckets[LEG_BUCKETS];
-    size_t nlegs;
     bool closing;
 };
 
@@ -159,6 +158,32 @@ static bool is_alaw(int pt)
     return pt == 8;
 }
 
+/* Writes bytes 1-11 of an RTP header: marker and payload type, sequence, timestamp, SSRC. */
+static void stamp(uint8_t *p, bool marker, int pt, uint16_t seq, uint32_t ts, uint32_t ssrc)
+{
+    p[1] = (uint8_t)((marker ? 0x80 : 0) | pt);
+    p[2] = (uint8_t)(seq >> 8), p[3] = (uint8_t)seq;
+    p[4] = (uint8_t)(ts >> 24), p[5] = (uint8_t)(ts >> 16), p[6] = (uint8_t)(ts >> 8);
+    p[7] = (uint8_t)ts;
+    p[8] = (uint8_t)(ssrc >> 24), p[9] = (uint8_t)(ssrc >> 16), p[10] = (uint8_t)(ssrc >> 8);
+    p[11] = (uint8_t)ssrc;
+}
+
+/* Sends p (a 12-byte header to fill, then 20 ms of samples) as the next packet of l's own stream
+ * (silence, a message); the next relayed source is re-based after it. True when it left. */
+static bool send_own_frame(struct dl_leg *l, uint8_t *p, size_t len, int pt, bool marker)
+{
+    uint32_t ts = l->out_started ? l->last_out_ts + SAMPLES_20MS : 0;
+    p[0] = 0x80;
+    stamp(p, marker, pt, l->out_seq++, ts, l->out_ssrc);
+    l->last_out_ts = ts;
+    l->out_started = true;
+    l->src_known = false;
+    uint64_t before = l->st.tx;
+    send_packet(l, p, len);
+    return l->st.tx > before;
+}
+
 /* Re-stamps one packet from `from` for `to`'s stream and sends it. */
 static void relay(struct dl_leg *from, struct dl_leg *to, uint8_t *p, size_t len)
 {
@@ -198,19 +223,12 @@ static void relay(struct dl_leg *from, struct dl_leg *to, uint8_t *p, size_t len
         marker = true;
     }
     uint32_t ts = in_ts + (uint32_t)to->ts_offset;
-    uint16_t seq = to->out_seq++;
     p[0] &= 0xF0; /* no CSRCs: they named the other side's sources */
     if (hl > 12 && !(p[0] & 0x10)) {
         memmove(p + 12, p + hl, len - hl);
         len -= hl - 12;
     }
-    p[1] = (uint8_t)((marker ? 0x80 : 0) | out_pt);
-    p[2] = (uint8_t)(seq >> 8);
-    p[3] = (uint8_t)seq;
-    p[4] = (uint8_t)(ts >> 24), p[5] = (uint8_t)(ts >> 16), p[6] = (uint8_t)(ts >> 8);
-    p[7] = (uint8_t)ts;
-    p[8] = (uint8_t)(to->out_ssrc >> 24), p[9] = (uint8_t)(to->out_ssrc >> 16);
-    p[10] = (uint8_t)(to->out_ssrc >> 8), p[11] = (uint8_t)to->out_ssrc;
+    stamp(p, marker, out_pt, to->out_seq++, ts, to->out_ssrc);
     if (!dtmf || ts != to->last_out_ts) /* an RFC 4733 event repeats its timestamp */
         to->last_out_ts = ts;
     to->out_started = true;
@@ -219,9 +237,8 @@ static void relay(struct dl_leg *from, struct dl_leg *to, uint8_t *p, size_t len
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
-    (void)suggested;
+    (void)h, (void)suggested;
     static __thread char slab[RTP_MAX];
-    (void)h;
     *buf = uv_buf_init(slab, sizeof slab);
 }
 
@@ -252,23 +269,9 @@ static void on_silence(uv_timer_t *t)
     if (l->peer || !l->have_remote)
         return;
     uint8_t p[12 + SAMPLES_20MS];
-    uint32_t ts = l->out_started ? l->last_out_ts + SAMPLES_20MS : 0;
-    uint16_t seq = l->out_seq++;
     int pt = l->media.pt_audio >= 0 ? l->media.pt_audio : 8;
-    p[0] = 0x80;
-    p[1] = (uint8_t)pt;
-    p[2] = (uint8_t)(seq >> 8), p[3] = (uint8_t)seq;
-    p[4] = (uint8_t)(ts >> 24), p[5] = (uint8_t)(ts >> 16), p[6] = (uint8_t)(ts >> 8);
-    p[7] = (uint8_t)ts;
-    p[8] = (uint8_t)(l->out_ssrc >> 24), p[9] = (uint8_t)(l->out_ssrc >> 16);
-    p[10] = (uint8_t)(l->out_ssrc >> 8), p[11] = (uint8_t)l->out_ssrc;
     memset(p + 12, is_alaw(pt) ? SILENCE_ALAW : SILENCE_ULAW, SAMPLES_20MS);
-    l->last_out_ts = ts;
-    l->out_started = true;
-    l->src_known = false; /* the next relayed source is re-based after the silence */
-    size_t before = l->st.tx;
-    send_packet(l, p, sizeof p);
-    if (l->st.tx > before)
+    if (send_own_frame(l, p, sizeof p, pt, false))
         l->st.tx_silence++;
 }
 
@@ -282,7 +285,6 @@ struct dl_leg *dl_leg_open(struct dl_rtp *rtp, uint64_t id, int port, bool silen
     l->rtp = rtp;
     l->id = id;
     l->media.pt_audio = l->media.pt_dtmf = -1;
-    l->want_silence = silence;
     if (RAND_bytes((unsigned char *)&l->out_ssrc, sizeof l->out_ssrc) != 1 ||
         RAND_bytes((unsigned char *)&l->out_seq, sizeof l->out_seq) != 1) {
         free(l);
@@ -312,7 +314,6 @@ struct dl_leg *dl_leg_open(struct dl_rtp *rtp, uint64_t id, int port, bool silen
     struct dl_leg **b = bucket(rtp, id);
     l->hnext = *b;
     *b = l;
-    rtp->nlegs++;
     return l;
 }
 
@@ -391,20 +392,9 @@ static void on_play_tick(uv_timer_t *t)
                     : is_alaw(l->play_law)              ? dl_alaw_to_ulaw(v)
                                                         : dl_ulaw_to_alaw(v);
     }
+    bool first = l->play_off == 0;
     l->play_off += n;
-    uint32_t ts = l->out_started ? l->last_out_ts + SAMPLES_20MS : 0;
-    uint16_t seq = l->out_seq++;
-    p[0] = 0x80;
-    p[1] = (uint8_t)((l->play_off == n ? 0x80 : 0) | pt);
-    p[2] = (uint8_t)(seq >> 8), p[3] = (uint8_t)seq;
-    p[4] = (uint8_t)(ts >> 24), p[5] = (uint8_t)(ts >> 16), p[6] = (uint8_t)(ts >> 8);
-    p[7] = (uint8_t)ts;
-    p[8] = (uint8_t)(l->out_ssrc >> 24), p[9] = (uint8_t)(l->out_ssrc >> 16);
-    p[10] = (uint8_t)(l->out_ssrc >> 8), p[11] = (uint8_t)l->out_ssrc;
-    l->last_out_ts = ts;
-    l->out_started = true;
-    l->src_known = false;
-    send_packet(l, p, sizeof p);
+    send_own_frame(l, p, sizeof p, pt, first); /* marker: the message starts */
 }
 
 void dl_leg_play(struct dl_leg *l, const uint8_t *samples, size_t n, int law, dl_leg_cb cb,
@@ -470,7 +460,6 @@ void dl_leg_close(struct dl_leg *l)
     for (struct dl_leg **p = bucket(l->rtp, l->id); *p; p = &(*p)->hnext)
         if (*p == l) {
             *p = l->hnext;
-            l->rtp->nlegs--;
             break;
         }
     uv_timer_stop(&l->silence);
