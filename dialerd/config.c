@@ -109,6 +109,9 @@ const struct cr_cfg_key dialer_config_keys[] = {
     K("dialer", "abandon_message", CR_CFG_STRING, "", false, abandon_message, 0, 0,
       "WAV file played before an abandon: G.711 A-law or mu-law, 8 kHz, mono, at most 1 MiB; "
       "empty: hang up without a message"),
+    K("dialer", "idle_sound", CR_CFG_STRING, "", false, idle_sound, 0, 0,
+      "WAV file looped to an agent's softphone while no customer is bridged (a comfort tone): "
+      "G.711 A-law or mu-law, 8 kHz, mono, at most 1 MiB; empty: silence"),
     K("dialer", "event_buffer", CR_CFG_INT, "10000", false, event_buffer, 1, 1000000,
       "call events kept until the server acknowledges them (replayed after a lost link); "
       "beyond, the oldest is dropped"),

@@ -32,6 +32,7 @@ struct dialer_config {
     int64_t abandon_after_ms;
     int64_t transaction_timeout_ms;
     char *abandon_message;
+    char *idle_sound;
     /* [trunk] */
     char *trunk_uri;
     char *outbound_proxy;

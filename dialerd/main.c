@@ -37,6 +37,9 @@ struct app {
     uint8_t *abandon;   /* the abandon message's G.711 samples, or NULL */
     size_t abandon_n;
     int abandon_law;
+    uint8_t *idle; /* the comfort tone looped on idle agent legs, or NULL: silence */
+    size_t idle_n;
+    int idle_law;
     bool stopping;
     int exit_code;
     size_t max_calls_cap; /* max_calls at start: sizes the SIP queues; reload cannot exceed */
@@ -52,6 +55,7 @@ struct app {
     struct dl_order *pending; /* ring of PENDING_MAX */
     size_t pending_head, pending_len;
     uv_timer_t pace;
+    uint64_t sip_busy_since_ms; /* the SIP queue has been refusing new calls since then, or 0 */
     /* RTP ports: even ports of [rtp_port_min, rtp_port_max], one per call */
     unsigned char *port_used;
     int port_base, nports, port_next;
@@ -295,9 +299,12 @@ static void tokens_refill(struct app *app)
     app->tokens_at_ms = now;
 }
 
-static void dial(struct app *app, const struct dl_order *o)
+/* Hands o to the SIP thread. -EAGAIN: its queue is busy, o is still ours and waits. */
+static int dial(struct app *app, const struct dl_order *o)
 {
     int rc = dl_sip_call(app->sip, o);
+    if (rc == -EAGAIN)
+        return rc;
     struct dl_leg *leg = rc ? NULL : dl_leg_open(app->rtp, o->attempt_id, o->rtp_port, false);
     if (leg)
         dl_leg_set_user(leg, o->abandon_after_ms);
@@ -310,6 +317,24 @@ static void dial(struct app *app, const struct dl_order *o)
         end_unplaced(app, o->attempt_id, CARILLON__V1__CALL_OUTCOME__CALL_OUTCOME_REFUSED,
                      rc == -ENOBUFS ? "SIP queue full" : "dialer stopping");
     }
+    return 0;
+}
+
+/* The SIP thread fell behind (a burst, a stall): orders wait in the CPS queue, in order, rather
+ * than being refused; the queue's bound (PENDING_MAX) is what refuses in a real overload. */
+static void sip_busy(struct app *app)
+{
+    if (!app->sip_busy_since_ms)
+        app->sip_busy_since_ms = uv_now(app->loop);
+}
+
+static void sip_caught_up(struct app *app)
+{
+    if (!app->sip_busy_since_ms)
+        return;
+    cr_log_info("sip_queue_caught_up", "delayed_ms=%llu orders_waiting=%zu",
+                (unsigned long long)(uv_now(app->loop) - app->sip_busy_since_ms), app->pending_len);
+    app->sip_busy_since_ms = 0;
 }
 
 static void on_pace(uv_timer_t *t)
@@ -317,11 +342,15 @@ static void on_pace(uv_timer_t *t)
     struct app *app = t->data;
     tokens_refill(app);
     while (app->pending_len > 0 && app->tokens >= 1.0) {
-        struct dl_order o = app->pending[app->pending_head];
+        struct dl_order *o = &app->pending[app->pending_head];
+        if (dial(app, o) == -EAGAIN) {
+            sip_busy(app);
+            break;
+        }
+        sip_caught_up(app);
         app->pending_head = (app->pending_head + 1) % PENDING_MAX;
         app->pending_len--;
         app->tokens -= 1.0;
-        dial(app, &o);
     }
     if (app->pending_len == 0)
         uv_timer_stop(&app->pace);
@@ -484,9 +513,11 @@ static void on_order(struct app *app, const Carillon__V1__PlaceCall *co)
     app->active++;
     tokens_refill(app);
     if (app->pending_len == 0 && app->tokens >= 1.0) {
-        app->tokens -= 1.0;
-        dial(app, &o);
-        return;
+        if (dial(app, &o) == 0) {
+            app->tokens -= 1.0;
+            return;
+        }
+        sip_busy(app); /* waits in the queue below */
     }
     if (app->pending_len == PENDING_MAX) {
         app->active--;
@@ -527,6 +558,8 @@ static void on_open_agent(struct app *app, const Carillon__V1__OpenAgentLeg *a)
         return agent_refused(app, a->agent_id, "dialer stopping");
     if (dl_leg_find(app->rtp, id))
         return agent_refused(app, a->agent_id, "this agent already has a leg");
+    if (app->agent_legs >= max_calls(app))
+        return agent_refused(app, a->agent_id, "max_calls agent legs are open");
     struct dl_order o;
     memset(&o, 0, sizeof o);
     o.attempt_id = id;
@@ -546,7 +579,7 @@ static void on_open_agent(struct app *app, const Carillon__V1__OpenAgentLeg *a)
         dl_leg_close(dl_leg_find(app->rtp, id));
         port_give(app, o.rtp_port);
         return agent_refused(app, a->agent_id,
-                             rc == -ENOBUFS ? "SIP queue full" : "dialer stopping");
+                             rc == -ESHUTDOWN ? "dialer stopping" : "SIP queue full");
     }
     app->agent_legs++;
     cr_log_info("agent_leg_opening", "agent=%llu uri=%s rtp_port=%d",
@@ -795,10 +828,15 @@ static int setup(struct app *app, char *err, size_t errlen)
         dl_wav_load(app->cfg.abandon_message, &app->abandon, &app->abandon_n, &app->abandon_law,
                     err, errlen) != 0)
         return -EINVAL;
+    if (app->cfg.idle_sound[0] && dl_wav_load(app->cfg.idle_sound, &app->idle, &app->idle_n,
+                                              &app->idle_law, err, errlen) != 0)
+        return -EINVAL;
     if (dl_rtp_new(app->loop,
                    app->cfg.media_address[0] ? app->cfg.media_address : app->cfg.sip_address,
                    &app->rtp) != 0)
         return -ENOMEM;
+    if (app->idle)
+        dl_rtp_set_idle(app->rtp, app->idle, app->idle_n, app->idle_law);
     if (RAND_bytes((unsigned char *)&app->boot_id, sizeof app->boot_id) != 1 || !app->boot_id) {
         snprintf(err, errlen, "no random bytes for the boot id");
         return -EIO;
@@ -832,7 +870,7 @@ static int setup(struct app *app, char *err, size_t errlen)
         .password = app->cfg.password,
         .session_timer_s = (unsigned)(app->cfg.session_timer_ms / 1000),
         .shutdown_timeout_ms = (unsigned)app->cfg.shutdown_timeout_ms,
-        .max_calls = app->max_calls_cap,
+        .max_calls = 2 * app->max_calls_cap, /* customer calls and as many agent legs */
         .t1x64_ms = (unsigned)app->cfg.transaction_timeout_ms,
     };
     int rc =
@@ -953,6 +991,7 @@ done:
     free(app.pending);
     dl_outbox_free(app.outbox);
     free(app.abandon);
+    free(app.idle);
     cr_cfg_free(dialer_config_keys, dialer_config_nkeys, &app.cfg);
     return app.exit_code;
 }

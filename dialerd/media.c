@@ -28,6 +28,7 @@ struct dl_leg {
     const uint8_t *play;
     size_t play_n, play_off;
     int play_law;
+    size_t idle_off; /* where the idle sound goes on next time this leg is idle */
     unsigned user;
     bool closing;
     struct dl_leg *peer, *hnext;
@@ -50,6 +51,9 @@ struct dl_rtp {
     char bind_ip[48];
     struct dl_leg *buckets[LEG_BUCKETS];
     bool closing;
+    const uint8_t *idle; /* dl_rtp_set_idle's sound, or NULL */
+    size_t idle_n;
+    int idle_law;
 };
 
 /* --- G.711 --------------------------------------------------------------------------------- */
@@ -262,15 +266,37 @@ static void on_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf, const struct so
         relay(l, l->peer, p, (size_t)n);
 }
 
-/* 20 ms of silence, in this leg's own stream, while nothing is relayed to it. */
+/* Fills out[SAMPLES_20MS] with n samples of law `law` converted to law `pt`, then silence. */
+static void g711_frame(uint8_t *out, const uint8_t *in, size_t n, int law, int pt)
+{
+    for (size_t i = 0; i < SAMPLES_20MS; i++) {
+        uint8_t v = i < n ? in[i] : (is_alaw(law) ? SILENCE_ALAW : SILENCE_ULAW);
+        out[i] = is_alaw(law) == is_alaw(pt) ? v
+                 : is_alaw(law)              ? dl_alaw_to_ulaw(v)
+                                             : dl_ulaw_to_alaw(v);
+    }
+}
+
+/* 20 ms of silence or of the idle sound, in this leg's own stream, while nothing is relayed to
+ * it. */
 static void on_silence(uv_timer_t *t)
 {
     struct dl_leg *l = t->data;
-    if (l->peer || !l->have_remote)
+    if (l->peer || !l->have_remote || l->play)
         return;
     uint8_t p[12 + SAMPLES_20MS];
     int pt = l->media.pt_audio >= 0 ? l->media.pt_audio : 8;
-    memset(p + 12, is_alaw(pt) ? SILENCE_ALAW : SILENCE_ULAW, SAMPLES_20MS);
+    const struct dl_rtp *rtp = l->rtp;
+    if (rtp->idle && rtp->idle_n) { /* looped without a gap: the frame wraps to the start */
+        uint8_t in[SAMPLES_20MS];
+        for (size_t i = 0; i < SAMPLES_20MS; i++) {
+            in[i] = rtp->idle[l->idle_off];
+            l->idle_off = (l->idle_off + 1) % rtp->idle_n;
+        }
+        g711_frame(p + 12, in, SAMPLES_20MS, rtp->idle_law, pt);
+    } else {
+        memset(p + 12, is_alaw(pt) ? SILENCE_ALAW : SILENCE_ULAW, SAMPLES_20MS);
+    }
     if (send_own_frame(l, p, sizeof p, pt, false))
         l->st.tx_silence++;
 }
@@ -385,13 +411,7 @@ static void on_play_tick(uv_timer_t *t)
     uint8_t p[12 + SAMPLES_20MS];
     size_t n = l->play_n - l->play_off < SAMPLES_20MS ? l->play_n - l->play_off : SAMPLES_20MS;
     int pt = l->media.pt_audio >= 0 ? l->media.pt_audio : l->play_law;
-    for (size_t i = 0; i < SAMPLES_20MS; i++) {
-        uint8_t v =
-            i < n ? l->play[l->play_off + i] : (is_alaw(l->play_law) ? SILENCE_ALAW : SILENCE_ULAW);
-        p[12 + i] = is_alaw(l->play_law) == is_alaw(pt) ? v
-                    : is_alaw(l->play_law)              ? dl_alaw_to_ulaw(v)
-                                                        : dl_ulaw_to_alaw(v);
-    }
+    g711_frame(p + 12, l->play + l->play_off, n, l->play_law, pt);
     bool first = l->play_off == 0;
     l->play_off += n;
     send_own_frame(l, p, sizeof p, pt, first); /* marker: the message starts */
@@ -477,6 +497,13 @@ int dl_rtp_new(uv_loop_t *loop, const char *bind_ip, struct dl_rtp **out)
     snprintf(rtp->bind_ip, sizeof rtp->bind_ip, "%s", bind_ip);
     *out = rtp;
     return 0;
+}
+
+void dl_rtp_set_idle(struct dl_rtp *rtp, const uint8_t *samples, size_t n, int law)
+{
+    rtp->idle = samples;
+    rtp->idle_n = n;
+    rtp->idle_law = law;
 }
 
 void dl_rtp_close(struct dl_rtp *rtp)

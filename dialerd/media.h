@@ -13,17 +13,21 @@ struct dl_rtp; /* dl_rtp_new allocates; dl_rtp_close frees */
 struct dl_leg; /* one call leg's RTP socket and stream state; owned by dl_rtp */
 
 struct dl_leg_stats {
-    uint64_t rx, tx, tx_silence, rx_dtmf, dropped;
+    uint64_t rx, tx, tx_silence /* idle frames: silence or the idle sound */, rx_dtmf, dropped;
 };
 
 int dl_rtp_new(uv_loop_t *loop, const char *bind_ip, struct dl_rtp **out)
     __attribute__((warn_unused_result));
+/* What idle agent legs hear instead of silence: n G.711 samples (law 8: A-law, 0: mu-law),
+ * looped. The samples must outlive rtp. */
+void dl_rtp_set_idle(struct dl_rtp *rtp, const uint8_t *samples, size_t n, int law);
 /* Closes every leg, then frees rtp once libuv has let go of the handles. */
 void dl_rtp_close(struct dl_rtp *rtp);
 
 /* Binds 127.0.0.1-style bind_ip:port for leg id (an attempt id, or agent_id | DL_AGENT_BIT).
- * silence: while not bridged, send 20 ms of G.711 silence every 20 ms once the far end's address
- * is known (agent legs). NULL when the port cannot be bound or id is already open. */
+ * silence: while not bridged, send 20 ms of G.711 silence (or of the idle sound) every 20 ms once
+ * the far end's address is known (agent legs). NULL when the port cannot be bound or id is
+ * already open. */
 struct dl_leg *dl_leg_open(struct dl_rtp *rtp, uint64_t id, int port, bool silence);
 struct dl_leg *dl_leg_find(struct dl_rtp *rtp, uint64_t id);
 /* The far end's address and payload types (from its SDP). */

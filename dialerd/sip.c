@@ -42,6 +42,10 @@ struct dl_call;
 #define CALL_BUCKETS   4096
 #define GUARD_MS       8000 /* a CANCEL or BYE unanswered this long: the call is let go */
 #define AUTH_TRIES_MAX 2
+/* New customer calls may fill the command ring up to here; the rest is kept for cancels,
+ * hang-ups, abandons and agent legs, so stopping a call is not refused because many new ones
+ * wait. */
+#define CMD_CALLS_MAX (CMD_QUEUE_MAX * 3 / 4)
 
 enum cmd_type { CMD_CALL, CMD_CANCEL, CMD_HANGUP, CMD_ABANDON, CMD_STOP };
 
@@ -123,6 +127,8 @@ static int cmd_push(struct dl_sip *s, const struct cmd *c)
         rc = -ESHUTDOWN;
     } else if (c->type != CMD_STOP && s->cmd_len == CMD_QUEUE_MAX) {
         rc = -ENOBUFS;
+    } else if (c->type == CMD_CALL && !c->order.agent_leg && s->cmd_len >= CMD_CALLS_MAX) {
+        rc = -EAGAIN;
     } else {
         int old_stop = s->stop_req;
         if (c->type == CMD_STOP) {

@@ -23,7 +23,7 @@ struct dl_sip_opts {
     const char *password;
     unsigned session_timer_s;     /* 0: off */
     unsigned shutdown_timeout_ms; /* graceful stop: how long live calls may go on */
-    size_t max_calls;             /* sizes the event queue; dl_sip_call refuses beyond it */
+    size_t max_calls;             /* calls and agent legs at once: sizes the event queue */
     unsigned t1x64_ms;            /* SIP transaction lifetime (NTATAG_SIP_T1X64); 0: 32 s */
 };
 
@@ -74,8 +74,9 @@ typedef void (*dl_sip_stopped_cb)(void *arg);
 int dl_sip_start(uv_loop_t *loop, const struct dl_sip_opts *opts, dl_sip_event_cb on_event,
                  dl_sip_stopped_cb on_stopped, void *arg, struct dl_sip **out, char *err,
                  size_t errlen) __attribute__((warn_unused_result));
-/* Queues a call. 0, -ENOBUFS (queue full), -ESHUTDOWN (stopping). A queued call always ends
- * with one ENDED event (REFUSED when the sofia thread cannot place it). */
+/* Queues a call. 0, -EAGAIN (the queue holds as many new calls as it takes: try again once the
+ * sofia thread has caught up), -ENOBUFS (queue full), -ESHUTDOWN (stopping). A queued call
+ * always ends with one ENDED event (REFUSED when the sofia thread cannot place it). */
 int dl_sip_call(struct dl_sip *s, const struct dl_order *o) __attribute__((warn_unused_result));
 /* Cancel before the answer (outcome cancelled), hang up after. Unknown ids are ignored. */
 int dl_sip_cancel(struct dl_sip *s, uint64_t attempt_id) __attribute__((warn_unused_result));

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Agent legs and bridging: dialerd calls an agent's softphone (auto-answer asked), keeps it up
-# with silence, relays a customer's audio and RFC 4733 digits to it once bridged, re-stamped so
+# with the idle sound (a comfort tone), relays a customer's audio and RFC 4733 digits to it once bridged, re-stamped so
 # the softphone sees one stream (one SSRC, sequence numbers without jumps, timestamps that never
 # go back) across two customers; the agent leg outlives each customer; an agent who hangs up is
 # reported lost, a closed leg closed. SIPp plays the trunk and the softphones; cr-rtp-sink is the
@@ -12,10 +12,11 @@
 [ -x "$CARILLON_BUILD_DIR/bin/cr-rtp-sink" ] || fail "cr-rtp-sink is not built"
 
 dl_setup dialer-bridge
-# start_sink NAME: a cr-rtp-sink writing $dir/NAME.out; sets sink_port and sink_pid.
+# start_sink NAME: a cr-rtp-sink writing $dir/NAME.out, counting the idle sound's frames
+# (marked: every sample 0x2A); sets sink_port and sink_pid.
 start_sink() {
     sink_port=$(free_port)
-    cr-rtp-sink --listen "127.0.0.1:$sink_port" --timeout 90 >"$dir/$1.out" 2>&1 &
+    cr-rtp-sink --listen "127.0.0.1:$sink_port" --timeout 90 --mark 0x2A >"$dir/$1.out" 2>&1 &
     sink_pid=$!
     pids+=("$sink_pid")
     wait_for_log "$dir/$1.out" '^listening$' 10
@@ -27,7 +28,9 @@ agent_sink_pid=$sink_pid
 start_trunk talk1 uas_answer_play.xml # answers, ~6 s of A-law, digit 1, then BYE
 start_trunk talk2 uas_answer_play.xml
 start_trunk agent softphone_autoanswer.xml 1 -set sink "$sink"
-start_trunk lost softphone_hangup.xml 1 -set sink "$(free_port)"
+start_sink lsink # agent 8's media: never bridged, it hears only the idle sound
+lsink_pid=$sink_pid
+start_trunk lost softphone_hangup.xml 1 -set sink "$sink_port"
 # Abandon: the customer answers, no agent is bridged within 300 ms: it hears the 1 s message
 # (an A-law WAV, 8000 samples: 50 packets of 20 ms) on its own sink, then the dialer hangs up.
 start_sink csink
@@ -46,6 +49,12 @@ start_trunk agent10 softphone_401.xml # challenges: the trunk's credentials must
     printf '\x40\x1f\x00\x00\x40\x1f\x00\x00\x01\x00\x08\x00data\x40\x1f\x00\x00'
     head -c 8000 /dev/zero | tr '\0' '\125'
 } >"$dir/abandon.wav"
+# The idle sound: 400 A-law samples of 0x2A, looped (2.5 frames: the loop wraps mid-frame).
+{
+    printf 'RIFF\xb4\x01\x00\x00WAVEfmt \x10\x00\x00\x00\x06\x00\x01\x00'
+    printf '\x40\x1f\x00\x00\x40\x1f\x00\x00\x01\x00\x08\x00data\x90\x01\x00\x00'
+    head -c 400 /dev/zero | tr '\0' '\052'
+} >"$dir/idle.wav"
 
 u() { echo "sip:0612345678@127.0.0.1:$1"; }
 cat >"$dir/script" <<EOF
@@ -80,7 +89,8 @@ agent 10 sip:agent10@127.0.0.1:${port[agent10]}
 waitagent 10 lost
 EOF
 INJ_TIMEOUT=80 start_injector
-start_dialerd "${port[talk1]}" "max_calls = 10\nabandon_after = 0\nabandon_message = $dir/abandon.wav" \
+start_dialerd "${port[talk1]}" \
+    "max_calls = 10\nabandon_after = 0\nabandon_message = $dir/abandon.wav\nidle_sound = $dir/idle.wav" \
     "username = trunkuser\npassword = trunk-secret"
 injector_ok
 
@@ -107,9 +117,18 @@ assert_eq 1 "$(n ssrcs)"
 assert_eq 0 "$(n seq_jumps)"
 assert_eq 0 "$(n ts_backwards)"
 assert_eq 8 "$(n pt)"
+# Around the two customers agent 7 heard the idle sound in the same stream: every idle frame
+# dialerd sent arrived whole, and nothing relayed was taken for one.
+idle7=$(sed -n 's/.*rtp_leg_closed id=7 .* tx_silence=\([0-9]*\).*/\1/p' "$dir/dialerd.log")
+assert_eq "${idle7:-none}" "$(n marked)"
 
-# Agent 8 was never bridged: it got 20 ms of silence every 20 ms while its leg was up (~1 s).
+# Agent 8 was never bridged: it got 20 ms of idle sound every 20 ms while its leg was up (~1 s).
 wait_for_log "$dir/dialerd.log" 'rtp_leg_closed id=8 rx=[0-9]+ tx=[0-9]+ tx_silence=(1[0-9]|[2-9][0-9])' 5
+# ... and it was the idle sound (400 samples looped: frames wrap mid-sound), every frame whole.
+idle8=$(sed -n 's/.*rtp_leg_closed id=8 .* tx_silence=\([0-9]*\).*/\1/p' "$dir/dialerd.log")
+kill -TERM "$lsink_pid"
+wait_for_log "$dir/lsink.out" '^rtp ' 10
+assert_contains "$(grep '^rtp ' "$dir/lsink.out")" "audio=$idle8 dtmf=0 ssrcs=1 seq_jumps=0 ts_backwards=0 pt=8 marked=$idle8"
 
 assert_contains "$(ended_line 4)" "outcome=abandoned sip_status=200 hung_up_by=dialer"
 kill -TERM "$csink_pid"

@@ -80,15 +80,16 @@ start_injector() {
 }
 
 # start_dialerd TRUNK [DIALER_KEYS [TRUNK_KEYS]]: writes $dir/dialerd.conf (TRUNK: a port on
-# 127.0.0.1 or a whole URI; extra keys as "k = v\nk = v") and starts dialerd.
+# 127.0.0.1 or a whole URI; extra keys as "k = v\nk = v") and starts dialerd. DL_RTP_SPAN: the
+# width of its RTP port range (100: 50 calls).
 start_dialerd() {
-    # RTP: 100 ports from 10000-19999, which free_port never hands out (so no SIP port of a
-    # test running alongside falls in the range) and no client socket takes (the kernel's
-    # ephemeral ports start at 32768), checked unused on UDP
-    local rtp
+    # RTP: a range of 10000-19999, which free_port never hands out (so no SIP port of a test
+    # running alongside falls in it) and no client socket takes (the kernel's ephemeral ports
+    # start at 32768), checked unused on UDP
+    local rtp span=${DL_RTP_SPAN:-100}
     for _ in $(seq 1 50); do
-        rtp=$((10000 + RANDOM % 100 * 100))
-        ss -Hlun "sport >= :$rtp and sport <= :$((rtp + 99))" 2>/dev/null | grep -q . || break
+        rtp=$((10000 + RANDOM % ((10000 - span) / 100 + 1) * 100))
+        ss -Hlun "sport >= :$rtp and sport <= :$((rtp + span - 1))" 2>/dev/null | grep -q . || break
     done
     {
         echo "[dialer]"
@@ -96,7 +97,7 @@ start_dialerd() {
         echo "sip_address = 127.0.0.1"
         echo "sip_port = $(free_port)"
         echo "rtp_port_min = $rtp"
-        echo "rtp_port_max = $((rtp + 99))"
+        echo "rtp_port_max = $((rtp + span - 1))"
         printf '%b\n' "${2:-}"
         # calls the tests hold without an agent must not be abandoned, unless a test says so
         case ${2:-} in *abandon_after*) ;; *) echo "abandon_after = 0" ;; esac

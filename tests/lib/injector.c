@@ -43,7 +43,7 @@
 #include "carillon/daemon.h"
 #include "carillon/log.h"
 
-#define MAX_STEPS  1024
+#define MAX_STEPS  8192
 #define MAX_SEEN   4096
 #define SCRIPT_MAX (256 * 1024)
 
@@ -733,7 +733,8 @@ int main(int argc, char **argv)
     if (script) {
         int rc = load_script(&in, script, &script_buf);
         if (rc) {
-            fprintf(stderr, "cr-injector: %s: %s\n", script, strerror(-rc));
+            fprintf(stderr, "cr-injector: %s: %s\n", script,
+                    rc == -E2BIG ? "more steps than the injector takes (8192)" : strerror(-rc));
             free(script_buf);
             return 2;
         }

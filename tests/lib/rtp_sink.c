@@ -1,12 +1,13 @@
 /* cr-rtp-sink: a test-only RTP receiver standing in for a softphone's media. It counts what
  * reaches it, so a test can tell whether dialerd relays and re-stamps audio.
  *
- *   cr-rtp-sink --listen HOST:PORT [--timeout S]
+ *   cr-rtp-sink --listen HOST:PORT [--timeout S] [--mark BYTE]
  * Prints "listening" then, on SIGUSR1 (and at exit: SIGTERM or --timeout, 60 s), one line:
- * "rtp packets=N audio=N dtmf=N ssrcs=N seq_jumps=N ts_backwards=N pt=PT" where audio counts
- * payload types 0 and 8, dtmf 101, ssrcs the distinct SSRCs seen, seq_jumps the packets whose
- * sequence number is not the previous one plus one (same SSRC), ts_backwards those whose
- * timestamp went back, and pt the last audio payload type. */
+ * "rtp packets=N audio=N dtmf=N ssrcs=N seq_jumps=N ts_backwards=N pt=PT marked=N" where audio
+ * counts payload types 0 and 8, dtmf 101, ssrcs the distinct SSRCs seen, seq_jumps the packets
+ * whose sequence number is not the previous one plus one (same SSRC), ts_backwards those whose
+ * timestamp went back, pt the last audio payload type, and marked the audio packets whose every
+ * payload byte is BYTE (a test sound made of one repeated sample). */
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,13 +20,14 @@
 #define MAX_SSRCS 16
 
 static struct {
-    uint64_t packets, audio, dtmf, seq_jumps, ts_backwards;
+    uint64_t packets, audio, dtmf, seq_jumps, ts_backwards, marked;
     uint32_t ssrcs[MAX_SSRCS];
     int nssrcs, last_pt;
     uint32_t last_ssrc, last_ts;
     uint16_t last_seq;
     bool have_last;
 } st = {.last_pt = -1};
+static int mark = -1;
 
 static uv_udp_t sock;
 static uv_signal_t sig_report, sig_term;
@@ -34,10 +36,10 @@ static uv_timer_t deadline;
 static void report(void)
 {
     printf("rtp packets=%llu audio=%llu dtmf=%llu ssrcs=%d seq_jumps=%llu ts_backwards=%llu "
-           "pt=%d\n",
+           "pt=%d marked=%llu\n",
            (unsigned long long)st.packets, (unsigned long long)st.audio,
            (unsigned long long)st.dtmf, st.nssrcs, (unsigned long long)st.seq_jumps,
-           (unsigned long long)st.ts_backwards, st.last_pt);
+           (unsigned long long)st.ts_backwards, st.last_pt, (unsigned long long)st.marked);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -62,6 +64,11 @@ static void on_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf, const struct so
     if (pt == 0 || pt == 8) {
         st.audio++;
         st.last_pt = pt;
+        ssize_t k = 12 + 4 * (p[0] & 0x0F);
+        bool all = mark >= 0 && n > k;
+        for (; all && k < n; k++)
+            all = p[k] == mark;
+        st.marked += all;
     } else if (pt == 101) {
         st.dtmf++;
     }
@@ -115,11 +122,13 @@ int main(int argc, char **argv)
             listen = argv[i + 1];
         else if (!strcmp(argv[i], "--timeout"))
             timeout_s = (unsigned)atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--mark"))
+            mark = (int)strtol(argv[i + 1], NULL, 0) & 0xFF;
     }
     char host[128];
     int port;
     if (!listen || cr_hostport_parse(listen, host, sizeof host, &port) != 0) {
-        fprintf(stderr, "usage: cr-rtp-sink --listen HOST:PORT [--timeout S]\n");
+        fprintf(stderr, "usage: cr-rtp-sink --listen HOST:PORT [--timeout S] [--mark BYTE]\n");
         return 2;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
