@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <openssl/rand.h>
@@ -205,6 +206,36 @@ static void port_give(struct app *app, int port)
         app->port_used[k] = 0;
 }
 
+#define LEG_BIND_TRIES 8
+
+/* Opens leg id's RTP socket on a port of the pool. A port another program holds is given back
+ * and the next one tried, LEG_BIND_TRIES times. NULL with *why set when none could be had. */
+static struct dl_leg *leg_take(struct app *app, uint64_t id, bool silence, int *port,
+                               const char **why)
+{
+    *why = "no free RTP port";
+    for (int i = 0; i < LEG_BIND_TRIES; i++) {
+        if (!(*port = port_take(app)))
+            return NULL;
+        struct dl_leg *leg = dl_leg_open(app->rtp, id, *port, silence);
+        if (leg)
+            return leg;
+        port_give(app, *port); /* logged by rtp_bind_failed; free again later, maybe */
+        *why = "no RTP port of the range could be bound";
+    }
+    *port = 0;
+    return NULL;
+}
+
+/* Closes leg id's socket (if open) and gives its port back. */
+static void leg_give(struct app *app, uint64_t id, int port)
+{
+    struct dl_leg *leg = dl_leg_find(app->rtp, id);
+    if (leg)
+        dl_leg_close(leg);
+    port_give(app, port);
+}
+
 /* --- SIP events ---------------------------------------------------------------------------- */
 
 /* Customer-first: nobody was bridged in time. The message plays, then the call is hung up. */
@@ -299,21 +330,16 @@ static void tokens_refill(struct app *app)
     app->tokens_at_ms = now;
 }
 
-/* Hands o to the SIP thread. -EAGAIN: its queue is busy, o is still ours and waits. */
+/* Hands o (its RTP leg open) to the SIP thread. -EAGAIN: its queue is busy, o is still ours and
+ * waits. */
 static int dial(struct app *app, const struct dl_order *o)
 {
     int rc = dl_sip_call(app->sip, o);
     if (rc == -EAGAIN)
         return rc;
-    struct dl_leg *leg = rc ? NULL : dl_leg_open(app->rtp, o->attempt_id, o->rtp_port, false);
-    if (leg)
-        dl_leg_set_user(leg, o->abandon_after_ms);
-    else if (!rc)
-        cr_log_warn("rtp_unavailable", "attempt=%llu port=%d (the call goes on without relay)",
-                    (unsigned long long)o->attempt_id, o->rtp_port);
     if (rc) {
         app->active--;
-        port_give(app, o->rtp_port);
+        leg_give(app, o->attempt_id, o->rtp_port);
         end_unplaced(app, o->attempt_id, CARILLON__V1__CALL_OUTCOME__CALL_OUTCOME_REFUSED,
                      rc == -ENOBUFS ? "SIP queue full" : "dialer stopping");
     }
@@ -377,7 +403,7 @@ static bool pending_cancel(struct app *app, uint64_t attempt_id)
                 app->pending[(app->pending_head + j + 1) % PENDING_MAX];
         app->pending_len--;
         app->active--;
-        port_give(app, port);
+        leg_give(app, attempt_id, port);
         end_unplaced(app, attempt_id, CARILLON__V1__CALL_OUTCOME__CALL_OUTCOME_CANCELLED,
                      "cancelled by order before dialling");
         return true;
@@ -392,7 +418,7 @@ static void refuse_pending(struct app *app, const char *why)
         app->pending_head = (app->pending_head + 1) % PENDING_MAX;
         app->pending_len--;
         app->active--;
-        port_give(app, o->rtp_port);
+        leg_give(app, o->attempt_id, o->rtp_port);
         end_unplaced(app, o->attempt_id, CARILLON__V1__CALL_OUTCOME__CALL_OUTCOME_REFUSED, why);
     }
 }
@@ -504,12 +530,18 @@ static void on_order(struct app *app, const Carillon__V1__PlaceCall *co)
                      "max_calls reached");
         return;
     }
-    o.rtp_port = port_take(app);
-    if (!o.rtp_port) {
+    if (app->pending_len == PENDING_MAX) {
         end_unplaced(app, o.attempt_id, CARILLON__V1__CALL_OUTCOME__CALL_OUTCOME_REFUSED,
-                     "no free RTP port");
+                     "too many orders waiting for the calls-per-second limit");
         return;
     }
+    const char *why;
+    struct dl_leg *leg = leg_take(app, o.attempt_id, false, &o.rtp_port, &why);
+    if (!leg) {
+        end_unplaced(app, o.attempt_id, CARILLON__V1__CALL_OUTCOME__CALL_OUTCOME_REFUSED, why);
+        return;
+    }
+    dl_leg_set_user(leg, o.abandon_after_ms);
     app->active++;
     tokens_refill(app);
     if (app->pending_len == 0 && app->tokens >= 1.0) {
@@ -518,13 +550,6 @@ static void on_order(struct app *app, const Carillon__V1__PlaceCall *co)
             return;
         }
         sip_busy(app); /* waits in the queue below */
-    }
-    if (app->pending_len == PENDING_MAX) {
-        app->active--;
-        port_give(app, o.rtp_port);
-        end_unplaced(app, o.attempt_id, CARILLON__V1__CALL_OUTCOME__CALL_OUTCOME_REFUSED,
-                     "too many orders waiting for the calls-per-second limit");
-        return;
     }
     app->pending[(app->pending_head + app->pending_len) % PENDING_MAX] = o;
     app->pending_len++;
@@ -568,16 +593,12 @@ static void on_open_agent(struct app *app, const Carillon__V1__OpenAgentLeg *a)
     if (snprintf(o.to_uri, sizeof o.to_uri, "%s", a->uri) >= (int)sizeof o.to_uri)
         return agent_refused(app, a->agent_id, "uri too long");
     snprintf(o.from, sizeof o.from, "\"Carillon\" <sip:carillon@%s>", app->cfg.sip_address);
-    if (!(o.rtp_port = port_take(app)))
-        return agent_refused(app, a->agent_id, "no free RTP port");
-    if (!dl_leg_open(app->rtp, id, o.rtp_port, true)) {
-        port_give(app, o.rtp_port);
-        return agent_refused(app, a->agent_id, "cannot bind the RTP port");
-    }
+    const char *why;
+    if (!leg_take(app, id, true, &o.rtp_port, &why))
+        return agent_refused(app, a->agent_id, why);
     int rc = dl_sip_call(app->sip, &o);
     if (rc) {
-        dl_leg_close(dl_leg_find(app->rtp, id));
-        port_give(app, o.rtp_port);
+        leg_give(app, id, o.rtp_port);
         return agent_refused(app, a->agent_id,
                              rc == -ESHUTDOWN ? "dialer stopping" : "SIP queue full");
     }
@@ -819,6 +840,18 @@ static int setup(struct app *app, char *err, size_t errlen)
     if ((int64_t)app->nports < app->cfg.max_calls)
         cr_log_warn("rtp_ports_short", "ports=%d max_calls=%lld", app->nports,
                     (long long)app->cfg.max_calls);
+    /* Each admitted order (queued ones too) and each agent leg, up to max_calls of each, holds a
+     * UDP socket: the soft file limit is raised to the hard one. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    rlim_t need = 2 * (rlim_t)app->cfg.max_calls + 64;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
+        cr_log_warn("file_limit_short",
+                    "nofile=%llu needed=%llu (calls and agent legs: max_calls each)",
+                    (unsigned long long)rl.rlim_cur, (unsigned long long)need);
     app->port_used = calloc((size_t)app->nports, 1);
     app->pending = calloc(PENDING_MAX, sizeof *app->pending);
     if (!app->port_used || !app->pending ||

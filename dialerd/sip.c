@@ -110,7 +110,8 @@ struct dl_sip {
     struct dl_call *buckets[CALL_BUCKETS];
     struct dl_call *calls; /* every live call, for a shutdown */
     size_t ncalls;
-    bool stopping, nua_shutdown_sent, hung_up_all;
+    size_t ncustomers; /* of ncalls, those that are not agent legs */
+    bool stopping, nua_shutdown_sent, hung_up_all, agents_released;
     su_timer_t *stop_timer;
 };
 
@@ -208,6 +209,8 @@ static void call_unlink(struct dl_call *c)
     if (c->next)
         c->next->prev = c->prev;
     s->ncalls--;
+    if (!c->agent_leg)
+        s->ncustomers--;
 }
 
 static void emit(struct dl_call *c, int state, int outcome)
@@ -282,8 +285,22 @@ static void refuse(struct dl_sip *s, const struct dl_order *o, const char *why)
     event_push(s, &ev);
 }
 
+static void call_stop(struct dl_call *c, enum dl_stop why);
+
+/* Stopping: once no customer call is left, the agent legs have nothing more to carry and are
+ * hung up (before, they stay: a customer may still be talking through one); once no call at all
+ * is left, nua shuts down. */
 static void maybe_shutdown(struct dl_sip *s)
 {
+    if (s->stopping && s->ncustomers == 0 && s->ncalls > 0 && !s->agents_released) {
+        s->agents_released = true;
+        cr_log_info("agent_legs_release", "legs=%zu", s->ncalls);
+        struct dl_call *next;
+        for (struct dl_call *c = s->calls; c; c = next) {
+            next = c->next;
+            call_stop(c, DL_STOP_SHUTDOWN);
+        }
+    }
     if (!s->stopping || s->ncalls > 0 || s->nua_shutdown_sent)
         return;
     s->nua_shutdown_sent = true;
@@ -478,6 +495,8 @@ static void cmd_call(struct dl_sip *s, const struct dl_order *o)
         s->calls->prev = c;
     s->calls = c;
     s->ncalls++;
+    if (!c->agent_leg)
+        s->ncustomers++;
     c->sent_us = cr_now_us();
     nua_invite(c->nh, SOATAG_USER_SDP_STR(sdp), SOATAG_ADDRESS(s->media_address),
                SOATAG_RTP_SORT(SOA_RTP_SORT_LOCAL), SOATAG_RTP_SELECT(SOA_RTP_SELECT_SINGLE),
