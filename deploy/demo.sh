@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs Carillon locally: installs what is missing, builds, starts PostgreSQL and the server on
-# free loopback ports with an admin, and shows the CLI working. Later issues extend it to a
-# whole campaign (contacts, dialer against a SIPp trunk, scripted agents).
+# free loopback ports with an admin, shows the CLI working, applies a campaign, imports a contact
+# list (French names, mixed number formats), then runs the dialer against a SIPp trunk with an
+# agent's softphone (deploy/demo-dialer.sh). Later issues join them (the campaign engine feeds
+# the dialer from the list; scripted agents).
 #   ./deploy/demo.sh [--stop-after] [DIR]     DIR defaults to ./demo-run (kept between runs)
 #   --stop-after   stop the stack at the end (the test uses it)
 set -euo pipefail
@@ -39,10 +41,29 @@ show() {
 echo "demo: the server listens on $CARILLON_SERVER; carillonctl logs in as $CARILLON_USER from the environment"
 show ping
 show whoami
-if ! "$bin/carillonctl" user list | grep -q '^camille\b'; then
-    echo 'demo-agent-pw' | show user add camille --role agent --name 'Camille Hébert' --password-stdin
-fi
+users=$("$bin/carillonctl" user list)
+add_user() { # LOGIN ROLE NAME (the campaign below names marc as referent and helene as agent)
+    if ! grep -q "^$1\b" <<<"$users"; then
+        echo "demo-$1-pw" | show user add "$1" --role "$2" --name "$3" --password-stdin
+    fi
+}
+add_user camille agent 'Camille Hébert'
+add_user helene agent 'Hélène Dupré'
+add_user marc supervisor 'Marc Lefèvre'
 show user list
+
+campaign='Fibre Île-de-France 2027'
+show apply -f deploy/examples/campaign-fibre.yaml
+show campaign list
+list="démo $(date +%Y%m%d-%H%M%S)" # a new list each run: the numbers are the same, see duplicates
+printf 'Nom;Prénom;Tel1;Ville\nDupré;Zoé;06 12 34 56 78;Lyon\nLefèvre;Jérôme;+33 1 44 55 66 77;Paris\nPayet;Maëlle;0692123456;Saint-Denis\nN'"'"'Diaye;Aïssata;612345679;Créteil\nSansNuméro;Éloïse;;Nantes\n' >"$dir/contacts.csv"
+echo "demo: a contact file, $dir/contacts.csv:"
+sed 's/^/  /' "$dir/contacts.csv"
+show list import "$dir/contacts.csv" --campaign "$campaign" --name "$list" \
+    --map 'Nom=last_name,Prénom=first_name,Tel1=phone1,Ville=city'
+show list show --campaign "$campaign"
+
+deploy/demo-dialer.sh "$dir"
 
 if [ -n "$stop_after" ]; then
     trap - EXIT
