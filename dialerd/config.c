@@ -95,7 +95,9 @@ const struct cr_cfg_key dialer_config_keys[] = {
     K("dialer", "rtp_port_max", CR_CFG_INT, "29999", false, rtp_port_max, 1025, 65535,
       "highest RTP port"),
     K("dialer", "session_timer", CR_CFG_DURATION, "0", false, session_timer_ms, 0,
-      24LL * 3600 * 1000, "SIP session timer interval (RFC 4028); 0: off"),
+      24LL * 3600 * 1000,
+      "SIP session timer interval (RFC 4028): at least 90s, the calls are refreshed (re-INVITE) at "
+      "half of it when we are the refresher; 0: off"),
     K("dialer", "shutdown_timeout", CR_CFG_DURATION, "30s", false, shutdown_timeout_ms, 0,
       3600LL * 1000, "on TERM, how long live calls may go on before they are hung up"),
     K("dialer", "transaction_timeout", CR_CFG_DURATION, "32s", false, transaction_timeout_ms, 2000,

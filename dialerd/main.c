@@ -831,6 +831,13 @@ static int setup(struct app *app, char *err, size_t errlen)
         snprintf(err, errlen, "[trunk] uri: cannot read host from '%s'", app->cfg.trunk_uri);
         return -EINVAL;
     }
+    if (app->cfg.session_timer_ms != 0 && app->cfg.session_timer_ms < 90000) {
+        snprintf(err, errlen,
+                 "[dialer] session_timer: 0 (off) or at least 90s (RFC 4028's "
+                 "minimum), got %lld ms",
+                 (long long)app->cfg.session_timer_ms);
+        return -EINVAL;
+    }
     app->port_base = (int)(app->cfg.rtp_port_min + (app->cfg.rtp_port_min & 1));
     app->nports = (int)((app->cfg.rtp_port_max - app->port_base) / 2 + 1);
     if (app->cfg.rtp_port_max < app->port_base + 1 || app->nports < 1) {

@@ -627,6 +627,14 @@ static void auth_answer(struct dl_call *c, sip_t const *sip)
 static void on_invite_response(struct dl_call *c, int status, char const *phrase, sip_t const *sip)
 {
     bool local = !sip || (sip->sip_flags & DL_NTA_INTERNAL_MSG);
+    if (c->answered) {
+        /* the answer to a re-INVITE of ours (a session timer refresh): the call was answered
+         * once and stays so; a refresh that fails is nua's to handle (it ends the session) */
+        if (status >= 200)
+            cr_log_info("call_refreshed", "attempt=%llu call_id=%s status=%d",
+                        (unsigned long long)c->attempt_id, cr_log_q(c->call_id), status);
+        return;
+    }
     if (!local)
         c->remote_responded = true;
     if (sip && sip->sip_call_id && !c->call_id[0])
@@ -808,6 +816,7 @@ static void *sip_thread(void *arg)
         s->root, on_nua_event, s, NUTAG_URL(s->bind_url),
         NUTAG_USER_AGENT("carillon-dialerd/" CARILLON_VERSION), TPTAG_UDP_RMEM(4 << 20),
         NUTAG_AUTOACK(1), NUTAG_MEDIA_ENABLE(1), NUTAG_SESSION_TIMER(s->opts.session_timer_s),
+        TAG_IF(s->opts.session_timer_s, NUTAG_MIN_SE(90)),
         TAG_IF(s->opts.t1x64_ms, NTATAG_SIP_T1X64(s->opts.t1x64_ms)), NUTAG_M_USERNAME("carillon"),
         SOATAG_ADDRESS(s->media_address),
         TAG_IF(s->outbound_proxy[0], NUTAG_PROXY(s->outbound_proxy)),
