@@ -607,6 +607,18 @@ static void on_open_agent(struct app *app, const Carillon__V1__OpenAgentLeg *a)
                 (unsigned long long)a->agent_id, cr_log_q(a->uri), o.rtp_port);
 }
 
+/* The answer to an order that took effect at once (Bridge, Unbridge), so the server knows when. */
+static void send_ok(struct cr_conn *c, uint64_t rid)
+{
+    Carillon__V1__Ok ok = CARILLON__V1__OK__INIT;
+    Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
+    env.request_id = rid;
+    env.body_case = CARILLON__V1__ENVELOPE__BODY_OK;
+    env.ok = &ok;
+    if (cr_conn_send(c, &env) != 0)
+        cr_log_warn("reply_not_sent", "request_id=%llu", (unsigned long long)rid);
+}
+
 static void on_bridge(struct app *app, struct cr_conn *c, uint64_t rid,
                       const Carillon__V1__Bridge *b)
 {
@@ -622,17 +634,26 @@ static void on_bridge(struct app *app, struct cr_conn *c, uint64_t rid,
     (void)dl_leg_bridge(cust, agent);
     cr_log_info("bridged", "attempt=%llu agent=%llu", (unsigned long long)b->attempt_id,
                 (unsigned long long)b->agent_id);
+    send_ok(c, rid);
 }
 
-static void on_unbridge(struct app *app, uint64_t attempt_id)
+/* Unbridge: Ok once the call's audio no longer goes to an agent (also when it did not), an
+ * Error NOT_FOUND for a call dialerd does not have. */
+static void on_unbridge(struct app *app, struct cr_conn *c, uint64_t rid, uint64_t attempt_id)
 {
-    struct dl_leg *l = dl_leg_find(app->rtp, attempt_id);
-    if (l && dl_leg_bridged(l)) {
+    struct dl_leg *l = (attempt_id & DL_AGENT_BIT) ? NULL : dl_leg_find(app->rtp, attempt_id);
+    if (!l) {
+        cr_conn_send_error(c, rid, CARILLON__V1__CODE__CODE_NOT_FOUND, NULL,
+                           "unbridge %llu: no such call", (unsigned long long)attempt_id);
+        return;
+    }
+    if (dl_leg_bridged(l)) {
         struct dl_leg_stats st = dl_leg_stats(l);
         dl_leg_unbridge(l);
         cr_log_info("unbridged", "attempt=%llu rx=%llu tx=%llu", (unsigned long long)attempt_id,
                     (unsigned long long)st.rx, (unsigned long long)st.tx);
     }
+    send_ok(c, rid);
 }
 
 /* --- server link --------------------------------------------------------------------------- */
@@ -725,7 +746,7 @@ static void on_link_message(struct cr_conn *c, Carillon__V1__Envelope *env)
         break;
     case CARILLON__V1__ENVELOPE__BODY_UNBRIDGE:
         if (app->conn == c)
-            on_unbridge(app, env->unbridge->attempt_id);
+            on_unbridge(app, c, env->request_id, env->unbridge->attempt_id);
         break;
     case CARILLON__V1__ENVELOPE__BODY_DIALER_RESUME:
         if (app->conn == c)

@@ -81,6 +81,8 @@ call 5 $(u "${port[early]}")
 wait 5 ringing
 bridge 5 9
 wait 5 answered
+unbridge 5
+unbridge 999
 hangup 5
 wait 5 ended
 agentclose 9
@@ -102,6 +104,10 @@ assert_contains "$out" "agent_event agent=8 state=lost"
 assert_contains "$(ended_line 1)" "outcome=answered sip_status=200 hung_up_by=customer"
 assert_contains "$(ended_line 2)" "outcome=answered sip_status=200 hung_up_by=customer"
 wait_for_log "$dir/dialerd.log" 'bridged attempt=1 agent=7' 1
+# Bridge and Unbridge orders are answered: Ok for bridges 1, 2, 5 and unbridge 5, NOT_FOUND for
+# a call dialerd does not have.
+assert_eq 4 "$(grep -c '^ok request_id=' "$dir/injector.out")"
+assert_contains "$out" 'message="unbridge 999: no such call"'
 wait_for_log "$dir/dialerd.log" 'bridged attempt=2 agent=7' 1
 
 kill -TERM "$agent_sink_pid"

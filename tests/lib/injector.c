@@ -585,6 +585,9 @@ static void on_message(struct cr_conn *c, Carillon__V1__Envelope *env)
             run_steps(in);
         break;
     }
+    case CARILLON__V1__ENVELOPE__BODY_OK:
+        printf("ok request_id=%llu\n", (unsigned long long)env->request_id);
+        break;
     case CARILLON__V1__ENVELOPE__BODY_ERROR:
         printf("error code=%d message=%s\n", env->error->code,
                cr_log_q(env->error->message ? env->error->message : ""));
