@@ -81,13 +81,19 @@ EOF
 inj=$!
 pids+=("$inj")
 wait_line "$d/server_side.out" '^listening port=' 10
+# RTP: 100 ports of 10000-19999 that nothing holds (where the dialer tests take theirs too;
+# dialerd skips a port another program has taken meanwhile)
+for _ in $(seq 1 50); do
+    rtp=$((10000 + RANDOM % 100 * 100))
+    ss -Hlun "sport >= :$rtp and sport <= :$((rtp + 99))" | grep -q . || break
+done
 cat >"$d/dialerd.conf" <<EOF
 [dialer]
 node_name = dialer-demo
 sip_address = 127.0.0.1
 sip_port = $(port)
-rtp_port_min = 10000
-rtp_port_max = 10999
+rtp_port_min = $rtp
+rtp_port_max = $((rtp + 99))
 max_calls = 100
 max_cps = 10
 ring_timeout = 30s
