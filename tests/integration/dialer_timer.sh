@@ -3,7 +3,8 @@
 # trunk makes the dialer the refresher, and the dialer refreshes the answered call by itself (a
 # re-INVITE at about half the interval); the customer hangs up right after the refresh. A
 # session_timer under RFC 4028's 90 s minimum is refused at start. Takes about 50 s: the refresh
-# cannot come sooner.
+# cannot come sooner. Meanwhile call 2 rings; a fast stop (INT) ends it as lost (the dialer went
+# away before the answer), with a CANCEL.
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
 # shellcheck source=tests/lib/dialer.sh
@@ -11,10 +12,26 @@
 
 dl_setup dialer-timer
 start_trunk timer uas_session_timer.xml 1 -timeout 100s
-printf 'call 1 0612345678\nwait 1 answered\nwait 1 ended\n' >"$dir/script"
+start_trunk ring uas_ring_forever.xml 1 -timeout 100s
+{
+    echo "call 1 0612345678"
+    echo "wait 1 answered"
+    echo "call 2 sip:0699887766@127.0.0.1:${port[ring]} ring_timeout_ms=60000"
+    echo "wait 2 ringing"
+    echo "wait 1 ended"
+    echo "wait 2 ended"
+} >"$dir/script"
 INJ_TIMEOUT=100 start_injector
 start_dialerd "${port[timer]}" "session_timer = 90s"
+wait_for_log "$dir/injector.out" '^event attempt=1 state=ended ' 90
+kill -INT "$dialerd"
 injector_ok
+wait_for_exit "$dialerd" 20
+drc=0
+wait "$dialerd" || drc=$?
+[ "$drc" = 0 ] || fail "carillon-dialerd exited $drc after INT"
+if grep -q "Sanitizer" "$dir/dialerd.log"; then cat "$dir/dialerd.log" >&2; fail "sanitizer report"; fi
+assert_contains "$(ended_line 2)" 'outcome=lost sip_status=487 hung_up_by=none'
 line=$(ended_line 1)
 assert_contains "$line" "outcome=answered sip_status=200 hung_up_by=customer"
 # the refresh's 200 OK is not a second answer (it once was: answered_at moved to the refresh)
@@ -25,7 +42,7 @@ talk=$(sed -n 's/.* talk_ms=\([0-9]*\) .*/\1/p' <<<"$line")
 { [ "$talk" -ge 40000 ] && [ "$talk" -lt 80000 ]; } ||
     fail "the call lasted $talk ms: the refresh did not come at about 45 s"
 trunk_ok timer
-stop_dialerd
+trunk_ok ring
 
 # Below RFC 4028's minimum: a clear error at start, nothing runs.
 sed -i 's/^session_timer = 90s$/session_timer = 30s/' "$dir/dialerd.conf"
