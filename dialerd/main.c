@@ -610,12 +610,7 @@ static void on_open_agent(struct app *app, const Carillon__V1__OpenAgentLeg *a)
 /* The answer to an order that took effect at once (Bridge, Unbridge), so the server knows when. */
 static void send_ok(struct cr_conn *c, uint64_t rid)
 {
-    Carillon__V1__Ok ok = CARILLON__V1__OK__INIT;
-    Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
-    env.request_id = rid;
-    env.body_case = CARILLON__V1__ENVELOPE__BODY_OK;
-    env.ok = &ok;
-    if (cr_conn_send(c, &env) != 0)
+    if (cr_conn_send_ok(c, rid) != 0)
         cr_log_warn("reply_not_sent", "request_id=%llu", (unsigned long long)rid);
 }
 
@@ -870,13 +865,14 @@ static int setup(struct app *app, char *err, size_t errlen)
                     (long long)app->cfg.max_calls);
     /* Each admitted order (queued ones too) and each agent leg, up to max_calls of each, holds a
      * UDP socket: the soft file limit is raised to the hard one. */
-    struct rlimit rl;
+    struct rlimit rl = {.rlim_cur = RLIM_INFINITY, .rlim_max = RLIM_INFINITY}; /* unknown */
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        (void)setrlimit(RLIMIT_NOFILE, &rl);
+        struct rlimit raised = {.rlim_cur = rl.rlim_max, .rlim_max = rl.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+            rl = raised;
     }
     rlim_t need = 2 * (rlim_t)app->cfg.max_calls + 64;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
         cr_log_warn("file_limit_short",
                     "nofile=%llu needed=%llu (calls and agent legs: max_calls each)",
                     (unsigned long long)rl.rlim_cur, (unsigned long long)need);

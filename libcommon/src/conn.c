@@ -313,6 +313,16 @@ int cr_conn_send(struct cr_conn *c, const Carillon__V1__Envelope *env)
     return rc;
 }
 
+int cr_conn_send_ok(struct cr_conn *c, uint64_t request_id)
+{
+    Carillon__V1__Ok ok = CARILLON__V1__OK__INIT;
+    Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
+    env.request_id = request_id;
+    env.body_case = CARILLON__V1__ENVELOPE__BODY_OK;
+    env.ok = &ok;
+    return cr_conn_send(c, &env);
+}
+
 int cr_conn_send_error(struct cr_conn *c, uint64_t request_id, int code, const char *field,
                        const char *fmt, ...)
 {

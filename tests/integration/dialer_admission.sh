@@ -81,9 +81,5 @@ for a in 6 7; do assert_contains "$(ended_line $a)" "outcome=answered sip_status
 wait_for_log "$dir/dialerd.log" 'shutdown_timeout calls=2 action=hangup' 5
 # The trunk saw exactly the five dialled calls (1, 2, 4, 6, 7) end with our BYE.
 trunk_ok hold
-wait_for_exit "$dialerd" 20
-drc=0
-wait "$dialerd" || drc=$?
-[ "$drc" = 0 ] || { tail -30 "$dir/dialerd.log" >&2; fail "carillon-dialerd exited $drc"; }
-if grep -q "Sanitizer" "$dir/dialerd.log"; then cat "$dir/dialerd.log" >&2; fail "sanitizer report"; fi
+dialerd_exited_ok 20
 echo "PASS dialer_admission"

@@ -61,11 +61,7 @@ if grep -q 'agent_legs_release' "$dir/dialerd.log"; then fail "agent 7's leg was
 kill -USR1 "$inj"
 injector_ok
 wait_for_log "$dir/dialerd.log" 'agent_legs_release legs=1' 5
-wait_for_exit "$dialerd" 10
-drc=0
-wait "$dialerd" || drc=$?
-[ "$drc" = 0 ] || fail "carillon-dialerd exited $drc"
-if grep -q "Sanitizer" "$dir/dialerd.log"; then cat "$dir/dialerd.log" >&2; fail "sanitizer report"; fi
+dialerd_exited_ok 10
 assert_contains "$(ended_line 3)" 'outcome=answered sip_status=200 hung_up_by=dialer'
 assert_contains "$(cat "$dir/injector.out")" 'agent_event agent=7 state=closed'
 

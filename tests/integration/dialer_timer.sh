@@ -26,11 +26,7 @@ start_dialerd "${port[timer]}" "session_timer = 90s"
 wait_for_log "$dir/injector.out" '^event attempt=1 state=ended ' 90
 kill -INT "$dialerd"
 injector_ok
-wait_for_exit "$dialerd" 20
-drc=0
-wait "$dialerd" || drc=$?
-[ "$drc" = 0 ] || fail "carillon-dialerd exited $drc after INT"
-if grep -q "Sanitizer" "$dir/dialerd.log"; then cat "$dir/dialerd.log" >&2; fail "sanitizer report"; fi
+dialerd_exited_ok 20
 assert_contains "$(ended_line 2)" 'outcome=lost sip_status=487 hung_up_by=none'
 line=$(ended_line 1)
 assert_contains "$line" "outcome=answered sip_status=200 hung_up_by=customer"

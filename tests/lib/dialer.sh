@@ -142,10 +142,10 @@ ended_line() {
     grep "^event attempt=$1 state=ended " "$dir/injector.out"
 }
 
-# stop_dialerd: TERM, exit 0, no sanitizer report.
-stop_dialerd() {
-    kill -TERM "$dialerd" 2>/dev/null || true
-    wait_for_exit "$dialerd" 20
+# dialerd_exited_ok SECONDS: dialerd (already asked to stop) exits within SECONDS, with 0
+# and no sanitizer report.
+dialerd_exited_ok() {
+    wait_for_exit "$dialerd" "$1"
     local drc=0
     wait "$dialerd" || drc=$?
     [ "$drc" = 0 ] || { tail -30 "$dir/dialerd.log" >&2; fail "carillon-dialerd exited $drc"; }
@@ -153,4 +153,10 @@ stop_dialerd() {
         cat "$dir/dialerd.log" >&2
         fail "sanitizer report in dialerd.log"
     fi
+}
+
+# stop_dialerd: TERM, exit 0, no sanitizer report.
+stop_dialerd() {
+    kill -TERM "$dialerd" 2>/dev/null || true
+    dialerd_exited_ok 20
 }

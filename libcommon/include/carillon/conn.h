@@ -55,6 +55,8 @@ int cr_conn_send(struct cr_conn *c, const Carillon__V1__Envelope *env)
 /* Queues arbitrary bytes inside the TLS stream (tests use it to send malformed frames). */
 int cr_conn_send_raw(struct cr_conn *c, const void *bytes, size_t len)
     __attribute__((warn_unused_result));
+/* Sends an Ok envelope echoing request_id (cr_conn_send's return). */
+int cr_conn_send_ok(struct cr_conn *c, uint64_t request_id) __attribute__((warn_unused_result));
 /* Sends an Error envelope (code: CARILLON__V1__CODE__*) echoing request_id. */
 int cr_conn_send_error(struct cr_conn *c, uint64_t request_id, int code, const char *field,
                        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
