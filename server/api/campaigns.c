@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "api/request.h"
 #include "api/server.h"
 #include "carillon/log.h"
 #include "carillon/pbtext.h"
@@ -17,39 +18,36 @@
 #define TEXT_MAX 4096
 #define LIST_MAX 1000
 
+/* A campaign request's working state; owns req (and through it the envelope). */
 struct creq {
-    struct client *c;
-    uint64_t rid;
-    Carillon__V1__Envelope *env; /* the request, kept until answered */
+    struct request *req;
+    struct client *c;            /* req's */
+    uint64_t rid;                /* req's */
+    Carillon__V1__Envelope *env; /* req's */
     char name[256];
     char target_state[32];
-    int need; /* NEED_VIEW, NEED_EDIT or NEED_CREATE */
     bool created;
-    void (*next)(struct creq *r);
 };
 
-enum { NEED_VIEW = 1, NEED_EDIT, NEED_CREATE };
-
-static struct creq *creq_new(struct client *c, Carillon__V1__Envelope *env)
+/* The campaign the route checked the rights on. NULL when out of memory (answered). */
+static struct creq *creq_new(struct request *req)
 {
     struct creq *r = calloc(1, sizeof *r);
     if (!r) {
-        client_error(c, env->request_id, CARILLON__V1__CODE__CODE_RESOURCE_EXHAUSTED, NULL,
-                     "out of memory");
-        carillon__v1__envelope__free_unpacked(env, NULL);
+        request_fail(req, CARILLON__V1__CODE__CODE_RESOURCE_EXHAUSTED, NULL, "out of memory");
         return NULL;
     }
-    r->c = c;
-    r->rid = env->request_id;
-    r->env = env;
-    client_ref(c);
+    r->req = req;
+    r->c = req->c;
+    r->rid = req->id;
+    r->env = req->env;
+    snprintf(r->name, sizeof r->name, "%s", req->campaign);
     return r;
 }
 
 static void creq_free(struct creq *r)
 {
-    carillon__v1__envelope__free_unpacked(r->env, NULL);
-    client_unref(r->c);
+    request_free(r->req);
     free(r);
 }
 
@@ -64,70 +62,6 @@ static void db_error(struct creq *r, int err)
     else
         client_error(r->c, r->rid, CARILLON__V1__CODE__CODE_UNAVAILABLE, NULL,
                      "the database is unavailable, try again");
-}
-
-/* Admins may do anything; a supervisor needs the campaign's view or edit right (creating a
- * campaign needs none). Calls r->next when allowed, else answers and frees r. */
-static void on_access(void *arg, int err, const struct campaign_access *a)
-{
-    struct creq *r = arg;
-    if (err) {
-        db_error(r, err);
-    } else if (!a->exists) {
-        r->next(r); /* create, or let the operation say NOT_FOUND */
-        return;
-    } else if ((r->need == NEED_VIEW && !a->view) || (r->need != NEED_VIEW && !a->edit)) {
-        const char *right = r->need == NEED_VIEW ? "view" : "edit";
-        cr_log_warn("permission_denied", "peer=%s user=%s campaign=%s right=%s", r->c->peer,
-                    cr_log_q(r->c->user.login), cr_log_q(r->name), right);
-        client_error(r->c, r->rid, CARILLON__V1__CODE__CODE_PERMISSION_DENIED, NULL,
-                     "you do not have the %s right on campaign '%s'", right, r->name);
-    } else {
-        r->next(r);
-        return;
-    }
-    creq_free(r);
-}
-
-static void check_access(struct creq *r, int need, void (*next)(struct creq *r))
-{
-    r->need = need;
-    r->next = next;
-    if (r->c->user.role == STORE_ROLE_ADMIN) {
-        next(r);
-        return;
-    }
-    if (store_campaign_access(r->c->srv->pg, r->name, r->c->user.id, on_access, r) != 0) {
-        db_error(r, -EIO);
-        creq_free(r);
-    }
-}
-
-/* Supervisors and admins configure campaigns; agents may not. */
-static bool may_configure(struct client *c, uint64_t rid)
-{
-    if (c->user.role == STORE_ROLE_ADMIN || c->user.role == STORE_ROLE_SUPERVISOR)
-        return true;
-    cr_log_warn("permission_denied", "peer=%s user=%s action=campaign", c->peer,
-                cr_log_q(c->user.login));
-    client_error(c, rid, CARILLON__V1__CODE__CODE_PERMISSION_DENIED, NULL,
-                 "campaign configuration needs the supervisor or admin role; you are %s",
-                 store_role_name(c->user.role));
-    return false;
-}
-
-/* The start every campaign request shares: the caller's role, then the request's state with
- * the campaign it names. NULL when answered already (refused or out of memory). */
-static struct creq *creq_start(struct client *c, Carillon__V1__Envelope *env, const char *name)
-{
-    if (!may_configure(c, env->request_id)) {
-        carillon__v1__envelope__free_unpacked(env, NULL);
-        return NULL;
-    }
-    struct creq *r = creq_new(c, env);
-    if (r)
-        snprintf(r->name, sizeof r->name, "%s", name);
-    return r;
 }
 
 /* --- validation ------------------------------------------------------------------------- */
@@ -811,26 +745,17 @@ static void apply_allowed(struct creq *r)
     }
 }
 
-void campaigns_handle_apply(struct client *c, Carillon__V1__Envelope *env)
+void campaigns_handle_apply(struct request *req)
 {
-    if (!may_configure(c, env->request_id)) {
-        carillon__v1__envelope__free_unpacked(env, NULL);
-        return;
-    }
     struct problem p;
     memset(&p, 0, sizeof p);
-    const Carillon__V1__Campaign *camp = env->campaign_apply->campaign;
-    if (!campaign_ok(camp, &p)) {
-        client_error(c, env->request_id, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, p.field, "%s",
-                     p.message);
-        carillon__v1__envelope__free_unpacked(env, NULL);
-        return;
-    }
-    struct creq *r = creq_new(c, env);
-    if (!r)
-        return;
-    snprintf(r->name, sizeof r->name, "%s", camp->name);
-    check_access(r, NEED_CREATE, apply_allowed);
+    const Carillon__V1__Campaign *camp = req->env->campaign_apply->campaign;
+    if (!campaign_ok(camp, &p))
+        return request_fail(req, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, p.field, "%s",
+                            p.message);
+    struct creq *r = creq_new(req);
+    if (r)
+        apply_allowed(r);
 }
 
 /* --- get, list -------------------------------------------------------------------------- */
@@ -853,12 +778,11 @@ static void get_allowed(struct creq *r)
     }
 }
 
-void campaigns_handle_get(struct client *c, Carillon__V1__Envelope *env)
+void campaigns_handle_get(struct request *req)
 {
-    struct creq *r = creq_start(c, env, env->campaign_get->name);
-    if (!r)
-        return;
-    check_access(r, NEED_VIEW, get_allowed);
+    struct creq *r = creq_new(req);
+    if (r)
+        get_allowed(r);
 }
 
 static void on_list(void *arg, int err, const Carillon__V1__CampaignListReply *rep)
@@ -875,13 +799,11 @@ static void on_list(void *arg, int err, const Carillon__V1__CampaignListReply *r
     creq_free(r);
 }
 
-void campaigns_handle_list(struct client *c, Carillon__V1__Envelope *env)
+void campaigns_handle_list(struct request *req)
 {
-    if (!may_configure(c, env->request_id)) {
-        carillon__v1__envelope__free_unpacked(env, NULL);
-        return;
-    }
-    struct creq *r = creq_new(c, env);
+    struct client *c = req->c;
+    Carillon__V1__Envelope *env = req->env;
+    struct creq *r = creq_new(req);
     int64_t viewer = c->user.role == STORE_ROLE_ADMIN ? 0 : c->user.id;
     if (r && store_campaign_list(c->srv->pg, env->campaign_list, viewer, on_list, r) != 0) {
         db_error(r, -EIO);
@@ -961,9 +883,11 @@ static void state_allowed(struct creq *r)
     }
 }
 
-void campaigns_handle_set_state(struct client *c, Carillon__V1__Envelope *env)
+void campaigns_handle_set_state(struct request *req)
 {
-    struct creq *r = creq_start(c, env, env->campaign_set_state->name);
+    struct client *c = req->c;
+    Carillon__V1__Envelope *env = req->env;
+    struct creq *r = creq_new(req);
     if (!r)
         return;
     cr_pb_enum_word(&carillon__v1__campaign_state__descriptor, env->campaign_set_state->state,
@@ -977,7 +901,7 @@ void campaigns_handle_set_state(struct client *c, Carillon__V1__Envelope *env)
         creq_free(r);
         return;
     }
-    check_access(r, NEED_EDIT, state_allowed);
+    state_allowed(r);
 }
 
 /* --- delete, duplicate ------------------------------------------------------------------ */
@@ -1022,12 +946,11 @@ static void delete_allowed(struct creq *r)
     }
 }
 
-void campaigns_handle_delete(struct client *c, Carillon__V1__Envelope *env)
+void campaigns_handle_delete(struct request *req)
 {
-    struct creq *r = creq_start(c, env, env->campaign_delete->name);
-    if (!r)
-        return;
-    check_access(r, NEED_EDIT, delete_allowed);
+    struct creq *r = creq_new(req);
+    if (r)
+        delete_allowed(r);
 }
 
 static void on_duplicated(void *arg, int err, int created)
@@ -1053,26 +976,17 @@ static void duplicate_allowed(struct creq *r)
     }
 }
 
-void campaigns_handle_duplicate(struct client *c, Carillon__V1__Envelope *env)
+void campaigns_handle_duplicate(struct request *req)
 {
-    if (!may_configure(c, env->request_id)) {
-        carillon__v1__envelope__free_unpacked(env, NULL);
-        return;
-    }
     struct problem p;
     memset(&p, 0, sizeof p);
-    const char *nn = env->campaign_duplicate->new_name;
-    if (!nn[0] || !text_ok(&p, "new_name", nn, 128)) {
-        client_error(c, env->request_id, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "new_name",
-                     "%s", p.message[0] ? p.message : "new_name is required");
-        carillon__v1__envelope__free_unpacked(env, NULL);
-        return;
-    }
-    struct creq *r = creq_new(c, env);
-    if (!r)
-        return;
-    snprintf(r->name, sizeof r->name, "%s", env->campaign_duplicate->name);
-    check_access(r, NEED_EDIT, duplicate_allowed);
+    const char *nn = req->env->campaign_duplicate->new_name;
+    if (!nn[0] || !text_ok(&p, "new_name", nn, 128))
+        return request_fail(req, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "new_name", "%s",
+                            p.message[0] ? p.message : "new_name is required");
+    struct creq *r = creq_new(req);
+    if (r)
+        duplicate_allowed(r);
 }
 
 /* --- rights ----------------------------------------------------------------------------- */
@@ -1106,12 +1020,51 @@ static void grant_allowed(struct creq *r)
     }
 }
 
-void campaigns_handle_grant(struct client *c, Carillon__V1__Envelope *env)
+/* Whether the caller's profiles (\x1f-joined) include profile. */
+static bool has_profile(const struct client *c, const char *profile)
 {
-    struct creq *r = creq_start(c, env, env->campaign_grant->campaign);
-    if (!r)
-        return;
-    check_access(r, NEED_EDIT, grant_allowed);
+    size_t n = strlen(profile);
+    for (const char *p = c->user.profiles; *p;) {
+        const char *end = strchr(p, '\x1f');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == n && !strncmp(p, profile, n))
+            return true;
+        if (!end)
+            break;
+        p = end + 1;
+    }
+    return false;
+}
+
+/* Nobody grants a right they do not hold, nor to themselves (their login or one of their
+ * profiles): an editor cannot make themselves, or their whole team, exporters. */
+void campaigns_handle_grant(struct request *req)
+{
+    const Carillon__V1__CampaignGrant *g = req->env->campaign_grant;
+    struct client *c = req->c;
+    if (!g->login[0])
+        return request_fail(req, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "login",
+                            "grant needs a login or an @profile");
+    bool self =
+        g->login[0] == '@' ? has_profile(c, g->login + 1) : !strcmp(g->login, c->user.login);
+    if (self)
+        return request_fail(req, CARILLON__V1__CODE__CODE_PERMISSION_DENIED, "login",
+                            "you cannot change your own rights%s: ask another user who holds them",
+                            g->login[0] == '@' ? " (you have that profile)" : "");
+    const char *missing = g->export && !request_holds(req, RIGHT_EXPORT) ? "export"
+                          : g->edit && !request_holds(req, RIGHT_EDIT)   ? "edit"
+                          : g->view && !request_holds(req, RIGHT_VIEW)   ? "view"
+                                                                         : NULL;
+    if (missing) {
+        cr_log_warn("permission_denied", "peer=%s user=%s campaign=%s action=grant right=%s",
+                    c->peer, cr_log_q(c->user.login), cr_log_q(g->campaign), missing);
+        return request_fail(req, CARILLON__V1__CODE__CODE_PERMISSION_DENIED, missing,
+                            "you cannot grant the %s right: you do not hold it on campaign '%s'",
+                            missing, g->campaign);
+    }
+    struct creq *r = creq_new(req);
+    if (r)
+        grant_allowed(r);
 }
 
 static void on_rights(void *arg, int err, const Carillon__V1__CampaignRights *rights)
@@ -1136,10 +1089,9 @@ static void rights_allowed(struct creq *r)
     }
 }
 
-void campaigns_handle_rights(struct client *c, Carillon__V1__Envelope *env)
+void campaigns_handle_rights(struct request *req)
 {
-    struct creq *r = creq_start(c, env, env->campaign_rights_get->campaign);
-    if (!r)
-        return;
-    check_access(r, NEED_VIEW, rights_allowed);
+    struct creq *r = creq_new(req);
+    if (r)
+        rights_allowed(r);
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/request.h"
 #include "api/server.h"
 #include "carillon/log.h"
 #include "carillon/pbtext.h"
@@ -22,11 +23,12 @@ static const char *const text_columns[] = {"last_name", "first_name", "civility"
                                            "email",     "customer_id"};
 #define NTEXT (sizeof text_columns / sizeof text_columns[0])
 
+/* A contact request's working state; owns req (and through it the envelope). */
 struct kreq {
-    struct client *c;
-    uint64_t rid;
-    Carillon__V1__Envelope *env;
-    int need; /* 1 view, 2 edit, 3 admin-or-edit (global blacklist: admin) */
+    struct request *req;
+    struct client *c;            /* req's */
+    uint64_t rid;                /* req's */
+    Carillon__V1__Envelope *env; /* req's */
     void (*next)(struct kreq *r);
     /* create */
     struct cr_phone phones[MAX_PHONES];
@@ -50,19 +52,17 @@ struct kreq {
     size_t ncolumns;
 };
 
-static struct kreq *kreq_new(struct client *c, Carillon__V1__Envelope *env)
+static struct kreq *kreq_new(struct request *req)
 {
     struct kreq *r = calloc(1, sizeof *r);
     if (!r) {
-        client_error(c, env->request_id, CARILLON__V1__CODE__CODE_RESOURCE_EXHAUSTED, NULL,
-                     "out of memory");
-        carillon__v1__envelope__free_unpacked(env, NULL);
+        request_fail(req, CARILLON__V1__CODE__CODE_RESOURCE_EXHAUSTED, NULL, "out of memory");
         return NULL;
     }
-    r->c = c;
-    r->rid = env->request_id;
-    r->env = env;
-    client_ref(c);
+    r->req = req;
+    r->c = req->c;
+    r->rid = req->id;
+    r->env = req->env;
     return r;
 }
 
@@ -81,8 +81,7 @@ static void kreq_free(struct kreq *r)
     for (size_t i = 0; i < r->ncolumns; i++)
         free(r->columns[i]);
     free(r->columns);
-    carillon__v1__envelope__free_unpacked(r->env, NULL);
-    client_unref(r->c);
+    request_free(r->req);
     free(r);
 }
 
@@ -108,7 +107,7 @@ static void db_failed(struct kreq *r, const struct cr_pg_result *res)
           "the database is unavailable or refused the change, try again");
 }
 
-/* --- access and the campaign's fields --------------------------------------------------- */
+/* --- the campaign's fields --------------------------------------------------- */
 
 static void on_fields(void *arg, const struct cr_pg_result *res)
 {
@@ -148,46 +147,11 @@ static void load_fields(struct kreq *r)
         db_failed(r, NULL);
 }
 
-static void load_fields(struct kreq *r);
-
-static void on_access(void *arg, int err, const struct campaign_access *a)
+/* The campaign's declared fields, then next (rights were checked at the route). */
+static void with_fields(struct kreq *r, void (*next)(struct kreq *))
 {
-    struct kreq *r = arg;
-    if (err)
-        return db_failed(r, NULL);
-    if (!a->exists)
-        return kfail(r, CARILLON__V1__CODE__CODE_NOT_FOUND, "campaign", "no such campaign");
-    bool admin = r->c->user.role == STORE_ROLE_ADMIN;
-    if (!admin &&
-        ((r->need == 1 && !a->view) || (r->need == 2 && !a->edit) || (r->need == 3 && !a->export_)))
-        return kfail(r, CARILLON__V1__CODE__CODE_PERMISSION_DENIED, "campaign",
-                     "you do not have the %s right on this campaign",
-                     r->need == 1   ? "view"
-                     : r->need == 2 ? "edit"
-                                    : "export");
-    if (r->env->body_case == CARILLON__V1__ENVELOPE__BODY_BLACKLIST_ADD)
-        r->next(r);
-    else
-        load_fields(r);
-}
-
-static void check(struct kreq *r, const char *campaign, int need, void (*next)(struct kreq *))
-{
-    r->need = need;
     r->next = next;
-    struct client *c = r->c;
-    if (c->user.role == STORE_ROLE_AGENT)
-        return kfail(r, CARILLON__V1__CODE__CODE_PERMISSION_DENIED, NULL,
-                     "contact management needs the supervisor or admin role");
-    if (c->user.role == STORE_ROLE_ADMIN && !campaign[0]) {
-        next(r);
-        return;
-    }
-    if (!campaign[0])
-        return kfail(r, CARILLON__V1__CODE__CODE_PERMISSION_DENIED, "campaign",
-                     "the global blacklist needs the admin role");
-    if (store_campaign_access(c->srv->pg, campaign, c->user.id, on_access, r) != 0)
-        db_failed(r, NULL);
+    load_fields(r);
 }
 
 /* --- create ----------------------------------------------------------------------------- */
@@ -370,11 +334,12 @@ static void create_allowed(struct kreq *r)
         db_failed(r, NULL);
 }
 
-void contacts_handle_create(struct client *c, Carillon__V1__Envelope *env)
+void contacts_handle_create(struct request *req)
 {
-    struct kreq *r = kreq_new(c, env);
+    struct kreq *r = kreq_new(req);
     if (!r)
         return;
+    Carillon__V1__Envelope *env = r->env;
     const Carillon__V1__ContactCreate *in = env->contact_create;
     if (!in->campaign[0])
         return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "campaign",
@@ -423,7 +388,7 @@ void contacts_handle_create(struct client *c, Carillon__V1__Envelope *env)
             return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, in->values[i]->name,
                          "value longer than 4096 bytes");
     }
-    check(r, in->campaign, 2, create_allowed);
+    with_fields(r, create_allowed);
 }
 
 /* --- list ------------------------------------------------------------------------------- */
@@ -588,17 +553,35 @@ static void list_compiled(struct kreq *r)
     unsigned limit = in->limit ? in->limit : 100;
     if (limit > 1000)
         limit = 1000;
+    /* Without the export right a listing is a look, not an export: one page of at most
+     * REQUEST_VIEW_PAGE_MAX rows, inside the campaign's first REQUEST_VIEW_ROWS_MAX contacts
+     * (by id, filters apply within them), so paging or filtering cannot read the whole file. */
+    bool exporter = request_holds(r->req, RIGHT_EXPORT);
+    const char *window = "true";
+    if (!exporter) {
+        if (in->offset >= REQUEST_VIEW_ROWS_MAX)
+            return kfail(r, CARILLON__V1__CODE__CODE_PERMISSION_DENIED, "offset",
+                         "without the export right a listing stops at the campaign's first %d "
+                         "contacts",
+                         REQUEST_VIEW_ROWS_MAX);
+        if (limit > REQUEST_VIEW_PAGE_MAX)
+            limit = REQUEST_VIEW_PAGE_MAX;
+        if (in->offset + limit > REQUEST_VIEW_ROWS_MAX)
+            limit = REQUEST_VIEW_ROWS_MAX - in->offset;
+        window = "c.id IN (SELECT w.id FROM contacts w WHERE w.campaign_id = c.campaign_id "
+                 "ORDER BY w.id LIMIT " CR_STR(REQUEST_VIEW_ROWS_MAX) ")";
+    }
     char *sql = NULL, *count = NULL;
     const char *where = r->filter.where ? r->filter.where : "true";
     int rc = -ENOMEM;
     if (asprintf(&sql,
                  "SELECT %s FROM contacts c WHERE c.campaign_id = (SELECT id FROM campaigns "
-                 "WHERE name = $1) AND %s ORDER BY c.id LIMIT %u OFFSET %u",
-                 select, where, limit, in->offset) > 0 &&
+                 "WHERE name = $1) AND %s AND %s ORDER BY c.id LIMIT %u OFFSET %u",
+                 select, window, where, limit, in->offset) > 0 &&
         asprintf(&count,
                  "SELECT count(*) FROM contacts c WHERE c.campaign_id = (SELECT id FROM "
-                 "campaigns WHERE name = $1) AND %s",
-                 where) > 0) {
+                 "campaigns WHERE name = $1) AND %s AND %s",
+                 window, where) > 0) {
         const char *params[CR_FILTER_MAX_PARAMS + 1];
         params[0] = in->campaign;
         for (int i = 0; i < r->filter.nparams; i++)
@@ -619,15 +602,16 @@ static void list_compiled(struct kreq *r)
         db_failed(r, NULL);
 }
 
-void contacts_handle_list(struct client *c, Carillon__V1__Envelope *env)
+void contacts_handle_list(struct request *req)
 {
-    struct kreq *r = kreq_new(c, env);
+    struct kreq *r = kreq_new(req);
     if (!r)
         return;
+    Carillon__V1__Envelope *env = r->env;
     if (!env->contact_list->campaign[0])
         return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "campaign",
                      "campaign is required");
-    check(r, env->contact_list->campaign, env->contact_list->export ? 3 : 1, list_allowed);
+    with_fields(r, list_allowed);
 }
 
 /* --- blacklist -------------------------------------------------------------------------- */
@@ -725,11 +709,12 @@ static void blacklist_allowed(struct kreq *r)
         db_failed(r, NULL);
 }
 
-void contacts_handle_blacklist_add(struct client *c, Carillon__V1__Envelope *env)
+void contacts_handle_blacklist_add(struct request *req)
 {
-    struct kreq *r = kreq_new(c, env);
+    struct kreq *r = kreq_new(req);
     if (!r)
         return;
+    Carillon__V1__Envelope *env = r->env;
     const Carillon__V1__BlacklistAdd *in = env->blacklist_add;
     if (in->n_numbers == 0 || in->n_numbers > 100000)
         return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "numbers",
@@ -751,7 +736,7 @@ void contacts_handle_blacklist_add(struct client *c, Carillon__V1__Envelope *env
         }
         r->numbers[r->nnumbers++] = strdup(ph.e164);
     }
-    check(r, in->campaign, 2, blacklist_allowed);
+    blacklist_allowed(r);
 }
 
 /* --- operations ------------------------------------------------------------------------- */
@@ -882,11 +867,12 @@ static void update_checked(struct kreq *r)
         db_failed(r, NULL);
 }
 
-void contacts_handle_update(struct client *c, Carillon__V1__Envelope *env)
+void contacts_handle_update(struct request *req)
 {
-    struct kreq *r = kreq_new(c, env);
+    struct kreq *r = kreq_new(req);
     if (!r)
         return;
+    Carillon__V1__Envelope *env = r->env;
     const Carillon__V1__ContactUpdate *in = env->contact_update;
     if (!in->campaign[0])
         return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "campaign",
@@ -905,7 +891,7 @@ void contacts_handle_update(struct client *c, Carillon__V1__Envelope *env)
     if (in->action == CARILLON__V1__CONTACT_ACTION__CONTACT_ACTION_DELETE && !in->confirm)
         return kfail(r, CARILLON__V1__CODE__CODE_FAILED_PRECONDITION, "confirm",
                      "deleting contacts is irreversible: confirm it (--yes)");
-    check(r, in->campaign, 2, update_checked);
+    with_fields(r, update_checked);
 }
 
 /* --- lists ------------------------------------------------------------------------------ */
@@ -963,11 +949,12 @@ static void list_set_allowed(struct kreq *r)
         db_failed(r, NULL);
 }
 
-void contacts_handle_list_set(struct client *c, Carillon__V1__Envelope *env)
+void contacts_handle_list_set(struct request *req)
 {
-    struct kreq *r = kreq_new(c, env);
+    struct kreq *r = kreq_new(req);
     if (!r)
         return;
+    Carillon__V1__Envelope *env = r->env;
     const Carillon__V1__ListSet *in = env->list_set;
     if (!in->campaign[0] || !in->list[0])
         return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "list",
@@ -988,7 +975,7 @@ void contacts_handle_list_set(struct client *c, Carillon__V1__Envelope *env)
     if (!in->state[0] && !in->caller_id[0])
         return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "state",
                      "give --state and/or --caller-id");
-    check(r, in->campaign, 2, list_set_allowed);
+    list_set_allowed(r);
 }
 
 static void on_lists(void *arg, const struct cr_pg_result *res)
@@ -1041,12 +1028,12 @@ static void lists_allowed(struct kreq *r)
         db_failed(r, NULL);
 }
 
-void contacts_handle_lists_get(struct client *c, Carillon__V1__Envelope *env)
+void contacts_handle_lists_get(struct request *req)
 {
-    struct kreq *r = kreq_new(c, env);
+    struct kreq *r = kreq_new(req);
     if (!r)
         return;
-    check(r, env->lists_get->campaign, 1, lists_allowed);
+    lists_allowed(r);
 }
 
 /* --- saved filters ---------------------------------------------------------------------- */
@@ -1067,15 +1054,14 @@ static void on_filter_saved(void *arg, const struct cr_pg_result *res)
     kreq_free(r);
 }
 
-void contacts_handle_filter_save(struct client *c, Carillon__V1__Envelope *env)
+void contacts_handle_filter_save(struct request *req)
 {
-    struct kreq *r = kreq_new(c, env);
+    struct kreq *r = kreq_new(req);
     if (!r)
         return;
+    struct client *c = r->c;
+    Carillon__V1__Envelope *env = r->env;
     const Carillon__V1__FilterSave *in = env->filter_save;
-    if (c->user.role == STORE_ROLE_AGENT)
-        return kfail(r, CARILLON__V1__CODE__CODE_PERMISSION_DENIED, NULL,
-                     "saved filters need the supervisor or admin role");
     if (in->expression[0]) {
         /* Checked now against the standard fields; declared fields are checked at use. */
         struct cr_filter_sql tmp;
@@ -1134,11 +1120,12 @@ static void on_filters(void *arg, const struct cr_pg_result *res)
     kreq_free(r);
 }
 
-void contacts_handle_filters_get(struct client *c, Carillon__V1__Envelope *env)
+void contacts_handle_filters_get(struct request *req)
 {
-    struct kreq *r = kreq_new(c, env);
+    struct kreq *r = kreq_new(req);
     if (!r)
         return;
+    struct client *c = r->c;
     char uid[24];
     snprintf(uid, sizeof uid, "%lld", (long long)c->user.id);
     const char *p[] = {uid};
@@ -1283,11 +1270,12 @@ static void modify_allowed(struct kreq *r)
         db_failed(r, NULL);
 }
 
-void contacts_handle_modify(struct client *c, Carillon__V1__Envelope *env)
+void contacts_handle_modify(struct request *req)
 {
-    struct kreq *r = kreq_new(c, env);
+    struct kreq *r = kreq_new(req);
     if (!r)
         return;
+    Carillon__V1__Envelope *env = r->env;
     const Carillon__V1__ContactModify *in = env->contact_modify;
     if (!in->campaign[0] || in->id <= 0)
         return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "id",
@@ -1299,5 +1287,5 @@ void contacts_handle_modify(struct client *c, Carillon__V1__Envelope *env)
         if (strlen(in->values[i]->value) > 4096)
             return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, in->values[i]->name,
                          "value longer than 4096 bytes");
-    check(r, in->campaign, 2, modify_allowed);
+    with_fields(r, modify_allowed);
 }

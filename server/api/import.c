@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "api/request.h"
 #include "api/server.h"
 #include "carillon/log.h"
 #include "carillon/phone.h"
@@ -386,18 +387,10 @@ static void on_fields(void *arg, const struct cr_pg_result *res)
                            "cannot start the import");
 }
 
-static void on_access(void *arg, int err, const struct campaign_access *a)
+/* Rights were checked at the route (edit on the campaign); the campaign's fields and the known
+ * time zones come next. */
+static void import_load_fields(struct import *im)
 {
-    struct import *im = arg;
-    if (err)
-        return import_fail(im, im->begin_rid, CARILLON__V1__CODE__CODE_UNAVAILABLE, NULL,
-                           "the database is unavailable, try again");
-    if (!a->exists)
-        return import_fail(im, im->begin_rid, CARILLON__V1__CODE__CODE_NOT_FOUND, "campaign",
-                           "no campaign '%s'", im->begin->import_begin->campaign);
-    if (im->c->user.role != STORE_ROLE_ADMIN && !a->edit)
-        return import_fail(im, im->begin_rid, CARILLON__V1__CODE__CODE_PERMISSION_DENIED,
-                           "campaign", "you do not have the edit right on this campaign");
     const char *p[] = {im->begin->import_begin->campaign};
     struct cr_pg_batch *b = cr_pg_batch_new(im->c->srv->pg);
     int rc = b ? cr_pg_batch_add(b,
@@ -416,16 +409,13 @@ static void on_access(void *arg, int err, const struct campaign_access *a)
                     "the database is unavailable");
 }
 
-void import_handle_begin(struct client *c, Carillon__V1__Envelope *env)
+void import_handle_begin(struct request *req)
 {
+    struct client *c = req->c;
+    Carillon__V1__Envelope *env = request_take_env(req);
+    request_free(req); /* the import holds its own client reference from here */
     uint64_t rid = env->request_id;
     const Carillon__V1__ImportBegin *in = env->import_begin;
-    if (c->user.role == STORE_ROLE_AGENT) {
-        client_error(c, rid, CARILLON__V1__CODE__CODE_PERMISSION_DENIED, NULL,
-                     "imports need the supervisor or admin role");
-        carillon__v1__envelope__free_unpacked(env, NULL);
-        return;
-    }
     if (c->import) {
         client_error(c, rid, CARILLON__V1__CODE__CODE_FAILED_PRECONDITION, NULL,
                      "an import is already running on this connection");
@@ -453,8 +443,7 @@ void import_handle_begin(struct client *c, Carillon__V1__Envelope *env)
     im->begin = env;
     im->begin_rid = rid;
     c->import = im;
-    if (store_campaign_access(c->srv->pg, in->campaign, c->user.id, on_access, im) != 0)
-        import_fail(im, rid, CARILLON__V1__CODE__CODE_UNAVAILABLE, NULL, "database unavailable");
+    import_load_fields(im);
 }
 
 /* --- rows ------------------------------------------------------------------------------- */
@@ -526,8 +515,11 @@ static void sb_json(struct strbuf *b, const char *s)
     }
 }
 
-void import_handle_rows(struct client *c, Carillon__V1__Envelope *env)
+void import_handle_rows(struct request *req)
 {
+    struct client *c = req->c; /* the connection's, alive: routes without a campaign run at once */
+    Carillon__V1__Envelope *env = request_take_env(req);
+    request_free(req);
     struct import *im = c->import;
     const Carillon__V1__ImportRows *in = env->import_rows;
     if (!im || !im->begun || im->ended) {
@@ -780,8 +772,11 @@ static void on_committed(void *arg, const struct cr_pg_result *res)
     import_free(im);
 }
 
-void import_handle_end(struct client *c, Carillon__V1__Envelope *env)
+void import_handle_end(struct request *req)
 {
+    struct client *c = req->c; /* the connection's, alive: routes without a campaign run at once */
+    Carillon__V1__Envelope *env = request_take_env(req);
+    request_free(req);
     struct import *im = c->import;
     uint64_t rid = env->request_id;
     carillon__v1__envelope__free_unpacked(env, NULL);

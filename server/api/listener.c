@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/request.h"
 #include "api/server.h"
 #include "carillon/log.h"
 #include "carillon/notify.h"
@@ -71,7 +72,7 @@ static const char *body_name(const Carillon__V1__Envelope *env)
     return f ? f->name : "unknown";
 }
 
-typedef void (*handler_fn)(struct client *c, Carillon__V1__Envelope *env);
+typedef void (*session_fn)(struct client *c, Carillon__V1__Envelope *env);
 
 /* Which session state a request needs. */
 enum need {
@@ -80,43 +81,135 @@ enum need {
     NEED_USER,            /* a logged-in person */
 };
 
+/* One route: the session conversation's own handlers (before or around login) take the client
+ * and the envelope; every other request gets a request object once require_right has let it
+ * through, with the right the route names on the campaign its message names. */
 struct route {
     int body_case;
-    handler_fn fn;
+    session_fn session;
+    request_fn fn;
     enum need need;
+    enum right right;
+    const char *campaign_field; /* path of the campaign's name in the body ("campaign.name") */
+    const char *target_field;   /* RIGHT_SELF_OR_ADMIN: the login the request is about */
+    bool global_ok;             /* an empty campaign means every campaign (admins only) */
+    const char *raise_field;    /* a bool in the body that, when true, needs raise_to instead */
+    enum right raise_to;
 };
 
+#define SESSION(body, fn_, need_)                                                                  \
+    {                                                                                              \
+        .body_case = CARILLON__V1__ENVELOPE__BODY_##body, .session = fn_, .need = need_            \
+    }
+#define ROUTE(body, fn_, right_, ...)                                                              \
+    {                                                                                              \
+        .body_case = CARILLON__V1__ENVELOPE__BODY_##body, .fn = fn_, .need = NEED_USER,            \
+        .right = right_, __VA_ARGS__                                                               \
+    }
+
 static const struct route routes[] = {
-    {CARILLON__V1__ENVELOPE__BODY_PING, session_handle_ping, NEED_ANY_AFTER_HELLO},
-    {CARILLON__V1__ENVELOPE__BODY_LOGIN, session_handle_login, NEED_PERSON},
-    {CARILLON__V1__ENVELOPE__BODY_LOGOUT, session_handle_logout, NEED_PERSON},
-    {CARILLON__V1__ENVELOPE__BODY_WHOAMI, session_handle_whoami, NEED_USER},
-    {CARILLON__V1__ENVELOPE__BODY_USER_ADD, users_handle_add, NEED_USER},
-    {CARILLON__V1__ENVELOPE__BODY_USER_LIST, users_handle_list, NEED_USER},
-    {CARILLON__V1__ENVELOPE__BODY_USER_PASSWD, users_handle_passwd, NEED_USER},
-    {CARILLON__V1__ENVELOPE__BODY_USER_DISABLE, users_handle_disable, NEED_USER},
-    {CARILLON__V1__ENVELOPE__BODY_USER_SET_PROFILES, users_handle_set_profiles, NEED_USER},
-    {CARILLON__V1__ENVELOPE__BODY_CAMPAIGN_GRANT, campaigns_handle_grant, NEED_USER},
-    {CARILLON__V1__ENVELOPE__BODY_CAMPAIGN_RIGHTS_GET, campaigns_handle_rights, NEED_USER},
-    {CARILLON__V1__ENVELOPE__BODY_CAMPAIGN_APPLY, campaigns_handle_apply, NEED_USER},
-    {CARILLON__V1__ENVELOPE__BODY_CONTACT_CREATE, contacts_handle_create, NEED_USER},
-    {CARILLON__V1__ENVELOPE__BODY_CONTACT_LIST, contacts_handle_list, NEED_USER},
-    {CARILLON__V1__ENVELOPE__BODY_CONTACT_UPDATE, contacts_handle_update, NEED_USER},
-    {CARILLON__V1__ENVELOPE__BODY_LIST_SET, contacts_handle_list_set, NEED_USER},
-    {CARILLON__V1__ENVELOPE__BODY_CONTACT_MODIFY, contacts_handle_modify, NEED_USER},
-    {CARILLON__V1__ENVELOPE__BODY_FILTER_SAVE, contacts_handle_filter_save, NEED_USER},
-    {CARILLON__V1__ENVELOPE__BODY_FILTERS_GET, contacts_handle_filters_get, NEED_USER},
-    {CARILLON__V1__ENVELOPE__BODY_LISTS_GET, contacts_handle_lists_get, NEED_USER},
-    {CARILLON__V1__ENVELOPE__BODY_IMPORT_BEGIN, import_handle_begin, NEED_USER},
-    {CARILLON__V1__ENVELOPE__BODY_IMPORT_ROWS, import_handle_rows, NEED_USER},
-    {CARILLON__V1__ENVELOPE__BODY_IMPORT_END, import_handle_end, NEED_USER},
-    {CARILLON__V1__ENVELOPE__BODY_BLACKLIST_ADD, contacts_handle_blacklist_add, NEED_USER},
-    {CARILLON__V1__ENVELOPE__BODY_CAMPAIGN_GET, campaigns_handle_get, NEED_USER},
-    {CARILLON__V1__ENVELOPE__BODY_CAMPAIGN_LIST, campaigns_handle_list, NEED_USER},
-    {CARILLON__V1__ENVELOPE__BODY_CAMPAIGN_SET_STATE, campaigns_handle_set_state, NEED_USER},
-    {CARILLON__V1__ENVELOPE__BODY_CAMPAIGN_DELETE, campaigns_handle_delete, NEED_USER},
-    {CARILLON__V1__ENVELOPE__BODY_CAMPAIGN_DUPLICATE, campaigns_handle_duplicate, NEED_USER},
+    SESSION(PING, session_handle_ping, NEED_ANY_AFTER_HELLO),
+    SESSION(LOGIN, session_handle_login, NEED_PERSON),
+    SESSION(LOGOUT, session_handle_logout, NEED_PERSON),
+    SESSION(WHOAMI, session_handle_whoami, NEED_USER),
+    ROUTE(USER_ADD, users_handle_add, RIGHT_ADMIN),
+    ROUTE(USER_LIST, users_handle_list, RIGHT_STAFF),
+    ROUTE(USER_PASSWD, users_handle_passwd, RIGHT_SELF_OR_ADMIN, .target_field = "login"),
+    ROUTE(USER_DISABLE, users_handle_disable, RIGHT_ADMIN),
+    ROUTE(USER_SET_PROFILES, users_handle_set_profiles, RIGHT_ADMIN),
+    ROUTE(CAMPAIGN_GRANT, campaigns_handle_grant, RIGHT_EDIT, .campaign_field = "campaign"),
+    ROUTE(CAMPAIGN_RIGHTS_GET, campaigns_handle_rights, RIGHT_VIEW, .campaign_field = "campaign"),
+    ROUTE(CAMPAIGN_APPLY, campaigns_handle_apply, RIGHT_CREATE, .campaign_field = "campaign.name"),
+    ROUTE(CAMPAIGN_GET, campaigns_handle_get, RIGHT_VIEW, .campaign_field = "name"),
+    ROUTE(CAMPAIGN_LIST, campaigns_handle_list, RIGHT_STAFF),
+    ROUTE(CAMPAIGN_SET_STATE, campaigns_handle_set_state, RIGHT_EDIT, .campaign_field = "name"),
+    ROUTE(CAMPAIGN_DELETE, campaigns_handle_delete, RIGHT_EDIT, .campaign_field = "name"),
+    ROUTE(CAMPAIGN_DUPLICATE, campaigns_handle_duplicate, RIGHT_EDIT, .campaign_field = "name"),
+    ROUTE(CONTACT_CREATE, contacts_handle_create, RIGHT_EDIT, .campaign_field = "campaign"),
+    ROUTE(CONTACT_LIST, contacts_handle_list, RIGHT_VIEW, .campaign_field = "campaign",
+          .raise_field = "export", .raise_to = RIGHT_EXPORT),
+    ROUTE(CONTACT_UPDATE, contacts_handle_update, RIGHT_EDIT, .campaign_field = "campaign"),
+    ROUTE(CONTACT_MODIFY, contacts_handle_modify, RIGHT_EDIT, .campaign_field = "campaign"),
+    ROUTE(LIST_SET, contacts_handle_list_set, RIGHT_EDIT, .campaign_field = "campaign"),
+    ROUTE(LISTS_GET, contacts_handle_lists_get, RIGHT_VIEW, .campaign_field = "campaign"),
+    ROUTE(FILTER_SAVE, contacts_handle_filter_save, RIGHT_STAFF),
+    ROUTE(FILTERS_GET, contacts_handle_filters_get, RIGHT_STAFF),
+    ROUTE(BLACKLIST_ADD, contacts_handle_blacklist_add, RIGHT_EDIT, .campaign_field = "campaign",
+          .global_ok = true),
+    ROUTE(IMPORT_BEGIN, import_handle_begin, RIGHT_EDIT, .campaign_field = "campaign"),
+    ROUTE(IMPORT_ROWS, import_handle_rows, RIGHT_STAFF),
+    ROUTE(IMPORT_END, import_handle_end, RIGHT_STAFF),
 };
+
+/* The request's body message. */
+static const ProtobufCMessage *body_of(const Carillon__V1__Envelope *env)
+{
+    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(
+        &carillon__v1__envelope__descriptor, (unsigned)env->body_case);
+    if (!f || f->type != PROTOBUF_C_TYPE_MESSAGE)
+        return NULL;
+    return *(const ProtobufCMessage *const *)((const char *)env + f->offset);
+}
+
+/* A field of msg by dotted path ("campaign.name"), or NULL (absent sub-message, wrong type). */
+static const void *field_at(const ProtobufCMessage *msg, const char *path, ProtobufCType *type)
+{
+    char part[64];
+    while (msg && path && *path) {
+        const char *dot = strchr(path, '.');
+        size_t n = dot ? (size_t)(dot - path) : strlen(path);
+        if (n >= sizeof part)
+            return NULL;
+        memcpy(part, path, n);
+        part[n] = '\0';
+        const ProtobufCFieldDescriptor *f =
+            protobuf_c_message_descriptor_get_field_by_name(msg->descriptor, part);
+        if (!f || f->label == PROTOBUF_C_LABEL_REPEATED)
+            return NULL;
+        const void *at = (const char *)msg + f->offset;
+        if (!dot) {
+            *type = f->type;
+            return at;
+        }
+        if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+            return NULL;
+        msg = *(const ProtobufCMessage *const *)at;
+        path = dot + 1;
+    }
+    return NULL;
+}
+
+static const char *string_at(const ProtobufCMessage *body, const char *path)
+{
+    ProtobufCType t;
+    const void *at = field_at(body, path, &t);
+    return at && t == PROTOBUF_C_TYPE_STRING ? *(const char *const *)at : "";
+}
+
+static bool bool_at(const ProtobufCMessage *body, const char *path)
+{
+    ProtobufCType t;
+    const void *at = field_at(body, path, &t);
+    return at && t == PROTOBUF_C_TYPE_BOOL && *(const protobuf_c_boolean *)at;
+}
+
+/* Every request of a logged-in person goes through here: the route's right, then its handler. */
+static void dispatch(struct client *c, const struct route *rt, Carillon__V1__Envelope *env)
+{
+    struct request *req = request_new(c, env);
+    if (!req)
+        return;
+    const ProtobufCMessage *body = body_of(env);
+    const char *campaign = rt->campaign_field ? string_at(body, rt->campaign_field) : NULL;
+    if (campaign && !campaign[0] && !rt->global_ok)
+        return request_fail(req, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "campaign",
+                            "%s needs a campaign name", body_name(env));
+    enum right right = rt->right;
+    if (rt->raise_field && bool_at(body, rt->raise_field))
+        right = rt->raise_to;
+    require_right(req, campaign, rt->target_field ? string_at(body, rt->target_field) : NULL, right,
+                  rt->fn);
+}
 
 static void client_on_message(struct cr_conn *conn, Carillon__V1__Envelope *env)
 {
@@ -142,19 +235,23 @@ static void client_on_message(struct cr_conn *conn, Carillon__V1__Envelope *env)
         return;
     }
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        if (routes[i].body_case != (int)env->body_case)
+        const struct route *rt = &routes[i];
+        if (rt->body_case != (int)env->body_case)
             continue;
         if (rid == 0) {
             client_error(c, 0, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "request_id",
                          "a request needs a non-zero request_id");
-        } else if (routes[i].need != NEED_ANY_AFTER_HELLO && c->state == CLIENT_DAEMON) {
+        } else if (rt->need != NEED_ANY_AFTER_HELLO && c->state == CLIENT_DAEMON) {
             client_error(c, rid, CARILLON__V1__CODE__CODE_PERMISSION_DENIED, NULL,
                          "%s is not for daemon connections", body_name(env));
-        } else if (routes[i].need == NEED_USER && c->state != CLIENT_USER) {
+        } else if (rt->need == NEED_USER && c->state != CLIENT_USER) {
             client_error(c, rid, CARILLON__V1__CODE__CODE_UNAUTHENTICATED, NULL,
                          "log in first: %s needs an authenticated user", body_name(env));
+        } else if (rt->session) {
+            rt->session(c, env);
+            return;
         } else {
-            routes[i].fn(c, env);
+            dispatch(c, rt, env);
             return;
         }
         carillon__v1__envelope__free_unpacked(env, NULL);

@@ -98,39 +98,43 @@ void client_error(struct client *c, uint64_t request_id, int code, const char *f
                   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 void client_ok(struct client *c, uint64_t request_id);
 
-/* Request handlers (session.c, users.c). They own env and free it. */
+struct request;
+/* Handlers of the request routes (request.h): run once the route's right is checked; they own
+ * req and free it. */
+typedef void (*request_fn)(struct request *req);
+/* The session conversation's handlers (session.c). They own env and free it. */
 void session_handle_hello(struct client *c, Carillon__V1__Envelope *env);
 void session_handle_login(struct client *c, Carillon__V1__Envelope *env);
 void session_handle_logout(struct client *c, Carillon__V1__Envelope *env);
 void session_handle_ping(struct client *c, Carillon__V1__Envelope *env);
 void session_handle_whoami(struct client *c, Carillon__V1__Envelope *env);
-void users_handle_add(struct client *c, Carillon__V1__Envelope *env);
-void users_handle_list(struct client *c, Carillon__V1__Envelope *env);
-void users_handle_passwd(struct client *c, Carillon__V1__Envelope *env);
-void users_handle_disable(struct client *c, Carillon__V1__Envelope *env);
-void users_handle_set_profiles(struct client *c, Carillon__V1__Envelope *env);
-void contacts_handle_create(struct client *c, Carillon__V1__Envelope *env);
-void contacts_handle_list(struct client *c, Carillon__V1__Envelope *env);
-void contacts_handle_update(struct client *c, Carillon__V1__Envelope *env);
-void contacts_handle_filter_save(struct client *c, Carillon__V1__Envelope *env);
-void contacts_handle_filters_get(struct client *c, Carillon__V1__Envelope *env);
-void contacts_handle_modify(struct client *c, Carillon__V1__Envelope *env);
-void contacts_handle_list_set(struct client *c, Carillon__V1__Envelope *env);
-void contacts_handle_lists_get(struct client *c, Carillon__V1__Envelope *env);
-void import_handle_begin(struct client *c, Carillon__V1__Envelope *env);
-void import_handle_rows(struct client *c, Carillon__V1__Envelope *env);
-void import_handle_end(struct client *c, Carillon__V1__Envelope *env);
+void users_handle_add(struct request *req);
+void users_handle_list(struct request *req);
+void users_handle_passwd(struct request *req);
+void users_handle_disable(struct request *req);
+void users_handle_set_profiles(struct request *req);
+void contacts_handle_create(struct request *req);
+void contacts_handle_list(struct request *req);
+void contacts_handle_update(struct request *req);
+void contacts_handle_filter_save(struct request *req);
+void contacts_handle_filters_get(struct request *req);
+void contacts_handle_modify(struct request *req);
+void contacts_handle_list_set(struct request *req);
+void contacts_handle_lists_get(struct request *req);
+void import_handle_begin(struct request *req);
+void import_handle_rows(struct request *req);
+void import_handle_end(struct request *req);
 /* Rolls back the connection's import when it closes. */
 void import_client_closed(struct client *c);
-void contacts_handle_blacklist_add(struct client *c, Carillon__V1__Envelope *env);
-void campaigns_handle_grant(struct client *c, Carillon__V1__Envelope *env);
-void campaigns_handle_rights(struct client *c, Carillon__V1__Envelope *env);
-void campaigns_handle_apply(struct client *c, Carillon__V1__Envelope *env);
-void campaigns_handle_get(struct client *c, Carillon__V1__Envelope *env);
-void campaigns_handle_list(struct client *c, Carillon__V1__Envelope *env);
-void campaigns_handle_set_state(struct client *c, Carillon__V1__Envelope *env);
-void campaigns_handle_delete(struct client *c, Carillon__V1__Envelope *env);
-void campaigns_handle_duplicate(struct client *c, Carillon__V1__Envelope *env);
+void contacts_handle_blacklist_add(struct request *req);
+void campaigns_handle_grant(struct request *req);
+void campaigns_handle_rights(struct request *req);
+void campaigns_handle_apply(struct request *req);
+void campaigns_handle_get(struct request *req);
+void campaigns_handle_list(struct request *req);
+void campaigns_handle_set_state(struct request *req);
+void campaigns_handle_delete(struct request *req);
+void campaigns_handle_duplicate(struct request *req);
 
 /* Scratch space for a UserInfo's profile list. */
 struct user_info_buf {

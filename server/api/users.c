@@ -1,5 +1,5 @@
 /* User administration requests: add, list, change a password, disable or enable. Admins manage
- * everyone; supervisors may list; anyone may change their own password. */
+ * everyone; supervisors may list; anyone may change their own password (the routes say so). */
 #include <ctype.h>
 #include <errno.h>
 #include <openssl/crypto.h>
@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/request.h"
 #include "api/server.h"
 #include "auth/password.h"
 #include "carillon/log.h"
@@ -61,17 +62,6 @@ static void req_db_error(struct user_req *r, int err)
 static bool is_admin(const struct client *c)
 {
     return c->user.role == STORE_ROLE_ADMIN;
-}
-
-static bool deny_unless(struct client *c, uint64_t rid, bool allowed, const char *what)
-{
-    if (allowed)
-        return false;
-    cr_log_warn("permission_denied", "peer=%s user=%s action=%s", c->peer, cr_log_q(c->user.login),
-                what);
-    client_error(c, rid, CARILLON__V1__CODE__CODE_PERMISSION_DENIED, NULL,
-                 "%s needs the admin role; you are %s", what, store_role_name(c->user.role));
-    return true;
 }
 
 /* Logins: 1..64 of [A-Za-z0-9._@-], starting with a letter or digit (as the users table). */
@@ -153,14 +143,14 @@ static void on_add_hashed(void *arg, int err, bool ok, const char *hash)
     }
 }
 
-void users_handle_add(struct client *c, Carillon__V1__Envelope *env)
+void users_handle_add(struct request *req)
 {
+    struct client *c = req->c;
+    Carillon__V1__Envelope *env = req->env;
     Carillon__V1__UserAdd *in = env->user_add;
     uint64_t rid = env->request_id;
     const char *problem = NULL, *field = NULL;
     long name_chars = utf8_chars(in->display_name);
-    if (deny_unless(c, rid, is_admin(c), "adding a user"))
-        goto out;
     if ((problem = login_problem(in->login)))
         field = "login";
     else if (name_chars < 0)
@@ -190,7 +180,7 @@ void users_handle_add(struct client *c, Carillon__V1__Envelope *env)
         req_free(r);
     }
 out:
-    carillon__v1__envelope__free_unpacked(env, NULL);
+    request_free(req);
 }
 
 /* --- list ----------------------------------------------------------------------------- */
@@ -228,24 +218,18 @@ static void on_users(void *arg, int err, const struct store_user *users, int n)
     req_free(r);
 }
 
-void users_handle_list(struct client *c, Carillon__V1__Envelope *env)
+void users_handle_list(struct request *req)
 {
+    struct client *c = req->c;
+    Carillon__V1__Envelope *env = req->env;
     uint64_t rid = env->request_id;
     bool all = env->user_list->include_disabled;
-    carillon__v1__envelope__free_unpacked(env, NULL);
-    if (c->user.role != STORE_ROLE_ADMIN && c->user.role != STORE_ROLE_SUPERVISOR) {
-        cr_log_warn("permission_denied", "peer=%s user=%s action=user_list", c->peer,
-                    cr_log_q(c->user.login));
-        client_error(c, rid, CARILLON__V1__CODE__CODE_PERMISSION_DENIED, NULL,
-                     "listing users needs the admin or supervisor role; you are %s",
-                     store_role_name(c->user.role));
-        return;
-    }
     struct user_req *r = req_new(c, rid);
     if (r && store_user_list(c->srv->pg, all, on_users, r) != 0) {
         req_db_error(r, -EIO);
         req_free(r);
     }
+    request_free(req);
 }
 
 /* --- passwd --------------------------------------------------------------------------- */
@@ -308,15 +292,15 @@ static void on_self_loaded(void *arg, int err, const struct store_user *u)
     }
 }
 
-void users_handle_passwd(struct client *c, Carillon__V1__Envelope *env)
+void users_handle_passwd(struct request *req)
 {
+    struct client *c = req->c;
+    Carillon__V1__Envelope *env = req->env;
     Carillon__V1__UserPasswd *in = env->user_passwd;
     uint64_t rid = env->request_id;
     const char *target = in->login[0] ? in->login : c->user.login;
     bool self = strcmp(target, c->user.login) == 0;
     const char *problem;
-    if (!self && deny_unless(c, rid, is_admin(c), "changing another user's password"))
-        goto out;
     if ((problem = cr_password_weakness(in->new_password))) {
         client_error(c, rid, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "new_password", "%s",
                      problem);
@@ -352,7 +336,7 @@ void users_handle_passwd(struct client *c, Carillon__V1__Envelope *env)
 out:
     OPENSSL_cleanse(in->new_password, strlen(in->new_password));
     OPENSSL_cleanse(in->old_password, strlen(in->old_password));
-    carillon__v1__envelope__free_unpacked(env, NULL);
+    request_free(req);
 }
 
 /* --- disable / enable ----------------------------------------------------------------- */
@@ -382,12 +366,12 @@ static void on_disabled(void *arg, int err)
     req_free(r);
 }
 
-void users_handle_disable(struct client *c, Carillon__V1__Envelope *env)
+void users_handle_disable(struct request *req)
 {
+    struct client *c = req->c;
+    Carillon__V1__Envelope *env = req->env;
     Carillon__V1__UserDisable *in = env->user_disable;
     uint64_t rid = env->request_id;
-    if (deny_unless(c, rid, is_admin(c), in->enable ? "enabling a user" : "disabling a user"))
-        goto out;
     if (!in->enable && strcmp(in->login, c->user.login) == 0) {
         client_error(c, rid, CARILLON__V1__CODE__CODE_FAILED_PRECONDITION, "login",
                      "you cannot disable yourself");
@@ -403,7 +387,7 @@ void users_handle_disable(struct client *c, Carillon__V1__Envelope *env)
         req_free(r);
     }
 out:
-    carillon__v1__envelope__free_unpacked(env, NULL);
+    request_free(req);
 }
 
 /* --- profiles --------------------------------------------------------------------------- */
@@ -421,13 +405,13 @@ static void on_profiles_set(void *arg, int err)
     req_free(r);
 }
 
-void users_handle_set_profiles(struct client *c, Carillon__V1__Envelope *env)
+void users_handle_set_profiles(struct request *req)
 {
+    struct client *c = req->c;
+    Carillon__V1__Envelope *env = req->env;
     Carillon__V1__UserSetProfiles *in = env->user_set_profiles;
     uint64_t rid = env->request_id;
     char *array = NULL;
-    if (deny_unless(c, rid, is_admin(c), "setting a user's profiles"))
-        goto out;
     if (in->n_profiles > 32) {
         client_error(c, rid, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "profiles",
                      "at most 32 profiles per user");

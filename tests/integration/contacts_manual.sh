@@ -51,7 +51,7 @@ assert_exit 0 carillonctl contact add --campaign "$F" --phone '0690 12 34 56' --
 assert_contains "$OUT" "America/Guadeloupe"
 assert_contains "$OUT" "blocked"
 assert_exit 1 env CARILLON_USER=marc CARILLON_PASSWORD=superv-pass-1 carillonctl blacklist add 0612345678
-assert_contains "$ERR" "global blacklist needs the admin role"
+assert_contains "$ERR" "acts on every campaign: it needs the admin role"
 # removal: audited with who and why; the number is dialable again where no list blocks it
 assert_exit 0 carillonctl blacklist remove --campaign "$F" --reason 'opposition levée' '01 45 67 89 10'
 assert_contains "$OUT" "1 removed, 1 contact numbers dialable again"
