@@ -11,6 +11,7 @@
 #include "carillon/log.h"
 #include "carillon/pbtext.h"
 #include "carillon/phone.h"
+#include "carillon/strbuf.h"
 #include "contacts/filter.h"
 #include "store/campaign_store.h"
 
@@ -154,6 +155,43 @@ static void with_fields(struct kreq *r, void (*next)(struct kreq *))
     load_fields(r);
 }
 
+/* A declared field's value holds what its type says, so filters can compare them. Sets *known
+ * when name is a declared field; true when refused (answered, r freed). */
+static bool custom_field_refused(struct kreq *r, const char *name, const char *v, bool *known)
+{
+    for (size_t k = 0; k < r->ncustom; k++) {
+        if (strcmp(name, r->custom[k].name))
+            continue;
+        *known = true;
+        char *end = NULL;
+        int y, mo, d;
+        char extra;
+        if (r->custom[k].type == CR_FT_NUMBER && v[0] && (strtod(v, &end), *end)) {
+            kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, name,
+                  "'%s' is a number field: '%s' is not a number", name, v);
+            return true;
+        }
+        if (r->custom[k].type == CR_FT_TIMESTAMP && v[0] &&
+            (strlen(v) != 10 || sscanf(v, "%4d-%2d-%2d%c", &y, &mo, &d, &extra) != 3)) {
+            kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, name,
+                  "'%s' is a date field: '%s' is not YYYY-MM-DD", name, v);
+            return true;
+        }
+        return false;
+    }
+    return false;
+}
+
+/* The first field name given twice in values, or NULL. */
+static const char *duplicate_name(Carillon__V1__FieldValue *const *values, size_t n)
+{
+    for (size_t i = 1; i < n; i++)
+        for (size_t k = 0; k < i; k++)
+            if (!strcmp(values[i]->name, values[k]->name))
+                return values[i]->name;
+    return NULL;
+}
+
 /* --- create ----------------------------------------------------------------------------- */
 
 static char *array_of(char *const *items, size_t n)
@@ -224,23 +262,8 @@ static void create_allowed(struct kreq *r)
         bool known = false;
         for (size_t k = 0; k < NTEXT && !known; k++)
             known = !strcmp(name, text_columns[k]);
-        for (size_t k = 0; k < r->ncustom && !known; k++) {
-            if (strcmp(name, r->custom[k].name))
-                continue;
-            known = true;
-            /* Typed fields hold what their type says, so filters can compare them. */
-            const char *v = in->values[i]->value;
-            char *end = NULL;
-            int y, mo, d;
-            char extra;
-            if (r->custom[k].type == CR_FT_NUMBER && v[0] && (strtod(v, &end), *end))
-                return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, name,
-                             "'%s' is a number field: '%s' is not a number", name, v);
-            if (r->custom[k].type == CR_FT_TIMESTAMP && v[0] &&
-                (strlen(v) != 10 || sscanf(v, "%4d-%2d-%2d%c", &y, &mo, &d, &extra) != 3))
-                return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, name,
-                             "'%s' is a date field: '%s' is not YYYY-MM-DD", name, v);
-        }
+        if (!known && custom_field_refused(r, name, in->values[i]->value, &known))
+            return;
         if (!known)
             return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, name,
                          "'%s' is not a field of this campaign (standard fields, or those the "
@@ -1166,19 +1189,30 @@ static void on_modified(void *arg, const struct cr_pg_result *res)
     kreq_free(r);
 }
 
+/* The longest SET clause modify may build: every standard column and the fields array, each
+ * once (names are unique in a request), with room to spare. */
+#define MODIFY_SET_MAX 8192
+
 static void modify_allowed(struct kreq *r)
 {
     const Carillon__V1__ContactModify *in = r->env->contact_modify;
-    /* SET clauses from a fixed list; every value is a parameter ($3 onwards). */
-    char set[4096] = "updated_at = now()";
-    size_t o = strlen(set);
-    const char *params[MAX_VALUES + 2];
+    /* SET clauses from a fixed list; every value is a parameter ($3 onwards). Names are unique
+     * (checked before), so there are at most n_values + 2 arrays + the agent + 2 parameters. */
+    struct cr_strbuf set;
+    cr_strbuf_init(&set, MODIFY_SET_MAX);
+    cr_strbuf_str(&set, "updated_at = now()");
+    const char **params = calloc(in->n_values + 5, sizeof *params);
+    char **keys = calloc(in->n_values + 1, sizeof *keys);
+    char **vals = calloc(in->n_values + 1, sizeof *vals);
+    char *ak = NULL, *av = NULL, *sql = NULL;
+    int rc = -ENOMEM;
+    if (!params || !keys || !vals)
+        goto out;
     char id[24];
     snprintf(id, sizeof id, "%lld", (long long)in->id);
     params[0] = in->campaign;
     params[1] = id;
     int np = 2;
-    char *keys[MAX_VALUES], *vals[MAX_VALUES];
     size_t nk = 0;
     const char *agent = NULL;
     for (size_t i = 0; i < in->n_values; i++) {
@@ -1187,7 +1221,7 @@ static void modify_allowed(struct kreq *r)
         bool std = false;
         for (size_t k = 0; k < NTEXT && !std; k++)
             if (!strcmp(name, text_columns[k])) {
-                o += (size_t)snprintf(set + o, sizeof set - o, ", %s = $%d", text_columns[k], pn);
+                cr_strbuf_printf(&set, ", %s = $%d", text_columns[k], pn);
                 std = true;
             }
         if (std) {
@@ -1197,62 +1231,72 @@ static void modify_allowed(struct kreq *r)
         if (!strcmp(name, "priority")) {
             char *end;
             long pr = strtol(v, &end, 10);
-            if (!v[0] || *end || pr < -32768 || pr > 32767)
-                return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "priority",
-                             "priority is a whole number between -32768 and 32767");
-            o += (size_t)snprintf(set + o, sizeof set - o, ", priority = $%d::smallint", pn);
+            if (!v[0] || *end || pr < -32768 || pr > 32767) {
+                kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "priority",
+                      "priority is a whole number between -32768 and 32767");
+                goto refused;
+            }
+            cr_strbuf_printf(&set, ", priority = $%d::smallint", pn);
         } else if (!strcmp(name, "top_priority") || !strcmp(name, "consent")) {
-            if (strcmp(v, "true") && strcmp(v, "false"))
-                return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, name,
-                             "%s is true or false", name);
-            o += (size_t)snprintf(set + o, sizeof set - o, ", %s = $%d::boolean", name, pn);
+            if (strcmp(v, "true") && strcmp(v, "false")) {
+                kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, name, "%s is true or false",
+                      name);
+                goto refused;
+            }
+            cr_strbuf_printf(&set, ", %s = $%d::boolean", name, pn);
         } else if (!strcmp(name, "next_try")) {
-            o += (size_t)snprintf(set + o, sizeof set - o,
-                                  ", next_try = CASE WHEN $%d = '' THEN NULL ELSE ($%d::timestamp "
-                                  "AT TIME ZONE c.time_zone) END",
-                                  pn, pn);
+            cr_strbuf_printf(&set,
+                             ", next_try = CASE WHEN $%d = '' THEN NULL ELSE ($%d::timestamp "
+                             "AT TIME ZONE c.time_zone) END",
+                             pn, pn);
         } else if (!strcmp(name, "time_zone")) {
-            o += (size_t)snprintf(set + o, sizeof set - o,
-                                  ", time_zone = (SELECT CASE WHEN now() AT TIME ZONE $%d IS NOT "
-                                  "NULL THEN $%d END)",
-                                  pn, pn);
+            cr_strbuf_printf(&set,
+                             ", time_zone = (SELECT CASE WHEN now() AT TIME ZONE $%d IS NOT "
+                             "NULL THEN $%d END)",
+                             pn, pn);
         } else if (!strcmp(name, "agent")) {
             agent = v;
-            o += (size_t)snprintf(set + o, sizeof set - o,
-                                  ", agent_id = (SELECT id FROM users WHERE login = nullif($%d, "
-                                  "'') AND role = 'agent')",
-                                  pn);
+            cr_strbuf_printf(&set,
+                             ", agent_id = (SELECT id FROM users WHERE login = nullif($%d, "
+                             "'') AND role = 'agent')",
+                             pn);
         } else {
             bool known = false;
-            for (size_t k = 0; k < r->ncustom && !known; k++)
-                known = !strcmp(name, r->custom[k].name);
-            if (!known)
-                return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, name,
-                             "'%s' is not a field of this campaign", name);
+            if (custom_field_refused(r, name, v, &known))
+                goto refused;
+            if (!known) {
+                kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, name,
+                      "'%s' is not a field of this campaign", name);
+                goto refused;
+            }
             keys[nk] = (char *)name;
             vals[nk++] = (char *)v;
             continue;
         }
         params[np++] = v;
     }
-    char *ak = NULL, *av = NULL;
     if (nk) {
         ak = array_of(keys, nk);
         av = array_of(vals, nk);
-        o += (size_t)snprintf(set + o, sizeof set - o,
-                              ", fields = c.fields || jsonb_object($%d::text[], $%d::text[])",
-                              np + 1, np + 2);
-        params[np++] = ak ? ak : "{}";
-        params[np++] = av ? av : "{}";
+        if (!ak || !av)
+            goto out;
+        cr_strbuf_printf(&set, ", fields = c.fields || jsonb_object($%d::text[], $%d::text[])",
+                         np + 1, np + 2);
+        params[np++] = ak;
+        params[np++] = av;
     }
     char agent_param[16] = "''";
     if (agent) {
         params[np++] = agent;
         snprintf(agent_param, sizeof agent_param, "$%d", np);
     }
-    char *sql = NULL;
-    int rc = -ENOMEM;
-    if (o < sizeof set - 1 &&
+    if (set.err == -E2BIG) {
+        kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "values",
+              "the change is too large (over %d bytes of SQL): change fewer fields at once",
+              MODIFY_SET_MAX);
+        goto refused;
+    }
+    if (!set.err &&
         asprintf(&sql,
                  "WITH target AS (SELECT c.id, c.state FROM contacts c JOIN campaigns k ON k.id = "
                  "c.campaign_id WHERE k.name = $1 AND c.id = $2::bigint), "
@@ -1261,13 +1305,19 @@ static void modify_allowed(struct kreq *r)
                  "upd AS (UPDATE contacts c SET %s FROM target t, agent_ok g WHERE c.id = t.id "
                  "AND t.state <> 'running' AND g.ok RETURNING c.id) "
                  "SELECT t.state <> 'running', (SELECT ok FROM agent_ok) FROM target t",
-                 agent_param, agent_param, set) > 0)
+                 agent_param, agent_param, cr_strbuf_text(&set)) > 0)
         rc = cr_pg_query(r->c->srv->pg, sql, np, params, on_modified, r);
+out:
+    if (rc)
+        db_failed(r, NULL);
+refused:
+    cr_strbuf_free(&set);
     free(sql);
     free(ak);
     free(av);
-    if (rc)
-        db_failed(r, NULL);
+    free(params);
+    free(keys);
+    free(vals);
 }
 
 void contacts_handle_modify(struct request *req)
@@ -1287,5 +1337,9 @@ void contacts_handle_modify(struct request *req)
         if (strlen(in->values[i]->value) > 4096)
             return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, in->values[i]->name,
                          "value longer than 4096 bytes");
+    const char *twice = duplicate_name(in->values, in->n_values);
+    if (twice)
+        return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, twice,
+                     "field '%s' is given twice: give each field once", twice);
     with_fields(r, modify_allowed);
 }

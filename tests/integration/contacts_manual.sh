@@ -117,6 +117,17 @@ assert_exit 1 carillonctl contact modify --campaign "$F" --id "$idz" --field nop
 assert_contains "$ERR" "'nope' is not a field"
 assert_exit 0 carillonctl contact modify --campaign "$F" --id "$idz" --field next_try= --field agent= --field city=Lyon
 assert_eq "|" "$(psql -Atc "select coalesce(next_try::text, ''), coalesce(agent_id::text, '') from contacts where id = $idz")"
+# a field given twice is refused by name (200 of them once overflowed the SET clause's stack
+# buffer); a declared field's type is checked as at creation; nothing changes
+many=()
+for _ in $(seq 200); do many+=(--field "next_try=2027-03-02 10:30"); done
+assert_exit 1 carillonctl contact modify --campaign "$F" --id "$idz" "${many[@]}"
+assert_contains "$ERR" "field 'next_try' is given twice"
+assert_exit 1 carillonctl contact modify --campaign "$F" --id "$idz" --field city=Paris --field city=Lyon
+assert_contains "$ERR" "given twice"
+assert_exit 1 carillonctl contact modify --campaign "$F" --id "$idz" --field anciennete=beaucoup
+assert_contains "$ERR" "'anciennete' is a number field"
+assert_eq "Lyon|13" "$(psql -Atc "select city, fields->>'anciennete' from contacts where id = $idz")"
 
 # operations on one contact, a selection, or a filter; live calls are left alone
 q() { psql -Atc "$1"; }
