@@ -4,7 +4,11 @@
  *
  *   cr-probe --server HOST:PORT --ca CA [--cert C --key K] STEP...
  *   steps: hello ROLE [VERSION] | ping | login USER PASSWORD | unknown | garbage |
- *          oversize BYTES | expect-close
+ *          oversize BYTES | expect-close | send BODY [PATH=VALUE]...
+ * send builds any request by reflection: BODY is the Envelope's field (contact_list), each
+ * PATH=VALUE sets a field of it (campaign.name=X; repeated fields append; enums by value name or
+ * number; bools true/false). Other answers print "reply body=NAME" (contact lists add
+ * "rows=N total=T").
  * Output lines: "welcome node=N version=V", "pong", "login_ok user=U role=R",
  * "error code=CODE field=F message=M", "closed error=E". Exit 0 when every step ran, 3 when the
  * connection failed before the first step. */
@@ -53,6 +57,114 @@ static int role_value(const char *s)
 }
 
 static void run_steps(struct probe *p);
+static void send_env(struct probe *p, Carillon__V1__Envelope *env);
+
+static ProtobufCMessage *message_new(const ProtobufCMessageDescriptor *d)
+{
+    ProtobufCMessage *m = calloc(1, d->sizeof_message);
+    if (!m)
+        exit(4);
+    d->message_init(m);
+    return m;
+}
+
+/* Sets the field at path ("campaign.name") of m from text; -1 when path names no field. */
+static int set_field(ProtobufCMessage *m, const char *path, const char *val)
+{
+    char name[128];
+    const char *dot = strchr(path, '.');
+    size_t n = dot ? (size_t)(dot - path) : strlen(path);
+    if (n >= sizeof name)
+        return -1;
+    memcpy(name, path, n);
+    name[n] = '\0';
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field_by_name(m->descriptor, name);
+    if (!f)
+        return -1;
+    char *at = (char *)m + f->offset;
+    if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
+        *(uint32_t *)((char *)m + f->quantifier_offset) = f->id;
+    if (dot) {
+        if (f->type != PROTOBUF_C_TYPE_MESSAGE || f->label == PROTOBUF_C_LABEL_REPEATED)
+            return -1;
+        ProtobufCMessage **sub = (ProtobufCMessage **)at;
+        if (!*sub)
+            *sub = message_new(f->descriptor);
+        return set_field(*sub, dot + 1, val);
+    }
+    size_t size = f->type == PROTOBUF_C_TYPE_STRING    ? sizeof(char *)
+                  : f->type == PROTOBUF_C_TYPE_BOOL    ? sizeof(protobuf_c_boolean)
+                  : f->type == PROTOBUF_C_TYPE_INT64   ? sizeof(int64_t)
+                  : f->type == PROTOBUF_C_TYPE_UINT64  ? sizeof(uint64_t)
+                  : f->type == PROTOBUF_C_TYPE_MESSAGE ? sizeof(void *)
+                                                       : sizeof(int32_t);
+    if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+        size_t *count = (size_t *)((char *)m + f->quantifier_offset);
+        char *arr = realloc(*(char **)at, (*count + 1) * size);
+        if (!arr)
+            exit(4);
+        *(char **)at = arr;
+        at = arr + (*count)++ * size;
+    }
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_STRING:
+        *(char **)at = strdup(val);
+        break;
+    case PROTOBUF_C_TYPE_BOOL:
+        *(protobuf_c_boolean *)at = strcmp(val, "true") == 0;
+        break;
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_UINT64:
+        *(int64_t *)at = strtoll(val, NULL, 10);
+        break;
+    case PROTOBUF_C_TYPE_ENUM: {
+        const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value_by_name(
+            (const ProtobufCEnumDescriptor *)f->descriptor, val);
+        *(int32_t *)at = v ? v->value : atoi(val);
+        break;
+    }
+    case PROTOBUF_C_TYPE_MESSAGE: /* a repeated message: one with its first field set */
+        *(ProtobufCMessage **)at = message_new(f->descriptor);
+        return set_field(*(ProtobufCMessage **)at,
+                         ((const ProtobufCMessageDescriptor *)f->descriptor)->fields[0].name, val);
+    default:
+        *(int32_t *)at = (int32_t)strtol(val, NULL, 10);
+    }
+    if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->quantifier_offset &&
+        !(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF))
+        *(protobuf_c_boolean *)((char *)m + f->quantifier_offset) = 1;
+    return 0;
+}
+
+/* send BODY [PATH=VALUE]...: returns the number of arguments used. */
+static int send_built(struct probe *p, char **a, int left)
+{
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field_by_name(&carillon__v1__envelope__descriptor, a[1]);
+    if (!f || f->type != PROTOBUF_C_TYPE_MESSAGE) {
+        fprintf(stderr, "cr-probe: no request body '%s'\n", a[1]);
+        exit(2);
+    }
+    ProtobufCMessage *body = message_new(f->descriptor);
+    int used = 2;
+    for (; used < left; used++) {
+        char *eq = strchr(a[used], '=');
+        if (!eq)
+            break;
+        *eq = '\0';
+        int rc = set_field(body, a[used], eq + 1);
+        *eq = '=';
+        if (rc)
+            break; /* not a field: the next step */
+    }
+    Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
+    env.body_case = (Carillon__V1__Envelope__BodyCase)f->id;
+    *(ProtobufCMessage **)((char *)&env + f->offset) = body;
+    send_env(p, &env);
+    protobuf_c_message_free_unpacked(body, NULL);
+    return used;
+}
 
 static void send_env(struct probe *p, Carillon__V1__Envelope *env)
 {
@@ -114,6 +226,8 @@ static void run_step(struct probe *p)
         p->next += 2;
         if (cr_conn_send_raw(p->conn, hdr, sizeof hdr))
             printf("send_failed\n");
+    } else if (strcmp(a[0], "send") == 0 && left >= 2) {
+        p->next += send_built(p, a, left);
     } else if (strcmp(a[0], "expect-close") == 0) {
         p->next++;
     } else {
@@ -158,8 +272,15 @@ static void on_message(struct cr_conn *c, Carillon__V1__Envelope *env)
                env->error->field[0] ? env->error->field : "-", (unsigned long long)env->request_id,
                env->error->message);
         break;
-    default:
-        printf("message body=%d\n", env->body_case);
+    case CARILLON__V1__ENVELOPE__BODY_CONTACT_LIST_REPLY:
+        printf("reply body=contact_list_reply rows=%zu total=%llu\n",
+               env->contact_list_reply->n_rows, (unsigned long long)env->contact_list_reply->total);
+        break;
+    default: {
+        const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(
+            &carillon__v1__envelope__descriptor, (unsigned)env->body_case);
+        printf("reply body=%s\n", f ? f->name : "?");
+    }
     }
     fflush(stdout);
     carillon__v1__envelope__free_unpacked(env, NULL);
