@@ -14,15 +14,13 @@
 #include "carillon/strbuf.h"
 #include "contacts/filter.h"
 #include "store/campaign_store.h"
+#include "store/contacts_store.h"
 
 #define MAX_PHONES 8
 #define MAX_VALUES 200
 
-/* Standard text columns a contact may be given directly. */
-static const char *const text_columns[] = {"last_name", "first_name", "civility", "company",
-                                           "address",   "zip",        "city",     "country",
-                                           "email",     "customer_id"};
-#define NTEXT (sizeof text_columns / sizeof text_columns[0])
+#define text_columns store_contact_text_columns
+#define NTEXT        STORE_CONTACT_NTEXT
 
 /* A contact request's working state; owns req (and through it the envelope). */
 struct kreq {
@@ -130,21 +128,7 @@ static void on_fields(void *arg, const struct cr_pg_result *res)
 
 static void load_fields(struct kreq *r)
 {
-    const char *campaign =
-        r->env->body_case == CARILLON__V1__ENVELOPE__BODY_CONTACT_CREATE
-            ? r->env->contact_create->campaign
-        : r->env->body_case == CARILLON__V1__ENVELOPE__BODY_CONTACT_UPDATE
-            ? r->env->contact_update->campaign
-        : r->env->body_case == CARILLON__V1__ENVELOPE__BODY_LIST_SET  ? r->env->list_set->campaign
-        : r->env->body_case == CARILLON__V1__ENVELOPE__BODY_LISTS_GET ? r->env->lists_get->campaign
-        : r->env->body_case == CARILLON__V1__ENVELOPE__BODY_CONTACT_MODIFY
-            ? r->env->contact_modify->campaign
-            : r->env->contact_list->campaign;
-    const char *p[] = {campaign};
-    if (cr_pg_query(r->c->srv->pg,
-                    "SELECT f.name, f.type FROM campaign_fields f JOIN campaigns c ON c.id = "
-                    "f.campaign_id WHERE c.name = $1 ORDER BY f.position",
-                    1, p, on_fields, r) != 0)
+    if (store_campaign_fields(r->c->srv->pg, r->req->campaign, on_fields, r) != 0)
         db_failed(r, NULL);
 }
 
@@ -193,31 +177,6 @@ static const char *duplicate_name(Carillon__V1__FieldValue *const *values, size_
 }
 
 /* --- create ----------------------------------------------------------------------------- */
-
-static char *array_of(char *const *items, size_t n)
-{
-    size_t len = 3;
-    for (size_t i = 0; i < n; i++)
-        len += 2 * strlen(items[i]) + 3;
-    char *s = malloc(len), *o = s;
-    if (!s)
-        return NULL;
-    *o++ = '{';
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            *o++ = ',';
-        *o++ = '"';
-        for (const char *p = items[i]; *p; p++) {
-            if (*p == '"' || *p == '\\')
-                *o++ = '\\';
-            *o++ = *p;
-        }
-        *o++ = '"';
-    }
-    *o++ = '}';
-    *o = '\0';
-    return s;
-}
 
 static void on_created(void *arg, const struct cr_pg_result *res)
 {
@@ -291,69 +250,30 @@ static void create_allowed(struct kreq *r)
         numbers[i] = r->phones[i].e164;
         types[i] = r->phone_types[i];
     }
-    char prio[16];
-    snprintf(prio, sizeof prio, "%d", in->priority);
-    char uid[24];
-    snprintf(uid, sizeof uid, "%lld", (long long)r->c->user.id);
-    char *a_numbers = array_of(numbers, (size_t)r->nphones);
-    char *a_types = array_of(types, (size_t)r->nphones);
-    char *a_keys = array_of(keys, nk);
-    char *a_vals = array_of(vals, nk);
     const char *tz = NULL;
     for (int i = 0; i < r->nphones && !tz; i++)
         tz = r->phones[i].time_zone;
-    const char *p[] = {in->campaign,
-                       in->list[0] ? in->list : "default",
-                       uid,
-                       prio,
-                       in->top_priority ? "t" : "f",
-                       in->agent,
-                       tz ? tz : "",
-                       in->next_try,
-                       in->no_consent ? "f" : "t",
-                       a_keys,
-                       a_vals,
-                       a_numbers,
-                       a_types,
-                       in->country[0] ? in->country : "FR",
-                       cols[0] ? cols[0] : "",
-                       cols[1] ? cols[1] : "",
-                       cols[2] ? cols[2] : "",
-                       cols[3] ? cols[3] : "",
-                       cols[4] ? cols[4] : "",
-                       cols[5] ? cols[5] : "",
-                       cols[6] ? cols[6] : "",
-                       cols[7] ? cols[7] : "",
-                       cols[8] ? cols[8] : "",
-                       cols[9] ? cols[9] : ""};
-    int rc = -ENOMEM;
-    if (a_numbers && a_types && a_keys && a_vals)
-        rc = cr_pg_query(
-            r->c->srv->pg,
-            "WITH camp AS (SELECT id, time_zone FROM campaigns WHERE name = $1), "
-            "l AS (INSERT INTO lists AS l (campaign_id, name, created_by, default_country) "
-            "SELECT camp.id, $2, $3::bigint, $14 FROM camp ON CONFLICT (campaign_id, name) DO "
-            "UPDATE SET name = EXCLUDED.name RETURNING l.id, l.campaign_id), "
-            "ct AS (INSERT INTO contacts (campaign_id, list_id, priority, top_priority, "
-            "agent_id, time_zone, next_try, consent, fields, last_name, first_name, civility, "
-            "company, address, zip, city, country, email, customer_id) SELECT l.campaign_id, "
-            "l.id, $4::smallint, $5::bool, (SELECT id FROM users WHERE login = nullif($6, '')), "
-            "coalesce(nullif($7, ''), camp.time_zone), CASE WHEN $8 = '' THEN NULL ELSE "
-            "($8::timestamp AT TIME ZONE coalesce(nullif($7, ''), camp.time_zone)) END, "
-            "$9::bool, jsonb_object($10::text[], $11::text[]), $15, $16, $17, $18, $19, $20, "
-            "$21, $22, $23, $24 FROM l, camp RETURNING id, time_zone, campaign_id) "
-            "INSERT INTO addresses (contact_id, position, number, type, state) SELECT ct.id, "
-            "t.ord, t.n, t.ty, CASE WHEN EXISTS (SELECT 1 FROM blacklist b WHERE b.number = "
-            "t.n AND (b.campaign_id IS NULL OR b.campaign_id = ct.campaign_id)) THEN 'blocked' "
-            "WHEN t.ord = 1 THEN 'scheduled' ELSE 'waiting' END FROM ct, unnest($12::text[], "
-            "$13::text[]) WITH ORDINALITY AS t(n, ty, ord) RETURNING contact_id, "
-            "(SELECT time_zone FROM ct), number, type, state",
-            24, p, on_created, r);
-    free(a_numbers);
-    free(a_types);
-    free(a_keys);
-    free(a_vals);
-    if (rc)
+    struct store_contact_new n = {
+        .campaign = in->campaign,
+        .list = in->list[0] ? in->list : "default",
+        .agent = in->agent,
+        .time_zone = tz ? tz : "",
+        .next_try = in->next_try,
+        .country = in->country[0] ? in->country : "FR",
+        .created_by = r->c->user.id,
+        .priority = in->priority,
+        .top_priority = in->top_priority,
+        .consent = !in->no_consent,
+        .field_names = keys,
+        .field_values = vals,
+        .nfields = nk,
+        .numbers = numbers,
+        .types = types,
+        .nnumbers = (size_t)r->nphones,
+    };
+    for (size_t k = 0; k < NTEXT; k++)
+        n.text[k] = cols[k];
+    if (store_contact_create(r->c->srv->pg, &n, on_created, r) != 0)
         db_failed(r, NULL);
 }
 
@@ -459,38 +379,6 @@ static void on_listed(void *arg, const struct cr_pg_result *res)
     kreq_free(r);
 }
 
-/* Appends the SQL of one column (as text) to sql. */
-static bool column_sql(struct kreq *r, const char *name, char *sql, size_t len)
-{
-    if (!strcmp(name, "phone")) {
-        snprintf(sql, len,
-                 "coalesce((SELECT string_agg(a.number || CASE WHEN a.state = "
-                 "'blocked' THEN ' (blocked)' ELSE '' END, ' ' ORDER BY a.position) "
-                 "FROM addresses a WHERE a.contact_id = c.id), '')");
-        return true;
-    }
-    for (size_t i = 0; i < cr_filter_standard_nfields; i++) {
-        const struct cr_filter_field *f = &cr_filter_standard_fields[i];
-        if (f->sql && !strcmp(f->name, name)) {
-            if (f->type == CR_FT_TIMESTAMP)
-                snprintf(sql, len,
-                         "coalesce(to_char(%s AT TIME ZONE c.time_zone, 'YYYY-MM-DD HH24:MI'), "
-                         "'')",
-                         f->sql);
-            else
-                snprintf(sql, len, "coalesce((%s)::text, '')", f->sql);
-            return true;
-        }
-    }
-    for (size_t i = 0; i < r->ncustom; i++) {
-        if (!strcmp(r->custom[i].name, name)) {
-            snprintf(sql, len, "coalesce(c.fields->>'%s', '')", r->custom[i].name);
-            return true;
-        }
-    }
-    return false;
-}
-
 /* Every column, for exports: the contact's state and history, then its fields. */
 static const char *const export_columns[] = {
     "id",          "list",     "state",    "last_name",
@@ -523,12 +411,7 @@ static void with_saved_filter(struct kreq *r, const char *filter, void (*next)(s
     }
     snprintf(r->saved_name, sizeof r->saved_name, "%s", filter + 1);
     r->after_saved = next;
-    char uid[24];
-    snprintf(uid, sizeof uid, "%lld", (long long)r->c->user.id);
-    const char *p[] = {uid, r->saved_name};
-    if (cr_pg_query(r->c->srv->pg,
-                    "SELECT expression FROM saved_filters WHERE user_id = $1::bigint AND name = $2",
-                    2, p, on_saved, r) != 0)
+    if (store_saved_filter_get(r->c->srv->pg, r->c->user.id, r->saved_name, on_saved, r) != 0)
         db_failed(r, NULL);
 }
 
@@ -552,36 +435,29 @@ static void list_compiled(struct kreq *r)
     r->columns = calloc(n, sizeof *r->columns);
     if (!r->columns)
         return kfail(r, CARILLON__V1__CODE__CODE_RESOURCE_EXHAUSTED, NULL, "out of memory");
-    char *select = calloc(1, 250 * 600);
-    size_t o = 0;
     for (size_t i = 0; i < n; i++) {
         const char *name = in->n_columns ? in->columns[i]
                            : all ? (i < NEXPORT ? export_columns[i] : r->custom[i - NEXPORT].name)
                                  : default_columns[i];
-        char col[560];
-        if (!column_sql(r, name, col, sizeof col)) {
-            free(select);
+        if (!store_contact_column_known(name, r->custom, r->ncustom))
             return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "columns",
                          "unknown column '%s'", name);
-        }
-        r->columns[r->ncolumns++] = strdup(name);
-        o += (size_t)snprintf(select + o, 250 * 600 - o, "%s%s", i ? ", " : "", col);
+        if (!(r->columns[r->ncolumns] = strdup(name)))
+            return kfail(r, CARILLON__V1__CODE__CODE_RESOURCE_EXHAUSTED, NULL, "out of memory");
+        r->ncolumns++;
     }
     char err[300];
     const char *expr = r->saved_expr ? r->saved_expr : in->filter;
-    if (expr[0] && cr_filter_compile(expr, r->custom, r->ncustom, 2, &r->filter, err, sizeof err)) {
-        free(select);
+    if (expr[0] && cr_filter_compile(expr, r->custom, r->ncustom, 2, &r->filter, err, sizeof err))
         return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "filter", "%s", err);
-    }
     unsigned limit = in->limit ? in->limit : 100;
     if (limit > 1000)
         limit = 1000;
     /* Without the export right a listing is a look, not an export: one page of at most
      * REQUEST_VIEW_PAGE_MAX rows, inside the campaign's first REQUEST_VIEW_ROWS_MAX contacts
      * (by id, filters apply within them), so paging or filtering cannot read the whole file. */
-    bool exporter = request_holds(r->req, RIGHT_EXPORT);
-    const char *window = "true";
-    if (!exporter) {
+    unsigned window = 0;
+    if (!request_holds(r->req, RIGHT_EXPORT)) {
         if (in->offset >= REQUEST_VIEW_ROWS_MAX)
             return kfail(r, CARILLON__V1__CODE__CODE_PERMISSION_DENIED, "offset",
                          "without the export right a listing stops at the campaign's first %d "
@@ -591,37 +467,20 @@ static void list_compiled(struct kreq *r)
             limit = REQUEST_VIEW_PAGE_MAX;
         if (in->offset + limit > REQUEST_VIEW_ROWS_MAX)
             limit = REQUEST_VIEW_ROWS_MAX - in->offset;
-        window = "c.id IN (SELECT w.id FROM contacts w WHERE w.campaign_id = c.campaign_id "
-                 "ORDER BY w.id LIMIT " CR_STR(REQUEST_VIEW_ROWS_MAX) ")";
+        window = REQUEST_VIEW_ROWS_MAX;
     }
-    char *sql = NULL, *count = NULL;
-    const char *where = r->filter.where ? r->filter.where : "true";
-    int rc = -ENOMEM;
-    if (asprintf(&sql,
-                 "SELECT %s FROM contacts c WHERE c.campaign_id = (SELECT id FROM campaigns "
-                 "WHERE name = $1) AND %s AND %s ORDER BY c.id LIMIT %u OFFSET %u",
-                 select, window, where, limit, in->offset) > 0 &&
-        asprintf(&count,
-                 "SELECT count(*) FROM contacts c WHERE c.campaign_id = (SELECT id FROM "
-                 "campaigns WHERE name = $1) AND %s AND %s",
-                 window, where) > 0) {
-        const char *params[CR_FILTER_MAX_PARAMS + 1];
-        params[0] = in->campaign;
-        for (int i = 0; i < r->filter.nparams; i++)
-            params[i + 1] = r->filter.params[i];
-        struct cr_pg_batch *b = cr_pg_batch_new(r->c->srv->pg);
-        rc = b ? cr_pg_batch_add(b, sql, 1 + r->filter.nparams, params) : -ENOMEM;
-        if (!rc)
-            rc = cr_pg_batch_add(b, count, 1 + r->filter.nparams, params);
-        if (!rc)
-            rc = cr_pg_batch_send(b, on_listed, r);
-        else if (b)
-            cr_pg_batch_discard(b);
-    }
-    free(sql);
-    free(count);
-    free(select);
-    if (rc)
+    struct store_contact_page q = {
+        .campaign = in->campaign,
+        .columns = r->columns,
+        .ncolumns = r->ncolumns,
+        .custom = r->custom,
+        .ncustom = r->ncustom,
+        .filter = r->filter.where ? &r->filter : NULL,
+        .window = window,
+        .limit = limit,
+        .offset = in->offset,
+    };
+    if (store_contact_page(r->c->srv->pg, &q, on_listed, r) != 0)
         db_failed(r, NULL);
 }
 
@@ -670,63 +529,14 @@ static void on_blacklisted(void *arg, const struct cr_pg_result *res)
 static void blacklist_allowed(struct kreq *r)
 {
     const Carillon__V1__BlacklistAdd *in = r->env->blacklist_add;
-    char *arr = array_of(r->numbers, r->nnumbers);
-    const char *p[] = {in->campaign, arr ? arr : "{}", in->reason, (char[24]){0}};
-    char uid[24];
-    snprintf(uid, sizeof uid, "%lld", (long long)r->c->user.id);
-    p[3] = uid;
-    struct cr_pg_batch *b = arr ? cr_pg_batch_new(r->c->srv->pg) : NULL;
-    int rc = b ? 0 : -ENOMEM;
-    if (!rc && in->remove) {
-        /* Removal: each number leaves an audit row with who, when and why; numbers no list
-         * blocks any more are dialable again (waiting; the engine schedules them). */
-        rc = cr_pg_batch_add(b,
-                             "DELETE FROM blacklist WHERE number = ANY($2::text[]) AND "
-                             "campaign_id IS NOT DISTINCT FROM (SELECT id FROM campaigns WHERE "
-                             "name = nullif($1, ''))",
-                             2, p);
-        if (!rc)
-            rc = cr_pg_batch_add(b,
-                                 "INSERT INTO audit_log (actor_id, action, subject, detail) "
-                                 "SELECT $4::bigint, 'blacklist.remove', x, jsonb_build_object("
-                                 "'campaign', nullif($1::text, ''), 'reason', $3::text) FROM "
-                                 "unnest($2::text[]) x",
-                                 4, p);
-        if (!rc)
-            rc = cr_pg_batch_add(b,
-                                 "UPDATE addresses a SET state = 'waiting' FROM contacts c "
-                                 "WHERE c.id = a.contact_id AND a.state = 'blocked' AND a.number "
-                                 "= ANY($1::text[]) AND NOT EXISTS (SELECT 1 FROM blacklist b "
-                                 "WHERE b.number = a.number AND (b.campaign_id IS NULL OR "
-                                 "b.campaign_id = c.campaign_id))",
-                                 1, p + 1);
-        if (!rc)
-            rc = cr_pg_batch_send(b, on_blacklisted, r);
-        else
-            cr_pg_batch_discard(b);
-        free(arr);
-        if (rc)
-            db_failed(r, NULL);
-        return;
-    }
-    /* Campaign blacklists name their campaign; the global one has none. */
-    if (!rc)
-        rc = cr_pg_batch_add(b,
-                             "INSERT INTO blacklist (campaign_id, number, reason, added_by) "
-                             "SELECT (SELECT id FROM campaigns WHERE name = nullif($1, '')), x, "
-                             "$3, $4::bigint FROM unnest($2::text[]) x ON CONFLICT DO NOTHING",
-                             4, p);
-    if (!rc)
-        rc = cr_pg_batch_add(b,
-                             "UPDATE addresses a SET state = 'blocked' FROM contacts c WHERE "
-                             "c.id = a.contact_id AND a.number = ANY($2::text[]) AND a.state <> "
-                             "'blocked' AND ($1 = '' OR c.campaign_id = (SELECT id FROM "
-                             "campaigns WHERE name = $1)) AND $3 = $3 AND $4 = $4",
-                             4, p);
-    if (!rc)
-        rc = cr_pg_batch_send(b, on_blacklisted, r);
-    else if (b)
-        cr_pg_batch_discard(b);
+    char *arr = store_text_array(r->numbers, r->nnumbers);
+    int rc = -ENOMEM;
+    if (arr && in->remove)
+        rc = store_blacklist_remove(r->c->srv->pg, in->campaign, arr, in->reason, r->c->user.id,
+                                    on_blacklisted, r);
+    else if (arr)
+        rc = store_blacklist_add(r->c->srv->pg, in->campaign, arr, in->reason, r->c->user.id,
+                                 on_blacklisted, r);
     free(arr);
     if (rc)
         db_failed(r, NULL);
@@ -809,59 +619,29 @@ static void update_compiled(struct kreq *r)
     for (size_t i = 0; i < in->n_ids; i++)
         o += sprintf(o, "%s%lld", i ? "," : "", (long long)in->ids[i]);
     strcpy(o, "}");
-    const char *action;
+    enum store_contact_action action;
     switch (in->action) {
     case CARILLON__V1__CONTACT_ACTION__CONTACT_ACTION_RESET:
-        action = "UPDATE contacts c SET state = 'waiting', next_try = NULL, attempts = 0, "
-                 "manual_reschedules = 0, updated_at = now() FROM target t WHERE c.id = t.id";
+        action = STORE_CONTACT_RESET;
         break;
     case CARILLON__V1__CONTACT_ACTION__CONTACT_ACTION_RELOAD:
-        action = "UPDATE contacts c SET state = 'waiting', next_try = NULL, updated_at = now() "
-                 "FROM target t WHERE c.id = t.id";
+        action = STORE_CONTACT_RELOAD;
         break;
     case CARILLON__V1__CONTACT_ACTION__CONTACT_ACTION_SHELVE:
-        action = "UPDATE contacts c SET state = 'shelved', updated_at = now() FROM target t "
-                 "WHERE c.id = t.id";
+        action = STORE_CONTACT_SHELVE;
         break;
     case CARILLON__V1__CONTACT_ACTION__CONTACT_ACTION_MOVE:
-        action = "UPDATE contacts c SET list_id = (SELECT id FROM lst), updated_at = now() "
-                 "FROM target t WHERE c.id = t.id";
+        action = STORE_CONTACT_MOVE;
         break;
     case CARILLON__V1__CONTACT_ACTION__CONTACT_ACTION_ASSIGN:
-        action = "UPDATE contacts c SET agent_id = (SELECT id FROM agt), updated_at = now() "
-                 "FROM target t WHERE c.id = t.id";
+        action = STORE_CONTACT_ASSIGN;
         break;
-    default: /* delete */
-        action = "DELETE FROM contacts c USING target t WHERE c.id = t.id";
+    default:
+        action = STORE_CONTACT_DELETE;
     }
-    char *sql = NULL;
-    const char *where = r->filter.where ? r->filter.where : "true";
-    int rc = -ENOMEM;
-    /* One statement: the selection, the list a move needs, the agent an assignment needs (an
-     * unknown agent raises P0002), the change, and the counts. */
-    if (asprintf(&sql,
-                 "WITH camp AS (SELECT id FROM campaigns WHERE name = $1), "
-                 "sel AS (SELECT c.id, c.state FROM contacts c, camp WHERE c.campaign_id = "
-                 "camp.id AND (cardinality($2::bigint[]) = 0 OR c.id = ANY($2::bigint[])) AND "
-                 "%s), target AS (SELECT id FROM sel WHERE state <> 'running'), "
-                 "lst AS (INSERT INTO lists AS l (campaign_id, name) SELECT camp.id, $3 FROM "
-                 "camp WHERE $3 <> '' ON CONFLICT (campaign_id, name) DO UPDATE SET name = "
-                 "EXCLUDED.name RETURNING l.id), "
-                 "agt AS (SELECT u.id FROM users u WHERE u.login = $4 AND u.role = 'agent'), "
-                 "done AS (%s RETURNING c.id) "
-                 "SELECT (SELECT count(*) FROM done), (SELECT count(*) FROM sel WHERE state = "
-                 "'running')",
-                 where, action) > 0) {
-        const char *params[CR_FILTER_MAX_PARAMS + 4];
-        params[0] = in->campaign;
-        params[1] = ids;
-        params[2] = in->list;
-        params[3] = in->agent;
-        for (int i = 0; i < r->filter.nparams; i++)
-            params[4 + i] = r->filter.params[i];
-        rc = cr_pg_query(r->c->srv->pg, sql, 4 + r->filter.nparams, params, on_updated, r);
-    }
-    free(sql);
+    int rc =
+        store_contacts_update(r->c->srv->pg, in->campaign, ids, r->filter.where ? &r->filter : NULL,
+                              action, in->list, in->agent, on_updated, r);
     free(ids);
     if (rc)
         db_failed(r, NULL);
@@ -884,9 +664,7 @@ static void update_checked(struct kreq *r)
     const Carillon__V1__ContactUpdate *in = r->env->contact_update;
     if (in->action != CARILLON__V1__CONTACT_ACTION__CONTACT_ACTION_ASSIGN || !in->agent[0])
         return update_allowed(r);
-    const char *p[] = {in->agent};
-    if (cr_pg_query(r->c->srv->pg, "SELECT id FROM users WHERE login = $1 AND role = 'agent'", 1, p,
-                    on_agent, r) != 0)
+    if (store_agent_by_login(r->c->srv->pg, in->agent, on_agent, r) != 0)
         db_failed(r, NULL);
 }
 
@@ -937,38 +715,8 @@ static void on_list_set(void *arg, const struct cr_pg_result *res)
 static void list_set_allowed(struct kreq *r)
 {
     const Carillon__V1__ListSet *in = r->env->list_set;
-    const char *p[] = {in->campaign, in->list, in->state,
-                       r->nphones ? r->phones[0].e164 : in->caller_id};
-    struct cr_pg_batch *b = cr_pg_batch_new(r->c->srv->pg);
-    int rc = b ? 0 : -ENOMEM;
-    /* $1 campaign, $2 list, $3 state or '', $4 caller id or '' ('-' clears) */
-#define LIST_ID                                                                                    \
-    "(SELECT l.id FROM lists l JOIN campaigns c ON c.id = l.campaign_id WHERE c.name = $1 AND "    \
-    "l.name = $2)"
-    if (!rc)
-        rc = cr_pg_batch_add(b, "SELECT EXISTS " LIST_ID " AND $3 = $3 AND $4 = $4", 4, p);
-    if (!rc)
-        rc = cr_pg_batch_add(b,
-                             "UPDATE lists SET state = CASE WHEN $3 = '' THEN state ELSE $3 END, "
-                             "caller_id = CASE WHEN $4 = '' THEN caller_id WHEN $4 = '-' THEN '' "
-                             "ELSE $4 END WHERE id = " LIST_ID,
-                             4, p);
-    if (!rc)
-        rc = cr_pg_batch_add(b,
-                             "UPDATE contacts SET state = CASE $3 WHEN 'stopped' THEN "
-                             "'list_stopped' WHEN 'suspended' THEN 'list_suspended' ELSE "
-                             "'waiting' END, updated_at = now() WHERE list_id = " LIST_ID
-                             " AND $3 <> '' AND $4 = $4 AND ((state = 'waiting' AND $3 <> "
-                             "'active') OR (state IN ('list_stopped', 'list_suspended') AND "
-                             "state <> CASE $3 WHEN 'stopped' THEN 'list_stopped' WHEN "
-                             "'suspended' THEN 'list_suspended' ELSE '' END))",
-                             4, p);
-#undef LIST_ID
-    if (!rc)
-        rc = cr_pg_batch_send(b, on_list_set, r);
-    else if (b)
-        cr_pg_batch_discard(b);
-    if (rc)
+    if (store_list_set(r->c->srv->pg, in->campaign, in->list, in->state,
+                       r->nphones ? r->phones[0].e164 : in->caller_id, on_list_set, r) != 0)
         db_failed(r, NULL);
 }
 
@@ -1040,14 +788,7 @@ static void on_lists(void *arg, const struct cr_pg_result *res)
 
 static void lists_allowed(struct kreq *r)
 {
-    const char *p[] = {r->env->lists_get->campaign};
-    if (cr_pg_query(r->c->srv->pg,
-                    "SELECT l.name, l.state, l.caller_id, count(c.id), count(c.id) FILTER (WHERE "
-                    "c.state = 'waiting'), count(c.id) FILTER (WHERE c.state = 'done'), "
-                    "to_char(l.created_at, 'YYYY-MM-DD HH24:MI') FROM lists l JOIN campaigns k "
-                    "ON k.id = l.campaign_id LEFT JOIN contacts c ON c.list_id = l.id WHERE "
-                    "k.name = $1 GROUP BY l.id ORDER BY l.created_at, l.name",
-                    1, p, on_lists, r) != 0)
+    if (store_lists(r->c->srv->pg, r->env->lists_get->campaign, on_lists, r) != 0)
         db_failed(r, NULL);
 }
 
@@ -1082,32 +823,21 @@ void contacts_handle_filter_save(struct request *req)
     struct kreq *r = kreq_new(req);
     if (!r)
         return;
-    struct client *c = r->c;
-    Carillon__V1__Envelope *env = r->env;
-    const Carillon__V1__FilterSave *in = env->filter_save;
+    const Carillon__V1__FilterSave *in = r->env->filter_save;
+    if (strlen(in->expression) > CR_FILTER_MAX_TEXT)
+        return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "expression",
+                     "a filter is at most %d bytes", CR_FILTER_MAX_TEXT);
     if (in->expression[0]) {
         /* Checked now against the standard fields; declared fields are checked at use. */
         struct cr_filter_sql tmp;
         char err[300];
-        if (strlen(in->expression) > CR_FILTER_MAX_TEXT ||
-            (cr_filter_compile(in->expression, NULL, 0, 1, &tmp, err, sizeof err) != 0 &&
-             !strstr(err, "unknown field")))
+        if (cr_filter_compile(in->expression, NULL, 0, 1, &tmp, err, sizeof err) != 0 &&
+            !strstr(err, "unknown field"))
             return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "expression", "%s", err);
         cr_filter_sql_free(&tmp);
     }
-    char uid[24];
-    snprintf(uid, sizeof uid, "%lld", (long long)c->user.id);
-    const char *p[] = {uid, in->name, in->expression};
-    int rc = in->expression[0]
-                 ? cr_pg_query(c->srv->pg,
-                               "INSERT INTO saved_filters (user_id, name, expression) VALUES "
-                               "($1::bigint, $2, $3) ON CONFLICT (user_id, name) DO UPDATE SET "
-                               "expression = EXCLUDED.expression, created_at = now()",
-                               3, p, on_filter_saved, r)
-                 : cr_pg_query(c->srv->pg,
-                               "DELETE FROM saved_filters WHERE user_id = $1::bigint AND name = $2",
-                               2, p, on_filter_saved, r);
-    if (rc)
+    if (store_saved_filter_set(r->c->srv->pg, r->c->user.id, in->name, in->expression,
+                               on_filter_saved, r) != 0)
         db_failed(r, NULL);
 }
 
@@ -1148,14 +878,7 @@ void contacts_handle_filters_get(struct request *req)
     struct kreq *r = kreq_new(req);
     if (!r)
         return;
-    struct client *c = r->c;
-    char uid[24];
-    snprintf(uid, sizeof uid, "%lld", (long long)c->user.id);
-    const char *p[] = {uid};
-    if (cr_pg_query(c->srv->pg,
-                    "SELECT name, expression FROM saved_filters WHERE user_id = $1::bigint "
-                    "ORDER BY name",
-                    1, p, on_filters, r) != 0)
+    if (store_saved_filters(r->c->srv->pg, r->c->user.id, on_filters, r) != 0)
         db_failed(r, NULL);
 }
 
@@ -1189,135 +912,66 @@ static void on_modified(void *arg, const struct cr_pg_result *res)
     kreq_free(r);
 }
 
-/* The longest SET clause modify may build: every standard column and the fields array, each
- * once (names are unique in a request), with room to spare. */
-#define MODIFY_SET_MAX 8192
-
 static void modify_allowed(struct kreq *r)
 {
     const Carillon__V1__ContactModify *in = r->env->contact_modify;
-    /* SET clauses from a fixed list; every value is a parameter ($3 onwards). Names are unique
-     * (checked before), so there are at most n_values + 2 arrays + the agent + 2 parameters. */
-    struct cr_strbuf set;
-    cr_strbuf_init(&set, MODIFY_SET_MAX);
-    cr_strbuf_str(&set, "updated_at = now()");
-    const char **params = calloc(in->n_values + 5, sizeof *params);
-    char **keys = calloc(in->n_values + 1, sizeof *keys);
-    char **vals = calloc(in->n_values + 1, sizeof *vals);
-    char *ak = NULL, *av = NULL, *sql = NULL;
-    int rc = -ENOMEM;
-    if (!params || !keys || !vals)
-        goto out;
-    char id[24];
-    snprintf(id, sizeof id, "%lld", (long long)in->id);
-    params[0] = in->campaign;
-    params[1] = id;
-    int np = 2;
-    size_t nk = 0;
-    const char *agent = NULL;
+    struct store_modify *changes = calloc(in->n_values, sizeof *changes);
+    if (!changes)
+        return kfail(r, CARILLON__V1__CODE__CODE_RESOURCE_EXHAUSTED, NULL, "out of memory");
     for (size_t i = 0; i < in->n_values; i++) {
         const char *name = in->values[i]->name, *v = in->values[i]->value;
-        int pn = np + 1;
-        bool std = false;
-        for (size_t k = 0; k < NTEXT && !std; k++)
-            if (!strcmp(name, text_columns[k])) {
-                cr_strbuf_printf(&set, ", %s = $%d", text_columns[k], pn);
-                std = true;
-            }
-        if (std) {
-            params[np++] = v;
+        struct store_modify *m = &changes[i];
+        m->name = name;
+        m->value = v;
+        m->kind = STORE_MODIFY_FIELD;
+        for (size_t k = 0; k < NTEXT; k++)
+            if (!strcmp(name, text_columns[k]))
+                m->kind = STORE_MODIFY_TEXT;
+        if (m->kind == STORE_MODIFY_TEXT)
             continue;
-        }
         if (!strcmp(name, "priority")) {
             char *end;
             long pr = strtol(v, &end, 10);
+            m->kind = STORE_MODIFY_PRIORITY;
             if (!v[0] || *end || pr < -32768 || pr > 32767) {
-                kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "priority",
-                      "priority is a whole number between -32768 and 32767");
-                goto refused;
+                free(changes);
+                return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "priority",
+                             "priority is a whole number between -32768 and 32767");
             }
-            cr_strbuf_printf(&set, ", priority = $%d::smallint", pn);
         } else if (!strcmp(name, "top_priority") || !strcmp(name, "consent")) {
+            m->kind = STORE_MODIFY_BOOL;
             if (strcmp(v, "true") && strcmp(v, "false")) {
-                kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, name, "%s is true or false",
-                      name);
-                goto refused;
+                free(changes);
+                return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, name,
+                             "%s is true or false", name);
             }
-            cr_strbuf_printf(&set, ", %s = $%d::boolean", name, pn);
         } else if (!strcmp(name, "next_try")) {
-            cr_strbuf_printf(&set,
-                             ", next_try = CASE WHEN $%d = '' THEN NULL ELSE ($%d::timestamp "
-                             "AT TIME ZONE c.time_zone) END",
-                             pn, pn);
+            m->kind = STORE_MODIFY_NEXT_TRY;
         } else if (!strcmp(name, "time_zone")) {
-            cr_strbuf_printf(&set,
-                             ", time_zone = (SELECT CASE WHEN now() AT TIME ZONE $%d IS NOT "
-                             "NULL THEN $%d END)",
-                             pn, pn);
+            m->kind = STORE_MODIFY_TIME_ZONE;
         } else if (!strcmp(name, "agent")) {
-            agent = v;
-            cr_strbuf_printf(&set,
-                             ", agent_id = (SELECT id FROM users WHERE login = nullif($%d, "
-                             "'') AND role = 'agent')",
-                             pn);
+            m->kind = STORE_MODIFY_AGENT;
         } else {
             bool known = false;
-            if (custom_field_refused(r, name, v, &known))
-                goto refused;
-            if (!known) {
-                kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, name,
-                      "'%s' is not a field of this campaign", name);
-                goto refused;
+            if (custom_field_refused(r, name, v, &known)) {
+                free(changes);
+                return;
             }
-            keys[nk] = (char *)name;
-            vals[nk++] = (char *)v;
-            continue;
+            if (!known) {
+                free(changes);
+                return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, name,
+                             "'%s' is not a field of this campaign", name);
+            }
         }
-        params[np++] = v;
     }
-    if (nk) {
-        ak = array_of(keys, nk);
-        av = array_of(vals, nk);
-        if (!ak || !av)
-            goto out;
-        cr_strbuf_printf(&set, ", fields = c.fields || jsonb_object($%d::text[], $%d::text[])",
-                         np + 1, np + 2);
-        params[np++] = ak;
-        params[np++] = av;
-    }
-    char agent_param[16] = "''";
-    if (agent) {
-        params[np++] = agent;
-        snprintf(agent_param, sizeof agent_param, "$%d", np);
-    }
-    if (set.err == -E2BIG) {
-        kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "values",
-              "the change is too large (over %d bytes of SQL): change fewer fields at once",
-              MODIFY_SET_MAX);
-        goto refused;
-    }
-    if (!set.err &&
-        asprintf(&sql,
-                 "WITH target AS (SELECT c.id, c.state FROM contacts c JOIN campaigns k ON k.id = "
-                 "c.campaign_id WHERE k.name = $1 AND c.id = $2::bigint), "
-                 "agent_ok AS (SELECT %s = '' OR EXISTS (SELECT 1 FROM users WHERE login = %s AND "
-                 "role = 'agent') AS ok), "
-                 "upd AS (UPDATE contacts c SET %s FROM target t, agent_ok g WHERE c.id = t.id "
-                 "AND t.state <> 'running' AND g.ok RETURNING c.id) "
-                 "SELECT t.state <> 'running', (SELECT ok FROM agent_ok) FROM target t",
-                 agent_param, agent_param, cr_strbuf_text(&set)) > 0)
-        rc = cr_pg_query(r->c->srv->pg, sql, np, params, on_modified, r);
-out:
+    int rc = store_contact_modify(r->c->srv->pg, in->campaign, in->id, changes, in->n_values,
+                                  on_modified, r);
+    free(changes);
+    if (rc == -E2BIG)
+        return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "values",
+                     "the change is too large: change fewer fields at once");
     if (rc)
         db_failed(r, NULL);
-refused:
-    cr_strbuf_free(&set);
-    free(sql);
-    free(ak);
-    free(av);
-    free(params);
-    free(keys);
-    free(vals);
 }
 
 void contacts_handle_modify(struct request *req)
