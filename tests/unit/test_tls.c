@@ -57,8 +57,10 @@ static int group_setup(void **state)
                  /* for the role and usage checks: right CA and names, wrong role or usage */
                  "$p listener '%s/a' lsn DNS:localhost,IP:127.0.0.1 >/dev/null; "
                  "$p node '%s/a' dialer dialsan DNS:localhost,IP:127.0.0.1 >/dev/null; "
-                 "$p node '%s/a' dialer revoked >/dev/null; $p revoke '%s/a' revoked >/dev/null",
-                 src, dir, dir, dir, dir, dir, dir, dir, dir, dir, dir);
+                 "$p node '%s/a' dialer revoked >/dev/null; $p revoke '%s/a' revoked >/dev/null; "
+                 "$p node '%s/a' server srvgone DNS:localhost,IP:127.0.0.1 >/dev/null; "
+                 "$p revoke '%s/a' srvgone >/dev/null",
+                 src, dir, dir, dir, dir, dir, dir, dir, dir, dir, dir, dir, dir);
 }
 
 static int group_teardown(void **state)
@@ -250,23 +252,26 @@ static const char *capture_stop(void)
     return text;
 }
 
-static struct cr_tls_ctx *client_ctx_role(const char *ca, const char *cert, const char *key,
-                                          const char *role)
+/* A client context with every option (crl and role may be NULL). */
+static struct cr_tls_ctx *client_ctx_full(const char *ca, const char *cert, const char *key,
+                                          const char *crl, const char *role)
 {
-    struct cr_tls_config cc = {ca, cert, key, NULL, role};
+    struct cr_tls_config cc = {ca, cert, key, crl, role};
     struct cr_tls_ctx *t = NULL;
     char err[256];
     assert_int_equal(cr_tls_ctx_new_client(&cc, &t, err, sizeof err), 0);
     return t;
 }
 
+static struct cr_tls_ctx *client_ctx_role(const char *ca, const char *cert, const char *key,
+                                          const char *role)
+{
+    return client_ctx_full(ca, cert, key, NULL, role);
+}
+
 static struct cr_tls_ctx *client_ctx(const char *ca, const char *cert, const char *key)
 {
-    struct cr_tls_config cc = {ca, cert, key, NULL, NULL};
-    struct cr_tls_ctx *t = NULL;
-    char err[256];
-    assert_int_equal(cr_tls_ctx_new_client(&cc, &t, err, sizeof err), 0);
-    return t;
+    return client_ctx_full(ca, cert, key, NULL, NULL);
 }
 
 static void world_stop(struct cr_tls_ctx *ctls)
@@ -921,6 +926,16 @@ static void test_revoked_client_refused(void **state)
     send_ping(w.client.conn, 7);
     assert_true(tu_run_until(&w.loop, (bool *)&w.client.messages, 10000));
     assert_string_equal(w.server.role, "dialer");
+    world_stop(ct);
+
+    /* the client side honours its CRL too (dialerd's [server] tls_crl): a revoked server
+     * certificate is refused, the others pass */
+    assert_client_refuses("srvgone",
+                          client_ctx_full(pki("a/ca.pem"), NULL, NULL, pki("a/crl.pem"), NULL));
+    world_start(0);
+    ct = client_ctx_full(pki("a/ca.pem"), NULL, NULL, pki("a/crl.pem"), NULL);
+    connect_client(ct);
+    assert_true(tu_run_until(&w.loop, &w.client.open, 10000));
     world_stop(ct);
 
     /* a CRL file that is missing or holds no CRL is refused when the context is made */
