@@ -165,7 +165,7 @@ revoke)
     openssl verify -CAfile "$dir/ca.pem" "$cert" >/dev/null 2>&1 ||
         die "$cert was not issued by the CA in $dir"
     serial=$(openssl x509 -in "$cert" -noout -serial | sed 's/^serial=//')
-    if grep -q "^R.*[[:space:]]$serial[[:space:]]" "$dir/index.txt"; then
+    if grep -q "^R.*[[:space:]]${serial}[[:space:]]" "$dir/index.txt"; then
         echo "already revoked: $cert (serial $serial)"
     elif ! openssl ca -config "$tmp/ca.cnf" -revoke "$cert" 2>"$tmp/err"; then
         echo "pki.sh: cannot revoke $cert:" >&2
