@@ -38,7 +38,7 @@ wait_line() { # FILE REGEX SECONDS
 }
 
 deploy/pki.sh ca "$d" >/dev/null
-deploy/pki.sh node "$d" server injector >/dev/null
+deploy/pki.sh node "$d" server injector "DNS:localhost,IP:127.0.0.1" >/dev/null
 deploy/pki.sh node "$d" dialer dialer-demo >/dev/null
 
 sipp_run() { # NAME SCENARIO CALLS [ARGS...]: a SIPp UAS on a free port; sets sport

@@ -136,6 +136,9 @@ const struct cr_cfg_key dialer_config_keys[] = {
     K("server", "tls_cert", CR_CFG_STRING, NULL, false, tls_cert, 0, 0,
       "this dialer's certificate (PEM, OU=dialer; deploy/pki.sh node DIR dialer NAME)"),
     K("server", "tls_key", CR_CFG_STRING, NULL, false, tls_key, 0, 0, "its private key (PEM)"),
+    K("server", "tls_crl", CR_CFG_STRING, "", false, tls_crl, 0, 0,
+      "CA's revocation list (PEM, deploy/pki.sh revoke/crl): a server whose certificate is in it "
+      "is refused; read at start; empty: none"),
     {"log", "level", CR_CFG_ENUM, "info", true, offsetof(struct dialer_config, log_level), 0, 0,
      log_levels, NULL, "debug, info, warn or error"},
     K("log", "json", CR_CFG_BOOL, "false", true, log_json, 0, 0, "one JSON object per log line"),

@@ -45,6 +45,7 @@ struct dialer_config {
     char *tls_ca;
     char *tls_cert;
     char *tls_key;
+    char *tls_crl;
     /* [log] */
     int log_level; /* enum cr_log_level */
     bool log_json;

@@ -935,7 +935,12 @@ static int setup(struct app *app, char *err, size_t errlen)
     if (rc)
         return rc;
 
-    struct cr_tls_config tcfg = {app->cfg.tls_ca, app->cfg.tls_cert, app->cfg.tls_key};
+    /* the link's peer must be the server: a dialer's or an agentd's key cannot stand in */
+    struct cr_tls_config tcfg = {.ca_file = app->cfg.tls_ca,
+                                 .cert_file = app->cfg.tls_cert,
+                                 .key_file = app->cfg.tls_key,
+                                 .crl_file = app->cfg.tls_crl,
+                                 .peer_role = CR_TLS_ROLE_SERVER};
     rc = cr_tls_ctx_new_client(&tcfg, &app->tls, err, errlen);
     if (rc)
         return rc;

@@ -248,7 +248,10 @@ int main(int argc, char **argv)
     srv->loop = &loop;
     app.exit_code = 0;
 
-    struct cr_tls_config tcfg = {srv->cfg.tls_ca, srv->cfg.tls_cert, srv->cfg.tls_key};
+    struct cr_tls_config tcfg = {.ca_file = srv->cfg.tls_ca,
+                                 .cert_file = srv->cfg.tls_cert,
+                                 .key_file = srv->cfg.tls_key,
+                                 .crl_file = srv->cfg.tls_crl};
     int rc = 0;
     if (!app.init_admin) {
         rc = cr_tls_ctx_new_server(&tcfg, &srv->tls, err, sizeof err);

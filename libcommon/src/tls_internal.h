@@ -5,9 +5,12 @@
 #include <openssl/ssl.h>
 #include <stdbool.h>
 
+#include "carillon/tls.h"
+
 struct cr_tls_ctx {
     SSL_CTX *ssl;
     bool server;
+    char peer_role[CR_TLS_MAX_NAME]; /* client side: the role the server must have */
 };
 
 #endif

@@ -44,6 +44,9 @@ const struct cr_cfg_key server_config_keys[] = {
       "CA certificate (PEM) that signs the daemons' certificates"),
     K("tls", "cert", CR_CFG_STRING, NULL, false, tls_cert, 0, 0, "server certificate chain (PEM)"),
     K("tls", "key", CR_CFG_STRING, NULL, false, tls_key, 0, 0, "server private key (PEM)"),
+    K("tls", "crl", CR_CFG_STRING, "", false, tls_crl, 0, 0,
+      "CA's revocation list (PEM, deploy/pki.sh revoke/crl): a daemon whose certificate is in it "
+      "is refused; read at start, so restart after revoking; empty: none"),
     K("database", "conninfo", CR_CFG_STRING, NULL, false, db_conninfo, 0, 0,
       "libpq connection string, e.g. \"host=127.0.0.1 dbname=carillon user=carillon\""),
     K("database", "migrations_dir", CR_CFG_STRING, CARILLON_MIGRATIONS_DIR, false, migrations_dir,

@@ -24,6 +24,7 @@ struct server_config {
     char *tls_ca;
     char *tls_cert;
     char *tls_key;
+    char *tls_crl;
     /* [database] */
     char *db_conninfo;
     char *migrations_dir;

@@ -87,6 +87,14 @@ static char *array_literal(char *const *items, size_t n)
     return b.s;
 }
 
+/* A number as a malloc'd string (NULL when out of memory, as strdup), for text[] parameters. */
+static char *dup_int(long long v)
+{
+    char s[24];
+    snprintf(s, sizeof s, "%lld", v);
+    return strdup(s);
+}
+
 /* Joins items with \x1f into a malloc'd string. */
 static char *join_sep(char *const *items, size_t n)
 {
@@ -464,8 +472,8 @@ int store_campaign_apply(struct cr_pg *pg, const Carillon__V1__Campaign *c, int6
         cols[6][i] = q->color;
         cr_pb_enum_word(&carillon__v1__callback_mode__descriptor, q->callback, w, sizeof w);
         cols[7][i] = strdup(w[0] ? w : "none");
-        asprintf(&cols[8][i], "%d", q->callback_min_days);
-        asprintf(&cols[9][i], "%d", q->callback_max_days);
+        cols[8][i] = dup_int(q->callback_min_days);
+        cols[9][i] = dup_int(q->callback_max_days);
         struct buf g = {0};
         buf_str(&g, "");
         for (size_t k = 0; k < q->n_groups; k++) {
@@ -560,8 +568,8 @@ int store_campaign_apply(struct cr_pg *pg, const Carillon__V1__Campaign *c, int6
         for (size_t j = 0; j < c->script[i]->n_blocks; j++, bi++) {
             const Carillon__V1__Block *bl = c->script[i]->blocks[j];
             char w[64];
-            asprintf(&bc[0][bi], "%zu", i + 1);
-            asprintf(&bc[1][bi], "%zu", j + 1);
+            bc[0][bi] = dup_int((long long)i + 1);
+            bc[1][bi] = dup_int((long long)j + 1);
             bc[2][bi] = strdup(
                 cr_pb_enum_word(&carillon__v1__block_kind__descriptor, bl->kind, w, sizeof w));
             bc[3][bi] = strdup(bl->text);

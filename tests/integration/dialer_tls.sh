@@ -11,10 +11,10 @@
 
 dl_setup dialer-tls
 pki=$CARILLON_SOURCE_DIR/deploy/pki.sh
-"$pki" node "$dir" server trunk >/dev/null
+"$pki" node "$dir" server trunk "DNS:localhost,IP:127.0.0.1" >/dev/null
 mkdir -p "$dir/rogue" "$dir/trunk-certs" "$dir/rogue-certs" "$dir/dialer-certs"
 "$pki" ca "$dir/rogue" >/dev/null
-"$pki" node "$dir/rogue" server trunk >/dev/null
+"$pki" node "$dir/rogue" server trunk "DNS:localhost,IP:127.0.0.1" >/dev/null
 # sofia-sip's layout: agent.pem = certificate then key; cafile.pem = the CAs trusted.
 cat "$dir/trunk.pem" "$dir/trunk.key" >"$dir/trunk-certs/agent.pem"
 cat "$dir/rogue/trunk.pem" "$dir/rogue/trunk.key" >"$dir/rogue-certs/agent.pem"

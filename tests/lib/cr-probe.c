@@ -336,7 +336,8 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    struct cr_tls_config tc = {.ca_file = ca, .cert_file = cert, .key_file = key};
+    struct cr_tls_config tc = {
+        .ca_file = ca, .cert_file = cert, .key_file = key, .peer_role = CR_TLS_ROLE_SERVER};
     struct cr_tls_ctx *tls = NULL;
     char err[512];
     if (cr_tls_ctx_new_client(&tc, &tls, err, sizeof err)) {

@@ -13,7 +13,7 @@ dl_setup() {
     dir=$(mktemp -d "/tmp/carillon-$1-XXXXXX")
     trap_add "if [ -z \"\${KEEP:-}\" ]; then rm -rf '$dir'; else echo 'kept $dir' >&2; fi"
     "$CARILLON_SOURCE_DIR/deploy/pki.sh" ca "$dir" >/dev/null
-    "$CARILLON_SOURCE_DIR/deploy/pki.sh" node "$dir" server injector >/dev/null
+    "$CARILLON_SOURCE_DIR/deploy/pki.sh" node "$dir" server injector "DNS:localhost,IP:127.0.0.1" >/dev/null
     "$CARILLON_SOURCE_DIR/deploy/pki.sh" node "$dir" dialer "$1" >/dev/null
     dl_node=$1
     pids=()

@@ -112,7 +112,8 @@ up() {
     pgenv=$("$here/pg.sh" start "$dir/pg") || die "PostgreSQL did not start (see $dir/pg/postgres.log)"
     eval "$pgenv"
     [ -f "$dir/pki/ca.pem" ] || "$repo/deploy/pki.sh" ca "$dir/pki" >/dev/null
-    [ -f "$dir/pki/server1.pem" ] || "$repo/deploy/pki.sh" node "$dir/pki" server server1 >/dev/null
+    [ -f "$dir/pki/server1.pem" ] || "$repo/deploy/pki.sh" node "$dir/pki" server server1 \
+        "DNS:localhost,IP:127.0.0.1" >/dev/null
     mkdir -p "$dir/ctl"
     chmod 700 "$dir/ctl"
     if [ ! -f "$dir/server.conf" ]; then

@@ -31,6 +31,7 @@
 #include "testutil.h"
 
 static char *dir;
+static char server_crl[512]; /* the test server's crl_file; "" = none */
 static char path_buf[16][512];
 
 static const char *pki(const char *name)
@@ -49,10 +50,17 @@ static int group_setup(void **state)
     const char *src = tu_source_dir();
     return tu_sh(NULL, 0,
                  "set -e; p='%s/deploy/pki.sh'; $p ca '%s/a' >/dev/null; "
-                 "$p node '%s/a' server srv >/dev/null; $p node '%s/a' dialer dial1 >/dev/null; "
+                 "$p node '%s/a' server srv DNS:localhost,IP:127.0.0.1 >/dev/null; "
+                 "$p node '%s/a' dialer dial1 >/dev/null; "
                  "$p node '%s/a' server elsewhere 'DNS:elsewhere.example,IP:10.9.9.9' >/dev/null; "
-                 "$p ca '%s/b' >/dev/null; $p node '%s/b' dialer rogue >/dev/null",
-                 src, dir, dir, dir, dir, dir, dir);
+                 "$p ca '%s/b' >/dev/null; $p node '%s/b' dialer rogue >/dev/null; "
+                 /* for the role and usage checks: right CA and names, wrong role or usage */
+                 "$p listener '%s/a' lsn DNS:localhost,IP:127.0.0.1 >/dev/null; "
+                 "$p node '%s/a' dialer dialsan DNS:localhost,IP:127.0.0.1 >/dev/null; "
+                 "$p node '%s/a' dialer revoked >/dev/null; $p revoke '%s/a' revoked >/dev/null; "
+                 "$p node '%s/a' server srvgone DNS:localhost,IP:127.0.0.1 >/dev/null; "
+                 "$p revoke '%s/a' srvgone >/dev/null",
+                 src, dir, dir, dir, dir, dir, dir, dir, dir, dir, dir, dir, dir);
 }
 
 static int group_teardown(void **state)
@@ -191,7 +199,7 @@ static void world_start_as(const char *name, size_t max_write_queue, unsigned ha
     char cert[64], key[64];
     snprintf(cert, sizeof cert, "a/%s.pem", name);
     snprintf(key, sizeof key, "a/%s.key", name);
-    struct cr_tls_config sc = {pki("a/ca.pem"), pki(cert), pki(key)};
+    struct cr_tls_config sc = {pki("a/ca.pem"), pki(cert), pki(key), server_crl, NULL};
     char err[256];
     assert_int_equal(cr_tls_ctx_new_server(&sc, &w.server_tls, err, sizeof err), 0);
     w.server_opts.max_frame = 4096;
@@ -244,13 +252,26 @@ static const char *capture_stop(void)
     return text;
 }
 
-static struct cr_tls_ctx *client_ctx(const char *ca, const char *cert, const char *key)
+/* A client context with every option (crl and role may be NULL). */
+static struct cr_tls_ctx *client_ctx_full(const char *ca, const char *cert, const char *key,
+                                          const char *crl, const char *role)
 {
-    struct cr_tls_config cc = {ca, cert, key};
+    struct cr_tls_config cc = {ca, cert, key, crl, role};
     struct cr_tls_ctx *t = NULL;
     char err[256];
     assert_int_equal(cr_tls_ctx_new_client(&cc, &t, err, sizeof err), 0);
     return t;
+}
+
+static struct cr_tls_ctx *client_ctx_role(const char *ca, const char *cert, const char *key,
+                                          const char *role)
+{
+    return client_ctx_full(ca, cert, key, NULL, role);
+}
+
+static struct cr_tls_ctx *client_ctx(const char *ca, const char *cert, const char *key)
+{
+    return client_ctx_full(ca, cert, key, NULL, NULL);
 }
 
 static void world_stop(struct cr_tls_ctx *ctls)
@@ -269,6 +290,28 @@ static void connect_client(struct cr_tls_ctx *ctls)
     assert_int_equal(cr_conn_connect(&w.loop, "127.0.0.1", w.port, ctls, NULL, &client_cbs, NULL,
                                      &w.client.conn),
                      0);
+}
+
+/* A server presenting a/NAME.pem; the client (ct, freed here) must fail the handshake. */
+static void assert_client_refuses(const char *name, struct cr_tls_ctx *ct)
+{
+    world_start_as(name, 0, 0);
+    connect_client(ct);
+    assert_true(tu_run_until(&w.loop, &w.client.closed, 10000));
+    assert_false(w.client.open);
+    assert_int_equal(w.client.close_err, -EPROTO);
+    world_stop(ct);
+}
+
+/* The server (a/srv.pem) must fail the handshake of the client ct (freed here). */
+static void assert_server_refuses(struct cr_tls_ctx *ct)
+{
+    world_start(0);
+    connect_client(ct);
+    assert_true(tu_run_until(&w.loop, &w.client.closed, 10000));
+    assert_false(w.server.open);
+    assert_int_equal(w.server.messages, 0);
+    world_stop(ct);
 }
 
 static void send_ping(struct cr_conn *c, uint64_t rid)
@@ -340,22 +383,9 @@ static void test_rogue_cert_and_wrong_ca_refused(void **state)
 {
     (void)state;
     /* A client certificate from another CA: the server fails the handshake. */
-    world_start(0);
-    struct cr_tls_ctx *ct = client_ctx(pki("a/ca.pem"), pki("b/rogue.pem"), pki("b/rogue.key"));
-    connect_client(ct);
-    assert_true(tu_run_until(&w.loop, &w.client.closed, 10000));
-    assert_false(w.server.open);
-    assert_int_equal(w.server.messages, 0);
-    world_stop(ct);
-
+    assert_server_refuses(client_ctx(pki("a/ca.pem"), pki("b/rogue.pem"), pki("b/rogue.key")));
     /* The client does not trust the server's CA: it never opens. */
-    world_start(0);
-    ct = client_ctx(pki("b/ca.pem"), NULL, NULL);
-    connect_client(ct);
-    assert_true(tu_run_until(&w.loop, &w.client.closed, 10000));
-    assert_false(w.client.open);
-    assert_int_equal(w.client.close_err, -EPROTO);
-    world_stop(ct);
+    assert_client_refuses("srv", client_ctx(pki("b/ca.pem"), NULL, NULL));
 }
 
 static void test_split_frames(void **state)
@@ -553,17 +583,11 @@ static void test_server_name_checked(void **state)
 {
     (void)state;
     /* a/elsewhere.pem is valid for elsewhere.example and 10.9.9.9, not for 127.0.0.1. */
-    world_start_as("elsewhere", 0, 0);
-    struct cr_tls_ctx *ct = client_ctx(pki("a/ca.pem"), NULL, NULL);
-    connect_client(ct);
-    assert_true(tu_run_until(&w.loop, &w.client.closed, 10000));
-    assert_false(w.client.open);
-    assert_int_equal(w.client.close_err, -EPROTO);
-    world_stop(ct);
+    assert_client_refuses("elsewhere", client_ctx(pki("a/ca.pem"), NULL, NULL));
 
     /* By name: srv.pem holds DNS:localhost. */
     world_start(0);
-    ct = client_ctx(pki("a/ca.pem"), NULL, NULL);
+    struct cr_tls_ctx *ct = client_ctx(pki("a/ca.pem"), NULL, NULL);
     assert_int_equal(
         cr_conn_connect(&w.loop, "localhost", w.port, ct, NULL, &client_cbs, NULL, &w.client.conn),
         0);
@@ -860,6 +884,73 @@ static void test_client_reconnects(void **state)
     world_stop(ct);
 }
 
+/* A client that expects the server must not accept another daemon's certificate, even one
+ * from our CA that names the right host: by key usage (clientAuth only) or by role. */
+static void test_server_role_and_usage_checked(void **state)
+{
+    (void)state;
+    /* a dialer's certificate and key, with the SANs a server would have: the key usage
+     * (clientAuth only) fails the handshake */
+    assert_client_refuses("dialsan", client_ctx(pki("a/ca.pem"), NULL, NULL));
+
+    /* agentd's listener certificate (serverAuth, OU agentd): the role check refuses it, and
+     * says why */
+    capture_start();
+    assert_client_refuses("lsn", client_ctx_role(pki("a/ca.pem"), NULL, NULL, CR_TLS_ROLE_SERVER));
+    const char *log = capture_stop();
+    assert_non_null(strstr(log, "tls_peer_role_refused role=\"agentd\" expected=\"server\""));
+
+    /* ... which is what an agent desktop expects of it */
+    world_start_as("lsn", 0, 0);
+    struct cr_tls_ctx *ct = client_ctx_role(pki("a/ca.pem"), NULL, NULL, CR_TLS_ROLE_AGENTD);
+    connect_client(ct);
+    assert_true(tu_run_until(&w.loop, &w.client.open, 10000));
+    assert_string_equal(cr_conn_peer_role(w.client.conn), "agentd");
+    world_stop(ct);
+
+    /* the server refuses a server certificate (serverAuth only) offered as a client's */
+    assert_server_refuses(
+        client_ctx(pki("a/ca.pem"), pki("a/elsewhere.pem"), pki("a/elsewhere.key")));
+}
+
+/* A client certificate listed in the server's CRL fails the handshake; others still pass. */
+static void test_revoked_client_refused(void **state)
+{
+    (void)state;
+    snprintf(server_crl, sizeof server_crl, "%s/a/crl.pem", dir);
+    assert_server_refuses(client_ctx(pki("a/ca.pem"), pki("a/revoked.pem"), pki("a/revoked.key")));
+
+    world_start(0);
+    struct cr_tls_ctx *ct = client_ctx(pki("a/ca.pem"), pki("a/dial1.pem"), pki("a/dial1.key"));
+    connect_client(ct);
+    send_ping(w.client.conn, 7);
+    assert_true(tu_run_until(&w.loop, (bool *)&w.client.messages, 10000));
+    assert_string_equal(w.server.role, "dialer");
+    world_stop(ct);
+
+    /* the client side honours its CRL too (dialerd's [server] tls_crl): a revoked server
+     * certificate is refused, the others pass */
+    assert_client_refuses("srvgone",
+                          client_ctx_full(pki("a/ca.pem"), NULL, NULL, pki("a/crl.pem"), NULL));
+    world_start(0);
+    ct = client_ctx_full(pki("a/ca.pem"), NULL, NULL, pki("a/crl.pem"), NULL);
+    connect_client(ct);
+    assert_true(tu_run_until(&w.loop, &w.client.open, 10000));
+    world_stop(ct);
+
+    /* a CRL file that is missing or holds no CRL is refused when the context is made */
+    char err[256];
+    struct cr_tls_ctx *t = NULL;
+    struct cr_tls_config bad = {pki("a/ca.pem"), pki("a/srv.pem"), pki("a/srv.key"),
+                                pki("a/none.pem"), NULL};
+    assert_int_equal(cr_tls_ctx_new_server(&bad, &t, err, sizeof err), -EINVAL);
+    assert_non_null(strstr(err, "none.pem"));
+    bad.crl_file = pki("a/ca.pem");
+    assert_int_equal(cr_tls_ctx_new_server(&bad, &t, err, sizeof err), -EINVAL);
+    assert_non_null(strstr(err, "no CRL"));
+    server_crl[0] = '\0';
+}
+
 /* --- deploy/pki.sh ------------------------------------------------------------------------ */
 
 static void assert_mode_0600(const char *path)
@@ -897,22 +988,69 @@ static void test_pki_script(void **state)
         tu_sh(out, sizeof out, "'%s/deploy/pki.sh' node '%s/none' server x 2>&1", src, dir), 2);
     assert_non_null(strstr(out, "no CA"));
 
-    /* A node certificate: subject, SANs, both EKUs, P-256 + SHA-256, 825 days, chains to its
-     * CA only, key readable by its owner only. */
+    /* A node certificate: subject, no SAN unless asked, clientAuth only for a dialer, P-256 +
+     * SHA-256, 825 days, chains to its CA only, key readable by its owner only. */
     assert_int_equal(tu_sh(out, sizeof out,
                            "openssl x509 -in '%s/a/dial1.pem' -noout -text -subject "
                            "-ext subjectAltName,extendedKeyUsage",
                            dir),
                      0);
     assert_non_null(strstr(out, "subject=O = Carillon, OU = dialer, CN = dial1"));
-    assert_non_null(strstr(out, "DNS:localhost, IP Address:127.0.0.1"));
-    assert_non_null(strstr(out, "TLS Web Server Authentication, TLS Web Client Authentication"));
+    assert_null(strstr(out, "Alternative Name"));
+    assert_null(strstr(out, "localhost"));
+    assert_non_null(strstr(out, "TLS Web Client Authentication"));
+    assert_null(strstr(out, "Server Authentication"));
     assert_non_null(strstr(out, "prime256v1"));
     assert_non_null(strstr(out, "ecdsa-with-SHA256"));
     assert_int_equal(tu_sh(out, sizeof out,
                            "openssl x509 -in '%s/a/elsewhere.pem' -noout -ext subjectAltName", dir),
                      0);
     assert_non_null(strstr(out, "DNS:elsewhere.example, IP Address:10.9.9.9"));
+    /* a server's: serverAuth only; its SAN defaults to its name, never to localhost */
+    assert_int_equal(tu_sh(out, sizeof out,
+                           "'%s/deploy/pki.sh' node '%s/a' server plain.example >/dev/null && "
+                           "openssl x509 -in '%s/a/plain.example.pem' -noout -subject "
+                           "-ext subjectAltName,extendedKeyUsage",
+                           src, dir, dir),
+                     0);
+    assert_non_null(strstr(out, "OU = server"));
+    assert_non_null(strstr(out, "DNS:plain.example\n"));
+    assert_null(strstr(out, "localhost"));
+    assert_non_null(strstr(out, "TLS Web Server Authentication"));
+    assert_null(strstr(out, "Client Authentication"));
+    /* agentd's listener: OU agentd, serverAuth only, and it needs its SAN */
+    assert_int_equal(tu_sh(out, sizeof out,
+                           "openssl x509 -in '%s/a/lsn.pem' -noout -subject -ext extendedKeyUsage",
+                           dir),
+                     0);
+    assert_non_null(strstr(out, "OU = agentd, CN = lsn"));
+    assert_non_null(strstr(out, "TLS Web Server Authentication"));
+    assert_null(strstr(out, "Client Authentication"));
+    assert_int_equal(
+        tu_sh(NULL, 0, "'%s/deploy/pki.sh' listener '%s/a' x >/dev/null 2>&1", src, dir), 2);
+    /* revoke: the CRL lists the revoked certificate's serial, is signed by the CA, and a
+     * certificate replaced under the same name is kept for revoking */
+    assert_int_equal(
+        tu_sh(NULL, 0,
+              "s=$(openssl x509 -in '%s/a/revoked.pem' -noout -serial | cut -d= -f2) && "
+              "openssl crl -in '%s/a/crl.pem' -noout -text | grep -q \"$s\" && "
+              "openssl crl -in '%s/a/crl.pem' -CAfile '%s/a/ca.pem' -noout 2>&1 | "
+              "grep -q 'verify OK' && "
+              "! openssl crl -in '%s/a/crl.pem' -noout -text | "
+              "grep -q \"$(openssl x509 -in '%s/a/dial1.pem' -noout -serial | cut -d= -f2)\"",
+              dir, dir, dir, dir, dir, dir),
+        0);
+    assert_int_equal(tu_sh(out, sizeof out,
+                           "'%s/deploy/pki.sh' node '%s/a' dialer again >/dev/null && "
+                           "'%s/deploy/pki.sh' node '%s/a' dialer again && ls '%s/a/retired'",
+                           src, dir, src, dir, dir),
+                     0);
+    assert_non_null(strstr(out, "previous certificate kept"));
+    assert_non_null(strstr(out, "again-"));
+    assert_int_equal(tu_sh(out, sizeof out,
+                           "'%s/deploy/pki.sh' revoke '%s/a' '%s/b/rogue.pem' 2>&1", src, dir, dir),
+                     2);
+    assert_non_null(strstr(out, "not issued by the CA"));
     assert_int_equal(tu_sh(NULL, 0,
                            "openssl x509 -in '%s/a/dial1.pem' -noout -checkend %d >/dev/null && "
                            "! openssl x509 -in '%s/a/dial1.pem' -noout -checkend %d >/dev/null",
@@ -975,6 +1113,8 @@ int main(void)
         cmocka_unit_test(test_close_flushes),
         cmocka_unit_test(test_close_inside_callback),
         cmocka_unit_test(test_server_name_checked),
+        cmocka_unit_test(test_server_role_and_usage_checked),
+        cmocka_unit_test(test_revoked_client_refused),
         cmocka_unit_test(test_tls12_client_refused),
         cmocka_unit_test(test_plaintext_client_refused),
         cmocka_unit_test(test_handshake_deadline),
