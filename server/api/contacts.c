@@ -97,8 +97,43 @@ static void kfail(struct kreq *r, int code, const char *field, const char *fmt, 
     kreq_free(r);
 }
 
+/* The field a request's user-given text is in, for errors PostgreSQL finds in it. */
+static const char *user_field(const struct kreq *r)
+{
+    switch (r->env->body_case) {
+    case CARILLON__V1__ENVELOPE__BODY_CONTACT_LIST:
+    case CARILLON__V1__ENVELOPE__BODY_CONTACT_UPDATE:
+        return "filter";
+    case CARILLON__V1__ENVELOPE__BODY_BLACKLIST_ADD:
+        return "numbers";
+    case CARILLON__V1__ENVELOPE__BODY_LIST_SET:
+        return "list";
+    case CARILLON__V1__ENVELOPE__BODY_FILTER_SAVE:
+        return "expression";
+    default:
+        return "values";
+    }
+}
+
+/* A statement failed (res NULL: it could not be sent). The user's mistakes PostgreSQL detects
+ * are answered as such, naming the field; only the database's own trouble is UNAVAILABLE. */
 static void db_failed(struct kreq *r, const struct cr_pg_result *res)
 {
+    enum store_fault f =
+        res && res->status == -EIO ? store_fault_of(res->sqlstate) : STORE_FAULT_UNAVAILABLE;
+    const char *msg = res && res->message ? res->message : "";
+    switch (f) {
+    case STORE_FAULT_INVALID:
+        return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, user_field(r),
+                     "a value was refused: %s", msg);
+    case STORE_FAULT_NOT_FOUND:
+        return kfail(r, CARILLON__V1__CODE__CODE_NOT_FOUND, user_field(r),
+                     "something the request names does not exist: %s", msg);
+    case STORE_FAULT_EXISTS:
+        return kfail(r, CARILLON__V1__CODE__CODE_ALREADY_EXISTS, user_field(r), "%s", msg);
+    case STORE_FAULT_UNAVAILABLE:
+        break;
+    }
     if (res && res->status == -EIO)
         cr_log_error("store_error", "op=contacts sqlstate=%s message=%s",
                      res->sqlstate ? res->sqlstate : "-", cr_log_q(res->message));

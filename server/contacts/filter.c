@@ -160,7 +160,15 @@ static void next(struct lexer *l)
         if (strchr("smhdw", u) && u && !isalnum((unsigned char)s[l->pos + 1]) &&
             !strchr(l->text, '.')) {
             static const long long mult[] = {1, 60, 3600, 86400, 604800};
-            l->seconds = atoll(l->text) * mult[strchr("smhdw", u) - "smhdw"];
+            long long m = mult[strchr("smhdw", u) - "smhdw"];
+            /* At most about a century either way: larger is a mistake, and would overflow. */
+            if (o > 12 || atoll(l->text) > CR_FILTER_MAX_DURATION_S / m) {
+                lex_fail(l, l->tok_pos, "duration '%s%c' is too long (at most 100 years)", l->text,
+                         u);
+                l->tok = T_END;
+                return;
+            }
+            l->seconds = atoll(l->text) * m;
             l->pos++;
             l->tok = T_DURATION;
             return;

@@ -8,9 +8,10 @@
 
 #include <stddef.h>
 
-#define CR_FILTER_MAX_TEXT   4096 /* bytes of expression */
-#define CR_FILTER_MAX_PARAMS 256
-#define CR_FILTER_MAX_DEPTH  32
+#define CR_FILTER_MAX_TEXT       4096 /* bytes of expression */
+#define CR_FILTER_MAX_PARAMS     256
+#define CR_FILTER_MAX_DEPTH      32
+#define CR_FILTER_MAX_DURATION_S (100LL * 366 * 86400) /* now ± this at most */
 
 enum cr_filter_type {
     CR_FT_TEXT,

@@ -99,6 +99,11 @@ assert_contains "$OUT" "(0 of 0 contacts)"
 assert_exit 1 carillonctl contact list --campaign "$F" --filter "last_name = 'x'; drop table contacts"
 assert_contains "$ERR" "unexpected character ';'"
 assert_exit 1 carillonctl contact list --campaign "$F" --filter "1=1"
+# a value PostgreSQL refuses is the user's mistake, named, not "database unavailable"
+assert_exit 1 carillonctl contact list --campaign "$F" --filter "next_try < 'demain'"
+assert_contains "$ERR" 'INVALID_ARGUMENT: a value was refused: invalid input syntax for type timestamp with time zone: "demain" (field: filter)'
+assert_exit 1 carillonctl contact list --campaign "$F" --filter "next_try < now + 99999999999d"
+assert_contains "$ERR" "is too long (at most 100 years)"
 assert_eq "3" "$(psql -Atc "select count(*) from contacts")"
 
 # modify one contact: fields, priority, next try in its zone, agent; refusals name the field

@@ -110,6 +110,10 @@ static void test_errors(void **state)
     refused("city = now", "'now' compares with dates");
     refused("next_try < now + 2", "expected a duration such as 2h");
     refused("next_try < now + 2x", "neither a number nor a duration");
+    refused("next_try < now + 99999999999999999999d",
+            "duration '99999999999999999999d' is too long");
+    refused("next_try > now - 40000d", "is too long (at most 100 years)");
+    refused("next_try > now - 9223372036854775807s", "is too long");
     refused("attempts like '1%'", "'like' needs a text field");
     refused("state not = 'a'", "expected 'in' or 'like' after 'not'");
     refused("agent is 'x'", "expected 'null' after 'is'");
