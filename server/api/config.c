@@ -74,7 +74,8 @@ const struct cr_cfg_key server_config_keys[] = {
     K("auth", "login_max_failures", CR_CFG_INT, "5", true, login_max_failures, 1, 1000,
       "failed logins for one login within login_window before it is locked out"),
     K("auth", "login_addr_max_failures", CR_CFG_INT, "20", true, login_addr_max_failures, 1, 100000,
-      "failed logins from one address within login_window before it is locked out"),
+      "failed password logins for one login from one address within login_window before "
+      "that pair is locked out (never the whole address)"),
     K("auth", "login_window", CR_CFG_DURATION, "5m", true, login_window_ms, 1000,
       24LL * 3600 * 1000, "window in which failed logins are counted"),
     K("auth", "login_lockout", CR_CFG_DURATION, "1m", true, login_lockout_ms, 1000,
