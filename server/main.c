@@ -278,7 +278,8 @@ int main(int argc, char **argv)
         app.exit_code = 1;
         goto done;
     }
-    struct cr_pg_opts popts = {.conninfo = srv->cfg.db_conninfo};
+    struct cr_pg_opts popts = {.conninfo = srv->cfg.db_conninfo,
+                               .down_wait_ms = (unsigned)srv->cfg.db_down_wait_ms};
     rc = cr_pg_new(&loop, &popts, &srv->pg);
     if (rc) {
         fprintf(stderr, "carillon-server: database: %s\n", strerror(-rc));

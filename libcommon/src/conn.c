@@ -19,6 +19,7 @@
 #include "tls_internal.h"
 
 #define READ_CHUNK        (64 * 1024)
+#define READ_POOL_MAX     16 /* idle read buffers kept for reuse, per thread */
 #define DEFAULT_WRITE_MAX (8u << 20)
 #define DEFAULT_HANDSHAKE 10000
 #define CLOSE_FLUSH_MS    5000
@@ -65,8 +66,46 @@ struct cr_conn {
     bool peer_verified;
     char peer_role[CR_TLS_MAX_NAME];
     char peer_cn[CR_TLS_MAX_NAME];
-    char readbuf[READ_CHUNK];
+    /* Back-pressure (cr_conn_pause): no socket reads and no frames delivered while paused;
+     * plaintext already decrypted but not yet decoded waits in held (malloc'd, freed once fed). */
+    bool paused;
+    bool resume_scheduled;
+    uint8_t *held;
+    size_t held_len;
 };
+
+/* Read buffers are not part of a connection (an idle one would hold 64 KiB for nothing): one
+ * is taken from this pool when the socket is readable and given back as soon as its bytes are
+ * in OpenSSL's memory BIO, like PgBouncer's sbuf. Per thread: a loop and its conns live on one. */
+struct readbuf {
+    struct readbuf *next;
+};
+static _Thread_local struct readbuf *read_pool;
+static _Thread_local unsigned read_pool_len;
+
+static char *readbuf_take(void)
+{
+    struct readbuf *b = read_pool;
+    if (!b)
+        return malloc(READ_CHUNK);
+    read_pool = b->next;
+    read_pool_len--;
+    return (char *)b;
+}
+
+static void readbuf_give(char *p)
+{
+    if (!p)
+        return;
+    if (read_pool_len >= READ_POOL_MAX) {
+        free(p);
+        return;
+    }
+    struct readbuf *b = (struct readbuf *)p;
+    b->next = read_pool;
+    read_pool = b;
+    read_pool_len++;
+}
 
 struct wreq {
     uv_write_t req;
@@ -77,6 +116,10 @@ struct wreq {
 
 static void conn_fail(struct cr_conn *c, int err, bool flush);
 static void conn_pump(struct cr_conn *c);
+static bool conn_feed(struct cr_conn *c, const uint8_t *buf, size_t n);
+static bool conn_feed_held(struct cr_conn *c);
+
+#define CONN_FRAME_PAUSED 1 /* on_frame's return when the callback paused the connection */
 
 static const char *ssl_reason(void)
 {
@@ -96,6 +139,7 @@ static void conn_free(struct cr_conn *c)
     if (c->ssl)
         SSL_free(c->ssl); /* frees both BIOs */
     cr_frame_decoder_free(&c->dec);
+    free(c->held);
     if (c->ai)
         uv_freeaddrinfo(c->ai);
     free(c->pending);
@@ -376,8 +420,10 @@ static int on_frame(void *arg, const uint8_t *payload, size_t len)
         c->cbs.on_message(c, env);
     else
         carillon__v1__envelope__free_unpacked(env, NULL);
-    /* The callback may have closed us: stop delivering frames then. */
-    return c->state == CONN_OPEN ? 0 : -ECANCELED;
+    /* The callback may have closed us: stop delivering frames then; or paused us. */
+    if (c->state != CONN_OPEN)
+        return -ECANCELED;
+    return c->paused ? CONN_FRAME_PAUSED : 0;
 }
 
 /* The decoder only says "too large"; the Error names the announced size, found by walking the
@@ -457,8 +503,10 @@ static void conn_drive_tls(struct cr_conn *c)
         if (c->state != CONN_OPEN)
             return;
     }
+    if (c->held && !conn_feed_held(c))
+        return;
     uint8_t buf[16384];
-    while (c->state == CONN_OPEN) {
+    while (c->state == CONN_OPEN && !c->paused) {
         ERR_clear_error();
         int n = SSL_read(c->ssl, buf, sizeof buf);
         if (n <= 0) {
@@ -474,37 +522,76 @@ static void conn_drive_tls(struct cr_conn *c)
             conn_fail(c, -EPROTO, false);
             return;
         }
-        uint8_t hdr[CR_FRAME_HEADER] = {0};
-        size_t had = c->dec.len;
-        if (had)
-            memcpy(hdr, c->dec.buf, had < CR_FRAME_HEADER ? had : CR_FRAME_HEADER);
-        int rc = cr_frame_decoder_feed(&c->dec, buf, (size_t)n, on_frame, c);
-        if (rc == -EMSGSIZE) {
-            uint32_t size = oversized_length(hdr, had, buf, (size_t)n, c->dec.max_frame);
-            cr_log_warn("protocol_error", "peer=%s reason=frame_too_large size=%u max=%zu", c->peer,
-                        size, c->dec.max_frame);
-            (void)cr_conn_send_error(c, 0, CARILLON__V1__CODE__CODE_RESOURCE_EXHAUSTED, NULL,
-                                     "frame of %u bytes is larger than the maximum of %zu bytes",
-                                     size, c->dec.max_frame);
-            cr_conn_close(c);
-            return;
-        }
-        if (rc)
+        if (!conn_feed(c, buf, (size_t)n))
             return;
     }
+}
+
+/* Decodes plaintext; false when decoding must stop (closed, failed or paused: then the bytes
+ * not yet decoded are kept in held). */
+static bool conn_feed(struct cr_conn *c, const uint8_t *buf, size_t n)
+{
+    uint8_t hdr[CR_FRAME_HEADER] = {0};
+    size_t had = c->dec.len;
+    if (had)
+        memcpy(hdr, c->dec.buf, had < CR_FRAME_HEADER ? had : CR_FRAME_HEADER);
+    size_t used = 0;
+    int rc = cr_frame_decoder_feed_part(&c->dec, buf, n, on_frame, c, &used);
+    if (rc == CONN_FRAME_PAUSED) {
+        if (used < n) {
+            uint8_t *h = malloc(n - used);
+            if (!h) {
+                conn_fail(c, -ENOMEM, false);
+                return false;
+            }
+            memcpy(h, buf + used, n - used);
+            free(c->held);
+            c->held = h;
+            c->held_len = n - used;
+        }
+        return false;
+    }
+    cr_frame_decoder_release(&c->dec);
+    if (rc == -EMSGSIZE) {
+        uint32_t size = oversized_length(hdr, had, buf, (size_t)n, c->dec.max_frame);
+        cr_log_warn("protocol_error", "peer=%s reason=frame_too_large size=%u max=%zu", c->peer,
+                    size, c->dec.max_frame);
+        (void)cr_conn_send_error(c, 0, CARILLON__V1__CODE__CODE_RESOURCE_EXHAUSTED, NULL,
+                                 "frame of %u bytes is larger than the maximum of %zu bytes", size,
+                                 c->dec.max_frame);
+        cr_conn_close(c);
+        return false;
+    }
+    if (rc)
+        return false;
+    return true;
+}
+
+/* Feeds what a pause left undecoded; false when decoding must stop again. */
+static bool conn_feed_held(struct cr_conn *c)
+{
+    uint8_t *h = c->held;
+    size_t n = c->held_len;
+    c->held = NULL;
+    c->held_len = 0;
+    bool go_on = conn_feed(c, h, n);
+    free(h);
+    return go_on;
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     (void)suggested;
-    struct cr_conn *c = h->data;
-    *buf = uv_buf_init(c->readbuf, sizeof c->readbuf);
+    (void)h;
+    char *p = readbuf_take();
+    *buf = uv_buf_init(p, p ? READ_CHUNK : 0); /* 0: libuv reports UV_ENOBUFS to on_read */
 }
 
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
     struct cr_conn *c = s->data;
-    (void)buf;
+    if (n <= 0)
+        readbuf_give(buf->base);
     if (n == 0)
         return;
     if (n < 0) {
@@ -515,11 +602,61 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         conn_fail(c, n == UV_EOF ? (c->state == CONN_HANDSHAKE ? -EPROTO : 0) : (int)n, false);
         return;
     }
-    if (BIO_write(c->rbio, c->readbuf, (int)n) != (int)n) {
+    int w = BIO_write(c->rbio, buf->base, (int)n);
+    readbuf_give(buf->base);
+    if (w != (int)n) {
         conn_fail(c, -ENOMEM, false);
         return;
     }
     conn_drive_tls(c);
+}
+
+/* --- back-pressure ---------------------------------------------------------------------- */
+
+void cr_conn_pause(struct cr_conn *c)
+{
+    if (!c || c->paused || c->state >= CONN_CLOSING)
+        return;
+    c->paused = true;
+    if (c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = false;
+    }
+}
+
+bool cr_conn_paused(const struct cr_conn *c)
+{
+    return c->paused;
+}
+
+/* Runs from the loop, never inside a callback of c: decodes what waited, then reads again. */
+static void on_resume(uv_timer_t *t)
+{
+    struct cr_conn *c = t->data;
+    c->resume_scheduled = false;
+    if (c->paused || c->state != CONN_OPEN)
+        return;
+    conn_drive_tls(c);
+    if (c->paused || c->state != CONN_OPEN || c->reading)
+        return;
+    int rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    if (rc) {
+        conn_fail(c, rc, false);
+        return;
+    }
+    c->reading = true;
+}
+
+void cr_conn_resume(struct cr_conn *c)
+{
+    if (!c || !c->paused)
+        return;
+    c->paused = false;
+    /* The timer is idle once the connection is open (it bounds the handshake and the close). */
+    if (c->state == CONN_OPEN && !c->resume_scheduled) {
+        c->resume_scheduled = true;
+        uv_timer_start(&c->timer, on_resume, 0, 0);
+    }
 }
 
 static void on_handshake_timeout(uv_timer_t *t)
@@ -580,6 +717,8 @@ static int conn_start_tls(struct cr_conn *c)
         return -ENOMEM;
     }
     SSL_set_bio(c->ssl, c->rbio, c->wbio);
+    /* OpenSSL's own record buffers (about 34 KiB) are freed while a connection is idle. */
+    SSL_set_mode(c->ssl, SSL_MODE_RELEASE_BUFFERS);
     if (c->server) {
         SSL_set_accept_state(c->ssl);
     } else {

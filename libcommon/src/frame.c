@@ -46,6 +46,15 @@ static int reserve(struct cr_frame_decoder *d, size_t need)
 int cr_frame_decoder_feed(struct cr_frame_decoder *d, const uint8_t *data, size_t len,
                           cr_frame_cb cb, void *arg)
 {
+    size_t used;
+    return cr_frame_decoder_feed_part(d, data, len, cb, arg, &used);
+}
+
+int cr_frame_decoder_feed_part(struct cr_frame_decoder *d, const uint8_t *data, size_t len,
+                               cr_frame_cb cb, void *arg, size_t *used)
+{
+    const uint8_t *start = data;
+    *used = 0;
     if (d->failed)
         return d->failed;
     while (len > 0 || d->len >= CR_FRAME_HEADER) {
@@ -55,11 +64,13 @@ int cr_frame_decoder_feed(struct cr_frame_decoder *d, const uint8_t *data, size_
             if (n > d->max_frame)
                 return d->failed = -EMSGSIZE;
             if (len >= CR_FRAME_HEADER + (size_t)n) {
-                int rc = cb(arg, data + CR_FRAME_HEADER, n);
-                if (rc)
-                    return rc;
+                const uint8_t *payload = data + CR_FRAME_HEADER;
                 data += CR_FRAME_HEADER + n;
                 len -= CR_FRAME_HEADER + n;
+                *used = (size_t)(data - start);
+                int rc = cb(arg, payload, n);
+                if (rc)
+                    return rc;
                 continue;
             }
         }
@@ -82,6 +93,7 @@ int cr_frame_decoder_feed(struct cr_frame_decoder *d, const uint8_t *data, size_
             d->len += take;
             data += take;
             len -= take;
+            *used = (size_t)(data - start);
             if (d->len == CR_FRAME_HEADER && be32(d->buf) > d->max_frame)
                 return d->failed = -EMSGSIZE;
             continue;
@@ -93,6 +105,15 @@ int cr_frame_decoder_feed(struct cr_frame_decoder *d, const uint8_t *data, size_
             return rc;
     }
     return 0;
+}
+
+void cr_frame_decoder_release(struct cr_frame_decoder *d)
+{
+    if (d->len == 0 && d->buf) {
+        free(d->buf);
+        d->buf = NULL;
+        d->cap = 0;
+    }
 }
 
 int cr_frame_pack(const Carillon__V1__Envelope *env, size_t max_frame, uint8_t **out,

@@ -38,6 +38,7 @@ struct item {
     char *copy_data; /* ITEM_COPY: the rows, in the format the COPY statement names */
     size_t copy_len;
     bool copy_sent;
+    uint64_t queued_ms; /* uv_now when queued: bounds its wait while the connection is down */
     struct item *next;
 };
 
@@ -73,6 +74,7 @@ struct cr_pg {
     struct item *flight_head, *flight_tail;
     size_t count;
     uv_timer_t timer;
+    uv_timer_t down_timer; /* fails queries that waited down_wait_ms for a connection */
     unsigned backoff_ms;
     int handles;        /* timer + poll handles not yet closed, + a pending name lookup */
     char *resolve_host; /* a host name libpq would look up with a blocking call, or NULL */
@@ -185,6 +187,42 @@ static void fail_list(struct cr_pg *pg, struct item **head, struct item **tail, 
     }
 }
 
+/* While the connection is down, the oldest queued item is failed once it has waited
+ * down_wait_ms: a caller hears "unavailable" at once instead of waiting for the database. */
+static void on_down_timer(uv_timer_t *t);
+
+static void arm_down_timer(struct cr_pg *pg)
+{
+    if (!pg->opts.down_wait_ms || pg->state == PG_UP || pg->state == PG_CLOSING || !pg->send_head ||
+        uv_is_active((uv_handle_t *)&pg->down_timer))
+        return;
+    uint64_t now = uv_now(pg->loop);
+    uint64_t due = pg->send_head->queued_ms + pg->opts.down_wait_ms;
+    uv_timer_start(&pg->down_timer, on_down_timer, due > now ? due - now : 0, 0);
+}
+
+static void on_down_timer(uv_timer_t *t)
+{
+    struct cr_pg *pg = t->data;
+    uint64_t now = uv_now(pg->loop);
+    size_t failed = 0;
+    while (pg->state != PG_UP && pg->state != PG_CLOSING && pg->send_head &&
+           pg->send_head->queued_ms + pg->opts.down_wait_ms <= now) {
+        struct item *it = pg->send_head;
+        pg->send_head = it->next;
+        if (!pg->send_head)
+            pg->send_tail = NULL;
+        it->next = NULL;
+        it->status = -ENOTCONN;
+        failed++;
+        item_finish(pg, it);
+    }
+    if (failed)
+        cr_log_warn("pg_queries_failed", "reason=\"database unreachable\" count=%zu waited_ms=%u",
+                    failed, pg->opts.down_wait_ms);
+    arm_down_timer(pg);
+}
+
 static int enqueue(struct cr_pg *pg, struct item *it)
 {
     if (pg->state == PG_CLOSING)
@@ -195,6 +233,7 @@ static int enqueue(struct cr_pg *pg, struct item *it)
     if (!it->res)
         return -ENOMEM;
     pg->count++;
+    it->queued_ms = uv_now(pg->loop);
     if (pg->send_tail)
         pg->send_tail->next = it;
     else
@@ -202,6 +241,8 @@ static int enqueue(struct cr_pg *pg, struct item *it)
     pg->send_tail = it;
     if (pg->state == PG_UP)
         pg_pump(pg, false);
+    else
+        arm_down_timer(pg);
     return 0;
 }
 
@@ -475,6 +516,7 @@ static void pg_lost(struct cr_pg *pg, const char *reason)
     fail_list(pg, &pg->flight_head, &pg->flight_tail, -ECONNRESET);
     if (pg->state == PG_CLOSING)
         return;
+    arm_down_timer(pg);
     if (was_up && pg->state_cb)
         pg->state_cb(pg->state_arg, false);
     if (pg->state == PG_CLOSING)
@@ -794,7 +836,9 @@ int cr_pg_new(uv_loop_t *loop, const struct cr_pg_opts *opts, struct cr_pg **out
     pg->poll_fd = -1;
     uv_timer_init(loop, &pg->timer);
     pg->timer.data = pg;
-    pg->handles = 1;
+    uv_timer_init(loop, &pg->down_timer);
+    pg->down_timer.data = pg;
+    pg->handles = 2;
     pg->state = PG_DOWN;
     /* Connect from the loop, so callbacks set right after this call see the first state. */
     uv_timer_start(&pg->timer, on_reconnect, 0, 0);
@@ -939,4 +983,5 @@ void cr_pg_close(struct cr_pg *pg, void (*done)(void *arg), void *arg)
         uv_cancel((uv_req_t *)&pg->gai); /* on_resolved still runs, with UV_ECANCELED */
     uv_timer_stop(&pg->timer);
     uv_close((uv_handle_t *)&pg->timer, on_timer_closed);
+    uv_close((uv_handle_t *)&pg->down_timer, on_timer_closed);
 }

@@ -33,10 +33,24 @@ void client_unref(struct client *c)
 
 void client_reply(struct client *c, uint64_t request_id, Carillon__V1__Envelope *env)
 {
+    limits_replied(c, request_id);
     if (!c->conn)
         return;
     env->request_id = request_id;
     int rc = cr_conn_send(c->conn, env);
+    limits_sync(c); /* a Welcome or a LoginOk moves the client to its count */
+    if (rc == -EMSGSIZE) {
+        /* Nothing was sent: the client must hear why rather than wait for ever. */
+        size_t size = carillon__v1__envelope__get_packed_size(env);
+        cr_log_warn("reply_too_large", "peer=%s request=%llu bytes=%zu max_frame=%zu", c->peer,
+                    (unsigned long long)request_id, size, cr_conn_max_frame(c->conn));
+        (void)cr_conn_send_error(c->conn, request_id, CARILLON__V1__CODE__CODE_RESOURCE_EXHAUSTED,
+                                 NULL,
+                                 "the reply is %zu bytes, over the frame limit of %zu bytes "
+                                 "(max_frame): ask for less (a filter, fewer columns)",
+                                 size, cr_conn_max_frame(c->conn));
+        return;
+    }
     if (rc && rc != -ENOBUFS && rc != -EPIPE)
         cr_log_warn("reply_failed", "peer=%s request=%llu error=%s", c->peer,
                     (unsigned long long)request_id, cr_log_q(strerror(-rc)));
@@ -45,6 +59,7 @@ void client_reply(struct client *c, uint64_t request_id, Carillon__V1__Envelope 
 void client_error(struct client *c, uint64_t request_id, int code, const char *field,
                   const char *fmt, ...)
 {
+    limits_replied(c, request_id);
     if (!c->conn)
         return;
     char msg[512];
@@ -211,10 +226,23 @@ static void dispatch(struct client *c, const struct route *rt, Carillon__V1__Env
                   rt->fn);
 }
 
+static void client_dispatch(struct client *c, Carillon__V1__Envelope *env);
+
 static void client_on_message(struct cr_conn *conn, Carillon__V1__Envelope *env)
 {
     struct client *c = cr_conn_data(conn);
+    client_ref(c); /* limits_sync below, whatever the handler does */
+    client_dispatch(c, env);
+    limits_sync(c);
+    client_unref(c);
+}
+
+static void client_dispatch(struct client *c, Carillon__V1__Envelope *env)
+{
+    struct cr_conn *conn = c->conn;
     uint64_t rid = env->request_id;
+    if (!limits_request(c, env))
+        return;
 
     if (c->state == CLIENT_HELLO) {
         if (env->body_case != CARILLON__V1__ENVELOPE__BODY_HELLO) {
@@ -279,6 +307,7 @@ static void client_on_close(struct cr_conn *conn, int err)
                     c->node_name[0] ? c->node_name : "-", err ? cr_log_q(strerror(-err)) : "eof");
     c->conn = NULL;
     c->state = CLIENT_CLOSED;
+    limits_sync(c);
     import_client_closed(c);
     client_unref(c);
 }
@@ -321,6 +350,7 @@ static void on_connection(uv_stream_t *listener, int status)
         srv->clients->prev = c;
     srv->clients = c;
     srv->nclients++;
+    limits_accepted(c);
     if (srv->stopping)
         cr_conn_close(c->conn);
 }
@@ -350,6 +380,7 @@ int server_listen(struct server *srv)
                      cr_log_q(uv_strerror(rc)));
         return rc;
     }
+    limits_start(srv);
     cr_log_info("ready", "listen=%s node=%s", srv->cfg.listen, srv->cfg.node_name);
     (void)cr_notify("READY=1");
     return 0;
@@ -359,6 +390,7 @@ void server_stop(struct server *srv, bool fast)
 {
     srv->stopping = true;
     (void)cr_notify("STOPPING=1");
+    limits_stop(srv);
     if (srv->listening && !uv_is_closing((uv_handle_t *)&srv->listener))
         uv_close((uv_handle_t *)&srv->listener, NULL);
     for (struct client *c = srv->clients; c; c = c->next) {

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "api/limits.h"
 #include "api/ratelimit.h"
 #include "carillon/cfg.h"
 #include "carillon/conn.h"
@@ -20,6 +21,13 @@ struct server_config {
     char *pid_file;
     int64_t max_frame;
     int64_t max_write_queue;
+    /* [limits] (limits.c) */
+    int64_t max_clients;
+    int64_t max_pending;
+    int64_t login_timeout_ms;
+    int64_t idle_timeout_ms;
+    int64_t max_requests_in_flight;
+    int64_t max_logins_in_progress;
     /* [tls] */
     char *tls_ca;
     char *tls_cert;
@@ -28,6 +36,7 @@ struct server_config {
     /* [database] */
     char *db_conninfo;
     char *migrations_dir;
+    int64_t db_down_wait_ms;
     /* [log] */
     int log_level; /* enum cr_log_level */
     bool log_json;
@@ -68,6 +77,7 @@ struct client {
     bool login_pending;    /* one Login at a time */
     struct import *import; /* the file import running on this connection, if any */
     struct client *next, *prev;
+    struct client_limits lim; /* limits.c's bookkeeping */
 };
 
 struct server {
@@ -81,6 +91,8 @@ struct server {
     bool stopping;
     struct client *clients;
     int nclients;
+    struct server_limits lim;     /* limits.c: counts, the pending list, the janitor */
+    int logins_in_progress;       /* password logins hashing or waiting for the thread pool */
     struct ratelimit login_limit; /* failed logins per login */
     struct ratelimit addr_limit;  /* failed logins per peer address */
 };

@@ -181,6 +181,7 @@ struct login {
     char token_sha256[65];
     struct store_user user;
     bool user_found;
+    bool counted; /* in srv->logins_in_progress (password logins) */
 };
 
 static uint64_t now_ms(void)
@@ -197,8 +198,18 @@ static void sha256_hex(const char *s, char out[65])
         snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
+/* The per-address limiter counts password failures per login and address together, so 20
+ * wrong passwords typed behind an office's NAT lock that login from there, never the office:
+ * its other users, and anyone with a session token, still log in (README, "Security"). */
+static void addr_key(char *out, size_t n, const char *ip, const char *login)
+{
+    snprintf(out, n, "%s\x1f%s", ip, login);
+}
+
 static void login_free(struct login *l)
 {
+    if (l->counted)
+        l->c->srv->logins_in_progress--;
     l->c->login_pending = false;
     client_unref(l->c);
     OPENSSL_cleanse(l->password, sizeof l->password);
@@ -217,16 +228,21 @@ static void login_failed(struct login *l, const char *reason)
 {
     struct server *srv = l->c->srv;
     uint64_t t = now_ms();
-    uint64_t lock_login = ratelimit_fail(&srv->login_limit, l->login, t);
-    uint64_t lock_addr = ratelimit_fail(&srv->addr_limit, l->c->ip, t);
+    /* A token is 256 random bits: guessing one is hopeless, so a stale token counts against
+     * nothing (it must not lock out the people sharing an address). */
+    bool by_password = strcmp(reason, "token") != 0;
+    char ak[RATELIMIT_KEY_MAX];
+    addr_key(ak, sizeof ak, l->c->ip, l->login);
+    uint64_t lock_login = by_password ? ratelimit_fail(&srv->login_limit, l->login, t) : 0;
+    uint64_t lock_addr = by_password ? ratelimit_fail(&srv->addr_limit, ak, t) : 0;
     cr_log_warn("login_failed", "peer=%s login=%s reason=%s", l->c->peer, cr_log_q(l->login),
                 reason);
     if (lock_login)
         cr_log_warn("login_locked", "login=%s for_ms=%llu", cr_log_q(l->login),
                     (unsigned long long)lock_login);
     if (lock_addr)
-        cr_log_warn("address_locked", "peer=%s for_ms=%llu", l->c->peer,
-                    (unsigned long long)lock_addr);
+        cr_log_warn("address_locked", "peer=%s login=%s for_ms=%llu", l->c->peer,
+                    cr_log_q(l->login), (unsigned long long)lock_addr);
     /* A token that no longer opens a session (logged out, expired, password changed, user
      * disabled) says so; a password failure does not tell which of login or password is wrong. */
     login_refuse(l, CARILLON__V1__CODE__CODE_UNAUTHENTICATED, "%s",
@@ -304,17 +320,13 @@ static void on_password_checked(void *arg, int err, bool ok, const char *hash)
         login_refuse(l, CARILLON__V1__CODE__CODE_UNAVAILABLE, "%s", "database unavailable");
 }
 
-/* A hash of a password nobody has, so an unknown login costs as much as a known one. */
-static const char *dummy_hash(struct server *srv)
+/* An unknown login costs what a known one does: the password is hashed once with the
+ * current cost, on the thread pool like every scrypt (never on the loop), and thrown away. */
+static void on_dummy_hashed(void *arg, int err, bool ok, const char *hash)
 {
-    static char hash[CR_PASSWORD_HASH_MAX];
-    static unsigned made_for;
-    if (made_for != (unsigned)srv->cfg.scrypt_log_n) {
-        if (cr_password_hash("carillon-no-such-user", (unsigned)srv->cfg.scrypt_log_n, hash) != 0)
-            hash[0] = '\0';
-        made_for = (unsigned)srv->cfg.scrypt_log_n;
-    }
-    return hash;
+    (void)ok;
+    (void)hash;
+    on_password_checked(arg, err, false, NULL);
 }
 
 static void on_user_loaded(void *arg, int err, const struct store_user *u)
@@ -329,9 +341,11 @@ static void on_user_loaded(void *arg, int err, const struct store_user *u)
     l->user_found = err == 0;
     if (u)
         l->user = *u;
-    int rc = password_verify_async(srv->loop, l->password,
-                                   l->user_found ? l->user.password_hash : dummy_hash(srv),
-                                   on_password_checked, l);
+    int rc = l->user_found
+                 ? password_verify_async(srv->loop, l->password, l->user.password_hash,
+                                         on_password_checked, l)
+                 : password_hash_async(srv->loop, l->password, (unsigned)srv->cfg.scrypt_log_n,
+                                       on_dummy_hashed, l);
     if (rc)
         login_refuse(l, CARILLON__V1__CODE__CODE_INTERNAL, "%s", "password check failed");
 }
@@ -386,9 +400,13 @@ void session_handle_login(struct client *c, Carillon__V1__Envelope *env)
         return;
     }
 
+    bool by_password = in->secret_case == CARILLON__V1__LOGIN__SECRET_PASSWORD;
     uint64_t t = now_ms();
-    uint64_t wait_login = in->login[0] ? ratelimit_check(&srv->login_limit, in->login, t) : 0;
-    uint64_t wait_addr = ratelimit_check(&srv->addr_limit, c->ip, t);
+    char ak[RATELIMIT_KEY_MAX];
+    addr_key(ak, sizeof ak, c->ip, in->login);
+    uint64_t wait_login =
+        by_password && in->login[0] ? ratelimit_check(&srv->login_limit, in->login, t) : 0;
+    uint64_t wait_addr = by_password ? ratelimit_check(&srv->addr_limit, ak, t) : 0;
     if (wait_login || wait_addr) {
         uint64_t wait = wait_login > wait_addr ? wait_login : wait_addr;
         cr_log_warn("login_refused", "peer=%s login=%s reason=rate_limited retry_ms=%llu", c->peer,
@@ -398,13 +416,24 @@ void session_handle_login(struct client *c, Carillon__V1__Envelope *env)
                          "too many failed logins for '%s'; try again in %llu s", in->login,
                          (unsigned long long)((wait + 999) / 1000));
         else
-            client_error(c, rid, CARILLON__V1__CODE__CODE_RESOURCE_EXHAUSTED, NULL,
-                         "too many failed logins from %s; try again in %llu s", c->ip,
-                         (unsigned long long)((wait + 999) / 1000));
+            client_error(c, rid, CARILLON__V1__CODE__CODE_RESOURCE_EXHAUSTED, "login",
+                         "too many failed logins for '%s' from %s; try again in %llu s", in->login,
+                         c->ip, (unsigned long long)((wait + 999) / 1000));
         carillon__v1__envelope__free_unpacked(env, NULL);
         return;
     }
 
+    /* Each password login holds an scrypt (about 32 MiB, tens of ms) on the thread pool: the
+     * queue of them is bounded, so a login flood answers at once instead of piling up. */
+    if (by_password && srv->logins_in_progress >= srv->cfg.max_logins_in_progress) {
+        cr_log_warn("login_refused", "peer=%s login=%s reason=too_many_logins in_progress=%d",
+                    c->peer, cr_log_q(in->login), srv->logins_in_progress);
+        client_error(c, rid, CARILLON__V1__CODE__CODE_UNAVAILABLE, NULL,
+                     "too many logins in progress (max_logins_in_progress = %lld): try again",
+                     (long long)srv->cfg.max_logins_in_progress);
+        carillon__v1__envelope__free_unpacked(env, NULL);
+        return;
+    }
     struct login *l = calloc(1, sizeof *l);
     if (!l) {
         client_error(c, rid, CARILLON__V1__CODE__CODE_RESOURCE_EXHAUSTED, NULL, "out of memory");
@@ -413,6 +442,9 @@ void session_handle_login(struct client *c, Carillon__V1__Envelope *env)
     }
     l->c = c;
     l->rid = rid;
+    l->counted = by_password;
+    if (by_password)
+        srv->logins_in_progress++;
     client_ref(c);
     c->login_pending = true;
     snprintf(l->login, sizeof l->login, "%s", in->login);

@@ -130,15 +130,13 @@ assert_exit 0 carillonctl whoami
 assert_contains "$OUT" "login: admin"
 wait_for_log "$CARILLON_STACK_DIR/server.log" "pg_disconnected"
 
-# per-address limit: failures spread over many logins lock the address out, even for admin
-locked=0
+# per-address limit, keyed by address and login: failures spread over many logins from one
+# address (an office behind NAT) never lock the address out; admin still logs in from it
 for i in $(seq 1 25); do
     assert_exit 1 env CARILLON_USER="nobody$i" CARILLON_PASSWORD=nope-nope carillonctl whoami
-    case "$ERR" in *"too many failed logins from 127.0.0.1"*) locked=$i; break ;; esac
+    assert_contains "$ERR" "wrong login or password"
 done
-[ "$locked" -gt 0 ] || fail "the address was never locked out"
-[ "$locked" -le 21 ] || fail "locked only after $locked failures (limit 20)"
-assert_exit 1 carillonctl whoami
-assert_contains "$ERR" "RESOURCE_EXHAUSTED"
-wait_for_log "$CARILLON_STACK_DIR/server.log" "address_locked peer=127.0.0.1"
+assert_exit 0 carillonctl whoami
+assert_contains "$OUT" "login: admin"
+grep -q 'address_locked' "$CARILLON_STACK_DIR/server.log" && fail "an address was locked out"
 echo "PASS protocol_login"

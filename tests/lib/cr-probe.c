@@ -3,8 +3,9 @@
  * prints one line per message received, so shell tests can assert what the server answered.
  *
  *   cr-probe --server HOST:PORT --ca CA [--cert C --key K] STEP...
- *   steps: hello ROLE [VERSION] | ping | login USER PASSWORD | unknown | garbage |
- *          oversize BYTES | expect-close | send BODY [PATH=VALUE]...
+ *   steps: hello ROLE [VERSION] | ping | login USER PASSWORD | users | unknown | garbage |
+ *          oversize BYTES | expect-close | wait-file PATH (no request: waits until PATH exists)
+ *          | send BODY [PATH=VALUE]...
  * send builds any request by reflection: BODY is the Envelope's field (contact_list), each
  * PATH=VALUE sets a field of it (campaign.name=X; repeated fields append; enums by value name or
  * number; bools true/false). Other answers print "reply body=NAME" (contact lists add
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "carillon/conn.h"
@@ -34,6 +36,8 @@ struct probe {
     bool waiting; /* a reply (or close) is awaited for the current step */
     uint64_t rid;
     uv_timer_t timer;
+    uv_timer_t file_timer;
+    const char *wait_path;
 };
 
 static const char *code_name(int code)
@@ -166,6 +170,19 @@ static int send_built(struct probe *p, char **a, int left)
     return used;
 }
 
+/* wait-file: polls for the file the test creates when it is time to go on. */
+static void on_file_poll(uv_timer_t *t)
+{
+    struct probe *p = t->data;
+    if (access(p->wait_path, F_OK) != 0)
+        return;
+    uv_timer_stop(t);
+    printf("file %s\n", p->wait_path);
+    fflush(stdout);
+    if (p->conn)
+        run_steps(p);
+}
+
 static void send_env(struct probe *p, Carillon__V1__Envelope *env)
 {
     env->request_id = ++p->rid;
@@ -209,6 +226,17 @@ static void run_step(struct probe *p)
         env.login = &l;
         p->next += 3;
         send_env(p, &env);
+    } else if (strcmp(a[0], "users") == 0) {
+        Carillon__V1__UserList ul = CARILLON__V1__USER_LIST__INIT;
+        env.body_case = CARILLON__V1__ENVELOPE__BODY_USER_LIST;
+        env.user_list = &ul;
+        p->next++;
+        send_env(p, &env);
+    } else if (strcmp(a[0], "wait-file") == 0 && left >= 2) {
+        p->wait_path = a[1];
+        p->next += 2;
+        p->waiting = false;
+        uv_timer_start(&p->file_timer, on_file_poll, 20, 20);
     } else if (strcmp(a[0], "unknown") == 0) {
         /* request_id 77, then field 9999 that no version of the protocol defines. */
         static const uint8_t raw[] = {0, 0, 0, 8, 0x08, 77, 0xfa, 0xf0, 0x04, 0x02, 0x08, 0x01};
@@ -297,6 +325,7 @@ static void on_close(struct cr_conn *c, int err)
     p->conn = NULL;
     uv_timer_stop(&p->timer);
     uv_close((uv_handle_t *)&p->timer, NULL);
+    uv_close((uv_handle_t *)&p->file_timer, NULL);
 }
 
 static void on_timeout(uv_timer_t *t)
@@ -348,6 +377,8 @@ int main(int argc, char **argv)
     uv_loop_init(&loop);
     struct probe p = {.loop = &loop, .steps = argv + i, .nsteps = argc - i};
     uv_timer_init(&loop, &p.timer);
+    uv_timer_init(&loop, &p.file_timer);
+    p.file_timer.data = &p;
     p.timer.data = &p;
     uv_timer_start(&p.timer, on_timeout, 10000, 0);
     static const struct cr_conn_cbs cbs = {on_open, on_message, on_close};

@@ -67,6 +67,14 @@ void cr_conn_close(struct cr_conn *c);
 /* Like close, without flushing (fast shutdown). */
 void cr_conn_abort(struct cr_conn *c);
 
+/* Back-pressure: pause stops reading the socket and delivering frames (one already being
+ * delivered finishes; the peer's further bytes wait in the kernel, then in its own buffers);
+ * resume starts again from the loop, never inside the caller's stack. Both are safe from any
+ * callback of c and idempotent; a paused connection still sends and closes normally. */
+void cr_conn_pause(struct cr_conn *c);
+void cr_conn_resume(struct cr_conn *c);
+bool cr_conn_paused(const struct cr_conn *c);
+
 void *cr_conn_data(const struct cr_conn *c);
 void cr_conn_set_data(struct cr_conn *c, void *data);
 uv_loop_t *cr_conn_loop(const struct cr_conn *c);

@@ -32,6 +32,14 @@ void cr_frame_decoder_free(struct cr_frame_decoder *d);
  * is buffered), -ENOMEM, or the callback's non-zero return. */
 int cr_frame_decoder_feed(struct cr_frame_decoder *d, const uint8_t *data, size_t len,
                           cr_frame_cb cb, void *arg) __attribute__((warn_unused_result));
+/* Like cr_frame_decoder_feed, and *used says how many bytes of data were consumed (buffered or
+ * delivered) when it returns: after a callback's non-zero return, data + *used is where the next
+ * frame starts, so a caller that pauses keeps the rest for later. */
+int cr_frame_decoder_feed_part(struct cr_frame_decoder *d, const uint8_t *data, size_t len,
+                               cr_frame_cb cb, void *arg, size_t *used)
+    __attribute__((warn_unused_result));
+/* Frees the buffer when no partial frame is held, so an idle peer costs no buffer. */
+void cr_frame_decoder_release(struct cr_frame_decoder *d);
 
 /* Packs env behind its length header into a malloc'd buffer (*out, *out_len). Returns 0,
  * -EMSGSIZE when the packed envelope exceeds max_frame, or -ENOMEM. */

@@ -16,6 +16,8 @@ struct cr_pg_opts {
     unsigned reconnect_min_ms; /* 0 = 100 */
     unsigned reconnect_max_ms; /* 0 = 5000 */
     size_t max_queue;          /* queued + in-flight queries; 0 = 10000; beyond: -ENOBUFS */
+    unsigned down_wait_ms;     /* while the connection is down, a query waits this long for
+                                  it, then fails with -ENOTCONN; 0 = until it is back */
 };
 
 /* The outcome of one query or batch, valid during the callback only (PGresults are cleared
@@ -25,7 +27,8 @@ struct cr_pg_opts {
  *       committed (res entries after the failure are NULL).
  *   status -ECONNRESET: the connection was lost while the query was in flight; whether it
  *       committed is unknown. Queries not yet sent are kept and sent after reconnecting.
- *   status -ECANCELED: cr_pg_close was called before the query ran. */
+ *   status -ECANCELED: cr_pg_close was called before the query ran.
+ *   status -ENOTCONN: the connection was down for down_wait_ms; nothing was sent. */
 struct cr_pg_result {
     int status;
     const char *sqlstate; /* five-character SQLSTATE or NULL */
