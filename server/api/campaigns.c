@@ -13,6 +13,7 @@
 #include "api/server.h"
 #include "carillon/log.h"
 #include "carillon/pbtext.h"
+#include "carillon/strbuf.h"
 #include "store/campaign_store.h"
 
 #define TEXT_MAX 4096
@@ -659,11 +660,16 @@ static bool used_questions_ok(const Carillon__V1__Campaign *c, const PGresult *u
         const Carillon__V1__Block *b = find_question(c, name, where, sizeof where);
         if (!b)
             return bad(p, "script", "question '%s' has answers: it cannot be deleted", name);
-        char rows[4096] = "";
-        size_t o = 0;
-        for (size_t i = 0; i < b->n_matrix_rows && o < sizeof rows; i++)
-            o += (size_t)snprintf(rows + o, sizeof rows - o, "%s%s", i ? "\x1f" : "",
-                                  b->matrix_rows[i]);
+        /* The question's matrix rows, joined as the store joins them (bounded: LIST_MAX rows
+         * of TEXT_MAX bytes at most, checked before). */
+        struct cr_strbuf rows;
+        cr_strbuf_init(&rows, (size_t)LIST_MAX * (TEXT_MAX + 1));
+        for (size_t i = 0; i < b->n_matrix_rows; i++)
+            cr_strbuf_printf(&rows, "%s%s", i ? "\x1f" : "", b->matrix_rows[i]);
+        if (rows.err) {
+            cr_strbuf_free(&rows);
+            return bad(p, where, "question '%s': too many matrix rows", name);
+        }
         bool same =
             strcmp(cr_pb_enum_word(&carillon__v1__block_kind__descriptor, b->kind, w, sizeof w),
                    PQgetvalue(used, row, 1)) == 0 &&
@@ -674,7 +680,8 @@ static bool used_questions_ok(const Carillon__V1__Campaign *c, const PGresult *u
             strcmp(cr_pb_enum_word(&carillon__v1__predefined_type__descriptor, b->predefined_type,
                                    w, sizeof w),
                    PQgetvalue(used, row, 4)) == 0 &&
-            strcmp(rows, PQgetvalue(used, row, 5)) == 0;
+            strcmp(cr_strbuf_text(&rows), PQgetvalue(used, row, 5)) == 0;
+        cr_strbuf_free(&rows);
         if (!same) {
             snprintf(f, sizeof f, "%s", where);
             return bad(p, f, "question '%s' has answers: it cannot be edited", name);
@@ -683,8 +690,10 @@ static bool used_questions_ok(const Carillon__V1__Campaign *c, const PGresult *u
             b->select_type == CARILLON__V1__SELECT_TYPE__SELECT_TYPE_YES_NO)
             continue;
         /* Every choice an answer used must still be offered. */
-        char values[8192];
-        snprintf(values, sizeof values, "%s", PQgetvalue(used, row, 6));
+        /* Every choice used, whole (a fixed buffer here once cut the list short). */
+        char *values = strdup(PQgetvalue(used, row, 6));
+        if (!values)
+            return bad(p, where, "out of memory");
         char *save = NULL;
         for (char *v = strtok_r(values, "\x1f", &save); v; v = strtok_r(NULL, "\x1f", &save)) {
             bool kept = false;
@@ -692,12 +701,14 @@ static bool used_questions_ok(const Carillon__V1__Campaign *c, const PGresult *u
                 kept = kept || strcmp(b->choices[i], v) == 0;
             if (!kept) {
                 snprintf(f, sizeof f, "%s.choices", where);
-                return bad(p, f,
-                           "choice '%s' of question '%s' has answers: it cannot be "
-                           "edited or deleted",
-                           v, name);
+                bad(p, f,
+                    "choice '%s' of question '%s' has answers: it cannot be edited or deleted", v,
+                    name);
+                free(values);
+                return false;
             }
         }
+        free(values);
     }
     return true;
 }

@@ -1086,23 +1086,23 @@ int store_campaign_delete(struct cr_pg *pg, const char *name, int64_t actor_id, 
 int store_campaign_duplicate(struct cr_pg *pg, const char *name, const char *new_name,
                              int64_t actor_id, campaign_done_cb cb, void *arg)
 {
-    static const char *cols =
-        "objective, description, guide_url, start_date, end_date, year, contract_types, "
-        "brands, referent_id, agent_profiles, queue, time_zone, dialing_mode, power_ratio, "
-        "abandon_target_pct, call_order, number_for_agents, number_for_customers, newest_first, "
-        "exclusive_assignment, max_simultaneous_calls, ring_timeout_s, preview_timeout_s, "
-        "outcome_rules, amd_enabled, amd_action, stop_at_end_date, stop_when_all_done, "
-        "positive_target, qualification_mode, qualification_group, popup_fields";
-    char sql[2048];
+    /* The columns a copy takes, written once (a copy is a draft under its new name). */
+#define DUP_COLS                                                                                   \
+    "objective, description, guide_url, start_date, end_date, year, contract_types, "              \
+    "brands, referent_id, agent_profiles, queue, time_zone, dialing_mode, power_ratio, "           \
+    "abandon_target_pct, call_order, number_for_agents, number_for_customers, newest_first, "      \
+    "exclusive_assignment, max_simultaneous_calls, ring_timeout_s, preview_timeout_s, "            \
+    "outcome_rules, amd_enabled, amd_action, stop_at_end_date, stop_when_all_done, "               \
+    "positive_target, qualification_mode, qualification_group, popup_fields"
     struct cr_pg_batch *b = cr_pg_batch_new(pg);
     if (!b)
         return -ENOMEM;
     const char *p[] = {name, new_name};
-    snprintf(sql, sizeof sql,
-             "INSERT INTO campaigns (name, state, %s) SELECT $2, 'draft', %s FROM campaigns "
-             "WHERE name = $1",
-             cols, cols);
-    int rc = cr_pg_batch_add(b, sql, 2, p);
+    int rc = cr_pg_batch_add(b,
+                             "INSERT INTO campaigns (name, state, " DUP_COLS ") SELECT $2, "
+                             "'draft', " DUP_COLS " FROM campaigns WHERE name = $1",
+                             2, p);
+#undef DUP_COLS
     if (!rc)
         rc = cr_pg_batch_add(b,
                              "INSERT INTO campaign_schedule_slots SELECT (SELECT id FROM "
