@@ -73,7 +73,7 @@ free_port() {
 }
 
 # start_trunk NAME SCENARIO [CALLS [SIPP_ARGS...]]: a SIPp UAS (tests/sipp/SCENARIO) for CALLS
-# calls (1); sets port[NAME] and pid[NAME].
+# calls (1); sets port[NAME] and pid[NAME]. start_dialerd waits until it listens.
 declare -A port pid
 start_trunk() {
     local name=$1 scen=$2 calls=${3:-1}
@@ -85,16 +85,25 @@ start_trunk() {
         -error_file "$dir/sipp_$name.err" >"$dir/sipp_$name.out" 2>&1 &
     pids+=($!)
     pid[$name]=$!
-    # Ready before anything is sent to it: a SIPp still starting (or dead) makes the kernel
-    # answer ICMP port unreachable, which dialerd rightly reports as a transport error (503).
-    local start=$SECONDS
-    until ss -Hlntu "sport = :${port[$name]}" 2>/dev/null | grep -q .; do
-        if ! pid_alive "${pid[$name]}" || [ $((SECONDS - start)) -ge 10 ]; then
-            head -5 "$dir/sipp_$name.out" >&2
-            fail "SIPp trunk $name did not listen on port ${port[$name]}"
-        fi
-        sleep 0.02
+    dl_trunks_starting+=("$name")
+}
+
+# dl_trunks_ready: every trunk started listens (start_dialerd waits for them in parallel). A SIPp
+# still starting, or dead, makes the kernel answer ICMP port unreachable, which dialerd rightly
+# reports as a transport error (503): the test would fail far from the cause.
+dl_trunks_starting=()
+dl_trunks_ready() {
+    local name start=$SECONDS
+    for name in "${dl_trunks_starting[@]}"; do
+        until ss -Hlntu "sport = :${port[$name]}" 2>/dev/null | grep -q .; do
+            if ! pid_alive "${pid[$name]}" || [ $((SECONDS - start)) -ge 20 ]; then
+                head -5 "$dir/sipp_$name.out" >&2
+                fail "SIPp trunk $name did not listen on port ${port[$name]}"
+            fi
+            sleep 0.05
+        done
     done
+    dl_trunks_starting=()
 }
 
 # trunk_ok NAME: its SIPp exits 0 (every call went as the scenario says).
@@ -155,6 +164,7 @@ start_dialerd() {
         echo "tls_cert = $dir/$dl_node.pem"
         echo "tls_key = $dir/$dl_node.key"
     } >"$dir/dialerd.conf"
+    dl_trunks_ready
     carillon-dialerd --config "$dir/dialerd.conf" >"$dir/dialerd.log" 2>&1 &
     dialerd=$!
     pids+=("$dialerd")
