@@ -17,6 +17,7 @@ dl_setup() {
     "$CARILLON_SOURCE_DIR/deploy/pki.sh" node "$dir" dialer "$1" >/dev/null
     dl_node=$1
     pids=()
+    trap_add dl_release_claims
     trap_add dl_stop_all
 }
 
@@ -25,35 +26,84 @@ dl_stop_all() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 }
 
-# A port free on TCP and UDP, never handed out twice in one test.
-dl_used_ports=" "
+# Ports and RTP ranges are claimed for the whole test, so that neither this test nor another
+# one running alongside (ctest -j, another worktree) takes them while they are not bound yet:
+# a claim is a directory under $dl_claims made by mkdir (atomic), holding the test's pid; a claim
+# whose test is gone (killed before its exit trap) is taken over. $dir/claims lists this test's.
+dl_claims=/tmp/carillon-claims
+mkdir -p "$dl_claims" 2>/dev/null || true
+dl_claim() {
+    local c="$dl_claims/$1" owner
+    if ! mkdir "$c" 2>/dev/null; then
+        owner=$(cat "$c/pid" 2>/dev/null) || return 1 # being made right now: held
+        [ -n "$owner" ] && ! kill -0 "$owner" 2>/dev/null || return 1
+        mv "$c" "$c.stale.$$" 2>/dev/null || return 1 # one taker wins the stale claim
+        rm -rf "$c.stale.$$"
+        mkdir "$c" 2>/dev/null || return 1
+    fi
+    echo $$ >"$c/pid"
+    echo "$1" >>"$dir/claims"
+}
+
+dl_release_claims() {
+    local c
+    [ -f "$dir/claims" ] || return 0
+    while read -r c; do
+        [ "$(cat "$dl_claims/$c/pid" 2>/dev/null)" = $$ ] && rm -rf "${dl_claims:?}/$c"
+    done <"$dir/claims"
+}
+
+# free_port [N]: the first of N consecutive ports (1), each free on TCP and UDP and claimed for
+# this test. Claims, not a shell variable, keep a port from being handed out twice: free_port
+# runs in $(...) subshells, whose variables are lost.
 free_port() {
-    local p
-    for _ in $(seq 1 200); do
-        p=$((20000 + RANDOM % 12700)) # below the kernel's ephemeral ports (32768+): no client socket holds it
-        case "$dl_used_ports" in *" $p "*) continue ;; esac
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null &&
-            ! ss -Hlun "sport = :$p" 2>/dev/null | grep -q .; then
-            dl_used_ports+="$p "
-            echo "$p"
-            return 0
-        fi
+    local n=${1:-1} p i t
+    for ((t = 0; t < 200; t++)); do
+        # below the kernel's ephemeral ports (32768+): no client socket holds it
+        p=$((20000 + RANDOM % (12700 - n + 1)))
+        ss -Hltun "sport >= :$p and sport <= :$((p + n - 1))" 2>/dev/null | grep -q . && continue
+        for ((i = p; i < p + n; i++)); do
+            # a port claimed so far stays claimed until the test ends: harmless
+            dl_claim "port-$i" || continue 2
+        done
+        echo "$p"
+        return 0
     done
     fail "no free port"
 }
 
 # start_trunk NAME SCENARIO [CALLS [SIPP_ARGS...]]: a SIPp UAS (tests/sipp/SCENARIO) for CALLS
-# calls (1); sets port[NAME] and pid[NAME].
+# calls (1); sets port[NAME] and pid[NAME]. start_dialerd waits until it listens.
 declare -A port pid
 start_trunk() {
     local name=$1 scen=$2 calls=${3:-1}
     shift $(($# < 3 ? $# : 3))
     port[$name]=$(free_port)
+    # -mp M: SIPp binds M (audio) and M + 2 (video), and exits if it cannot: claim M..M+2
     sipp -sf "$CARILLON_SOURCE_DIR/tests/sipp/$scen" -i 127.0.0.1 -p "${port[$name]}" \
-        -mp "$(free_port)" -m "$calls" -nostdin -timeout 60s -timeout_error -trace_err "$@" \
+        -mp "$(free_port 3)" -m "$calls" -nostdin -timeout 60s -timeout_error -trace_err "$@" \
         -error_file "$dir/sipp_$name.err" >"$dir/sipp_$name.out" 2>&1 &
     pids+=($!)
     pid[$name]=$!
+    dl_trunks_starting+=("$name")
+}
+
+# dl_trunks_ready: every trunk started listens (start_dialerd waits for them in parallel). A SIPp
+# still starting, or dead, makes the kernel answer ICMP port unreachable, which dialerd rightly
+# reports as a transport error (503): the test would fail far from the cause.
+dl_trunks_starting=()
+dl_trunks_ready() {
+    local name start=$SECONDS
+    for name in "${dl_trunks_starting[@]}"; do
+        until ss -Hlntu "sport = :${port[$name]}" 2>/dev/null | grep -q .; do
+            if ! pid_alive "${pid[$name]}" || [ $((SECONDS - start)) -ge 20 ]; then
+                head -5 "$dir/sipp_$name.out" >&2
+                fail "SIPp trunk $name did not listen on port ${port[$name]}"
+            fi
+            sleep 0.05
+        done
+    done
+    dl_trunks_starting=()
 }
 
 # trunk_ok NAME: its SIPp exits 0 (every call went as the scenario says).
@@ -85,12 +135,16 @@ start_injector() {
 start_dialerd() {
     # RTP: a range of 10000-19999, which free_port never hands out (so no SIP port of a test
     # running alongside falls in it) and no client socket takes (the kernel's ephemeral ports
-    # start at 32768), checked unused on UDP
-    local rtp span=${DL_RTP_SPAN:-100}
+    # start at 32768), checked unused on UDP and claimed, block by block of 100, for this test
+    local rtp span=${DL_RTP_SPAN:-100} b ok=
     for _ in $(seq 1 50); do
         rtp=$((10000 + RANDOM % ((10000 - span) / 100 + 1) * 100))
-        ss -Hlun "sport >= :$rtp and sport <= :$((rtp + span - 1))" 2>/dev/null | grep -q . || break
+        ss -Hlun "sport >= :$rtp and sport <= :$((rtp + span - 1))" 2>/dev/null | grep -q . && continue
+        ok=1
+        for ((b = rtp; b < rtp + span; b += 100)); do dl_claim "rtp-$b" || { ok= && break; }; done
+        [ -n "$ok" ] && break
     done
+    [ -n "$ok" ] || fail "no free RTP port range of $span"
     {
         echo "[dialer]"
         echo "node_name = $dl_node"
@@ -110,6 +164,7 @@ start_dialerd() {
         echo "tls_cert = $dir/$dl_node.pem"
         echo "tls_key = $dir/$dl_node.key"
     } >"$dir/dialerd.conf"
+    dl_trunks_ready
     carillon-dialerd --config "$dir/dialerd.conf" >"$dir/dialerd.log" 2>&1 &
     dialerd=$!
     pids+=("$dialerd")
