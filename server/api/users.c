@@ -449,5 +449,5 @@ void users_handle_set_profiles(struct request *req)
     }
 out:
     free(array);
-    carillon__v1__envelope__free_unpacked(env, NULL);
+    request_free(req);
 }

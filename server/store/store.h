@@ -86,8 +86,9 @@ int store_session_delete(struct cr_pg *pg, const char *token_sha256, store_done_
 /* --- faults (faults.c) --- */
 /* How a failed statement reads to the person who sent the request: a value PostgreSQL refused
  * (SQLSTATE class 22, data exception: invalid text, out of range, a bad LIKE escape) is their
- * mistake; a missing referenced row (23502, 23503) is NOT_FOUND; a duplicate (23505) ALREADY_EXISTS;
- * anything else, and no SQLSTATE at all (the connection), is the database being unavailable. */
+ * mistake; a missing referenced row (23502, 23503) is NOT_FOUND; a duplicate (23505)
+ * ALREADY_EXISTS; anything else, and no SQLSTATE at all (the connection), is the database being
+ * unavailable. */
 enum store_fault {
     STORE_FAULT_UNAVAILABLE,
     STORE_FAULT_INVALID,
