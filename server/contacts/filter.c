@@ -42,6 +42,10 @@ const struct cr_filter_field cr_filter_standard_fields[] = {
 const size_t cr_filter_standard_nfields =
     sizeof cr_filter_standard_fields / sizeof cr_filter_standard_fields[0];
 
+/* Longest duration after now + or now -, in seconds: past it a filter is a typo, and the
+ * product of a long number and its unit would overflow. */
+#define FILTER_MAX_DURATION (100LL * 366 * 86400)
+
 /* --- lexer ---------------------------------------------------------------------------------- */
 
 enum tok {
@@ -160,7 +164,14 @@ static void next(struct lexer *l)
         if (strchr("smhdw", u) && u && !isalnum((unsigned char)s[l->pos + 1]) &&
             !strchr(l->text, '.')) {
             static const long long mult[] = {1, 60, 3600, 86400, 604800};
-            l->seconds = atoll(l->text) * mult[strchr("smhdw", u) - "smhdw"];
+            long long m = mult[strchr("smhdw", u) - "smhdw"];
+            long long n = strtoll(l->text, NULL, 10); /* saturates: no overflow */
+            if (n > FILTER_MAX_DURATION / m) {
+                lex_fail(l, l->tok_pos, "duration '%s%c' is longer than 100 years", l->text, u);
+                l->tok = T_END;
+                return;
+            }
+            l->seconds = n * m;
             l->pos++;
             l->tok = T_DURATION;
             return;

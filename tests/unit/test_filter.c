@@ -110,6 +110,8 @@ static void test_errors(void **state)
     refused("city = now", "'now' compares with dates");
     refused("next_try < now + 2", "expected a duration such as 2h");
     refused("next_try < now + 2x", "neither a number nor a duration");
+    refused("next_try < now + 99999999999999999999w", "duration '99999999999999999999w' is longer");
+    refused("next_try < now - 5300w", "is longer than 100 years");
     refused("attempts like '1%'", "'like' needs a text field");
     refused("state not = 'a'", "expected 'in' or 'like' after 'not'");
     refused("agent is 'x'", "expected 'null' after 'is'");
