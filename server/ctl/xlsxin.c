@@ -14,7 +14,9 @@
 /* A zip bomb (kilobytes that inflate to gigabytes) must not exhaust memory or time, so the
  * bytes inflated are counted as libxml2 pulls them, whatever the entry's header claims (a header
  * that claims more is refused before reading). 256 MiB of sheet XML is some two million rows of
- * ten cells; the workbook total covers the shared strings and the sheet together. */
+ * ten cells; the workbook total covers the shared strings and the sheet together. They bound
+ * memory too: libxml2's reader buffers input it cannot free yet (a long run of comments) and
+ * can grow to about twice the entry's size before the limit stops it (measured on libxml2 2.9). */
 #define XLSX_ENTRY_MAX (256u << 20)
 #define XLSX_TOTAL_MAX (384u << 20)
 /* Shared strings are held in memory for the whole read: at most this many, and this many bytes
@@ -266,7 +268,8 @@ static int read_sheet(struct workbook *wb, const struct shared *sh, cr_csv_row_c
     size_t width = 0, header_width = 0;
     long rownum = 0;
     char type[16] = "";
-    long col = -1; /* the cell being read; -1 outside any <c> */
+    long col = -1;       /* the cell being read; -1 outside any <c> */
+    bool in_row = false; /* between <row> and </row>: row[0..width) are this row's cells */
     char colname[8];
     int ret = 0;
     bool stopped = false; /* by cb: its value is returned as it is */
@@ -274,6 +277,14 @@ static int read_sheet(struct workbook *wb, const struct shared *sh, cr_csv_row_c
         int nt = xmlTextReaderNodeType(e.r);
         const char *name = (const char *)xmlTextReaderConstLocalName(e.r);
         if (nt == XML_READER_TYPE_ELEMENT && !strcmp(name, "row")) {
+            if (in_row) {
+                /* Its cells would be mixed with (or, once width is reset, lost from) ours. */
+                snprintf(wb->err, wb->errlen, "%s: row %ld: a <row> inside another", wb->path,
+                         rownum);
+                rc = -EINVAL;
+                break;
+            }
+            in_row = !xmlTextReaderIsEmptyElement(e.r);
             xmlChar *rr = xmlTextReaderGetAttribute(e.r, (const xmlChar *)"r");
             if (rr) {
                 char *end;
@@ -343,6 +354,7 @@ static int read_sheet(struct workbook *wb, const struct shared *sh, cr_csv_row_c
             free(row[col]);
             row[col] = v;
         } else if (nt == XML_READER_TYPE_END_ELEMENT && !strcmp(name, "row")) {
+            in_row = false;
             /* Spreadsheets leave out trailing empty cells: rows are as wide as the first. */
             if (!header_width)
                 header_width = width;

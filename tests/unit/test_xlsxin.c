@@ -288,6 +288,16 @@ static void bad_row_number_is_an_error(void **state)
                          "row number '-5' is not 1 to 1048576");
 }
 
+/* Was: the inner <row> reset the width, and the outer row's cells leaked (found by fuzz_xlsx,
+ * whose input is kept as corpus/xlsx/leak-row-in-row). */
+static void row_inside_row_is_an_error(void **state)
+{
+    (void)state;
+    assert_sheet_refused("<row r=\"1\"><c r=\"B1\"><v>x</v></c><x><row r=\"2\"><c r=\"C2\"><v>y</v>"
+                         "</c></row></x></row>",
+                         -EINVAL, "row 1: a <row> inside another");
+}
+
 /* Was: a read error ended the loop like the end of the sheet: the rows so far, rc 0. */
 static void truncated_sheet_is_an_error(void **state)
 {
@@ -421,6 +431,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(value_before_any_cell_is_an_error),
         cmocka_unit_test(endless_column_reference_is_an_error),
         cmocka_unit_test(bad_row_number_is_an_error),
+        cmocka_unit_test(row_inside_row_is_an_error),
         cmocka_unit_test(truncated_sheet_is_an_error),
         cmocka_unit_test(sheet_bomb_stops_at_entry_limit),
         cmocka_unit_test(declared_sizes_over_limits_are_refused),
