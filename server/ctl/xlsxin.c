@@ -306,7 +306,12 @@ static int read_sheet(struct workbook *wb, const struct shared *sh, cr_csv_row_c
             xmlChar *t = xmlTextReaderGetAttribute(e.r, (const xmlChar *)"t");
             col = ref ? column_of((const char *)ref) : (long)width;
             snprintf(type, sizeof type, "%s", t ? (const char *)t : "");
-            if (col < 0) {
+            if (!in_row) {
+                /* No row to hold it: the next <row> would lose it. */
+                snprintf(wb->err, wb->errlen, "%s: after row %ld: a cell <c> outside any <row>",
+                         wb->path, rownum);
+                rc = -EINVAL;
+            } else if (col < 0) {
                 snprintf(wb->err, wb->errlen, "%s: row %ld: cell reference '%.20s' has no column",
                          wb->path, rownum, (const char *)ref);
                 rc = -EINVAL;

@@ -26,12 +26,28 @@ bin=$build/tests/fuzz/fuzz_$name
 mkdir -p "$corpus"
 
 if [ "$minutes" = merge ]; then
-    # Keeps the inputs that together cover what the whole corpus covers.
+    # Keeps the inputs that together cover what the whole corpus covers (edges, not hit
+    # counts: a smaller corpus). Named inputs (seeds, regressions) always stay; libFuzzer's
+    # finds are named by their SHA-1.
     tmp=$(mktemp -d /tmp/carillon-fuzz-merge-XXXXXX)
-    "$bin" -merge=1 "$@" "$tmp" "$corpus"
-    rm -f "$corpus"/*
-    cp "$tmp"/* "$corpus"/
-    rm -rf "$tmp"
+    "$bin" -merge=1 -use_counters=0 "$@" "$tmp" "$corpus" 2>"$tmp.log" || { tail "$tmp.log" >&2; exit 1; }
+    declare -A kept=()
+    for f in "$corpus"/*; do
+        h=$(sha1sum <"$f" | cut -c1-40)
+        if ! [[ $(basename "$f") =~ ^[0-9a-f]{40}$ ]]; then
+            continue
+        elif [ ! -e "$tmp/$h" ]; then
+            rm "$f"
+        elif [ -z "${kept[$h]:-}" ]; then
+            kept[$h]=$f
+        elif [ "$(basename "${kept[$h]}")" = "$h" ]; then
+            rm "${kept[$h]}" # a duplicate named by its hash: the named one stays
+            kept[$h]=$f
+        else
+            rm "$f"
+        fi
+    done
+    rm -rf "$tmp" "$tmp.log"
     echo "run.sh: $name corpus minimised to $(find "$corpus" -type f | wc -l) inputs"
     exit 0
 fi

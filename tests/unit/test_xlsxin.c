@@ -289,13 +289,15 @@ static void bad_row_number_is_an_error(void **state)
 }
 
 /* Was: the inner <row> reset the width, and the outer row's cells leaked (found by fuzz_xlsx,
- * whose input is kept as corpus/xlsx/leak-row-in-row). */
-static void row_inside_row_is_an_error(void **state)
+ * whose input is kept as corpus/xlsx/leak-row-in-row); so did cells before any row. */
+static void row_inside_row_or_cell_outside_is_an_error(void **state)
 {
     (void)state;
     assert_sheet_refused("<row r=\"1\"><c r=\"B1\"><v>x</v></c><x><row r=\"2\"><c r=\"C2\"><v>y</v>"
                          "</c></row></x></row>",
                          -EINVAL, "row 1: a <row> inside another");
+    assert_sheet_refused("<c r=\"A1\"><v>1</v></c><row r=\"1\"><c r=\"B1\"><v>2</v></c></row>",
+                         -EINVAL, "after row 0: a cell <c> outside any <row>");
 }
 
 /* Was: a read error ended the loop like the end of the sheet: the rows so far, rc 0. */
@@ -431,7 +433,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(value_before_any_cell_is_an_error),
         cmocka_unit_test(endless_column_reference_is_an_error),
         cmocka_unit_test(bad_row_number_is_an_error),
-        cmocka_unit_test(row_inside_row_is_an_error),
+        cmocka_unit_test(row_inside_row_or_cell_outside_is_an_error),
         cmocka_unit_test(truncated_sheet_is_an_error),
         cmocka_unit_test(sheet_bomb_stops_at_entry_limit),
         cmocka_unit_test(declared_sizes_over_limits_are_refused),
