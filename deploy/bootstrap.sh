@@ -4,6 +4,7 @@
 #   CI=1                     warnings become errors
 #   CARILLON_BUILD_DIR=DIR   build somewhere else (default: build/)
 #   CARILLON_CMAKE_ARGS="…"  extra cmake arguments
+#   CARILLON_FUZZ=1          also install clang and libFuzzer (tests/fuzz/run.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -14,6 +15,8 @@ packages=(
     libinih-dev libcmocka-dev libcsv-dev libxlsxwriter-dev libyaml-dev libzip-dev libxml2-dev
     postgresql postgresql-client sip-tester clang-format iproute2 procps util-linux unzip
 )
+# libFuzzer ships in compiler-rt: clang 14 (Debian 12's) finds it in libclang-rt-14-dev.
+[ "${CARILLON_FUZZ:-}" = 1 ] && packages+=(clang libclang-rt-14-dev)
 
 missing=()
 for p in "${packages[@]}"; do

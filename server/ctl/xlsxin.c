@@ -1,6 +1,6 @@
 /* Reading the first sheet of an XLSX contact file (libzip + libxml2's streaming reader), row by
  * row as the CSV reader does, so the import treats both alike. Shared strings are held in
- * memory (bounded); the sheet itself streams. */
+ * memory; the sheet itself streams. Every read has a maximum (the limits below). */
 #include "xlsxin.h"
 
 #include <errno.h>
@@ -11,33 +11,150 @@
 #include <string.h>
 #include <zip.h>
 
-#define MAX_SHARED  4000000
+/* A zip bomb (kilobytes that inflate to gigabytes) must not exhaust memory or time, so the
+ * bytes inflated are counted as libxml2 pulls them, whatever the entry's header claims (a header
+ * that claims more is refused before reading). 256 MiB of sheet XML is some two million rows of
+ * ten cells; the workbook total covers the shared strings and the sheet together. They bound
+ * memory too: libxml2's reader buffers input it cannot free yet (a long run of comments) and
+ * can grow to about twice the entry's size before the limit stops it (measured on libxml2 2.9). */
+#define XLSX_ENTRY_MAX (256u << 20)
+#define XLSX_TOTAL_MAX (384u << 20)
+/* Shared strings are held in memory for the whole read: at most this many, and this many bytes
+ * of text (a million contacts' names and addresses fit in both). */
+#define MAX_SHARED       4000000
+#define MAX_SHARED_BYTES (64u << 20)
+/* A cell holds at most what a CSV field may (the import treats both alike), so a row of shared
+ * strings cannot multiply one long text by MAX_COLUMNS either. */
+#define MAX_CELL    CR_CSV_DEFAULT_MAX_FIELD
 #define MAX_COLUMNS 1000
+#define MAX_ROWS    1048576 /* Excel's own: row numbers past it are not a spreadsheet's */
 
-struct shared {
-    char **s;
-    size_t n, cap;
+#define MIB(n) ((n) >> 20)
+
+/* One open archive: where errors go and the bytes inflated so far, over every entry. */
+struct workbook {
+    zip_t *z;
+    const char *path; /* for messages: the file name (or what the caller calls the bytes) */
+    zip_uint64_t inflated;
+    char *err;
+    size_t errlen;
 };
 
-static int zip_read(void *ctx, char *buf, int len)
+/* One entry being parsed. The reader's I/O callback counts its bytes. */
+struct entry {
+    struct workbook *wb;
+    const char *name; /* in the archive */
+    zip_file_t *zf;
+    xmlTextReaderPtr r;
+    zip_uint64_t inflated;
+    const char *over;  /* the limit passed ("per entry", "per workbook") when reading stopped */
+    char zip_err[128]; /* libzip's reason when reading failed (bad CRC, bad deflate data) */
+    char xml_err[192]; /* libxml2's first error, with its line */
+};
+
+static int entry_read(void *ctx, char *buf, int len)
 {
-    zip_int64_t got = zip_fread((zip_file_t *)ctx, buf, (zip_uint64_t)len);
-    return got < 0 ? -1 : (int)got;
+    struct entry *e = ctx;
+    zip_int64_t got = zip_fread(e->zf, buf, (zip_uint64_t)len);
+    if (got < 0) {
+        snprintf(e->zip_err, sizeof e->zip_err, "%s", zip_file_strerror(e->zf));
+        return -1;
+    }
+    e->inflated += (zip_uint64_t)got;
+    e->wb->inflated += (zip_uint64_t)got;
+    if (e->inflated > XLSX_ENTRY_MAX)
+        e->over = "per entry";
+    else if (e->wb->inflated > XLSX_TOTAL_MAX)
+        e->over = "per workbook";
+    return e->over ? -1 : (int)got;
 }
 
-static int zip_close_cb(void *ctx)
+static int entry_close_cb(void *ctx)
 {
     (void)ctx;
     return 0;
 }
 
-static xmlTextReaderPtr open_entry(zip_t *z, const char *name, zip_file_t **zf)
+#if LIBXML_VERSION >= 21200
+static void on_xml_error(void *arg, const xmlError *error)
+#else
+static void on_xml_error(void *arg, xmlErrorPtr error)
+#endif
 {
-    *zf = zip_fopen(z, name, 0);
-    if (!*zf)
-        return NULL;
-    return xmlReaderForIO(zip_read, zip_close_cb, *zf, name, "UTF-8",
-                          XML_PARSE_NONET | XML_PARSE_HUGE);
+    struct entry *e = arg;
+    if (e->xml_err[0] || !error || !error->message)
+        return;
+    snprintf(e->xml_err, sizeof e->xml_err, "line %d: %s", error->line, error->message);
+    size_t n = strlen(e->xml_err);
+    while (n && (e->xml_err[n - 1] == '\n' || e->xml_err[n - 1] == ' '))
+        e->xml_err[--n] = '\0';
+}
+
+static int limit_error(struct workbook *wb, const char *name, const char *which)
+{
+    bool entry = !strcmp(which, "per entry");
+    snprintf(wb->err, wb->errlen, "%s: %s inflates past the %u MiB limit %s", wb->path, name,
+             entry ? MIB(XLSX_ENTRY_MAX) : MIB(XLSX_TOTAL_MAX), which);
+    return -EFBIG;
+}
+
+/* Opens name for streaming into e. Returns 0 (e->r NULL when the archive has no such entry) or
+ * a negative errno with the workbook's err set. */
+static int entry_open(struct workbook *wb, const char *name, struct entry *e)
+{
+    memset(e, 0, sizeof *e);
+    e->wb = wb;
+    e->name = name;
+    zip_int64_t idx = zip_name_locate(wb->z, name, 0);
+    if (idx < 0)
+        return 0;
+    zip_stat_t st;
+    if (zip_stat_index(wb->z, (zip_uint64_t)idx, 0, &st) == 0 && (st.valid & ZIP_STAT_SIZE)) {
+        if (st.size > XLSX_ENTRY_MAX)
+            return limit_error(wb, name, "per entry");
+        if (st.size > XLSX_TOTAL_MAX - wb->inflated)
+            return limit_error(wb, name, "per workbook");
+    }
+    e->zf = zip_fopen_index(wb->z, (zip_uint64_t)idx, 0);
+    if (!e->zf) {
+        snprintf(wb->err, wb->errlen, "%s: cannot read %s: %s", wb->path, name,
+                 zip_strerror(wb->z));
+        return -EINVAL;
+    }
+    /* No XML_PARSE_HUGE: libxml2's default limits (10 MB per text node, bounded nesting) stand. */
+    e->r = xmlReaderForIO(entry_read, entry_close_cb, e, name, "UTF-8", XML_PARSE_NONET);
+    if (!e->r) {
+        zip_fclose(e->zf);
+        e->zf = NULL;
+        return -ENOMEM;
+    }
+    xmlTextReaderSetStructuredErrorHandler(e->r, on_xml_error, e);
+    return 0;
+}
+
+/* The error for a read that returned -1: a limit, libzip's reason or libxml2's. */
+static int entry_failed(struct entry *e)
+{
+    struct workbook *wb = e->wb;
+    if (e->over)
+        return limit_error(wb, e->name, e->over);
+    if (e->zip_err[0]) {
+        snprintf(wb->err, wb->errlen, "%s: %s is damaged: %s", wb->path, e->name, e->zip_err);
+        return -EINVAL;
+    }
+    snprintf(wb->err, wb->errlen, "%s: %s is not valid XML%s%s", wb->path, e->name,
+             e->xml_err[0] ? ": " : "", e->xml_err);
+    return -EINVAL;
+}
+
+static void entry_close(struct entry *e)
+{
+    if (e->r)
+        xmlFreeTextReader(e->r);
+    if (e->zf)
+        zip_fclose(e->zf);
+    e->r = NULL;
+    e->zf = NULL;
 }
 
 /* Text of the element the reader is on, with its descendants' text (rich text runs). */
@@ -49,20 +166,27 @@ static char *element_text(xmlTextReaderPtr r)
     return out;
 }
 
-static int load_shared(zip_t *z, struct shared *sh, char *err, size_t errlen)
+struct shared {
+    char **s;
+    size_t n, cap;
+    size_t bytes; /* of text, NULs included */
+};
+
+static int load_shared(struct workbook *wb, struct shared *sh)
 {
-    zip_file_t *zf;
-    xmlTextReaderPtr r = open_entry(z, "xl/sharedStrings.xml", &zf);
-    if (!r)
-        return 0; /* a sheet of numbers only has no shared strings */
-    int rc = 0, ret;
-    while ((ret = xmlTextReaderRead(r)) == 1) {
-        if (xmlTextReaderNodeType(r) != XML_READER_TYPE_ELEMENT ||
-            strcmp((const char *)xmlTextReaderConstLocalName(r), "si"))
+    struct entry e;
+    int rc = entry_open(wb, "xl/sharedStrings.xml", &e);
+    if (rc || !e.r)
+        return rc; /* a sheet of numbers only has no shared strings */
+    int ret;
+    while ((ret = xmlTextReaderRead(e.r)) == 1) {
+        if (xmlTextReaderNodeType(e.r) != XML_READER_TYPE_ELEMENT ||
+            strcmp((const char *)xmlTextReaderConstLocalName(e.r), "si"))
             continue;
         if (sh->n == sh->cap) {
             if (sh->cap >= MAX_SHARED) {
-                snprintf(err, errlen, "more than %d distinct texts in the workbook", MAX_SHARED);
+                snprintf(wb->err, wb->errlen, "%s: more than %d distinct texts in the workbook",
+                         wb->path, MAX_SHARED);
                 rc = -EFBIG;
                 break;
             }
@@ -75,87 +199,176 @@ static int load_shared(zip_t *z, struct shared *sh, char *err, size_t errlen)
             sh->s = ns;
             sh->cap = cap;
         }
-        sh->s[sh->n++] = element_text(r);
+        char *text = element_text(e.r);
+        if (!text) {
+            rc = -ENOMEM;
+            break;
+        }
+        sh->bytes += strlen(text) + 1;
+        sh->s[sh->n++] = text;
+        if (sh->bytes > MAX_SHARED_BYTES) {
+            snprintf(wb->err, wb->errlen,
+                     "%s: the shared strings (xl/sharedStrings.xml) pass the %u MiB limit of text",
+                     wb->path, MIB(MAX_SHARED_BYTES));
+            rc = -EFBIG;
+            break;
+        }
     }
-    if (ret < 0 && !rc) {
-        snprintf(err, errlen, "xl/sharedStrings.xml is not valid XML");
-        rc = -EINVAL;
-    }
-    xmlFreeTextReader(r);
-    zip_fclose(zf);
+    if (ret < 0 && !rc)
+        rc = entry_failed(&e);
+    if (rc == -ENOMEM)
+        snprintf(wb->err, wb->errlen, "%s: out of memory reading the shared strings", wb->path);
+    entry_close(&e);
     return rc;
 }
 
-/* "BC12" -> column index 54 (0-based). */
+/* "BC12" -> column index 54 (0-based); -1 when the reference has no column letters, MAX_COLUMNS
+ * when it is past the last column allowed (checked letter by letter: no overflow). */
 static long column_of(const char *ref)
 {
     long c = 0;
-    for (; *ref >= 'A' && *ref <= 'Z'; ref++)
+    for (; *ref >= 'A' && *ref <= 'Z'; ref++) {
         c = c * 26 + (*ref - 'A' + 1);
+        if (c > MAX_COLUMNS)
+            return MAX_COLUMNS;
+    }
     return c - 1;
 }
 
-int xlsx_read(const char *path, cr_csv_row_cb cb, void *arg, char *err, size_t errlen)
+/* Column letters of index col, for messages. */
+static const char *column_name(long col, char buf[8])
 {
-    int zerr = 0;
-    zip_t *z = zip_open(path, ZIP_RDONLY, &zerr);
-    if (!z) {
-        snprintf(err, errlen, "%s: not a readable XLSX file (zip error %d)", path, zerr);
+    char tmp[8];
+    int n = 0;
+    for (long c = col + 1; c > 0 && n < 7; c = (c - 1) / 26)
+        tmp[n++] = (char)('A' + (c - 1) % 26);
+    for (int i = 0; i < n; i++)
+        buf[i] = tmp[n - 1 - i];
+    buf[n] = '\0';
+    return buf;
+}
+
+/* The sheet, streamed: cells gathered into row (MAX_COLUMNS slots), each row sent to cb. */
+static int read_sheet(struct workbook *wb, const struct shared *sh, cr_csv_row_cb cb, void *arg)
+{
+    const char *sheet = "xl/worksheets/sheet1.xml";
+    struct entry e;
+    int rc = entry_open(wb, sheet, &e);
+    if (rc)
+        return rc;
+    if (!e.r) {
+        snprintf(wb->err, wb->errlen, "%s: no first sheet (%s)", wb->path, sheet);
         return -EINVAL;
     }
-    struct shared sh = {0};
-    int rc = load_shared(z, &sh, err, errlen);
-    zip_file_t *zf = NULL;
-    xmlTextReaderPtr r = rc ? NULL : open_entry(z, "xl/worksheets/sheet1.xml", &zf);
-    if (!rc && !r) {
-        snprintf(err, errlen, "%s: no first sheet (xl/worksheets/sheet1.xml)", path);
-        rc = -EINVAL;
-    }
     char **row = calloc(MAX_COLUMNS, sizeof *row);
+    if (!row) {
+        entry_close(&e);
+        return -ENOMEM;
+    }
     size_t width = 0, header_width = 0;
     long rownum = 0;
     char type[16] = "";
-    long col = -1;
-    while (!rc && row && xmlTextReaderRead(r) == 1) {
-        int nt = xmlTextReaderNodeType(r);
-        const char *name = (const char *)xmlTextReaderConstLocalName(r);
+    long col = -1;       /* the cell being read; -1 outside any <c> */
+    bool in_row = false; /* between <row> and </row>: row[0..width) are this row's cells */
+    char colname[8];
+    int ret = 0;
+    bool stopped = false; /* by cb: its value is returned as it is */
+    while (!rc && (ret = xmlTextReaderRead(e.r)) == 1) {
+        int nt = xmlTextReaderNodeType(e.r);
+        const char *name = (const char *)xmlTextReaderConstLocalName(e.r);
         if (nt == XML_READER_TYPE_ELEMENT && !strcmp(name, "row")) {
-            xmlChar *rr = xmlTextReaderGetAttribute(r, (const xmlChar *)"r");
-            rownum = rr ? atol((const char *)rr) : rownum + 1;
+            if (in_row) {
+                /* Its cells would be mixed with (or, once width is reset, lost from) ours. */
+                snprintf(wb->err, wb->errlen, "%s: row %ld: a <row> inside another", wb->path,
+                         rownum);
+                rc = -EINVAL;
+                break;
+            }
+            in_row = !xmlTextReaderIsEmptyElement(e.r);
+            xmlChar *rr = xmlTextReaderGetAttribute(e.r, (const xmlChar *)"r");
+            if (rr) {
+                char *end;
+                long n = strtol((const char *)rr, &end, 10);
+                if (*end || n < 1 || n > MAX_ROWS) {
+                    snprintf(wb->err, wb->errlen, "%s: row number '%.20s' is not 1 to %d", wb->path,
+                             (const char *)rr, MAX_ROWS);
+                    rc = -EINVAL;
+                }
+                rownum = n;
+            } else {
+                rownum++;
+            }
             xmlFree(rr);
             width = 0;
+            col = -1;
         } else if (nt == XML_READER_TYPE_ELEMENT && !strcmp(name, "c")) {
-            xmlChar *ref = xmlTextReaderGetAttribute(r, (const xmlChar *)"r");
-            xmlChar *t = xmlTextReaderGetAttribute(r, (const xmlChar *)"t");
+            xmlChar *ref = xmlTextReaderGetAttribute(e.r, (const xmlChar *)"r");
+            xmlChar *t = xmlTextReaderGetAttribute(e.r, (const xmlChar *)"t");
             col = ref ? column_of((const char *)ref) : (long)width;
             snprintf(type, sizeof type, "%s", t ? (const char *)t : "");
-            xmlFree(ref);
-            xmlFree(t);
-            if (col < 0 || col >= MAX_COLUMNS) {
-                snprintf(err, errlen, "row %ld: more than %d columns", rownum, MAX_COLUMNS);
+            if (!in_row) {
+                /* No row to hold it: the next <row> would lose it. */
+                snprintf(wb->err, wb->errlen, "%s: after row %ld: a cell <c> outside any <row>",
+                         wb->path, rownum);
+                rc = -EINVAL;
+            } else if (col < 0) {
+                snprintf(wb->err, wb->errlen, "%s: row %ld: cell reference '%.20s' has no column",
+                         wb->path, rownum, (const char *)ref);
+                rc = -EINVAL;
+            } else if (col >= MAX_COLUMNS) {
+                snprintf(wb->err, wb->errlen, "%s: row %ld: more than %d columns", wb->path, rownum,
+                         MAX_COLUMNS);
                 rc = -EINVAL;
             }
+            xmlFree(ref);
+            xmlFree(t);
+            if (xmlTextReaderIsEmptyElement(e.r))
+                col = -1;
+        } else if (nt == XML_READER_TYPE_END_ELEMENT && !strcmp(name, "c")) {
+            col = -1;
         } else if (nt == XML_READER_TYPE_ELEMENT && (!strcmp(name, "v") || !strcmp(name, "is"))) {
-            char *v = element_text(r);
-            if (!strcmp(type, "s")) {
-                long i = atol(v);
+            if (col < 0) {
+                /* A value must belong to a cell: there is no column to put it in. */
+                snprintf(wb->err, wb->errlen, "%s: row %ld: a <%s> value outside any cell <c>",
+                         wb->path, rownum, name);
+                rc = -EINVAL;
+                break;
+            }
+            char *v = element_text(e.r);
+            if (v && !strcmp(type, "s")) {
+                char *end;
+                long i = strtol(v, &end, 10);
+                if (end == v || *end)
+                    i = -1; /* not an index: an empty cell, as an index past the table */
                 free(v);
-                v = strdup(i >= 0 && (size_t)i < sh.n ? sh.s[i] : "");
+                v = strdup(i >= 0 && (size_t)i < sh->n ? sh->s[i] : "");
+            }
+            if (!v) {
+                rc = -ENOMEM;
+                break;
+            }
+            if (strlen(v) > MAX_CELL) {
+                snprintf(wb->err, wb->errlen, "%s: row %ld, column %s: cell longer than %u bytes",
+                         wb->path, rownum, column_name(col, colname), MAX_CELL);
+                free(v);
+                rc = -EFBIG;
+                break;
             }
             while (width <= (size_t)col)
                 row[width++] = NULL;
             free(row[col]);
             row[col] = v;
         } else if (nt == XML_READER_TYPE_END_ELEMENT && !strcmp(name, "row")) {
+            in_row = false;
             /* Spreadsheets leave out trailing empty cells: rows are as wide as the first. */
             if (!header_width)
                 header_width = width;
             while (width && width < header_width)
                 row[width++] = NULL;
-            for (size_t k = 0; k < width; k++)
-                if (!row[k])
-                    row[k] = strdup("");
-            int stop = width ? cb(arg, (size_t)rownum, row, width) : 0;
+            for (size_t k = 0; k < width && !rc; k++)
+                if (!row[k] && !(row[k] = strdup("")))
+                    rc = -ENOMEM;
+            int stop = width && !rc ? cb(arg, (size_t)rownum, row, width) : 0;
             for (size_t k = 0; k < width; k++) {
                 free(row[k]);
                 row[k] = NULL;
@@ -163,22 +376,65 @@ int xlsx_read(const char *path, cr_csv_row_cb cb, void *arg, char *err, size_t e
             width = 0;
             if (stop) {
                 rc = stop;
-                break;
+                stopped = true;
             }
         }
     }
-    if (row) {
-        for (size_t k = 0; k < MAX_COLUMNS; k++)
-            free(row[k]);
-        free(row);
-    }
-    if (r)
-        xmlFreeTextReader(r);
-    if (zf)
-        zip_fclose(zf);
+    /* A read error ends the sheet with an error, never as if the rows read so far were all. */
+    if (!rc && ret < 0)
+        rc = entry_failed(&e);
+    if (rc == -ENOMEM && !stopped)
+        snprintf(wb->err, wb->errlen, "%s: out of memory at row %ld", wb->path, rownum);
+    for (size_t k = 0; k < MAX_COLUMNS; k++)
+        free(row[k]);
+    free(row);
+    entry_close(&e);
+    return rc;
+}
+
+/* Reads an opened archive and closes it. */
+static int read_workbook(zip_t *z, const char *path, cr_csv_row_cb cb, void *arg, char *err,
+                         size_t errlen)
+{
+    struct workbook wb = {.z = z, .path = path, .err = err, .errlen = errlen};
+    struct shared sh = {0};
+    int rc = load_shared(&wb, &sh);
+    if (!rc)
+        rc = read_sheet(&wb, &sh, cb, arg);
     for (size_t i = 0; i < sh.n; i++)
         free(sh.s[i]);
     free(sh.s);
-    zip_close(z);
+    zip_discard(z);
     return rc;
+}
+
+int xlsx_read(const char *path, cr_csv_row_cb cb, void *arg, char *err, size_t errlen)
+{
+    err[0] = '\0';
+    int zerr = 0;
+    zip_t *z = zip_open(path, ZIP_RDONLY, &zerr);
+    if (!z) {
+        snprintf(err, errlen, "%s: not a readable XLSX file (zip error %d)", path, zerr);
+        return -EINVAL;
+    }
+    return read_workbook(z, path, cb, arg, err, errlen);
+}
+
+int xlsx_read_buffer(const void *data, size_t len, const char *name, cr_csv_row_cb cb, void *arg,
+                     char *err, size_t errlen)
+{
+    err[0] = '\0';
+    zip_error_t ze;
+    zip_error_init(&ze);
+    zip_source_t *src = zip_source_buffer_create(data, len, 0, &ze);
+    zip_t *z = src ? zip_open_from_source(src, ZIP_RDONLY, &ze) : NULL;
+    if (!z) {
+        snprintf(err, errlen, "%s: not a readable XLSX file (%s)", name, zip_error_strerror(&ze));
+        zip_error_fini(&ze);
+        if (src)
+            zip_source_free(src);
+        return -EINVAL;
+    }
+    zip_error_fini(&ze);
+    return read_workbook(z, name, cb, arg, err, errlen);
 }

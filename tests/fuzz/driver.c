@@ -51,8 +51,10 @@ int main(int argc, char **argv)
             char path[4096];
             snprintf(path, sizeof path, "%s/%s", argv[i], e->d_name);
             files++;
-            if (run_file(path))
+            if (run_file(path)) {
+                closedir(d);
                 return 1;
+            }
         }
         if (d)
             closedir(d);

@@ -31,6 +31,24 @@ void tu_rmrf(const char *path)
         tu_sh(NULL, 0, "rm -rf '%s'", path);
 }
 
+char *tu_group_dir;
+
+int tu_group_dir_setup(void **state)
+{
+    (void)state;
+    tu_group_dir = tu_mkdtemp();
+    return tu_group_dir ? 0 : -1;
+}
+
+int tu_group_dir_teardown(void **state)
+{
+    (void)state;
+    tu_rmrf(tu_group_dir);
+    free(tu_group_dir);
+    tu_group_dir = NULL;
+    return 0;
+}
+
 int tu_sh(char *out, size_t outlen, const char *fmt, ...)
 {
     char cmd[4096];

@@ -12,6 +12,10 @@ const char *tu_source_dir(void);
 char *tu_mkdtemp(void);
 /* Removes a directory tree (rm -rf). */
 void tu_rmrf(const char *path);
+/* cmocka group fixtures: a fresh temporary directory, tu_group_dir, for the group's tests. */
+extern char *tu_group_dir;
+int tu_group_dir_setup(void **state);
+int tu_group_dir_teardown(void **state);
 /* Runs a shell command line; returns its exit status (-1 on spawn failure). When out is not
  * NULL, up to outlen-1 bytes of its stdout are stored there, NUL-terminated. */
 int tu_sh(char *out, size_t outlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

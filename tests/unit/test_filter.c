@@ -114,6 +114,8 @@ static void test_errors(void **state)
             "duration '99999999999999999999d' is too long");
     refused("next_try > now - 40000d", "is too long (at most 100 years)");
     refused("next_try > now - 9223372036854775807s", "is too long");
+    refused("next_try < now + 99999999999999999999w", "is too long");
+    refused("next_try < now - 5300w", "is too long (at most 100 years)");
     refused("attempts like '1%'", "'like' needs a text field");
     refused("state not = 'a'", "expected 'in' or 'like' after 'not'");
     refused("agent is 'x'", "expected 'null' after 'is'");
