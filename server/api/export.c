@@ -43,6 +43,8 @@ struct export
     unsigned fetch_rows; /* rows asked for by the next FETCH */
     uint64_t rows, seq;
     uint64_t last_heard_ms; /* uv_now of ExportBegin or the last ExportNext */
+    bool fields_pending;    /* store_import_fields (on the server's connection) will call back */
+    bool abandoned;         /* the client left meanwhile: on_fields frees the export */
 };
 
 static void export_free(struct export *ex)
@@ -82,11 +84,17 @@ static void export_fail(struct export *ex, int code, const char *field, const ch
 
 void export_client_closed(struct client *c)
 {
-    if (c->export) {
-        cr_log_warn("export_abandoned", "peer=%s user=%s rows=%llu", c->peer,
-                    cr_log_q(c->user.login), (unsigned long long)c->export->rows);
-        export_free(c->export);
+    struct export *ex = c->export;
+    if (!ex)
+        return;
+    cr_log_warn("export_abandoned", "peer=%s user=%s rows=%llu", c->peer, cr_log_q(c->user.login),
+                (unsigned long long)ex->rows);
+    if (ex->fields_pending) { /* its callback cannot be cancelled: it frees ex */
+        ex->abandoned = true;
+        c->export = NULL;
+        return;
     }
+    export_free(ex);
 }
 
 void export_check_idle(struct client *c, uint64_t now_ms, uint64_t idle_ms)
@@ -243,6 +251,9 @@ static void on_fields(void *arg, int err, const struct store_import_fields *f)
 {
     struct export *ex = arg;
     const Carillon__V1__ExportBegin *in = ex->begin->export_begin;
+    ex->fields_pending = false;
+    if (ex->abandoned)
+        return export_free(ex);
     if (err)
         return export_fail(ex, CARILLON__V1__CODE__CODE_UNAVAILABLE, NULL,
                            "the database is unavailable, try again");
@@ -340,8 +351,11 @@ void export_handle_begin(struct request *req)
     c->export = ex;
     cr_log_info("export_started", "peer=%s user=%s campaign=%s", c->peer, cr_log_q(c->user.login),
                 cr_log_q(in->campaign));
-    if (store_import_fields(c->srv->pg, in->campaign, on_fields, ex) != 0)
-        export_fail(ex, CARILLON__V1__CODE__CODE_UNAVAILABLE, NULL, "the database is unavailable");
+    ex->fields_pending = true;
+    if (store_import_fields(c->srv->pg, in->campaign, on_fields, ex) == 0)
+        return;
+    ex->fields_pending = false;
+    export_fail(ex, CARILLON__V1__CODE__CODE_UNAVAILABLE, NULL, "the database is unavailable");
 }
 
 /* The client took a chunk: one more may go. No answer (the chunks are the answer). */

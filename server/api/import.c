@@ -63,6 +63,8 @@ struct import {
     char **zones; /* known time zone names, sorted, when a column maps to time_zone */
     size_t nzones;
     uint64_t last_heard_ms; /* uv_now when the client last sent a message for it (the janitor) */
+    bool fields_pending;    /* store_import_fields (on the server's connection) will call back */
+    bool abandoned;         /* the client left meanwhile: on_fields frees the import */
 };
 
 static int cmp_str(const void *a, const void *b)
@@ -98,10 +100,16 @@ static void import_free(struct import *im)
 
 void import_client_closed(struct client *c)
 {
-    if (c->import) {
-        cr_log_warn("import_abandoned", "peer=%s user=%s", c->peer, cr_log_q(c->user.login));
-        import_free(c->import);
+    struct import *im = c->import;
+    if (!im)
+        return;
+    cr_log_warn("import_abandoned", "peer=%s user=%s", c->peer, cr_log_q(c->user.login));
+    if (im->fields_pending) { /* its callback cannot be cancelled: it frees im */
+        im->abandoned = true;
+        c->import = NULL;
+        return;
     }
+    import_free(im);
 }
 
 static void import_fail(struct import *im, uint64_t rid, int code, const char *field,
@@ -116,9 +124,12 @@ void import_check_idle(struct client *c, uint64_t now_ms, uint64_t idle_ms)
     cr_log_warn("import_idle", "peer=%s user=%s campaign=%s idle_ms=%llu", c->peer,
                 cr_log_q(c->user.login), cr_log_q(im->begin->import_begin->campaign),
                 (unsigned long long)(now_ms - im->last_heard_ms));
-    import_fail(im, im->begin_rid, CARILLON__V1__CODE__CODE_DEADLINE_EXCEEDED, NULL,
-                "the import received nothing for %llu s (bulk.idle_timeout) and was rolled back",
-                (unsigned long long)(idle_ms / 1000));
+    /* request_id 0: carillonctl takes it as the answer to whatever it awaits (its ImportBegin
+     * was answered long ago); a later ImportRows is told again. */
+    snprintf(c->import_ended, sizeof c->import_ended,
+             "the import received nothing for %llu s (bulk.idle_timeout) and was rolled back",
+             (unsigned long long)(idle_ms / 1000));
+    import_fail(im, 0, CARILLON__V1__CODE__CODE_DEADLINE_EXCEEDED, NULL, "%s", c->import_ended);
 }
 
 static void import_fail(struct import *im, uint64_t rid, int code, const char *field,
@@ -217,6 +228,9 @@ static void on_fields(void *arg, int err, const struct store_import_fields *f)
 {
     struct import *im = arg;
     const Carillon__V1__ImportBegin *in = im->begin->import_begin;
+    im->fields_pending = false;
+    if (im->abandoned)
+        return import_free(im);
     if (err)
         return import_fail(im, im->begin_rid, CARILLON__V1__CODE__CODE_UNAVAILABLE, NULL,
                            "the database is unavailable, try again");
@@ -333,9 +347,12 @@ static void on_fields(void *arg, int err, const struct store_import_fields *f)
  * time zones come next. */
 static void import_load_fields(struct import *im)
 {
-    if (store_import_fields(im->c->srv->pg, im->begin->import_begin->campaign, on_fields, im) != 0)
-        import_fail(im, im->begin_rid, CARILLON__V1__CODE__CODE_UNAVAILABLE, NULL,
-                    "the database is unavailable");
+    im->fields_pending = true;
+    if (store_import_fields(im->c->srv->pg, im->begin->import_begin->campaign, on_fields, im) == 0)
+        return;
+    im->fields_pending = false;
+    import_fail(im, im->begin_rid, CARILLON__V1__CODE__CODE_UNAVAILABLE, NULL,
+                "the database is unavailable");
 }
 
 void import_handle_begin(struct request *req)
@@ -369,6 +386,7 @@ void import_handle_begin(struct request *req)
         carillon__v1__envelope__free_unpacked(env, NULL);
         return;
     }
+    c->import_ended[0] = '\0';
     struct import *im = calloc(1, sizeof *im);
     if (!im) {
         client_error(c, rid, CARILLON__V1__CODE__CODE_RESOURCE_EXHAUSTED, NULL, "out of memory");
@@ -439,7 +457,8 @@ void import_handle_rows(struct request *req)
     const Carillon__V1__ImportRows *in = env->import_rows;
     if (!im || !im->begun || im->ended) {
         client_error(c, env->request_id, CARILLON__V1__CODE__CODE_FAILED_PRECONDITION, NULL,
-                     "no import is running on this connection");
+                     "no import is running on this connection%s%s", c->import_ended[0] ? ": " : "",
+                     c->import_ended);
         carillon__v1__envelope__free_unpacked(env, NULL);
         return;
     }
@@ -709,7 +728,8 @@ void import_handle_end(struct request *req)
     carillon__v1__envelope__free_unpacked(env, NULL);
     if (!im || !im->begun || im->ended) {
         client_error(c, rid, CARILLON__V1__CODE__CODE_FAILED_PRECONDITION, NULL,
-                     "no import is running on this connection");
+                     "no import is running on this connection%s%s", c->import_ended[0] ? ": " : "",
+                     c->import_ended);
         return;
     }
     im->ended = true;

@@ -70,9 +70,10 @@ struct client {
     struct store_user user; /* when CLIENT_USER */
     char token_sha256[65];  /* the session this connection logged in with */
     int64_t session_expires_at;
-    bool login_pending;    /* one Login at a time */
-    struct import *import; /* the file import running on this connection, if any */
-    struct export *export; /* the export streaming on this connection, if any */
+    bool login_pending;     /* one Login at a time */
+    struct import *import;  /* the file import running on this connection, if any */
+    struct export *export;  /* the export streaming on this connection, if any */
+    char import_ended[160]; /* why the janitor ended the connection's last import, or "" */
     struct client *next, *prev;
 };
 
