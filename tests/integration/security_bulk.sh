@@ -141,5 +141,16 @@ assert_exit 1 marc contact export --campaign "$F" --columns id,nope -o "$d/refus
 assert_contains "$ERR" "unknown column 'nope'"
 [ -z "$(find "$d" -name '*refused*')" ] || fail "a refused export left $(find "$d" -name '*refused*')"
 assert_exit 2 marc contact export --campaign "$F"
-# no export left running: every backend is back to idle
-assert_eq 0 "$(in_tx)"
+# an export whose client takes nothing (no ExportNext) ends after bulk.idle_timeout (2 s here),
+# its read-only transaction with it
+out=$(cr-probe --server "$CARILLON_SERVER" --ca "$CARILLON_CA" hello supervisor login marc superv-pass-1 \
+    send export_begin "campaign=$F" expect-close expect-close expect-close)
+assert_contains "$out" "reply body=export_chunk"
+assert_contains "$out" "error code=DEADLINE_EXCEEDED"
+assert_contains "$out" "bulk.idle_timeout"
+# no transfer left running: no backend in a transaction
+start=$SECONDS
+until [ "$(in_tx)" = 0 ]; do
+    [ $((SECONDS - start)) -lt 10 ] || fail "a backend is still in a transaction: $(psql -Atc 'select state, query from pg_stat_activity')"
+    sleep 0.05
+done
