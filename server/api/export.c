@@ -352,7 +352,7 @@ void export_handle_begin(struct request *req)
     cr_log_info("export_started", "peer=%s user=%s campaign=%s", c->peer, cr_log_q(c->user.login),
                 cr_log_q(in->campaign));
     ex->fields_pending = true;
-    if (store_import_fields(c->srv->pg, in->campaign, on_fields, ex) == 0)
+    if (store_import_fields(c->srv->pg, in->campaign, false, on_fields, ex) == 0)
         return;
     ex->fields_pending = false;
     export_fail(ex, CARILLON__V1__CODE__CODE_UNAVAILABLE, NULL, "the database is unavailable");

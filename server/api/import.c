@@ -348,7 +348,8 @@ static void on_fields(void *arg, int err, const struct store_import_fields *f)
 static void import_load_fields(struct import *im)
 {
     im->fields_pending = true;
-    if (store_import_fields(im->c->srv->pg, im->begin->import_begin->campaign, on_fields, im) == 0)
+    if (store_import_fields(im->c->srv->pg, im->begin->import_begin->campaign, true, on_fields,
+                            im) == 0)
         return;
     im->fields_pending = false;
     import_fail(im, im->begin_rid, CARILLON__V1__CODE__CODE_UNAVAILABLE, NULL,

@@ -81,8 +81,8 @@ static void on_fields(void *arg, const struct cr_pg_result *r)
         c.cb.fields(c.arg, r->status, NULL);
         return;
     }
-    const PGresult *f = r->res[0], *z = r->res[1];
-    size_t nf = (size_t)PQntuples(f), nz = (size_t)PQntuples(z);
+    const PGresult *f = r->res[0], *z = r->nres > 1 ? r->res[1] : NULL;
+    size_t nf = (size_t)PQntuples(f), nz = z ? (size_t)PQntuples(z) : 0;
     const char **v = calloc(2 * nf + nz + 1, sizeof *v);
     if (!v) {
         c.cb.fields(c.arg, -ENOMEM, NULL);
@@ -100,8 +100,8 @@ static void on_fields(void *arg, const struct cr_pg_result *r)
     free(v);
 }
 
-int store_import_fields(struct cr_pg *pg, const char *campaign, store_import_fields_cb cb,
-                        void *arg)
+int store_import_fields(struct cr_pg *pg, const char *campaign, bool with_zones,
+                        store_import_fields_cb cb, void *arg)
 {
     const char *p[] = {campaign};
     struct call *c = call_new(arg);
@@ -115,7 +115,7 @@ int store_import_fields(struct cr_pg *pg, const char *campaign, store_import_fie
                              "SELECT f.name, f.type FROM campaign_fields f JOIN campaigns c "
                              "ON c.id = f.campaign_id WHERE c.name = $1 ORDER BY f.position",
                              1, p);
-    if (!rc)
+    if (!rc && with_zones)
         rc = cr_pg_batch_add(b, "SELECT name FROM pg_timezone_names", 0, NULL);
     if (rc) {
         cr_pg_batch_discard(b);

@@ -27,9 +27,9 @@ struct store_import_fields {
     const char **zones;
 };
 typedef void (*store_import_fields_cb)(void *arg, int err, const struct store_import_fields *f);
-/* On the server's shared connection. */
-int store_import_fields(struct cr_pg *pg, const char *campaign, store_import_fields_cb cb,
-                        void *arg) __attribute__((warn_unused_result));
+/* On the server's shared connection; the zones only when with_zones (nzones 0 otherwise). */
+int store_import_fields(struct cr_pg *pg, const char *campaign, bool with_zones,
+                        store_import_fields_cb cb, void *arg) __attribute__((warn_unused_result));
 
 /* What an import's transaction starts with. */
 struct store_import_start {
