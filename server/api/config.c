@@ -83,5 +83,17 @@ const struct cr_cfg_key server_config_keys[] = {
       24LL * 3600 * 1000, "window in which failed logins are counted"),
     K("auth", "login_lockout", CR_CFG_DURATION, "1m", true, login_lockout_ms, 1000,
       24LL * 3600 * 1000, "how long a login or an address stays locked out"),
+    K("bulk", "max_concurrent", CR_CFG_INT, "4", true, bulk_max_concurrent, 1, 1000,
+      "file imports and exports running at once on this server (each holds a database "
+      "backend); beyond it a new one is refused with RESOURCE_EXHAUSTED"),
+    K("bulk", "max_per_user", CR_CFG_INT, "2", true, bulk_max_per_user, 1, 1000,
+      "file imports and exports one user may run at once"),
+    K("bulk", "idle_timeout", CR_CFG_DURATION, "5m", true, bulk_idle_timeout_ms, 1000,
+      24LL * 3600 * 1000,
+      "an import that receives nothing, or an export whose client takes nothing, for this "
+      "long is rolled back and its database backend freed (1s..24h)"),
+    K("bulk", "memory", CR_CFG_SIZE, "512M", true, bulk_memory, 16 << 20, 1LL << 40,
+      "database memory for bulk transfers in all: each import's backend gets memory / "
+      "max_concurrent as work_mem and temp_buffers (at least 4M); applies to new transfers"),
 };
 const size_t server_config_nkeys = sizeof server_config_keys / sizeof server_config_keys[0];

@@ -414,15 +414,6 @@ static void on_listed(void *arg, const struct cr_pg_result *res)
     kreq_free(r);
 }
 
-/* Every column, for exports: the contact's state and history, then its fields. */
-static const char *const export_columns[] = {
-    "id",          "list",     "state",    "last_name",
-    "first_name",  "civility", "company",  "address",
-    "zip",         "city",     "country",  "email",
-    "customer_id", "phone",    "attempts", "last_qualification",
-    "next_try",    "priority", "consent",  "last_update"};
-#define NEXPORT (sizeof export_columns / sizeof export_columns[0])
-
 /* "@name" in a filter field means the user's saved filter of that name. */
 static void on_saved(void *arg, const struct cr_pg_result *res)
 {
@@ -460,10 +451,11 @@ static void list_allowed(struct kreq *r)
 static void list_compiled(struct kreq *r)
 {
     const Carillon__V1__ContactList *in = r->env->contact_list;
-    bool all = in->export && !in->n_columns;
-    size_t n = in->n_columns ? in->n_columns
-               : all         ? NEXPORT + r->ncustom
-                             : sizeof default_columns / sizeof default_columns[0];
+    /* Exports stream from one cursor (export.c): a listing is pages. */
+    if (in->export)
+        return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "export",
+                     "exports are streamed: use ExportBegin (carillonctl contact export)");
+    size_t n = in->n_columns ? in->n_columns : sizeof default_columns / sizeof default_columns[0];
     if (n > 250)
         return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "columns",
                      "at most 250 columns");
@@ -471,9 +463,7 @@ static void list_compiled(struct kreq *r)
     if (!r->columns)
         return kfail(r, CARILLON__V1__CODE__CODE_RESOURCE_EXHAUSTED, NULL, "out of memory");
     for (size_t i = 0; i < n; i++) {
-        const char *name = in->n_columns ? in->columns[i]
-                           : all ? (i < NEXPORT ? export_columns[i] : r->custom[i - NEXPORT].name)
-                                 : default_columns[i];
+        const char *name = in->n_columns ? in->columns[i] : default_columns[i];
         if (!store_contact_column_known(name, r->custom, r->ncustom))
             return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "columns",
                          "unknown column '%s'", name);

@@ -15,16 +15,17 @@
 #include "api/server.h"
 #include "carillon/log.h"
 #include "carillon/phone.h"
-#include "store/campaign_store.h"
+#include "carillon/strbuf.h"
+#include "store/import_store.h"
 
 #define MAX_COLS    250
 #define MAX_REJECTS 10000
-#define SEP         "\x1f"
+#define SEP         STORE_IMPORT_SEP
+/* A chunk's COPY text: a frame (at most 64 MiB, config.c) re-encoded with escapes. */
+#define MAX_CHUNK_COPY (256u << 20)
 
-static const char *const text_columns[] = {"last_name", "first_name", "civility", "company",
-                                           "address",   "zip",        "city",     "country",
-                                           "email",     "customer_id"};
-#define NTEXT 10
+#define text_columns store_import_text_columns
+#define NTEXT        STORE_IMPORT_NTEXT
 
 enum col_kind { COL_IGNORE, COL_TEXT, COL_CUSTOM, COL_PHONE, COL_TZ, COL_CONSENT };
 
@@ -54,13 +55,16 @@ struct import {
     bool begun;                             /* the Ok for ImportBegin was sent */
     uint64_t imported, duplicates, blocked; /* from the merge, reported after the commit */
     uint64_t staged;                        /* rows stored in the staging table */
-    int dedup_col;      /* file column holding the de-duplication key (field:NAME), or -1 */
-    char dedup_sql[96]; /* that field in SQL: a contacts column or c.fields->>'name' */
-    bool dedup;         /* false with --dedup none */
-    char list_id[24], campaign_id[24], campaign_tz[64]; /* from the list's creation */
-    char *merge_sql; /* the per-chunk merge for this import's de-duplication mode */
-    char **zones;    /* known time zone names, sorted, when a column maps to time_zone */
+    int dedup_col; /* file column holding the de-duplication key (field:NAME), or -1 */
+    enum store_import_dedup dedup;
+    char dedup_key[72];            /* STORE_DEDUP_COLUMN/FIELD: the column or field */
+    struct store_import_list list; /* from the list's creation; campaign_tz points at: */
+    char campaign_tz[64];          /* the campaign's time zone */
+    char **zones; /* known time zone names, sorted, when a column maps to time_zone */
     size_t nzones;
+    uint64_t last_heard_ms; /* uv_now when the client last sent a message for it (the janitor) */
+    bool fields_pending;    /* store_import_fields (on the server's connection) will call back */
+    bool abandoned;         /* the client left meanwhile: on_fields frees the import */
 };
 
 static int cmp_str(const void *a, const void *b)
@@ -81,7 +85,6 @@ static void import_free(struct import *im)
     for (size_t i = 0; i < im->nzones; i++)
         free(im->zones[i]);
     free(im->zones);
-    free(im->merge_sql);
     if (im->pg) {
         struct cr_pg *pg = im->pg;
         im->pg = NULL;
@@ -97,14 +100,38 @@ static void import_free(struct import *im)
 
 void import_client_closed(struct client *c)
 {
-    if (c->import) {
-        cr_log_warn("import_abandoned", "peer=%s user=%s", c->peer, cr_log_q(c->user.login));
-        import_free(c->import);
+    struct import *im = c->import;
+    if (!im)
+        return;
+    cr_log_warn("import_abandoned", "peer=%s user=%s", c->peer, cr_log_q(c->user.login));
+    if (im->fields_pending) { /* its callback cannot be cancelled: it frees im */
+        im->abandoned = true;
+        c->import = NULL;
+        return;
     }
+    import_free(im);
 }
 
 static void import_fail(struct import *im, uint64_t rid, int code, const char *field,
                         const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+void import_check_idle(struct client *c, uint64_t now_ms, uint64_t idle_ms)
+{
+    struct import *im = c->import;
+    /* Waiting for the client; not while the server itself works (the list, the merge). */
+    if (!im || !im->begun || im->ended || now_ms - im->last_heard_ms < idle_ms)
+        return;
+    cr_log_warn("import_idle", "peer=%s user=%s campaign=%s idle_ms=%llu", c->peer,
+                cr_log_q(c->user.login), cr_log_q(im->begin->import_begin->campaign),
+                (unsigned long long)(now_ms - im->last_heard_ms));
+    /* request_id 0: carillonctl takes it as the answer to whatever it awaits (its ImportBegin
+     * was answered long ago); a later ImportRows is told again. */
+    snprintf(c->import_ended, sizeof c->import_ended,
+             "the import received nothing for %llu s (bulk.idle_timeout) and was rolled back",
+             (unsigned long long)(idle_ms / 1000));
+    import_fail(im, 0, CARILLON__V1__CODE__CODE_DEADLINE_EXCEEDED, NULL, "%s", c->import_ended);
+}
+
 static void import_fail(struct import *im, uint64_t rid, int code, const char *field,
                         const char *fmt, ...)
 {
@@ -139,15 +166,14 @@ static void reject(struct import *im, uint32_t line, const char *column, const c
 
 /* --- begin ------------------------------------------------------------------------------ */
 
-static void on_pg_step(void *arg, const struct cr_pg_result *res)
+static void on_step_failed(void *arg, int err, const char *message)
 {
     struct import *im = arg;
-    if (res->status == -ECANCELED)
+    if (err == -ECANCELED)
         return; /* import_free is closing the connection: im is going away */
-    if (res->status && !im->failed) {
+    if (err && !im->failed) {
         im->failed = true;
-        snprintf(im->fail_msg, sizeof im->fail_msg, "%s",
-                 res->message ? res->message : "database connection lost");
+        snprintf(im->fail_msg, sizeof im->fail_msg, "%s", message);
     }
 }
 
@@ -159,20 +185,19 @@ struct ack {
     size_t good; /* rows staged */
 };
 
-static void on_staged(void *arg, const struct cr_pg_result *res)
+static void on_staged(void *arg, int err, const char *message)
 {
     struct ack *a = arg;
     struct import *im = a->im;
     uint64_t rid = a->rid;
     size_t good = a->good;
     free(a);
-    if (res->status == -ECANCELED)
+    if (err == -ECANCELED)
         return; /* import_free is closing the connection */
-    if (res->status || im->failed) {
+    if (err || im->failed) {
         if (!im->failed) {
             im->failed = true;
-            snprintf(im->fail_msg, sizeof im->fail_msg, "%s",
-                     res->message ? res->message : "database connection lost");
+            snprintf(im->fail_msg, sizeof im->fail_msg, "%s", message);
         }
         client_error(im->c, rid, CARILLON__V1__CODE__CODE_ABORTED, NULL,
                      "the import failed and was rolled back: %s", im->fail_msg);
@@ -182,82 +207,36 @@ static void on_staged(void *arg, const struct cr_pg_result *res)
     client_ok(im->c, rid);
 }
 
-static int step(struct import *im, const char *sql, int n, const char *const *p)
-{
-    return cr_pg_query(im->pg, sql, n, p, on_pg_step, im);
-}
-
 /* The list is ready: the client may send rows. */
-static void on_list(void *arg, const struct cr_pg_result *res)
+static void on_list(void *arg, int err, const char *message, const struct store_import_list *l)
 {
     struct import *im = arg;
-    if (res->status == -ECANCELED)
+    if (err == -ECANCELED)
         return; /* import_free is closing the connection */
-    if (res->status || PQntuples(res->res[0]) != 1)
+    if (err)
         return import_fail(im, im->begin_rid, CARILLON__V1__CODE__CODE_UNAVAILABLE, NULL,
-                           "cannot create the list: %s",
-                           res->message ? res->message : "the campaign is gone");
-    snprintf(im->list_id, sizeof im->list_id, "%s", PQgetvalue(res->res[0], 0, 0));
-    snprintf(im->campaign_id, sizeof im->campaign_id, "%s", PQgetvalue(res->res[0], 0, 1));
-    snprintf(im->campaign_tz, sizeof im->campaign_tz, "%s", PQgetvalue(res->res[0], 0, 2));
+                           "cannot create the list: %s", message);
+    im->list = *l;
+    snprintf(im->campaign_tz, sizeof im->campaign_tz, "%s", l->campaign_tz);
+    im->list.campaign_tz = im->campaign_tz;
     im->begun = true;
+    im->last_heard_ms = uv_now(im->c->srv->loop);
     client_ok(im->c, im->begin_rid);
 }
 
-/* The statement that merges the staged rows: $1 list, $2 campaign, $3 the campaign's time zone.
- * It keeps the first row of each key in the file, drops keys the campaign already has, inserts
- * contacts and their numbers (a blacklisted number goes in blocked), and returns the imported
- * and blocked counts. */
-static int build_merge(struct import *im)
-{
-    char where[320];
-    if (!im->dedup)
-        snprintf(where, sizeof where, "true");
-    else if (im->dedup_col >= 0)
-        snprintf(where, sizeof where,
-                 "d.rn = 1 AND NOT EXISTS (SELECT 1 FROM contacts c WHERE c.campaign_id = "
-                 "$2::bigint AND %s = d.dkey)",
-                 im->dedup_sql);
-    else
-        snprintf(where, sizeof where,
-                 "d.rn = 1 AND NOT EXISTS (SELECT 1 FROM addresses a JOIN contacts c ON c.id = "
-                 "a.contact_id WHERE c.campaign_id = $2::bigint AND a.number = d.dkey)");
-    int n = asprintf(
-        &im->merge_sql,
-        "WITH d AS (SELECT s.*, CASE WHEN s.dkey IS NULL THEN 1 ELSE row_number() OVER "
-        "(PARTITION BY s.dkey ORDER BY s.line) END AS rn FROM stage s), "
-        "fresh AS MATERIALIZED (SELECT nextval('contacts_id_seq') AS id, d.* FROM d WHERE %s), "
-        "ins AS (INSERT INTO contacts (id, campaign_id, list_id, time_zone, last_name, "
-        "first_name, civility, company, address, zip, city, country, email, customer_id, "
-        "fields, consent) SELECT f.id, $2::bigint, $1::bigint, coalesce(nullif(f.tz, ''), $3), "
-        "f.last_name, f.first_name, f.civility, f.company, f.address, f.zip, f.city, "
-        "f.country, f.email, f.customer_id, f.fields, f.consent FROM fresh f), "
-        "adr AS (INSERT INTO addresses (contact_id, position, number, type, state) SELECT "
-        "f.id, t.ord, t.n, t.ty, CASE WHEN EXISTS (SELECT 1 FROM blacklist b WHERE b.number = "
-        "t.n AND (b.campaign_id IS NULL OR b.campaign_id = $2::bigint)) THEN 'blocked' WHEN "
-        "t.ord = 1 THEN 'scheduled' ELSE 'waiting' END FROM fresh f, "
-        "unnest(string_to_array(f.phones, E'\\x1f'), string_to_array(f.types, E'\\x1f')) "
-        "WITH ORDINALITY AS t(n, ty, ord) RETURNING contact_id, state) "
-        "SELECT (SELECT count(*) FROM fresh), (SELECT count(DISTINCT contact_id) FROM adr "
-        "WHERE state = 'blocked')",
-        where);
-    if (n < 0) {
-        im->merge_sql = NULL;
-        return -ENOMEM;
-    }
-    return 0;
-}
-
-static void on_fields(void *arg, const struct cr_pg_result *res)
+static void on_fields(void *arg, int err, const struct store_import_fields *f)
 {
     struct import *im = arg;
     const Carillon__V1__ImportBegin *in = im->begin->import_begin;
-    if (res->status)
+    im->fields_pending = false;
+    if (im->abandoned)
+        return import_free(im);
+    if (err)
         return import_fail(im, im->begin_rid, CARILLON__V1__CODE__CODE_UNAVAILABLE, NULL,
                            "the database is unavailable, try again");
-    for (int i = 0; i < PQntuples(res->res[0]) && im->ncustom < 200; i++) {
-        snprintf(im->custom_names[im->ncustom], 72, "%s", PQgetvalue(res->res[0], i, 0));
-        snprintf(im->custom_types[im->ncustom], 8, "%s", PQgetvalue(res->res[0], i, 1));
+    for (size_t i = 0; i < f->nfields && im->ncustom < 200; i++) {
+        snprintf(im->custom_names[im->ncustom], 72, "%s", f->names[i]);
+        snprintf(im->custom_types[im->ncustom], 8, "%s", f->types[i]);
         im->ncustom++;
     }
     /* The mapping: each file column fills one field, or nothing. */
@@ -320,10 +299,12 @@ static void on_fields(void *arg, const struct cr_pg_result *res)
             const struct col *col = &im->cols[k];
             if (col->kind == COL_TEXT && !strcmp(text_columns[col->index], want)) {
                 im->dedup_col = (int)k;
-                snprintf(im->dedup_sql, sizeof im->dedup_sql, "c.%s", text_columns[col->index]);
+                im->dedup = STORE_DEDUP_COLUMN;
+                snprintf(im->dedup_key, sizeof im->dedup_key, "%s", text_columns[col->index]);
             } else if (col->kind == COL_CUSTOM && !strcmp(col->name, want)) {
-                im->dedup_col = (int)k; /* the name matched a declared field: a safe identifier */
-                snprintf(im->dedup_sql, sizeof im->dedup_sql, "c.fields->>'%.64s'", col->name);
+                im->dedup_col = (int)k;
+                im->dedup = STORE_DEDUP_FIELD;
+                snprintf(im->dedup_key, sizeof im->dedup_key, "%s", col->name);
             }
         }
         if (im->dedup_col < 0)
@@ -334,55 +315,30 @@ static void on_fields(void *arg, const struct cr_pg_result *res)
     for (size_t k = 0; k < im->ncols; k++)
         if (im->cols[k].kind == COL_TZ && !im->zones) {
             /* Zones come from the same source the database uses for AT TIME ZONE. */
-            const PGresult *z = res->res[1];
-            im->nzones = (size_t)PQntuples(z);
+            im->nzones = f->nzones;
             im->zones = calloc(im->nzones ? im->nzones : 1, sizeof *im->zones);
             for (size_t i = 0; im->zones && i < im->nzones; i++)
-                im->zones[i] = strdup(PQgetvalue(z, (int)i, 0));
+                im->zones[i] = strdup(f->zones[i]);
             if (im->zones)
                 qsort(im->zones, im->nzones, sizeof *im->zones, cmp_str);
         }
-    im->dedup = strcmp(in->dedup, "none") != 0;
+    if (!strcmp(in->dedup, "none"))
+        im->dedup = STORE_DEDUP_NONE;
+    else if (im->dedup_col < 0)
+        im->dedup = STORE_DEDUP_PHONE;
     struct cr_pg_opts o = {.conninfo = im->c->srv->cfg.db_conninfo, .max_queue = 100000};
     if (cr_pg_new(im->c->srv->loop, &o, &im->pg) != 0)
         return import_fail(im, im->begin_rid, CARILLON__V1__CODE__CODE_UNAVAILABLE, NULL,
                            "cannot open a database connection for the import");
-    char uid[24];
-    snprintf(uid, sizeof uid, "%lld", (long long)im->c->user.id);
-    const char *lp[] = {in->campaign, in->list, uid, in->country[0] ? in->country : "FR",
-                        in->caller_id};
-    /* The list exists from the start (an import into an existing list adds to it); the
-     * staging table lives until the commit. */
-    int rc = step(im, "BEGIN", 0, NULL);
-    /* The merge is costed high (the staging table has no statistics): JIT would compile it
-     * for longer than it saves. */
-    if (!rc)
-        rc = step(im, "SET LOCAL jit = off", 0, NULL);
-    /* One backend for the import's length: room to sort and hash a million rows in memory
-     * instead of spilling them to disk, and to keep the staging table in local buffers. */
-    if (!rc)
-        rc = step(im, "SET LOCAL work_mem = '128MB'", 0, NULL);
-    if (!rc)
-        rc = step(im, "SET LOCAL temp_buffers = '128MB'", 0, NULL);
-    if (!rc)
-        rc = step(im,
-                  "CREATE TEMP TABLE stage (line integer, phones text, types text, tz text, "
-                  "last_name text, first_name text, civility text, company text, address text, "
-                  "zip text, city text, country text, email text, customer_id text, fields jsonb, "
-                  "consent boolean, dkey text) ON COMMIT DROP",
-                  0, NULL);
-    if (!rc)
-        rc = cr_pg_query(
-            im->pg,
-            "WITH camp AS (SELECT id, time_zone FROM campaigns WHERE name = $1), "
-            "l AS (INSERT INTO lists AS l (campaign_id, name, created_by, default_country, "
-            "caller_id) SELECT camp.id, $2, $3::bigint, $4, $5 FROM camp ON CONFLICT "
-            "(campaign_id, name) DO UPDATE SET name = EXCLUDED.name RETURNING l.id, "
-            "l.campaign_id) SELECT l.id, l.campaign_id, camp.time_zone FROM l, camp",
-            5, lp, on_list, im);
-    if (!rc)
-        rc = build_merge(im);
-    if (rc)
+    const struct store_import_start start = {
+        .campaign = in->campaign,
+        .list = in->list,
+        .user_id = im->c->user.id,
+        .country = in->country[0] ? in->country : "FR",
+        .caller_id = in->caller_id,
+        .work_mem_kb = bulk_work_mem_kb(im->c->srv),
+    };
+    if (store_import_begin(im->pg, &start, on_step_failed, on_list, im) != 0)
         return import_fail(im, im->begin_rid, CARILLON__V1__CODE__CODE_UNAVAILABLE, NULL,
                            "cannot start the import");
 }
@@ -391,22 +347,13 @@ static void on_fields(void *arg, const struct cr_pg_result *res)
  * time zones come next. */
 static void import_load_fields(struct import *im)
 {
-    const char *p[] = {im->begin->import_begin->campaign};
-    struct cr_pg_batch *b = cr_pg_batch_new(im->c->srv->pg);
-    int rc = b ? cr_pg_batch_add(b,
-                                 "SELECT f.name, f.type FROM campaign_fields f JOIN campaigns c "
-                                 "ON c.id = f.campaign_id WHERE c.name = $1 ORDER BY f.position",
-                                 1, p)
-               : -ENOMEM;
-    if (!rc)
-        rc = cr_pg_batch_add(b, "SELECT name FROM pg_timezone_names", 0, NULL);
-    if (!rc)
-        rc = cr_pg_batch_send(b, on_fields, im);
-    else if (b)
-        cr_pg_batch_discard(b);
-    if (rc)
-        import_fail(im, im->begin_rid, CARILLON__V1__CODE__CODE_UNAVAILABLE, NULL,
-                    "the database is unavailable");
+    im->fields_pending = true;
+    if (store_import_fields(im->c->srv->pg, im->begin->import_begin->campaign, true, on_fields,
+                            im) == 0)
+        return;
+    im->fields_pending = false;
+    import_fail(im, im->begin_rid, CARILLON__V1__CODE__CODE_UNAVAILABLE, NULL,
+                "the database is unavailable");
 }
 
 void import_handle_begin(struct request *req)
@@ -432,6 +379,15 @@ void import_handle_begin(struct request *req)
         carillon__v1__envelope__free_unpacked(env, NULL);
         return;
     }
+    char why[256];
+    if (bulk_admit(c, why, sizeof why) != 0) {
+        cr_log_warn("import_refused", "peer=%s user=%s campaign=%s reason=%s", c->peer,
+                    cr_log_q(c->user.login), cr_log_q(in->campaign), cr_log_q(why));
+        client_error(c, rid, CARILLON__V1__CODE__CODE_RESOURCE_EXHAUSTED, NULL, "%s", why);
+        carillon__v1__envelope__free_unpacked(env, NULL);
+        return;
+    }
+    c->import_ended[0] = '\0';
     struct import *im = calloc(1, sizeof *im);
     if (!im) {
         client_error(c, rid, CARILLON__V1__CODE__CODE_RESOURCE_EXHAUSTED, NULL, "out of memory");
@@ -475,28 +431,6 @@ static void sb_str(struct strbuf *b, const char *s)
     sb_add(b, s, strlen(s));
 }
 
-/* Appends s as one field of a COPY text-format row (NULL: \\N), then a tab or the row's end. */
-static void sb_field(struct strbuf *b, const char *s, bool last)
-{
-    if (!s) {
-        sb_add(b, "\\N", 2);
-    } else {
-        const char *run = s;
-        for (const char *p = s;; p++) {
-            char e = *p == '\\' ? '\\' : *p == '\t' ? 't' : *p == '\n' ? 'n' : *p == '\r' ? 'r' : 0;
-            if (!e && *p)
-                continue;
-            sb_add(b, run, (size_t)(p - run));
-            if (!*p)
-                break;
-            char esc[2] = {'\\', e};
-            sb_add(b, esc, 2);
-            run = p + 1;
-        }
-    }
-    sb_add(b, last ? "\n" : "\t", 1);
-}
-
 /* Appends s as JSON string content. */
 static void sb_json(struct strbuf *b, const char *s)
 {
@@ -524,14 +458,17 @@ void import_handle_rows(struct request *req)
     const Carillon__V1__ImportRows *in = env->import_rows;
     if (!im || !im->begun || im->ended) {
         client_error(c, env->request_id, CARILLON__V1__CODE__CODE_FAILED_PRECONDITION, NULL,
-                     "no import is running on this connection");
+                     "no import is running on this connection%s%s", c->import_ended[0] ? ": " : "",
+                     c->import_ended);
         carillon__v1__envelope__free_unpacked(env, NULL);
         return;
     }
+    im->last_heard_ms = uv_now(c->srv->loop);
     const char *country =
         im->begin->import_begin->country[0] ? im->begin->import_begin->country : "FR";
-    /* The chunk's good rows in COPY text format, in the staging table's column order. */
-    struct strbuf copy = {0};
+    /* The chunk's good rows, as the staging table's COPY text. */
+    struct cr_strbuf copy;
+    cr_strbuf_init(&copy, MAX_CHUNK_COPY);
     size_t good = 0;
     for (size_t i = 0; i < in->n_rows; i++) {
         const Carillon__V1__ContactRow *row = in->rows[i];
@@ -649,16 +586,18 @@ void import_handle_rows(struct request *req)
             free(tl.s);
             continue;
         }
-        char ln[16];
-        snprintf(ln, sizeof ln, "%u", line);
-        sb_field(&copy, ln, false);
-        sb_field(&copy, pl.s, false);
-        sb_field(&copy, tl.s, false);
-        sb_field(&copy, col_tz ? col_tz : tz ? tz : "", false);
+        struct store_import_row srow = {
+            .line = line,
+            .phones = pl.s,
+            .types = tl.s,
+            .time_zone = col_tz ? col_tz
+                         : tz   ? tz
+                                : "",
+            .fields_json = fields.s,
+            .consent = consent,
+        };
         for (int t = 0; t < NTEXT; t++)
-            sb_field(&copy, texts[t] ? texts[t] : "", false);
-        sb_field(&copy, fields.s, false);
-        sb_field(&copy, consent ? "t" : "f", false);
+            srow.texts[t] = texts[t];
         /* The de-duplication key: the first number, or the chosen field (an empty one, NULL,
          * never matches). */
         char own[40];
@@ -670,7 +609,8 @@ void import_handle_rows(struct request *req)
             snprintf(own, sizeof own, "%.*s", (int)(cut < 39 ? cut : 39), pl.s);
             dk = own;
         }
-        sb_field(&copy, dk, true);
+        srow.dkey = dk;
+        store_import_row_add(&copy, &srow); /* its error is sticky: checked below */
         good++;
         free(fields.s);
         free(pl.s);
@@ -680,8 +620,18 @@ void import_handle_rows(struct request *req)
     uint64_t rid = env->request_id;
     carillon__v1__envelope__free_unpacked(env, NULL);
     if (!good) {
-        free(copy.s);
+        cr_strbuf_free(&copy);
         client_ok(c, rid);
+        return;
+    }
+    if (copy.err) {
+        cr_strbuf_free(&copy);
+        if (!im->failed) {
+            im->failed = true;
+            snprintf(im->fail_msg, sizeof im->fail_msg,
+                     "a chunk's rows exceed %u MiB once escaped for COPY", MAX_CHUNK_COPY >> 20);
+        }
+        client_error(c, rid, CARILLON__V1__CODE__CODE_ABORTED, NULL, "%s", im->fail_msg);
         return;
     }
     struct ack *a = malloc(sizeof *a);
@@ -690,11 +640,11 @@ void import_handle_rows(struct request *req)
         a->rid = rid;
         a->good = good;
     }
-    rc = !a ? -ENOMEM : cr_pg_copy(im->pg, "COPY stage FROM STDIN", copy.s, copy.len, on_staged, a);
+    rc = !a ? -ENOMEM : store_import_stage(im->pg, copy.s, copy.len, on_staged, a);
     if (!rc)
         a = NULL;
     free(a);
-    free(copy.s);
+    cr_strbuf_free(&copy);
     if (rc) {
         if (!im->failed) {
             im->failed = true;
@@ -726,38 +676,35 @@ static void send_report(struct import *im, uint64_t imported, uint64_t duplicate
     free(ptrs);
 }
 
-static void on_committed(void *arg, const struct cr_pg_result *res);
+static void on_committed(void *arg, int err, const char *message);
 
-static void on_merged(void *arg, const struct cr_pg_result *res)
+static void on_merged(void *arg, int err, const char *message, uint64_t imported, uint64_t blocked)
 {
     struct import *im = arg;
-    if (res->status == -ECANCELED)
+    if (err == -ECANCELED)
         return; /* import_free is closing the connection */
-    if (res->status || im->failed)
+    if (err || im->failed)
         return import_fail(im, im->end_rid, CARILLON__V1__CODE__CODE_ABORTED, NULL,
-                           "the import was rolled back: %s",
-                           im->failed ? im->fail_msg
-                                      : (res->message ? res->message : "database error"));
-    im->imported = strtoull(PQgetvalue(res->res[0], 0, 0), NULL, 10);
+                           "the import was rolled back: %s", im->failed ? im->fail_msg : message);
+    im->imported = imported;
     im->duplicates = im->staged - im->imported;
-    im->blocked = strtoull(PQgetvalue(res->res[0], 0, 1), NULL, 10);
+    im->blocked = blocked;
     /* The report goes once the commit is known. */
-    if (cr_pg_query(im->pg, "COMMIT", 0, NULL, on_committed, im) != 0)
+    if (store_import_commit(im->pg, on_committed, im) != 0)
         import_fail(im, im->end_rid, CARILLON__V1__CODE__CODE_ABORTED, NULL,
                     "the import could not be committed");
 }
 
-static void on_committed(void *arg, const struct cr_pg_result *res)
+static void on_committed(void *arg, int err, const char *message)
 {
     struct import *im = arg;
-    if (res->status == -ECANCELED)
+    if (err == -ECANCELED)
         return; /* import_free is closing the connection */
-    if (res->status)
+    if (err && err != -ECONNABORTED)
         return import_fail(im, im->end_rid, CARILLON__V1__CODE__CODE_ABORTED, NULL,
-                           "the import could not be committed: %s",
-                           res->message ? res->message : "connection lost");
+                           "the import could not be committed: %s", message);
     /* COMMIT of a transaction a chunk aborted answers ROLLBACK, without an error. */
-    if (im->failed || strcmp(PQcmdStatus(res->res[0]), "COMMIT") != 0)
+    if (im->failed || err == -ECONNABORTED)
         return import_fail(im, im->end_rid, CARILLON__V1__CODE__CODE_ABORTED, NULL,
                            "the import was rolled back: %s",
                            im->failed ? im->fail_msg : "the transaction failed");
@@ -782,14 +729,14 @@ void import_handle_end(struct request *req)
     carillon__v1__envelope__free_unpacked(env, NULL);
     if (!im || !im->begun || im->ended) {
         client_error(c, rid, CARILLON__V1__CODE__CODE_FAILED_PRECONDITION, NULL,
-                     "no import is running on this connection");
+                     "no import is running on this connection%s%s", c->import_ended[0] ? ": " : "",
+                     c->import_ended);
         return;
     }
     im->ended = true;
     im->end_rid = rid;
     /* Every chunk is queued before the merge; a failed one has aborted the transaction. */
-    const char *mp[] = {im->list_id, im->campaign_id, im->campaign_tz};
-    if (cr_pg_query(im->pg, im->merge_sql, 3, mp, on_merged, im) != 0)
+    if (store_import_merge(im->pg, &im->list, im->dedup, im->dedup_key, on_merged, im) != 0)
         import_fail(im, rid, CARILLON__V1__CODE__CODE_UNAVAILABLE, NULL,
                     "the import could not be finished");
 }

@@ -154,6 +154,8 @@ static const struct route routes[] = {
     ROUTE(IMPORT_BEGIN, import_handle_begin, RIGHT_EDIT, .campaign_field = "campaign"),
     ROUTE(IMPORT_ROWS, import_handle_rows, RIGHT_STAFF),
     ROUTE(IMPORT_END, import_handle_end, RIGHT_STAFF),
+    ROUTE(EXPORT_BEGIN, export_handle_begin, RIGHT_EXPORT, .campaign_field = "campaign"),
+    ROUTE(EXPORT_NEXT, export_handle_next, RIGHT_STAFF),
 };
 
 /* The request's body message. */
@@ -309,6 +311,7 @@ static void client_on_close(struct cr_conn *conn, int err)
     c->state = CLIENT_CLOSED;
     limits_sync(c);
     import_client_closed(c);
+    export_client_closed(c);
     client_unref(c);
 }
 
@@ -381,6 +384,7 @@ int server_listen(struct server *srv)
         return rc;
     }
     limits_start(srv);
+    bulk_janitor_start(srv);
     cr_log_info("ready", "listen=%s node=%s", srv->cfg.listen, srv->cfg.node_name);
     (void)cr_notify("READY=1");
     return 0;
@@ -393,6 +397,7 @@ void server_stop(struct server *srv, bool fast)
     limits_stop(srv);
     if (srv->listening && !uv_is_closing((uv_handle_t *)&srv->listener))
         uv_close((uv_handle_t *)&srv->listener, NULL);
+    bulk_janitor_stop(srv);
     for (struct client *c = srv->clients; c; c = c->next) {
         if (!c->conn)
             continue;

@@ -4,6 +4,7 @@
 #define CARILLON_SERVER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -47,6 +48,11 @@ struct server_config {
     int64_t login_addr_max_failures;
     int64_t login_window_ms;
     int64_t login_lockout_ms;
+    /* [bulk] file imports and exports */
+    int64_t bulk_max_concurrent;
+    int64_t bulk_max_per_user;
+    int64_t bulk_idle_timeout_ms;
+    int64_t bulk_memory;
 };
 
 extern const struct cr_cfg_key server_config_keys[];
@@ -74,8 +80,10 @@ struct client {
     struct store_user user; /* when CLIENT_USER */
     char token_sha256[65];  /* the session this connection logged in with */
     int64_t session_expires_at;
-    bool login_pending;    /* one Login at a time */
-    struct import *import; /* the file import running on this connection, if any */
+    bool login_pending;     /* one Login at a time */
+    struct import *import;  /* the file import running on this connection, if any */
+    struct export *export;  /* the export streaming on this connection, if any */
+    char import_ended[160]; /* why the janitor ended the connection's last import, or "" */
     struct client *next, *prev;
     struct client_limits lim; /* limits.c's bookkeeping */
 };
@@ -95,6 +103,8 @@ struct server {
     int logins_in_progress;       /* password logins hashing or waiting for the thread pool */
     struct ratelimit login_limit; /* failed logins per login */
     struct ratelimit addr_limit;  /* failed logins per peer address */
+    uv_timer_t janitor;           /* ends idle bulk transfers (bulk.c) */
+    bool janitor_running;
 };
 
 /* Starts listening on cfg.listen with TLS; logs "ready". */
@@ -139,6 +149,22 @@ void import_handle_rows(struct request *req);
 void import_handle_end(struct request *req);
 /* Rolls back the connection's import when it closes. */
 void import_client_closed(struct client *c);
+/* Ends the connection's import when it has received nothing for idle_ms (the janitor). */
+void import_check_idle(struct client *c, uint64_t now_ms, uint64_t idle_ms);
+void export_handle_begin(struct request *req);
+void export_handle_next(struct request *req);
+/* Rolls back the connection's export when it closes, or when idle (the janitor). */
+void export_client_closed(struct client *c);
+void export_check_idle(struct client *c, uint64_t now_ms, uint64_t idle_ms);
+
+/* Bulk transfers (imports and exports, bulk.c): the limits of [bulk]. 0 when c's user may start
+ * one more, else -EBUSY with why naming the limit. */
+int bulk_admit(const struct client *c, char *why, size_t len) __attribute__((warn_unused_result));
+/* work_mem for one transfer's backend, in kB: bulk.memory / bulk.max_concurrent. */
+int64_t bulk_work_mem_kb(const struct server *srv);
+/* Starts the janitor that ends idle transfers (server_listen). */
+void bulk_janitor_start(struct server *srv);
+void bulk_janitor_stop(struct server *srv);
 void contacts_handle_blacklist_add(struct request *req);
 void campaigns_handle_grant(struct request *req);
 void campaigns_handle_rights(struct request *req);

@@ -185,6 +185,10 @@ static struct {
     uint64_t ahead_rid[CTL_MAX_AHEAD];
     Carillon__V1__Envelope *ahead_reply[CTL_MAX_AHEAD];
     int nahead;
+    /* A streamed answer (an export): every message carrying stream_rid, oldest first. */
+    uint64_t stream_rid;
+    Carillon__V1__Envelope *stream_q[CTL_STREAM_QUEUE];
+    int nstream;
     uv_timer_t timer;
     char server_node[128];
     bool temp_session;  /* logged in with CARILLON_USER/PASSWORD: revoked at exit */
@@ -199,6 +203,19 @@ static void on_open(struct cr_conn *c)
 
 static void on_message(struct cr_conn *c, Carillon__V1__Envelope *env)
 {
+    if (net.stream_rid &&
+        (env->request_id == net.stream_rid ||
+         (env->request_id == 0 && env->body_case == CARILLON__V1__ENVELOPE__BODY_ERROR))) {
+        if (net.nstream == CTL_STREAM_QUEUE) { /* more ahead than the server may send */
+            net.bad_reply = true;
+            net.bad_rid = env->request_id;
+            carillon__v1__envelope__free_unpacked(env, NULL);
+            cr_conn_abort(c);
+            return;
+        }
+        net.stream_q[net.nstream++] = env;
+        return;
+    }
     /* A reply to a request sent ahead; an error that names no request stops the oldest. */
     for (int i = 0; i < net.nahead; i++)
         if (!net.ahead_reply[i] &&
@@ -352,6 +369,47 @@ int ctl_in_flight(void)
     return net.nahead;
 }
 
+static bool have_stream(void)
+{
+    return net.nstream > 0;
+}
+
+int ctl_stream_begin(Carillon__V1__Envelope *env)
+{
+    drop_reply();
+    int rc = send_request(env);
+    if (!rc)
+        net.stream_rid = env->request_id;
+    return rc;
+}
+
+int ctl_stream_recv(void)
+{
+    drop_reply();
+    wait_until(have_stream);
+    if (!net.nstream)
+        return conn_failure();
+    net.reply = net.stream_q[0];
+    net.nstream--;
+    memmove(net.stream_q, net.stream_q + 1, (size_t)net.nstream * sizeof net.stream_q[0]);
+    if (net.reply->body_case == CARILLON__V1__ENVELOPE__BODY_ERROR)
+        return expect(CARILLON__V1__ENVELOPE__BODY_ERROR);
+    return 0;
+}
+
+int ctl_send_only(Carillon__V1__Envelope *env)
+{
+    return send_request(env);
+}
+
+void ctl_stream_end(void)
+{
+    net.stream_rid = 0;
+    for (int i = 0; i < net.nstream; i++)
+        carillon__v1__envelope__free_unpacked(net.stream_q[i], NULL);
+    net.nstream = 0;
+}
+
 static void drop_reply(void)
 {
     if (net.reply)
@@ -445,6 +503,7 @@ static void disconnect(void)
         if (net.ahead_reply[i])
             carillon__v1__envelope__free_unpacked(net.ahead_reply[i], NULL);
     net.nahead = 0;
+    ctl_stream_end();
 }
 
 /* --- secrets and the session file ------------------------------------------------------- */

@@ -6,11 +6,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
 #include <xlsxwriter.h>
 
 #include "ctl.h"
 
 #define MAX_ARGS 256
+/* Columns an export may name (the server's STORE_EXPORT_MAX_COLUMNS). */
+#define STORE_COLUMNS_MAX 250
 
 static int cmd_contact_add(int argc, char **argv)
 {
@@ -206,108 +210,241 @@ static void csv_cell(FILE *f, const char *v, bool first)
         fputc('"', f);
 }
 
-/* contact export --campaign C [--filter F] [--format csv|xlsx] -o FILE: every column, every
- * matching contact, fetched a page at a time (needs the export right). */
+/* Where an export is written until it is complete: a temporary file beside the target, renamed
+ * over it at the end, so a refused or broken export leaves no file (nor a truncated one). */
+struct export_out {
+    const char *path;
+    char tmp[4096];
+    bool xlsx;
+    FILE *f;
+    lxw_workbook *wb;
+    lxw_worksheet *ws;
+    lxw_format *bold;
+    unsigned long long rows;
+};
+
+/* Excel's limits: a sheet's rows, a cell's characters (libxlsxwriter refuses more). */
+#define XLSX_MAX_ROWS 1048576ULL
+
+static int export_open(struct export_out *o)
+{
+    const char *slash = strrchr(o->path, '/');
+    int n = slash ? snprintf(o->tmp, sizeof o->tmp, "%.*s/.%s.XXXXXX", (int)(slash - o->path),
+                             o->path, slash + 1)
+                  : snprintf(o->tmp, sizeof o->tmp, ".%s.XXXXXX", o->path);
+    if (n < 0 || (size_t)n >= sizeof o->tmp)
+        return ctl_usage("the output path is longer than %zu bytes", sizeof o->tmp - 20);
+    int fd = mkstemp(o->tmp);
+    if (fd < 0) {
+        o->tmp[0] = '\0';
+        return ctl_report(1, "INTERNAL", NULL, "cannot write %s: %s", o->path, strerror(errno));
+    }
+    /* mkstemp makes it 0600: give it what a plain create would (0666 less the umask). */
+    mode_t um = umask(0);
+    umask(um);
+    if (fchmod(fd, 0666 & ~um) != 0) {
+        close(fd);
+        return ctl_report(1, "INTERNAL", NULL, "cannot write %s: %s", o->path, strerror(errno));
+    }
+    if (o->xlsx) {
+        close(fd); /* libxlsxwriter writes the whole file at workbook_close */
+        lxw_workbook_options wo = {.constant_memory = LXW_TRUE};
+        o->wb = workbook_new_opt(o->tmp, &wo);
+        o->ws = o->wb ? workbook_add_worksheet(o->wb, "Contacts") : NULL;
+        if (o->ws) {
+            o->bold = workbook_add_format(o->wb);
+            format_set_bold(o->bold);
+        }
+    } else {
+        o->f = fdopen(fd, "wb");
+        if (!o->f)
+            close(fd);
+        else
+            fputs("\xef\xbb\xbf", o->f); /* BOM: Excel then reads UTF-8 */
+    }
+    if (!o->f && !o->ws)
+        return ctl_report(1, "INTERNAL", NULL, "cannot write %s", o->path);
+    return 0;
+}
+
+/* Drops the temporary file (after a failure). */
+static void export_discard(struct export_out *o)
+{
+    if (o->f)
+        fclose(o->f);
+    o->f = NULL;
+    if (o->wb)
+        workbook_close(o->wb); /* writes the temporary file, unlinked below */
+    o->wb = NULL;
+    if (o->tmp[0])
+        unlink(o->tmp);
+    o->tmp[0] = '\0';
+}
+
+/* Writes one cell; 0 or an exit code. */
+static int export_cell(struct export_out *o, lxw_row_t row, size_t k, const char *v, bool header)
+{
+    if (!o->xlsx) {
+        csv_cell(o->f, v, k == 0);
+        return 0;
+    }
+    if (row >= XLSX_MAX_ROWS)
+        return ctl_report(1, "RESOURCE_EXHAUSTED", NULL,
+                          "an XLSX sheet holds at most %llu rows: export to .csv", XLSX_MAX_ROWS);
+    char *copy = NULL;
+    if (!header && needs_neutral(v)) {
+        size_t n = strlen(v);
+        if (!(copy = malloc(n + 2)))
+            return ctl_report(1, "INTERNAL", NULL, "out of memory");
+        copy[0] = '\'';
+        memcpy(copy + 1, v, n + 1);
+        v = copy;
+    }
+    lxw_error e = worksheet_write_string(o->ws, row, (lxw_col_t)k, v, header ? o->bold : NULL);
+    free(copy);
+    if (e != LXW_NO_ERROR)
+        return ctl_report(1, "RESOURCE_EXHAUSTED", NULL, "row %u, column %zu: %s (export to .csv)",
+                          (unsigned)row, k + 1, lxw_strerror(e));
+    return 0;
+}
+
+static int export_chunk(struct export_out *o, const Carillon__V1__ExportChunk *ch)
+{
+    int rc = 0;
+    for (size_t k = 0; k < ch->n_columns && !rc; k++)
+        rc = export_cell(o, 0, k, ch->columns[k], true);
+    if (ch->n_columns && !o->xlsx)
+        fputs("\r\n", o->f);
+    for (size_t i = 0; i < ch->n_rows && !rc; i++) {
+        o->rows++;
+        for (size_t k = 0; k < ch->rows[i]->n_values && !rc; k++)
+            rc = export_cell(o, (lxw_row_t)o->rows, k, ch->rows[i]->values[k], false);
+        if (!o->xlsx)
+            fputs("\r\n", o->f);
+    }
+    if (!rc && o->f && ferror(o->f))
+        rc = ctl_report(1, "INTERNAL", NULL, "cannot write %s: %s", o->path, strerror(errno));
+    return rc;
+}
+
+/* Closes the temporary file and puts it in place. */
+static int export_finish(struct export_out *o)
+{
+    int rc = 0;
+    if (o->xlsx) {
+        lxw_error e = workbook_close(o->wb);
+        o->wb = NULL;
+        if (e != LXW_NO_ERROR)
+            rc = ctl_report(1, "INTERNAL", NULL, "cannot write %s: %s", o->path, lxw_strerror(e));
+    } else {
+        int e = fclose(o->f);
+        o->f = NULL;
+        if (e != 0)
+            rc = ctl_report(1, "INTERNAL", NULL, "cannot write %s: %s", o->path, strerror(errno));
+    }
+    if (!rc && rename(o->tmp, o->path) != 0)
+        rc = ctl_report(1, "INTERNAL", NULL, "cannot write %s: %s", o->path, strerror(errno));
+    if (rc)
+        export_discard(o);
+    o->tmp[0] = '\0';
+    return rc;
+}
+
+/* contact export --campaign C [--filter F] [--columns a,b] [--format csv|xlsx] -o FILE: every
+ * matching contact, streamed from one query (needs the export right). */
 static int cmd_contact_export(int argc, char **argv)
 {
-    Carillon__V1__ContactList cl = CARILLON__V1__CONTACT_LIST__INIT;
-    const char *out = NULL, *format = NULL;
-    for (int i = 0; i < argc; i++) {
+    Carillon__V1__ExportBegin eb = CARILLON__V1__EXPORT_BEGIN__INIT;
+    struct export_out o = {0};
+    const char *format = NULL;
+    char *cols[STORE_COLUMNS_MAX], *colbuf = NULL;
+    int rc = 0;
+    for (int i = 0; i < argc && !rc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--campaign") && v)
-            cl.campaign = argv[++i];
+            eb.campaign = argv[++i];
         else if (!strcmp(a, "--filter") && v)
-            cl.filter = argv[++i];
+            eb.filter = argv[++i];
         else if (!strcmp(a, "--format") && v)
             format = argv[++i];
         else if ((!strcmp(a, "-o") || !strcmp(a, "--output")) && v)
-            out = argv[++i];
-        else
-            return ctl_usage("contact export: unexpected argument '%s'", a);
-    }
-    if (!cl.campaign[0] || !out)
-        return ctl_usage("contact export --campaign C [--filter EXPR] [--format csv|xlsx] -o FILE");
-    if (!format) {
-        size_t n = strlen(out);
-        format = n > 5 && !strcmp(out + n - 5, ".xlsx") ? "xlsx" : "csv";
-    }
-    bool xlsx = !strcmp(format, "xlsx");
-    if (!xlsx && strcmp(format, "csv"))
-        return ctl_usage("--format is csv or xlsx, not '%s'", format);
-    cl.export = 1;
-    cl.limit = 1000;
-    int rc = ctl_connect_and_auth();
-    if (rc)
-        return rc;
-    FILE *f = NULL;
-    lxw_workbook *wb = NULL;
-    lxw_worksheet *ws = NULL;
-    lxw_format *bold = NULL;
-    if (xlsx) {
-        wb = workbook_new(out);
-        ws = wb ? workbook_add_worksheet(wb, "Contacts") : NULL;
-        if (ws) {
-            bold = workbook_add_format(wb);
-            format_set_bold(bold);
-        }
-    } else {
-        f = fopen(out, "wb");
-        if (f)
-            fputs("\xef\xbb\xbf", f); /* BOM: Excel then reads UTF-8 */
-    }
-    if (!f && !ws) {
-        if (wb)
-            workbook_close(wb);
-        return ctl_report(1, "INTERNAL", NULL, "cannot write %s", out);
-    }
-    unsigned long long rows = 0;
-    for (bool header = true;; header = false) {
-        Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
-        env.body_case = CARILLON__V1__ENVELOPE__BODY_CONTACT_LIST;
-        env.contact_list = &cl;
-        if ((rc = ctl_request(&env, CARILLON__V1__ENVELOPE__BODY_CONTACT_LIST_REPLY)))
-            break;
-        const Carillon__V1__ContactListReply *r = ctl_reply()->contact_list_reply;
-        if (header) {
-            for (size_t k = 0; k < r->n_columns; k++) {
-                if (xlsx)
-                    worksheet_write_string(ws, 0, (lxw_col_t)k, r->columns[k], bold);
-                else
-                    csv_cell(f, r->columns[k], k == 0);
-            }
-            if (!xlsx)
-                fputs("\r\n", f);
-        }
-        for (size_t i = 0; i < r->n_rows; i++, rows++) {
-            for (size_t k = 0; k < r->n_columns; k++) {
-                const char *v = r->rows[i]->values[k];
-                if (xlsx) {
-                    char buf[4100];
-                    if (needs_neutral(v)) {
-                        snprintf(buf, sizeof buf, "'%s", v);
-                        v = buf;
-                    }
-                    worksheet_write_string(ws, (lxw_row_t)(rows + 1), (lxw_col_t)k, v, NULL);
-                } else {
-                    csv_cell(f, v, k == 0);
+            o.path = argv[++i];
+        else if (!strcmp(a, "--columns") && v) {
+            free(colbuf);
+            colbuf = strdup(argv[++i]);
+            eb.n_columns = 0;
+            char *save = NULL;
+            for (char *t = colbuf ? strtok_r(colbuf, ",", &save) : NULL; t;
+                 t = strtok_r(NULL, ",", &save)) {
+                if (eb.n_columns == STORE_COLUMNS_MAX) {
+                    rc = ctl_usage("--columns: at most %d", STORE_COLUMNS_MAX);
+                    break;
                 }
+                cols[eb.n_columns++] = t;
             }
-            if (!xlsx)
-                fputs("\r\n", f);
-        }
-        size_t got = r->n_rows;
-        ctl_drop_reply();
-        if (got < cl.limit)
-            break;
-        cl.offset += cl.limit;
+            eb.columns = cols;
+        } else
+            rc = ctl_usage("contact export: unexpected argument '%s'", a);
     }
-    if (xlsx && workbook_close(wb) != LXW_NO_ERROR && !rc)
-        rc = ctl_report(1, "INTERNAL", NULL, "cannot write %s", out);
-    if (f && fclose(f) != 0 && !rc)
-        rc = ctl_report(1, "INTERNAL", NULL, "cannot write %s", out);
+    if (!rc && (!eb.campaign[0] || !o.path || !o.path[0]))
+        rc = ctl_usage("contact export --campaign C [--filter EXPR] [--columns a,b,c] "
+                       "[--format csv|xlsx] -o FILE");
+    if (!rc && !format) {
+        size_t n = strlen(o.path);
+        format = n > 5 && !strcmp(o.path + n - 5, ".xlsx") ? "xlsx" : "csv";
+    }
+    if (!rc) {
+        o.xlsx = !strcmp(format, "xlsx");
+        if (!o.xlsx && strcmp(format, "csv"))
+            rc = ctl_usage("--format is csv or xlsx, not '%s'", format);
+    }
+    if (!rc)
+        rc = ctl_connect_and_auth();
+    if (!rc)
+        rc = export_open(&o);
+    if (!rc) {
+        Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
+        env.body_case = CARILLON__V1__ENVELOPE__BODY_EXPORT_BEGIN;
+        env.export_begin = &eb;
+        rc = ctl_stream_begin(&env);
+    }
+    /* Chunks until ExportEnd; each one taken is acknowledged so the server sends on. */
+    unsigned long long announced = 0;
+    bool ended = false;
+    while (!rc && !ended) {
+        if ((rc = ctl_stream_recv()))
+            break;
+        const Carillon__V1__Envelope *r = ctl_reply();
+        if (r->body_case == CARILLON__V1__ENVELOPE__BODY_EXPORT_END) {
+            announced = r->export_end->count;
+            ended = true;
+        } else if (r->body_case == CARILLON__V1__ENVELOPE__BODY_EXPORT_CHUNK) {
+            rc = export_chunk(&o, r->export_chunk);
+            if (!rc) {
+                Carillon__V1__ExportNext next = CARILLON__V1__EXPORT_NEXT__INIT;
+                Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
+                env.body_case = CARILLON__V1__ENVELOPE__BODY_EXPORT_NEXT;
+                env.export_next = &next;
+                rc = ctl_send_only(&env);
+            }
+        } else {
+            rc = ctl_report(3, "INTERNAL", NULL, "unexpected message %d during an export",
+                            (int)r->body_case);
+        }
+        ctl_drop_reply();
+    }
+    ctl_stream_end();
+    free(colbuf);
+    if (!rc && announced != o.rows)
+        rc = ctl_report(3, "INTERNAL", NULL, "the server announced %llu rows and sent %llu",
+                        announced, o.rows);
+    if (!rc)
+        rc = export_finish(&o);
+    else
+        export_discard(&o);
     if (!rc) {
         char text[600];
-        snprintf(text, sizeof text, "%llu contacts exported to %s", rows, out);
+        snprintf(text, sizeof text, "%llu contacts exported to %s", o.rows, o.path);
         rc = ctl_print_ok(text);
     }
     return rc;

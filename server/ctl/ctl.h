@@ -19,6 +19,15 @@ int ctl_request(Carillon__V1__Envelope *env, int want);
 int ctl_send(Carillon__V1__Envelope *env);
 int ctl_collect(int want);
 int ctl_in_flight(void);
+/* A streamed answer (an export's chunks): ctl_stream_begin sends env; each ctl_stream_recv
+ * waits for the next message carrying its request_id and leaves it in ctl_reply() (an Error is
+ * reported: exit 1; a lost connection: exit 3). ctl_send_only sends a message that gets no
+ * answer (ExportNext). ctl_stream_end drops what is left. */
+#define CTL_STREAM_QUEUE 8
+int ctl_stream_begin(Carillon__V1__Envelope *env);
+int ctl_stream_recv(void);
+int ctl_send_only(Carillon__V1__Envelope *env);
+void ctl_stream_end(void);
 Carillon__V1__Envelope *ctl_reply(void);
 void ctl_drop_reply(void);
 int ctl_report(int exit_code, const char *code, const char *field, const char *fmt, ...)

@@ -161,8 +161,10 @@ static int on_row(void *arg, size_t line, char **fields, size_t n)
     im->lines[i] = (uint32_t)line;
     im->chunk.n_rows++;
     im->chunk.n_lines++;
-    if (im->chunk.n_rows == CHUNK_ROWS || im->bytes >= CHUNK_BYTES)
-        return flush_chunk(im) ? 2 : 0;
+    /* The failure's exit code (1 refused, 3 connection) is kept: the reader only stops. */
+    if ((im->chunk.n_rows == CHUNK_ROWS || im->bytes >= CHUNK_BYTES) &&
+        (im->rc = flush_chunk(im)) != 0)
+        return 2;
     return 0;
 }
 
@@ -323,7 +325,8 @@ int ctl_list_import(int argc, char **argv)
         int r = xlsx ? xlsx_read(file, on_row, im, err, sizeof err)
                      : cr_csv_read(im->reader, on_row, im, err, sizeof err);
         if (r == 2 || (r == 0 && (r = flush_chunk(im)) != 0)) {
-            rc = r == 2 ? 1 : r; /* the server's refusal or the connection failure is reported */
+            /* the server's refusal (1) or the connection failure (3), already reported */
+            rc = r == 2 ? (im->rc ? im->rc : 1) : r;
         } else if (r) {
             free_chunk(im);
             rc = ctl_report(1, "INVALID_ARGUMENT", NULL,

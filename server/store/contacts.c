@@ -148,9 +148,8 @@ int store_saved_filters(struct cr_pg *pg, int64_t user_id, cr_pg_cb cb, void *ar
 
 /* --- listing pages ------------------------------------------------------------------------ */
 
-/* Appends the SQL of one column (as text); false when name is no column. */
-static bool column_sql(struct cr_strbuf *b, const char *name, const struct cr_filter_field *custom,
-                       size_t ncustom)
+bool store_contact_column_sql(struct cr_strbuf *b, const char *name,
+                              const struct cr_filter_field *custom, size_t ncustom)
 {
     if (!strcmp(name, "phone")) {
         cr_strbuf_str(b, "coalesce((SELECT string_agg(a.number || CASE WHEN a.state = "
@@ -187,7 +186,7 @@ bool store_contact_column_known(const char *name, const struct cr_filter_field *
 {
     struct cr_strbuf b;
     cr_strbuf_init(&b, 4096);
-    bool ok = column_sql(&b, name, custom, ncustom);
+    bool ok = store_contact_column_sql(&b, name, custom, ncustom);
     cr_strbuf_free(&b);
     return ok;
 }
@@ -200,7 +199,7 @@ int store_contact_page(struct cr_pg *pg, const struct store_contact_page *q, cr_
     for (size_t i = 0; i < q->ncolumns; i++) {
         if (i)
             cr_strbuf_str(&sel, ", ");
-        if (!column_sql(&sel, q->columns[i], q->custom, q->ncustom)) {
+        if (!store_contact_column_sql(&sel, q->columns[i], q->custom, q->ncustom)) {
             cr_strbuf_free(&sel);
             cr_strbuf_free(&where);
             return -EINVAL;

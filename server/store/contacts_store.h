@@ -47,6 +47,11 @@ int store_saved_filter_set(struct cr_pg *pg, int64_t user_id, const char *name,
 int store_saved_filters(struct cr_pg *pg, int64_t user_id, cr_pg_cb cb, void *arg)
     __attribute__((warn_unused_result));
 
+struct cr_strbuf;
+/* Appends the SQL of one column of contacts c (as text, times in the contact's zone): a standard
+ * field, "phone" (every number), or a declared field of custom; false when name is none. */
+bool store_contact_column_sql(struct cr_strbuf *b, const char *name,
+                              const struct cr_filter_field *custom, size_t ncustom);
 /* Whether name is a column a listing may show (standard, "phone", or one of custom). */
 bool store_contact_column_known(const char *name, const struct cr_filter_field *custom,
                                 size_t ncustom);

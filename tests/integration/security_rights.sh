@@ -62,6 +62,8 @@ table=(
     "import begin|send import_begin campaign=@F|dddaa"
     "import rows|send import_rows|daaaa"
     "import end|send import_end|daaaa"
+    # last: an allowed export streams several answers (chunks, then its end)
+    "export begin|send export_begin campaign=@F|ddada"
 )
 users=(helene vera xavier edith admin)
 passwords=(agent-pass-1 viewer-pass-1 export-pass-1 editor-pass-1 "$CARILLON_PASSWORD")

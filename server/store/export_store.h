@@ -1,0 +1,59 @@
+/* SQL of contact exports: the columns an export may name, and one query in one read-only
+ * transaction on a connection of its own, read through a cursor a bounded batch at a time. */
+#ifndef CARILLON_EXPORT_STORE_H
+#define CARILLON_EXPORT_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "carillon/pg.h"
+#include "contacts/filter.h"
+
+/* Every column, for an export that names none: the contact's state and history (then the
+ * campaign's declared fields). */
+extern const char *const store_export_columns[];
+extern const size_t store_export_ncolumns;
+/* At most this many columns in one export. */
+#define STORE_EXPORT_MAX_COLUMNS 250
+
+/* Callbacks get err: 0; -EIO with the database's message; -ECONNRESET; -ECANCELED when the
+ * connection is being closed (the caller's state may be going away: touch nothing). A call
+ * that fails to queue returns a negative errno and never runs its callback. */
+typedef void (*store_export_done_cb)(void *arg, int err, const char *message);
+
+/* What an export reads: the campaign's contacts matching filter (compiled with its first
+ * parameter at $2; where NULL: all), these columns, by id. custom: the declared fields. */
+struct store_export_query {
+    const char *campaign;
+    const char *const *columns;
+    size_t ncolumns;
+    const struct cr_filter_field *custom;
+    size_t ncustom;
+    const struct cr_filter_sql *filter;
+};
+/* On the export's own connection: opens a read-only, repeatable-read transaction and declares
+ * the cursor. -ENOENT (nothing queued) with unknown naming the first unknown column. */
+int store_export_open(struct cr_pg *pg, const struct store_export_query *q, const char **unknown,
+                      store_export_done_cb cb, void *arg) __attribute__((warn_unused_result));
+
+/* One batch of rows; values valid during the callback only. */
+struct store_export_rows {
+    size_t nrows, ncolumns;
+    const PGresult *res;
+};
+static inline const char *store_export_value(const struct store_export_rows *r, size_t row,
+                                             size_t col)
+{
+    return PQgetvalue(r->res, (int)row, (int)col);
+}
+static inline size_t store_export_length(const struct store_export_rows *r, size_t row, size_t col)
+{
+    return (size_t)PQgetlength(r->res, (int)row, (int)col);
+}
+typedef void (*store_export_rows_cb)(void *arg, int err, const char *message,
+                                     const struct store_export_rows *rows);
+/* The next at most max_rows rows of the cursor (none: the end). */
+int store_export_fetch(struct cr_pg *pg, unsigned max_rows, store_export_rows_cb cb, void *arg)
+    __attribute__((warn_unused_result));
+
+#endif
