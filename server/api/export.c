@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "api/request.h"
+#include "store/contacts_store.h"
 #include "api/server.h"
 #include "carillon/log.h"
 #include "contacts/filter.h"
@@ -247,6 +248,9 @@ static void on_opened(void *arg, int err, const char *message)
     fetch_more(ex);
 }
 
+static void export_open(struct export *ex, const char *expr);
+static void on_saved(void *arg, const struct cr_pg_result *res);
+
 static void on_fields(void *arg, int err, const struct store_import_fields *f)
 {
     struct export *ex = arg;
@@ -279,12 +283,40 @@ static void on_fields(void *arg, int err, const struct store_import_fields *f)
                          : i < store_export_ncolumns ? store_export_columns[i]
                                                      : ex->custom[i - store_export_ncolumns].name;
     ex->ncolumns = n;
+    if (in->filter[0] != '@')
+        return export_open(ex, in->filter);
+    /* "@name": the user's saved filter of that name. */
+    ex->fields_pending = true;
+    if (store_saved_filter_get(ex->c->srv->pg, ex->c->user.id, in->filter + 1, on_saved, ex) != 0) {
+        ex->fields_pending = false;
+        return export_fail(ex, CARILLON__V1__CODE__CODE_UNAVAILABLE, NULL,
+                           "the database is unavailable, try again");
+    }
+}
+
+static void on_saved(void *arg, const struct cr_pg_result *res)
+{
+    struct export *ex = arg;
+    ex->fields_pending = false;
+    if (ex->abandoned)
+        return export_free(ex);
+    if (res->status)
+        return export_fail(ex, CARILLON__V1__CODE__CODE_UNAVAILABLE, NULL,
+                           "the database is unavailable, try again");
+    if (PQntuples(res->res[0]) == 0)
+        return export_fail(ex, CARILLON__V1__CODE__CODE_NOT_FOUND, "filter",
+                           "you have no saved filter named '%s'",
+                           ex->begin->export_begin->filter + 1);
+    export_open(ex, PQgetvalue(res->res[0], 0, 0));
+}
+
+/* Compiles the filter and opens the export's cursor on a connection of its own. */
+static void export_open(struct export *ex, const char *expr)
+{
+    const Carillon__V1__ExportBegin *in = ex->begin->export_begin;
     char errmsg[300];
-    if (in->filter[0] == '@')
-        return export_fail(ex, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "filter",
-                           "an export takes the filter's expression, not a saved filter's name");
-    if (in->filter[0] && cr_filter_compile(in->filter, ex->custom, ex->ncustom, 2, &ex->filter,
-                                           errmsg, sizeof errmsg) != 0)
+    if (expr[0] && cr_filter_compile(expr, ex->custom, ex->ncustom, 2, &ex->filter, errmsg,
+                                     sizeof errmsg) != 0)
         return export_fail(ex, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "filter", "%s", errmsg);
     struct cr_pg_opts o = {.conninfo = ex->c->srv->cfg.db_conninfo, .max_queue = 16};
     if (cr_pg_new(ex->c->srv->loop, &o, &ex->pg) != 0)

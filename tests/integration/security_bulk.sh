@@ -132,6 +132,13 @@ assert_eq 5500 "$(unzip -p "$d/one.xlsx" xl/worksheets/sheet1.xml | grep -o "'=A
 # chosen columns and a filter
 assert_exit 0 marc contact export --campaign "$F" --columns id,city --filter "city = 'Saint-Étienne' and last_name like 'lefèvre1%'" -o "$d/some.csv"
 assert_eq "$(psql -Atc "select count(*) from contacts where last_name like 'Lefèvre1%'")" "$(sed 1d "$d/some.csv" | grep -c ';Saint-Étienne')"
+# a saved filter by its name
+assert_exit 0 marc filter save stephanois "city = 'Saint-Étienne' and last_name like 'lefèvre1%'"
+assert_exit 0 marc contact export --campaign "$F" --columns id,city --filter @stephanois -o "$d/saved.csv"
+assert_eq "$(cat "$d/some.csv")" "$(cat "$d/saved.csv")"
+assert_exit 1 marc contact export --campaign "$F" --filter @nope -o "$d/refused-saved.csv"
+assert_contains "$ERR" "no saved filter named 'nope'"
+[ ! -e "$d/refused-saved.csv" ] || fail "a refused export left a file"
 
 # refused (no export right; unknown campaign): exit 1 and no file, not even a temporary one
 assert_exit 1 env CARILLON_USER=vera CARILLON_PASSWORD=viewer-pass-1 carillonctl contact export --campaign "$F" -o "$d/refused.csv"
