@@ -175,7 +175,7 @@ void pacing_init(struct pacing_state *st, const struct pacing_settings *s)
     st->answer_rate = 0;
     hist_init(&st->ring_answered, PACING_RING_BIN_MS, RING_MEMORY);
     hist_init(&st->ring_unanswered, PACING_RING_BIN_MS, RING_MEMORY);
-    hist_init(&st->handle, PACING_HANDLE_BIN_MS, HANDLE_MEMORY);
+    hist_init(&st->talk, PACING_HANDLE_BIN_MS, HANDLE_MEMORY);
     hist_init(&st->wrapup, PACING_HANDLE_BIN_MS, HANDLE_MEMORY);
     st->risk_scale = 1.0;
 }
@@ -243,7 +243,7 @@ void pacing_observe_call_end(struct pacing_state *st, enum pacing_outcome outcom
 void pacing_observe_agent_free(struct pacing_state *st, int64_t talk_ms, int64_t wrapup_ms)
 {
     st->agents_freed++;
-    hist_add(&st->handle, talk_ms + wrapup_ms);
+    hist_add(&st->talk, talk_ms);
     hist_add(&st->wrapup, wrapup_ms);
 }
 
@@ -269,14 +269,105 @@ static double expected_excess(double m, double s)
     return m * cdf + s * pdf;
 }
 
-/* Chance that a call ringing for elapsed ms is answered by a person, whenever that happens. */
-static double ringing_answer_chance(const struct pacing_state *st, int64_t elapsed)
+/* Chance that a call ringing for elapsed ms is answered by a person within the next ahead ms
+ * (ahead < 0: whenever). */
+static double ringing_answer_chance(const struct pacing_state *st, int64_t elapsed, int64_t ahead)
 {
     double p = st->answer_rate;
-    double alive_answered = p * (1.0 - hist_cdf(&st->ring_answered, elapsed - 1));
+    double before = hist_cdf(&st->ring_answered, elapsed - 1);
+    double alive_answered = p * (1.0 - before);
     double alive_unanswered = (1.0 - p) * (1.0 - hist_cdf(&st->ring_unanswered, elapsed - 1));
     double alive = alive_answered + alive_unanswered;
-    return alive > 1e-12 ? alive_answered / alive : 0.0;
+    if (alive <= 1e-12)
+        return 0.0;
+    if (ahead < 0)
+        return alive_answered / alive;
+    return p * (hist_cdf(&st->ring_answered, elapsed + ahead) - before) / alive;
+}
+
+/* Answers and free agents are compared at several instants ahead, not at one horizon: a person
+ * answering in 3 s is not served by an agent who frees up in 9 s, and with many agents that
+ * timing, not the count, is what abandons. */
+#define CHECKPOINTS 8
+
+struct balance {
+    double answers[CHECKPOINTS], answers_var[CHECKPOINTS];
+    double frees[CHECKPOINTS], frees_var[CHECKPOINTS];
+    double new_call[CHECKPOINTS]; /* chance that a call launched now is answered by then */
+    double demand;                /* answers expected from the calls ringing, whenever */
+};
+
+static double b_cumulative(const double *steps, unsigned upto)
+{
+    double sum = 0;
+    for (unsigned k = 0; k <= upto; k++)
+        sum += steps[k];
+    return sum;
+}
+
+static void balance_build(struct pacing_state *st, const struct pacing_input *in, struct balance *b)
+{
+    memset(b, 0, sizeof(*b));
+    /* Checkpoints spread over twice the mean ring time: past that, nearly all answers are in. */
+    int64_t step = (int64_t)(2 * hist_mean_ms(&st->ring_answered)) / CHECKPOINTS;
+    if (step < 250)
+        step = 250;
+    for (unsigned i = 0; i < in->n_ringing; i++) {
+        int64_t elapsed = in->now_ms - in->ringing_since_ms[i];
+        b->demand += ringing_answer_chance(st, elapsed, -1);
+        for (unsigned j = 0; j < CHECKPOINTS; j++) {
+            double q = ringing_answer_chance(st, elapsed, step * (j + 1));
+            b->answers[j] += q;
+            b->answers_var[j] += q * (1 - q);
+        }
+    }
+    /* A talking agent is free only after the talk AND the wrap-up: the chance of the talk
+     * ending in each step ahead, convolved with the wrap-up fitting in what is left. */
+    double wrap_fits[CHECKPOINTS + 1];
+    for (unsigned k = 0; k <= CHECKPOINTS; k++)
+        wrap_fits[k] = hist_cdf(&st->wrapup, step * k);
+    for (unsigned i = 0; i < in->n_busy; i++) {
+        const struct pacing_busy_agent *a = &in->busy[i];
+        int64_t elapsed = in->now_ms - a->since_ms;
+        double ends[CHECKPOINTS], prev = 0;
+        for (unsigned j = 0; j < CHECKPOINTS; j++) {
+            double by =
+                hist_within(a->in_wrapup ? &st->wrapup : &st->talk, elapsed, step * (j + 1));
+            ends[j] = by - prev;
+            prev = by;
+        }
+        for (unsigned j = 0; j < CHECKPOINTS; j++) {
+            double r = 0;
+            if (a->in_wrapup) {
+                r = b_cumulative(ends, j);
+            } else {
+                for (unsigned k = 0; k <= j; k++)
+                    r += ends[k] * wrap_fits[j - k];
+            }
+            b->frees[j] += r;
+            b->frees_var[j] += r * (1 - r);
+        }
+    }
+    for (unsigned j = 0; j < CHECKPOINTS; j++) {
+        b->answers[j] += in->calls_waiting;
+        b->frees[j] += in->agents_ready;
+        b->new_call[j] = st->answer_rate * hist_cdf(&st->ring_answered, step * (j + 1));
+    }
+}
+
+/* The people expected to find no agent if n more calls are launched: the worst checkpoint. */
+static double balance_shortfall(const struct balance *b, unsigned n)
+{
+    double worst = 0;
+    for (unsigned j = 0; j < CHECKPOINTS; j++) {
+        double q = b->new_call[j];
+        double m = b->answers[j] + n * q - b->frees[j];
+        double var = b->answers_var[j] + n * q * (1 - q) + b->frees_var[j];
+        double e = expected_excess(m, sqrt(var));
+        if (e > worst)
+            worst = e;
+    }
+    return worst;
 }
 
 static unsigned predictive_calls(struct pacing_state *st, const struct pacing_input *in,
@@ -286,25 +377,11 @@ static unsigned predictive_calls(struct pacing_state *st, const struct pacing_in
         return progressive;
     hist_refresh(&st->ring_answered);
     hist_refresh(&st->ring_unanswered);
-    hist_refresh(&st->handle);
+    hist_refresh(&st->talk);
     hist_refresh(&st->wrapup);
 
-    int64_t horizon = (int64_t)hist_mean_ms(&st->ring_answered);
-    double demand = 0, demand_var = 0;
-    for (unsigned i = 0; i < in->n_ringing; i++) {
-        double q = ringing_answer_chance(st, in->now_ms - in->ringing_since_ms[i]);
-        demand += q;
-        demand_var += q * (1 - q);
-    }
-    double supply = in->agents_ready, supply_var = 0;
-    for (unsigned i = 0; i < in->n_busy; i++) {
-        const struct pacing_busy_agent *a = &in->busy[i];
-        int64_t elapsed = in->now_ms - a->since_ms;
-        double r = hist_within(a->in_wrapup ? &st->wrapup : &st->handle, elapsed, horizon);
-        supply += r;
-        supply_var += r * (1 - r);
-    }
-
+    struct balance b;
+    balance_build(st, in, &b);
     double p = st->answer_rate;
     double allowed = st->settings.abandon_target * st->risk_scale;
     unsigned agents = in->agents_ready + in->n_busy;
@@ -312,13 +389,8 @@ static unsigned predictive_calls(struct pacing_state *st, const struct pacing_in
     if (cap > room)
         cap = room;
     unsigned n = 0;
-    while (n < cap) {
-        double d = demand + (n + 1) * p;
-        double var = demand_var + (n + 1) * p * (1 - p) + supply_var;
-        if (expected_excess(d - supply, sqrt(var)) > allowed * d)
-            break;
+    while (n < cap && balance_shortfall(&b, n + 1) <= allowed * (b.demand + (n + 1) * p))
         n++;
-    }
     return n > progressive ? n : progressive;
 }
 

@@ -29,7 +29,7 @@ enum pacing_outcome {
 /* Histograms of observed durations: fixed bins, so learning never allocates. */
 #define PACING_HIST_BINS     600
 #define PACING_RING_BIN_MS   100  /* 0-60 s of ringing */
-#define PACING_HANDLE_BIN_MS 2000 /* 0-20 min of talk + wrap-up */
+#define PACING_HANDLE_BIN_MS 1000 /* 0-10 min of talk or of wrap-up */
 
 /* A campaign's pacing settings (from its row in campaigns; validated by pacing_settings_check). */
 struct pacing_settings {
@@ -54,6 +54,7 @@ struct pacing_input {
     const int64_t *ringing_since_ms; /* one per call dialed and not answered yet: when dialed */
     unsigned n_ringing;
     unsigned calls_connected; /* answered calls still up (bridged, or waiting for an agent) */
+    unsigned calls_waiting;   /* of those, answered and waiting for an agent (customer first) */
     unsigned dialer_free;     /* free call slots over all the dialers serving the campaign */
 };
 
@@ -78,7 +79,7 @@ struct pacing_state {
     uint64_t agents_freed;
     struct pacing_hist ring_answered;   /* dial to answer, calls answered by a person */
     struct pacing_hist ring_unanswered; /* dial to end, calls nobody answered */
-    struct pacing_hist handle;          /* talk + wrap-up */
+    struct pacing_hist talk;            /* conversation, answer to hang-up */
     struct pacing_hist wrapup;          /* wrap-up alone */
     uint64_t answers_ended;
     /* the observed abandon rate: one bit per answered call, newest at window_next */

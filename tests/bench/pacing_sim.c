@@ -323,6 +323,7 @@ static void run_pacer(struct sim *s, int64_t now)
             .ringing_since_ms = s->ringing_buf,
             .n_ringing = nr,
             .calls_connected = s->n_waiting + s->n_talking,
+            .calls_waiting = s->n_waiting,
             .dialer_free = max_simultaneous > up ? max_simultaneous - up : 0,
         };
         n = pacing_calls_to_launch(s->pacing, &in);
@@ -466,6 +467,12 @@ static struct figures simulate(unsigned n_agents, enum pacer_kind kind, unsigned
         }
     }
     f.abandon = ans ? (double)ab / ans : 0;
+    if (getenv("PACING_SIM_HOURLY")) { /* tuning aid: each hour's answers and abandon rate */
+        for (unsigned h = 0; h < MAX_HOURS && s.answered[h]; h++)
+            fprintf(stderr, " h%u:%llu/%.3f", h, (unsigned long long)s.answered[h],
+                    (double)s.abandoned[h] / s.answered[h]);
+        fprintf(stderr, " risk_scale=%.3f\n", ps ? ps->risk_scale : 0);
+    }
     free(s.heap.ev);
     free(s.agents);
     free(s.calls);
