@@ -11,22 +11,29 @@
  * that answers arrive as agents free up.
  *
  * The question at each decision is therefore "if I add n calls, how many people will answer
- * and find nobody?". Two quantities are compared over the next H milliseconds, H being the
- * observed mean ring time before a person answers (a call launched now is answered around then):
- *  - demand: the people expected to answer. Each call still ringing is weighed by its chance
- *    of being answered given how long it has rung already (answered calls ring 3-15 s, calls
- *    nobody answers go on longer: a call ringing for 16 s is almost surely lost), from the
- *    learnt answer rate and the two learnt ring-time distributions. Each new call counts the
- *    answer rate.
- *  - supply: the ready agents, plus each agent in talk or wrap-up weighed by the chance of
- *    being free within H given how long the agent has been at it (the look-ahead). The learnt
- *    handle time distribution is long-tailed, so an agent 5 minutes into a call is not "about
- *    to finish" just because the mean is 2 minutes; conditioning on the elapsed time says so.
- * Both are sums of independent yes/no events, so the shortfall (demand - supply) is treated
- * as normal, and E[shortfall+] is the expected number of people left without an agent. The
- * pacer launches the most calls for which E[shortfall+] stays under target x risk_scale x
- * demand. The seconds a customer may wait are NOT counted as supply: they are the margin that
- * absorbs the model's timing error (counting them as capacity promises them twice).
+ * and find nobody?". Answers and free agents are compared at 8 instants spread over the next
+ * twice the observed mean ring time (a call launched now is answered within that), not at one
+ * horizon: a person answering in 3 s is not served by an agent who frees up in 9 s, and with
+ * many agents it is that timing, more than the counts, that abandons.
+ *  - demand by each instant: the customers already waiting, plus each call still ringing
+ *    weighed by its chance of being answered by then given how long it has rung already
+ *    (answered calls ring 3-15 s, calls nobody answers go on longer: a call ringing for 16 s is
+ *    almost surely lost), from the learnt answer rate and the two learnt ring-time
+ *    distributions; plus, for the n new calls, the answer rate times the chance of an answer
+ *    that soon.
+ *  - supply by each instant (the look-ahead): the ready agents, plus each agent in wrap-up
+ *    weighed by the chance of finishing by then given how long it has been at it, plus each
+ *    agent in talk weighed by the chance that the talk AND the wrap-up after it both end by
+ *    then. Talk time is long-tailed (an agent 5 minutes into a call is not "about to finish"
+ *    because the mean is 2 minutes) and a talking agent needs ~15 s of wrap-up more: counting
+ *    talk + wrap-up as one duration conditioned on the elapsed talk promised agents 3-6 times
+ *    too early and abandoned 15 % in the simulation.
+ * Both are sums of independent yes/no events, so each shortfall (demand - supply) is treated as
+ * normal and E[shortfall+] is the expected number of people left without an agent. The pacer
+ * launches the most calls for which the worst instant's E[shortfall+] stays under target x
+ * risk_scale x the answers expected. The 2 s a customer may wait are NOT counted as supply: they
+ * are the margin that absorbs the model's timing error (counting them as capacity promises
+ * them twice).
  *
  * The model is only a model (answers and frees do not happen at the horizon exactly), so a
  * feedback loop watches the abandon rate actually observed over the last PACING_ABANDON_WINDOW
@@ -297,14 +304,6 @@ struct balance {
     double demand;                /* answers expected from the calls ringing, whenever */
 };
 
-static double b_cumulative(const double *steps, unsigned upto)
-{
-    double sum = 0;
-    for (unsigned k = 0; k <= upto; k++)
-        sum += steps[k];
-    return sum;
-}
-
 static void balance_build(struct pacing_state *st, const struct pacing_input *in, struct balance *b)
 {
     memset(b, 0, sizeof(*b));
@@ -329,21 +328,15 @@ static void balance_build(struct pacing_state *st, const struct pacing_input *in
     for (unsigned i = 0; i < in->n_busy; i++) {
         const struct pacing_busy_agent *a = &in->busy[i];
         int64_t elapsed = in->now_ms - a->since_ms;
-        double ends[CHECKPOINTS], prev = 0;
+        double by[CHECKPOINTS], ends[CHECKPOINTS];
         for (unsigned j = 0; j < CHECKPOINTS; j++) {
-            double by =
-                hist_within(a->in_wrapup ? &st->wrapup : &st->talk, elapsed, step * (j + 1));
-            ends[j] = by - prev;
-            prev = by;
+            by[j] = hist_within(a->in_wrapup ? &st->wrapup : &st->talk, elapsed, step * (j + 1));
+            ends[j] = by[j] - (j ? by[j - 1] : 0);
         }
         for (unsigned j = 0; j < CHECKPOINTS; j++) {
-            double r = 0;
-            if (a->in_wrapup) {
-                r = b_cumulative(ends, j);
-            } else {
-                for (unsigned k = 0; k <= j; k++)
-                    r += ends[k] * wrap_fits[j - k];
-            }
+            double r = a->in_wrapup ? by[j] : 0;
+            for (unsigned k = 0; !a->in_wrapup && k <= j; k++)
+                r += ends[k] * wrap_fits[j - k];
             b->frees[j] += r;
             b->frees_var[j] += r * (1 - r);
         }
