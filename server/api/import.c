@@ -181,6 +181,7 @@ static void on_step_failed(void *arg, int err, const char *message)
  * side holds more than that whatever the file's size. */
 struct ack {
     struct import *im;
+    struct client *c; /* referenced: every chunk gets its answer, even once im is gone */
     uint64_t rid;
     size_t good; /* rows staged */
 };
@@ -189,11 +190,18 @@ static void on_staged(void *arg, int err, const char *message)
 {
     struct ack *a = arg;
     struct import *im = a->im;
+    struct client *c = a->c;
     uint64_t rid = a->rid;
     size_t good = a->good;
     free(a);
-    if (err == -ECANCELED)
-        return; /* import_free is closing the connection */
+    if (err == -ECANCELED) {
+        /* import_free is closing the import's connection (it failed, or was abandoned): the
+         * chunk still gets an answer, so the client's requests in flight drain. */
+        client_error(c, rid, CARILLON__V1__CODE__CODE_ABORTED, NULL, "the import was rolled back");
+        client_unref(c);
+        return;
+    }
+    client_unref(c);
     if (err || im->failed) {
         if (!im->failed) {
             im->failed = true;
@@ -637,12 +645,16 @@ void import_handle_rows(struct request *req)
     struct ack *a = malloc(sizeof *a);
     if (a) {
         a->im = im;
+        a->c = c;
         a->rid = rid;
         a->good = good;
+        client_ref(c);
     }
     rc = !a ? -ENOMEM : store_import_stage(im->pg, copy.s, copy.len, on_staged, a);
     if (!rc)
         a = NULL;
+    if (a)
+        client_unref(c);
     free(a);
     cr_strbuf_free(&copy);
     if (rc) {
