@@ -188,6 +188,7 @@ int compliance_holidays(enum compliance_profile p, int year, const char *region,
     add_day(&l, days_from_civil(year, 5, 1), "Labour Day", "");
     add_day(&l, days_from_civil(year, 5, 8), "Victory in Europe Day", "");
     add_day(&l, easter + 39, "Ascension Day", "");
+    /* Still a public holiday where it is worked as the journée de solidarité (L3133-7). */
     add_day(&l, easter + 50, "Whit Monday", "");
     add_day(&l, days_from_civil(year, 7, 14), "Bastille Day", "");
     add_day(&l, days_from_civil(year, 8, 15), "Assumption Day", "");

@@ -132,7 +132,8 @@ struct compliance_verdict {
 
 /* Evaluates the profile at local time now for a contact of region (NULL or "": national
  * holidays only). Returns 0, or -EINVAL for a date-time that does not exist (30 February,
- * 24:00) or a year outside 1583..9998. */
+ * 24:00) or a year outside 1583..9998 (-ERANGE, no window within 31 days, cannot happen with
+ * the profiles above). */
 int compliance_next_allowed(enum compliance_profile p, const struct compliance_time *now,
                             const char *region, struct compliance_verdict *out)
     __attribute__((warn_unused_result));
