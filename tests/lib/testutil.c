@@ -111,3 +111,21 @@ int tu_free_port(void)
     close(fd);
     return port;
 }
+
+int tu_pg_cluster_start(const char *dir, char *conninfo, size_t len)
+{
+    char out[512];
+    if (tu_sh(out, sizeof out, "'%s/tests/lib/pg.sh' start '%s'", tu_source_dir(), dir) != 0)
+        return -1;
+    const char *port = strstr(out, "PGPORT=");
+    if (!port)
+        return -1;
+    int n = snprintf(conninfo, len, "host=127.0.0.1 port=%d user=carillon dbname=carillon",
+                     atoi(port + 7));
+    return n > 0 && (size_t)n < len ? 0 : -1;
+}
+
+void tu_pg_cluster_stop(const char *dir)
+{
+    tu_sh(NULL, 0, "'%s/tests/lib/pg.sh' stop '%s'", tu_source_dir(), dir);
+}

@@ -23,5 +23,9 @@ int tu_sh(char *out, size_t outlen, const char *fmt, ...) __attribute__((format(
 bool tu_run_until(uv_loop_t *loop, const volatile bool *flag, unsigned timeout_ms);
 /* A free TCP port on 127.0.0.1 (bound then released). */
 int tu_free_port(void);
+/* Starts an ephemeral PostgreSQL under dir (tests/lib/pg.sh) and writes a libpq connection
+ * string for it into conninfo; 0 or -1. tu_pg_cluster_stop stops it (dir is left in place). */
+int tu_pg_cluster_start(const char *dir, char *conninfo, size_t len);
+void tu_pg_cluster_stop(const char *dir);
 
 #endif

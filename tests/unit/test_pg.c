@@ -47,14 +47,8 @@ static int group_setup(void **state)
     (void)state;
     cr_log_init("test_pg", CR_LOG_WARN, false);
     dir = tu_mkdtemp();
-    char out[512];
-    if (tu_sh(out, sizeof out, "'%s/tests/lib/pg.sh' start '%s'", tu_source_dir(), dir) != 0)
+    if (tu_pg_cluster_start(dir, conninfo, sizeof conninfo) != 0)
         return -1;
-    char *port = strstr(out, "PGPORT=");
-    if (!port)
-        return -1;
-    snprintf(conninfo, sizeof conninfo, "host=127.0.0.1 port=%d user=carillon dbname=carillon",
-             atoi(port + 7));
     uv_loop_init(&loop);
     struct cr_pg_opts o = {.conninfo = conninfo, .reconnect_min_ms = 50, .reconnect_max_ms = 200};
     if (cr_pg_new(&loop, &o, &pg) != 0)
@@ -69,7 +63,7 @@ static int group_teardown(void **state)
     if (pg)
         cr_pg_close(pg, NULL, NULL);
     cr_loop_close_all(&loop);
-    tu_sh(NULL, 0, "'%s/tests/lib/pg.sh' stop '%s'", tu_source_dir(), dir);
+    tu_pg_cluster_stop(dir);
     tu_rmrf(dir);
     free(dir);
     return 0;
