@@ -35,8 +35,10 @@ struct overseas {
 static const struct overseas overseas[] = {
     {"590", "590", "America/Guadeloupe", CR_PHONE_FIXED},
     {"690", "590", "America/Guadeloupe", CR_PHONE_MOBILE},
+    {"691", "590", "America/Guadeloupe", CR_PHONE_MOBILE},
     {"596", "596", "America/Martinique", CR_PHONE_FIXED},
     {"696", "596", "America/Martinique", CR_PHONE_MOBILE},
+    {"697", "596", "America/Martinique", CR_PHONE_MOBILE},
     {"594", "594", "America/Cayenne", CR_PHONE_FIXED},
     {"694", "594", "America/Cayenne", CR_PHONE_MOBILE},
     {"262", "262", "Indian/Reunion", CR_PHONE_FIXED},

@@ -68,6 +68,10 @@ static void test_overseas(void **state)
     ok("0690 12 34 56", "FR", "+590690123456", CR_PHONE_MOBILE, "America/Guadeloupe", false);
     ok("0590 12 34 56", "FR", "+590590123456", CR_PHONE_FIXED, "America/Guadeloupe", false);
     ok("0696 12 34 56", "FR", "+596696123456", CR_PHONE_MOBILE, "America/Martinique", false);
+    /* ARCEP's newer mobile ranges: 0691 Guadeloupe, 0697 Martinique */
+    ok("0691 12 34 56", "FR", "+590691123456", CR_PHONE_MOBILE, "America/Guadeloupe", false);
+    ok("0697 12 34 56", "FR", "+596697123456", CR_PHONE_MOBILE, "America/Martinique", false);
+    ok("+596 697 12 34 56", "FR", "+596697123456", CR_PHONE_MOBILE, "America/Martinique", false);
     ok("0594 12 34 56", "FR", "+594594123456", CR_PHONE_FIXED, "America/Cayenne", false);
     ok("0692 12 34 56", "FR", "+262692123456", CR_PHONE_MOBILE, "Indian/Reunion", false);
     ok("0262 12 34 56", "FR", "+262262123456", CR_PHONE_FIXED, "Indian/Reunion", false);
