@@ -1,6 +1,10 @@
 /* The contact filter language (see filter.h): a lexer, a recursive-descent parser building a
  * tree, and a compiler from the tree to SQL text with $N placeholders. Field names are looked
- * up, never copied from the input into SQL; every value becomes a parameter. */
+ * up, never copied from the input into SQL; every value becomes a parameter.
+ * It stays here rather than in server/store/ (habit 7) because it is a language, not a
+ * statement: it turns a user's text into a parameterised condition and knows only the field
+ * names; the statements that embed that condition (listing pages, bulk operations, exports) are
+ * in store/, which alone decides the tables and columns around it. */
 #include "contacts/filter.h"
 
 #include <ctype.h>
