@@ -168,8 +168,8 @@ static void on_resume(struct app *app, const Carillon__V1__DialerResume *r)
     cr_log_info("events_resumed", "server_last_seq=%llu replayed=%zu", (unsigned long long)last, n);
 }
 
-/* An order the dialer will not place: one ENDED event with outcome refused (or cancelled). */
-static void end_unplaced(struct app *app, uint64_t attempt_id, int outcome, const char *why)
+/* The ENDED event of an order that was never dialled. */
+static void send_unplaced(struct app *app, uint64_t attempt_id, int outcome, const char *why)
 {
     struct dl_event ev;
     memset(&ev, 0, sizeof ev);
@@ -178,10 +178,36 @@ static void end_unplaced(struct app *app, uint64_t attempt_id, int outcome, cons
     ev.outcome = outcome;
     ev.ended_us = cr_now_us();
     snprintf(ev.detail, sizeof ev.detail, "%s", why);
+    send_event(app, &ev);
+}
+
+/* An order the dialer will not place: one ENDED event with outcome refused (or cancelled). */
+static void end_unplaced(struct app *app, uint64_t attempt_id, int outcome, const char *why)
+{
     cr_log_info("order_not_placed", "attempt=%llu outcome=%s reason=%s",
                 (unsigned long long)attempt_id, dl_outcome_name((Carillon__V1__CallOutcome)outcome),
                 cr_log_q(why));
-    send_event(app, &ev);
+    send_unplaced(app, attempt_id, outcome, why);
+}
+
+/* The law restricts starting calls: an order past its deadline (PlaceCall.not_after_unix_ms) is
+ * not dialled and ends expired. Checked on arrival and when it leaves the CPS queue, where it
+ * may have waited; a call already sent is never cut by its deadline. True when o expired (its
+ * ENDED event is sent; the caller gives back what o holds). */
+static bool order_expired(struct app *app, const struct dl_order *o, const char *where)
+{
+    char detail[96];
+    uint64_t now_ms = (uint64_t)(cr_now_us() / 1000);
+    if (!dl_deadline_passed(o->not_after_ms, now_ms, detail, sizeof detail))
+        return false;
+    cr_log_info("order_expired",
+                "attempt=%llu campaign=%llu contact=%llu not_after_unix_ms=%llu missed_ms=%llu "
+                "at=%s",
+                (unsigned long long)o->attempt_id, (unsigned long long)o->campaign_id,
+                (unsigned long long)o->contact_id, (unsigned long long)o->not_after_ms,
+                (unsigned long long)(now_ms - o->not_after_ms), where);
+    send_unplaced(app, o->attempt_id, CARILLON__V1__CALL_OUTCOME__CALL_OUTCOME_EXPIRED, detail);
+    return true;
 }
 
 /* --- RTP ports ----------------------------------------------------------------------------- */
@@ -369,6 +395,13 @@ static void on_pace(uv_timer_t *t)
     tokens_refill(app);
     while (app->pending_len > 0 && app->tokens >= 1.0) {
         struct dl_order *o = &app->pending[app->pending_head];
+        if (order_expired(app, o, "queue")) { /* not dialled: its token stays for the next */
+            app->pending_head = (app->pending_head + 1) % PENDING_MAX;
+            app->pending_len--;
+            app->active--;
+            leg_give(app, o->attempt_id, o->rtp_port);
+            continue;
+        }
         if (dial(app, o) == -EAGAIN) {
             sip_busy(app);
             break;
@@ -450,6 +483,9 @@ static const char *order_build(struct app *app, const Carillon__V1__PlaceCall *c
 {
     memset(o, 0, sizeof *o);
     o->attempt_id = co->attempt_id;
+    o->campaign_id = co->campaign_id;
+    o->contact_id = co->contact_id;
+    o->not_after_ms = co->not_after_unix_ms;
     if (co->attempt_id == 0)
         return "attempt_id is 0";
     /* udp needs no parameter; tcp and tls are asked for unless the URI says otherwise (a sips:
@@ -512,14 +548,16 @@ static const char *order_build(struct app *app, const Carillon__V1__PlaceCall *c
 static void on_order(struct app *app, const Carillon__V1__PlaceCall *co)
 {
     struct dl_order o;
-    cr_log_info("order_received", "attempt=%llu campaign=%llu contact=%llu",
+    cr_log_info("order_received", "attempt=%llu campaign=%llu contact=%llu not_after_unix_ms=%llu",
                 (unsigned long long)co->attempt_id, (unsigned long long)co->campaign_id,
-                (unsigned long long)co->contact_id);
+                (unsigned long long)co->contact_id, (unsigned long long)co->not_after_unix_ms);
     const char *bad = order_build(app, co, &o);
     if (bad) {
         end_unplaced(app, co->attempt_id, CARILLON__V1__CALL_OUTCOME__CALL_OUTCOME_REFUSED, bad);
         return;
     }
+    if (order_expired(app, &o, "arrival"))
+        return;
     if (app->stopping || !app->sip) {
         end_unplaced(app, o.attempt_id, CARILLON__V1__CALL_OUTCOME__CALL_OUTCOME_REFUSED,
                      "dialer stopping");
@@ -592,7 +630,16 @@ static void on_open_agent(struct app *app, const Carillon__V1__OpenAgentLeg *a)
     o.ring_timeout_ms = 30000;
     if (snprintf(o.to_uri, sizeof o.to_uri, "%s", a->uri) >= (int)sizeof o.to_uri)
         return agent_refused(app, a->agent_id, "uri too long");
-    snprintf(o.from, sizeof o.from, "\"Carillon\" <sip:carillon@%s>", app->cfg.sip_address);
+    if (a->caller_id && a->caller_id[0]) {
+        /* the campaign's number for agents, shown by the softphone as for a customer's call */
+        if (!id_ok(a->caller_id, 32))
+            return agent_refused(app, a->agent_id,
+                                 "caller_id is not at most 32 of + digits letters . _ -");
+        snprintf(o.from, sizeof o.from, "<sip:%s@%s>", a->caller_id, app->cfg.sip_address);
+        snprintf(o.pai, sizeof o.pai, "<sip:%s@%s>", a->caller_id, app->cfg.sip_address);
+    } else {
+        snprintf(o.from, sizeof o.from, "\"Carillon\" <sip:carillon@%s>", app->cfg.sip_address);
+    }
     const char *why;
     if (!leg_take(app, id, true, &o.rtp_port, &why))
         return agent_refused(app, a->agent_id, why);
@@ -603,8 +650,8 @@ static void on_open_agent(struct app *app, const Carillon__V1__OpenAgentLeg *a)
                              rc == -ESHUTDOWN ? "dialer stopping" : "SIP queue full");
     }
     app->agent_legs++;
-    cr_log_info("agent_leg_opening", "agent=%llu uri=%s rtp_port=%d",
-                (unsigned long long)a->agent_id, cr_log_q(a->uri), o.rtp_port);
+    cr_log_info("agent_leg_opening", "agent=%llu uri=%s rtp_port=%d from=%s",
+                (unsigned long long)a->agent_id, cr_log_q(a->uri), o.rtp_port, cr_log_q(o.from));
 }
 
 /* The answer to an order that took effect at once (Bridge, Unbridge), so the server knows when. */

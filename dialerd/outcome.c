@@ -1,8 +1,10 @@
 /* Maps a customer call's SIP facts to the outcome reported to the server (the table of issue
- * 5): busy, no answer, invalid number, rejected, trunk failure, cancelled, lost. */
+ * 5): busy, no answer, invalid number, rejected, trunk failure, cancelled, lost; and whether
+ * an order's deadline has passed (outcome expired). */
 #include "outcome.h"
 
 #include <stddef.h>
+#include <stdio.h>
 
 Carillon__V1__CallOutcome dl_outcome_for_status(int status)
 {
@@ -73,11 +75,21 @@ Carillon__V1__CallOutcome dl_outcome_map(const struct dl_end_facts *f)
     return dl_outcome_for_status(f->final_status);
 }
 
+bool dl_deadline_passed(uint64_t not_after_ms, uint64_t now_ms, char *detail, size_t len)
+{
+    /* not_after is the last moment allowed: a call started at that very millisecond is legal */
+    if (not_after_ms == 0 || now_ms <= not_after_ms)
+        return false;
+    snprintf(detail, len, "deadline passed %llu ms before dialling",
+             (unsigned long long)(now_ms - not_after_ms));
+    return true;
+}
+
 const char *dl_outcome_name(Carillon__V1__CallOutcome o)
 {
     static const char *const names[] = {
         "unspecified",   "answered",  "busy", "no_answer", "invalid_number", "rejected",
-        "trunk_failure", "cancelled", "lost", "refused",   "abandoned",
+        "trunk_failure", "cancelled", "lost", "refused",   "abandoned",      "expired",
     };
     if ((int)o < 0 || (size_t)o >= sizeof names / sizeof names[0])
         return "?";

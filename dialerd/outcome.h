@@ -4,6 +4,8 @@
 #define DIALERD_OUTCOME_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "carillon/v1/dialer.pb-c.h"
 
@@ -30,6 +32,9 @@ struct dl_end_facts {
 Carillon__V1__CallOutcome dl_outcome_map(const struct dl_end_facts *f);
 /* Outcome of a final status from the trunk alone (busy, invalid number, ...). */
 Carillon__V1__CallOutcome dl_outcome_for_status(int status);
+/* An order's deadline (PlaceCall.not_after_unix_ms; 0: none) at now_ms, both unix ms: true
+ * when the call may no longer be started, with detail saying by how much it was missed. */
+bool dl_deadline_passed(uint64_t not_after_ms, uint64_t now_ms, char *detail, size_t len);
 /* "answered", "busy", "no_answer", ... ("unspecified" for 0, "?" out of range). */
 const char *dl_outcome_name(Carillon__V1__CallOutcome o);
 

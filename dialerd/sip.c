@@ -478,12 +478,13 @@ static void cmd_call(struct dl_sip *s, const struct dl_order *o)
              o->rtp_port);
     /* Passed as plain header text: P-Asserted-Identity and Privacy are not in nua's default
      * header class, and typed tags for them would fail the request. */
-    char extra[DL_URI_MAX + 160];
+    char extra[2 * DL_URI_MAX + 160];
     if (o->agent_leg) /* the usual auto-answer hints, one per softphone family */
         snprintf(extra, sizeof extra,
                  "Call-Info: <sip:%s>;answer-after=0\r\nAlert-Info: <http://%s>;info=alert-"
-                 "autoanswer\r\nP-Auto-Answer: normal",
-                 s->media_address, s->media_address);
+                 "autoanswer\r\nP-Auto-Answer: normal%s%s",
+                 s->media_address, s->media_address, o->pai[0] ? "\r\nP-Asserted-Identity: " : "",
+                 o->pai);
     else
         snprintf(extra, sizeof extra, "%s%s%s%s", o->pai[0] ? "P-Asserted-Identity: " : "", o->pai,
                  o->pai[0] && o->privacy ? "\r\n" : "", o->privacy ? "Privacy: id" : "");

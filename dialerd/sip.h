@@ -32,12 +32,14 @@ struct dl_order {
     uint64_t attempt_id;
     char to_uri[DL_URI_MAX]; /* request URI and To */
     char from[DL_URI_MAX];   /* From header value: "Name" <sip:id@host> */
-    char pai[DL_URI_MAX];    /* P-Asserted-Identity value, or "" */
+    char pai[DL_URI_MAX];    /* P-Asserted-Identity value, or "" (agent legs too) */
     bool privacy;            /* Privacy: id */
     unsigned ring_timeout_ms;
     int rtp_port;   /* offered in the SDP; given back in the ENDED event */
     bool agent_leg; /* a softphone: asked to answer at once (Call-Info: answer-after=0) */
     unsigned abandon_after_ms; /* kept by the loop (0: never abandon); sip.c ignores it */
+    uint64_t not_after_ms;     /* kept by the loop: the deadline to dial by, unix ms (0: none) */
+    uint64_t campaign_id, contact_id; /* kept by the loop, for its logs */
 };
 
 /* Where the far end wants its audio, from the SDP of its 183 or 200 (port 0: not known). */

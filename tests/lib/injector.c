@@ -5,10 +5,11 @@
  *               [--script FILE] [STEP...]
  * Steps (one per argument or per script line; # starts a comment):
  *   call ID TARGET [caller_id=X] [caller_name=X] [privacy=1] [ring_timeout_ms=N]
- *        [abandon_after_ms=N]
+ *        [abandon_after_ms=N] [not_after_unix_ms=N] [not_after_in_ms=N]
+ *        not_after_in_ms: the deadline N ms after the step runs (negative: already past)
  *        TARGET is a sip:/sips: URI or a number dialled through the dialer's trunk
  *   cancel ID | hangup ID | wait ID ringing|answered|ended | sleep MS
- *   agent ID URI | agentclose ID | bridge ATTEMPT AGENT | unbridge ATTEMPT
+ *   agent ID URI [caller_id=X] | agentclose ID | bridge ATTEMPT AGENT | unbridge ATTEMPT
  *   waitagent ID up|lost|closed
  *            agent legs: their events print "agent_event agent=ID state=S sip_status=N
  *            call_id=C detail=D seq=N"
@@ -100,7 +101,7 @@ static const char *outcome_name(int o)
 {
     static const char *const names[] = {
         "none",          "answered",  "busy", "no_answer", "invalid_number", "rejected",
-        "trunk_failure", "cancelled", "lost", "refused",   "abandoned",
+        "trunk_failure", "cancelled", "lost", "refused",   "abandoned",      "expired",
     };
     return o >= 0 && o < (int)(sizeof names / sizeof names[0]) ? names[o] : "?";
 }
@@ -388,6 +389,10 @@ static int run_step(struct inj *in, char *line)
                 pc.ring_timeout_ms = (uint32_t)strtoul(eq, NULL, 10);
             else if (strcmp(argv[i], "abandon_after_ms") == 0)
                 pc.abandon_after_ms = (uint32_t)strtoul(eq, NULL, 10);
+            else if (strcmp(argv[i], "not_after_unix_ms") == 0)
+                pc.not_after_unix_ms = strtoull(eq, NULL, 10);
+            else if (strcmp(argv[i], "not_after_in_ms") == 0)
+                pc.not_after_unix_ms = (uint64_t)(cr_now_us() / 1000 + strtoll(eq, NULL, 10));
             else
                 return -1;
         }
@@ -426,10 +431,15 @@ static int run_step(struct inj *in, char *line)
         }
         return 1;
     }
-    if (strcmp(argv[0], "agent") == 0 && argc == 3) {
+    if (strcmp(argv[0], "agent") == 0 && (argc == 3 || argc == 4)) {
         Carillon__V1__OpenAgentLeg oa = CARILLON__V1__OPEN_AGENT_LEG__INIT;
         oa.agent_id = strtoull(argv[1], NULL, 10);
         oa.uri = argv[2];
+        if (argc == 4) {
+            if (strncmp(argv[3], "caller_id=", 10) != 0)
+                return -1;
+            oa.caller_id = argv[3] + 10;
+        }
         env.body_case = CARILLON__V1__ENVELOPE__BODY_OPEN_AGENT_LEG;
         env.open_agent_leg = &oa;
         send_env(in, &env);

@@ -1,5 +1,6 @@
 /* The dialer's outcome mapping: every final SIP status the issue names, timeouts and transport
- * errors made by our own stack, ring timeout, cancel orders (also crossing a 200 OK), shutdown. */
+ * errors made by our own stack, ring timeout, cancel orders (also crossing a 200 OK), shutdown,
+ * order deadlines, and the outcome words. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "carillon/pbtext.h"
 #include "outcome.h"
 
 #define O(x) CARILLON__V1__CALL_OUTCOME__CALL_OUTCOME_##x
@@ -128,7 +130,35 @@ static void test_names(void **state)
     assert_string_equal(dl_outcome_name(O(TRUNK_FAILURE)), "trunk_failure");
     assert_string_equal(dl_outcome_name(O(REFUSED)), "refused");
     assert_string_equal(dl_outcome_name(O(ABANDONED)), "abandoned");
+    assert_string_equal(dl_outcome_name(O(EXPIRED)), "expired");
     assert_string_equal(dl_outcome_name((Carillon__V1__CallOutcome)99), "?");
+    /* every value of the proto enum has the word cr_pb_enum_word gives it (a new outcome added
+     * to dialer.proto and not to dl_outcome_name fails here) */
+    const ProtobufCEnumDescriptor *d = &carillon__v1__call_outcome__descriptor;
+    for (unsigned i = 0; i < d->n_values; i++) {
+        char w[32];
+        if (d->values[i].value == 0)
+            continue;
+        cr_pb_enum_word(d, d->values[i].value, w, sizeof w);
+        assert_string_equal(dl_outcome_name((Carillon__V1__CallOutcome)d->values[i].value), w);
+    }
+}
+
+static void test_deadline(void **state)
+{
+    (void)state;
+    char detail[96] = "";
+    /* no deadline */
+    assert_false(dl_deadline_passed(0, 1700000000000ULL, detail, sizeof detail));
+    /* ahead, and exactly at it: still allowed */
+    assert_false(dl_deadline_passed(1700000000000ULL, 1699999999000ULL, detail, sizeof detail));
+    assert_false(dl_deadline_passed(1700000000000ULL, 1700000000000ULL, detail, sizeof detail));
+    assert_string_equal(detail, "");
+    /* one millisecond late, then 90 s late: the detail says by how much */
+    assert_true(dl_deadline_passed(1700000000000ULL, 1700000000001ULL, detail, sizeof detail));
+    assert_string_equal(detail, "deadline passed 1 ms before dialling");
+    assert_true(dl_deadline_passed(1700000000000ULL, 1700000090000ULL, detail, sizeof detail));
+    assert_string_equal(detail, "deadline passed 90000 ms before dialling");
 }
 
 int main(void)
@@ -138,6 +168,7 @@ int main(void)
         cmocka_unit_test(test_local_failures_are_trunk_failures),
         cmocka_unit_test(test_ring_timeout),
         cmocka_unit_test(test_orders_and_shutdown),
+        cmocka_unit_test(test_deadline),
         cmocka_unit_test(test_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
