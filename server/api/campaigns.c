@@ -449,8 +449,8 @@ static bool campaign_ok(const Carillon__V1__Campaign *c, struct problem *p)
                 snprintf(f, sizeof f, "pause_reasons[%zu]", i);
                 return bad(p, f, "%s: '%s' is listed twice", f, c->pause_reasons[i]);
             }
-    /* state is read-only here: apply ignores it (get writes it back for information). */
-    /* Settings: ranges whatever the mode (a stored value is used when the mode changes), and
+    /* state is read-only here: apply ignores it (get writes it back for information).
+     * Settings: ranges whatever the mode (a stored value is used when the mode changes), and
      * the compliance profile's legal bounds (engine/compliance.h). Absent ones take their
      * defaults (store/campaign_store.h), which pass every profile. */
     const char *profile =
