@@ -14,6 +14,8 @@
 #include "carillon/log.h"
 #include "carillon/pbtext.h"
 #include "carillon/strbuf.h"
+#include "engine/compliance.h"
+#include "engine/pacing.h"
 #include "store/campaign_store.h"
 
 #define TEXT_MAX 4096
@@ -437,35 +439,78 @@ static bool campaign_ok(const Carillon__V1__Campaign *c, struct problem *p)
         !list_ok(p, "brands", c->brands, c->n_brands) ||
         !list_ok(p, "agent_profiles", c->agent_profiles, c->n_agent_profiles) ||
         !list_ok(p, "popup_fields", c->popup_fields, c->n_popup_fields) ||
-        !list_ok(p, "agents", c->agents, c->n_agents))
+        !list_ok(p, "agents", c->agents, c->n_agents) ||
+        !list_ok(p, "pause_reasons", c->pause_reasons, c->n_pause_reasons))
         return false;
-    /* state is read-only here: apply ignores it (get writes it back for information). */
-    const Carillon__V1__DialingParams *d = c->dialing;
-    if (d) {
-        if (d->mode == CARILLON__V1__DIALING_MODE__DIALING_MODE_POWER &&
-            (d->power_ratio < 1.0 || d->power_ratio > 10.0))
-            return bad(p, "dialing.power_ratio",
-                       "dialing.power_ratio must be between 1 and 10 in power mode, got %g",
-                       d->power_ratio);
-        if (d->abandon_target_pct < 0 || d->abandon_target_pct > 100)
-            return bad(p, "dialing.abandon_target_pct",
-                       "dialing.abandon_target_pct must be between 0 and 100, got %g",
-                       d->abandon_target_pct);
-        if (d->ring_timeout_s && (d->ring_timeout_s < 5 || d->ring_timeout_s > 300))
-            return bad(p, "dialing.ring_timeout_s",
-                       "dialing.ring_timeout_s must be between 5 and 300 seconds, got %u",
-                       d->ring_timeout_s);
-        if (d->max_simultaneous_calls > 10000)
-            return bad(p, "dialing.max_simultaneous_calls",
-                       "dialing.max_simultaneous_calls is at most 10000, got %u",
-                       d->max_simultaneous_calls);
-        if (d->preview_timeout_s > 3600)
-            return bad(p, "dialing.preview_timeout_s",
-                       "dialing.preview_timeout_s is at most 3600 seconds");
-        if (!text_ok(p, "dialing.number_for_agents", d->number_for_agents, 32) ||
-            !text_ok(p, "dialing.number_for_customers", d->number_for_customers, 32))
-            return false;
-    }
+    for (size_t i = 0; i < c->n_pause_reasons; i++)
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(c->pause_reasons[i], c->pause_reasons[j]) == 0) {
+                char f[64];
+                snprintf(f, sizeof f, "pause_reasons[%zu]", i);
+                return bad(p, f, "%s: '%s' is listed twice", f, c->pause_reasons[i]);
+            }
+    /* state is read-only here: apply ignores it (get writes it back for information).
+     * Settings: ranges whatever the mode (a stored value is used when the mode changes), and
+     * the compliance profile's legal bounds (engine/compliance.h). Absent ones take their
+     * defaults (store/campaign_store.h), which pass every profile. */
+    const char *profile =
+        c->compliance == CARILLON__V1__COMPLIANCE_PROFILE__COMPLIANCE_PROFILE_US   ? "US"
+        : c->compliance == CARILLON__V1__COMPLIANCE_PROFILE__COMPLIANCE_PROFILE_UK ? "UK"
+                                                                                   : NULL;
+    bool us = c->compliance == CARILLON__V1__COMPLIANCE_PROFILE__COMPLIANCE_PROFILE_US;
+    if (c->wrapup_max_s_set_case && c->wrapup_max_s > 3600)
+        return bad(p, "wrapup_max_s", "wrapup_max_s is at most 3600 seconds (0: unlimited), got %u",
+                   c->wrapup_max_s);
+    static const Carillon__V1__DialingParams no_dialing = CARILLON__V1__DIALING_PARAMS__INIT;
+    const Carillon__V1__DialingParams *d = c->dialing ? c->dialing : &no_dialing;
+    if (d->power_ratio_set_case &&
+        !(d->power_ratio >= PACING_POWER_RATIO_MIN && d->power_ratio <= PACING_POWER_RATIO_MAX))
+        return bad(p, "dialing.power_ratio",
+                   "dialing.power_ratio must be between %g and %g calls per ready agent, "
+                   "got %g",
+                   PACING_POWER_RATIO_MIN, PACING_POWER_RATIO_MAX, d->power_ratio);
+    if (d->abandon_target_pct_set_case &&
+        !(d->abandon_target_pct >= 0.1 && d->abandon_target_pct <= 10))
+        return bad(p, "dialing.abandon_target_pct",
+                   "dialing.abandon_target_pct must be between 0.1 and 10 percent, got %g",
+                   d->abandon_target_pct);
+    int abandon_cap = us ? COMPLIANCE_US_ABANDON_MAX_PERCENT : COMPLIANCE_UK_ABANDON_MAX_PERCENT;
+    if (profile && d->abandon_target_pct_set_case && d->abandon_target_pct > abandon_cap)
+        return bad(p, "dialing.abandon_target_pct",
+                   "dialing.abandon_target_pct is at most %d with the %s compliance profile "
+                   "(the law caps abandoned calls at %d %%), got %g",
+                   abandon_cap, profile, abandon_cap, d->abandon_target_pct);
+    if (d->ring_timeout_s && (d->ring_timeout_s < 5 || d->ring_timeout_s > 300))
+        return bad(p, "dialing.ring_timeout_s",
+                   "dialing.ring_timeout_s must be between 5 and 300 seconds, got %u",
+                   d->ring_timeout_s);
+    uint32_t ring = d->ring_timeout_s ? d->ring_timeout_s : CAMPAIGN_DEFAULT_RING_TIMEOUT_S;
+    if (us && ring < COMPLIANCE_US_RING_MIN_S)
+        return bad(p, "dialing.ring_timeout_s",
+                   "dialing.ring_timeout_s must be at least %d seconds with the US compliance "
+                   "profile (47 CFR 64.1200(a)(6)), got %u",
+                   COMPLIANCE_US_RING_MIN_S, ring);
+    if (d->abandon_after_ms_set_case && (d->abandon_after_ms < 500 || d->abandon_after_ms > 10000))
+        return bad(p, "dialing.abandon_after_ms",
+                   "dialing.abandon_after_ms must be between 500 and 10000 milliseconds, "
+                   "got %u",
+                   d->abandon_after_ms);
+    if (us && d->abandon_after_ms_set_case &&
+        d->abandon_after_ms > COMPLIANCE_US_MESSAGE_MAX_S * 1000)
+        return bad(p, "dialing.abandon_after_ms",
+                   "dialing.abandon_after_ms is at most %d with the US compliance profile "
+                   "(the abandon message within 2 seconds, 47 CFR 64.1200(a)(7)), got %u",
+                   COMPLIANCE_US_MESSAGE_MAX_S * 1000, d->abandon_after_ms);
+    if (d->max_simultaneous_calls > 10000)
+        return bad(p, "dialing.max_simultaneous_calls",
+                   "dialing.max_simultaneous_calls is at most 10000, got %u",
+                   d->max_simultaneous_calls);
+    if (d->preview_timeout_s > 3600)
+        return bad(p, "dialing.preview_timeout_s",
+                   "dialing.preview_timeout_s is at most 3600 seconds");
+    if (!text_ok(p, "dialing.number_for_agents", d->number_for_agents, 32) ||
+        !text_ok(p, "dialing.number_for_customers", d->number_for_customers, 32))
+        return false;
     const Carillon__V1__OutcomeRules *o = c->outcomes;
     if (o) {
         const Carillon__V1__OutcomeRule *rules[] = {o->busy, o->no_answer, o->trunk_failure,
@@ -577,6 +622,12 @@ static bool campaign_ok(const Carillon__V1__Campaign *c, struct problem *p)
         if (q->callback_max_days && q->callback_max_days < q->callback_min_days)
             return bad(p, f2, "%s (J+%d) is before callback_min_days (J+%d)", f2,
                        q->callback_max_days, q->callback_min_days);
+        snprintf(f2, sizeof f2, "%s.refusal", f);
+        if (q->refusal && !q->final)
+            return bad(p, f2,
+                       "%s: only a final qualification records a refusal (the contact is not "
+                       "called again)",
+                       f2);
         snprintf(f2, sizeof f2, "%s.groups", f);
         if (!list_ok(p, f2, q->groups, q->n_groups))
             return false;
@@ -594,6 +645,23 @@ static bool campaign_ok(const Carillon__V1__Campaign *c, struct problem *p)
             return bad(p, "qualification_group",
                        "no qualification belongs to qualification_group '%s'",
                        c->qualification_group);
+    }
+    return true;
+}
+
+/* A campaign narrows the server's pause reasons ([agents] pause_reasons), never adds one. */
+static bool pause_reasons_ok(const Carillon__V1__Campaign *c, const char *server_reasons,
+                             struct problem *p)
+{
+    for (size_t i = 0; i < c->n_pause_reasons; i++) {
+        if (pause_reason_allowed(server_reasons, c->pause_reasons[i]))
+            continue;
+        char f[64];
+        snprintf(f, sizeof f, "pause_reasons[%zu]", i);
+        return bad(p, f,
+                   "%s: '%s' is not one of the server's pause reasons ([agents] pause_reasons: "
+                   "%s)",
+                   f, c->pause_reasons[i], server_reasons ? server_reasons : "");
     }
     return true;
 }
@@ -761,7 +829,7 @@ void campaigns_handle_apply(struct request *req)
     struct problem p;
     memset(&p, 0, sizeof p);
     const Carillon__V1__Campaign *camp = req->env->campaign_apply->campaign;
-    if (!campaign_ok(camp, &p))
+    if (!campaign_ok(camp, &p) || !pause_reasons_ok(camp, req->c->srv->cfg.pause_reasons, &p))
         return request_fail(req, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, p.field, "%s",
                             p.message);
     struct creq *r = creq_new(req);

@@ -24,6 +24,75 @@ static int validate_hostport(const void *value, char *err, size_t errlen)
     return 0;
 }
 
+/* Longest pause reason and most reasons: they are shown to agents as a menu. */
+#define PAUSE_REASON_MAX  32
+#define PAUSE_REASONS_MAX 32
+
+/* The next reason of a comma-separated list, blanks around it dropped: its start and length in
+ * *len; NULL at the end. */
+static const char *next_reason(const char **s, size_t *len)
+{
+    const char *p = *s;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (!*p)
+        return NULL;
+    const char *comma = strchr(p, ',');
+    const char *end = comma ? comma : p + strlen(p);
+    *s = comma ? comma + 1 : end;
+    while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    *len = (size_t)(end - p);
+    return p;
+}
+
+bool pause_reason_allowed(const char *list, const char *reason)
+{
+    const char *s = list ? list : "";
+    const char *r;
+    size_t len;
+    while ((r = next_reason(&s, &len)))
+        if (len == strlen(reason) && strncmp(r, reason, len) == 0)
+            return true;
+    return false;
+}
+
+/* Reasons are words agents pick from a menu and reports group by: a-z, 0-9, _ and -. */
+static int validate_pause_reasons(const void *value, char *err, size_t errlen)
+{
+    const char *list = *(char *const *)value;
+    const char *s = list, *r;
+    size_t len, n = 0;
+    while ((r = next_reason(&s, &len))) {
+        bool ok = len > 0 && len <= PAUSE_REASON_MAX;
+        for (size_t i = 0; ok && i < len; i++)
+            ok = (r[i] >= 'a' && r[i] <= 'z') || (r[i] >= '0' && r[i] <= '9') || r[i] == '_' ||
+                 r[i] == '-';
+        if (!ok) {
+            snprintf(err, errlen,
+                     "a reason is 1 to %d of a-z, 0-9, _ and -, separated by commas; got '%.*s'",
+                     PAUSE_REASON_MAX, (int)len, r);
+            return -EINVAL;
+        }
+        const char *t = list, *o;
+        size_t olen;
+        while ((o = next_reason(&t, &olen)) && o != r)
+            if (olen == len && strncmp(o, r, len) == 0) {
+                snprintf(err, errlen, "'%.*s' is listed twice", (int)len, r);
+                return -EINVAL;
+            }
+        if (++n > PAUSE_REASONS_MAX) {
+            snprintf(err, errlen, "at most %d reasons", PAUSE_REASONS_MAX);
+            return -EINVAL;
+        }
+    }
+    if (n == 0) {
+        snprintf(err, errlen, "at least one reason, e.g. break");
+        return -EINVAL;
+    }
+    return 0;
+}
+
 #define K(sec, key, type, def, reload, field, lo, hi, help)                                        \
     {                                                                                              \
         sec, key, type, def, reload, offsetof(struct server_config, field), lo, hi, NULL, NULL,    \
@@ -95,5 +164,9 @@ const struct cr_cfg_key server_config_keys[] = {
     K("bulk", "memory", CR_CFG_SIZE, "512M", true, bulk_memory, 16 << 20, 1LL << 40,
       "database memory for bulk transfers in all: each import's backend gets memory / "
       "max_concurrent as work_mem and temp_buffers (at least 4M); applies to new transfers"),
+    {"agents", "pause_reasons", CR_CFG_STRING, "break, lunch, training, meeting", true,
+     offsetof(struct server_config, pause_reasons), 0, 0, NULL, validate_pause_reasons,
+     "pause reasons agents may choose, comma-separated (a-z, 0-9, _, -); a campaign's "
+     "pause_reasons narrow it, and apply refuses one not listed here; applies to later applies"},
 };
 const size_t server_config_nkeys = sizeof server_config_keys / sizeof server_config_keys[0];

@@ -53,7 +53,12 @@ struct server_config {
     int64_t bulk_max_per_user;
     int64_t bulk_idle_timeout_ms;
     int64_t bulk_memory;
+    /* [agents] */
+    char *pause_reasons; /* comma-separated, checked by config.c; pause_reason_allowed() */
 };
+
+/* Whether reason is one of the server's [agents] pause_reasons (a comma-separated list). */
+bool pause_reason_allowed(const char *list, const char *reason);
 
 extern const struct cr_cfg_key server_config_keys[];
 extern const size_t server_config_nkeys;

@@ -204,6 +204,15 @@ static void read_value(struct reader *r, yaml_node_t *n, const ProtobufCFieldDes
     }
 }
 
+/* A field in a oneof (campaign settings use one-field oneofs for presence: absent means the
+ * server's default) is present when its oneof's case is its number. NULL for other fields. */
+static uint32_t *oneof_case(const ProtobufCFieldDescriptor *f, const void *message)
+{
+    if (!(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF))
+        return NULL;
+    return (uint32_t *)((char *)message + f->quantifier_offset);
+}
+
 static size_t value_size(const ProtobufCFieldDescriptor *f)
 {
     switch (f->type) {
@@ -248,6 +257,13 @@ static void read_message(struct reader *r, yaml_node_t *n, ProtobufCMessage *m, 
                 return;
             }
             read_value(r, v, f, base + f->offset, fpath);
+            uint32_t *which = oneof_case(f, m);
+            if (which && *which && *which != f->id) {
+                fail(r, k, fpath, "only one of a oneof's fields may be set");
+                return;
+            }
+            if (which)
+                *which = f->id;
             continue;
         }
         size_t *count = (size_t *)(base + f->quantifier_offset);
@@ -413,6 +429,9 @@ static int emit_message(yaml_emitter_t *e, const ProtobufCMessage *m,
     const char *base = (const char *)m;
     for (unsigned i = 0; !rc && i < d->n_fields; i++) {
         const ProtobufCFieldDescriptor *f = &d->fields[i];
+        const uint32_t *which = oneof_case(f, m);
+        if (which && *which != f->id)
+            continue; /* absent: the server's default applies */
         rc = emit_scalar(e, f->name, false);
         if (rc)
             break;
@@ -496,10 +515,15 @@ static void json_message(FILE *f, const ProtobufCMessage *m, const ProtobufCMess
     }
     fputc('{', f);
     const char *base = (const char *)m;
+    bool first = true;
     for (unsigned i = 0; i < d->n_fields; i++) {
         const ProtobufCFieldDescriptor *fd = &d->fields[i];
-        if (i)
+        const uint32_t *which = oneof_case(fd, m);
+        if (which && *which != fd->id)
+            continue; /* absent: the server's default applies */
+        if (!first)
             fputc(',', f);
+        first = false;
         pbjson_string(f, fd->name);
         fputc(':', f);
         if (fd->label != PROTOBUF_C_LABEL_REPEATED) {
@@ -581,6 +605,9 @@ int pbyaml_set(ProtobufCMessage *m, const char *path, const char *value, char *e
             free(*(char **)dst);
         read_value(&r, yaml_document_get_node(&doc, id), f, dst, path);
         yaml_document_delete(&doc);
+        uint32_t *which = oneof_case(f, m);
+        if (which && !r.failed)
+            *which = f->id;
         return r.failed ? -EINVAL : 0;
     }
     snprintf(err, errlen, "empty field path");

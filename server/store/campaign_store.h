@@ -6,6 +6,14 @@
 #include "carillon/pg.h"
 #include "carillon/v1/campaign.pb-c.h"
 
+/* Defaults of the campaign settings a file may leave out (campaign.proto says what each
+ * means; the migrations' column defaults agree). */
+#define CAMPAIGN_DEFAULT_POWER_RATIO        1.0
+#define CAMPAIGN_DEFAULT_ABANDON_TARGET_PCT 3.0
+#define CAMPAIGN_DEFAULT_RING_TIMEOUT_S     30
+#define CAMPAIGN_DEFAULT_ABANDON_AFTER_MS   2000
+#define CAMPAIGN_DEFAULT_WRAPUP_MAX_S       60
+
 /* Allocations made while turning rows into a Campaign (arrays of pointers, sub-messages);
  * strings point into the PGresults, so the Campaign is valid during the callback only. */
 struct campaign_mem {

@@ -322,15 +322,18 @@ int store_campaign_apply(struct cr_pg *pg, const Carillon__V1__Campaign *c, int6
     p_str(&p, c->queue);
     p_str(&p, c->time_zone);
     p_word(&p, &carillon__v1__dialing_mode__descriptor, d->mode, "progressive");
-    p_fmt(&p, "%.17g", d->power_ratio > 0 ? d->power_ratio : 1.0);
-    p_fmt(&p, "%.17g", d->abandon_target_pct > 0 ? d->abandon_target_pct : 3.0);
+    /* Absent settings take their defaults (campaign_store.h); present ones were validated. */
+    p_fmt(&p, "%.17g", d->power_ratio_set_case ? d->power_ratio : CAMPAIGN_DEFAULT_POWER_RATIO);
+    p_fmt(&p, "%.17g",
+          d->abandon_target_pct_set_case ? d->abandon_target_pct
+                                         : CAMPAIGN_DEFAULT_ABANDON_TARGET_PCT);
     p_word(&p, &carillon__v1__call_order__descriptor, d->call_order, "customer_first");
     p_str(&p, d->number_for_agents);
     p_str(&p, d->number_for_customers);
     p_str(&p, d->newest_first ? "t" : "f");
     p_str(&p, d->exclusive_assignment ? "t" : "f");
     p_fmt(&p, "%u", d->max_simultaneous_calls);
-    p_fmt(&p, "%u", d->ring_timeout_s ? d->ring_timeout_s : 30);
+    p_fmt(&p, "%u", d->ring_timeout_s ? d->ring_timeout_s : CAMPAIGN_DEFAULT_RING_TIMEOUT_S);
     p_fmt(&p, "%u", d->preview_timeout_s);
     struct buf json = {0};
     buf_str(&json, "{");
@@ -349,6 +352,13 @@ int store_campaign_apply(struct cr_pg *pg, const Carillon__V1__Campaign *c, int6
     p_word(&p, &carillon__v1__qualification_mode__descriptor, c->qualification_mode, "automatic");
     p_str(&p, c->qualification_group);
     p_own(&p, array_literal(c->popup_fields, c->n_popup_fields));
+    p_word(&p, &carillon__v1__compliance_profile__descriptor, c->compliance, "none");
+    p_word(&p, &carillon__v1__preview_timeout_action__descriptor, d->preview_timeout_action,
+           "skip");
+    p_fmt(&p, "%u",
+          d->abandon_after_ms_set_case ? d->abandon_after_ms : CAMPAIGN_DEFAULT_ABANDON_AFTER_MS);
+    p_fmt(&p, "%u", c->wrapup_max_s_set_case ? c->wrapup_max_s : CAMPAIGN_DEFAULT_WRAPUP_MAX_S);
+    p_own(&p, array_literal(c->pause_reasons, c->n_pause_reasons));
     int rc = add(
         b,
         "INSERT INTO campaigns AS c (name, objective, description, guide_url, start_date, "
@@ -357,12 +367,15 @@ int store_campaign_apply(struct cr_pg *pg, const Carillon__V1__Campaign *c, int6
         "number_for_customers, newest_first, exclusive_assignment, max_simultaneous_calls, "
         "ring_timeout_s, preview_timeout_s, outcome_rules, amd_enabled, amd_action, "
         "stop_at_end_date, stop_when_all_done, positive_target, qualification_mode, "
-        "qualification_group, popup_fields) VALUES ($1, $2, $3, $4, nullif($5, '')::date, "
+        "qualification_group, popup_fields, compliance, preview_timeout_action, "
+        "abandon_after_ms, wrapup_max_s, pause_reasons) VALUES ($1, $2, $3, $4, "
+        "nullif($5, '')::date, "
         "nullif($6, '')::date, $7::int, $8::text[], $9::text[], "
         "(SELECT id FROM users WHERE login = nullif($10, '')), $11::text[], $12, $13, $14, "
         "$15::float8, $16::float8, $17, $18, $19, $20::bool, $21::bool, $22::int, $23::int, "
         "$24::int, $25::jsonb, $26::bool, $27, $28::bool, $29::bool, $30::int, $31, $32, "
-        "$33::text[]) ON CONFLICT (name) DO UPDATE SET objective = EXCLUDED.objective, "
+        "$33::text[], $34, $35, $36::int, $37::int, $38::text[]) "
+        "ON CONFLICT (name) DO UPDATE SET objective = EXCLUDED.objective, "
         "description = EXCLUDED.description, guide_url = EXCLUDED.guide_url, "
         "start_date = EXCLUDED.start_date, end_date = EXCLUDED.end_date, year = EXCLUDED.year, "
         "contract_types = EXCLUDED.contract_types, brands = EXCLUDED.brands, "
@@ -383,7 +396,10 @@ int store_campaign_apply(struct cr_pg *pg, const Carillon__V1__Campaign *c, int6
         "positive_target = EXCLUDED.positive_target, "
         "qualification_mode = EXCLUDED.qualification_mode, "
         "qualification_group = EXCLUDED.qualification_group, "
-        "popup_fields = EXCLUDED.popup_fields, updated_at = now() "
+        "popup_fields = EXCLUDED.popup_fields, compliance = EXCLUDED.compliance, "
+        "preview_timeout_action = EXCLUDED.preview_timeout_action, "
+        "abandon_after_ms = EXCLUDED.abandon_after_ms, wrapup_max_s = EXCLUDED.wrapup_max_s, "
+        "pause_reasons = EXCLUDED.pause_reasons, updated_at = now() "
         "RETURNING (xmax = 0)",
         &p);
 
@@ -456,8 +472,8 @@ int store_campaign_apply(struct cr_pg *pg, const Carillon__V1__Campaign *c, int6
 
     /* Qualifications: kept by code (later issues attach calls to them), others removed. */
     size_t nq = c->n_qualifications;
-    char **cols[11];
-    for (int k = 0; k < 11; k++)
+    char **cols[12];
+    for (int k = 0; k < 12; k++)
         cols[k] = calloc(nq + 1, sizeof(char *));
     for (size_t i = 0; i < nq; i++) {
         const Carillon__V1__Qualification *q = c->qualifications[i];
@@ -482,6 +498,7 @@ int store_campaign_apply(struct cr_pg *pg, const Carillon__V1__Campaign *c, int6
             buf_str(&g, q->groups[k]);
         }
         cols[10][i] = g.s;
+        cols[11][i] = q->refusal ? "t" : "f";
     }
     p_str(&p, c->name);
     p_own(&p, array_literal(cols[0], nq));
@@ -491,24 +508,27 @@ int store_campaign_apply(struct cr_pg *pg, const Carillon__V1__Campaign *c, int6
                  " AND code <> ALL($2::text[])",
                  &p);
     p_str(&p, c->name);
-    for (int k = 0; k < 11; k++)
+    for (int k = 0; k < 12; k++)
         p_own(&p, array_literal(cols[k], nq));
     if (!rc)
         rc = add(b,
                  "INSERT INTO qualifications AS q (campaign_id, position, code, name, type, "
                  "argued, final, description, color, callback, callback_min_days, "
-                 "callback_max_days, groups) SELECT " CAMPAIGN_ID ", t.ord, t.code, t.name, "
+                 "callback_max_days, groups, refusal) SELECT " CAMPAIGN_ID
+                 ", t.ord, t.code, t.name, "
                  "t.type, t.argued::bool, t.final::bool, t.descr, t.color, t.cb, t.mn::int, "
                  "t.mx::int, CASE WHEN t.g = '' THEN '{}'::text[] ELSE string_to_array(t.g, "
-                 "E'\\x1f') END FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], "
-                 "$6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], "
-                 "$12::text[]) WITH ORDINALITY AS t(code, name, type, argued, final, descr, "
-                 "color, cb, mn, mx, g, ord) ON CONFLICT (campaign_id, code) DO UPDATE SET "
+                 "E'\\x1f') END, t.refusal::bool FROM unnest($2::text[], $3::text[], "
+                 "$4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], "
+                 "$10::text[], $11::text[], $12::text[], $13::text[]) WITH ORDINALITY "
+                 "AS t(code, name, type, argued, final, descr, color, cb, mn, mx, g, refusal, "
+                 "ord) ON CONFLICT (campaign_id, code) DO UPDATE SET "
                  "position = EXCLUDED.position, name = EXCLUDED.name, type = EXCLUDED.type, "
                  "argued = EXCLUDED.argued, final = EXCLUDED.final, "
                  "description = EXCLUDED.description, color = EXCLUDED.color, "
                  "callback = EXCLUDED.callback, callback_min_days = EXCLUDED.callback_min_days, "
-                 "callback_max_days = EXCLUDED.callback_max_days, groups = EXCLUDED.groups",
+                 "callback_max_days = EXCLUDED.callback_max_days, groups = EXCLUDED.groups, "
+                 "refusal = EXCLUDED.refusal",
                  &p);
     for (size_t i = 0; i < nq; i++) {
         free(cols[2][i]);
@@ -517,7 +537,7 @@ int store_campaign_apply(struct cr_pg *pg, const Carillon__V1__Campaign *c, int6
         free(cols[9][i]);
         free(cols[10][i]);
     }
-    for (int k = 0; k < 11; k++)
+    for (int k = 0; k < 12; k++)
         free(cols[k]);
 
     /* Assigned agents: exactly the list (other users' rights are left alone). */
@@ -685,7 +705,9 @@ static const char *G_CAMPAIGN =
     "c.ring_timeout_s, c.preview_timeout_s, c.amd_enabled, c.amd_action, c.stop_at_end_date, "
     "c.stop_when_all_done, c.positive_target, c.qualification_mode, c.qualification_group, "
     "array_to_string(c.popup_fields, E'\\x1f'), "
-    "o.k, (o.v->>'retry_delay_s'), (o.v->>'max_attempts'), (o.v->>'after_last') "
+    "o.k, (o.v->>'retry_delay_s'), (o.v->>'max_attempts'), (o.v->>'after_last'), "
+    "c.compliance, c.preview_timeout_action, c.abandon_after_ms, c.wrapup_max_s, "
+    "array_to_string(c.pause_reasons, E'\\x1f') "
     "FROM campaigns c LEFT JOIN users u ON u.id = c.referent_id "
     "LEFT JOIN LATERAL jsonb_each(c.outcome_rules) o(k, v) ON true WHERE c.name = $1";
 
@@ -723,7 +745,10 @@ static void on_got(void *arg, const struct cr_pg_result *r)
     c.state = enum_of(&carillon__v1__campaign_state__descriptor, V(12));
     c.time_zone = V(13);
     d.mode = enum_of(&carillon__v1__dialing_mode__descriptor, V(14));
+    d.power_ratio_set_case = CARILLON__V1__DIALING_PARAMS__POWER_RATIO_SET_POWER_RATIO;
     d.power_ratio = atof(V(15));
+    d.abandon_target_pct_set_case =
+        CARILLON__V1__DIALING_PARAMS__ABANDON_TARGET_PCT_SET_ABANDON_TARGET_PCT;
     d.abandon_target_pct = atof(V(16));
     d.call_order = enum_of(&carillon__v1__call_order__descriptor, V(17));
     d.number_for_agents = V(18);
@@ -741,6 +766,14 @@ static void on_got(void *arg, const struct cr_pg_result *r)
     c.qualification_mode = enum_of(&carillon__v1__qualification_mode__descriptor, V(30));
     c.qualification_group = V(31);
     c.popup_fields = split(&m, V(32), &c.n_popup_fields);
+    c.compliance = enum_of(&carillon__v1__compliance_profile__descriptor, V(37));
+    d.preview_timeout_action = enum_of(&carillon__v1__preview_timeout_action__descriptor, V(38));
+    d.abandon_after_ms_set_case =
+        CARILLON__V1__DIALING_PARAMS__ABANDON_AFTER_MS_SET_ABANDON_AFTER_MS;
+    d.abandon_after_ms = (uint32_t)atoi(V(39));
+    c.wrapup_max_s_set_case = CARILLON__V1__CAMPAIGN__WRAPUP_MAX_S_SET_WRAPUP_MAX_S;
+    c.wrapup_max_s = (uint32_t)atoi(V(40));
+    c.pause_reasons = split(&m, V(41), &c.n_pause_reasons);
 #undef V
     /* One row per outcome rule (the lateral join). */
     Carillon__V1__OutcomeRule rules[5];
@@ -805,6 +838,7 @@ static void on_got(void *arg, const struct cr_pg_result *r)
         q->callback_min_days = atoi(PQgetvalue(qr, row, 8));
         q->callback_max_days = atoi(PQgetvalue(qr, row, 9));
         q->groups = split(&m, PQgetvalue(qr, row, 10), &q->n_groups);
+        q->refusal = PQgetvalue(qr, row, 11)[0] == 't';
         c.qualifications[i] = q;
     }
     const PGresult *ar = r->res[4];
@@ -895,7 +929,7 @@ int store_campaign_get(struct cr_pg *pg, const char *name, campaign_get_cb cb, v
         rc = cr_pg_batch_add(b,
                              "SELECT code, name, type, argued, final, description, color, "
                              "callback, callback_min_days, callback_max_days, "
-                             "array_to_string(groups, E'\\x1f') FROM qualifications "
+                             "array_to_string(groups, E'\\x1f'), refusal FROM qualifications "
                              "WHERE campaign_id = " CAMPAIGN_ID " ORDER BY position",
                              1, p);
     if (!rc)
@@ -1093,7 +1127,8 @@ int store_campaign_duplicate(struct cr_pg *pg, const char *name, const char *new
     "abandon_target_pct, call_order, number_for_agents, number_for_customers, newest_first, "      \
     "exclusive_assignment, max_simultaneous_calls, ring_timeout_s, preview_timeout_s, "            \
     "outcome_rules, amd_enabled, amd_action, stop_at_end_date, stop_when_all_done, "               \
-    "positive_target, qualification_mode, qualification_group, popup_fields"
+    "positive_target, qualification_mode, qualification_group, popup_fields, compliance, "         \
+    "preview_timeout_action, abandon_after_ms, wrapup_max_s, pause_reasons"
     struct cr_pg_batch *b = cr_pg_batch_new(pg);
     if (!b)
         return -ENOMEM;
@@ -1121,10 +1156,11 @@ int store_campaign_duplicate(struct cr_pg *pg, const char *name, const char *new
             b,
             "INSERT INTO qualifications (campaign_id, position, code, name, type, "
             "argued, final, description, color, callback, callback_min_days, "
-            "callback_max_days, groups) SELECT (SELECT id FROM campaigns WHERE "
+            "callback_max_days, groups, refusal) SELECT (SELECT id FROM campaigns WHERE "
             "name = $2), position, code, name, type, argued, final, "
             "description, color, callback, callback_min_days, "
-            "callback_max_days, groups FROM qualifications WHERE campaign_id = " CAMPAIGN_ID,
+            "callback_max_days, groups, refusal FROM qualifications WHERE campaign_id "
+            "= " CAMPAIGN_ID,
             2, p);
     if (!rc)
         rc = cr_pg_batch_add(b,

@@ -18,12 +18,18 @@ assert_exit 0 carillonctl user add marc --role supervisor --name 'Marc Lefèvre'
 assert_exit 0 carillonctl apply -f "$ex/campaign-fibre.yaml"
 assert_contains "$OUT" "campaign $fibre created"
 assert_exit 0 carillonctl get campaign "$fibre"
-diff <(printf '%s\n' "$OUT") "$ex/campaign-fibre.yaml" || fail "get does not give back the applied file"
+# (the examples' comment lines explain the settings; get writes none)
+uncommented() { grep -v '^ *#' "$1"; }
+diff <(printf '%s\n' "$OUT") <(uncommented "$ex/campaign-fibre.yaml") || fail "get does not give back the applied file"
 assert_exit 0 carillonctl apply -f "$ex/campaign-fibre.yaml"
 assert_contains "$OUT" "updated"
 assert_exit 0 carillonctl apply -f "$ex/campaign-survey.yaml"
 assert_exit 0 carillonctl get campaign "$survey" -o yaml
-diff <(printf '%s\n' "$OUT") "$ex/campaign-survey.yaml" || fail "survey round trip differs"
+diff <(printf '%s\n' "$OUT") <(uncommented "$ex/campaign-survey.yaml") || fail "survey round trip differs"
+# the engine's settings are stored as applied
+assert_eq "fr|skip|2000|60|{break,lunch}" "$(psql -Atc "select compliance, preview_timeout_action, abandon_after_ms, wrapup_max_s, pause_reasons from campaigns where name='$fibre'")"
+assert_eq "REF" "$(psql -Atc "select string_agg(code, ',') from qualifications q join campaigns c on c.id=q.campaign_id where c.name='$fibre' and refusal")"
+assert_eq "none|dial|180|{}" "$(psql -Atc "select compliance, preview_timeout_action, wrapup_max_s, pause_reasons from campaigns where name='$survey'")"
 assert_exit 0 carillonctl get campaign "$survey" -o json
 assert_contains "$OUT" '"name":"Enquête satisfaction Lyon"'
 assert_eq "3" "$(psql -Atc "select count(*) from qualifications q join campaigns c on c.id=q.campaign_id where c.name='$fibre'")"
@@ -64,6 +70,51 @@ refuse "$work/unknown.yaml" INVALID_ARGUMENT "unknown.yaml:3: not_a_field: unkno
 printf 'name: [unclosed\n' > "$work/syntax.yaml"
 refuse "$work/syntax.yaml" INVALID_ARGUMENT "syntax.yaml:"
 
+# the engine's settings: each refusal names its field
+sed "s/^pause_reasons: .*/pause_reasons: ['break', 'smoke']/" "$ex/campaign-fibre.yaml" > "$work/pause.yaml"
+refuse "$work/pause.yaml" INVALID_ARGUMENT "pause_reasons[1]: 'smoke' is not one of the server's pause reasons"
+sed "s/^pause_reasons: .*/pause_reasons: ['lunch', 'lunch']/" "$ex/campaign-fibre.yaml" > "$work/pause2.yaml"
+refuse "$work/pause2.yaml" INVALID_ARGUMENT "pause_reasons[1]: 'lunch' is listed twice"
+sed -e "s/^compliance: .*/compliance: us/" -e "s/^  abandon_after_ms: .*/  abandon_after_ms: 2500/" "$ex/campaign-fibre.yaml" > "$work/us-abandon.yaml"
+refuse "$work/us-abandon.yaml" INVALID_ARGUMENT "dialing.abandon_after_ms is at most 2000 with the US compliance profile"
+sed -e "s/^compliance: .*/compliance: us/" -e "s/^  ring_timeout_s: .*/  ring_timeout_s: 10/" "$ex/campaign-fibre.yaml" > "$work/us-ring.yaml"
+refuse "$work/us-ring.yaml" INVALID_ARGUMENT "dialing.ring_timeout_s must be at least 15 seconds with the US compliance profile"
+sed -e "s/^compliance: .*/compliance: us/" -e "s/^  abandon_target_pct: .*/  abandon_target_pct: 5/" "$ex/campaign-fibre.yaml" > "$work/us-target.yaml"
+refuse "$work/us-target.yaml" INVALID_ARGUMENT "dialing.abandon_target_pct is at most 3 with the US compliance profile"
+for ratio in 0 11; do
+    sed "s/^  power_ratio: .*/  power_ratio: $ratio/" "$ex/campaign-fibre.yaml" > "$work/ratio.yaml"
+    refuse "$work/ratio.yaml" INVALID_ARGUMENT "dialing.power_ratio must be between 1 and 10"
+done
+sed "s/^  abandon_target_pct: .*/  abandon_target_pct: 0/" "$ex/campaign-fibre.yaml" > "$work/target.yaml"
+refuse "$work/target.yaml" INVALID_ARGUMENT "dialing.abandon_target_pct must be between 0.1 and 10"
+sed "s/^  abandon_after_ms: .*/  abandon_after_ms: 200/" "$ex/campaign-fibre.yaml" > "$work/after.yaml"
+refuse "$work/after.yaml" INVALID_ARGUMENT "dialing.abandon_after_ms must be between 500 and 10000"
+sed "s/^wrapup_max_s: .*/wrapup_max_s: 7200/" "$ex/campaign-fibre.yaml" > "$work/wrapup.yaml"
+refuse "$work/wrapup.yaml" INVALID_ARGUMENT "wrapup_max_s is at most 3600"
+sed "s/^compliance: .*/compliance: de/" "$ex/campaign-fibre.yaml" > "$work/profile-de.yaml"
+refuse "$work/profile-de.yaml" INVALID_ARGUMENT "expected one of: none, fr, us, uk"
+assert_contains "$ERR" "compliance"
+awk '/code: .RAP./{rap=1} rap && /refusal:/{sub(/false/, "true"); rap=0} 1' "$ex/campaign-fibre.yaml" > "$work/refusal.yaml"
+refuse "$work/refusal.yaml" INVALID_ARGUMENT "qualifications[1].refusal: only a final qualification records a refusal"
+
+# absent settings take their defaults (and get writes them); wrapup_max_s 0 is unlimited, not absent
+grep -v -e '^ *#' -e '^compliance:' -e '^wrapup_max_s:' -e '^pause_reasons:' -e 'preview_timeout_action:' \
+    -e 'abandon_after_ms:' -e 'power_ratio:' -e 'abandon_target_pct:' -e 'refusal:' "$ex/campaign-fibre.yaml" |
+    sed "s/^name: .*/name: 'Par défaut'/" > "$work/defaults.yaml"
+assert_exit 0 carillonctl apply -f "$work/defaults.yaml"
+assert_exit 0 carillonctl get campaign 'Par défaut' -o yaml
+for setting in 'compliance: none' 'wrapup_max_s: 60' 'pause_reasons: []' '  preview_timeout_action: skip' \
+    '  abandon_after_ms: 2000' '  power_ratio: 1' '  abandon_target_pct: 3' '  refusal: false'; do
+    assert_contains "$OUT" "$setting"
+done
+assert_not_contains "$OUT" "refusal: true"
+sed "s/^wrapup_max_s: .*/wrapup_max_s: 0/" "$ex/campaign-fibre.yaml" > "$work/unlimited.yaml"
+assert_exit 0 carillonctl apply -f "$work/unlimited.yaml"
+assert_eq "0" "$(psql -Atc "select wrapup_max_s from campaigns where name='$fibre'")"
+assert_exit 0 carillonctl apply -f "$ex/campaign-fibre.yaml"
+assert_exit 0 carillon-server --example-config
+assert_contains "$OUT" "pause_reasons = break, lunch, training, meeting"
+
 # state rules: draft cannot run; ready without agents, slots or qualifications cannot run
 assert_exit 1 carillonctl campaign state "$fibre" running
 assert_contains "$ERR" "FAILED_PRECONDITION"
@@ -97,6 +148,10 @@ assert_exit 0 carillonctl campaign duplicate "$fibre" 'Fibre copie'
 assert_exit 0 carillonctl get campaign 'Fibre copie'
 assert_contains "$OUT" "state: draft"
 assert_contains "$OUT" "Fête du travail"
+assert_contains "$OUT" "compliance: fr"
+assert_contains "$OUT" "pause_reasons: ['break', 'lunch']"
+assert_contains "$OUT" "  refusal: true"
+assert_eq "fr|skip|2000|60|{break,lunch}" "$(psql -Atc "select compliance, preview_timeout_action, abandon_after_ms, wrapup_max_s, pause_reasons from campaigns where name='Fibre copie'")"
 assert_exit 1 carillonctl campaign duplicate "$fibre" "$survey"
 assert_contains "$ERR" "ALREADY_EXISTS"
 
@@ -187,4 +242,9 @@ assert_exit 2 carillonctl campaign set 'Relance Marseille' nope 1
 assert_contains "$ERR" "no field 'nope'"
 assert_exit 1 carillonctl campaign set 'Relance Marseille' dialing.ring_timeout_s 2
 assert_contains "$ERR" "between 5 and 300"
+assert_exit 0 carillonctl campaign set 'Relance Marseille' wrapup_max_s 0
+assert_exit 0 carillonctl campaign set 'Relance Marseille' compliance us
+assert_eq "0|us" "$(psql -Atc "select wrapup_max_s, compliance from campaigns where name='Relance Marseille'")"
+assert_exit 1 carillonctl campaign set 'Relance Marseille' dialing.power_ratio 0
+assert_contains "$ERR" "dialing.power_ratio"
 echo "PASS config_campaigns"

@@ -24,6 +24,15 @@ assert_exit 2 carillon-server --config "$work/bad.conf"
 assert_contains "$ERR" "$work/bad.conf:$line"
 assert_contains "$ERR" "scrypt_log_n"
 
+# pause reasons: words, each once
+printf '\n[agents]\npause_reasons = break, Coffee Break\n' | cat "$conf" - > "$work/pause.conf"
+assert_exit 2 carillon-server --config "$work/pause.conf"
+assert_contains "$ERR" "pause_reasons"
+assert_contains "$ERR" "got 'Coffee Break'"
+printf '\n[agents]\npause_reasons = break, lunch, break\n' | cat "$conf" - > "$work/pause2.conf"
+assert_exit 2 carillon-server --config "$work/pause2.conf"
+assert_contains "$ERR" "'break' is listed twice"
+
 # bad listen address, missing file
 sed 's/^listen *=.*/listen = nowhere/' "$conf" > "$work/listen.conf"
 assert_exit 2 carillon-server --config "$work/listen.conf"
