@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api/server.h"
@@ -12,6 +13,7 @@
 #include "carillon/cfg.h"
 #include "carillon/daemon.h"
 #include "carillon/log.h"
+#include "store/compliance_store.h"
 
 static void usage(FILE *f)
 {
@@ -40,11 +42,35 @@ static void on_swept(void *arg, int err)
         cr_log_warn("session_sweep_failed", "error=%s", cr_log_q(strerror(-err)));
 }
 
+static void on_holidays(void *arg, const struct cr_pg_result *r)
+{
+    (void)arg;
+    if (r->status)
+        cr_log_warn("holidays_fill_failed", "error=%s", cr_log_q(r->message ? r->message : "-"));
+    else if (atoi(PQcmdTuples(r->res[0])) > 0)
+        cr_log_info("holidays_filled", "profile=FR added=%s", PQcmdTuples(r->res[0]));
+}
+
+/* The public holidays the claims join on (compliance profiles), this year and the next two:
+ * refilled each sweep, so a server running across New Year has the new year's days. */
+static void fill_holidays(struct app *app)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    int year = tm.tm_year + 1900;
+    if (store_holidays_fill(app->srv.pg, COMPLIANCE_FR, year, year + 2, on_holidays, app) != 0)
+        cr_log_warn("holidays_fill_failed", "error=queue");
+}
+
 static void on_sweep(uv_timer_t *t)
 {
     struct app *app = t->data;
-    if (app->srv.pg && store_session_expire(app->srv.pg, on_swept, app) != 0)
+    if (!app->srv.pg)
+        return;
+    if (store_session_expire(app->srv.pg, on_swept, app) != 0)
         cr_log_warn("session_sweep_failed", "error=queue");
+    fill_holidays(app);
 }
 
 static void app_fail(struct app *app, int code)

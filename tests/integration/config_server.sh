@@ -9,6 +9,12 @@ log="$CARILLON_STACK_DIR/server.log"
 work=$(mktemp -d)
 trap_add "rm -rf '$work'"
 
+# the public holidays the compliance profiles need are filled at start: this year and the next two
+wait_for_log "$log" 'holidays_filled profile=FR added=[0-9]+' 20
+year=$(date -u +%Y)
+assert_eq "Bastille Day" "$(psql -Atc "select name from public_holidays where profile = 'FR' and region = '' and day = '$year-07-14'")"
+assert_eq 1 "$(psql -Atc "select count(*) from public_holidays where profile = 'FR' and region = '' and day = '$((year + 2))-12-25'")"
+
 # unknown key: exit 2, names file, line and key
 { cat "$conf"; printf '[server]\nlisten_backlog = 12\n'; } > "$work/unknown.conf"
 line=$(grep -n listen_backlog "$work/unknown.conf" | cut -d: -f1)
