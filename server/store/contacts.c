@@ -146,6 +146,27 @@ int store_saved_filters(struct cr_pg *pg, int64_t user_id, cr_pg_cb cb, void *ar
                        1, p, cb, arg);
 }
 
+/* One statement of a batch: its text and the slice of the batch's parameters it takes. */
+struct stmt {
+    const char *sql;
+    int first, n;
+};
+
+/* Sends the statements as one batch (one transaction) over params; cb gets their results. */
+static int send_stmts(struct cr_pg *pg, const struct stmt *st, size_t nst,
+                      const char *const *params, cr_pg_cb cb, void *arg)
+{
+    struct cr_pg_batch *b = cr_pg_batch_new(pg);
+    int rc = b ? 0 : -ENOMEM;
+    for (size_t i = 0; !rc && i < nst; i++)
+        rc = cr_pg_batch_add(b, st[i].sql, st[i].n, params + st[i].first);
+    if (!rc)
+        return cr_pg_batch_send(b, cb, arg);
+    if (b)
+        cr_pg_batch_discard(b);
+    return rc;
+}
+
 /* --- listing pages ------------------------------------------------------------------------ */
 
 bool store_contact_column_sql(struct cr_strbuf *b, const char *name,
@@ -226,14 +247,8 @@ int store_contact_page(struct cr_pg *pg, const struct store_contact_page *q, cr_
         params[0] = q->campaign;
         for (int i = 0; q->filter && i < q->filter->nparams; i++)
             params[np++] = q->filter->params[i];
-        struct cr_pg_batch *b = cr_pg_batch_new(pg);
-        rc = b ? cr_pg_batch_add(b, cr_strbuf_text(&rows), np, params) : -ENOMEM;
-        if (!rc)
-            rc = cr_pg_batch_add(b, cr_strbuf_text(&count), np, params);
-        if (!rc)
-            rc = cr_pg_batch_send(b, cb, arg);
-        else if (b)
-            cr_pg_batch_discard(b);
+        const struct stmt st[] = {{cr_strbuf_text(&rows), 0, np}, {cr_strbuf_text(&count), 0, np}};
+        rc = send_stmts(pg, st, 2, params, cb, arg);
     }
     cr_strbuf_free(&sel);
     cr_strbuf_free(&where);
@@ -249,27 +264,18 @@ int store_blacklist_add(struct cr_pg *pg, const char *campaign, const char *numb
 {
     char uid[24];
     const char *p[] = {campaign, numbers_array, reason, id_text(uid, actor_id)};
-    struct cr_pg_batch *b = cr_pg_batch_new(pg);
-    int rc = b ? 0 : -ENOMEM;
     /* Campaign blacklists name their campaign; the global one has none. */
-    if (!rc)
-        rc = cr_pg_batch_add(b,
-                             "INSERT INTO blacklist (campaign_id, number, reason, added_by) "
-                             "SELECT (SELECT id FROM campaigns WHERE name = nullif($1, '')), x, "
-                             "$3, $4::bigint FROM unnest($2::text[]) x ON CONFLICT DO NOTHING",
-                             4, p);
-    if (!rc)
-        rc = cr_pg_batch_add(b,
-                             "UPDATE addresses a SET state = 'blocked' FROM contacts c WHERE "
-                             "c.id = a.contact_id AND a.number = ANY($2::text[]) AND a.state <> "
-                             "'blocked' AND ($1 = '' OR c.campaign_id = (SELECT id FROM "
-                             "campaigns WHERE name = $1)) AND $3 = $3 AND $4 = $4",
-                             4, p);
-    if (!rc)
-        rc = cr_pg_batch_send(b, cb, arg);
-    else if (b)
-        cr_pg_batch_discard(b);
-    return rc;
+    static const struct stmt st[] = {
+        {"INSERT INTO blacklist (campaign_id, number, reason, added_by) SELECT (SELECT id FROM "
+         "campaigns WHERE name = nullif($1, '')), x, $3, $4::bigint FROM unnest($2::text[]) x ON "
+         "CONFLICT DO NOTHING",
+         0, 4},
+        {"UPDATE addresses a SET state = 'blocked' FROM contacts c WHERE c.id = a.contact_id AND "
+         "a.number = ANY($2::text[]) AND a.state <> 'blocked' AND ($1 = '' OR c.campaign_id = "
+         "(SELECT id FROM campaigns WHERE name = $1)) AND $3 = $3 AND $4 = $4",
+         0, 4},
+    };
+    return send_stmts(pg, st, 2, p, cb, arg);
 }
 
 int store_blacklist_remove(struct cr_pg *pg, const char *campaign, const char *numbers_array,
@@ -277,36 +283,23 @@ int store_blacklist_remove(struct cr_pg *pg, const char *campaign, const char *n
 {
     char uid[24];
     const char *p[] = {campaign, numbers_array, reason, id_text(uid, actor_id)};
-    struct cr_pg_batch *b = cr_pg_batch_new(pg);
-    int rc = b ? 0 : -ENOMEM;
     /* Each number leaves an audit row with who, when and why; numbers no list blocks any more
      * are dialable again (waiting; the engine schedules them). */
-    if (!rc)
-        rc = cr_pg_batch_add(b,
-                             "DELETE FROM blacklist WHERE number = ANY($2::text[]) AND "
-                             "campaign_id IS NOT DISTINCT FROM (SELECT id FROM campaigns WHERE "
-                             "name = nullif($1, ''))",
-                             2, p);
-    if (!rc)
-        rc = cr_pg_batch_add(b,
-                             "INSERT INTO audit_log (actor_id, action, subject, detail) "
-                             "SELECT $4::bigint, 'blacklist.remove', x, jsonb_build_object("
-                             "'campaign', nullif($1::text, ''), 'reason', $3::text) FROM "
-                             "unnest($2::text[]) x",
-                             4, p);
-    if (!rc)
-        rc = cr_pg_batch_add(b,
-                             "UPDATE addresses a SET state = 'waiting' FROM contacts c "
-                             "WHERE c.id = a.contact_id AND a.state = 'blocked' AND a.number "
-                             "= ANY($1::text[]) AND NOT EXISTS (SELECT 1 FROM blacklist b "
-                             "WHERE b.number = a.number AND (b.campaign_id IS NULL OR "
-                             "b.campaign_id = c.campaign_id))",
-                             1, p + 1);
-    if (!rc)
-        rc = cr_pg_batch_send(b, cb, arg);
-    else if (b)
-        cr_pg_batch_discard(b);
-    return rc;
+    static const struct stmt st[] = {
+        {"DELETE FROM blacklist WHERE number = ANY($2::text[]) AND campaign_id IS NOT DISTINCT "
+         "FROM (SELECT id FROM campaigns WHERE name = nullif($1, ''))",
+         0, 2},
+        {"INSERT INTO audit_log (actor_id, action, subject, detail) SELECT $4::bigint, "
+         "'blacklist.remove', x, jsonb_build_object('campaign', nullif($1::text, ''), 'reason', "
+         "$3::text) FROM unnest($2::text[]) x",
+         0, 4},
+        {"UPDATE addresses a SET state = 'waiting' FROM contacts c WHERE c.id = a.contact_id AND "
+         "a.state = 'blocked' AND a.number = ANY($1::text[]) AND NOT EXISTS (SELECT 1 FROM "
+         "blacklist b WHERE b.number = a.number AND (b.campaign_id IS NULL OR b.campaign_id = "
+         "c.campaign_id))",
+         1, 1},
+    };
+    return send_stmts(pg, st, 3, p, cb, arg);
 }
 
 /* --- bulk operations ---------------------------------------------------------------------- */
@@ -382,36 +375,24 @@ int store_list_set(struct cr_pg *pg, const char *campaign, const char *list, con
                    const char *caller_id, cr_pg_cb cb, void *arg)
 {
     const char *p[] = {campaign, list, state, caller_id};
-    struct cr_pg_batch *b = cr_pg_batch_new(pg);
-    int rc = b ? 0 : -ENOMEM;
     /* $1 campaign, $2 list, $3 state or '', $4 caller id or '' ('-' clears) */
 #define LIST_ID                                                                                    \
     "(SELECT l.id FROM lists l JOIN campaigns c ON c.id = l.campaign_id WHERE c.name = $1 AND "    \
     "l.name = $2)"
-    if (!rc)
-        rc = cr_pg_batch_add(b, "SELECT EXISTS " LIST_ID " AND $3 = $3 AND $4 = $4", 4, p);
-    if (!rc)
-        rc = cr_pg_batch_add(b,
-                             "UPDATE lists SET state = CASE WHEN $3 = '' THEN state ELSE $3 END, "
-                             "caller_id = CASE WHEN $4 = '' THEN caller_id WHEN $4 = '-' THEN '' "
-                             "ELSE $4 END WHERE id = " LIST_ID,
-                             4, p);
-    if (!rc)
-        rc = cr_pg_batch_add(b,
-                             "UPDATE contacts SET state = CASE $3 WHEN 'stopped' THEN "
-                             "'list_stopped' WHEN 'suspended' THEN 'list_suspended' ELSE "
-                             "'waiting' END, updated_at = now() WHERE list_id = " LIST_ID
-                             " AND $3 <> '' AND $4 = $4 AND ((state = 'waiting' AND $3 <> "
-                             "'active') OR (state IN ('list_stopped', 'list_suspended') AND "
-                             "state <> CASE $3 WHEN 'stopped' THEN 'list_stopped' WHEN "
-                             "'suspended' THEN 'list_suspended' ELSE '' END))",
-                             4, p);
+    static const struct stmt st[] = {
+        {"SELECT EXISTS " LIST_ID " AND $3 = $3 AND $4 = $4", 0, 4},
+        {"UPDATE lists SET state = CASE WHEN $3 = '' THEN state ELSE $3 END, caller_id = CASE "
+         "WHEN $4 = '' THEN caller_id WHEN $4 = '-' THEN '' ELSE $4 END WHERE id = " LIST_ID,
+         0, 4},
+        {"UPDATE contacts SET state = CASE $3 WHEN 'stopped' THEN 'list_stopped' WHEN "
+         "'suspended' THEN 'list_suspended' ELSE 'waiting' END, updated_at = now() WHERE "
+         "list_id = " LIST_ID " AND $3 <> '' AND $4 = $4 AND ((state = 'waiting' AND $3 <> "
+         "'active') OR (state IN ('list_stopped', 'list_suspended') AND state <> CASE $3 WHEN "
+         "'stopped' THEN 'list_stopped' WHEN 'suspended' THEN 'list_suspended' ELSE '' END))",
+         0, 4},
+    };
 #undef LIST_ID
-    if (!rc)
-        rc = cr_pg_batch_send(b, cb, arg);
-    else if (b)
-        cr_pg_batch_discard(b);
-    return rc;
+    return send_stmts(pg, st, 3, p, cb, arg);
 }
 
 int store_lists(struct cr_pg *pg, const char *campaign, cr_pg_cb cb, void *arg)
