@@ -147,7 +147,7 @@ static bool send_chunk(struct export *ex, const struct store_export_rows *r, siz
     env.body_case = CARILLON__V1__ENVELOPE__BODY_EXPORT_CHUNK;
     env.export_chunk = &chunk;
     struct client *c = ex->c;
-    client_reply(c, ex->rid, &env);
+    client_reply_part(c, ex->rid, &env); /* the stream's last answer is ExportEnd or an error */
     if (c->export != ex)
         return false; /* the connection closed under the write (export_client_closed) */
     ex->rows += n;
@@ -393,7 +393,8 @@ void export_handle_begin(struct request *req)
 /* The client took a chunk: one more may go. No answer (the chunks are the answer). */
 void export_handle_next(struct request *req)
 {
-    struct client *c = req->c; /* the connection's, alive: routes without a campaign run at once */
+    struct client *c = req->c;  /* the connection's, alive: routes without a campaign run at once */
+    client_handled(c, req->id); /* flow control: never answered, so not left in flight */
     request_free(req);
     struct export *ex = c->export;
     /* Late ones (the export ended or failed while they were on the way) are dropped: an answer

@@ -31,9 +31,26 @@ void client_unref(struct client *c)
     free(c);
 }
 
+static void reply_send(struct client *c, uint64_t request_id, Carillon__V1__Envelope *env);
+
 void client_reply(struct client *c, uint64_t request_id, Carillon__V1__Envelope *env)
 {
     limits_replied(c, request_id);
+    reply_send(c, request_id, env);
+}
+
+void client_reply_part(struct client *c, uint64_t request_id, Carillon__V1__Envelope *env)
+{
+    reply_send(c, request_id, env);
+}
+
+void client_handled(struct client *c, uint64_t request_id)
+{
+    limits_replied(c, request_id);
+}
+
+static void reply_send(struct client *c, uint64_t request_id, Carillon__V1__Envelope *env)
+{
     if (!c->conn)
         return;
     env->request_id = request_id;

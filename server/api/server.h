@@ -125,6 +125,12 @@ void client_reply(struct client *c, uint64_t request_id, Carillon__V1__Envelope 
 void client_error(struct client *c, uint64_t request_id, int code, const char *field,
                   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 void client_ok(struct client *c, uint64_t request_id);
+/* One answer of several to one request (a stream's chunks): the request stays in flight until
+ * its last answer goes with client_reply or client_error. */
+void client_reply_part(struct client *c, uint64_t request_id, Carillon__V1__Envelope *env);
+/* A request that is answered by nothing (a stream's flow control, ExportNext) is done: it no
+ * longer counts against max_requests_in_flight. */
+void client_handled(struct client *c, uint64_t request_id);
 
 struct request;
 /* Handlers of the request routes (request.h): run once the route's right is checked; they own

@@ -161,3 +161,16 @@ until [ "$(in_tx)" = 0 ]; do
     [ $((SECONDS - start)) -lt 10 ] || fail "a backend is still in a transaction: $(psql -Atc 'select state, query from pg_stat_activity')"
     sleep 0.05
 done
+
+# A long export with a tight bound on requests in flight: its chunks (one request's answers) and
+# ExportNext (answered by nothing) must not leave requests counted in flight, or the server
+# stops reading the client and the stream stalls until the idle timeout.
+printf '\n[limits]\nmax_requests_in_flight = 2\n' >>"$CARILLON_STACK_DIR/server.conf"
+reload
+psql -qc "update contacts set company = repeat('x', 2000) where last_name like 'Lefèvre%'"
+assert_exit 0 marc contact export --campaign "$F" -o "$d/long.csv"
+assert_contains "$OUT" "1200 contacts exported"
+[ "$(grep -c 'export_done.*chunks=' "$CARILLON_STACK_DIR/server.log")" -gt 0 ] || fail "no export_done"
+chunks=$(grep 'export_done' "$CARILLON_STACK_DIR/server.log" | tail -1 | sed 's/.*chunks=\([0-9]*\).*/\1/')
+[ "$chunks" -ge 8 ] || fail "the long export took $chunks chunks, expected at least 8"
+assert_eq 0 "$(grep -c 'DEADLINE_EXCEEDED\|idle' <<<"$OUT$ERR")"

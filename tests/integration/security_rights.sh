@@ -111,6 +111,11 @@ probe_as() {
         tail -n +3 | grep -v "^closed"
 }
 
+# Logout, a session route every person may use, ends the session on that connection.
+out=$(probe_as vera viewer-pass-1 send logout send whoami)
+assert_contains "$(sed -n 1p <<<"$out")" "reply body=ok"
+assert_contains "$(sed -n 2p <<<"$out")" "UNAUTHENTICATED"
+
 # Without the export right: one page of at most 100 rows, inside the first 1,000 contacts.
 out=$(probe_as vera viewer-pass-1 send contact_list "campaign=$F" limit=1000 \
     send contact_list "campaign=$F" limit=100 offset=950 \
