@@ -676,7 +676,7 @@ static void send_campaign(struct creq *r, const Carillon__V1__Campaign *c, bool 
     Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
     env.body_case = CARILLON__V1__ENVELOPE__BODY_CAMPAIGN_REPLY;
     env.campaign_reply = &rep;
-    client_reply(r->c, r->rid, &env);
+    request_reply(r->req, &env);
 }
 
 static void on_reread(void *arg, int err, const Carillon__V1__Campaign *c)
@@ -873,7 +873,7 @@ static void on_list(void *arg, int err, const Carillon__V1__CampaignListReply *r
         Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
         env.body_case = CARILLON__V1__ENVELOPE__BODY_CAMPAIGN_LIST_REPLY;
         env.campaign_list_reply = (Carillon__V1__CampaignListReply *)rep;
-        client_reply(r->c, r->rid, &env);
+        request_reply(r->req, &env);
     }
     creq_free(r);
 }
@@ -920,7 +920,7 @@ static void on_state_set(void *arg, int err, int created)
     } else {
         cr_log_info("campaign_state", "by=%s campaign=%s state=%s", cr_log_q(r->c->user.login),
                     cr_log_q(r->name), r->target_state);
-        client_ok(r->c, r->rid);
+        request_ok(r->req);
     }
     creq_free(r);
 }
@@ -932,7 +932,7 @@ static void on_readiness(void *arg, int err, const struct campaign_readiness *rd
     if (err) {
         db_error(r, err);
     } else if (strcmp(rd->state, to) == 0) {
-        client_ok(r->c, r->rid);
+        request_ok(r->req);
     } else if (!move_allowed(rd->state, to)) {
         client_error(r->c, r->rid, CARILLON__V1__CODE__CODE_FAILED_PRECONDITION, "state",
                      "campaign '%s' cannot go from %s to %s", r->name, rd->state, to);
@@ -1001,7 +1001,7 @@ static void on_deleted(void *arg, int err, int created)
     } else {
         cr_log_info("campaign_deleted", "by=%s campaign=%s", cr_log_q(r->c->user.login),
                     cr_log_q(r->name));
-        client_ok(r->c, r->rid);
+        request_ok(r->req);
     }
     creq_free(r);
 }
@@ -1041,7 +1041,7 @@ static void on_duplicated(void *arg, int err, int created)
     } else {
         cr_log_info("campaign_duplicated", "by=%s campaign=%s copy=%s", cr_log_q(r->c->user.login),
                     cr_log_q(r->name), cr_log_q(r->env->campaign_duplicate->new_name));
-        client_ok(r->c, r->rid);
+        request_ok(r->req);
     }
     creq_free(r);
 }
@@ -1084,7 +1084,7 @@ static void on_granted(void *arg, int err, int created)
         cr_log_info("campaign_grant", "by=%s campaign=%s user=%s view=%d edit=%d export=%d",
                     cr_log_q(r->c->user.login), cr_log_q(g->campaign), cr_log_q(g->login), g->view,
                     g->edit, g->export);
-        client_ok(r->c, r->rid);
+        request_ok(r->req);
     }
     creq_free(r);
 }
@@ -1155,7 +1155,7 @@ static void on_rights(void *arg, int err, const Carillon__V1__CampaignRights *ri
         Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
         env.body_case = CARILLON__V1__ENVELOPE__BODY_CAMPAIGN_RIGHTS;
         env.campaign_rights = (Carillon__V1__CampaignRights *)rights;
-        client_reply(r->c, r->rid, &env);
+        request_reply(r->req, &env);
     }
     creq_free(r);
 }

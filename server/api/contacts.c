@@ -244,7 +244,7 @@ static void on_created(void *arg, const struct cr_pg_result *res)
     Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
     env.body_case = CARILLON__V1__ENVELOPE__BODY_CONTACT_CREATED;
     env.contact_created = &out;
-    client_reply(r->c, r->rid, &env);
+    request_reply(r->req, &env);
     kreq_free(r);
 }
 
@@ -407,7 +407,7 @@ static void on_listed(void *arg, const struct cr_pg_result *res)
     Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
     env.body_case = CARILLON__V1__ENVELOPE__BODY_CONTACT_LIST_REPLY;
     env.contact_list_reply = &out;
-    client_reply(r->c, r->rid, &env);
+    request_reply(r->req, &env);
     free(rowv);
     free(rowp);
     free(vals);
@@ -547,7 +547,7 @@ static void on_blacklisted(void *arg, const struct cr_pg_result *res)
     Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
     env.body_case = CARILLON__V1__ENVELOPE__BODY_BLACKLIST_REPLY;
     env.blacklist_reply = &out;
-    client_reply(r->c, r->rid, &env);
+    request_reply(r->req, &env);
     kreq_free(r);
 }
 
@@ -618,7 +618,7 @@ static void on_updated(void *arg, const struct cr_pg_result *res)
     Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
     env.body_case = CARILLON__V1__ENVELOPE__BODY_CONTACT_UPDATE_REPLY;
     env.contact_update_reply = &out;
-    client_reply(r->c, r->rid, &env);
+    request_reply(r->req, &env);
     kreq_free(r);
 }
 
@@ -733,7 +733,7 @@ static void on_list_set(void *arg, const struct cr_pg_result *res)
     cr_log_info("list_set", "by=%s campaign=%s list=%s state=%s", cr_log_q(r->c->user.login),
                 cr_log_q(r->env->list_set->campaign), cr_log_q(r->env->list_set->list),
                 r->env->list_set->state[0] ? r->env->list_set->state : "-");
-    client_ok(r->c, r->rid);
+    request_ok(r->req);
     kreq_free(r);
 }
 
@@ -805,7 +805,7 @@ static void on_lists(void *arg, const struct cr_pg_result *res)
     Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
     env.body_case = CARILLON__V1__ENVELOPE__BODY_LISTS_REPLY;
     env.lists_reply = &out;
-    client_reply(r->c, r->rid, &env);
+    request_reply(r->req, &env);
     free(v);
     free(pv);
     kreq_free(r);
@@ -839,7 +839,7 @@ static void on_filter_saved(void *arg, const struct cr_pg_result *res)
     if (!r->env->filter_save->expression[0] && atoi(PQcmdTuples(res->res[0])) == 0)
         return kfail(r, CARILLON__V1__CODE__CODE_NOT_FOUND, "name", "no saved filter '%s'",
                      r->env->filter_save->name);
-    client_ok(r->c, r->rid);
+    request_ok(r->req);
     kreq_free(r);
 }
 
@@ -892,7 +892,7 @@ static void on_filters(void *arg, const struct cr_pg_result *res)
     Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
     env.body_case = CARILLON__V1__ENVELOPE__BODY_FILTERS_REPLY;
     env.filters_reply = &out;
-    client_reply(r->c, r->rid, &env);
+    request_reply(r->req, &env);
     free(v);
     free(pv);
     kreq_free(r);
@@ -933,7 +933,7 @@ static void on_modified(void *arg, const struct cr_pg_result *res)
         return kfail(r, CARILLON__V1__CODE__CODE_NOT_FOUND, "agent", "no such agent");
     cr_log_info("contact_modified", "by=%s contact=%lld", cr_log_q(r->c->user.login),
                 (long long)r->env->contact_modify->id);
-    client_ok(r->c, r->rid);
+    request_ok(r->req);
     kreq_free(r);
 }
 

@@ -28,8 +28,6 @@ const char *right_name(enum right r);
 
 /* Without the export right, a contact listing returns at most this many rows per request and
  * stops at this many contacts of a campaign (README, "Rights"). */
-#define CR_XSTR(x)            #x
-#define CR_STR(x)             CR_XSTR(x)
 #define REQUEST_VIEW_PAGE_MAX 100
 #define REQUEST_VIEW_ROWS_MAX 1000
 
