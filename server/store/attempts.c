@@ -1,0 +1,379 @@
+/* SQL of the campaign engine (attempts_store.h): each call is one statement running one of
+ * migration 012's functions, so one transaction; call events go several to a batch. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "carillon/log.h"
+#include "store/attempts_store.h"
+#include "store/contacts_store.h"
+
+void store_ts(int64_t ms, char *out, size_t len)
+{
+    time_t s = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    snprintf(out, len, "%04d-%02d-%02d %02d:%02d:%02d.%03d+00", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+}
+
+/* Unix milliseconds from a column holding extract(epoch ...) * 1000, or 0 for NULL. */
+static int64_t ms_of(const PGresult *res, int row, int col)
+{
+    if (PQgetisnull(res, row, col))
+        return 0;
+    return (int64_t)strtod(PQgetvalue(res, row, col), NULL);
+}
+
+static int64_t int_of(const PGresult *res, int row, int col)
+{
+    return PQgetisnull(res, row, col) ? 0 : strtoll(PQgetvalue(res, row, col), NULL, 10);
+}
+
+static int result_err(const struct cr_pg_result *r, const char *op)
+{
+    if (r->status == 0)
+        return 0;
+    if (r->status == -EIO && r->sqlstate && strcmp(r->sqlstate, "22023") == 0)
+        return -EINVAL;
+    if (r->status == -EIO)
+        cr_log_error("store_error", "op=%s sqlstate=%s message=%s", op,
+                     r->sqlstate ? r->sqlstate : "-", cr_log_q(r->message));
+    return r->status == -EIO ? -EIO : r->status;
+}
+
+struct call {
+    void *cb;
+    void *arg;
+};
+
+static struct call *call_new(void *cb, void *arg)
+{
+    struct call *c = malloc(sizeof *c);
+    if (c) {
+        c->cb = cb;
+        c->arg = arg;
+    }
+    return c;
+}
+
+/* "{1,2,3}" for n integers (caller frees). */
+static char *int_array(const int64_t *v, size_t n)
+{
+    char *s = malloc(n * 21 + 3);
+    if (!s)
+        return NULL;
+    size_t at = 0;
+    s[at++] = '{';
+    for (size_t i = 0; i < n; i++)
+        at += (size_t)sprintf(s + at, "%s%" PRId64, i ? "," : "", v[i]);
+    s[at++] = '}';
+    s[at] = '\0';
+    return s;
+}
+
+/* --- claim --------------------------------------------------------------------------------- */
+
+static void on_claimed(void *arg, const struct cr_pg_result *r)
+{
+    struct call *c = arg;
+    store_claim_cb cb = (store_claim_cb)c->cb;
+    int err = result_err(r, "claim");
+    int n = err ? 0 : PQntuples(r->res[0]);
+    struct store_claimed *rows = n ? calloc((size_t)n, sizeof *rows) : NULL;
+    if (n && !rows)
+        err = -ENOMEM; /* the claimed contacts stay running; the grace sweep gives them back */
+    for (int i = 0; rows && i < n; i++) {
+        const PGresult *res = r->res[0];
+        rows[i].attempt_id = int_of(res, i, 0);
+        rows[i].contact_id = int_of(res, i, 1);
+        snprintf(rows[i].number, sizeof rows[i].number, "%s", PQgetvalue(res, i, 2));
+        rows[i].agent_id = int_of(res, i, 3);
+        rows[i].not_after_ms = ms_of(res, i, 4);
+        rows[i].callback = PQgetvalue(res, i, 5)[0] == 't';
+    }
+    cb(c->arg, err, rows, err ? 0 : n);
+    free(rows);
+    free(c);
+}
+
+int store_claim(struct cr_pg *pg, const struct store_claim_req *q, store_claim_cb cb, void *arg)
+{
+    static const char *const profiles[] = {"", "FR", "US", "UK"};
+    int64_t day[64], start[64], end[64];
+    size_t nwin = q->nwin < 64 ? q->nwin : 64;
+    for (size_t i = 0; i < nwin; i++) {
+        day[i] = q->win[i].weekday;
+        start[i] = q->win[i].start_min;
+        end[i] = q->win[i].end_min;
+    }
+    char campaign[24], n[16], for_agent[24], now[40], slot_end[40];
+    snprintf(campaign, sizeof campaign, "%" PRId64, q->campaign_id);
+    snprintf(n, sizeof n, "%d", q->n);
+    snprintf(for_agent, sizeof for_agent, "%" PRId64, q->for_agent);
+    store_ts(q->now_ms, now, sizeof now);
+    if (q->slot_end_ms)
+        store_ts(q->slot_end_ms, slot_end, sizeof slot_end);
+    char *days = int_array(day, nwin), *starts = int_array(start, nwin),
+         *ends = int_array(end, nwin), *ready = int_array(q->ready, q->nready);
+    struct call *c = call_new((void *)cb, arg);
+    int rc = -ENOMEM;
+    if (days && starts && ends && ready && c) {
+        const char *p[] = {campaign,
+                           n,
+                           now,
+                           days,
+                           starts,
+                           ends,
+                           (unsigned)q->profile < 4 ? profiles[q->profile] : "",
+                           ready,
+                           q->for_agent ? for_agent : NULL,
+                           q->agent_first ? "t" : "f",
+                           q->slot_end_ms ? slot_end : NULL,
+                           q->node ? q->node : ""};
+        rc = cr_pg_query(pg,
+                         "SELECT attempt_id, contact_id, number, agent_id, "
+                         "extract(epoch FROM not_after) * 1000, callback FROM carillon_claim("
+                         "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                         12, p, on_claimed, c);
+    }
+    if (rc)
+        free(c);
+    free(days);
+    free(starts);
+    free(ends);
+    free(ready);
+    return rc;
+}
+
+/* --- call events ----------------------------------------------------------------------------- */
+
+static void on_events(void *arg, const struct cr_pg_result *r)
+{
+    struct call *c = arg;
+    store_events_cb cb = (store_events_cb)c->cb;
+    int err = result_err(r, "call_event");
+    const char *results[STORE_EVENTS_MAX];
+    int n = err ? 0 : r->nres;
+    for (int i = 0; i < n && i < STORE_EVENTS_MAX; i++)
+        results[i] = PQgetvalue(r->res[i], 0, 0);
+    cb(c->arg, err, results, n);
+    free(c);
+}
+
+static void us_ts(int64_t us, char *out, size_t len)
+{
+    store_ts(us / 1000, out, len);
+}
+
+int store_call_events(struct cr_pg *pg, const struct store_call_event *ev, int n,
+                      store_events_cb cb, void *arg)
+{
+    if (n <= 0 || n > STORE_EVENTS_MAX)
+        return -EINVAL;
+    struct cr_pg_batch *b = cr_pg_batch_new(pg);
+    if (!b)
+        return -ENOMEM;
+    for (int i = 0; i < n; i++) {
+        const struct store_call_event *e = &ev[i];
+        char boot[24], seq[24], attempt[24], now[40], status[16], sent[40], ringing[40],
+            answered[40], ended[40], ring[16], talk[16];
+        snprintf(boot, sizeof boot, "%" PRId64, (int64_t)e->boot_id);
+        snprintf(seq, sizeof seq, "%" PRIu64, e->seq);
+        snprintf(attempt, sizeof attempt, "%" PRId64, e->attempt_id);
+        store_ts(e->now_ms, now, sizeof now);
+        snprintf(status, sizeof status, "%u", e->sip_status);
+        us_ts(e->sent_at_us, sent, sizeof sent);
+        us_ts(e->ringing_at_us, ringing, sizeof ringing);
+        us_ts(e->answered_at_us, answered, sizeof answered);
+        us_ts(e->ended_at_us, ended, sizeof ended);
+        snprintf(ring, sizeof ring, "%d", e->ring_ms);
+        snprintf(talk, sizeof talk, "%d", e->talk_ms);
+        const char *p[] = {boot,
+                           seq,
+                           e->node ? e->node : "",
+                           attempt,
+                           e->state,
+                           e->outcome ? e->outcome : "",
+                           now,
+                           e->call_id ? e->call_id : "",
+                           status,
+                           e->hung_up_by ? e->hung_up_by : "",
+                           e->sent_at_us ? sent : NULL,
+                           e->ringing_at_us ? ringing : NULL,
+                           e->answered_at_us ? answered : NULL,
+                           e->ended_at_us ? ended : NULL,
+                           e->ring_ms >= 0 ? ring : NULL,
+                           e->talk_ms >= 0 ? talk : NULL,
+                           e->detail ? e->detail : ""};
+        int rc = cr_pg_batch_add(b,
+                                 "SELECT carillon_call_event($1, $2, $3, $4, $5, $6, $7, $8, $9, "
+                                 "$10, $11, $12, $13, $14, $15, $16, $17)",
+                                 17, p);
+        if (rc) {
+            cr_pg_batch_discard(b);
+            return rc;
+        }
+    }
+    struct call *c = call_new((void *)cb, arg);
+    if (!c) {
+        cr_pg_batch_discard(b);
+        return -ENOMEM;
+    }
+    int rc = cr_pg_batch_send(b, on_events, c);
+    if (rc)
+        free(c);
+    return rc;
+}
+
+/* --- close, qualify, bridge ------------------------------------------------------------------ */
+
+static void on_state(void *arg, const struct cr_pg_result *r)
+{
+    struct call *c = arg;
+    store_state_cb cb = (store_state_cb)c->cb;
+    int err = result_err(r, "attempt");
+    cb(c->arg, err, err ? "" : PQgetvalue(r->res[0], 0, 0),
+       err == -EINVAL && r->message ? r->message : "");
+    free(c);
+}
+
+static int state_query(struct cr_pg *pg, const char *sql, int np, const char *const *p,
+                       store_state_cb cb, void *arg)
+{
+    struct call *c = call_new((void *)cb, arg);
+    if (!c)
+        return -ENOMEM;
+    int rc = cr_pg_query(pg, sql, np, p, on_state, c);
+    if (rc)
+        free(c);
+    return rc;
+}
+
+int store_attempt_close(struct cr_pg *pg, int64_t attempt_id, int64_t now_ms, const char *outcome,
+                        bool counted, const char *detail, store_state_cb cb, void *arg)
+{
+    char id[24], now[40];
+    snprintf(id, sizeof id, "%" PRId64, attempt_id);
+    store_ts(now_ms, now, sizeof now);
+    const char *p[] = {id, now, outcome, counted ? "t" : "f", detail ? detail : ""};
+    return state_query(pg, "SELECT carillon_attempt_close($1, $2, $3, $4, $5)", 5, p, cb, arg);
+}
+
+int store_attempt_qualify(struct cr_pg *pg, int64_t attempt_id, int64_t now_ms, const char *code,
+                          int64_t by, int64_t callback_at_ms, bool personal, store_state_cb cb,
+                          void *arg)
+{
+    char id[24], now[40], bys[24], cbat[40];
+    snprintf(id, sizeof id, "%" PRId64, attempt_id);
+    store_ts(now_ms, now, sizeof now);
+    snprintf(bys, sizeof bys, "%" PRId64, by);
+    if (callback_at_ms)
+        store_ts(callback_at_ms, cbat, sizeof cbat);
+    const char *p[] = {
+        id, now, code, by ? bys : NULL, callback_at_ms ? cbat : NULL, personal ? "t" : "f"};
+    return state_query(pg, "SELECT carillon_attempt_qualify($1, $2, $3, $4, $5, $6)", 6, p, cb,
+                       arg);
+}
+
+int store_attempt_bridged(struct cr_pg *pg, int64_t attempt_id, int64_t agent_id, int64_t now_ms,
+                          cr_pg_cb cb, void *arg)
+{
+    char id[24], agent[24], now[40];
+    snprintf(id, sizeof id, "%" PRId64, attempt_id);
+    snprintf(agent, sizeof agent, "%" PRId64, agent_id);
+    store_ts(now_ms, now, sizeof now);
+    const char *p[] = {id, agent, now};
+    return cr_pg_query(pg,
+                       "UPDATE attempts SET agent_id = $2, bridged_at = coalesce(bridged_at, $3) "
+                       "WHERE id = $1 AND closed_at IS NULL",
+                       3, p, cb, arg);
+}
+
+/* --- reconciliation -------------------------------------------------------------------------- */
+
+static void on_ids(void *arg, const struct cr_pg_result *r)
+{
+    struct call *c = arg;
+    store_ids_cb cb = (store_ids_cb)c->cb;
+    int err = result_err(r, "open_attempts");
+    int n = err ? 0 : PQntuples(r->res[0]);
+    int64_t *ids = n ? calloc((size_t)n, sizeof *ids) : NULL;
+    if (n && !ids)
+        err = -ENOMEM;
+    for (int i = 0; ids && i < n; i++)
+        ids[i] = int_of(r->res[0], i, 0);
+    cb(c->arg, err, ids, err ? 0 : n);
+    free(ids);
+    free(c);
+}
+
+int store_open_attempts(struct cr_pg *pg, const char *node, store_ids_cb cb, void *arg)
+{
+    struct call *c = call_new((void *)cb, arg);
+    if (!c)
+        return -ENOMEM;
+    const char *p[] = {node};
+    int rc = cr_pg_query(pg,
+                         "SELECT id FROM attempts WHERE closed_at IS NULL AND dialer_node = $1 "
+                         "ORDER BY id",
+                         1, p, on_ids, c);
+    if (rc)
+        free(c);
+    return rc;
+}
+
+static void on_nodes(void *arg, const struct cr_pg_result *r)
+{
+    struct call *c = arg;
+    store_nodes_cb cb = (store_nodes_cb)c->cb;
+    int err = result_err(r, "open_nodes");
+    int n = err ? 0 : PQntuples(r->res[0]);
+    char **nodes = n ? calloc((size_t)n, sizeof *nodes) : NULL;
+    if (n && !nodes)
+        err = -ENOMEM;
+    for (int i = 0; nodes && i < n; i++)
+        nodes[i] = PQgetvalue(r->res[0], i, 0);
+    cb(c->arg, err, nodes, err ? 0 : n);
+    free(nodes);
+    free(c);
+}
+
+int store_open_nodes(struct cr_pg *pg, store_nodes_cb cb, void *arg)
+{
+    struct call *c = call_new((void *)cb, arg);
+    if (!c)
+        return -ENOMEM;
+    int rc = cr_pg_query(pg, "SELECT DISTINCT dialer_node FROM attempts WHERE closed_at IS NULL", 0,
+                         NULL, on_nodes, c);
+    if (rc)
+        free(c);
+    return rc;
+}
+
+static void on_seq(void *arg, const struct cr_pg_result *r)
+{
+    struct call *c = arg;
+    store_seq_cb cb = (store_seq_cb)c->cb;
+    int err = result_err(r, "last_seq");
+    cb(c->arg, err, err ? 0 : (uint64_t)int_of(r->res[0], 0, 0));
+    free(c);
+}
+
+int store_last_seq(struct cr_pg *pg, uint64_t boot_id, store_seq_cb cb, void *arg)
+{
+    struct call *c = call_new((void *)cb, arg);
+    if (!c)
+        return -ENOMEM;
+    char boot[24];
+    snprintf(boot, sizeof boot, "%" PRId64, (int64_t)boot_id);
+    const char *p[] = {boot};
+    int rc = cr_pg_query(pg, "SELECT coalesce(max(seq), 0) FROM dialer_events WHERE boot_id = $1",
+                         1, p, on_seq, c);
+    if (rc)
+        free(c);
+    return rc;
+}

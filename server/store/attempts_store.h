@@ -1,0 +1,104 @@
+/* SQL of the campaign engine: claims, call events, closes and qualifications of attempts, and
+ * the agents' sessions. The transactions themselves are the functions of migration
+ * 012_engine.sql (carillon_claim, carillon_call_event, carillon_attempt_close,
+ * carillon_attempt_qualify): each is one statement, so one transaction, and this file is their
+ * only caller. Times are unix milliseconds of the engine's clock (engine_now_ms), passed to
+ * PostgreSQL as timestamps so that tests can move the clock. */
+#ifndef CARILLON_ATTEMPTS_STORE_H
+#define CARILLON_ATTEMPTS_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "carillon/pg.h"
+#include "engine/compliance.h"
+
+#define STORE_NUMBER_MAX 24 /* E.164 with its +, and the NUL */
+
+/* One claim: up to n contacts of a campaign (carillon_claim says which may be claimed). */
+struct store_claim_req {
+    int64_t campaign_id;
+    int n;
+    int64_t now_ms;
+    const struct compliance_window *win; /* the profile's windows; nwin 0: no hours limit */
+    size_t nwin;
+    enum compliance_profile profile;
+    const int64_t *ready; /* agents ready for the campaign (assigned contacts) */
+    size_t nready;
+    int64_t for_agent; /* preview: the agent the contact is for; 0: none */
+    bool agent_first;
+    int64_t slot_end_ms; /* end of the schedule slot; 0: none */
+    const char *node;    /* the dialer the calls go to, recorded on the attempts */
+};
+
+struct store_claimed {
+    int64_t attempt_id, contact_id;
+    int64_t agent_id; /* the contact's assigned (or preview) agent, 0 if none */
+    char number[STORE_NUMBER_MAX];
+    int64_t not_after_ms; /* 0: none */
+    bool callback;
+};
+typedef void (*store_claim_cb)(void *arg, int err, const struct store_claimed *rows, int n);
+
+/* err as store.h says; rows live during the callback only. */
+int store_claim(struct cr_pg *pg, const struct store_claim_req *q, store_claim_cb cb, void *arg)
+    __attribute__((warn_unused_result));
+
+/* One dialer CallEvent to store (strings may be empty, times 0 when the step did not happen,
+ * ring_ms/talk_ms -1 when unknown). */
+struct store_call_event {
+    uint64_t boot_id, seq; /* seq 0: not from a dialer's numbered stream (no dedup) */
+    const char *node;
+    int64_t attempt_id;
+    const char *state;   /* ringing, answered, ended */
+    const char *outcome; /* outcome word when ended, else "" */
+    int64_t now_ms;
+    const char *call_id;
+    unsigned sip_status;
+    const char *hung_up_by; /* customer, dialer or "" */
+    int64_t sent_at_us, ringing_at_us, answered_at_us, ended_at_us;
+    int ring_ms, talk_ms;
+    const char *detail;
+};
+/* results[i]: what carillon_call_event said of events[i] (duplicate, unknown, progress, talked,
+ * or the contact's new state). */
+typedef void (*store_events_cb)(void *arg, int err, const char *const *results, int n);
+/* Stores n events in one transaction (all or nothing): acknowledge them to the dialer after
+ * cb. n at most STORE_EVENTS_MAX. */
+#define STORE_EVENTS_MAX 256
+int store_call_events(struct cr_pg *pg, const struct store_call_event *ev, int n,
+                      store_events_cb cb, void *arg) __attribute__((warn_unused_result));
+
+/* What a close or a qualification left: the contact's state, or err (-EINVAL with msg saying
+ * why for a refused qualification). */
+typedef void (*store_state_cb)(void *arg, int err, const char *state, const char *msg);
+/* Closes an attempt without a qualification (lost, expired, skipped, an unqualified talk). */
+int store_attempt_close(struct cr_pg *pg, int64_t attempt_id, int64_t now_ms, const char *outcome,
+                        bool counted, const char *detail, store_state_cb cb, void *arg)
+    __attribute__((warn_unused_result));
+/* callback_at_ms 0: none. */
+int store_attempt_qualify(struct cr_pg *pg, int64_t attempt_id, int64_t now_ms, const char *code,
+                          int64_t by, int64_t callback_at_ms, bool personal, store_state_cb cb,
+                          void *arg) __attribute__((warn_unused_result));
+/* The agent was bridged to (or reserved for) the call at now_ms. */
+int store_attempt_bridged(struct cr_pg *pg, int64_t attempt_id, int64_t agent_id, int64_t now_ms,
+                          cr_pg_cb cb, void *arg) __attribute__((warn_unused_result));
+
+/* Attempts of a dialer node still open (for the grace and the start-up reconciliation). */
+typedef void (*store_ids_cb)(void *arg, int err, const int64_t *ids, int n);
+int store_open_attempts(struct cr_pg *pg, const char *node, store_ids_cb cb, void *arg)
+    __attribute__((warn_unused_result));
+/* Nodes with attempts still open (server start). */
+typedef void (*store_nodes_cb)(void *arg, int err, char *const *nodes, int n);
+int store_open_nodes(struct cr_pg *pg, store_nodes_cb cb, void *arg)
+    __attribute__((warn_unused_result));
+/* The last event seq stored for a dialer boot (DialerResume). */
+typedef void (*store_seq_cb)(void *arg, int err, uint64_t last_seq);
+int store_last_seq(struct cr_pg *pg, uint64_t boot_id, store_seq_cb cb, void *arg)
+    __attribute__((warn_unused_result));
+
+/* "2026-12-05 14:00:00.123+00" for unix milliseconds (out: at least 40 bytes). */
+void store_ts(int64_t ms, char *out, size_t len);
+
+#endif
