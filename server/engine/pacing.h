@@ -85,7 +85,8 @@ struct pacing_state {
     /* the observed abandon rate: one bit per answered call, newest at window_next */
     uint64_t window[PACING_ABANDON_WINDOW / 64];
     unsigned window_next, window_count, window_abandoned;
-    /* feedback: scales the abandon risk the model may take; backs off when observed > target */
+    /* feedback: scales the abandon risk the model may take; down on each abandon, up on each
+     * connected call, balanced at 0.8 x the target */
     double risk_scale;
     uint64_t answered_total, abandoned_total;
 };

@@ -179,8 +179,12 @@ static void test_predictive_safe_start(void **state)
     assert_int_equal(pacing_calls_to_launch(st, &in), 4);
     learn(st, 400, 0);
     assert_true(pacing_has_history(st));
-    /* one answer in four: with history it dials well ahead of the ready agents */
-    assert_true(pacing_calls_to_launch(st, &in) > 8);
+    /* one answer in four: with history it dials ahead of the ready agents, cautiously at
+     * first (the feedback starts low and rises with each answer that found its agent) */
+    unsigned first = pacing_calls_to_launch(st, &in);
+    assert_true(first > 6);
+    learn(st, 3200, 0);
+    assert_true(pacing_calls_to_launch(st, &in) > first);
 }
 
 /* Agents about to finish their wrap-up are capacity within the ring time; agents who have
@@ -237,6 +241,37 @@ static void test_predictive_backs_off_over_target(void **state)
     assert_true(pacing_calls_to_launch(st, &in) > after);
 }
 
+/* The feedback steps on each answered call, not on the window's rate: once a burst of abandons
+ * is over, calls that find their agent raise the risk again at once. Steering from the window
+ * kept pushing down for as long as the burst stayed in it (256 answers, an hour of a small
+ * team), which sank the scale and left the rate far under target. */
+static void test_predictive_feedback_recovers_after_a_burst(void **state)
+{
+    (void)state;
+    struct pacing_state *st = fresh(PACING_PREDICTIVE, 1000);
+    learn(st, 800, 0);
+    for (unsigned i = 0; i < 12; i++)
+        pacing_observe_call_end(st, PACING_ABANDONED, 8000);
+    double after_burst = st->risk_scale;
+    assert_true(pacing_window_abandon_rate(st) > 0.03); /* the window still remembers it */
+    for (unsigned i = 0; i < 40; i++)
+        pacing_observe_call_end(st, PACING_CONNECTED, 8000);
+    assert_true(st->risk_scale > after_burst);
+}
+
+/* At the setpoint (0.8 x target) the steps balance: the scale neither sinks nor climbs. */
+static void test_predictive_feedback_balances_at_setpoint(void **state)
+{
+    (void)state;
+    struct pacing_state *st = fresh(PACING_PREDICTIVE, 1000);
+    learn(st, 800, 0);
+    double before = st->risk_scale;
+    /* 0.8 x 3 % = 2.4 %: 3 abandons in every 125 answers, spread out */
+    for (unsigned i = 0; i < 5000; i++)
+        pacing_observe_call_end(st, i % 125 % 42 == 0 ? PACING_ABANDONED : PACING_CONNECTED, 8000);
+    assert_true(st->risk_scale > before / 1.25 && st->risk_scale < before * 1.25);
+}
+
 /* A team of 3: even after the worst history the pacer keeps one call per ready agent. */
 static void test_predictive_small_team_not_starved(void **state)
 {
@@ -249,9 +284,10 @@ static void test_predictive_small_team_not_starved(void **state)
     in.n_busy = 1;
     assert_true(pacing_calls_to_launch(st, &in) >= 2);
 
-    /* with a clean history, the same team dials ahead of its ready agents */
+    /* with a clean history (long enough for the cautious start to wear off), the same team
+     * dials ahead of its ready agents */
     st = fresh(PACING_PREDICTIVE, 1000);
-    learn(st, 800, 0);
+    learn(st, 4000, 0);
     assert_true(pacing_calls_to_launch(st, &in) > 2);
 }
 
@@ -267,6 +303,8 @@ int main(void)
         cmocka_unit_test(test_predictive_safe_start),
         cmocka_unit_test(test_predictive_looks_ahead_at_agents_freeing_up),
         cmocka_unit_test(test_predictive_backs_off_over_target),
+        cmocka_unit_test(test_predictive_feedback_recovers_after_a_burst),
+        cmocka_unit_test(test_predictive_feedback_balances_at_setpoint),
         cmocka_unit_test(test_predictive_small_team_not_starved),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
