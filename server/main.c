@@ -13,6 +13,7 @@
 #include "carillon/cfg.h"
 #include "carillon/daemon.h"
 #include "carillon/log.h"
+#include "engine/engine.h"
 #include "store/compliance_store.h"
 
 static void usage(FILE *f)
@@ -168,7 +169,7 @@ static void on_migrated(void *arg, int err)
         memset(app->admin_password, 0, sizeof app->admin_password);
         return;
     }
-    if (server_listen(&app->srv) != 0) {
+    if (server_listen(&app->srv) != 0 || engine_start(&app->srv) != 0) {
         app_fail(app, 1);
         return;
     }
@@ -321,6 +322,7 @@ int main(int argc, char **argv)
     cr_log_info("stopped", "exit=%d", app.exit_code);
 done:
     cr_loop_close_all(&loop);
+    engine_free(srv);
     if (srv->tls)
         cr_tls_ctx_free(srv->tls);
     ratelimit_free(&srv->login_limit);

@@ -10,7 +10,7 @@ repo=$(pwd)
 
 san=$repo/build-san
 # shellcheck disable=SC2054 # the comma belongs to the value: address,undefined
-args=(-DCMAKE_BUILD_TYPE=Debug -DCARILLON_SANITIZE=address,undefined -DCARILLON_WERROR=OFF)
+args=(-DCMAKE_BUILD_TYPE=Debug -DCARILLON_SANITIZE=address,undefined -DCARILLON_WERROR=OFF -DCARILLON_TESTING=ON)
 [ -n "${CI:-}" ] && args+=(-DCARILLON_WERROR=ON)
 echo "tests/run.sh: building with ASan+UBSan into $san"
 cmake -S "$repo" -B "$san" "${args[@]}" >/dev/null

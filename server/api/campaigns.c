@@ -945,6 +945,9 @@ static void on_readiness(void *arg, int err, const struct campaign_readiness *rd
     } else if (strcmp(to, "running") == 0 && rd->qualifications == 0) {
         client_error(r->c, r->rid, CARILLON__V1__CODE__CODE_FAILED_PRECONDITION, "qualifications",
                      "campaign '%s' cannot run: it has no qualification", r->name);
+    } else if (strcmp(to, "running") == 0 && rd->lists_to_call == 0) {
+        client_error(r->c, r->rid, CARILLON__V1__CODE__CODE_FAILED_PRECONDITION, "lists",
+                     "campaign '%s' cannot run: no active list has contacts to call", r->name);
     } else if (store_campaign_set_state(r->c->srv->pg, r->name, rd->state, to, r->c->user.id,
                                         on_state_set, r) == 0) {
         return;

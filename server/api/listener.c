@@ -10,6 +10,7 @@
 #include "api/server.h"
 #include "carillon/log.h"
 #include "carillon/notify.h"
+#include "engine/engine.h"
 
 void client_ref(struct client *c)
 {
@@ -260,6 +261,15 @@ static void client_dispatch(struct client *c, Carillon__V1__Envelope *env)
 {
     struct cr_conn *conn = c->conn;
     uint64_t rid = env->request_id;
+    /* The daemons' conversations are the engine's: a dialer's events, agentd's agents (their
+     * limits are per agent session, engine/agents.c). Ping stays the session's. */
+    if (c->state == CLIENT_DAEMON && c->srv->engine &&
+        env->body_case != CARILLON__V1__ENVELOPE__BODY_PING) {
+        if (c->role == CARILLON__V1__ROLE__ROLE_DIALER)
+            return engine_dialer_message(c, env);
+        if (c->role == CARILLON__V1__ROLE__ROLE_AGENTD)
+            return engine_agentd_message(c, env);
+    }
     if (!limits_request(c, env))
         return;
 
@@ -329,6 +339,7 @@ static void client_on_close(struct cr_conn *conn, int err)
     limits_sync(c);
     import_client_closed(c);
     export_client_closed(c);
+    engine_client_closed(c);
     client_unref(c);
 }
 
@@ -410,6 +421,7 @@ int server_listen(struct server *srv)
 void server_stop(struct server *srv, bool fast)
 {
     srv->stopping = true;
+    engine_stop(srv);
     (void)cr_notify("STOPPING=1");
     limits_stop(srv);
     if (srv->listening && !uv_is_closing((uv_handle_t *)&srv->listener))

@@ -55,6 +55,12 @@ struct server_config {
     int64_t bulk_memory;
     /* [agents] */
     char *pause_reasons; /* comma-separated, checked by config.c; pause_reason_allowed() */
+    char *agent_caller_id; /* number an agent's softphone shows when no campaign sets one */
+    /* [engine] */
+    int64_t dialer_grace_ms;
+    int64_t agent_grace_ms;
+    /* [testing] (CARILLON_TESTING builds only): seconds added to the engine's clock */
+    int64_t test_clock_offset_s;
 };
 
 /* Whether reason is one of the server's [agents] pause_reasons (a comma-separated list). */
@@ -110,6 +116,7 @@ struct server {
     struct ratelimit addr_limit;  /* failed logins per peer address */
     uv_timer_t janitor;           /* ends idle bulk transfers (bulk.c) */
     bool janitor_running;
+    struct engine *engine; /* engine/engine.h: runs the campaigns */
 };
 
 /* Starts listening on cfg.listen with TLS; logs "ready". */
@@ -142,6 +149,13 @@ void session_handle_login(struct client *c, Carillon__V1__Envelope *env);
 void session_handle_logout(struct client *c, Carillon__V1__Envelope *env);
 void session_handle_ping(struct client *c, Carillon__V1__Envelope *env);
 void session_handle_whoami(struct client *c, Carillon__V1__Envelope *env);
+/* A password check with the login limiters and the scrypt bound of Login, for logins that are
+ * not a connection's own (agents on an agentd link, keyed by login + the agent's address): cb
+ * gets code 0 and the user, or a Code and a sentence for the agent. */
+typedef void (*password_check_cb)(void *arg, int code, const char *message,
+                                  const struct store_user *u);
+void session_password_check(struct server *srv, const char *login, const char *password,
+                            const char *ip, const char *peer, password_check_cb cb, void *arg);
 void users_handle_add(struct request *req);
 void users_handle_list(struct request *req);
 void users_handle_passwd(struct request *req);

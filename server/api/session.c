@@ -182,6 +182,11 @@ struct login {
     struct store_user user;
     bool user_found;
     bool counted; /* in srv->logins_in_progress (password logins) */
+    /* an agent's login on an agentd link (session_password_check): no client of its own */
+    struct server *srv;
+    char ip[48], peer[64];
+    password_check_cb cb;
+    void *arg;
 };
 
 static uint64_t now_ms(void)
@@ -209,9 +214,11 @@ static void addr_key(char *out, size_t n, const char *ip, const char *login)
 static void login_free(struct login *l)
 {
     if (l->counted)
-        l->c->srv->logins_in_progress--;
-    l->c->login_pending = false;
-    client_unref(l->c);
+        l->srv->logins_in_progress--;
+    if (l->c) {
+        l->c->login_pending = false;
+        client_unref(l->c);
+    }
     OPENSSL_cleanse(l->password, sizeof l->password);
     OPENSSL_cleanse(l->token, sizeof l->token);
     free(l);
@@ -219,29 +226,35 @@ static void login_free(struct login *l)
 
 static void login_refuse(struct login *l, int code, const char *fmt, const char *arg)
 {
-    client_error(l->c, l->rid, code, NULL, fmt, arg);
+    if (l->cb) {
+        char msg[256];
+        snprintf(msg, sizeof msg, fmt, arg);
+        l->cb(l->arg, code, msg, NULL);
+    } else {
+        client_error(l->c, l->rid, code, NULL, fmt, arg);
+    }
     login_free(l);
 }
 
 /* Counts a failed login against the login and the address and answers. */
 static void login_failed(struct login *l, const char *reason)
 {
-    struct server *srv = l->c->srv;
+    struct server *srv = l->srv;
     uint64_t t = now_ms();
     /* A token is 256 random bits: guessing one is hopeless, so a stale token counts against
      * nothing (it must not lock out the people sharing an address). */
     bool by_password = strcmp(reason, "token") != 0;
     char ak[RATELIMIT_KEY_MAX];
-    addr_key(ak, sizeof ak, l->c->ip, l->login);
+    addr_key(ak, sizeof ak, l->ip, l->login);
     uint64_t lock_login = by_password ? ratelimit_fail(&srv->login_limit, l->login, t) : 0;
     uint64_t lock_addr = by_password ? ratelimit_fail(&srv->addr_limit, ak, t) : 0;
-    cr_log_warn("login_failed", "peer=%s login=%s reason=%s", l->c->peer, cr_log_q(l->login),
+    cr_log_warn("login_failed", "peer=%s login=%s reason=%s", l->peer, cr_log_q(l->login),
                 reason);
     if (lock_login)
         cr_log_warn("login_locked", "login=%s for_ms=%llu", cr_log_q(l->login),
                     (unsigned long long)lock_login);
     if (lock_addr)
-        cr_log_warn("address_locked", "peer=%s login=%s for_ms=%llu", l->c->peer,
+        cr_log_warn("address_locked", "peer=%s login=%s for_ms=%llu", l->peer,
                     cr_log_q(l->login), (unsigned long long)lock_addr);
     /* A token that no longer opens a session (logged out, expired, password changed, user
      * disabled) says so; a password failure does not tell which of login or password is wrong. */
@@ -290,7 +303,7 @@ static void on_password_checked(void *arg, int err, bool ok, const char *hash)
 {
     (void)hash;
     struct login *l = arg;
-    struct server *srv = l->c->srv;
+    struct server *srv = l->srv;
     if (err) {
         login_refuse(l, CARILLON__V1__CODE__CODE_INTERNAL, "%s", "password check failed");
         return;
@@ -300,10 +313,16 @@ static void on_password_checked(void *arg, int err, bool ok, const char *hash)
         return;
     }
     if (l->user.disabled) {
-        cr_log_warn("login_refused", "peer=%s login=%s reason=disabled", l->c->peer,
+        cr_log_warn("login_refused", "peer=%s login=%s reason=disabled", l->peer,
                     cr_log_q(l->login));
         login_refuse(l, CARILLON__V1__CODE__CODE_PERMISSION_DENIED, "user '%s' is disabled",
                      l->login);
+        return;
+    }
+    if (l->cb) {
+        ratelimit_reset(&srv->login_limit, l->login);
+        l->cb(l->arg, 0, NULL, &l->user);
+        login_free(l);
         return;
     }
     unsigned char raw[TOKEN_BYTES];
@@ -332,7 +351,7 @@ static void on_dummy_hashed(void *arg, int err, bool ok, const char *hash)
 static void on_user_loaded(void *arg, int err, const struct store_user *u)
 {
     struct login *l = arg;
-    struct server *srv = l->c->srv;
+    struct server *srv = l->srv;
     if (err && err != -ENOENT) {
         login_refuse(l, CARILLON__V1__CODE__CODE_UNAVAILABLE, "%s",
                      "the database is unavailable, try again");
@@ -441,6 +460,9 @@ void session_handle_login(struct client *c, Carillon__V1__Envelope *env)
         return;
     }
     l->c = c;
+    l->srv = srv;
+    snprintf(l->ip, sizeof l->ip, "%s", c->ip);
+    snprintf(l->peer, sizeof l->peer, "%s", c->peer);
     l->rid = rid;
     l->counted = by_password;
     if (by_password)
@@ -462,6 +484,53 @@ void session_handle_login(struct client *c, Carillon__V1__Envelope *env)
         strlen(in->secret_case == CARILLON__V1__LOGIN__SECRET_PASSWORD ? in->password : in->token));
     carillon__v1__envelope__free_unpacked(env, NULL);
     if (rc)
+        login_refuse(l, CARILLON__V1__CODE__CODE_UNAVAILABLE, "%s",
+                     "the database is unavailable, try again");
+}
+
+void session_password_check(struct server *srv, const char *login, const char *password,
+                            const char *ip, const char *peer, password_check_cb cb, void *arg)
+{
+    uint64_t t = now_ms();
+    char ak[RATELIMIT_KEY_MAX];
+    addr_key(ak, sizeof ak, ip, login);
+    uint64_t wait_login = ratelimit_check(&srv->login_limit, login, t);
+    uint64_t wait_addr = ratelimit_check(&srv->addr_limit, ak, t);
+    char msg[256];
+    if (wait_login || wait_addr) {
+        uint64_t wait = wait_login > wait_addr ? wait_login : wait_addr;
+        cr_log_warn("login_refused", "peer=%s login=%s reason=rate_limited retry_ms=%llu", peer,
+                    cr_log_q(login), (unsigned long long)wait);
+        snprintf(msg, sizeof msg, "too many failed logins for '%s'%s%s; try again in %llu s", login,
+                 wait_login ? "" : " from ", wait_login ? "" : ip,
+                 (unsigned long long)((wait + 999) / 1000));
+        cb(arg, CARILLON__V1__CODE__CODE_RESOURCE_EXHAUSTED, msg, NULL);
+        return;
+    }
+    if (srv->logins_in_progress >= srv->cfg.max_logins_in_progress) {
+        cr_log_warn("login_refused", "peer=%s login=%s reason=too_many_logins in_progress=%d",
+                    peer, cr_log_q(login), srv->logins_in_progress);
+        snprintf(msg, sizeof msg,
+                 "too many logins in progress (max_logins_in_progress = %lld): try again",
+                 (long long)srv->cfg.max_logins_in_progress);
+        cb(arg, CARILLON__V1__CODE__CODE_UNAVAILABLE, msg, NULL);
+        return;
+    }
+    struct login *l = calloc(1, sizeof *l);
+    if (!l) {
+        cb(arg, CARILLON__V1__CODE__CODE_RESOURCE_EXHAUSTED, "out of memory", NULL);
+        return;
+    }
+    l->srv = srv;
+    l->cb = cb;
+    l->arg = arg;
+    l->counted = true;
+    srv->logins_in_progress++;
+    snprintf(l->ip, sizeof l->ip, "%s", ip);
+    snprintf(l->peer, sizeof l->peer, "%s", peer);
+    snprintf(l->login, sizeof l->login, "%s", login);
+    snprintf(l->password, sizeof l->password, "%s", password);
+    if (store_user_by_login(srv->pg, l->login, on_user_loaded, l) != 0)
         login_refuse(l, CARILLON__V1__CODE__CODE_UNAVAILABLE, "%s",
                      "the database is unavailable, try again");
 }

@@ -377,3 +377,119 @@ int store_last_seq(struct cr_pg *pg, uint64_t boot_id, store_seq_cb cb, void *ar
         free(c);
     return rc;
 }
+
+/* --- running campaigns ------------------------------------------------------------------------ */
+
+static void on_running(void *arg, const struct cr_pg_result *r)
+{
+    struct call *c = arg;
+    store_running_cb cb = (store_running_cb)c->cb;
+    int err = result_err(r, "running_campaigns");
+    int n = err ? 0 : PQntuples(r->res[0]);
+    struct store_running *rows = n ? calloc((size_t)n, sizeof *rows) : NULL;
+    if (n && !rows)
+        err = -ENOMEM;
+    for (int i = 0; rows && i < n; i++) {
+        const PGresult *res = r->res[0];
+        struct store_running *x = &rows[i];
+        x->id = int_of(res, i, 0);
+        x->name = PQgetvalue(res, i, 1);
+        x->mode = PQgetvalue(res, i, 2);
+        x->call_order = PQgetvalue(res, i, 3);
+        x->max_simultaneous = (unsigned)int_of(res, i, 4);
+        x->power_ratio = strtod(PQgetvalue(res, i, 5), NULL);
+        x->abandon_target_pct = strtod(PQgetvalue(res, i, 6), NULL);
+        x->ring_timeout_s = (unsigned)int_of(res, i, 7);
+        x->abandon_after_ms = (unsigned)int_of(res, i, 8);
+        x->compliance = PQgetvalue(res, i, 9);
+        x->number_for_agents = PQgetvalue(res, i, 10);
+        x->number_for_customers = PQgetvalue(res, i, 11);
+        x->wrapup_max_s = (unsigned)int_of(res, i, 12);
+        x->preview_timeout_s = (unsigned)int_of(res, i, 13);
+        x->preview_action = PQgetvalue(res, i, 14);
+        x->pause_reasons = PQgetvalue(res, i, 15);
+        x->popup_fields = PQgetvalue(res, i, 16);
+        x->in_slot = !PQgetisnull(res, i, 17);
+        x->slot_end_ms = ms_of(res, i, 17);
+        x->stop_reason = PQgetisnull(res, i, 18) ? NULL : PQgetvalue(res, i, 18);
+        x->local_time = PQgetvalue(res, i, 19);
+        x->answered_day = (unsigned)int_of(res, i, 20);
+        x->abandoned_day = (unsigned)int_of(res, i, 21);
+        x->answered_30d = (unsigned)int_of(res, i, 22);
+        x->abandoned_30d = (unsigned)int_of(res, i, 23);
+    }
+    cb(c->arg, err, rows, err ? 0 : n);
+    free(rows);
+    free(c);
+}
+
+int store_running_campaigns(struct cr_pg *pg, int64_t now_ms, store_running_cb cb, void *arg)
+{
+    char now[40];
+    store_ts(now_ms, now, sizeof now);
+    const char *p[] = {now};
+    struct call *c = call_new((void *)cb, arg);
+    if (!c)
+        return -ENOMEM;
+    /* The schedule: an exception date of the day replaces the weekly slots (closed, or its own
+     * hours); the slot's end bounds the orders' not_after. */
+    int rc = cr_pg_query(
+        pg,
+        "WITH t AS (SELECT c.*, ($1::timestamptz AT TIME ZONE c.time_zone) AS lt FROM campaigns c "
+        "WHERE c.state = 'running') "
+        "SELECT t.id, t.name, t.dialing_mode, t.call_order, t.max_simultaneous_calls, "
+        "t.power_ratio, t.abandon_target_pct, t.ring_timeout_s, t.abandon_after_ms, t.compliance, "
+        "t.number_for_agents, t.number_for_customers, t.wrapup_max_s, t.preview_timeout_s, "
+        "t.preview_timeout_action, array_to_string(t.pause_reasons, ','), "
+        "array_to_string(t.popup_fields, E'\\x1f'), "
+        "CASE WHEN t.start_date IS NOT NULL AND t.lt::date < t.start_date THEN NULL "
+        "WHEN EXISTS (SELECT 1 FROM campaign_schedule_dates d WHERE d.campaign_id = t.id AND "
+        "d.day = t.lt::date) THEN (SELECT extract(epoch FROM (d.day + d.end_time) AT TIME ZONE "
+        "t.time_zone) * 1000 FROM campaign_schedule_dates d WHERE d.campaign_id = t.id AND d.day "
+        "= t.lt::date AND d.open AND t.lt::time >= d.start_time AND t.lt::time < d.end_time LIMIT "
+        "1) ELSE (SELECT extract(epoch FROM min((t.lt::date + s.end_time) AT TIME ZONE "
+        "t.time_zone)) * 1000 FROM campaign_schedule_slots s WHERE s.campaign_id = t.id AND s.day "
+        "= extract(isodow FROM t.lt) AND t.lt::time >= s.start_time AND t.lt::time < s.end_time) "
+        "END, "
+        "CASE WHEN t.stop_at_end_date AND t.end_date IS NOT NULL AND t.lt::date > t.end_date "
+        "THEN 'its end date passed' WHEN t.positive_target > 0 AND (SELECT count(*) FROM "
+        "contacts ct JOIN qualifications q ON q.campaign_id = ct.campaign_id AND q.code = "
+        "ct.last_qualification AND q.type = 'positive' WHERE ct.campaign_id = t.id) >= "
+        "t.positive_target THEN 'its positive target was reached' WHEN t.stop_when_all_done AND "
+        "NOT EXISTS (SELECT 1 FROM contacts ct WHERE ct.campaign_id = t.id AND ct.state IN "
+        "('waiting', 'running')) THEN 'every contact is done' END, "
+        "to_char(t.lt, 'YYYY-MM-DD HH24:MI:SS'), "
+        "coalesce((SELECT l.answered FROM abandon_ledger l WHERE l.campaign_id = t.id AND l.day = "
+        "t.lt::date), 0), coalesce((SELECT l.abandoned FROM abandon_ledger l WHERE l.campaign_id "
+        "= t.id AND l.day = t.lt::date), 0), coalesce((SELECT sum(l.answered) FROM abandon_ledger "
+        "l WHERE l.campaign_id = t.id AND l.day > t.lt::date - 30), 0), coalesce((SELECT "
+        "sum(l.abandoned) FROM abandon_ledger l WHERE l.campaign_id = t.id AND l.day > t.lt::date "
+        "- 30), 0) FROM t ORDER BY t.id",
+        1, p, on_running, c);
+    if (rc)
+        free(c);
+    return rc;
+}
+
+int store_campaign_finish(struct cr_pg *pg, int64_t campaign_id, const char *reason, cr_pg_cb cb,
+                          void *arg)
+{
+    char id[24];
+    snprintf(id, sizeof id, "%" PRId64, campaign_id);
+    const char *p[] = {id, reason};
+    return cr_pg_query(pg,
+                       "WITH c AS (UPDATE campaigns SET state = 'finished', updated_at = now() "
+                       "WHERE id = $1 AND state = 'running' RETURNING name) INSERT INTO "
+                       "audit_log (action, subject, detail) SELECT 'campaign.state.finished', "
+                       "c.name, jsonb_build_object('reason', $2::text) FROM c",
+                       2, p, cb, arg);
+}
+
+int store_attempt_node(struct cr_pg *pg, int64_t attempt_id, const char *node, cr_pg_cb cb,
+                       void *arg)
+{
+    char id[24];
+    snprintf(id, sizeof id, "%" PRId64, attempt_id);
+    const char *p[] = {id, node};
+    return cr_pg_query(pg, "UPDATE attempts SET dialer_node = $2 WHERE id = $1", 2, p, cb, arg);
+}

@@ -98,6 +98,31 @@ typedef void (*store_seq_cb)(void *arg, int err, uint64_t last_seq);
 int store_last_seq(struct cr_pg *pg, uint64_t boot_id, store_seq_cb cb, void *arg)
     __attribute__((warn_unused_result));
 
+/* A running campaign as the engine reloads it each second, with its schedule evaluated at the
+ * engine's clock, the stop condition it meets (or NULL), and its abandon ledger. Strings live
+ * during the callback. */
+struct store_running {
+    int64_t id;
+    const char *name, *mode, *call_order, *compliance, *number_for_agents, *number_for_customers;
+    const char *pause_reasons, *popup_fields, *preview_action;
+    const char *stop_reason; /* NULL: none met */
+    const char *local_time;  /* "YYYY-MM-DD HH:MM:SS" in the campaign's zone */
+    unsigned max_simultaneous, ring_timeout_s, abandon_after_ms, wrapup_max_s, preview_timeout_s;
+    double power_ratio, abandon_target_pct;
+    bool in_slot;
+    int64_t slot_end_ms;
+    unsigned answered_day, abandoned_day, answered_30d, abandoned_30d;
+};
+typedef void (*store_running_cb)(void *arg, int err, const struct store_running *rows, int n);
+int store_running_campaigns(struct cr_pg *pg, int64_t now_ms, store_running_cb cb, void *arg)
+    __attribute__((warn_unused_result));
+/* running -> finished, with the reason in the audit log. */
+int store_campaign_finish(struct cr_pg *pg, int64_t campaign_id, const char *reason, cr_pg_cb cb,
+                          void *arg) __attribute__((warn_unused_result));
+/* The dialer an attempt was sent to, when it is not the one named at the claim. */
+int store_attempt_node(struct cr_pg *pg, int64_t attempt_id, const char *node, cr_pg_cb cb,
+                       void *arg) __attribute__((warn_unused_result));
+
 /* "2026-12-05 14:00:00.123+00" for unix milliseconds (out: at least 40 bytes). */
 void store_ts(int64_t ms, char *out, size_t len);
 

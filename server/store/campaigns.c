@@ -1038,6 +1038,7 @@ static void on_readiness(void *arg, const struct cr_pg_result *r)
         rd.agents = atoi(PQgetvalue(r->res[0], 0, 1));
         rd.slots = atoi(PQgetvalue(r->res[0], 0, 2));
         rd.qualifications = atoi(PQgetvalue(r->res[0], 0, 3));
+        rd.lists_to_call = atoi(PQgetvalue(r->res[0], 0, 4));
     }
     cb(call->arg, err, err ? NULL : &rd);
     free(call);
@@ -1055,7 +1056,10 @@ int store_campaign_readiness(struct cr_pg *pg, const char *name, campaign_readin
                          "WHERE ca.campaign_id = c.id), (SELECT count(*) FROM "
                          "campaign_schedule_slots s "
                          "WHERE s.campaign_id = c.id), (SELECT count(*) FROM qualifications q "
-                         "WHERE q.campaign_id = c.id) FROM campaigns c WHERE c.name = $1",
+                         "WHERE q.campaign_id = c.id), (SELECT count(*) FROM lists l "
+                         "WHERE l.campaign_id = c.id AND l.state = 'active' AND EXISTS (SELECT 1 "
+                         "FROM contacts ct WHERE ct.list_id = l.id AND ct.state IN ('waiting', "
+                         "'running'))) FROM campaigns c WHERE c.name = $1",
                          1, p, on_readiness, c);
     if (rc)
         free(c);
