@@ -168,5 +168,20 @@ const struct cr_cfg_key server_config_keys[] = {
      offsetof(struct server_config, pause_reasons), 0, 0, NULL, validate_pause_reasons,
      "pause reasons agents may choose, comma-separated (a-z, 0-9, _, -); a campaign's "
      "pause_reasons narrow it, and apply refuses one not listed here; applies to later applies"},
+    K("agents", "caller_id", CR_CFG_STRING, "", true, agent_caller_id, 0, 0,
+      "number an agent's softphone shows for the nailed-up call when the agent's first campaign "
+      "has no number_for_agents; empty: \"Carillon\""),
+    K("engine", "dialer_grace", CR_CFG_DURATION, "60s", true, dialer_grace_ms, 1000,
+      24LL * 3600 * 1000,
+      "how long a dialer whose link dropped keeps its calls open; after it (or when it comes "
+      "back with a new boot) its open attempts close as lost and are retried"),
+    K("engine", "agent_grace", CR_CFG_DURATION, "30s", true, agent_grace_ms, 1000, 3600LL * 1000,
+      "how long an agent's session waits for its client to come back (through any agentd) "
+      "before the agent is logged out and the phone leg closed"),
+#ifdef CARILLON_TESTING
+    K("testing", "clock_offset", CR_CFG_INT, "0", true, test_clock_offset_s, -20LL * 365 * 86400,
+      20LL * 365 * 86400,
+      "seconds added to the engine's clock (test builds only: the plain build refuses the key)"),
+#endif
 };
 const size_t server_config_nkeys = sizeof server_config_keys / sizeof server_config_keys[0];

@@ -54,7 +54,7 @@ struct server_config {
     int64_t bulk_idle_timeout_ms;
     int64_t bulk_memory;
     /* [agents] */
-    char *pause_reasons; /* comma-separated, checked by config.c; pause_reason_allowed() */
+    char *pause_reasons;   /* comma-separated, checked by config.c; pause_reason_allowed() */
     char *agent_caller_id; /* number an agent's softphone shows when no campaign sets one */
     /* [engine] */
     int64_t dialer_grace_ms;

@@ -248,14 +248,13 @@ static void login_failed(struct login *l, const char *reason)
     addr_key(ak, sizeof ak, l->ip, l->login);
     uint64_t lock_login = by_password ? ratelimit_fail(&srv->login_limit, l->login, t) : 0;
     uint64_t lock_addr = by_password ? ratelimit_fail(&srv->addr_limit, ak, t) : 0;
-    cr_log_warn("login_failed", "peer=%s login=%s reason=%s", l->peer, cr_log_q(l->login),
-                reason);
+    cr_log_warn("login_failed", "peer=%s login=%s reason=%s", l->peer, cr_log_q(l->login), reason);
     if (lock_login)
         cr_log_warn("login_locked", "login=%s for_ms=%llu", cr_log_q(l->login),
                     (unsigned long long)lock_login);
     if (lock_addr)
-        cr_log_warn("address_locked", "peer=%s login=%s for_ms=%llu", l->peer,
-                    cr_log_q(l->login), (unsigned long long)lock_addr);
+        cr_log_warn("address_locked", "peer=%s login=%s for_ms=%llu", l->peer, cr_log_q(l->login),
+                    (unsigned long long)lock_addr);
     /* A token that no longer opens a session (logged out, expired, password changed, user
      * disabled) says so; a password failure does not tell which of login or password is wrong. */
     login_refuse(l, CARILLON__V1__CODE__CODE_UNAUTHENTICATED, "%s",
@@ -508,8 +507,8 @@ void session_password_check(struct server *srv, const char *login, const char *p
         return;
     }
     if (srv->logins_in_progress >= srv->cfg.max_logins_in_progress) {
-        cr_log_warn("login_refused", "peer=%s login=%s reason=too_many_logins in_progress=%d",
-                    peer, cr_log_q(login), srv->logins_in_progress);
+        cr_log_warn("login_refused", "peer=%s login=%s reason=too_many_logins in_progress=%d", peer,
+                    cr_log_q(login), srv->logins_in_progress);
         snprintf(msg, sizeof msg,
                  "too many logins in progress (max_logins_in_progress = %lld): try again",
                  (long long)srv->cfg.max_logins_in_progress);

@@ -29,9 +29,9 @@
 
 static const char *state_name(int s)
 {
-    static const char *const names[] = {"unspecified", "logged_out", "ready",   "paused",
-                                        "on_call",     "wrap_up",    "connecting",
-                                        "phone_lost",  "preview",    "dialing"};
+    static const char *const names[] = {"unspecified", "logged_out", "ready",      "paused",
+                                        "on_call",     "wrap_up",    "connecting", "phone_lost",
+                                        "preview",     "dialing"};
     return s >= 0 && (size_t)s < sizeof names / sizeof names[0] ? names[s] : "unknown";
 }
 
@@ -129,9 +129,8 @@ void agent_set_state(struct agent *a, int state, const char *reason)
     cr_log_info("agent_state", "agent=%s session=%" PRIu64 " state=%s reason=%s attempt=%" PRId64,
                 a->login, a->session_id, state_name(state), a->reason[0] ? a->reason : "-",
                 attempt);
-    if (store_agent_state(e->srv->pg, (int64_t)a->session_id, state_name(state), a->reason,
-                          attempt, a->dialer ? a->dialer->node : "", now, on_state_stored,
-                          NULL) != 0)
+    if (store_agent_state(e->srv->pg, (int64_t)a->session_id, state_name(state), a->reason, attempt,
+                          a->dialer ? a->dialer->node : "", now, on_state_stored, NULL) != 0)
         cr_log_error("agent_state_not_stored", "agent=%s error=queue", a->login);
     Carillon__V1__AgentStateChanged sc = CARILLON__V1__AGENT_STATE_CHANGED__INIT;
     sc.agent_id = a->user_id;
@@ -276,8 +275,8 @@ static void agent_end(struct agent *a, const char *reason)
     env.body_case = CARILLON__V1__ENVELOPE__BODY_AGENT_SESSION_ENDED;
     env.agent_session_ended = &se;
     agent_push(a, &env);
-    if (store_agent_session_close(e->srv->pg, (int64_t)a->session_id, reason,
-                                  engine_now_ms(e->srv), on_closed_stored, NULL) != 0)
+    if (store_agent_session_close(e->srv->pg, (int64_t)a->session_id, reason, engine_now_ms(e->srv),
+                                  on_closed_stored, NULL) != 0)
         cr_log_error("agent_session_not_closed", "agent=%s error=queue", a->login);
     struct agent **pp = &e->agents;
     while (*pp && *pp != a)
@@ -322,7 +321,6 @@ void agents_free_all(struct engine *e)
     }
 }
 
-
 void agents_client_closed(struct engine *e, struct client *c)
 {
     for (struct agent *a = e->agents; a; a = a->next)
@@ -330,7 +328,8 @@ void agents_client_closed(struct engine *e, struct client *c)
             agent_detach(a, "agentd link closed");
 }
 
-/* --- pushes about calls ------------------------------------------------------------------------ */
+/* --- pushes about calls ------------------------------------------------------------------------
+ */
 
 struct popup_req {
     struct engine *e;
@@ -698,9 +697,8 @@ static void on_agent_campaigns(void *arg, int err, const struct store_agent_camp
         snprintf(l->token + 2 * i, 3, "%02x", raw[i]);
     sha256_hex(l->token, l->token_sha256);
     if (store_agent_session_open(e->srv->pg, l->user.id, l->token_sha256, l->softphone,
-                                 l->campaign_ids, l->ncampaign_ids, l->address,
-                                 l->c->node_name, "connecting", engine_now_ms(e->srv),
-                                 on_session_opened, l) != 0)
+                                 l->campaign_ids, l->ncampaign_ids, l->address, l->c->node_name,
+                                 "connecting", engine_now_ms(e->srv), on_session_opened, l) != 0)
         alogin_fail(l, CARILLON__V1__CODE__CODE_UNAVAILABLE, NULL,
                     "the database is unavailable, try again");
 }
@@ -760,8 +758,7 @@ static void handle_login(struct engine *e, struct client *c, uint64_t client_tag
         char sha[65];
         sha256_hex(in->resume_token, sha);
         for (struct agent *a = e->agents; a; a = a->next) {
-            if (strcmp(a->token_sha256, sha) != 0 || strcmp(a->login, in->login) != 0 ||
-                a->ending)
+            if (strcmp(a->token_sha256, sha) != 0 || strcmp(a->login, in->login) != 0 || a->ending)
                 continue;
             if (a->link && a->link != c)
                 client_unref(a->link);
@@ -817,7 +814,8 @@ static const char *pause_list(struct agent *a)
     size_t at = 0;
     char all[1024];
     snprintf(all, sizeof all, "%s", server);
-    for (char *save = NULL, *t = strtok_r(all, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save)) {
+    for (char *save = NULL, *t = strtok_r(all, ", \t", &save); t;
+         t = strtok_r(NULL, ", \t", &save)) {
         bool ok = true;
         for (struct ecampaign *c = a->eng->campaigns; c && ok; c = c->next)
             if (agent_serves(a, c->id) && c->pause_reasons[0])
@@ -858,12 +856,10 @@ static void handle_set_state(struct agent *a, uint64_t rid, const Carillon__V1__
             from == CARILLON__V1__AGENT_STATE__AGENT_STATE_READY)
             return tag_ok(c, a->client_tag, a->session_id, rid);
         if (from != CARILLON__V1__AGENT_STATE__AGENT_STATE_PAUSED)
-            return tag_error(c, a->client_tag, a->session_id, rid,
-                             CARILLON__V1__CODE__CODE_FAILED_PRECONDITION, "state",
-                             "cannot become ready while %s%s", state_name(from),
-                             from == CARILLON__V1__AGENT_STATE__AGENT_STATE_WRAP_UP
-                                 ? ": qualify the call"
-                                 : "");
+            return tag_error(
+                c, a->client_tag, a->session_id, rid, CARILLON__V1__CODE__CODE_FAILED_PRECONDITION,
+                "state", "cannot become ready while %s%s", state_name(from),
+                from == CARILLON__V1__AGENT_STATE__AGENT_STATE_WRAP_UP ? ": qualify the call" : "");
         agent_set_state(a, CARILLON__V1__AGENT_STATE__AGENT_STATE_READY, "");
         return tag_ok(c, a->client_tag, a->session_id, rid);
     }
@@ -888,9 +884,8 @@ static void on_qualified(void *arg, int err, const char *state, const char *msg)
         tag_error(q->c, q->client_tag, q->session_id, q->rid,
                   CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "code", "%s", msg);
     } else if (err) {
-        tag_error(q->c, q->client_tag, q->session_id, q->rid,
-                  CARILLON__V1__CODE__CODE_UNAVAILABLE, NULL,
-                  "the qualification was not stored: the database is unavailable, try again");
+        tag_error(q->c, q->client_tag, q->session_id, q->rid, CARILLON__V1__CODE__CODE_UNAVAILABLE,
+                  NULL, "the qualification was not stored: the database is unavailable, try again");
     } else {
         cr_log_info("qualified", "attempt=%" PRId64 " contact_state=%s", q->attempt_id, state);
         tag_ok(q->c, q->client_tag, q->session_id, q->rid);
@@ -937,20 +932,18 @@ static void handle_qualify(struct agent *a, uint64_t rid, const Carillon__V1__Ag
         a->in_flight--;
         client_unref(q->c);
         free(q);
-        tag_error(a->link, a->client_tag, a->session_id, rid,
-                  CARILLON__V1__CODE__CODE_UNAVAILABLE, NULL,
-                  "the database is unavailable, try again");
+        tag_error(a->link, a->client_tag, a->session_id, rid, CARILLON__V1__CODE__CODE_UNAVAILABLE,
+                  NULL, "the database is unavailable, try again");
     }
 }
 
 static void handle_call_action(struct agent *a, uint64_t rid, const Carillon__V1__Envelope *env)
 {
     struct engine *e = a->eng;
-    uint64_t id = env->body_case == CARILLON__V1__ENVELOPE__BODY_AGENT_DIAL
-                      ? env->agent_dial->attempt_id
-                  : env->body_case == CARILLON__V1__ENVELOPE__BODY_AGENT_SKIP
-                      ? env->agent_skip->attempt_id
-                      : env->agent_hangup->attempt_id;
+    uint64_t id =
+        env->body_case == CARILLON__V1__ENVELOPE__BODY_AGENT_DIAL   ? env->agent_dial->attempt_id
+        : env->body_case == CARILLON__V1__ENVELOPE__BODY_AGENT_SKIP ? env->agent_skip->attempt_id
+                                                                    : env->agent_hangup->attempt_id;
     struct call *call = a->call;
     if (!call || (uint64_t)call->attempt_id != id)
         return tag_error(a->link, a->client_tag, a->session_id, rid,
@@ -973,8 +966,8 @@ static void handle_call_action(struct agent *a, uint64_t rid, const Carillon__V1
             return tag_error(a->link, a->client_tag, a->session_id, rid,
                              CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "reason",
                              "a skip reason is at most 128 bytes");
-        sched_preview_skip(e, call, env->agent_skip->reason[0] ? env->agent_skip->reason
-                                                               : "skipped by the agent");
+        sched_preview_skip(
+            e, call, env->agent_skip->reason[0] ? env->agent_skip->reason : "skipped by the agent");
         break;
     default:
         if (call->state == CALL_TALKED || call->state == CALL_PREVIEW)
@@ -999,8 +992,8 @@ void engine_agentd_message(struct client *c, Carillon__V1__Envelope *env)
     }
     if (env->body_case == CARILLON__V1__ENVELOPE__BODY_AGENT_LOGIN) {
         if (!rid)
-            tag_error(c, tag->client, 0, 0, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT,
-                      "request_id", "a request needs a non-zero request_id");
+            tag_error(c, tag->client, 0, 0, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "request_id",
+                      "a request needs a non-zero request_id");
         else
             handle_login(e, c, tag->client, rid, env->agent_login);
         goto done;
@@ -1008,9 +1001,8 @@ void engine_agentd_message(struct client *c, Carillon__V1__Envelope *env)
     struct agent *a = agent_by_session(e, tag->session);
     if (!a || a->link != c || a->client_tag != tag->client) {
         if (env->body_case != CARILLON__V1__ENVELOPE__BODY_AGENT_DETACHED)
-            tag_error(c, tag->client, tag->session, rid,
-                      CARILLON__V1__CODE__CODE_UNAUTHENTICATED, NULL,
-                      "no session %" PRIu64 " for this client: log in first", tag->session);
+            tag_error(c, tag->client, tag->session, rid, CARILLON__V1__CODE__CODE_UNAUTHENTICATED,
+                      NULL, "no session %" PRIu64 " for this client: log in first", tag->session);
         goto done;
     }
     if (env->body_case == CARILLON__V1__ENVELOPE__BODY_AGENT_DETACHED) {

@@ -75,7 +75,8 @@ struct dialer *dialer_for_customer(struct engine *e, struct ecampaign *camp)
             continue;
         long ready = 0, calls = 0;
         for (struct agent *a = e->agents; a; a = a->next)
-            if (a->dialer == d && a->leg_up && a->state == CARILLON__V1__AGENT_STATE__AGENT_STATE_READY &&
+            if (a->dialer == d && a->leg_up &&
+                a->state == CARILLON__V1__AGENT_STATE__AGENT_STATE_READY &&
                 agent_serves(a, camp->id))
                 ready++;
         for (struct call *c = camp->calls; c; c = c->next)
@@ -90,7 +91,8 @@ struct dialer *dialer_for_customer(struct engine *e, struct ecampaign *camp)
     return best;
 }
 
-/* --- event ingest ------------------------------------------------------------------------------ */
+/* --- event ingest ------------------------------------------------------------------------------
+ */
 
 static const char *state_word(Carillon__V1__CallState s)
 {
@@ -106,22 +108,21 @@ static const char *state_word(Carillon__V1__CallState s)
     }
 }
 
-
 const char *engine_outcome_word(int outcome)
 {
-    static const char *const words[] = {"",          "answered",       "busy",     "no_answer",
-                                        "invalid_number", "rejected", "trunk_failure",
-                                        "cancelled", "lost",           "refused",  "abandoned",
-                                        "expired"};
+    static const char *const words[] = {
+        "",          "answered",      "busy",      "no_answer", "invalid_number",
+        "rejected",  "trunk_failure", "cancelled", "lost",      "refused",
+        "abandoned", "expired"};
     return outcome >= 0 && (size_t)outcome < sizeof words / sizeof words[0] ? words[outcome]
-                                                                           : "trunk_failure";
+                                                                            : "trunk_failure";
 }
 
 static const char *party_word(Carillon__V1__CallParty p)
 {
     return p == CARILLON__V1__CALL_PARTY__CALL_PARTY_CUSTOMER ? "customer"
            : p == CARILLON__V1__CALL_PARTY__CALL_PARTY_DIALER ? "dialer"
-                                                               : "";
+                                                              : "";
 }
 
 static void store_next(struct dialer *d);
@@ -227,9 +228,10 @@ static void store_next(struct dialer *d)
             s->boot_id = a->boot_id;
             s->seq = a->seq;
             s->attempt_id = 0;
-            s->state = a->state == CARILLON__V1__AGENT_LEG_STATE__AGENT_LEG_STATE_UP     ? "leg_up"
-                       : a->state == CARILLON__V1__AGENT_LEG_STATE__AGENT_LEG_STATE_LOST ? "leg_lost"
-                                                                                         : "leg_closed";
+            s->state = a->state == CARILLON__V1__AGENT_LEG_STATE__AGENT_LEG_STATE_UP ? "leg_up"
+                       : a->state == CARILLON__V1__AGENT_LEG_STATE__AGENT_LEG_STATE_LOST
+                           ? "leg_lost"
+                           : "leg_closed";
             s->outcome = "";
             s->detail = a->detail;
         }
@@ -267,7 +269,8 @@ static void queue_event(struct dialer *d, Carillon__V1__Envelope *env)
     store_next(d);
 }
 
-/* --- open attempts of a lost dialer ------------------------------------------------------------ */
+/* --- open attempts of a lost dialer ------------------------------------------------------------
+ */
 
 static void on_lost_closed(void *arg, int err, const char *state, const char *msg)
 {
@@ -327,7 +330,8 @@ static void close_node_attempts(struct engine *e, const char *node, const char *
         free(r);
 }
 
-/* --- messages ---------------------------------------------------------------------------------- */
+/* --- messages ----------------------------------------------------------------------------------
+ */
 
 struct resume_req {
     struct engine *e;
@@ -372,7 +376,8 @@ static void on_capacity(struct engine *e, struct client *c, const Carillon__V1__
     int64_t now = engine_now_ms(e->srv);
     if (d && d->c && d->c != c && d->c->conn) {
         /* the same node on a second link: the newer wins */
-        cr_log_warn("dialer_replaced", "node=%s old_peer=%s new_peer=%s", node, d->c->peer, c->peer);
+        cr_log_warn("dialer_replaced", "node=%s old_peer=%s new_peer=%s", node, d->c->peer,
+                    c->peer);
         struct client *old = d->c;
         d->c = NULL;
         client_unref(old);
@@ -397,9 +402,9 @@ static void on_capacity(struct engine *e, struct client *c, const Carillon__V1__
     }
     if (new_boot) {
         /* What the old boot had in flight is gone with it. */
-        cr_log_warn("dialer_new_boot", "node=%s old_boot=%" PRIu64 " boot=%" PRIu64
-                    " open_calls=%u action=close_lost", node, d->boot_id, cap->boot_id,
-                    d->in_flight);
+        cr_log_warn("dialer_new_boot",
+                    "node=%s old_boot=%" PRIu64 " boot=%" PRIu64 " open_calls=%u action=close_lost",
+                    node, d->boot_id, cap->boot_id, d->in_flight);
         d->in_flight = 0;
         d->legs = 0;
         d->applied_seq = 0;
@@ -493,7 +498,6 @@ void engine_dialer_message(struct client *c, Carillon__V1__Envelope *env)
     }
     carillon__v1__envelope__free_unpacked(env, NULL);
 }
-
 
 void dialers_client_closed(struct engine *e, struct client *c)
 {

@@ -66,7 +66,7 @@ struct ecampaign;
 struct agent;
 
 struct call {
-    struct call *hnext; /* hash chain */
+    struct call *hnext;       /* hash chain */
     struct call *next, *prev; /* the campaign's calls */
     struct ecampaign *camp;
     struct dialer *dialer;

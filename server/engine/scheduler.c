@@ -240,8 +240,9 @@ static void place(struct call *call, struct dialer *d)
     d->in_flight++;
     camp->placed++;
     camp->nringing++;
-    cr_log_debug("call_placed", "campaign=%s attempt=%" PRId64 " contact=%" PRId64
-                 " dialer=%s agent=%s", camp->name, call->attempt_id, call->contact_id, d->node,
+    cr_log_debug("call_placed",
+                 "campaign=%s attempt=%" PRId64 " contact=%" PRId64 " dialer=%s agent=%s",
+                 camp->name, call->attempt_id, call->contact_id, d->node,
                  call->agent ? call->agent->login : "-");
 }
 
@@ -556,7 +557,8 @@ void sched_call_event(struct engine *e, struct dialer *d, const Carillon__V1__Ca
         struct agent *a = call->agent;
         bool talked = a && call->answered_ms &&
                       ev->outcome == CARILLON__V1__CALL_OUTCOME__CALL_OUTCOME_ANSWERED;
-        cr_log_info("call_ended", "campaign=%s attempt=%" PRId64 " outcome=%s sip_status=%u "
+        cr_log_info("call_ended",
+                    "campaign=%s attempt=%" PRId64 " outcome=%s sip_status=%u "
                     "agent=%s talk_ms=%u",
                     camp->name, call->attempt_id, outcome, ev->sip_status, a ? a->login : "-",
                     ev->talk_ms);
@@ -631,7 +633,7 @@ void sched_qualified(struct engine *e, int64_t attempt_id, struct agent *a)
     if (a && !a->ending) {
         a->call = NULL;
         agent_set_state(a,
-                        !a->leg_up ? CARILLON__V1__AGENT_STATE__AGENT_STATE_PHONE_LOST
+                        !a->leg_up           ? CARILLON__V1__AGENT_STATE__AGENT_STATE_PHONE_LOST
                         : a->pause_requested ? CARILLON__V1__AGENT_STATE__AGENT_STATE_PAUSED
                                              : CARILLON__V1__AGENT_STATE__AGENT_STATE_READY,
                         a->pause_requested ? a->reason : "");
@@ -677,7 +679,8 @@ void sched_preview_skip(struct engine *e, struct call *call, const char *reason)
         agent_set_state(a, CARILLON__V1__AGENT_STATE__AGENT_STATE_READY, "");
 }
 
-/* --- timers: wrap-up and preview limits -------------------------------------------------------- */
+/* --- timers: wrap-up and preview limits --------------------------------------------------------
+ */
 
 static void check_timeouts(struct engine *e, int64_t now)
 {
@@ -690,8 +693,8 @@ static void check_timeouts(struct engine *e, int64_t now)
             now - a->since_ms >= (int64_t)call->camp->wrapup_max_s * 1000) {
             cr_log_info("wrapup_timeout", "agent=%s attempt=%" PRId64 " wrapup_max_s=%u", a->login,
                         call->attempt_id, call->camp->wrapup_max_s);
-            pacing_observe_agent_free(call->camp->pacing,
-                                      call->ended_ms - call->bridged_ms, now - call->ended_ms);
+            pacing_observe_agent_free(call->camp->pacing, call->ended_ms - call->bridged_ms,
+                                      now - call->ended_ms);
             a->call = NULL;
             call->agent = NULL;
             call_close(call, "answered", true, "not qualified within wrapup_max_s");
@@ -715,8 +718,8 @@ static void check_timeouts(struct engine *e, int64_t now)
 
 static enum pacing_mode mode_of(const char *s)
 {
-    return strcmp(s, "preview") == 0   ? PACING_PREVIEW
-           : strcmp(s, "power") == 0   ? PACING_POWER
+    return strcmp(s, "preview") == 0      ? PACING_PREVIEW
+           : strcmp(s, "power") == 0      ? PACING_POWER
            : strcmp(s, "predictive") == 0 ? PACING_PREDICTIVE
                                           : PACING_PROGRESSIVE;
 }
@@ -830,8 +833,8 @@ static void on_running(void *arg, int err, const struct store_running *rows, int
             .mode = c->mode,
             .max_simultaneous = c->max_simultaneous,
             .power_ratio = c->mode == PACING_POWER ? c->power_ratio : 1.0,
-            .abandon_target = c->abandon_target > 0 ? c->abandon_target
-                                                    : PACING_DEFAULT_ABANDON_TARGET,
+            .abandon_target =
+                c->abandon_target > 0 ? c->abandon_target : PACING_DEFAULT_ABANDON_TARGET,
         };
         if (s.power_ratio < PACING_POWER_RATIO_MIN)
             s.power_ratio = PACING_POWER_RATIO_MIN;

@@ -24,8 +24,8 @@ static int result_err(const struct cr_pg_result *r, const char *op)
     return r->status == -EIO ? -EIO : r->status;
 }
 
-static int send_query(struct cr_pg *pg, const char *sql, int np, const char *const *p,
-                      cr_pg_cb on, void *cb, void *arg)
+static int send_query(struct cr_pg *pg, const char *sql, int np, const char *const *p, cr_pg_cb on,
+                      void *cb, void *arg)
 {
     struct call *c = malloc(sizeof *c);
     if (!c)
@@ -65,8 +65,7 @@ static void on_campaigns(void *arg, const struct cr_pg_result *r)
     free(c);
 }
 
-int store_agent_campaigns(struct cr_pg *pg, int64_t user_id, store_agent_campaigns_cb cb,
-                          void *arg)
+int store_agent_campaigns(struct cr_pg *pg, int64_t user_id, store_agent_campaigns_cb cb, void *arg)
 {
     char uid[24];
     snprintf(uid, sizeof uid, "%" PRId64, user_id);
@@ -154,7 +153,11 @@ int store_agent_state(struct cr_pg *pg, int64_t session_id, const char *state, c
     snprintf(sid, sizeof sid, "%" PRId64, session_id);
     store_ts(now_ms, now, sizeof now);
     snprintf(att, sizeof att, "%" PRId64, attempt_id);
-    const char *p[] = {sid, state, reason ? reason : "", now, attempt_id ? att : NULL,
+    const char *p[] = {sid,
+                       state,
+                       reason ? reason : "",
+                       now,
+                       attempt_id ? att : NULL,
                        dialer_node ? dialer_node : ""};
     return cr_pg_query(pg,
                        "WITH s AS (UPDATE agent_sessions SET state = $2, reason = $3, "

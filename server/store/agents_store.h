@@ -18,8 +18,8 @@ struct store_agent_campaign {
 typedef void (*store_agent_campaigns_cb)(void *arg, int err,
                                          const struct store_agent_campaign *rows, int n);
 /* The campaigns user_id is assigned to (by name or profile) that are ready, running or paused. */
-int store_agent_campaigns(struct cr_pg *pg, int64_t user_id, store_agent_campaigns_cb cb,
-                          void *arg) __attribute__((warn_unused_result));
+int store_agent_campaigns(struct cr_pg *pg, int64_t user_id, store_agent_campaigns_cb cb, void *arg)
+    __attribute__((warn_unused_result));
 
 typedef void (*store_id_cb)(void *arg, int err, int64_t id);
 /* A new session (a live one of the same user is closed first, reason "replaced"). */

@@ -133,6 +133,10 @@ assert_contains "$ERR" "its schedule has no time slot"
 
 # running: group change refused, delete refused, pause/stop then delete works
 assert_exit 0 carillonctl campaign state "$fibre" ready
+# running needs an active list with contacts to call
+assert_exit 1 carillonctl campaign state "$fibre" running
+assert_contains "$ERR" "no active list has contacts to call"
+assert_exit 0 carillonctl contact add --campaign "$fibre" --phone '06 12 34 56 78' --field last_name=Lefèvre
 assert_exit 0 carillonctl campaign state "$fibre" running
 assert_eq "running" "$(psql -Atc "select state from campaigns where name='$fibre'")"
 sed -e "s/^qualification_group: .*/qualification_group: 'autre'/" -e "s/groups: \['vente'\]/groups: ['autre']/" "$ex/campaign-fibre.yaml" > "$work/regroup.yaml"
@@ -225,6 +229,7 @@ assert_contains "$OUT" '"profiles":["fibre","vente"]'
 sed -e "s/^agents: .*/agents: []/" -e "s/^name: .*/name: 'Par profil'/" "$ex/campaign-fibre.yaml" > "$work/profile.yaml"
 assert_exit 0 carillonctl apply -f "$work/profile.yaml"
 assert_exit 0 carillonctl campaign state 'Par profil' ready
+assert_exit 0 carillonctl contact add --campaign 'Par profil' --phone '06 12 34 56 79'
 assert_exit 0 carillonctl campaign state 'Par profil' running
 assert_exit 0 carillonctl grant list 'Par profil'
 assert_contains "$OUT" "profile"

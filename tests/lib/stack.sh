@@ -4,6 +4,9 @@
 # loopback port and an admin user.
 #   tests/lib/stack.sh up DIR [--dialer] [--agentd] [--trunk URI]
 #        starts what is not running yet; prints export lines (also in DIR/env.sh)
+#        --dialer: carillon-dialerd (node dialer1, DIR/dialerd.conf, DIR/dialerd.log) linked to
+#        the server and calling through --trunk URI (a sip: URI; required with --dialer);
+#        STACK_DIALER_KEYS="k = v\n..." adds [dialer] keys (max_calls, abandon_message, ...)
 #   tests/lib/stack.sh down DIR      stops all it started (tolerant of a half-started stack);
 #                                    exit 1 if the server needed SIGKILL or its log holds an
 #                                    ASan/UBSan report
@@ -99,7 +102,8 @@ up() {
         shift
     done
     [ -z "$trunk" ] || [ -n "$want_dialer" ] || usage "--trunk $trunk needs --dialer"
-    [ -z "$want_dialer" ] || not_available --dialer carillon-dialerd dialer
+    [ -z "$want_dialer" ] || [ -n "$trunk" ] || usage "--dialer needs --trunk URI"
+    [ -z "$want_dialer" ] || [ -x "$bin/carillon-dialerd" ] || die "no $bin/carillon-dialerd: build first"
     [ -z "$want_agentd" ] || not_available --agentd carillon-agentd agents
     [ -x "$bin/carillon-server" ] || die "no $bin/carillon-server: build first (deploy/bootstrap.sh)"
 
@@ -167,7 +171,47 @@ export CARILLON_CONFIG_DIR=$dir/ctl
 export CARILLON_STACK_DIR=$dir
 $pgenv
 ENV
+    [ -z "$want_dialer" ] || start_dialer "$dir" "$trunk"
     cat "$dir/env.sh"
+}
+
+is_pid_of() { # PID NAME
+    [ -n "$1" ] && kill -0 "$1" 2>/dev/null && grep -qa "$2" "/proc/$1/cmdline" 2>/dev/null
+}
+
+# Starts carillon-dialerd (node dialer1) against the stack's server, calling through TRUNK, and
+# waits until the server has resumed its link.
+start_dialer() {
+    local dir=$1 trunk=$2 rtp='' sip before
+    is_pid_of "$(cat "$dir/dialerd.pid" 2>/dev/null || true)" carillon-dialerd && return 0
+    [ -f "$dir/pki/dialer1.pem" ] || "$repo/deploy/pki.sh" node "$dir/pki" dialer dialer1 >/dev/null
+    # RTP: 200 ports of 10000-19999 that nothing holds (dialerd skips one taken meanwhile)
+    for _ in $(seq 1 50); do
+        rtp=$((10000 + RANDOM % 49 * 200))
+        ss -Hlun "sport >= :$rtp and sport <= :$((rtp + 199))" | grep -q . || break
+    done
+    sip=$(free_port)
+    {
+        echo "; written by tests/lib/stack.sh"
+        echo "[dialer]"
+        echo "node_name = dialer1"
+        echo "sip_address = 127.0.0.1"
+        echo "sip_port = $sip"
+        echo "rtp_port_min = $rtp"
+        echo "rtp_port_max = $((rtp + 199))"
+        printf '%b\n' "${STACK_DIALER_KEYS:-}"
+        echo "[trunk]"
+        echo "uri = $trunk"
+        echo "[server]"
+        echo "address = $(sed -n 's/^listen = //p' "$dir/server.conf")"
+        echo "tls_ca = $dir/pki/ca.pem"
+        echo "tls_cert = $dir/pki/dialer1.pem"
+        echo "tls_key = $dir/pki/dialer1.key"
+    } >"$dir/dialerd.conf"
+    before=$(grep -cE 'dialer_resumed node=dialer1' "$dir/server.log" 2>/dev/null || true)
+    setsid "$bin/carillon-dialerd" --config "$dir/dialerd.conf" >>"$dir/dialerd.log" 2>&1 </dev/null &
+    echo $! >"$dir/dialerd.pid"
+    wait_ready "$dir/server.log" 'dialer_resumed node=dialer1' "${before:-0}" "$!" 30
 }
 
 # SIGTERM, up to 10 s for a clean exit, then SIGKILL (and return 1: a server must stop on TERM).
@@ -188,7 +232,7 @@ stop_server_pid() {
 # their logs, not to any test: 'down' prints such reports and fails so the test fails.
 sanitizer_reports() {
     local dir=$1 rc=0 f
-    for f in "$dir/server.log" "$dir/init-admin.log"; do
+    for f in "$dir/server.log" "$dir/init-admin.log" "$dir/dialerd.log"; do
         [ -f "$f" ] || continue
         if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error: ' "$f"; then
             echo "stack: sanitizer report in $f:" >&2
@@ -202,7 +246,16 @@ sanitizer_reports() {
 down() {
     local dir=$1 rc=0
     [ -d "$dir" ] || return 0
-    local f
+    local f p
+    if [ -f "$dir/dialerd.pid" ]; then
+        p=$(cat "$dir/dialerd.pid" 2>/dev/null || true)
+        if is_pid_of "$p" carillon-dialerd; then
+            kill -TERM "$p" 2>/dev/null || true
+            for _ in $(seq 1 100); do is_pid_of "$p" carillon-dialerd || break; sleep 0.1; done
+            is_pid_of "$p" carillon-dialerd && { kill -KILL "$p" 2>/dev/null; rc=1; }
+        fi
+        rm -f "$dir/dialerd.pid"
+    fi
     for f in server.pid server.spawned; do
         [ -f "$dir/$f" ] || continue
         stop_server_pid "$(cat "$dir/$f" 2>/dev/null || true)" || rc=1

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# A whole progressive campaign through every real part: carillonctl sets it up and runs it, the
+# server claims the contacts and sends the orders, carillon-dialerd calls a SIPp trunk (the last
+# digit of a number is its fate: tests/sipp/engine_trunk.xml) and bridges who answers to the
+# agents (cr-agents plays agentd, SIPp plays their softphones), the agents qualify, and the
+# campaign finishes by itself when every contact is done. Each contact's final state, attempts
+# and qualification are checked against what the trunk did.
+# shellcheck source=tests/lib/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
+# shellcheck source=tests/lib/dialer.sh
+. "$CARILLON_SOURCE_DIR/tests/lib/dialer.sh"
+
+AGENTS=${ENGINE_AGENTS:-10}
+CONTACTS=${ENGINE_CONTACTS:-200}
+dl_setup engine-campaign # $dir, port claims, process cleanup
+trunk_port=$(free_port)
+sipp -sf "$CARILLON_SOURCE_DIR/tests/sipp/engine_trunk.xml" -i 127.0.0.1 -p "$trunk_port" \
+    -mp "$(free_port 3)" -nostdin -timeout 300s -trace_msg -message_file "$dir/trunk_msgs.log" \
+    -trace_err -error_file "$dir/trunk.err" >"$dir/trunk.out" 2>&1 &
+trunk_pid=$!
+pids+=("$trunk_pid")
+
+# the agents' softphones: one auto-answering SIPp each, its media to a cr-rtp-sink
+agent_args=()
+for i in $(seq 1 "$AGENTS"); do
+    sink=$(free_port)
+    cr-rtp-sink --listen "127.0.0.1:$sink" --timeout 300 >"$dir/sink$i.out" 2>&1 &
+    pids+=($!)
+    start_trunk "phone$i" softphone_autoanswer.xml 1 -set sink "$sink"
+    agent_args+=(--agent "agent$i:agent-pass-$i:sip:agent$i@127.0.0.1:${port[phone$i]}:Relance fibre")
+done
+dl_trunks_ready
+until ss -Hlun "sport = :$trunk_port" | grep -q .; do sleep 0.05; done
+
+STACK_DIALER_KEYS="max_calls = 200\nmax_cps = 50\nabandon_after = 5s" \
+    cr_stack_up --dialer --trunk "sip:127.0.0.1:$trunk_port"
+for i in $(seq 1 "$AGENTS"); do
+    carillonctl user add "agent$i" --role agent --name "Agent n°$i" --password-stdin \
+        <<<"agent-pass-$i" >/dev/null || fail "user add agent$i"
+done
+agents_yaml=$(seq -s, 1 "$AGENTS" | sed "s/\([0-9]\+\)/'agent\1'/g")
+cat >"$dir/campaign.yaml" <<EOF
+name: 'Relance fibre'
+time_zone: 'Europe/Paris'
+dialing:
+  mode: progressive
+  call_order: customer_first
+  number_for_agents: '+33140000000'
+  number_for_customers: '+33180000000'
+  max_simultaneous_calls: 50
+  ring_timeout_s: 5
+  abandon_after_ms: 5000
+outcomes:
+  busy: {retry_delay_s: 0, max_attempts: 2, after_last: failed}
+  no_answer: {retry_delay_s: 0, max_attempts: 1, after_last: shelved}
+  trunk_failure: {retry_delay_s: 0, max_attempts: 2, after_last: failed}
+  abandoned: {retry_delay_s: 0, max_attempts: 3, after_last: failed}
+stop:
+  when_all_done: true
+qualification_mode: manual
+qualification_group: 'relance'
+popup_fields: ['last_name', 'first_name', 'city']
+schedule:
+$(for d in monday tuesday wednesday thursday friday saturday sunday; do
+    printf -- "- day: %s\n  start: '00:00'\n  end: '24:00'\n" "$d"
+done)
+qualifications:
+- {code: 'VENTE', name: 'Vente conclue', type: positive, final: true, groups: ['relance']}
+- {code: 'RAP', name: 'Rappel', type: misc, final: false, callback: manual, callback_max_days: 30,
+   groups: ['relance']}
+agents: [$agents_yaml]
+EOF
+assert_exit 0 carillonctl apply -f "$dir/campaign.yaml"
+# contacts: the number's last digit is its fate (engine_trunk.xml); French names round-trip
+{
+    echo 'Nom;Prénom;Tel1;Ville'
+    for i in $(seq 1 "$CONTACTS"); do
+        printf 'Lefèvre-%d;Zoé;+3361%07d;Créteil\n' "$i" "$i"
+    done
+} >"$dir/contacts.csv"
+assert_exit 0 carillonctl list import "$dir/contacts.csv" --campaign 'Relance fibre' --name 'mars' \
+    --map 'Nom=last_name,Prénom=first_name,Tel1=phone1,Ville=city'
+assert_contains "$OUT" "$CONTACTS imported"
+assert_exit 0 carillonctl campaign state 'Relance fibre' ready
+assert_exit 0 carillonctl campaign state 'Relance fibre' running
+wait_for_log "$CARILLON_STACK_DIR/server.log" 'campaign_idle campaign="?Relance fibre"? reason="?no agent ready' 20
+
+deploy/pki.sh node "$CARILLON_STACK_DIR/pki" agentd agentd1 >/dev/null
+# the agents: qualify every answered call VENTE after a short wrap-up
+answered=$(psql -Atc "select count(*) from contacts c join addresses a on a.contact_id = c.id
+    where c.campaign_id = (select id from campaigns where name = 'Relance fibre')
+    and right(a.number, 1) between '0' and '5'")
+cr-agents --server "$CARILLON_SERVER" --ca "$CARILLON_STACK_DIR/pki/ca.pem" \
+    --cert "$CARILLON_STACK_DIR/pki/agentd1.pem" --key "$CARILLON_STACK_DIR/pki/agentd1.key" --node agentd1 --timeout 240 \
+    --qualify VENTE --wrapup-ms 50 --calls "$answered" "${agent_args[@]}" \
+    </dev/null >"$dir/agents.out" 2>&1 &
+agents_pid=$!
+pids+=("$agents_pid")
+wait_for_log "$dir/agents.out" '^state agent=agent1 state=ready' 30
+wait "$agents_pid" || { tail -20 "$dir/agents.out" >&2; fail "cr-agents did not qualify $answered calls"; }
+
+wait_for_log "$CARILLON_STACK_DIR/server.log" 'campaign_finished campaign="?Relance fibre"? reason="every contact is done"' 60
+assert_eq finished "$(psql -Atc "select state from campaigns where name = 'Relance fibre'")"
+
+# every contact's end follows from its number's fate
+bad=$(psql -Atc "
+    select c.id || ' ' || a.number || ' ' || c.state || ' ' || c.attempts || ' ' ||
+           coalesce(c.last_qualification, '-')
+      from contacts c join addresses a on a.contact_id = c.id
+     where c.campaign_id = (select id from campaigns where name = 'Relance fibre')
+       and not case right(a.number, 1)
+           when '6' then c.state = 'failed' and c.attempts = 2
+           when '7' then c.state = 'failed' and c.attempts = 2
+           when '8' then c.state = 'shelved' and c.attempts = 1
+           when '9' then c.state = 'failed' and c.attempts = 1 and a.state = 'failed'
+           else c.state = 'done' and c.attempts = 1 and c.last_qualification = 'VENTE' end")
+[ -z "$bad" ] || fail "contacts whose end does not follow from their number: $bad"
+# one attempt row per INVITE the trunk received, each with the trunk's outcome
+invites=$(grep -c '^INVITE sip:' "$dir/trunk_msgs.log" || true)
+assert_eq "$invites" "$(psql -Atc "select count(*) from attempts where counted")"
+assert_eq 0 "$(psql -Atc "select count(*) from attempts where closed_at is null")"
+assert_eq "$answered" "$(psql -Atc "select count(*) from attempts where outcome = 'answered'
+    and qualification = 'VENTE' and bridged_at is not null and talk_ms > 0")"
+assert_eq 0 "$(psql -Atc "select count(*) from attempts where outcome = 'abandoned'")"
+# the agents' every state change is stored with its time; the pop-up carried the names
+assert_contains "$(cat "$dir/agents.out")" 'fields="last_name=Lefèvre-'
+[ "$(psql -Atc "select count(distinct state) from agent_states")" -ge 4 ] ||
+    fail "agent_states holds too few states: $(psql -Atc "select string_agg(distinct state, ',') from agent_states")"
+assert_eq 0 "$(psql -Atc "select count(*) from agent_sessions where logged_out_at is null")"
+# the ledger counted every answered call, none abandoned
+assert_eq "$answered 0" "$(psql -Atc "select sum(answered) || ' ' || sum(abandoned) from abandon_ledger")"
