@@ -166,6 +166,20 @@ void engine_agentd_message(struct client *c, Carillon__V1__Envelope *env);
 /* A dialer or agentd link closed. */
 void engine_client_closed(struct client *c);
 
+/* What the engine knows of a campaign now (stats): zeros and loaded=false when it does not run
+ * here. */
+struct engine_live {
+    bool loaded, in_schedule;
+    char idle[64]; /* why it dials nothing, "" when it dials */
+    const char *mode;
+    unsigned calls_up, ringing, waiting, talked_unqualified;
+    unsigned agents[10]; /* by Carillon__V1__AgentState, agents serving the campaign */
+    double answer_rate, window_abandon_rate, risk_scale;
+    bool pacing_history;
+    uint64_t placed, answered, abandoned, connected; /* since the server started */
+};
+void engine_campaign_live(const struct server *srv, int64_t campaign_id, struct engine_live *out);
+
 /* internal, between the engine's files */
 struct call *call_find(struct engine *e, int64_t attempt_id);
 void call_forget(struct call *call);

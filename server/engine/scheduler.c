@@ -950,3 +950,37 @@ void engine_client_closed(struct client *c)
     dialers_client_closed(e, c);
     agents_client_closed(e, c);
 }
+
+void engine_campaign_live(const struct server *srv, int64_t campaign_id, struct engine_live *out)
+{
+    static const char *const modes[] = {"preview", "progressive", "power", "predictive"};
+    memset(out, 0, sizeof *out);
+    out->mode = "";
+    struct engine *e = srv->engine;
+    if (!e)
+        return;
+    for (struct agent *a = e->agents; a; a = a->next)
+        if (agent_serves(a, campaign_id) && a->state >= 0 && a->state < 10)
+            out->agents[a->state]++;
+    struct ecampaign *c = campaign_find(e, campaign_id);
+    if (!c)
+        return;
+    out->loaded = true;
+    out->in_schedule = c->in_schedule;
+    snprintf(out->idle, sizeof out->idle, "%s", c->idle);
+    out->mode = (unsigned)c->mode < 4 ? modes[c->mode] : "";
+    for (struct call *x = c->calls; x; x = x->next) {
+        out->calls_up += call_up(x);
+        out->ringing += x->state == CALL_PLACED || x->state == CALL_RINGING;
+        out->waiting += x->state == CALL_ANSWERED;
+        out->talked_unqualified += x->state == CALL_TALKED;
+    }
+    out->answer_rate = c->pacing->answer_rate;
+    out->window_abandon_rate = pacing_window_abandon_rate(c->pacing);
+    out->risk_scale = c->pacing->risk_scale;
+    out->pacing_history = pacing_has_history(c->pacing);
+    out->placed = c->placed;
+    out->answered = c->answered;
+    out->abandoned = c->abandoned;
+    out->connected = c->connected;
+}
