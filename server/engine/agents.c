@@ -261,13 +261,8 @@ static void agent_end(struct agent *a, const char *reason)
     a->ending = true;
     cr_log_info("agent_logout", "agent=%s session=%" PRIu64 " reason=%s", a->login, a->session_id,
                 cr_log_q(reason));
-    if (a->call) {
-        struct call *call = a->call;
-        if (call->state == CALL_TALKED || call->state == CALL_PREVIEW)
-            sched_agent_gone(e, a);
-        else
-            sched_agent_gone(e, a);
-    }
+    if (a->call)
+        sched_agent_gone(e, a);
     close_leg(a);
     Carillon__V1__AgentSessionEnded se = CARILLON__V1__AGENT_SESSION_ENDED__INIT;
     se.reason = (char *)reason;

@@ -142,12 +142,23 @@ static void batch_free(struct batch *b)
     free(b);
 }
 
+static void attempt_lost(struct engine *e, int64_t attempt_id, const char *why);
+
 static void on_stored(void *arg, int err, const char *const *results, int n)
 {
-    (void)results;
-    (void)n;
     struct batch *b = arg;
     struct dialer *d = b->d;
+    /* A call that talked waits for its agent's qualification: with no agent in memory (the
+     * server restarted, the agent is gone) nobody will qualify it. */
+    for (int i = 0; !err && i < n && i < (int)b->n; i++) {
+        const Carillon__V1__Envelope *env = b->envs[i];
+        if (strcmp(results[i], "talked") != 0 ||
+            env->body_case != CARILLON__V1__ENVELOPE__BODY_CALL_EVENT)
+            continue;
+        struct call *call = call_find(d->eng, (int64_t)env->call_event->attempt_id);
+        if (!call || !call->agent)
+            attempt_lost(d->eng, (int64_t)env->call_event->attempt_id, NULL);
+    }
     d->storing = false;
     if (err) {
         /* Not acknowledged: the dialer keeps the events and replays them on its next link. */
@@ -284,7 +295,8 @@ static void on_lost_closed(void *arg, int err, const char *state, const char *ms
     free(id);
 }
 
-/* Closes one attempt as lost (no try counted) and forgets its call. */
+/* Closes one attempt as lost (no try counted) and forgets its call; why NULL: a call that
+ * talked and that no agent can qualify any more (closed answered, counted). */
 static void attempt_lost(struct engine *e, int64_t attempt_id, const char *why)
 {
     struct call *call = call_find(e, attempt_id);
@@ -297,8 +309,9 @@ static void attempt_lost(struct engine *e, int64_t attempt_id, const char *why)
     if (!id)
         return;
     *id = attempt_id;
-    if (store_attempt_close(e->srv->pg, attempt_id, engine_now_ms(e->srv), "lost", false, why,
-                            on_lost_closed, id) != 0) {
+    if (store_attempt_close(e->srv->pg, attempt_id, engine_now_ms(e->srv), why ? "lost" : "answered",
+                            !why, why ? why : "no agent left to qualify the call", on_lost_closed,
+                            id) != 0) {
         cr_log_error("attempt_not_closed", "attempt=%" PRId64 " error=queue", attempt_id);
         free(id);
     }
@@ -319,15 +332,24 @@ static void on_open_attempts(void *arg, int err, const int64_t *ids, int n)
     free(r);
 }
 
-static void close_node_attempts(struct engine *e, const char *node, const char *why)
+/* quiet: only the attempts the dialer never said anything about, older than the grace. */
+static void close_node_attempts_boot(struct engine *e, const char *node, bool quiet,
+                                    uint64_t other_boot, const char *why)
 {
     struct lost_req *r = calloc(1, sizeof *r);
     if (!r)
         return;
     r->e = e;
     snprintf(r->why, sizeof r->why, "%s", why);
-    if (store_open_attempts(e->srv->pg, node, on_open_attempts, r) != 0)
+    int64_t before = engine_now_ms(e->srv) - (quiet ? e->srv->cfg.dialer_grace_ms : 0);
+    if (store_open_attempts(e->srv->pg, node, quiet, before, other_boot, on_open_attempts, r) !=
+        0)
         free(r);
+}
+
+static void close_node_attempts(struct engine *e, const char *node, bool quiet, const char *why)
+{
+    close_node_attempts_boot(e, node, quiet, 0, why);
 }
 
 /* --- messages ----------------------------------------------------------------------------------
@@ -364,6 +386,9 @@ static void on_last_seq(void *arg, int err, uint64_t last_seq)
         d->applied_seq = last_seq;
     (void)dialer_send(d, &env);
     d->resumed = true;
+    /* Orders lost with the link (or with a server restart) never get an event: once the grace
+     * has passed, an attempt of this dialer it never reported on is closed as lost. */
+    d->reconcile_at_ms = engine_now_ms(r->e->srv) + r->e->srv->cfg.dialer_grace_ms;
     cr_log_info("dialer_resumed", "node=%s boot=%" PRIu64 " last_seq=%" PRIu64 " max_calls=%u",
                 d->node, r->boot_id, last_seq, d->max_calls);
     free(r);
@@ -408,8 +433,12 @@ static void on_capacity(struct engine *e, struct client *c, const Carillon__V1__
         d->in_flight = 0;
         d->legs = 0;
         d->applied_seq = 0;
-        close_node_attempts(e, node, "the dialer restarted (new boot)");
+        close_node_attempts(e, node, false, "the dialer restarted (new boot)");
     }
+    if (!d->boot_id)
+        /* known only from its open attempts (a server restart): those another boot of it
+         * reported on died with that boot */
+        close_node_attempts_boot(e, node, false, cap->boot_id, "the dialer restarted (new boot)");
     if (d->link == DIALER_GONE && !new_boot && d->boot_id == cap->boot_id)
         cr_log_warn("dialer_back_after_grace", "node=%s", node);
     d->boot_id = cap->boot_id;
@@ -523,11 +552,17 @@ void dialers_sweep(struct engine *e, int64_t now)
             d->link = DIALER_GONE;
             d->in_flight = 0;
             d->legs = 0;
-            close_node_attempts(e, d->node, "the dialer did not come back within dialer_grace");
+            close_node_attempts(e, d->node, false,
+                                "the dialer did not come back within dialer_grace");
             agents_dialer_back(e, d, true); /* its agents lost their legs */
         }
         if (d->link == DIALER_UP && !d->storing && d->nqueue)
             store_next(d);
+        if (d->link == DIALER_UP && d->reconcile_at_ms && now >= d->reconcile_at_ms) {
+            d->reconcile_at_ms = 0;
+            close_node_attempts(e, d->node, true,
+                                "the dialer never reported on this order (lost with its link)");
+        }
     }
 }
 
@@ -542,7 +577,7 @@ static void on_open_nodes(void *arg, int err, char *const *nodes, int n)
     int64_t now = engine_now_ms(e->srv);
     for (int i = 0; i < n; i++) {
         if (!nodes[i][0]) {
-            close_node_attempts(e, "", "claimed but never sent to a dialer (server restart)");
+            close_node_attempts(e, "", false, "claimed but never sent to a dialer (server restart)");
             continue;
         }
         if (dialer_by_node(e, nodes[i]))

@@ -54,6 +54,7 @@ struct dialer {
     unsigned legs;                             /* agent legs opened on it */
     int64_t last_seen_ms, lost_at_ms;
     bool resumed; /* DialerResume sent */
+    int64_t reconcile_at_ms; /* then, close its attempts it never reported on */
     /* events received, waiting to be stored (one batch in flight at a time) */
     Carillon__V1__Envelope **queue;
     unsigned nqueue, cap_queue;
@@ -98,6 +99,7 @@ struct ecampaign {
     bool in_schedule;
     int64_t slot_end_ms;
     bool seen;      /* mark of the reload */
+    bool draining;  /* no longer running: its calls in flight end, nothing new */
     bool claiming;  /* one claim in flight */
     bool exhausted; /* the last claim found fewer than asked: wait a second */
     int64_t exhausted_at_ms;

@@ -724,31 +724,38 @@ static enum pacing_mode mode_of(const char *s)
                                           : PACING_PROGRESSIVE;
 }
 
-static void campaign_drop(struct engine *e, struct ecampaign *camp)
+/* A campaign no longer running (paused, stopped, finished) claims nothing more; its calls in
+ * flight go on to their end (a customer talking to an agent is never cut off), previews are put
+ * back, and it is forgotten once its last call is done. */
+static void campaign_drain(struct engine *e, struct ecampaign *camp)
 {
-    /* Calls in flight go on; their events are handled by the database (no agent is given). */
-    while (camp->calls) {
-        struct call *c = camp->calls;
+    if (!camp->draining)
+        cr_log_info("campaign_draining", "campaign=%s calls=%u", cr_log_q(camp->name),
+                    camp->ncalls);
+    camp->draining = true;
+    struct call *c = camp->calls;
+    while (c) {
+        struct call *next = c->next;
         if (c->state == CALL_PREVIEW)
             sched_preview_skip(e, c, "the campaign stopped running");
-        else if (c->state == CALL_TALKED)
-            call_forget(c); /* the agent still qualifies through its session... */
-        else {
-            if (c->agent)
-                c->agent->call = NULL;
-            c->agent = NULL;
-            sched_hangup(e, c);
-            call_forget(c);
-        }
+        c = next;
     }
+}
+
+static void campaign_free_drained(struct engine *e)
+{
     struct ecampaign **pp = &e->campaigns;
-    while (*pp && *pp != camp)
-        pp = &(*pp)->next;
-    if (*pp)
-        *pp = camp->next;
-    cr_log_info("campaign_unloaded", "campaign=%s", cr_log_q(camp->name));
-    free(camp->pacing);
-    free(camp);
+    while (*pp) {
+        struct ecampaign *c = *pp;
+        if (!c->draining || c->calls) {
+            pp = &c->next;
+            continue;
+        }
+        *pp = c->next;
+        cr_log_info("campaign_unloaded", "campaign=%s", cr_log_q(c->name));
+        free(c->pacing);
+        free(c);
+    }
 }
 
 static void on_finished(void *arg, const struct cr_pg_result *r)
@@ -793,6 +800,7 @@ static void on_running(void *arg, int err, const struct store_running *rows, int
             e->campaigns = c;
         }
         c->seen = true;
+        c->draining = false;
         snprintf(c->name, sizeof c->name, "%s", x->name);
         c->mode = mode_of(x->mode);
         c->agent_first = strcmp(x->call_order, "agent_first") == 0;
@@ -847,13 +855,9 @@ static void on_running(void *arg, int err, const struct store_running *rows, int
         }
         c->exhausted = false;
     }
-    struct ecampaign *c = e->campaigns;
-    while (c) {
-        struct ecampaign *next = c->next;
+    for (struct ecampaign *c = e->campaigns; c; c = c->next)
         if (!c->seen)
-            campaign_drop(e, c);
-        c = next;
-    }
+            campaign_drain(e, c);
 }
 
 void sched_tick(struct engine *e)
@@ -869,7 +873,9 @@ void sched_tick(struct engine *e)
     agents_sweep(e, now);
     check_timeouts(e, now);
     for (struct ecampaign *c = e->campaigns; c; c = c->next)
-        pace(e, c, now);
+        if (!c->draining)
+            pace(e, c, now);
+    campaign_free_drained(e);
 }
 
 /* --- start and stop -------------------------------------------------------------------------- */

@@ -311,16 +311,22 @@ static void on_ids(void *arg, const struct cr_pg_result *r)
     free(c);
 }
 
-int store_open_attempts(struct cr_pg *pg, const char *node, store_ids_cb cb, void *arg)
+int store_open_attempts(struct cr_pg *pg, const char *node, bool quiet, int64_t before_ms,
+                        uint64_t other_boot, store_ids_cb cb, void *arg)
 {
     struct call *c = call_new((void *)cb, arg);
     if (!c)
         return -ENOMEM;
-    const char *p[] = {node};
+    char before[40], boot[24];
+    store_ts(before_ms, before, sizeof before);
+    snprintf(boot, sizeof boot, "%" PRId64, (int64_t)other_boot);
+    const char *p[] = {node, quiet ? "t" : "f", before, boot};
     int rc = cr_pg_query(pg,
                          "SELECT id FROM attempts WHERE closed_at IS NULL AND dialer_node = $1 "
-                         "ORDER BY id",
-                         1, p, on_ids, c);
+                         "AND (NOT $2 OR (ringing_at IS NULL AND answered_at IS NULL AND ended_at "
+                         "IS NULL AND sent_at IS NULL AND created_at < $3)) AND ($4 = 0 OR "
+                         "(dialer_boot IS NOT NULL AND dialer_boot <> $4)) ORDER BY id",
+                         4, p, on_ids, c);
     if (rc)
         free(c);
     return rc;

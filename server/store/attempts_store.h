@@ -85,9 +85,12 @@ int store_attempt_qualify(struct cr_pg *pg, int64_t attempt_id, int64_t now_ms, 
 int store_attempt_bridged(struct cr_pg *pg, int64_t attempt_id, int64_t agent_id, int64_t now_ms,
                           cr_pg_cb cb, void *arg) __attribute__((warn_unused_result));
 
-/* Attempts of a dialer node still open (for the grace and the start-up reconciliation). */
+/* Attempts of a dialer node still open (for the grace and the start-up reconciliation); quiet:
+ * only those the dialer never reported on (no ringing, answer or end), created before
+ * before_ms; other_boot (non-zero): only those a boot other than it reported on. */
 typedef void (*store_ids_cb)(void *arg, int err, const int64_t *ids, int n);
-int store_open_attempts(struct cr_pg *pg, const char *node, store_ids_cb cb, void *arg)
+int store_open_attempts(struct cr_pg *pg, const char *node, bool quiet, int64_t before_ms,
+                        uint64_t other_boot, store_ids_cb cb, void *arg)
     __attribute__((warn_unused_result));
 /* Nodes with attempts still open (server start). */
 typedef void (*store_nodes_cb)(void *arg, int err, char *const *nodes, int n);
