@@ -608,14 +608,8 @@ static bool quals_fill(Carillon__V1__AgentCampaign *ac, const char *quals)
         s[len] = '\0';
         char *part[6] = {0};
         int np = 0;
-        for (char *save = NULL, *t = s; np < 6; t = NULL) {
-            char *tok = strsep(&s, "\x1e");
-            (void)save;
-            (void)t;
-            if (!tok)
-                break;
+        for (char *tok; np < 6 && (tok = strsep(&s, "\x1e")) != NULL;)
             part[np++] = tok;
-        }
         q->code = part[0] ? part[0] : "";
         q->name = part[1] ? part[1] : "";
         q->final = part[2] && part[2][0] == 't';

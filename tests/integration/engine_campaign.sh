@@ -30,7 +30,11 @@ for i in $(seq 1 "$AGENTS"); do
     agent_args+=(--agent "agent$i:agent-pass-$i:sip:agent$i@127.0.0.1:${port[phone$i]}:Relance fibre")
 done
 dl_trunks_ready
-until ss -Hlun "sport = :$trunk_port" | grep -q .; do sleep 0.05; done
+for _ in $(seq 1 200); do
+    ss -Hlun "sport = :$trunk_port" | grep -q . && break
+    pid_alive "$trunk_pid" || { cat "$dir/trunk.out" >&2; fail "the SIPp trunk did not start"; }
+    sleep 0.05
+done
 
 STACK_DIALER_KEYS="max_calls = 200\nmax_cps = 50\nabandon_after = 5s" \
     cr_stack_up --dialer --trunk "sip:127.0.0.1:$trunk_port"
