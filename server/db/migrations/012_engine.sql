@@ -193,8 +193,11 @@ BEGIN
                WHERE a.contact_id = c.id AND a.state IN ('scheduled', 'rescheduled', 'waiting')
                  AND NOT EXISTS (SELECT 1 FROM blacklist b WHERE b.number = a.number
                                    AND (b.campaign_id IS NULL OR b.campaign_id = $1))
+                 -- an attempt still open counts (claimed for another contact with this number, not
+                 -- sent yet): its close says whether it was tried
                  AND ($7 <> 'FR' OR (
-                      (SELECT count(*) FROM attempts x WHERE x.number = a.number AND x.counted
+                      (SELECT count(*) FROM attempts x WHERE x.number = a.number
+                          AND (x.counted OR x.closed_at IS NULL)
                           AND x.created_at > $3 - interval '30 days') < 4
                   AND NOT EXISTS (SELECT 1 FROM attempts x WHERE x.number = a.number
                           AND x.refusal AND x.qualified_at > $3 - interval '60 days')))
@@ -208,8 +211,8 @@ BEGIN
            AND ($7 = '' OR NOT EXISTS (SELECT 1 FROM public_holidays h WHERE h.profile = $7
                   AND h.region IN ('', carillon_region(c.zip, ad.number))
                   AND h.day = lt.t::date))
-           AND (c.agent_id IS NULL OR c.agent_id = ANY($8) OR c.agent_id = $9
-                OR (NOT %s AND NOT c.callback AND $9 IS NULL))
+           AND (c.agent_id IS NULL OR c.agent_id = $9
+                OR ($9 IS NULL AND (c.agent_id = ANY($8) OR (NOT %s AND NOT c.callback))))
            AND NOT EXISTS (SELECT 1 FROM attempts x WHERE x.contact_id = c.id
                              AND x.closed_at IS NULL)
          ORDER BY c.top_priority DESC, c.callback DESC, c.priority DESC, c.next_try NULLS FIRST,
@@ -230,6 +233,19 @@ BEGIN
     USING p_campaign, p_n, p_now, p_win_day, p_win_start, p_win_end, p_profile, p_ready,
           p_for_agent, p_agent_first, p_slot_end, p_node;
 END
+$$;
+
+-- One more call answered by a person (abandoned or not) in the campaign's abandon ledger, on the
+-- campaign's day of p_now.
+CREATE FUNCTION carillon_ledger_count(p_campaign bigint, p_now timestamptz, p_abandoned boolean)
+RETURNS void
+LANGUAGE sql AS $$
+    INSERT INTO abandon_ledger AS l (campaign_id, day, answered, abandoned)
+    SELECT p_campaign, (p_now AT TIME ZONE c.time_zone)::date, 1,
+           CASE WHEN p_abandoned THEN 1 ELSE 0 END
+      FROM campaigns c WHERE c.id = p_campaign
+    ON CONFLICT (campaign_id, day) DO UPDATE
+       SET answered = l.answered + 1, abandoned = l.abandoned + EXCLUDED.abandoned
 $$;
 
 -- The rule of a campaign for an outcome: the JSON of campaigns.outcome_rules (store/campaigns.c
@@ -259,7 +275,6 @@ LANGUAGE plpgsql AS $$
 DECLARE
     a attempts%ROWTYPE;
     v_rules jsonb;
-    v_tz text;
     v_rule jsonb;
     v_key text;
     v_n integer;
@@ -272,7 +287,7 @@ BEGIN
     IF NOT FOUND OR a.closed_at IS NOT NULL THEN
         RETURN '';
     END IF;
-    SELECT outcome_rules, time_zone INTO v_rules, v_tz FROM campaigns WHERE id = a.campaign_id;
+    SELECT outcome_rules INTO v_rules FROM campaigns WHERE id = a.campaign_id;
     UPDATE attempts SET outcome = p_outcome, counted = p_counted, closed_at = p_now,
            ended_at = coalesce(ended_at, p_now),
            detail = CASE WHEN p_detail = '' THEN detail ELSE p_detail END
@@ -322,11 +337,7 @@ BEGIN
            updated_at = p_now
      WHERE id = a.contact_id;
     IF p_outcome IN ('answered', 'abandoned') AND a.answered_at IS NOT NULL THEN
-        INSERT INTO abandon_ledger AS l (campaign_id, day, answered, abandoned)
-        VALUES (a.campaign_id, (p_now AT TIME ZONE v_tz)::date, 1,
-                CASE WHEN p_outcome = 'abandoned' THEN 1 ELSE 0 END)
-        ON CONFLICT (campaign_id, day) DO UPDATE
-           SET answered = l.answered + 1, abandoned = l.abandoned + EXCLUDED.abandoned;
+        PERFORM carillon_ledger_count(a.campaign_id, p_now, p_outcome = 'abandoned');
     END IF;
     RETURN v_state;
 END
@@ -379,6 +390,11 @@ BEGIN
            refusal = q.refusal, closed_at = p_now, ended_at = coalesce(ended_at, p_now),
            outcome = coalesce(outcome, 'answered'), counted = true
      WHERE id = p_attempt;
+    -- a call a person answered and talked on (a preview qualified without a call was not
+    -- answered): the ledger's answered calls, as carillon_attempt_close counts the unqualified
+    IF a.answered_at IS NOT NULL AND coalesce(a.outcome, 'answered') = 'answered' THEN
+        PERFORM carillon_ledger_count(a.campaign_id, p_now, false);
+    END IF;
     IF q.final THEN
         v_state := 'done';
         UPDATE contacts SET state = 'done', last_qualification = p_code, callback = false,
