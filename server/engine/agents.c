@@ -245,6 +245,8 @@ void agents_dialer_back(struct engine *e, struct dialer *d, bool new_boot)
     }
 }
 
+static void agent_free(struct agent *a);
+
 /* --- session end --------------------------------------------------------------------------- */
 
 static void on_closed_stored(void *arg, const struct cr_pg_result *r)
@@ -278,9 +280,7 @@ static void agent_end(struct agent *a, const char *reason)
         pp = &(*pp)->next;
     if (*pp)
         *pp = a->next;
-    if (a->link)
-        client_unref(a->link);
-    free(a);
+    agent_free(a);
 }
 
 static void agent_detach(struct agent *a, const char *why)
@@ -310,9 +310,7 @@ void agents_free_all(struct engine *e)
     while (e->agents) {
         struct agent *a = e->agents;
         e->agents = a->next;
-        if (a->link)
-            client_unref(a->link);
-        free(a);
+        agent_free(a);
     }
 }
 
@@ -449,6 +447,27 @@ void agent_call_ended(struct agent *a, struct call *call, const char *outcome,
                         "");
 }
 
+static void acs_free(Carillon__V1__AgentCampaign *acs, int n)
+{
+    for (int i = 0; i < n; i++) {
+        for (size_t q = 0; q < acs[i].n_qualifications; q++)
+            free(acs[i].qualifications[q]);
+        free(acs[i].qualifications);
+        free(acs[i].name);
+        free(acs[i].number_for_agents);
+        free(acs[i].dialing_mode);
+    }
+    free(acs);
+}
+
+static void agent_free(struct agent *a)
+{
+    if (a->link)
+        client_unref(a->link);
+    acs_free(a->acs, a->nacs);
+    free(a);
+}
+
 /* --- login ------------------------------------------------------------------------------------ */
 
 struct alogin {
@@ -474,15 +493,7 @@ static void alogin_free(struct alogin *l)
 {
     for (int i = 0; i < l->ncampaigns; i++)
         free(l->campaigns[i]);
-    for (int i = 0; i < l->nacs; i++) {
-        for (size_t q = 0; q < l->acs[i].n_qualifications; q++)
-            free(l->acs[i].qualifications[q]);
-        free(l->acs[i].qualifications);
-        free(l->acs[i].name);
-        free(l->acs[i].number_for_agents);
-        free(l->acs[i].dialing_mode);
-    }
-    free(l->acs);
+    acs_free(l->acs, l->nacs);
     client_unref(l->c);
     OPENSSL_cleanse(l->token, sizeof l->token);
     free(l);
@@ -509,19 +520,17 @@ static void reply_login_ok(struct agent *a, struct alogin *l, uint64_t rid, bool
 {
     Carillon__V1__AgentLoginOk ok = CARILLON__V1__AGENT_LOGIN_OK__INIT;
     ok.session = a->session_id;
-    ok.token = l ? l->token : "";
+    ok.token = l ? l->token : ""; /* a resume: the client keeps the token it has */
     ok.agent_id = a->user_id;
     ok.display_name = a->display_name;
     ok.state = a->state;
     ok.resumed = resumed;
     ok.attempt_id = a->call ? (uint64_t)a->call->attempt_id : 0;
     Carillon__V1__AgentCampaign *cp[ENGINE_CAMPAIGNS];
-    if (l) {
-        for (int i = 0; i < l->nacs; i++)
-            cp[i] = &l->acs[i];
-        ok.campaigns = cp;
-        ok.n_campaigns = (size_t)l->nacs;
-    }
+    for (int i = 0; i < a->nacs && i < ENGINE_CAMPAIGNS; i++)
+        cp[i] = &a->acs[i];
+    ok.campaigns = cp;
+    ok.n_campaigns = (size_t)(a->nacs < ENGINE_CAMPAIGNS ? a->nacs : ENGINE_CAMPAIGNS);
     char reasons[1024];
     snprintf(reasons, sizeof reasons, "%s", pause_list(a));
     char *rp[64];
@@ -574,6 +583,10 @@ static void on_session_opened(void *arg, int err, int64_t id)
     a->client_tag = l->client_tag;
     memcpy(a->campaign_ids, l->campaign_ids, sizeof a->campaign_ids);
     a->ncampaigns = l->ncampaign_ids;
+    a->acs = l->acs; /* the agent keeps them for a resume's answer */
+    a->nacs = l->nacs;
+    l->acs = NULL;
+    l->nacs = 0;
     a->state = CARILLON__V1__AGENT_STATE__AGENT_STATE_CONNECTING;
     a->since_ms = engine_now_ms(e->srv);
     a->next = e->agents;
@@ -749,6 +762,15 @@ static void handle_login(struct engine *e, struct client *c, uint64_t client_tag
         for (struct agent *a = e->agents; a; a = a->next) {
             if (strcmp(a->token_sha256, sha) != 0 || strcmp(a->login, in->login) != 0 || a->ending)
                 continue;
+            if (a->link && (a->link != c || a->client_tag != client_tag)) {
+                /* the client it had hears that another connection took the session */
+                Carillon__V1__AgentSessionEnded se = CARILLON__V1__AGENT_SESSION_ENDED__INIT;
+                se.reason = "resumed by another connection";
+                Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
+                env.body_case = CARILLON__V1__ENVELOPE__BODY_AGENT_SESSION_ENDED;
+                env.agent_session_ended = &se;
+                agent_push(a, &env);
+            }
             if (a->link && a->link != c)
                 client_unref(a->link);
             if (a->link != c)

@@ -138,6 +138,8 @@ struct agent {
     int64_t talk_ms;
     int in_flight;        /* requests of this session being handled */
     bool pause_requested; /* paused while connecting */
+    Carillon__V1__AgentCampaign *acs; /* what AgentLoginOk said of its campaigns (resume) */
+    int nacs;
     bool ending;
 };
 

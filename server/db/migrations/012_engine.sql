@@ -61,7 +61,6 @@ CREATE TABLE attempts (
 CREATE UNIQUE INDEX attempts_one_live ON attempts (contact_id) WHERE closed_at IS NULL;
 CREATE INDEX attempts_number ON attempts (number, created_at);
 CREATE INDEX attempts_campaign ON attempts (campaign_id, created_at);
-CREATE INDEX attempts_open_node ON attempts (dialer_node) WHERE closed_at IS NULL;
 CREATE INDEX attempts_contact ON attempts (contact_id);
 
 -- Every event a dialer pushed, once: (boot_id, seq) is its identity across reconnects.
@@ -148,11 +147,55 @@ LANGUAGE sql IMMUTABLE AS $$
         ELSE '' END
 $$;
 
+-- The number a waiting contact may be called on now, with the end of its legal window (NULL:
+-- none), or no row: outside the profile's windows in the contact's own zone, on a public
+-- holiday of its region, every number blacklisted, capped or in a quiet period. Arguments as
+-- carillon_claim's. One SQL statement, so the planner inlines it into the claim.
+CREATE FUNCTION carillon_callable(p_contact bigint, p_tz text, p_zip text, p_campaign bigint,
+                                  p_now timestamptz, p_win_day integer[], p_win_start integer[],
+                                  p_win_end integer[], p_profile text, p_agent_first boolean)
+RETURNS TABLE (address_id bigint, number text, not_after timestamptz)
+LANGUAGE sql STABLE AS $$
+    SELECT ad.id, ad.number, w.ends
+      FROM (SELECT (p_now AT TIME ZONE p_tz) AS t) lt
+      CROSS JOIN LATERAL (
+          SELECT min((lt.t::date + make_interval(mins => e)) AT TIME ZONE p_tz) AS ends,
+                 count(*) AS n
+            FROM unnest(p_win_day, p_win_start, p_win_end) AS win(d, s, e)
+           WHERE d = extract(isodow FROM lt.t)
+             AND extract(hour FROM lt.t) * 60 + extract(minute FROM lt.t) >= s
+             AND extract(hour FROM lt.t) * 60 + extract(minute FROM lt.t) < e) w
+      CROSS JOIN LATERAL (
+          SELECT a.id, a.number FROM addresses a
+           WHERE a.contact_id = p_contact AND a.state IN ('scheduled', 'rescheduled', 'waiting')
+             AND NOT EXISTS (SELECT 1 FROM blacklist b WHERE b.number = a.number
+                               AND (b.campaign_id IS NULL OR b.campaign_id = p_campaign))
+             -- an attempt still open counts (claimed for another contact with this number, not
+             -- sent yet): its close says whether it was tried
+             AND (p_profile <> 'FR' OR (
+                  (SELECT count(*) FROM attempts x WHERE x.number = a.number
+                      AND (x.counted OR x.closed_at IS NULL)
+                      AND x.created_at > p_now - interval '30 days') < 4
+              AND NOT EXISTS (SELECT 1 FROM attempts x WHERE x.number = a.number
+                      AND x.refusal AND x.qualified_at > p_now - interval '60 days')))
+             AND (p_profile <> 'UK' OR p_agent_first OR NOT EXISTS (SELECT 1 FROM attempts x
+                   WHERE x.number = a.number AND x.outcome = 'abandoned'
+                     AND x.ended_at > p_now - interval '72 hours'))
+           ORDER BY a.state = 'scheduled' DESC, a.position LIMIT 1) ad
+     WHERE (cardinality(p_win_day) = 0 OR w.n > 0)
+       AND (p_profile = '' OR NOT EXISTS (SELECT 1 FROM public_holidays h
+              WHERE h.profile = p_profile AND h.region IN ('', carillon_region(p_zip, ad.number))
+                AND h.day = lt.t::date))
+$$;
+
+-- A contact picked by carillon_claim.
+CREATE TYPE carillon_pick AS (id bigint, agent_id bigint, callback boolean, address_id bigint,
+                              number text, not_after timestamptz);
+
 -- Claims up to p_n contacts of a campaign for dialing, in one transaction: each picked with
 -- FOR UPDATE SKIP LOCKED (two servers never claim the same contact), marked running, and given
 -- an attempt row on its next dialable number. Only contacts waiting on an active list, due,
--- with a number that is not blacklisted, inside the legal window of their own time zone, not on
--- a public holiday of their region, and under the profile's caps and quiet periods.
+-- with a number carillon_callable allows, under the assignment rules.
 --   p_now      the engine's clock (tests move it)
 --   p_win_*    the profile's weekly windows (ISO weekday, minutes after local midnight, end
 --              excluded), from server/engine/compliance.c; empty: no hours limit
@@ -162,6 +205,8 @@ $$;
 --   p_for_agent preview: the agent the contact is shown to (assigned contacts of others skipped)
 --   p_agent_first the call will have an agent reserved (UK: allowed within 72 h of an abandon)
 --   p_slot_end the end of the campaign's schedule slot: with the legal window's end, not_after
+-- The statements are static (PL/pgSQL keeps their plans); the two differ only by the import
+-- order (oldest or newest first), each walking its own index.
 CREATE FUNCTION carillon_claim(p_campaign bigint, p_n integer, p_now timestamptz,
                                p_win_day integer[], p_win_start integer[], p_win_end integer[],
                                p_profile text, p_ready bigint[], p_for_agent bigint,
@@ -172,69 +217,63 @@ LANGUAGE plpgsql AS $$
 DECLARE
     v_newest boolean;
     v_exclusive boolean;
+    v_picked carillon_pick[];
 BEGIN
     SELECT c.newest_first, c.exclusive_assignment INTO v_newest, v_exclusive
       FROM campaigns c WHERE c.id = p_campaign;
-    RETURN QUERY EXECUTE format($q$
-    WITH picked AS (
-        SELECT c.id, c.agent_id, c.callback, ad.id AS address_id, ad.number, w.ends AS not_after
+    IF v_newest THEN
+        SELECT array_agg(k) INTO v_picked FROM (
+        SELECT c.id, c.agent_id, c.callback, e.address_id, e.number, e.not_after
           FROM contacts c
           JOIN lists l ON l.id = c.list_id AND l.state = 'active'
-          CROSS JOIN LATERAL (SELECT ($3 AT TIME ZONE c.time_zone) AS t) lt
-          CROSS JOIN LATERAL (
-              SELECT min((lt.t::date + make_interval(mins => e)) AT TIME ZONE c.time_zone) AS ends,
-                     count(*) AS n
-                FROM unnest($4::int[], $5::int[], $6::int[]) AS win(d, s, e)
-               WHERE d = extract(isodow FROM lt.t)
-                 AND extract(hour FROM lt.t) * 60 + extract(minute FROM lt.t) >= s
-                 AND extract(hour FROM lt.t) * 60 + extract(minute FROM lt.t) < e) w
-          CROSS JOIN LATERAL (
-              SELECT a.id, a.number FROM addresses a
-               WHERE a.contact_id = c.id AND a.state IN ('scheduled', 'rescheduled', 'waiting')
-                 AND NOT EXISTS (SELECT 1 FROM blacklist b WHERE b.number = a.number
-                                   AND (b.campaign_id IS NULL OR b.campaign_id = $1))
-                 -- an attempt still open counts (claimed for another contact with this number, not
-                 -- sent yet): its close says whether it was tried
-                 AND ($7 <> 'FR' OR (
-                      (SELECT count(*) FROM attempts x WHERE x.number = a.number
-                          AND (x.counted OR x.closed_at IS NULL)
-                          AND x.created_at > $3 - interval '30 days') < 4
-                  AND NOT EXISTS (SELECT 1 FROM attempts x WHERE x.number = a.number
-                          AND x.refusal AND x.qualified_at > $3 - interval '60 days')))
-                 AND ($7 <> 'UK' OR $10 OR NOT EXISTS (SELECT 1 FROM attempts x
-                       WHERE x.number = a.number AND x.outcome = 'abandoned'
-                         AND x.ended_at > $3 - interval '72 hours'))
-               ORDER BY a.state = 'scheduled' DESC, a.position LIMIT 1) ad
-         WHERE c.campaign_id = $1 AND c.state = 'waiting'
-           AND (c.next_try IS NULL OR c.next_try <= $3)
-           AND (cardinality($4::int[]) = 0 OR w.n > 0)
-           AND ($7 = '' OR NOT EXISTS (SELECT 1 FROM public_holidays h WHERE h.profile = $7
-                  AND h.region IN ('', carillon_region(c.zip, ad.number))
-                  AND h.day = lt.t::date))
-           AND (c.agent_id IS NULL OR c.agent_id = $9
-                OR ($9 IS NULL AND (c.agent_id = ANY($8) OR (NOT %s AND NOT c.callback))))
+          CROSS JOIN LATERAL carillon_callable(c.id, c.time_zone, c.zip, p_campaign, p_now,
+              p_win_day, p_win_start, p_win_end, p_profile, p_agent_first) e
+         WHERE c.campaign_id = p_campaign AND c.state = 'waiting'
+           AND (c.next_try IS NULL OR c.next_try <= p_now)
+           AND (c.agent_id IS NULL OR c.agent_id = p_for_agent OR (p_for_agent IS NULL
+                AND (c.agent_id = ANY(p_ready) OR (NOT v_exclusive AND NOT c.callback))))
            AND NOT EXISTS (SELECT 1 FROM attempts x WHERE x.contact_id = c.id
                              AND x.closed_at IS NULL)
          ORDER BY c.top_priority DESC, c.callback DESC, c.priority DESC, c.next_try NULLS FIRST,
-                  c.id %s
-         LIMIT $2
-         FOR UPDATE OF c SKIP LOCKED),
-    marked AS (
-        UPDATE contacts c SET state = 'running', updated_at = $3
-          FROM picked p WHERE c.id = p.id)
-    INSERT INTO attempts AS at (campaign_id, contact_id, address_id, number, agent_id,
-                                dialer_node, created_at)
-    SELECT $1, p.id, p.address_id, p.number, coalesce($9, p.agent_id), $12, $3 FROM picked p
-    RETURNING at.id, at.contact_id, at.number, at.agent_id,
-              least((SELECT p.not_after FROM picked p WHERE p.id = at.contact_id), $11),
-              (SELECT p.callback FROM picked p WHERE p.id = at.contact_id)
-    $q$, CASE WHEN v_exclusive THEN 'true' ELSE 'false' END,
-         CASE WHEN v_newest THEN 'DESC' ELSE 'ASC' END)
-    USING p_campaign, p_n, p_now, p_win_day, p_win_start, p_win_end, p_profile, p_ready,
-          p_for_agent, p_agent_first, p_slot_end, p_node;
+                  c.id DESC
+         LIMIT p_n
+         FOR UPDATE OF c SKIP LOCKED) k;
+    ELSE
+        SELECT array_agg(k) INTO v_picked FROM (
+        SELECT c.id, c.agent_id, c.callback, e.address_id, e.number, e.not_after
+          FROM contacts c
+          JOIN lists l ON l.id = c.list_id AND l.state = 'active'
+          CROSS JOIN LATERAL carillon_callable(c.id, c.time_zone, c.zip, p_campaign, p_now,
+              p_win_day, p_win_start, p_win_end, p_profile, p_agent_first) e
+         WHERE c.campaign_id = p_campaign AND c.state = 'waiting'
+           AND (c.next_try IS NULL OR c.next_try <= p_now)
+           AND (c.agent_id IS NULL OR c.agent_id = p_for_agent OR (p_for_agent IS NULL
+                AND (c.agent_id = ANY(p_ready) OR (NOT v_exclusive AND NOT c.callback))))
+           AND NOT EXISTS (SELECT 1 FROM attempts x WHERE x.contact_id = c.id
+                             AND x.closed_at IS NULL)
+         ORDER BY c.top_priority DESC, c.callback DESC, c.priority DESC, c.next_try NULLS FIRST,
+                  c.id
+         LIMIT p_n
+         FOR UPDATE OF c SKIP LOCKED) k;
+    END IF;
+    IF v_picked IS NULL THEN
+        RETURN;
+    END IF;
+    UPDATE contacts c SET state = 'running', updated_at = p_now
+      FROM unnest(v_picked) p WHERE c.id = p.id;
+    RETURN QUERY
+    WITH ins AS (
+        INSERT INTO attempts AS at (campaign_id, contact_id, address_id, number, agent_id,
+                                    dialer_node, created_at)
+        SELECT p_campaign, p.id, p.address_id, p.number, coalesce(p_for_agent, p.agent_id),
+               p_node, p_now
+          FROM unnest(v_picked) p
+        RETURNING at.id, at.contact_id, at.number, at.agent_id)
+    SELECT ins.id, ins.contact_id, ins.number, ins.agent_id, least(p.not_after, p_slot_end),
+           p.callback
+      FROM ins JOIN unnest(v_picked) p ON p.id = ins.contact_id;
 END
 $$;
-
 -- One more call answered by a person (abandoned or not) in the campaign's abandon ledger, on the
 -- campaign's day of p_now.
 CREATE FUNCTION carillon_ledger_count(p_campaign bigint, p_now timestamptz, p_abandoned boolean)
@@ -263,18 +302,15 @@ LANGUAGE sql IMMUTABLE AS $$
         ELSE 'trunk_failure' END
 $$;
 
--- Closes an attempt whose call ended without a qualification and writes the contact's next
--- state, in one transaction: the rule of its outcome (delay, maximum, after_last), the next
--- number (rotation after a counted try, a number marked failed after invalid_number), the
--- contact's counters and the abandon ledger. p_counted: a SIP request went out. Returns the
--- contact's new state ('' when the attempt was already closed).
-CREATE FUNCTION carillon_attempt_close(p_attempt bigint, p_now timestamptz, p_outcome text,
-                                       p_counted boolean, p_detail text)
+-- The contact's next state once attempt a (already updated: outcome, counted, closed_at) is
+-- closed without a qualification, in the caller's transaction: the rule of its outcome (delay,
+-- maximum, after_last), the next number (rotation after a counted try, a number marked failed
+-- after invalid_number), the contact's counters, its due callback, and the abandon ledger.
+-- Returns the contact's new state.
+CREATE FUNCTION carillon_contact_after(a attempts, p_now timestamptz)
 RETURNS text
 LANGUAGE plpgsql AS $$
 DECLARE
-    a attempts%ROWTYPE;
-    v_rules jsonb;
     v_rule jsonb;
     v_key text;
     v_n integer;
@@ -282,24 +318,17 @@ DECLARE
     v_state text := 'waiting';
     v_next timestamptz;
     v_other bigint;
+    v_callback boolean;
 BEGIN
-    SELECT * INTO a FROM attempts WHERE id = p_attempt FOR UPDATE;
-    IF NOT FOUND OR a.closed_at IS NOT NULL THEN
-        RETURN '';
-    END IF;
-    SELECT outcome_rules INTO v_rules FROM campaigns WHERE id = a.campaign_id;
-    UPDATE attempts SET outcome = p_outcome, counted = p_counted, closed_at = p_now,
-           ended_at = coalesce(ended_at, p_now),
-           detail = CASE WHEN p_detail = '' THEN detail ELSE p_detail END
-     WHERE id = p_attempt;
-    v_key := carillon_rule_key(p_outcome);
-    v_rule := coalesce(v_rules -> v_key, '{}');
+    v_key := carillon_rule_key(a.outcome);
+    SELECT coalesce(outcome_rules -> v_key, '{}') INTO v_rule FROM campaigns
+     WHERE id = a.campaign_id;
     v_next := p_now + make_interval(secs => coalesce((v_rule ->> 'retry_delay_s')::int, 0));
 
-    IF p_outcome = 'invalid_number' THEN
+    IF a.outcome = 'invalid_number' THEN
         UPDATE addresses SET state = 'failed' WHERE id = a.address_id;
         v_next := p_now;
-    ELSIF p_counted THEN
+    ELSIF a.counted THEN
         SELECT count(*) INTO v_n FROM attempts
          WHERE contact_id = a.contact_id AND counted AND carillon_rule_key(outcome) = v_key;
         v_max := greatest(coalesce((v_rule ->> 'max_attempts')::int, 0), 1);
@@ -311,7 +340,7 @@ BEGIN
         END IF;
     END IF;
     -- the next number: after a counted try (or a failed number), the one after this by position
-    IF p_counted OR p_outcome = 'invalid_number' THEN
+    IF a.counted OR a.outcome = 'invalid_number' THEN
         SELECT id INTO v_other FROM addresses
          WHERE contact_id = a.contact_id AND id <> coalesce(a.address_id, 0)
            AND state IN ('scheduled', 'rescheduled', 'waiting')
@@ -322,24 +351,49 @@ BEGIN
             UPDATE addresses SET state = 'waiting'
              WHERE contact_id = a.contact_id AND state = 'scheduled' AND id <> v_other;
             UPDATE addresses SET state = 'scheduled' WHERE id = v_other;
-        ELSIF p_outcome = 'invalid_number' THEN
+        ELSIF a.outcome = 'invalid_number' THEN
             v_state := 'failed';
         END IF;
     END IF;
-    UPDATE callbacks SET done_at = p_now
-     WHERE contact_id = a.contact_id AND done_at IS NULL AND due_at <= a.created_at
-       AND p_counted;
-    UPDATE contacts SET state = v_state, callback = callback AND NOT p_counted,
+    UPDATE contacts SET state = v_state, callback = callback AND NOT a.counted,
            next_try = CASE WHEN v_state = 'waiting' THEN v_next ELSE next_try END,
-           attempts = attempts + CASE WHEN p_counted THEN 1 ELSE 0 END,
+           attempts = attempts + CASE WHEN a.counted THEN 1 ELSE 0 END,
            interview = CASE WHEN v_state = 'waiting' THEN interview ELSE 'finished' END,
            interview_at = CASE WHEN v_state = 'waiting' THEN interview_at ELSE p_now END,
            updated_at = p_now
-     WHERE id = a.contact_id;
-    IF p_outcome IN ('answered', 'abandoned') AND a.answered_at IS NOT NULL THEN
-        PERFORM carillon_ledger_count(a.campaign_id, p_now, p_outcome = 'abandoned');
+     WHERE id = a.contact_id
+    RETURNING callback INTO v_callback;
+    -- a counted try on a due callback is that callback done
+    IF a.counted THEN
+        UPDATE callbacks SET done_at = p_now
+         WHERE contact_id = a.contact_id AND done_at IS NULL AND due_at <= a.created_at;
+    END IF;
+    IF a.outcome IN ('answered', 'abandoned') AND a.answered_at IS NOT NULL THEN
+        PERFORM carillon_ledger_count(a.campaign_id, p_now, a.outcome = 'abandoned');
     END IF;
     RETURN v_state;
+END
+$$;
+
+-- Closes an attempt whose call ended without a qualification and writes the contact's next
+-- state (carillon_contact_after), in one transaction. p_counted: a SIP request went out.
+-- Returns the contact's new state ('' when the attempt was already closed).
+CREATE FUNCTION carillon_attempt_close(p_attempt bigint, p_now timestamptz, p_outcome text,
+                                       p_counted boolean, p_detail text)
+RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    a attempts%ROWTYPE;
+BEGIN
+    UPDATE attempts SET outcome = p_outcome, counted = p_counted, closed_at = p_now,
+           ended_at = coalesce(ended_at, p_now),
+           detail = CASE WHEN p_detail = '' THEN detail ELSE p_detail END
+     WHERE id = p_attempt AND closed_at IS NULL
+    RETURNING * INTO a;
+    IF NOT FOUND THEN
+        RETURN '';
+    END IF;
+    RETURN carillon_contact_after(a, p_now);
 END
 $$;
 
@@ -452,6 +506,8 @@ BEGIN
             RETURN 'duplicate';
         END IF;
     END IF;
+    -- One UPDATE writes the event's fields and, for a call that ended without an agent talking
+    -- to the customer, closes the attempt; a talked call waits for its qualification.
     UPDATE attempts SET dialer_boot = p_boot,
            sip_call_id = CASE WHEN p_call_id = '' THEN sip_call_id ELSE p_call_id END,
            sip_status = CASE WHEN p_sip_status = 0 THEN sip_status ELSE p_sip_status END,
@@ -461,7 +517,13 @@ BEGIN
            ring_ms = coalesce(p_ring_ms, ring_ms), talk_ms = coalesce(p_talk_ms, talk_ms),
            hung_up_by = coalesce(nullif(p_hung_up_by, ''), hung_up_by),
            detail = CASE WHEN p_detail = '' THEN detail ELSE p_detail END,
-           counted = counted OR coalesce(p_sent_at, sent_at) IS NOT NULL
+           counted = CASE WHEN p_state = 'ended' AND p_outcome IN ('lost', 'expired', 'cancelled',
+                                                                   'refused') THEN false
+                          ELSE counted OR coalesce(p_sent_at, sent_at) IS NOT NULL END,
+           outcome = CASE WHEN p_state = 'ended' THEN nullif(p_outcome, '') ELSE outcome END,
+           closed_at = CASE WHEN p_state = 'ended' AND NOT (p_outcome = 'answered'
+                                AND coalesce(p_answered_at, answered_at) IS NOT NULL
+                                AND bridged_at IS NOT NULL) THEN p_now END
      WHERE id = p_attempt AND closed_at IS NULL
     RETURNING * INTO a;
     IF NOT FOUND THEN
@@ -470,12 +532,9 @@ BEGIN
     IF p_state <> 'ended' THEN
         RETURN 'progress';
     END IF;
-    IF a.answered_at IS NOT NULL AND a.bridged_at IS NOT NULL AND p_outcome = 'answered' THEN
-        UPDATE attempts SET outcome = 'answered' WHERE id = p_attempt;
+    IF a.closed_at IS NULL THEN
         RETURN 'talked';
     END IF;
-    RETURN carillon_attempt_close(p_attempt, p_now, p_outcome,
-                                  p_outcome NOT IN ('lost', 'expired', 'cancelled', 'refused')
-                                  AND a.sent_at IS NOT NULL, '');
+    RETURN carillon_contact_after(a, p_now);
 END
 $$;
