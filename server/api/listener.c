@@ -174,6 +174,8 @@ static const struct route routes[] = {
     ROUTE(IMPORT_END, import_handle_end, RIGHT_STAFF),
     ROUTE(EXPORT_BEGIN, export_handle_begin, RIGHT_EXPORT, .campaign_field = "campaign"),
     ROUTE(EXPORT_NEXT, export_handle_next, RIGHT_STAFF),
+    ROUTE(CAMPAIGN_STATS, campaigns_handle_stats, RIGHT_VIEW, .campaign_field = "name"),
+    ROUTE(COMPLIANCE_REPORT, compliance_handle_report, RIGHT_VIEW, .campaign_field = "name"),
 };
 
 /* The request's body message. */

@@ -199,6 +199,8 @@ void campaigns_handle_list(struct request *req);
 void campaigns_handle_set_state(struct request *req);
 void campaigns_handle_delete(struct request *req);
 void campaigns_handle_duplicate(struct request *req);
+void campaigns_handle_stats(struct request *req);
+void compliance_handle_report(struct request *req);
 
 /* Scratch space for a UserInfo's profile list. */
 struct user_info_buf {

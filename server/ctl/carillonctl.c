@@ -133,6 +133,10 @@ static void usage(FILE *f)
         "  contact export --campaign C [--filter EXPR] -o FILE.csv|FILE.xlsx\n"
         "  contact reset|reload|shelve|move|assign|delete --campaign C (--id N|--filter F|--all)\n"
         "  blacklist add [--campaign C] [--reason R] [--file F] [NUMBER...]\n"
+        "  campaign stats NAME          dashboard, contacts, attempts, rates, agents, pacing\n"
+        "  top [--once]                 running campaigns you may view, one line each, every\n"
+        "                               second until Ctrl-C (--once, --json: one snapshot)\n"
+        "  compliance report NAME [--days N]   abandon ledger against the compliance profile\n"
         "options:\n"
         "  --server HOST:PORT   (default $CARILLON_SERVER; HOST a name, an IPv4 or [IPv6])\n"
         "  --ca FILE            CA certificate the server's is checked with ($CARILLON_CA)\n"
@@ -1358,12 +1362,15 @@ static int cmd_campaign_list(int argc, char **argv)
 static int cmd_campaign(int argc, char **argv)
 {
     if (argc < 1)
-        return usage_error("campaign needs a subcommand: list, state, duplicate or delete");
+        return usage_error(
+            "campaign needs a subcommand: list, stats, state, duplicate, delete, create or set");
     const char *sub = argv[0];
     if (strcmp(sub, "list") == 0)
         return cmd_campaign_list(argc - 1, argv + 1);
     if (strcmp(sub, "create") == 0 || strcmp(sub, "set") == 0)
         return ctl_campaign_edit(argc, argv);
+    if (strcmp(sub, "stats") == 0)
+        return ctl_campaign_stats(argc - 1, argv + 1);
     Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
     Carillon__V1__CampaignSetState ss = CARILLON__V1__CAMPAIGN_SET_STATE__INIT;
     Carillon__V1__CampaignDuplicate du = CARILLON__V1__CAMPAIGN_DUPLICATE__INIT;
@@ -1530,6 +1537,13 @@ void ctl_drop_reply(void)
     drop_reply();
 }
 
+Carillon__V1__Envelope *ctl_take_reply(void)
+{
+    Carillon__V1__Envelope *r = net.reply;
+    net.reply = NULL;
+    return r;
+}
+
 int ctl_report(int exit_code, const char *code, const char *field, const char *fmt, ...)
 {
     char msg[1024];
@@ -1627,7 +1641,7 @@ static int run(int argc, char **argv)
     if (is(cmd, "apply") || is(cmd, "get") || is(cmd, "campaign") || is(cmd, "grant") ||
         is(cmd, "question") || is(cmd, "script") || is(cmd, "qualification") ||
         is(cmd, "schedule") || is(cmd, "contact") || is(cmd, "blacklist") || is(cmd, "list") ||
-        is(cmd, "filter")) {
+        is(cmd, "filter") || is(cmd, "top") || is(cmd, "compliance")) {
         if ((rc = check_target()))
             return rc;
         if (is(cmd, "apply"))
@@ -1652,6 +1666,10 @@ static int run(int argc, char **argv)
             return ctl_filter(argc - 1, argv + 1);
         if (is(cmd, "list"))
             return ctl_list(argc - 1, argv + 1);
+        if (is(cmd, "top"))
+            return ctl_top(argc - 1, argv + 1);
+        if (is(cmd, "compliance"))
+            return ctl_compliance(argc - 1, argv + 1);
         return cmd_campaign(argc - 1, argv + 1);
     }
     if (is(cmd, "user")) {

@@ -30,6 +30,9 @@ int ctl_send_only(Carillon__V1__Envelope *env);
 void ctl_stream_end(void);
 Carillon__V1__Envelope *ctl_reply(void);
 void ctl_drop_reply(void);
+/* Takes the reply out of ctl_reply(): the caller frees it (carillon__v1__envelope__free_unpacked).
+ */
+Carillon__V1__Envelope *ctl_take_reply(void);
 int ctl_report(int exit_code, const char *code, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 int ctl_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -47,6 +50,9 @@ int ctl_blacklist(int argc, char **argv);
 int ctl_list_import(int argc, char **argv);
 int ctl_list(int argc, char **argv);
 int ctl_filter(int argc, char **argv);
+int ctl_campaign_stats(int argc, char **argv);
+int ctl_top(int argc, char **argv);
+int ctl_compliance(int argc, char **argv);
 /* Changes how long a wait for an answer may take (e.g. an import's final merge). */
 void ctl_set_timeout_ms(unsigned ms);
 /* Prints the script as an agent would see it; frees c. */

@@ -62,6 +62,8 @@ table=(
     "import begin|send import_begin campaign=@F|dddaa"
     "import rows|send import_rows|daaaa"
     "import end|send import_end|daaaa"
+    "campaign stats|send campaign_stats name=@F|daaaa"
+    "compliance report|send compliance_report name=@F|daaaa"
     # last: an allowed export streams several answers (chunks, then its end)
     "export begin|send export_begin campaign=@F|ddada"
 )
