@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs Carillon locally: installs what is missing, builds, starts PostgreSQL and the server on
 # free loopback ports with an admin, shows the CLI working, applies a campaign, imports a contact
-# list (French names, mixed number formats), then runs the dialer against a SIPp trunk with an
-# agent's softphone (deploy/demo-dialer.sh). Later issues join them (the campaign engine feeds
-# the dialer from the list; scripted agents).
+# list (French names, mixed number formats), then runs a whole campaign: the server drives
+# carillon-dialerd against a SIPp trunk, scripted agents with SIPp softphones take the calls, and
+# it ends with the campaign's stats and every contact's final state (deploy/demo-campaign.sh).
 #   ./deploy/demo.sh [--stop-after] [DIR]     DIR defaults to ./demo-run (kept between runs)
 #   --stop-after   stop the stack at the end (the test uses it)
 set -euo pipefail
@@ -63,7 +63,7 @@ show list import "$dir/contacts.csv" --campaign "$campaign" --name "$list" \
     --map 'Nom=last_name,Prénom=first_name,Tel1=phone1,Ville=city'
 show list show --campaign "$campaign"
 
-deploy/demo-dialer.sh "$dir"
+deploy/demo-campaign.sh "$dir"
 
 if [ -n "$stop_after" ]; then
     trap - EXIT

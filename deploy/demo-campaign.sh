@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# The campaign part of the demo (deploy/demo.sh runs it, on its running stack): a real campaign
+# from start to end. carillon-dialerd joins the stack and calls through a SIPp trunk whose
+# answers follow the last digit of each number (tests/sipp/engine_trunk.xml: 0-5 answered, 6-7
+# busy, 8 no answer, 9 not a number); three agents log in through a scripted agentd (cr-agents)
+# with SIPp softphones, talk to whoever answers and qualify each call; the server paces the
+# calls, retries by the campaign's rules and finishes the campaign when every contact is done.
+#   deploy/demo-campaign.sh DIR     DIR: the stack's directory (its env.sh is sourced)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$(pwd)
+bin=${CARILLON_BUILD_DIR:-$repo/build}/bin
+[ $# -eq 1 ] || { echo "usage: deploy/demo-campaign.sh DIR" >&2; exit 2; }
+command -v sipp >/dev/null || { echo "demo: sipp (Debian package sip-tester) is missing" >&2; exit 1; }
+dir=$(cd "$1" && pwd)
+d=$dir/campaign
+rm -rf "$d"
+mkdir -p "$d"
+pids=()
+trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done' EXIT
+
+used=" "
+port() { # a TCP and UDP loopback port nothing holds, below the kernel's ephemeral range
+    local p
+    while :; do
+        p=$((20000 + RANDOM % 12700))
+        case "$used" in *" $p "*) continue ;; esac
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && ! ss -Hlun "sport = :$p" | grep -q .; then
+            used+="$p $((p + 1)) $((p + 2)) "
+            echo "$p"
+            return
+        fi
+    done
+}
+wait_line() { # FILE REGEX SECONDS
+    local t=$((SECONDS + $3))
+    until grep -qE "$2" "$1" 2>/dev/null; do
+        [ "$SECONDS" -lt "$t" ] || { echo "demo: no '$2' in $1" >&2; tail -20 "$1" >&2; exit 1; }
+        sleep 0.1
+    done
+}
+sipp_run() { # NAME SCENARIO [ARGS...]: a SIPp UAS on a free port; sets sport
+    local name=$1 scen=$2
+    shift 2
+    sport=$(port)
+    sipp -sf "tests/sipp/$scen" -i 127.0.0.1 -p "$sport" -mp "$(port)" -nostdin -timeout 600s \
+        "$@" >"$d/sipp_$name.out" 2>&1 &
+    pids+=($!)
+    until ss -Hlun "sport = :$sport" | grep -q .; do sleep 0.05; done
+}
+
+sipp_run trunk engine_trunk.xml
+trunk=$sport
+echo "demo: a SIPp trunk on sip:127.0.0.1:$trunk answers by each number's last digit"
+tests/lib/stack.sh up "$dir" --dialer --trunk "sip:127.0.0.1:$trunk" >/dev/null
+# shellcheck disable=SC1091
+. "$dir/env.sh"
+echo "demo: carillon-dialerd (node dialer1) is linked to the server ($dir/dialerd.conf)"
+
+show() {
+    local a q=''
+    for a in "$@"; do q+=" $(printf '%q' "$a")"; done
+    echo "\$ carillonctl$q"
+    "$bin/carillonctl" "$@"
+}
+[ -f "$dir/pki/agentd1.pem" ] || deploy/pki.sh node "$dir/pki" agentd agentd1 >/dev/null
+users=$("$bin/carillonctl" user list)
+agents=(camille helene theo)
+names=('Camille Hébert' 'Hélène Dupré' 'Théo Marchal')
+agent_args=()
+for i in 0 1 2; do
+    login=${agents[$i]}
+    grep -q "^$login\b" <<<"$users" ||
+        echo "demo-$login-pw" | show user add "$login" --role agent --name "${names[$i]}" --password-stdin
+    media=$(port)
+    "$bin/cr-rtp-sink" --listen "127.0.0.1:$media" --timeout 600 >"$d/${login}_media.out" 2>&1 &
+    pids+=($!)
+    sipp_run "$login" softphone_autoanswer.xml -m 1 -set sink "$media"
+    agent_args+=(--agent "$login:demo-$login-pw:sip:$login@127.0.0.1:$sport:Démo relance")
+done
+
+campaign='Démo relance'
+{
+    cat <<'EOF'
+name: 'Démo relance'
+objective: 'Call back the customers who asked about the fibre offer'
+time_zone: 'Europe/Paris'
+dialing:
+  mode: progressive
+  call_order: customer_first
+  number_for_agents: '+33140000000'
+  number_for_customers: '+33180000000'
+  max_simultaneous_calls: 10
+  ring_timeout_s: 5
+outcomes:
+  busy: {retry_delay_s: 2, max_attempts: 2, after_last: failed}
+  no_answer: {retry_delay_s: 2, max_attempts: 1, after_last: shelved}
+  trunk_failure: {retry_delay_s: 2, max_attempts: 2, after_last: failed}
+stop:
+  when_all_done: true
+qualification_mode: manual
+qualification_group: 'relance'
+popup_fields: ['last_name', 'first_name', 'city']
+qualifications:
+- {code: 'VENTE', name: 'Vente conclue', type: positive, final: true, groups: ['relance']}
+- {code: 'REFUS', name: 'Refus', type: negative, final: true, refusal: true, groups: ['relance']}
+agents: ['camille', 'helene', 'theo']
+schedule:
+EOF
+    for day in monday tuesday wednesday thursday friday saturday sunday; do
+        printf -- "- day: %s\n  start: '00:00'\n  end: '24:00'\n" "$day"
+    done
+} >"$d/campaign.yaml"
+echo "demo: a progressive campaign, every day 00:00-24:00 (compliance none), $d/campaign.yaml"
+show apply -f "$d/campaign.yaml"
+{
+    echo 'Nom;Prénom;Tel1;Ville'
+    n=0
+    for name in Dupré Lefèvre Payet "N'Diaye" Hébert Marchal Mercier Bézier Garnier Rivière \
+        Noël Lemaître; do
+        for first in Zoé Jérôme; do
+            n=$((n + 1))
+            printf '%s;%s;+3361000%04d;Créteil\n' "$name" "$first" "$n"
+        done
+    done
+} >"$d/contacts.csv"
+show list import "$d/contacts.csv" --campaign "$campaign" --name 'rappels' \
+    --map 'Nom=last_name,Prénom=first_name,Tel1=phone1,Ville=city'
+answered=$(grep -cE '[0-5]$' "$d/contacts.csv" || true)
+show campaign state "$campaign" ready
+show campaign state "$campaign" running
+echo "demo: 3 agents log in (cr-agents plays carillon-agentd); each qualifies VENTE after the customer hangs up"
+"$bin/cr-agents" --server "$CARILLON_SERVER" --ca "$dir/pki/ca.pem" --cert "$dir/pki/agentd1.pem" \
+    --key "$dir/pki/agentd1.key" --node agentd1 --timeout 300 --qualify VENTE --wrapup-ms 300 \
+    --calls "$answered" "${agent_args[@]}" </dev/null >"$d/agents.out" 2>&1 &
+agents_pid=$!
+pids+=("$agents_pid")
+wait "$agents_pid" || { tail -20 "$d/agents.out" >&2; echo "demo: the agents did not finish" >&2; exit 1; }
+echo "demo: what the agents saw (first lines of $d/agents.out):"
+grep -E '^(login|connected|qualified)' "$d/agents.out" | head -8 | sed 's/^/  /'
+wait_line "$dir/server.log" 'campaign_finished campaign="?Démo relance' 60
+echo "demo: the campaign finished by itself:"
+grep -E 'campaign_finished campaign="?Démo relance' "$dir/server.log" | tail -1 | sed 's/^/  /'
+show campaign stats "$campaign"
+show contact list --campaign "$campaign" --columns id,last_name,first_name,phone,state,attempts,last_qualification
