@@ -309,9 +309,9 @@ static void attempt_lost(struct engine *e, int64_t attempt_id, const char *why)
     if (!id)
         return;
     *id = attempt_id;
-    if (store_attempt_close(e->srv->pg, attempt_id, engine_now_ms(e->srv), why ? "lost" : "answered",
-                            !why, why ? why : "no agent left to qualify the call", on_lost_closed,
-                            id) != 0) {
+    if (store_attempt_close(
+            e->srv->pg, attempt_id, engine_now_ms(e->srv), why ? "lost" : "answered", !why,
+            why ? why : "no agent left to qualify the call", on_lost_closed, id) != 0) {
         cr_log_error("attempt_not_closed", "attempt=%" PRId64 " error=queue", attempt_id);
         free(id);
     }
@@ -334,7 +334,7 @@ static void on_open_attempts(void *arg, int err, const int64_t *ids, int n)
 
 /* quiet: only the attempts the dialer never said anything about, older than the grace. */
 static void close_node_attempts_boot(struct engine *e, const char *node, bool quiet,
-                                    uint64_t other_boot, const char *why)
+                                     uint64_t other_boot, const char *why)
 {
     struct lost_req *r = calloc(1, sizeof *r);
     if (!r)
@@ -342,8 +342,7 @@ static void close_node_attempts_boot(struct engine *e, const char *node, bool qu
     r->e = e;
     snprintf(r->why, sizeof r->why, "%s", why);
     int64_t before = engine_now_ms(e->srv) - (quiet ? e->srv->cfg.dialer_grace_ms : 0);
-    if (store_open_attempts(e->srv->pg, node, quiet, before, other_boot, on_open_attempts, r) !=
-        0)
+    if (store_open_attempts(e->srv->pg, node, quiet, before, other_boot, on_open_attempts, r) != 0)
         free(r);
 }
 
@@ -359,6 +358,7 @@ struct resume_req {
     struct engine *e;
     char node[ENGINE_NODE_MAX];
     uint64_t boot_id;
+    bool new_boot;
 };
 
 static void on_last_seq(void *arg, int err, uint64_t last_seq)
@@ -386,11 +386,22 @@ static void on_last_seq(void *arg, int err, uint64_t last_seq)
         d->applied_seq = last_seq;
     (void)dialer_send(d, &env);
     d->resumed = true;
+    /* legs of the sessions a previous run of the server left (the dialer outlived it) */
+    for (int i = 0; i < r->e->nstale_legs; i++) {
+        Carillon__V1__CloseAgentLeg cl = CARILLON__V1__CLOSE_AGENT_LEG__INIT;
+        cl.agent_id = r->e->stale_legs[i];
+        Carillon__V1__Envelope ce = CARILLON__V1__ENVELOPE__INIT;
+        ce.body_case = CARILLON__V1__ENVELOPE__BODY_CLOSE_AGENT_LEG;
+        ce.close_agent_leg = &cl;
+        (void)dialer_send(d, &ce);
+    }
     /* Orders lost with the link (or with a server restart) never get an event: once the grace
      * has passed, an attempt of this dialer it never reported on is closed as lost. */
     d->reconcile_at_ms = engine_now_ms(r->e->srv) + r->e->srv->cfg.dialer_grace_ms;
     cr_log_info("dialer_resumed", "node=%s boot=%" PRIu64 " last_seq=%" PRIu64 " max_calls=%u",
                 d->node, r->boot_id, last_seq, d->max_calls);
+    /* agents waiting for a dialer get their leg (with a new boot, the legs it had are gone) */
+    agents_dialer_back(r->e, d, r->new_boot);
     free(r);
 }
 
@@ -462,12 +473,11 @@ static void on_capacity(struct engine *e, struct client *c, const Carillon__V1__
     r->e = e;
     snprintf(r->node, sizeof r->node, "%s", node);
     r->boot_id = cap->boot_id;
+    r->new_boot = new_boot;
     if (store_last_seq(e->srv->pg, cap->boot_id, on_last_seq, r) != 0) {
         free(r);
         cr_conn_close(c->conn);
-        return;
     }
-    agents_dialer_back(e, d, new_boot);
 }
 
 static struct dialer *dialer_of(struct engine *e, struct client *c)
@@ -577,7 +587,8 @@ static void on_open_nodes(void *arg, int err, char *const *nodes, int n)
     int64_t now = engine_now_ms(e->srv);
     for (int i = 0; i < n; i++) {
         if (!nodes[i][0]) {
-            close_node_attempts(e, "", false, "claimed but never sent to a dialer (server restart)");
+            close_node_attempts(e, "", false,
+                                "claimed but never sent to a dialer (server restart)");
             continue;
         }
         if (dialer_by_node(e, nodes[i]))

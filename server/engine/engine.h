@@ -53,7 +53,7 @@ struct dialer {
     unsigned in_flight;                        /* our calls on it not ended yet */
     unsigned legs;                             /* agent legs opened on it */
     int64_t last_seen_ms, lost_at_ms;
-    bool resumed; /* DialerResume sent */
+    bool resumed;            /* DialerResume sent */
     int64_t reconcile_at_ms; /* then, close its attempts it never reported on */
     /* events received, waiting to be stored (one batch in flight at a time) */
     Carillon__V1__Envelope **queue;
@@ -136,8 +136,8 @@ struct agent {
     int ncampaigns;
     struct call *call; /* the call reserved, bridged, offered or in wrap-up */
     int64_t talk_ms;
-    int in_flight;        /* requests of this session being handled */
-    bool pause_requested; /* paused while connecting */
+    int in_flight;                    /* requests of this session being handled */
+    bool pause_requested;             /* paused while connecting */
     Carillon__V1__AgentCampaign *acs; /* what AgentLoginOk said of its campaigns (resume) */
     int nacs;
     bool ending;
@@ -153,7 +153,9 @@ struct engine {
     struct agent *agents;
     struct ecampaign *campaigns;
     struct call *buckets[ENGINE_CALL_BUCKETS];
-    uint64_t next_session_hint;
+    /* sessions a previous run left open: their legs are closed on every dialer that resumes */
+    uint64_t *stale_legs;
+    int nstale_legs;
     bool reconciled;
 };
 

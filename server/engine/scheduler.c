@@ -887,10 +887,20 @@ static void on_tick(uv_timer_t *t)
 
 static void on_sessions_closed(void *arg, const struct cr_pg_result *r)
 {
-    (void)arg;
-    if (r->status)
+    struct engine *e = arg;
+    if (r->status) {
         cr_log_error("agent_sessions_not_closed", "error=%s",
                      cr_log_q(r->message ? r->message : ""));
+        return;
+    }
+    int n = PQntuples(r->res[0]);
+    free(e->stale_legs);
+    e->stale_legs = n ? calloc((size_t)n, sizeof *e->stale_legs) : NULL;
+    e->nstale_legs = 0;
+    for (int i = 0; e->stale_legs && i < n; i++)
+        e->stale_legs[e->nstale_legs++] = strtoull(PQgetvalue(r->res[0], i, 0), NULL, 10);
+    if (n)
+        cr_log_info("agent_sessions_closed", "sessions=%d reason=\"server restart\"", n);
 }
 
 int engine_start(struct server *srv)
@@ -902,7 +912,7 @@ int engine_start(struct server *srv)
     srv->engine = e;
     /* Sessions of a previous run: their agents log in again (agentd re-announces them). */
     if (store_agent_sessions_close_all(srv->pg, "server restart", engine_now_ms(srv),
-                                       on_sessions_closed, NULL) != 0)
+                                       on_sessions_closed, e) != 0)
         cr_log_error("agent_sessions_not_closed", "error=queue");
     dialers_reconcile_start(e);
     uv_timer_init(srv->loop, &e->tick);
@@ -944,6 +954,7 @@ void engine_free(struct server *srv)
     }
     agents_free_all(e);
     dialers_free_all(e);
+    free(e->stale_legs);
     free(e);
     srv->engine = NULL;
 }

@@ -189,11 +189,13 @@ int store_agent_sessions_close_all(struct cr_pg *pg, const char *reason, int64_t
     char now[40];
     store_ts(now_ms, now, sizeof now);
     const char *p[] = {reason, now};
+    /* one row per session closed: its id (its agent leg may still be up on a dialer) */
     return cr_pg_query(pg,
                        "WITH s AS (UPDATE agent_sessions SET state = 'logged_out', reason = '', "
                        "state_since = $2, logged_out_at = $2, logout_reason = $1 WHERE "
-                       "logged_out_at IS NULL RETURNING id) INSERT INTO agent_states "
-                       "(session_id, at, state, reason) SELECT id, $2, 'logged_out', $1 FROM s",
+                       "logged_out_at IS NULL RETURNING id), i AS (INSERT INTO agent_states "
+                       "(session_id, at, state, reason) SELECT id, $2, 'logged_out', $1 FROM s) "
+                       "SELECT id FROM s",
                        2, p, cb, arg);
 }
 

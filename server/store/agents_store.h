@@ -35,7 +35,8 @@ int store_agent_state(struct cr_pg *pg, int64_t session_id, const char *state, c
 int store_agent_session_close(struct cr_pg *pg, int64_t session_id, const char *reason,
                               int64_t now_ms, cr_pg_cb cb, void *arg)
     __attribute__((warn_unused_result));
-/* Sessions left open by a previous run of the server are closed at start. */
+/* Sessions left open by a previous run of the server are closed at start; res[0] has their ids
+ * (their agents' legs may still be up on a dialer that outlived the server). */
 int store_agent_sessions_close_all(struct cr_pg *pg, const char *reason, int64_t now_ms,
                                    cr_pg_cb cb, void *arg) __attribute__((warn_unused_result));
 

@@ -191,7 +191,7 @@ start_dialer() {
         ss -Hlun "sport >= :$rtp and sport <= :$((rtp + 199))" | grep -q . || break
     done
     sip=$(free_port)
-    {
+    [ -f "$dir/dialerd.conf" ] || {
         echo "; written by tests/lib/stack.sh"
         echo "[dialer]"
         echo "node_name = dialer1"
