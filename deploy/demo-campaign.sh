@@ -126,7 +126,7 @@ show apply -f "$d/campaign.yaml"
 } >"$d/contacts.csv"
 show list import "$d/contacts.csv" --campaign "$campaign" --name 'rappels' \
     --map 'Nom=last_name,Prénom=first_name,Tel1=phone1,Ville=city'
-answered=$(grep -cE '[0-5]$' "$d/contacts.csv" || true)
+answered=$(awk -F';' 'NR > 1 && $3 ~ /[0-5]$/' "$d/contacts.csv" | wc -l)
 show campaign state "$campaign" ready
 show campaign state "$campaign" running
 echo "demo: 3 agents log in (cr-agents plays carillon-agentd); each qualifies VENTE after the customer hangs up"

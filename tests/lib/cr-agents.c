@@ -775,7 +775,9 @@ static void command_failed(const char *line, const char *why)
 static void run_command(struct app *app, char *line)
 {
     char copy[STDIN_MAX];
-    snprintf(copy, sizeof copy, "%s", line);
+    size_t len = strnlen(line, sizeof copy - 1);
+    memcpy(copy, line, len);
+    copy[len] = '\0';
     char *argv[4] = {0};
     int argc = 0;
     char *save = NULL;
