@@ -130,15 +130,20 @@ answered=$(awk -F';' 'NR > 1 && $3 ~ /[0-5]$/' "$d/contacts.csv" | wc -l)
 show campaign state "$campaign" ready
 show campaign state "$campaign" running
 echo "demo: 3 agents log in (cr-agents plays carillon-agentd); each qualifies VENTE after the customer hangs up"
+mkfifo "$d/agents.in"
+exec 3<>"$d/agents.in" # "quit" ends the agents once the campaign is over
 "$bin/cr-agents" --server "$CARILLON_SERVER" --ca "$dir/pki/ca.pem" --cert "$dir/pki/agentd1.pem" \
     --key "$dir/pki/agentd1.key" --node agentd1 --timeout 300 --qualify VENTE --wrapup-ms 300 \
-    --calls "$answered" "${agent_args[@]}" </dev/null >"$d/agents.out" 2>&1 &
+    "${agent_args[@]}" <"$d/agents.in" >"$d/agents.out" 2>&1 &
 agents_pid=$!
 pids+=("$agents_pid")
-wait "$agents_pid" || { tail -20 "$d/agents.out" >&2; echo "demo: the agents did not finish" >&2; exit 1; }
+wait_line "$dir/server.log" 'campaign_finished campaign="?Démo relance' 240
+echo quit >&3
+wait "$agents_pid" || { tail -20 "$d/agents.out" >&2; echo "demo: the agents did not log out" >&2; exit 1; }
+[ "$(grep -c '^qualified ' "$d/agents.out")" = "$answered" ] ||
+    { echo "demo: not $answered calls qualified" >&2; exit 1; }
 echo "demo: what the agents saw (first lines of $d/agents.out):"
 grep -E '^(login|connected|qualified)' "$d/agents.out" | head -8 | sed 's/^/  /'
-wait_line "$dir/server.log" 'campaign_finished campaign="?Démo relance' 60
 echo "demo: the campaign finished by itself:"
 grep -E 'campaign_finished campaign="?Démo relance' "$dir/server.log" | tail -1 | sed 's/^/  /'
 show campaign stats "$campaign"

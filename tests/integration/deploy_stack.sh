@@ -9,11 +9,13 @@ set -euo pipefail
 assert_exit 0 env CARILLON_BUILD_DIR="$CARILLON_SOURCE_DIR/build" "$CARILLON_SOURCE_DIR/deploy/bootstrap.sh"
 assert_contains "$OUT" "nothing to install"
 
-# daemons that do not exist yet: refused plainly, nothing started
+# a dialer needs a trunk; agentd is not there yet: refused plainly, nothing started
 nodir=$(mktemp -u /tmp/carillon-it-none-XXXXXX)
-assert_exit 2 tests/lib/stack.sh up "$nodir" --dialer --trunk sip:trunk@127.0.0.1
-assert_contains "$ERR" "stack: --dialer"  # not wired into the stack yet (built or not), refused plainly
-[ ! -e "$nodir" ] || fail "stack.sh up --dialer created $nodir"
+assert_exit 2 tests/lib/stack.sh up "$nodir" --dialer
+assert_contains "$ERR" "--dialer needs --trunk URI"
+assert_exit 2 tests/lib/stack.sh up "$nodir" --agentd
+assert_contains "$ERR" "stack: --agentd"
+[ ! -e "$nodir" ] || fail "stack.sh up refused but created $nodir"
 
 # stack up: server ready, env usable, processes alive
 cr_stack_up
