@@ -324,8 +324,8 @@ int store_open_attempts(struct cr_pg *pg, const char *node, bool quiet, int64_t 
     int rc = cr_pg_query(pg,
                          "SELECT id FROM attempts WHERE closed_at IS NULL AND dialer_node = $1 "
                          "AND (NOT $2 OR (ringing_at IS NULL AND answered_at IS NULL AND ended_at "
-                         "IS NULL AND sent_at IS NULL AND created_at < $3)) AND ($4 = 0 OR "
-                         "(dialer_boot IS NOT NULL AND dialer_boot <> $4)) ORDER BY id",
+                         "IS NULL AND sent_at IS NULL AND created_at < $3)) AND ($4::bigint = 0 OR "
+                         "(dialer_boot IS NOT NULL AND dialer_boot <> $4::bigint)) ORDER BY id",
                          4, p, on_ids, c);
     if (rc)
         free(c);
