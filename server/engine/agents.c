@@ -289,17 +289,17 @@ static void agent_detach(struct agent *a, const char *why)
     if (a->link)
         client_unref(a->link);
     a->link = NULL;
-    a->grace_until_ms = engine_now_ms(e->srv) + e->srv->cfg.agent_grace_ms;
+    a->grace_until_ms = engine_mono_ms(e->srv) + e->srv->cfg.agent_grace_ms;
     cr_log_info("agent_detached", "agent=%s session=%" PRIu64 " why=%s grace_ms=%lld", a->login,
                 a->session_id, why, (long long)e->srv->cfg.agent_grace_ms);
 }
 
-void agents_sweep(struct engine *e, int64_t now)
+void agents_sweep(struct engine *e, int64_t mono)
 {
     struct agent *a = e->agents;
     while (a) {
         struct agent *next = a->next;
-        if (!a->link && a->grace_until_ms && now >= a->grace_until_ms)
+        if (!a->link && a->grace_until_ms && mono >= a->grace_until_ms)
             agent_end(a, "agent_grace ended without the agent coming back");
         a = next;
     }
@@ -937,6 +937,9 @@ static void handle_qualify(struct agent *a, uint64_t rid, const Carillon__V1__Ag
     client_ref(q->c);
     q->attempt_id = call->attempt_id;
     a->in_flight++;
+    /* the call's last events first: the qualification closes the attempt they complete */
+    if (call->dialer)
+        dialer_flush(call->dialer);
     if (store_attempt_qualify(e->srv->pg, call->attempt_id, engine_now_ms(e->srv), in->code,
                               a->user_id, in->callback_unix_ms, in->personal, on_qualified,
                               q) != 0) {

@@ -125,10 +125,11 @@ static const char *party_word(Carillon__V1__CallParty p)
                                                               : "";
 }
 
-static void store_next(struct dialer *d);
+static void store_next(struct dialer *d, bool force);
 
 struct batch {
     struct dialer *d;
+    unsigned gen;
     uint64_t boot_id, up_to_seq;
     Carillon__V1__Envelope **envs;
     unsigned n;
@@ -159,9 +160,11 @@ static void on_stored(void *arg, int err, const char *const *results, int n)
         if (!call || !call->agent)
             attempt_lost(d->eng, (int64_t)env->call_event->attempt_id, NULL);
     }
-    d->storing = false;
+    if (d->storing)
+        d->storing--;
     if (err) {
         /* Not acknowledged: the dialer keeps the events and replays them on its next link. */
+        d->store_failed = true;
         cr_log_error("events_not_stored", "node=%s events=%u error=%s", d->node, b->n,
                      cr_log_q(strerror(-err)));
         batch_free(b);
@@ -169,7 +172,7 @@ static void on_stored(void *arg, int err, const char *const *results, int n)
             cr_conn_close(d->c->conn);
         return;
     }
-    if (b->up_to_seq && b->boot_id == d->boot_id) {
+    if (b->up_to_seq && b->boot_id == d->boot_id && b->gen == d->gen && !d->store_failed) {
         Carillon__V1__EventAck ack = CARILLON__V1__EVENT_ACK__INIT;
         ack.boot_id = b->boot_id;
         ack.up_to_seq = b->up_to_seq;
@@ -179,12 +182,17 @@ static void on_stored(void *arg, int err, const char *const *results, int n)
         (void)dialer_send(d, &env);
     }
     batch_free(b);
-    store_next(d);
+    store_next(d, false);
 }
 
-static void store_next(struct dialer *d)
+void dialer_flush(struct dialer *d)
 {
-    if (d->storing || d->nqueue == 0)
+    store_next(d, true);
+}
+
+static void store_next(struct dialer *d, bool force)
+{
+    if ((d->storing && !force) || d->nqueue == 0)
         return;
     struct engine *e = d->eng;
     unsigned n = d->nqueue < STORE_EVENTS_MAX ? d->nqueue : STORE_EVENTS_MAX;
@@ -196,6 +204,7 @@ static void store_next(struct dialer *d)
         return; /* retried at the next event or sweep */
     }
     b->d = d;
+    b->gen = d->gen;
     b->envs = malloc(n * sizeof *b->envs);
     if (!b->envs) {
         free(b);
@@ -251,11 +260,11 @@ static void store_next(struct dialer *d)
             b->boot_id = s->boot_id;
         }
     }
-    d->storing = true;
+    d->storing++;
     int rc = store_call_events(e->srv->pg, ev, (int)n, on_stored, b);
     free(ev);
     if (rc) {
-        d->storing = false;
+        d->storing--;
         cr_log_error("events_not_stored", "node=%s events=%u error=%s", d->node, n,
                      cr_log_q(strerror(-rc)));
         batch_free(b);
@@ -277,7 +286,7 @@ static void queue_event(struct dialer *d, Carillon__V1__Envelope *env)
         d->cap_queue = cap;
     }
     d->queue[d->nqueue++] = env;
-    store_next(d);
+    store_next(d, false);
 }
 
 /* --- open attempts of a lost dialer ------------------------------------------------------------
@@ -386,6 +395,8 @@ static void on_last_seq(void *arg, int err, uint64_t last_seq)
         d->applied_seq = last_seq;
     (void)dialer_send(d, &env);
     d->resumed = true;
+    d->gen++;
+    d->store_failed = false;
     /* legs of the sessions a previous run of the server left (the dialer outlived it) */
     for (int i = 0; i < r->e->nstale_legs; i++) {
         Carillon__V1__CloseAgentLeg cl = CARILLON__V1__CLOSE_AGENT_LEG__INIT;
@@ -397,7 +408,7 @@ static void on_last_seq(void *arg, int err, uint64_t last_seq)
     }
     /* Orders lost with the link (or with a server restart) never get an event: once the grace
      * has passed, an attempt of this dialer it never reported on is closed as lost. */
-    d->reconcile_at_ms = engine_now_ms(r->e->srv) + r->e->srv->cfg.dialer_grace_ms;
+    d->reconcile_at_ms = engine_mono_ms(r->e->srv) + r->e->srv->cfg.dialer_grace_ms;
     cr_log_info("dialer_resumed", "node=%s boot=%" PRIu64 " last_seq=%" PRIu64 " max_calls=%u",
                 d->node, r->boot_id, last_seq, d->max_calls);
     /* agents waiting for a dialer get their leg (with a new boot, the legs it had are gone) */
@@ -546,17 +557,17 @@ void dialers_client_closed(struct engine *e, struct client *c)
     d->c = NULL;
     d->resumed = false;
     d->link = DIALER_GRACE;
-    d->lost_at_ms = engine_now_ms(e->srv);
+    d->lost_at_ms = engine_mono_ms(e->srv);
     cr_log_warn("dialer_lost", "node=%s open_calls=%u agent_legs=%u grace_ms=%lld", d->node,
                 d->in_flight, d->legs, (long long)e->srv->cfg.dialer_grace_ms);
     client_unref(c);
 }
 
 /* The grace of lost dialers. */
-void dialers_sweep(struct engine *e, int64_t now)
+void dialers_sweep(struct engine *e, int64_t mono)
 {
     for (struct dialer *d = e->dialers; d; d = d->next) {
-        if (d->link == DIALER_GRACE && now - d->lost_at_ms >= e->srv->cfg.dialer_grace_ms) {
+        if (d->link == DIALER_GRACE && mono - d->lost_at_ms >= e->srv->cfg.dialer_grace_ms) {
             cr_log_warn("dialer_grace_over", "node=%s open_calls=%u action=close_lost", d->node,
                         d->in_flight);
             d->link = DIALER_GONE;
@@ -567,8 +578,8 @@ void dialers_sweep(struct engine *e, int64_t now)
             agents_dialer_back(e, d, true); /* its agents lost their legs */
         }
         if (d->link == DIALER_UP && !d->storing && d->nqueue)
-            store_next(d);
-        if (d->link == DIALER_UP && d->reconcile_at_ms && now >= d->reconcile_at_ms) {
+            store_next(d, false);
+        if (d->link == DIALER_UP && d->reconcile_at_ms && mono >= d->reconcile_at_ms) {
             d->reconcile_at_ms = 0;
             close_node_attempts(e, d->node, true,
                                 "the dialer never reported on this order (lost with its link)");
@@ -584,7 +595,7 @@ static void on_open_nodes(void *arg, int err, char *const *nodes, int n)
         cr_log_error("reconcile_failed", "error=%s", cr_log_q(strerror(-err)));
         return;
     }
-    int64_t now = engine_now_ms(e->srv);
+    int64_t now = engine_mono_ms(e->srv);
     for (int i = 0; i < n; i++) {
         if (!nodes[i][0]) {
             close_node_attempts(e, "", false,

@@ -58,7 +58,9 @@ struct dialer {
     /* events received, waiting to be stored (one batch in flight at a time) */
     Carillon__V1__Envelope **queue;
     unsigned nqueue, cap_queue;
-    bool storing;
+    unsigned storing;     /* batches in flight */
+    bool store_failed;    /* a batch failed on this link: acknowledge nothing more */
+    unsigned gen;         /* the link's generation: a batch acknowledges only within its own */
     uint64_t applied_seq; /* highest seq whose in-memory effects ran */
     uint64_t rid;
 };
@@ -166,6 +168,9 @@ void engine_stop(struct server *srv);
 void engine_free(struct server *srv);
 /* The engine's clock, unix ms: the wall clock, moved by [testing] clock_offset in test builds. */
 int64_t engine_now_ms(const struct server *srv);
+/* A monotonic clock in ms for the engine's own intervals (graces, reloads): it never jumps,
+ * whatever the wall clock or clock_offset do. */
+int64_t engine_mono_ms(const struct server *srv);
 /* A message on a dialer or agentd link (owns env). */
 void engine_dialer_message(struct client *c, Carillon__V1__Envelope *env);
 void engine_agentd_message(struct client *c, Carillon__V1__Envelope *env);
@@ -211,7 +216,10 @@ struct dialer *dialer_for_agent(struct engine *e);
 struct dialer *dialer_for_customer(struct engine *e, struct ecampaign *camp);
 unsigned dialers_free(struct engine *e);
 int dialer_send(struct dialer *d, Carillon__V1__Envelope *env);
-void dialers_sweep(struct engine *e, int64_t now);
+/* Stores the events d has queued now, even with a batch in flight: what is written next (a
+ * qualification) must come after them. */
+void dialer_flush(struct dialer *d);
+void dialers_sweep(struct engine *e, int64_t mono);
 void dialers_reconcile_start(struct engine *e);
 void dialers_free_all(struct engine *e);
 
@@ -219,7 +227,7 @@ void dialers_free_all(struct engine *e);
 void agent_set_state(struct agent *a, int state, const char *reason);
 void agent_push(struct agent *a, Carillon__V1__Envelope *env);
 void agent_leg_event(struct engine *e, const Carillon__V1__AgentLegEvent *ev);
-void agents_sweep(struct engine *e, int64_t now);
+void agents_sweep(struct engine *e, int64_t mono);
 void agents_dialer_back(struct engine *e, struct dialer *d, bool new_boot);
 bool agent_serves(const struct agent *a, int64_t campaign_id);
 void agents_free_all(struct engine *e);

@@ -30,6 +30,11 @@
 #define TICK_MS   200
 #define RELOAD_MS 1000
 
+int64_t engine_mono_ms(const struct server *srv)
+{
+    return (int64_t)uv_now(srv->loop);
+}
+
 int64_t engine_now_ms(const struct server *srv)
 {
     return cr_now_us() / 1000 + srv->cfg.test_clock_offset_s * 1000;
@@ -285,7 +290,7 @@ static void on_claimed(void *arg, int err, const struct store_claimed *rows, int
     }
     if (camp && n < r->asked) {
         camp->exhausted = true;
-        camp->exhausted_at_ms = engine_now_ms(e->srv);
+        camp->exhausted_at_ms = engine_mono_ms(e->srv);
         if (n == 0 && !r->for_session)
             set_idle(camp, legal_closed(camp) ? "legal window closed" : "no contact due");
     }
@@ -450,7 +455,7 @@ static void pace(struct engine *e, struct ecampaign *camp, int64_t now)
         return set_idle(camp, "no agent ready");
     if (camp->claiming)
         return;
-    if (camp->exhausted && now - camp->exhausted_at_ms < RELOAD_MS)
+    if (camp->exhausted && engine_mono_ms(e->srv) - camp->exhausted_at_ms < RELOAD_MS)
         return;
     if (camp->mode == PACING_PREVIEW) {
         for (struct agent *a = e->agents; a; a = a->next)
@@ -862,15 +867,15 @@ static void on_running(void *arg, int err, const struct store_running *rows, int
 
 void sched_tick(struct engine *e)
 {
-    int64_t now = engine_now_ms(e->srv);
-    if (!e->reloading && now - e->last_reload_ms >= RELOAD_MS && cr_pg_is_up(e->srv->pg)) {
-        e->last_reload_ms = now;
+    int64_t now = engine_now_ms(e->srv), mono = engine_mono_ms(e->srv);
+    if (!e->reloading && mono - e->last_reload_ms >= RELOAD_MS && cr_pg_is_up(e->srv->pg)) {
+        e->last_reload_ms = mono;
         e->reloading = true;
         if (store_running_campaigns(e->srv->pg, now, on_running, e) != 0)
             e->reloading = false;
     }
-    dialers_sweep(e, now);
-    agents_sweep(e, now);
+    dialers_sweep(e, mono);
+    agents_sweep(e, mono);
     check_timeouts(e, now);
     for (struct ecampaign *c = e->campaigns; c; c = c->next)
         if (!c->draining)

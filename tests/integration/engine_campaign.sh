@@ -139,8 +139,8 @@ talked=$(psql -Atc "select count(*) from attempts where outcome = 'answered'
     and qualification = 'VENTE' and bridged_at is not null and talk_ms > 0")
 [ "$talked" = "$answered" ] || {
     psql -c "select id, contact_id, outcome, qualification, talk_ms, bridged_at, detail
-        from attempts where outcome = 'answered' and not (qualification = 'VENTE'
-        and bridged_at is not null and talk_ms > 0)" >&2
+        from attempts where qualification is not null and not coalesce(outcome = 'answered'
+        and qualification = 'VENTE' and bridged_at is not null and talk_ms > 0, false)" >&2
     fail "$talked answered, qualified and bridged attempts, $answered expected"
 }
 assert_eq 0 "$(psql -Atc "select count(*) from attempts where outcome = 'abandoned'")"

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# The engine's clock: test builds take [testing] clock_offset (seconds added to the engine's
+# clock, reloaded with SIGHUP), and the engine evaluates schedules with it: a campaign whose only
+# slot is Monday 10:00-11:00 (Europe/Paris) is in its schedule at Monday 10:30 engine time and
+# outside it at 11:30, whatever the real time. The plain build refuses the key.
+# shellcheck source=tests/lib/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
+cr_stack_up
+conf=$CARILLON_STACK_DIR/server.conf
+log=$CARILLON_STACK_DIR/server.log
+assert_exit 0 carillonctl user add a1 --role agent --password-stdin <<<'agent-pass-1'
+cat >"$CARILLON_STACK_DIR/horloge.yaml" <<'EOF'
+name: 'Horloge'
+time_zone: 'Europe/Paris'
+qualification_mode: manual
+qualification_group: 'g'
+qualifications:
+- {code: 'OK', name: 'OK', type: positive, final: true, groups: ['g']}
+agents: ['a1']
+schedule:
+- {day: monday, start: '10:00', end: '11:00'}
+EOF
+assert_exit 0 carillonctl apply -f "$CARILLON_STACK_DIR/horloge.yaml"
+assert_exit 0 carillonctl contact add --campaign Horloge --phone '06 12 34 56 78' --field last_name=Lefèvre
+assert_exit 0 carillonctl campaign state Horloge ready
+assert_exit 0 carillonctl campaign state Horloge running
+
+# set_clock 'DATE': the engine's clock at that Europe/Paris time (date -d syntax)
+set_clock() {
+    local target now
+    target=$(TZ=Europe/Paris date -d "$1" +%s)
+    now=$(date +%s)
+    sed -i '/^\[testing\]/,$d' "$conf"
+    printf '[testing]\nclock_offset = %d\n' $((target - now)) >>"$conf"
+    local before
+    before=$(grep -c ' reloaded ' "$log" || true)
+    kill -HUP "$(cat "$CARILLON_STACK_DIR/server.pid")"
+    local start=$SECONDS
+    until [ "$(grep -c ' reloaded ' "$log" || true)" -gt "$before" ]; do
+        [ $((SECONDS - start)) -lt 10 ] || fail "no reload"
+        sleep 0.05
+    done
+}
+# stats_until PATTERN: campaign stats shows PATTERN within 10 s (the engine reloads each second)
+stats_until() {
+    local start=$SECONDS
+    until carillonctl campaign stats Horloge 2>/dev/null | grep -qE "$1"; do
+        [ $((SECONDS - start)) -lt 10 ] || {
+            carillonctl campaign stats Horloge >&2 || true
+            fail "campaign stats never showed '$1'"
+        }
+        sleep 0.2
+    done
+}
+set_clock 'next monday 10:30'
+stats_until 'in schedule +yes'
+stats_until 'idle +no dialer connected'
+assert_exit 0 carillonctl --json campaign stats Horloge
+assert_contains "$OUT" "T10:3"
+set_clock 'next monday 11:30'
+stats_until 'in schedule +no'
+wait_for_log "$log" 'campaign_idle campaign="?Horloge"? reason="?outside its schedule' 10
+set_clock 'next monday 10:59'
+stats_until 'in schedule +yes'
+
+# the plain build (no CARILLON_TESTING) refuses the key
+plain=$CARILLON_SOURCE_DIR/build/bin/carillon-server
+if [ -x "$plain" ] && ! strings "$plain" | grep -q 'seconds added to the engine'; then
+    assert_exit 2 "$plain" --config "$conf"
+    assert_contains "$ERR" "there is no section [testing]"
+else
+    echo "note: no plain build at $plain: its refusal of [testing] is not checked here" >&2
+fi
+echo "PASS engine_clock"
