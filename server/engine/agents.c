@@ -158,12 +158,9 @@ static void open_leg(struct agent *a)
         cr_log_warn("agent_leg_waiting", "agent=%s reason=no_dialer", a->login);
         return; /* opened when a dialer comes (agents_dialer_back) */
     }
-    const char *caller = "";
-    for (struct ecampaign *c = e->campaigns; c; c = c->next)
-        if (a->ncampaigns && c->id == a->campaign_ids[0] && c->number_for_agents[0])
-            caller = c->number_for_agents;
-    if (!caller[0])
-        caller = e->srv->cfg.agent_caller_id;
+    /* the number for agents of the agent's first campaign (seed 002), else the server's */
+    const char *caller = a->nacs && a->acs[0].number_for_agents[0] ? a->acs[0].number_for_agents
+                                                                   : e->srv->cfg.agent_caller_id;
     Carillon__V1__OpenAgentLeg o = CARILLON__V1__OPEN_AGENT_LEG__INIT;
     o.agent_id = a->session_id;
     o.uri = a->softphone;

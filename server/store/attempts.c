@@ -287,10 +287,13 @@ int store_attempt_bridged(struct cr_pg *pg, int64_t attempt_id, int64_t agent_id
     snprintf(agent, sizeof agent, "%" PRId64, agent_id);
     store_ts(now_ms, now, sizeof now);
     const char *p[] = {id, agent, now};
-    return cr_pg_query(pg,
-                       "UPDATE attempts SET agent_id = $2, bridged_at = coalesce(bridged_at, $3) "
-                       "WHERE id = $1 AND closed_at IS NULL",
-                       3, p, cb, arg);
+    return cr_pg_query(
+        pg,
+        "WITH a AS (UPDATE attempts SET agent_id = $2, bridged_at = coalesce(bridged_at, $3) "
+        "WHERE id = $1 AND closed_at IS NULL RETURNING contact_id) UPDATE contacts c "
+        "SET interview = 'started', interview_at = $3 FROM a WHERE c.id = "
+        "a.contact_id",
+        3, p, cb, arg);
 }
 
 /* --- reconciliation -------------------------------------------------------------------------- */

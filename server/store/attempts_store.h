@@ -81,7 +81,8 @@ int store_attempt_close(struct cr_pg *pg, int64_t attempt_id, int64_t now_ms, co
 int store_attempt_qualify(struct cr_pg *pg, int64_t attempt_id, int64_t now_ms, const char *code,
                           int64_t by, int64_t callback_at_ms, bool personal, store_state_cb cb,
                           void *arg) __attribute__((warn_unused_result));
-/* The agent was bridged to (or reserved for) the call at now_ms. */
+/* The agent was bridged to (or reserved for) the call at now_ms: the contact's interview is
+ * started (seed 003). */
 int store_attempt_bridged(struct cr_pg *pg, int64_t attempt_id, int64_t agent_id, int64_t now_ms,
                           cr_pg_cb cb, void *arg) __attribute__((warn_unused_result));
 

@@ -358,8 +358,11 @@ BEGIN
     UPDATE contacts SET state = v_state, callback = callback AND NOT a.counted,
            next_try = CASE WHEN v_state = 'waiting' THEN v_next ELSE next_try END,
            attempts = attempts + CASE WHEN a.counted THEN 1 ELSE 0 END,
-           interview = CASE WHEN v_state = 'waiting' THEN interview ELSE 'finished' END,
-           interview_at = CASE WHEN v_state = 'waiting' THEN interview_at ELSE p_now END,
+           -- an interview started on a call that did not end in a qualification is to do again
+           interview = CASE WHEN v_state <> 'waiting' THEN 'finished'
+                            WHEN interview = 'started' THEN 'to_call' ELSE interview END,
+           interview_at = CASE WHEN v_state = 'waiting' AND interview <> 'started'
+                               THEN interview_at ELSE p_now END,
            updated_at = p_now
      WHERE id = a.contact_id
     RETURNING callback INTO v_callback;
