@@ -344,6 +344,11 @@ static void on_claimed(void *arg, int err, const struct store_claimed *rows, int
             call->agent = a;
             call->agent_first = true;
             a->call = call;
+            /* queued before the order: the call's events are stored after it (one connection) */
+            if (a->user_id != rows[i].agent_id &&
+                store_attempt_reserved(e->srv->pg, call->attempt_id, a->user_id, on_quiet, NULL))
+                cr_log_error("engine_store_failed", "attempt=%" PRId64 " op=reserved",
+                             call->attempt_id);
             agent_call_connected(a, call, true);
         }
         if (strcmp(d->node, r->node) != 0 &&

@@ -502,3 +502,14 @@ int store_attempt_node(struct cr_pg *pg, int64_t attempt_id, const char *node, c
     const char *p[] = {id, node};
     return cr_pg_query(pg, "UPDATE attempts SET dialer_node = $2 WHERE id = $1", 2, p, cb, arg);
 }
+
+int store_attempt_reserved(struct cr_pg *pg, int64_t attempt_id, int64_t agent_id, cr_pg_cb cb,
+                           void *arg)
+{
+    char id[24], agent[24];
+    snprintf(id, sizeof id, "%" PRId64, attempt_id);
+    snprintf(agent, sizeof agent, "%" PRId64, agent_id);
+    const char *p[] = {id, agent};
+    return cr_pg_query(pg, "UPDATE attempts SET agent_id = $2 WHERE id = $1 AND closed_at IS NULL",
+                       2, p, cb, arg);
+}

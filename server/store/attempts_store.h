@@ -127,6 +127,11 @@ int store_campaign_finish(struct cr_pg *pg, int64_t campaign_id, const char *rea
 int store_attempt_node(struct cr_pg *pg, int64_t attempt_id, const char *node, cr_pg_cb cb,
                        void *arg) __attribute__((warn_unused_result));
 
+/* The agent reserved for an agent-first call, written before the order goes out: a call that
+ * never rings (busy, not a number) is never bridged, yet it was that agent's. */
+int store_attempt_reserved(struct cr_pg *pg, int64_t attempt_id, int64_t agent_id, cr_pg_cb cb,
+                           void *arg) __attribute__((warn_unused_result));
+
 /* "2026-12-05 14:00:00.123+00" for unix milliseconds (out: at least 40 bytes). */
 void store_ts(int64_t ms, char *out, size_t len);
 

@@ -13,28 +13,14 @@
 AGENTS=${ENGINE_AGENTS:-10}
 CONTACTS=${ENGINE_CONTACTS:-200}
 dl_setup engine-campaign # $dir, port claims, process cleanup
-trunk_port=$(free_port)
-sipp -sf "$CARILLON_SOURCE_DIR/tests/sipp/engine_trunk.xml" -i 127.0.0.1 -p "$trunk_port" \
-    -mp "$(free_port 3)" -nostdin -timeout 300s -trace_msg -message_file "$dir/trunk_msgs.log" \
-    -trace_err -error_file "$dir/trunk.err" >"$dir/trunk.out" 2>&1 &
-trunk_pid=$!
-pids+=("$trunk_pid")
-
-# the agents' softphones: one auto-answering SIPp each, its media to a cr-rtp-sink
+start_engine_trunk
+# the agents' softphones
 agent_args=()
 for i in $(seq 1 "$AGENTS"); do
-    sink=$(free_port)
-    cr-rtp-sink --listen "127.0.0.1:$sink" --timeout 300 >"$dir/sink$i.out" 2>&1 &
-    pids+=($!)
-    start_trunk "phone$i" softphone_autoanswer.xml 1 -set sink "$sink"
-    agent_args+=(--agent "agent$i:agent-pass-$i:sip:agent$i@127.0.0.1:${port[phone$i]}:Relance fibre")
+    agent_phone "$i"
+    agent_args+=(--agent "agent$i:agent-pass-$i:sip:agent$i@127.0.0.1:${port[phone_$i]}:Relance fibre")
 done
 dl_trunks_ready
-for _ in $(seq 1 200); do
-    ss -Hlun "sport = :$trunk_port" | grep -q . && break
-    pid_alive "$trunk_pid" || { cat "$dir/trunk.out" >&2; fail "the SIPp trunk did not start"; }
-    sleep 0.05
-done
 
 STACK_DIALER_KEYS="max_calls = 200\nmax_cps = 50\nabandon_after = 5s" \
     cr_stack_up --dialer --trunk "sip:127.0.0.1:$trunk_port"
@@ -119,18 +105,7 @@ qualified=$(grep -c '^qualified ' "$dir/agents.out" || true)
 assert_eq finished "$(psql -Atc "select state from campaigns where name = 'Relance fibre'")"
 
 # every contact's end follows from its number's fate
-bad=$(psql -Atc "
-    select c.id || ' ' || a.number || ' ' || c.state || ' ' || c.attempts || ' ' ||
-           coalesce(c.last_qualification, '-')
-      from contacts c join addresses a on a.contact_id = c.id
-     where c.campaign_id = (select id from campaigns where name = 'Relance fibre')
-       and not case right(a.number, 1)
-           when '6' then c.state = 'failed' and c.attempts = 2
-           when '7' then c.state = 'failed' and c.attempts = 2
-           when '8' then c.state = 'shelved' and c.attempts = 1
-           when '9' then c.state = 'failed' and c.attempts = 1 and a.state = 'failed'
-           else c.state = 'done' and c.attempts = 1 and c.last_qualification = 'VENTE' end")
-[ -z "$bad" ] || fail "contacts whose end does not follow from their number: $bad"
+fates_followed 'Relance fibre'
 # one attempt row per INVITE the trunk received, each with the trunk's outcome
 invites=$(grep -c '^INVITE sip:' "$dir/trunk_msgs.log" || true)
 assert_eq "$invites" "$(psql -Atc "select count(*) from attempts where counted")"

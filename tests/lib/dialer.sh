@@ -106,6 +106,54 @@ dl_trunks_ready() {
     dl_trunks_starting=()
 }
 
+# start_engine_trunk: the engine tests' trunk (tests/sipp/engine_trunk.xml: a number's last digit
+# is its fate) on 127.0.0.1:$trunk_port for 300 s, each SIP message in $dir/trunk_msgs.log;
+# returns once it listens.
+start_engine_trunk() {
+    trunk_port=$(free_port)
+    sipp -sf "$CARILLON_SOURCE_DIR/tests/sipp/engine_trunk.xml" -i 127.0.0.1 -p "$trunk_port" \
+        -mp "$(free_port 3)" -nostdin -timeout 300s -trace_msg -message_file "$dir/trunk_msgs.log" \
+        -trace_err -error_file "$dir/trunk.err" >"$dir/trunk.out" 2>&1 &
+    trunk_pid=$!
+    pids+=("$trunk_pid")
+    for _ in $(seq 1 200); do
+        ss -Hlun "sport = :$trunk_port" | grep -q . && return 0
+        pid_alive "$trunk_pid" || { cat "$dir/trunk.out" >&2; fail "the SIPp trunk did not start"; }
+        sleep 0.05
+    done
+    fail "the SIPp trunk did not listen on port $trunk_port"
+}
+
+# fates_followed CAMPAIGN...: every contact of these campaigns ended as its number's last digit
+# says (engine_trunk.xml), under the engine tests' outcome rules: busy twice then failed, no
+# answer once then shelved, not a number failed, answered done with VENTE.
+fates_followed() {
+    local names bad
+    names=$(printf "'%s'," "$@")
+    bad=$(psql -Atc "
+    select c.id || ' ' || a.number || ' ' || c.state || ' ' || c.attempts || ' ' ||
+           coalesce(c.last_qualification, '-')
+      from contacts c join addresses a on a.contact_id = c.id join campaigns k on k.id = c.campaign_id
+     where k.name in (${names%,})
+       and not case right(a.number, 1)
+           when '6' then c.state = 'failed' and c.attempts = 2
+           when '7' then c.state = 'failed' and c.attempts = 2
+           when '8' then c.state = 'shelved' and c.attempts = 1
+           when '9' then c.state = 'failed' and c.attempts = 1 and a.state = 'failed'
+           else c.state = 'done' and c.attempts = 1 and c.last_qualification = 'VENTE' end")
+    [ -z "$bad" ] || fail "contacts whose end does not follow from their number: $bad"
+}
+
+# agent_phone NAME: an agent's softphone, an auto-answering SIPp (port[phone_NAME]) for 300 s, its
+# audio to a cr-rtp-sink; dl_trunks_ready waits until it listens.
+agent_phone() {
+    local sink
+    sink=$(free_port)
+    cr-rtp-sink --listen "127.0.0.1:$sink" --timeout 300 >"$dir/sink_$1.out" 2>&1 &
+    pids+=($!)
+    start_trunk "phone_$1" softphone_autoanswer.xml 1 -set sink "$sink" -timeout 300s
+}
+
 # trunk_ok NAME: its SIPp exits 0 (every call went as the scenario says).
 trunk_ok() {
     local trc=0
