@@ -265,11 +265,18 @@ static void client_dispatch(struct client *c, Carillon__V1__Envelope *env)
     uint64_t rid = env->request_id;
     /* The daemons' conversations are the engine's: a dialer's events, agentd's agents (their
      * limits are per agent session, engine/agents.c). Ping stays the session's. */
-    if (c->state == CLIENT_DAEMON && c->srv->engine &&
-        env->body_case != CARILLON__V1__ENVELOPE__BODY_PING) {
-        if (c->role == CARILLON__V1__ROLE__ROLE_DIALER)
+    if (c->state == CLIENT_DAEMON && c->srv->engine) {
+        int b = (int)env->body_case;
+        bool dialer_body = b == CARILLON__V1__ENVELOPE__BODY_DIALER_CAPACITY ||
+                           b == CARILLON__V1__ENVELOPE__BODY_CALL_EVENT ||
+                           b == CARILLON__V1__ENVELOPE__BODY_AGENT_LEG_EVENT ||
+                           b == CARILLON__V1__ENVELOPE__BODY_OK ||
+                           b == CARILLON__V1__ENVELOPE__BODY_ERROR ||
+                           b == CARILLON__V1__ENVELOPE__BODY_PONG;
+        bool agent_body = env->agent || (b >= 1000 && b < 2000);
+        if (c->role == CARILLON__V1__ROLE__ROLE_DIALER && dialer_body)
             return engine_dialer_message(c, env);
-        if (c->role == CARILLON__V1__ROLE__ROLE_AGENTD)
+        if (c->role == CARILLON__V1__ROLE__ROLE_AGENTD && agent_body)
             return engine_agentd_message(c, env);
     }
     if (!limits_request(c, env))
