@@ -488,7 +488,7 @@ static void pace(struct engine *e, struct ecampaign *camp, int64_t now)
     };
     unsigned n = pacing_calls_to_launch(camp->pacing, &in);
     if (camp->agent_first) /* one reserved agent per call, so progressive */
-        n = ready;
+        n = ready < free_slots ? ready : free_slots;
     if (up + n > camp->max_simultaneous)
         n = camp->max_simultaneous - up;
     if (n == 0)
