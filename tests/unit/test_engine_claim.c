@@ -939,6 +939,31 @@ static void test_personal_callback(void **state)
                         "0");
 }
 
+/* A callback's call qualified final closes the callback (it was honoured). */
+static void test_callback_honoured(void **state)
+{
+    (void)state;
+    int64_t u1 = agent_new("cbh-u1");
+    int64_t camp = campaign_new("callback-honoured", "{}", "");
+    qualification_new(camp, "RAPPEL", "callback = 'manual', callback_max_days = 7");
+    qualification_new(camp, "VENTE", "final = true, type = 'positive'");
+    int64_t c = contact_new(camp, "Europe/Paris", "", "+33612001801", NULL);
+    int64_t t = ms("2027-06-01 10:00 Europe/Paris");
+    struct store_claim_req q = req(camp, COMPLIANCE_NONE, t);
+    int64_t att = row_of(claim_expect(&q, 1, c), c)->attempt_id;
+    const char *st;
+    assert_int_equal(qualify(att, t + MINUTE_MS, "RAPPEL", u1, t + 2 * HOUR_MS, false, &st), 0);
+    q.now_ms = t + 2 * HOUR_MS;
+    const struct store_claimed *r = row_of(claim_expect(&q, 1, c), c);
+    assert_true(r->callback);
+    assert_int_equal(qualify(r->attempt_id, q.now_ms + MINUTE_MS, "VENTE", u1, 0, false, &st), 0);
+    assert_string_equal(st, "done");
+    assert_string_equal(sql("SELECT count(*) FROM callbacks WHERE done_at IS NULL AND "
+                            "contact_id = %" PRId64,
+                            c),
+                        "0");
+}
+
 /* A final qualification ends the contact; a callback must be within the qualification's bounds;
  * any other sends the contact back after no_answer's delay; a refused qualification changes
  * nothing. */
@@ -1171,6 +1196,7 @@ int main(void)
         cmocka_unit_test(test_exclusive_assignment),
         cmocka_unit_test(test_preview_skips_others_contacts),
         cmocka_unit_test(test_personal_callback),
+        cmocka_unit_test(test_callback_honoured),
         cmocka_unit_test(test_qualify_rules),
         cmocka_unit_test(test_events_deduplicated),
         cmocka_unit_test(test_abandon_ledger),
