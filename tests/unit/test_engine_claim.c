@@ -893,6 +893,21 @@ static void test_preview_skips_others_contacts(void **state)
     }
 }
 
+/* A contact of camp claimed at 2027-06-01 10:00 Paris (*t) and qualified RAPPEL by u1 with a
+ * callback 2 h later; q is the claim request at *t. */
+static int64_t callback_contact(int64_t camp, const char *number, int64_t u1,
+                                struct store_claim_req *q, int64_t *t)
+{
+    int64_t c = contact_new(camp, "Europe/Paris", "", number, NULL);
+    *t = ms("2027-06-01 10:00 Europe/Paris");
+    *q = req(camp, COMPLIANCE_NONE, *t);
+    int64_t att = row_of(claim_expect(q, 1, c), c)->attempt_id;
+    const char *st;
+    assert_int_equal(qualify(att, *t + MINUTE_MS, "RAPPEL", u1, *t + 2 * HOUR_MS, false, &st), 0);
+    assert_string_equal(st, "waiting");
+    return c;
+}
+
 /* A personal callback is claimed only when its agent is ready, and names that agent. */
 static void test_personal_callback(void **state)
 {
@@ -900,13 +915,9 @@ static void test_personal_callback(void **state)
     int64_t u1 = agent_new("pcb-u1"), u2 = agent_new("pcb-u2");
     int64_t camp = campaign_new("personal-callback", "{}", "");
     qualification_new(camp, "RAPPEL", "callback = 'personal', callback_max_days = 7");
-    int64_t c = contact_new(camp, "Europe/Paris", "", "+33612001701", NULL);
-    int64_t t = ms("2027-06-01 10:00 Europe/Paris");
-    struct store_claim_req q = req(camp, COMPLIANCE_NONE, t);
-    int64_t att = row_of(claim_expect(&q, 1, c), c)->attempt_id;
-    const char *st;
-    assert_int_equal(qualify(att, t + MINUTE_MS, "RAPPEL", u1, t + 2 * HOUR_MS, false, &st), 0);
-    assert_string_equal(st, "waiting");
+    struct store_claim_req q;
+    int64_t t;
+    int64_t c = callback_contact(camp, "+33612001701", u1, &q, &t);
     char want[64];
     snprintf(want, sizeof want, "%" PRId64 " true %" PRId64, u1, u1);
     assert_string_equal(sql("SELECT c.agent_id || ' ' || c.callback || ' ' || b.agent_id "
@@ -947,12 +958,10 @@ static void test_callback_honoured(void **state)
     int64_t camp = campaign_new("callback-honoured", "{}", "");
     qualification_new(camp, "RAPPEL", "callback = 'manual', callback_max_days = 7");
     qualification_new(camp, "VENTE", "final = true, type = 'positive'");
-    int64_t c = contact_new(camp, "Europe/Paris", "", "+33612001801", NULL);
-    int64_t t = ms("2027-06-01 10:00 Europe/Paris");
-    struct store_claim_req q = req(camp, COMPLIANCE_NONE, t);
-    int64_t att = row_of(claim_expect(&q, 1, c), c)->attempt_id;
+    struct store_claim_req q;
+    int64_t t;
+    int64_t c = callback_contact(camp, "+33612001801", u1, &q, &t);
     const char *st;
-    assert_int_equal(qualify(att, t + MINUTE_MS, "RAPPEL", u1, t + 2 * HOUR_MS, false, &st), 0);
     q.now_ms = t + 2 * HOUR_MS;
     const struct store_claimed *r = row_of(claim_expect(&q, 1, c), c);
     assert_true(r->callback);
