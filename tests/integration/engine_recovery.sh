@@ -48,28 +48,7 @@ for i in 1 2; do
     carillonctl user add "agent$i" --role agent --password-stdin <<<"agent-pass-$i" >/dev/null ||
         fail "user add agent$i"
 done
-{
-    cat <<'EOF'
-name: 'Reprise'
-time_zone: 'Europe/Paris'
-dialing: {mode: progressive, call_order: customer_first, max_simultaneous_calls: 20,
-          ring_timeout_s: 5, abandon_after_ms: 5000}
-outcomes:
-  busy: {retry_delay_s: 0, max_attempts: 2, after_last: failed}
-  no_answer: {retry_delay_s: 0, max_attempts: 2, after_last: shelved}
-  trunk_failure: {retry_delay_s: 0, max_attempts: 2, after_last: failed}
-stop: {when_all_done: true}
-qualification_mode: manual
-qualification_group: 'g'
-qualifications:
-- {code: 'VENTE', name: 'Vente', type: positive, final: true, groups: ['g']}
-agents: ['agent1', 'agent2']
-schedule:
-EOF
-    for d in monday tuesday wednesday thursday friday saturday sunday; do
-        printf -- "- {day: %s, start: '00:00', end: '24:00'}\n" "$d"
-    done
-} >"$dir/campaign.yaml"
+engine_campaign_yaml 'Reprise' 2 agent1 agent2 >"$dir/campaign.yaml"
 assert_exit 0 carillonctl apply -f "$dir/campaign.yaml"
 {
     echo 'Nom;Tel1'

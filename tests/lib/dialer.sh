@@ -144,6 +144,35 @@ fates_followed() {
     [ -z "$bad" ] || fail "contacts whose end does not follow from their number: $bad"
 }
 
+# engine_campaign_yaml NAME NO_ANSWER_MAX AGENT...: the YAML of a progressive customer-first
+# campaign open every day, every hour, with the engine tests' outcome rules (busy twice then
+# failed, no answer NO_ANSWER_MAX times then shelved), one final qualification VENTE, stopping
+# when every contact is done.
+engine_campaign_yaml() {
+    local name=$1 no_answer=$2 d
+    shift 2
+    cat <<EOF
+name: '$name'
+time_zone: 'Europe/Paris'
+dialing: {mode: progressive, call_order: customer_first, max_simultaneous_calls: 50,
+          ring_timeout_s: 5, abandon_after_ms: 5000}
+outcomes:
+  busy: {retry_delay_s: 0, max_attempts: 2, after_last: failed}
+  no_answer: {retry_delay_s: 0, max_attempts: $no_answer, after_last: shelved}
+  trunk_failure: {retry_delay_s: 0, max_attempts: 2, after_last: failed}
+stop: {when_all_done: true}
+qualification_mode: manual
+qualification_group: 'g'
+qualifications:
+- {code: 'VENTE', name: 'Vente', type: positive, final: true, groups: ['g']}
+agents: [$(printf "'%s'," "$@" | sed 's/,$//')]
+schedule:
+EOF
+    for d in monday tuesday wednesday thursday friday saturday sunday; do
+        printf -- "- {day: %s, start: '00:00', end: '24:00'}\n" "$d"
+    done
+}
+
 # agent_phone NAME: an agent's softphone, an auto-answering SIPp (port[phone_NAME]) for 300 s, its
 # audio to a cr-rtp-sink; dl_trunks_ready waits until it listens.
 agent_phone() {
