@@ -20,6 +20,10 @@
 . "$CARILLON_SOURCE_DIR/tests/lib/dialer.sh"
 
 dl_setup engine-modes # $dir, port claims, process cleanup
+# Ten campaigns are set up two at a time while eleven softphones start on a busy 2-core machine:
+# a reply may take longer than carillonctl's default 10 s there (a CI run once saw the server
+# answer nothing for 10 s during this set-up; not reproduced since).
+carillonctl() { command carillonctl --timeout 30 "$@"; }
 LOG= # the server's log, once the stack is up
 start_engine_trunk
 
