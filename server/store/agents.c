@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "carillon/log.h"
+#include "store/store.h"
 #include "store/agents_store.h"
 #include "store/attempts_store.h"
 
@@ -13,16 +14,6 @@ struct call {
     void *cb;
     void *arg;
 };
-
-static int result_err(const struct cr_pg_result *r, const char *op)
-{
-    if (r->status == 0)
-        return 0;
-    if (r->status == -EIO)
-        cr_log_error("store_error", "op=%s sqlstate=%s message=%s", op,
-                     r->sqlstate ? r->sqlstate : "-", cr_log_q(r->message));
-    return r->status == -EIO ? -EIO : r->status;
-}
 
 static int send_query(struct cr_pg *pg, const char *sql, int np, const char *const *p, cr_pg_cb on,
                       void *cb, void *arg)
@@ -44,7 +35,7 @@ static void on_campaigns(void *arg, const struct cr_pg_result *r)
 {
     struct call *c = arg;
     store_agent_campaigns_cb cb = (store_agent_campaigns_cb)c->cb;
-    int err = result_err(r, "agent_campaigns");
+    int err = store_result_err(r, "agent_campaigns");
     int n = err ? 0 : PQntuples(r->res[0]);
     struct store_agent_campaign *rows = n ? calloc((size_t)n, sizeof *rows) : NULL;
     if (n && !rows)
@@ -88,7 +79,7 @@ static void on_id(void *arg, const struct cr_pg_result *r)
 {
     struct call *c = arg;
     store_id_cb cb = (store_id_cb)c->cb;
-    int err = result_err(r, "agent_session");
+    int err = store_result_err(r, "agent_session");
     int last = r->nres - 1;
     int64_t id = 0;
     if (!err && last >= 0 && PQntuples(r->res[last]) == 1)
@@ -205,7 +196,7 @@ static void on_popup(void *arg, const struct cr_pg_result *r)
 {
     struct call *c = arg;
     store_popup_cb cb = (store_popup_cb)c->cb;
-    int err = result_err(r, "contact_popup");
+    int err = store_result_err(r, "contact_popup");
     const PGresult *res = err ? NULL : r->res[0];
     int n = res ? PQntuples(res) : 0;
     if (!err && n == 0)

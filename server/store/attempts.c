@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "carillon/log.h"
+#include "store/store.h"
 #include "store/attempts_store.h"
 #include "store/contacts_store.h"
 
@@ -31,18 +32,6 @@ static int64_t ms_of(const PGresult *res, int row, int col)
 static int64_t int_of(const PGresult *res, int row, int col)
 {
     return PQgetisnull(res, row, col) ? 0 : strtoll(PQgetvalue(res, row, col), NULL, 10);
-}
-
-static int result_err(const struct cr_pg_result *r, const char *op)
-{
-    if (r->status == 0)
-        return 0;
-    if (r->status == -EIO && r->sqlstate && strcmp(r->sqlstate, "22023") == 0)
-        return -EINVAL;
-    if (r->status == -EIO)
-        cr_log_error("store_error", "op=%s sqlstate=%s message=%s", op,
-                     r->sqlstate ? r->sqlstate : "-", cr_log_q(r->message));
-    return r->status == -EIO ? -EIO : r->status;
 }
 
 struct call {
@@ -81,7 +70,7 @@ static void on_claimed(void *arg, const struct cr_pg_result *r)
 {
     struct call *c = arg;
     store_claim_cb cb = (store_claim_cb)c->cb;
-    int err = result_err(r, "claim");
+    int err = store_result_err(r, "claim");
     int n = err ? 0 : PQntuples(r->res[0]);
     struct store_claimed *rows = n ? calloc((size_t)n, sizeof *rows) : NULL;
     if (n && !rows)
@@ -155,7 +144,7 @@ static void on_events(void *arg, const struct cr_pg_result *r)
 {
     struct call *c = arg;
     store_events_cb cb = (store_events_cb)c->cb;
-    int err = result_err(r, "call_event");
+    int err = store_result_err(r, "call_event");
     const char *results[STORE_EVENTS_MAX];
     int n = err ? 0 : r->nres;
     for (int i = 0; i < n && i < STORE_EVENTS_MAX; i++)
@@ -235,7 +224,7 @@ static void on_state(void *arg, const struct cr_pg_result *r)
 {
     struct call *c = arg;
     store_state_cb cb = (store_state_cb)c->cb;
-    int err = result_err(r, "attempt");
+    int err = store_result_err(r, "attempt");
     cb(c->arg, err, err ? "" : PQgetvalue(r->res[0], 0, 0),
        err == -EINVAL && r->message ? r->message : "");
     free(c);
@@ -302,7 +291,7 @@ static void on_ids(void *arg, const struct cr_pg_result *r)
 {
     struct call *c = arg;
     store_ids_cb cb = (store_ids_cb)c->cb;
-    int err = result_err(r, "open_attempts");
+    int err = store_result_err(r, "open_attempts");
     int n = err ? 0 : PQntuples(r->res[0]);
     int64_t *ids = n ? calloc((size_t)n, sizeof *ids) : NULL;
     if (n && !ids)
@@ -339,7 +328,7 @@ static void on_nodes(void *arg, const struct cr_pg_result *r)
 {
     struct call *c = arg;
     store_nodes_cb cb = (store_nodes_cb)c->cb;
-    int err = result_err(r, "open_nodes");
+    int err = store_result_err(r, "open_nodes");
     int n = err ? 0 : PQntuples(r->res[0]);
     char **nodes = n ? calloc((size_t)n, sizeof *nodes) : NULL;
     if (n && !nodes)
@@ -367,7 +356,7 @@ static void on_seq(void *arg, const struct cr_pg_result *r)
 {
     struct call *c = arg;
     store_seq_cb cb = (store_seq_cb)c->cb;
-    int err = result_err(r, "last_seq");
+    int err = store_result_err(r, "last_seq");
     cb(c->arg, err, err ? 0 : (uint64_t)int_of(r->res[0], 0, 0));
     free(c);
 }
@@ -393,7 +382,7 @@ static void on_running(void *arg, const struct cr_pg_result *r)
 {
     struct call *c = arg;
     store_running_cb cb = (store_running_cb)c->cb;
-    int err = result_err(r, "running_campaigns");
+    int err = store_result_err(r, "running_campaigns");
     int n = err ? 0 : PQntuples(r->res[0]);
     struct store_running *rows = n ? calloc((size_t)n, sizeof *rows) : NULL;
     if (n && !rows)

@@ -96,5 +96,9 @@ enum store_fault {
     STORE_FAULT_EXISTS,
 };
 enum store_fault store_fault_of(const char *sqlstate);
+/* A query's outcome as an errno: 0; -EINVAL for a refusal the SQL raised with SQLSTATE 22023
+ * (its message is the sentence for the user); -EEXIST for a duplicate; -EIO for any other
+ * failed statement (logged with op); or the connection's error. */
+int store_result_err(const struct cr_pg_result *r, const char *op);
 
 #endif
