@@ -149,6 +149,17 @@ static void reannounce(struct client *cl)
                     cl->num, cl->session, cr_log_q(cl->login));
 }
 
+static void send_pong(struct cr_conn *c, uint64_t rid)
+{
+    Carillon__V1__Pong po = CARILLON__V1__PONG__INIT;
+    Carillon__V1__Envelope out = CARILLON__V1__ENVELOPE__INIT;
+    out.request_id = rid;
+    out.body_case = CARILLON__V1__ENVELOPE__BODY_PONG;
+    out.pong = &po;
+    if (cr_conn_send(c, &out) != 0)
+        cr_log_debug("pong_not_sent", "peer=%s", cr_conn_peer(c));
+}
+
 static void on_link_open(struct cr_conn *c)
 {
     struct app *app = cr_conn_data(c);
@@ -184,8 +195,8 @@ static void send_session_ended(struct client *cl, const char *reason)
     Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
     env.body_case = CARILLON__V1__ENVELOPE__BODY_AGENT_SESSION_ENDED;
     env.agent_session_ended = &se;
-    if (cl->conn)
-        (void)cr_conn_send(cl->conn, &env);
+    if (cl->conn && cr_conn_send(cl->conn, &env) != 0)
+        cr_log_warn("client_send_failed", "client=%" PRIu64 " body=session_ended", cl->num);
 }
 
 /* An answer or push from the server for cl: restore the client's request id and pass it on. */
@@ -260,7 +271,7 @@ static void on_link_message(struct cr_conn *c, Carillon__V1__Envelope *env)
             cr_log_warn("server_error", "request=%" PRIu64 " code=%d message=%s", env->request_id,
                         env->error->code, cr_log_q(env->error->message));
         else if (env->body_case == CARILLON__V1__ENVELOPE__BODY_PING)
-            (void)cr_conn_send_ok(c, env->request_id);
+            send_pong(c, env->request_id);
         else
             cr_log_warn("server_message_untagged", "body=%d", (int)env->body_case);
     } else if (app->link == c) {
@@ -389,12 +400,7 @@ static void client_request(struct client *cl, Carillon__V1__Envelope *env)
     struct app *app = cl->app;
     uint64_t rid = env->request_id;
     if (env->body_case == CARILLON__V1__ENVELOPE__BODY_PING) {
-        Carillon__V1__Pong po = CARILLON__V1__PONG__INIT;
-        Carillon__V1__Envelope out = CARILLON__V1__ENVELOPE__INIT;
-        out.request_id = rid;
-        out.body_case = CARILLON__V1__ENVELOPE__BODY_PONG;
-        out.pong = &po;
-        (void)cr_conn_send(cl->conn, &out);
+        send_pong(cl->conn, rid);
         return;
     }
     if (!client_may_send(env->body_case)) {
@@ -435,8 +441,12 @@ static void client_request(struct client *cl, Carillon__V1__Envelope *env)
             return;
         }
         snprintf(cl->login, sizeof cl->login, "%s", l->login);
-        /* the server keys its failed-login limiter by the agent's own address */
-        l->address = (char *)cr_conn_peer_ip(cl->conn);
+    }
+    /* the server keys its failed-login limiter by the agent's own address, not the client's say */
+    char *sent_address = NULL;
+    if (env->body_case == CARILLON__V1__ENVELOPE__BODY_AGENT_LOGIN) {
+        sent_address = env->agent_login->address;
+        env->agent_login->address = (char *)cr_conn_peer_ip(cl->conn);
     } else if (!cl->logged_in) {
         cr_conn_send_error(cl->conn, rid, CARILLON__V1__CODE__CODE_UNAUTHENTICATED, NULL,
                            "log in first (AgentLogin)");
@@ -444,7 +454,7 @@ static void client_request(struct client *cl, Carillon__V1__Envelope *env)
     }
     int rc = link_forward(cl, env, false);
     if (env->body_case == CARILLON__V1__ENVELOPE__BODY_AGENT_LOGIN)
-        env->agent_login->address = NULL; /* not ours to free: the peer's address */
+        env->agent_login->address = sent_address; /* freed with env */
     if (rc == -ENOTCONN)
         cr_conn_send_error(cl->conn, rid, CARILLON__V1__CODE__CODE_UNAVAILABLE, NULL,
                            "the server link is down; agentd reconnects: try again");
@@ -468,10 +478,6 @@ static void on_client_message(struct cr_conn *c, Carillon__V1__Envelope *env)
     } else {
         client_request(cl, env);
     }
-    /* a login's address pointed at the peer's string: protobuf-c must not free it */
-    if (env->body_case == CARILLON__V1__ENVELOPE__BODY_AGENT_LOGIN && env->agent_login &&
-        env->agent_login->address == cr_conn_peer_ip(c))
-        env->agent_login->address = NULL;
     carillon__v1__envelope__free_unpacked(env, NULL);
 }
 

@@ -26,8 +26,10 @@ enum agentclient_state {
     /* Final: the server refused the login (wrong password, unknown campaign, ...; reason is
      * the server's Error message). No retry. */
     AGENTCLIENT_LOGIN_FAILED = 4,
-    /* Final: AgentSessionEnded received (logout, grace over, user disabled), or a resume was
-     * refused (token expired). reason says which. No retry. */
+    /* Final: AgentSessionEnded received (logout, grace over, user disabled, resumed
+     * elsewhere); reason says which. No retry. (A resume refused because the session is gone,
+     * e.g. after its grace or a server restart, is not final: the client logs in again with
+     * its password and reports LINK_UP "session expired: logging in again", then LOGGED_IN.) */
     AGENTCLIENT_SESSION_ENDED = 5,
 };
 
