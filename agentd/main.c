@@ -240,8 +240,10 @@ static void link_to_client(struct client *cl, Carillon__V1__Envelope *env)
     if (answer && p.reannounce)
         return; /* agentd's own: the client never asked */
     env->request_id = answer ? p.client_rid : 0;
+    Carillon__V1__AgentTag *tag = env->agent;
     env->agent = NULL; /* the tag is the link's business; packing skips a NULL */
     int rc = cr_conn_send(cl->conn, env);
+    env->agent = tag; /* freed with env */
     if (rc && rc != -EPIPE)
         cr_log_warn("client_send_failed", "client=%" PRIu64 " session=%" PRIu64 " error=%s",
                     cl->num, cl->session, cr_log_q(strerror(-rc)));
