@@ -51,9 +51,12 @@ wait_for_log "$dir/agent.out" '"event":"error","message":"unknown cmd' 5
 # TLS clients that never log in: max_clients (3) refuses the third, login_timeout closes the rest
 host=${CARILLON_AGENTD%:*}
 aport=${CARILLON_AGENTD##*:}
+# their stdin: a fifo this shell holds open (no process left behind to hold ctest's output)
+mkfifo "$dir/idle.in"
+exec 4<>"$dir/idle.in"
 for i in 1 2 3; do
-    sleep 300 | openssl s_client -connect "$host:$aport" -tls1_3 -quiet -CAfile "$CARILLON_CA" \
-        >"$dir/idle$i.out" 2>&1 &
+    openssl s_client -connect "$host:$aport" -tls1_3 -quiet -CAfile "$CARILLON_CA" \
+        <"$dir/idle.in" >"$dir/idle$i.out" 2>&1 &
     pids+=($!)
     wait_for_log "$log1" "client_(connected|refused) client=$((i + 2))" 10
 done
