@@ -210,7 +210,7 @@ static void on_state(struct agentclient *c, enum agentclient_state state, const 
     if (state == AGENTCLIENT_SESSION_ENDED) {
         if (!t->logout_sent)
             snprintf(t->failure, sizeof t->failure, "carillon-agent: session ended: %s", reason);
-        finish(t, t->logout_sent ? 0 : 1);
+        finish(t, t->logout_sent ? 0 : 3); /* main.c: 3, the session ended otherwise */
         return;
     }
     redraw(t);

@@ -1404,12 +1404,13 @@ static void draw_call_line(const struct tui_model *m, int64_t now_ms, struct tui
             snprintf(what, sizeof what, "ENDED %s by %s: qualify", m->end_outcome, m->end_by);
         else
             snprintf(what, sizeof what, "%s", m->call->ringing ? "RINGING" : "TALKING");
-        snprintf(buf, sizeof buf, "%s · %s · %s · call %" PRIu64, m->call->campaign,
-                 ct ? ct->number : "", what, m->attempt_id);
+        snprintf(buf, sizeof buf, "%s · %s · %s", m->call->campaign, ct ? ct->number : "", what);
         if (m->call->campaign_number[0]) {
             size_t used = strlen(buf);
             snprintf(buf + used, sizeof buf - used, " · from %s", m->call->campaign_number);
         }
+        size_t used = strlen(buf);
+        snprintf(buf + used, sizeof buf - used, " · call %" PRIu64, m->attempt_id);
         row_text(g, r, 1, buf, TUI_A_BOLD);
     } else if (m->offered) {
         char left[64] = "";
@@ -1432,6 +1433,25 @@ static void draw_call_line(const struct tui_model *m, int64_t now_ms, struct tui
     }
 }
 
+/* The label of a standard contact field (campaign.proto ContactField) when the server gives
+ * none of its own. */
+static const char *field_label(const Carillon__V1__AgentField *f)
+{
+    static const char *const std[][2] = {
+        {"last_name", "Nom"},   {"first_name", "Prénom"},     {"civility", "Civilité"},
+        {"company", "Société"}, {"address", "Adresse"},       {"zip", "Code postal"},
+        {"city", "Ville"},      {"country", "Pays"},          {"email", "E-mail"},
+        {"phone1", "Tél 1"},    {"phone2", "Tél 2"},          {"phone3", "Tél 3"},
+        {"phone4", "Tél 4"},    {"customer_id", "N° client"},
+    };
+    if (f->label[0] && strcmp(f->label, f->name) != 0)
+        return f->label;
+    for (size_t i = 0; i < sizeof std / sizeof std[0]; i++)
+        if (strcmp(f->name, std[i][0]) == 0)
+            return std[i][1];
+    return f->label[0] ? f->label : f->name;
+}
+
 /* The pop-up fields, two per row; returns the rows used. */
 static int draw_fields(const struct tui_model *m, struct tui_grid *g, int r, int max_rows)
 {
@@ -1448,7 +1468,7 @@ static int draw_fields(const struct tui_model *m, struct tui_grid *g, int r, int
         const Carillon__V1__AgentField *f = ct->fields[i];
         int rr = r + (int)(i / per_row), c = (int)(i % per_row) * colw + 1;
         char label[TUI_NAME_MAX + 2];
-        snprintf(label, sizeof label, "%s:", f->label[0] ? f->label : f->name);
+        snprintf(label, sizeof label, "%s:", field_label(f));
         /* clip to the column: draw into a band as wide as it */
         struct tui_grid *gg = g;
         int save = gg->cols;
@@ -1581,7 +1601,7 @@ static void draw_script(const struct tui_model *m, struct pen *p, size_t *fs, si
     *fs = *fe = 0;
     if (!s) {
         p->col = 1;
-        pen_text(p, interview(m) ? "(no script)" : "", TUI_A_DIM);
+        pen_text(p, m->call || m->offered ? "no script for this campaign" : "", TUI_A_DIM);
         pen_end_line(p);
         return;
     }
