@@ -113,11 +113,11 @@ static int link_forward(struct client *cl, Carillon__V1__Envelope *env, bool rea
     if (rc)
         return rc;
     if (has_rid)
-        cl->pending[cl->npending++] = (struct pending){
-            .link_rid = link_rid,
-            .client_rid = client_rid,
-            .login = env->body_case == CARILLON__V1__ENVELOPE__BODY_AGENT_LOGIN,
-            .reannounce = reannounce};
+        cl->pending[cl->npending++] =
+            (struct pending){.link_rid = link_rid,
+                             .client_rid = client_rid,
+                             .login = env->body_case == CARILLON__V1__ENVELOPE__BODY_AGENT_LOGIN,
+                             .reannounce = reannounce};
     return 0;
 }
 
@@ -125,8 +125,8 @@ static void client_close(struct client *cl, const char *why)
 {
     if (!cl->conn)
         return;
-    cr_log_info("client_closing", "client=%" PRIu64 " session=%" PRIu64 " login=%s why=%s",
-                cl->num, cl->session, cr_log_q(login_of(cl)), cr_log_q(why));
+    cr_log_info("client_closing", "client=%" PRIu64 " session=%" PRIu64 " login=%s why=%s", cl->num,
+                cl->session, cr_log_q(login_of(cl)), cr_log_q(why));
     cr_conn_close(cl->conn);
 }
 
@@ -223,8 +223,7 @@ static void link_to_client(struct client *cl, Carillon__V1__Envelope *env)
         } else if (env->body_case == CARILLON__V1__ENVELOPE__BODY_ERROR) {
             cr_log_info(p.reannounce ? "client_reannounce_refused" : "client_login_refused",
                         "client=%" PRIu64 " login=%s code=%d message=%s", cl->num,
-                        cr_log_q(login_of(cl)), env->error->code,
-                        cr_log_q(env->error->message));
+                        cr_log_q(login_of(cl)), env->error->code, cr_log_q(env->error->message));
             if (p.reannounce) {
                 char why[300];
                 snprintf(why, sizeof why, "session lost while the server link was down: %s",
@@ -240,15 +239,18 @@ static void link_to_client(struct client *cl, Carillon__V1__Envelope *env)
     if (answer && p.reannounce)
         return; /* agentd's own: the client never asked */
     env->request_id = answer ? p.client_rid : 0;
+    Carillon__V1__AgentTag *tag = env->agent;
     env->agent = NULL; /* the tag is the link's business; packing skips a NULL */
     int rc = cr_conn_send(cl->conn, env);
+    env->agent = tag; /* freed with env */
     if (rc && rc != -EPIPE)
         cr_log_warn("client_send_failed", "client=%" PRIu64 " session=%" PRIu64 " error=%s",
                     cl->num, cl->session, cr_log_q(strerror(-rc)));
     if (env->body_case == CARILLON__V1__ENVELOPE__BODY_AGENT_SESSION_ENDED) {
         cl->ended = true;
-        cr_log_info("client_session_ended", "client=%" PRIu64 " session=%" PRIu64
-                    " login=%s reason=%s", cl->num, cl->session, cr_log_q(login_of(cl)),
+        cr_log_info("client_session_ended",
+                    "client=%" PRIu64 " session=%" PRIu64 " login=%s reason=%s", cl->num,
+                    cl->session, cr_log_q(login_of(cl)),
                     cr_log_q(env->agent_session_ended->reason));
         cl->session = 0;
         client_close(cl, "session ended");
@@ -260,9 +262,9 @@ static void on_link_message(struct cr_conn *c, Carillon__V1__Envelope *env)
     struct app *app = cr_conn_data(c);
     if (env->body_case == CARILLON__V1__ENVELOPE__BODY_WELCOME) {
         app->link = c;
-        cr_log_info("server_connected", "peer=%s server=%s version=%u clients=%zu",
-                    cr_conn_peer(c), cr_log_q(env->welcome->node_name),
-                    env->welcome->protocol_version, app->nclients);
+        cr_log_info("server_connected", "peer=%s server=%s version=%u clients=%zu", cr_conn_peer(c),
+                    cr_log_q(env->welcome->node_name), env->welcome->protocol_version,
+                    app->nclients);
         for (struct client *cl = app->clients; cl; cl = cl->next)
             if (cl->logged_in && !cl->ended && cl->token[0] && cl->conn)
                 reannounce(cl);
@@ -291,7 +293,8 @@ static void on_link_close(struct cr_conn *c, int err)
     if (app->link != c) {
         if (!app->stopping)
             cr_log_warn("server_unreachable", "address=%s error=%s",
-                        cr_log_q(app->cfg.server_address), cr_log_q(err ? strerror(-err) : "closed"));
+                        cr_log_q(app->cfg.server_address),
+                        cr_log_q(err ? strerror(-err) : "closed"));
         return;
     }
     app->link = NULL;
@@ -493,9 +496,9 @@ static void on_client_close(struct cr_conn *c, int err)
                     cl->num, cl->session, cr_log_q(login_of(cl)),
                     (long long)app->cfg.max_client_queue);
     } else {
-        cr_log_info("client_disconnected", "client=%" PRIu64 " session=%" PRIu64
-                    " login=%s error=%s", cl->num, cl->session, cr_log_q(login_of(cl)),
-                    cr_log_q(err ? strerror(-err) : "closed"));
+        cr_log_info("client_disconnected",
+                    "client=%" PRIu64 " session=%" PRIu64 " login=%s error=%s", cl->num,
+                    cl->session, cr_log_q(login_of(cl)), cr_log_q(err ? strerror(-err) : "closed"));
     }
     if (cl->session && !cl->ended && app->link) {
         /* the server starts agent_grace: the agent may come back with its token */

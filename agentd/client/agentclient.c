@@ -206,7 +206,8 @@ static void on_close(struct cr_conn *conn, int err)
     if (c->final)
         return;
     char why[256];
-    snprintf(why, sizeof why, "%s: %s", c->agentd[c->idx], err ? strerror(-err) : "closed by agentd");
+    snprintf(why, sizeof why, "%s: %s", c->agentd[c->idx],
+             err ? strerror(-err) : "closed by agentd");
     set_state(c, AGENTCLIENT_LINK_DOWN, why);
     /* an established link is tried again once at once; a failed attempt moves on */
     schedule_reconnect(c, !was);
@@ -308,8 +309,7 @@ int agentclient_new(uv_loop_t *loop, const struct agentclient_opts *opts,
     return 0;
 }
 
-void agentclient_set_callbacks(struct agentclient *c, const struct agentclient_cbs *cbs,
-                               void *data)
+void agentclient_set_callbacks(struct agentclient *c, const struct agentclient_cbs *cbs, void *data)
 {
     c->cbs = cbs ? *cbs : (struct agentclient_cbs){0};
     c->data = data;

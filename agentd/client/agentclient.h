@@ -39,11 +39,11 @@ const char *agentclient_state_name(enum agentclient_state s);
 struct agentclient_opts {
     /* agentd addresses "host:port" ("[v6]:port"), tried in turn: the next one after a failure. */
     const char *const *agentd;
-    size_t n_agentd; /* 1..16 */
+    size_t n_agentd;     /* 1..16 */
     const char *ca_file; /* PEM CA that signed the agentds' client-side certificates (required) */
     const char *login;
     const char *password;
-    const char *softphone; /* sip: or sips: URI the dialer calls for the nailed-up leg */
+    const char *softphone;        /* sip: or sips: URI the dialer calls for the nailed-up leg */
     const char *const *campaigns; /* campaigns to log into; n_campaigns 0 = all assigned ones */
     size_t n_campaigns;
     unsigned backoff_min_ms; /* reconnect backoff, doubled per failure; 0 = 200 */

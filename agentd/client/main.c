@@ -25,7 +25,8 @@ static const char usage_text[] =
     "  --ca             CA that signs the agentds' certificates (env CARILLON_CA)\n"
     "  --password-stdin the password is stdin's first line (else env CARILLON_PASSWORD)\n"
     "  --script         JSON lines: every message received and link change on stdout, commands\n"
-    "                   on stdin ({\"cmd\":\"ready\"}, pause, dial, skip, hangup, answers, qualify,\n"
+    "                   on stdin ({\"cmd\":\"ready\"}, pause, dial, skip, hangup, answers, "
+    "qualify,\n"
     "                   cancel, suspend, logout, quit)\n"
     "  --auto           play by itself: ready after login; on a call save the --answer values,\n"
     "                   hang up after --talk-ms, qualify with --qualify after --wrapup-ms (a\n"
@@ -69,15 +70,24 @@ static int read_password(char *buf, size_t len)
 int main(int argc, char **argv)
 {
     static const struct option lopts[] = {
-        {"agentd", required_argument, NULL, 'a'},   {"ca", required_argument, NULL, 'C'},
-        {"login", required_argument, NULL, 'l'},    {"password-stdin", no_argument, NULL, 'P'},
-        {"softphone", required_argument, NULL, 's'}, {"campaign", required_argument, NULL, 'c'},
-        {"script", no_argument, NULL, 'S'},         {"auto", no_argument, NULL, 'A'},
-        {"answer", required_argument, NULL, 'n'},   {"qualify", required_argument, NULL, 'q'},
-        {"talk-ms", required_argument, NULL, 'T'},  {"wrapup-ms", required_argument, NULL, 'W'},
-        {"callback-in-s", required_argument, NULL, 'b'}, {"personal", no_argument, NULL, 'p'},
-        {"preview", required_argument, NULL, 'v'},  {"calls", required_argument, NULL, 'N'},
-        {"duration-s", required_argument, NULL, 'D'}, {"help", no_argument, NULL, 'h'},
+        {"agentd", required_argument, NULL, 'a'},
+        {"ca", required_argument, NULL, 'C'},
+        {"login", required_argument, NULL, 'l'},
+        {"password-stdin", no_argument, NULL, 'P'},
+        {"softphone", required_argument, NULL, 's'},
+        {"campaign", required_argument, NULL, 'c'},
+        {"script", no_argument, NULL, 'S'},
+        {"auto", no_argument, NULL, 'A'},
+        {"answer", required_argument, NULL, 'n'},
+        {"qualify", required_argument, NULL, 'q'},
+        {"talk-ms", required_argument, NULL, 'T'},
+        {"wrapup-ms", required_argument, NULL, 'W'},
+        {"callback-in-s", required_argument, NULL, 'b'},
+        {"personal", no_argument, NULL, 'p'},
+        {"preview", required_argument, NULL, 'v'},
+        {"calls", required_argument, NULL, 'N'},
+        {"duration-s", required_argument, NULL, 'D'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     static struct script_opts so = {.talk_ms = -1, .callback_in_s = -1};

@@ -240,9 +240,9 @@ static void preview_act(struct script *s, uint64_t attempt)
     if (!s->so->autopilot || s->so->preview == 2)
         return;
     bool skip = s->finishing || s->so->preview == 1;
-    req_call(s,
-             skip ? CARILLON__V1__ENVELOPE__BODY_AGENT_SKIP : CARILLON__V1__ENVELOPE__BODY_AGENT_DIAL,
-             attempt, skip ? "skipped by carillon-agent --auto" : NULL);
+    req_call(
+        s, skip ? CARILLON__V1__ENVELOPE__BODY_AGENT_SKIP : CARILLON__V1__ENVELOPE__BODY_AGENT_DIAL,
+        attempt, skip ? "skipped by carillon-agent --auto" : NULL);
 }
 
 /* --- events out ------------------------------------------------------------------------------- */
@@ -261,8 +261,8 @@ static void print_envelope(uint64_t rid, const Carillon__V1__Envelope *env)
         return;
     pbjson_inline(f, m);
     fclose(f);
-    printf("{\"event\":\"%s\",\"request_id\":%" PRIu64 "%s%s\n", fd->name, rid,
-           len > 2 ? "," : "", len > 2 ? buf + 1 : "}");
+    printf("{\"event\":\"%s\",\"request_id\":%" PRIu64 "%s%s\n", fd->name, rid, len > 2 ? "," : "",
+           len > 2 ? buf + 1 : "}");
     free(buf);
 }
 
@@ -548,7 +548,8 @@ int script_run(struct agentclient *c, const struct script_opts *so)
     if (so->commands && uv_guess_handle(0) == UV_NAMED_PIPE &&
         uv_pipe_init(s.loop, &s.in, 0) == 0) {
         s.in.data = &s;
-        if (uv_pipe_open(&s.in, 0) == 0 && uv_read_start((uv_stream_t *)&s.in, on_alloc, on_read) == 0)
+        if (uv_pipe_open(&s.in, 0) == 0 &&
+            uv_read_start((uv_stream_t *)&s.in, on_alloc, on_read) == 0)
             s.in_open = true;
         else
             uv_close((uv_handle_t *)&s.in, NULL);

@@ -9,7 +9,7 @@
 #define SCRIPT_ANSWERS_MAX 32
 
 struct script_opts {
-    bool commands; /* --script: read commands on stdin */
+    bool commands;  /* --script: read commands on stdin */
     bool autopilot; /* --auto: the policy below */
     const char *answer_names[SCRIPT_ANSWERS_MAX];
     const char *answer_values[SCRIPT_ANSWERS_MAX];
@@ -19,8 +19,8 @@ struct script_opts {
     long long wrapup_ms;     /* delay before qualifying in wrap-up */
     long long callback_in_s; /* < 0: no callback */
     bool personal;
-    int preview;            /* 0 dial, 1 skip, 2 wait */
-    unsigned long calls;    /* 0: no target */
+    int preview;              /* 0 dial, 1 skip, 2 wait */
+    unsigned long calls;      /* 0: no target */
     unsigned long duration_s; /* 0: none */
 };
 

@@ -17,13 +17,9 @@ STACK_AGENTD_KEYS="login_timeout = 3s\nmax_clients = 3" \
     cr_stack_up --dialer --agentd --trunk "sip:127.0.0.1:$trunk_port"
 carillonctl user add agent1 --role agent --name "Agent 1" --password-stdin <<<"agent-pass-1" \
     >/dev/null || fail "user add agent1"
-{
-    engine_campaign_yaml 'Agentd' 1 agent1
-    for d in monday tuesday wednesday thursday friday saturday sunday; do
-        printf -- "- {day: %s, start: '00:00', end: '24:00'}\n" "$d"
-    done
-} >"$dir/campaign.yaml"
+engine_campaign_yaml 'Agentd' 1 agent1 >"$dir/campaign.yaml"
 assert_exit 0 carillonctl apply -f "$dir/campaign.yaml"
+assert_exit 0 carillonctl campaign state 'Agentd' ready
 log1=$CARILLON_STACK_DIR/agentd.log
 a2=$("$CARILLON_SOURCE_DIR/tests/lib/stack.sh" agentd "$CARILLON_STACK_DIR" agentd2) ||
     fail "second agentd did not start"
@@ -44,7 +40,7 @@ pids+=("$agent_pid")
 exec 3>"$dir/agent.in"
 wait_for_log "$dir/agent.out" '"event":"agent_login_ok"' 20
 wait_for_log "$dir/agent.out" '"event":"agent_state_changed".*"state":"(agent_state_)?ready"' 30
-wait_for_log "$log1" 'client_logged_in client=[0-9]+ session=[0-9]+ login=agent1' 5
+wait_for_log "$log1" 'client_logged_in client=[0-9]+ session=[0-9]+ login="?agent1"?' 5
 
 # a bad command line is an error event, not a crash
 echo '{"cmd":"fly"}' >&3
@@ -59,15 +55,15 @@ for i in 1 2 3; do
     sleep 300 | openssl s_client -connect "$host:$aport" -tls1_3 -quiet -CAfile "$CARILLON_CA" \
         >"$dir/idle$i.out" 2>&1 &
     pids+=($!)
-    wait_for_log "$log1" "client_(connected|refused) client=$((i + 1))" 10
+    wait_for_log "$log1" "client_(connected|refused) client=$((i + 2))" 10
 done
-wait_for_log "$log1" 'client_refused client=4 .*max_clients=3' 5
-wait_for_log "$log1" 'client_login_timeout client=2 ' 10
+wait_for_log "$log1" 'client_refused client=5 .*max_clients=3' 5
 wait_for_log "$log1" 'client_login_timeout client=3 ' 10
+wait_for_log "$log1" 'client_login_timeout client=4 ' 10
 
 # kill -9 of agentd1: the client resumes through agentd2 with its token
 kill -KILL "$(cat "$CARILLON_STACK_DIR/agentd-agentd1.pid")"
-wait_for_log "$CARILLON_STACK_DIR/agentd2.log" 'client_logged_in .*login=agent1 resumed=1' 30
+wait_for_log "$CARILLON_STACK_DIR/agentd2.log" 'client_logged_in .*login="?agent1"? resumed=1' 30
 wait_for_log "$CARILLON_STACK_DIR/server.log" 'agent_resumed agent=agent1 .*agentd=agentd2' 5
 wait_for_log "$dir/agent.out" '"state":"logged_in".*"reason":"resumed"' 5
 
