@@ -1330,6 +1330,8 @@ static void pen_end_line(struct pen *p)
 /* One row: text clipped at the right edge (no wrapping). Returns the column after it. */
 static int row_text(struct tui_grid *g, int r, int c, const char *s, uint8_t attr)
 {
+    if (r < 0 || r >= g->rows || c < 0)
+        return c;
     struct pen p = {.g = g, .top = r, .height = 1, .first = 0, .col = c, .draw = true};
     const unsigned char *u = (const unsigned char *)s;
     size_t n = strlen(s), i = 0;
@@ -1345,6 +1347,8 @@ static int row_text(struct tui_grid *g, int r, int c, const char *s, uint8_t att
 
 static void row_fill(struct tui_grid *g, int r, uint8_t attr)
 {
+    if (r < 0 || r >= g->rows)
+        return;
     for (int c = 0; c < g->cols; c++) {
         cell(g, r, c)->ch = L' ';
         cell(g, r, c)->attr = attr;
@@ -1562,7 +1566,7 @@ static void draw_question(const struct tui_model *m, const Carillon__V1__Block *
                 err = a;
             for (size_t i = 0; i < n; i++) {
                 bool on = answer_has(a, choices[i]);
-                pen_printf(p, on ? TUI_A_BOLD : TUI_A_NORMAL, "%zu%s%s%s%s ", i + 1,
+                pen_printf(p, on ? TUI_A_BOLD : TUI_A_NORMAL, "%zu %s%s%s %s  ", i + 1,
                            multi ? "[" : "(", on ? "x" : " ", multi ? "]" : ")", choices[i]);
             }
             pen_end_line(p);
@@ -1864,30 +1868,63 @@ static void draw_menu(const struct tui_model *m, struct tui_grid *g, int top, in
     g->cols = save;
 }
 
+/* The keys that work now, '|' between items (an item is never split across rows). */
 static const char *shortcuts(const struct tui_model *m)
 {
     switch (m->prompt) {
     case TUI_PROMPT_EDIT:
-        return " type the answer  Enter save  Backspace erase  Esc cancel";
+        return "type the answer|Enter save|Backspace erase|Esc cancel";
     case TUI_PROMPT_PAUSE:
     case TUI_PROMPT_QUALIFY:
-        return " 1-9 choose  ↑↓ move  Enter choose  Esc cancel";
+        return "1-9 choose|↑↓ move|Enter choose|Esc cancel";
     case TUI_PROMPT_SKIP:
     case TUI_PROMPT_INTERVIEW:
-        return " type the reason  Enter send  Esc cancel";
+        return "type the reason|Enter send|Esc cancel";
     case TUI_PROMPT_CALLBACK:
-        return " YYYY-MM-DD HH:MM [@login]  Enter qualify  Esc cancel";
+        return "YYYY-MM-DD HH:MM [@login]|Enter qualify|Esc cancel";
     case TUI_PROMPT_LOGOUT:
-        return " y log out  n stay";
+        return "y log out|n stay";
     default:
         break;
     }
     if (m->offered && !m->call)
-        return " d dial  x skip  Tab view  p pause  r ready  q logout";
+        return "d dial|x skip|Tab history/numbers|p pause|r ready|q logout";
     if (m->call)
-        return " F1-F12 qualify  ↑↓ question  Enter/1-9/y/n answer  PgDn/PgUp screen  Tab view"
-               "  h hang up  s suspend  c cancel  p pause  q logout";
-    return " r ready  p pause  Tab view  q logout";
+        return "F1-F12 qualify|Q list|↑↓ question|1-9 y n Enter answer|PgDn/PgUp screen|"
+               "Tab view|h hang up|s suspend|c cancel|q logout";
+    return "r ready|p pause|Tab view|q logout";
+}
+
+/* The shortcut bar from row top (draw) or only its height (returned). */
+static int draw_shortcuts(const struct tui_model *m, struct tui_grid *g, int top, bool draw)
+{
+    const char *s = shortcuts(m);
+    int row = 0, col = 1;
+    if (draw)
+        row_fill(g, top, TUI_A_BAR);
+    while (*s) {
+        const char *end = strchr(s, '|');
+        size_t n = end ? (size_t)(end - s) : strlen(s);
+        char item[128];
+        snprintf(item, sizeof item, "%.*s", (int)n, s);
+        int w = 0;
+        for (size_t i = 0; item[i];) {
+            uint32_t cp;
+            i += utf8_next((const unsigned char *)item + i, strlen(item + i), &cp);
+            w += char_width((wchar_t)cp);
+        }
+        if (col > 1 && col + w > g->cols) {
+            row++;
+            col = 1;
+            if (draw)
+                row_fill(g, top + row, TUI_A_BAR);
+        }
+        if (draw)
+            row_text(g, top + row, col, item, TUI_A_BAR);
+        col += w + 2;
+        s += n + (end ? 1 : 0);
+    }
+    return row + 1;
 }
 
 static void prompt_line(const struct tui_model *m, char *buf, size_t len)
@@ -1929,10 +1966,12 @@ void tui_render(const struct tui_model *m, int64_t now_ms, struct tui_grid *g)
     draw_status(m, now_ms, g);
     draw_call_line(m, now_ms, g, 1);
     /* bottom up: shortcuts, message, qualification keys */
-    row_fill(g, R - 1, TUI_A_BAR);
-    row_text(g, R - 1, 0, shortcuts(m), TUI_A_BAR);
+    int keys = draw_shortcuts(m, g, 0, false);
+    if (keys > 2)
+        keys = 2; /* narrow terminals: the rest is cut */
+    draw_shortcuts(m, g, R - keys, true);
     /* above the shortcuts: the prompt being typed, the message, the qualification keys */
-    int bottom = R - 2;
+    int bottom = R - keys - 1;
     char line[TUI_VALUE_MAX + 128];
     prompt_line(m, line, sizeof line);
     if (line[0])

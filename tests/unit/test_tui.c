@@ -327,11 +327,15 @@ static void test_call_shows_fields_script_and_keys(void **st)
     contains(s, "Ville: Créteil");
     contains(s, "Bonjour Hélène Lefèvre");
     contains(s, "* Êtes-vous intéressée ?");
-    contains(s, "1( )yes 2( )no");
+    contains(s, "1 ( ) yes  2 ( ) no");
     contains(s, "F1 VENTE Vente conclue");
     contains(s, "F2 RAP Rappel");
     contains(s, "F1-F12 qualify");
+    contains(s, "h hang up");
+    contains(s, "q logout"); /* every shortcut fits at 80 columns (two rows) */
     contains(s, "+33612345670");
+    if (getenv("TUI_SHOW"))
+        fprintf(stderr, "%s", s);
     /* the same call pushed again (answered after ringing) is not a second call */
     push(m, CARILLON__V1__ENVELOPE__BODY_CALL_CONNECTED, &connected);
     contains(row_text(m, 0), "calls 1");
@@ -355,7 +359,7 @@ static void test_answer_branch_and_refusal(void **st)
     assert_int_equal(env.agent_save_answers->n_answers, 1);
     assert_string_equal(env.agent_save_answers->answers[0]->values[0], "yes");
     reply_ok(m, &req);
-    contains(screen_text(m), "1(x)yes 2( )no");
+    contains(screen_text(m), "1 (x) yes  2 ( ) no");
 
     /* yes leads to "Offre" */
     assert_false(tui_model_key(m, TUI_KEY_PGDN, NOW, &req));
@@ -388,7 +392,7 @@ static void test_answer_branch_and_refusal(void **st)
     assert_true(tui_model_key(m, '3', NOW, &req));
     assert_int_equal(tui_request_envelope(m, &req, &env, &sc), 0);
     assert_int_equal(env.agent_save_answers->answers[0]->n_values, 2);
-    contains(screen_text(m), "1[x]Fibre 2[ ]Mobile 3[x]TV");
+    contains(screen_text(m), "1 [x] Fibre  2 [ ] Mobile  3 [x] TV");
     assert_false(tui_model_key(m, '7', NOW, &req));
     contains(screen_text(m), "choose 1 to 3");
 
