@@ -91,6 +91,15 @@ wait_screen() {
 wait_screen '^ Agent n°1 │ READY [0-9:]+ │ calls 0 │ link up ' 30
 wait_screen 'r ready +p pause' 5
 [ "$(screen | wc -l)" -le 24 ] || fail "the console draws more than 24 rows"
+# a resized terminal (SIGWINCH) is drawn again at its new size, then back to 80x24
+tm resize-window -t console -x 100 -y 30
+start=$SECONDS
+until screen | sed -n 30p | grep -q 'q logout'; do
+    [ $((SECONDS - start)) -ge 10 ] && { screen >&2; fail "not redrawn at 100x30"; }
+    sleep 0.1
+done
+tm resize-window -t console -x 80 -y 24
+wait_screen 'r ready +p pause' 10
 
 # the campaign calls: the call connects with the pop-up fields and the qualification keys
 assert_exit 0 carillonctl campaign state 'Console' running
