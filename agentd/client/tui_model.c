@@ -21,9 +21,13 @@
 /* ---------------------------------------------------------------------------------------- */
 /* small helpers */
 
+/* Copies src into dst (len bytes), cut at len - 1: callers check lengths that matter first. */
 static void copy_str(char *dst, size_t len, const char *src)
 {
-    snprintf(dst, len, "%s", src ? src : "");
+    size_t n = src ? strnlen(src, len - 1) : 0;
+    if (n)
+        memcpy(dst, src, n);
+    dst[n] = '\0';
 }
 
 /* A deep copy of a protobuf-c message through its wire form (the messages are small). */
@@ -277,6 +281,11 @@ static struct tui_answer *get_answer(struct tui_model *m, const char *export_nam
     struct tui_answer *a = find_answer(m, export_name, row);
     if (a)
         return a;
+    if (strlen(export_name) >= TUI_NAME_MAX || strlen(row ? row : "") >= TUI_NAME_MAX) {
+        set_message(m, true, "question name longer than %d bytes: not answerable here",
+                    TUI_NAME_MAX - 1);
+        return NULL;
+    }
     if (m->n_answers >= TUI_MAX_ANSWERS) {
         set_message(m, true, "more than %d answers in one interview: not kept", TUI_MAX_ANSWERS);
         return NULL;
@@ -758,6 +767,10 @@ static size_t block_choices(const Carillon__V1__Block *b, const char *const **ou
 static bool choose_choice(struct tui_model *m, const Carillon__V1__Block *b, size_t d,
                           struct tui_request *out)
 {
+    if (!m->call) {
+        set_message(m, true, "answers are taken once the call is connected");
+        return false;
+    }
     const char *const *choices;
     size_t n = block_choices(b, &choices);
     if (d == 0 || d > n) {
@@ -794,10 +807,6 @@ static bool choose_choice(struct tui_model *m, const Carillon__V1__Block *b, siz
     }
     a->error[0] = '\0';
     a->saved = false;
-    if (!m->call) {
-        set_message(m, false, "kept: saved once the call is connected");
-        return false;
-    }
     request(m, out, TUI_OP_SAVE_ANSWER);
     copy_str(out->export_name, sizeof out->export_name, b->export_name);
     copy_str(out->matrix_row, sizeof out->matrix_row, row);
@@ -900,6 +909,10 @@ static bool key_prompt(struct tui_model *m, uint32_t key, int64_t now_ms, struct
         }
         if (key != TUI_KEY_ENTER)
             return false;
+        if (m->prompt != TUI_PROMPT_EDIT && strlen(m->edit) >= TUI_NAME_MAX) {
+            set_message(m, true, "at most %d bytes here", TUI_NAME_MAX - 1);
+            return false;
+        }
     }
     switch (m->prompt) {
     case TUI_PROMPT_EDIT: {
@@ -923,10 +936,6 @@ static bool key_prompt(struct tui_model *m, uint32_t key, int64_t now_ms, struct
         a->error[0] = '\0';
         a->saved = false;
         m->prompt = TUI_PROMPT_NONE;
-        if (!m->call) {
-            set_message(m, false, "kept: saved once the call is connected");
-            return false;
-        }
         request(m, out, TUI_OP_SAVE_ANSWER);
         copy_str(out->export_name, sizeof out->export_name, b->export_name);
         return true;
@@ -1055,7 +1064,9 @@ bool tui_model_key(struct tui_model *m, uint32_t key, int64_t now_ms, struct tui
         }
         return false;
     case TUI_KEY_ENTER:
-        if (b && (b->kind == BLOCK(INPUT) || b->kind == BLOCK(PREDEFINED))) {
+        if (b && (b->kind == BLOCK(INPUT) || b->kind == BLOCK(PREDEFINED)) && !m->call) {
+            set_message(m, true, "answers are taken once the call is connected");
+        } else if (b && (b->kind == BLOCK(INPUT) || b->kind == BLOCK(PREDEFINED))) {
             const struct tui_answer *a = find_answer(m, b->export_name, "");
             copy_str(m->edit, sizeof m->edit, a && a->n_values ? a->values[0] : "");
             m->prompt = TUI_PROMPT_EDIT;
@@ -1403,10 +1414,17 @@ static void draw_call_line(const struct tui_model *m, int64_t now_ms, struct tui
     char buf[512];
     const Carillon__V1__AgentContact *ct = contact(m);
     if (m->call) {
-        char what[TUI_NAME_MAX * 2 + 32];
-        if (m->call_ended)
+        char what[TUI_NAME_MAX * 2 + 96];
+        const Carillon__V1__AgentCampaign *c = campaign(m);
+        if (m->call_ended && m->state == STATE(WRAP_UP) && c && c->wrapup_max_s) {
+            char d[32];
+            fmt_duration(d, sizeof d,
+                         (int64_t)c->wrapup_max_s * 1000 - (now_ms - m->state_since_ms));
+            snprintf(what, sizeof what, "ENDED %s by %s: qualify within %s", m->end_outcome,
+                     m->end_by, d);
+        } else if (m->call_ended) {
             snprintf(what, sizeof what, "ENDED %s by %s: qualify", m->end_outcome, m->end_by);
-        else
+        } else
             snprintf(what, sizeof what, "%s", m->call->ringing ? "RINGING" : "TALKING");
         snprintf(buf, sizeof buf, "%s · %s · %s", m->call->campaign, ct ? ct->number : "", what);
         if (m->call->campaign_number[0]) {
@@ -1972,7 +1990,7 @@ void tui_render(const struct tui_model *m, int64_t now_ms, struct tui_grid *g)
     draw_shortcuts(m, g, R - keys, true);
     /* above the shortcuts: the prompt being typed, the message, the qualification keys */
     int bottom = R - keys - 1;
-    char line[TUI_VALUE_MAX + 128];
+    char line[TUI_VALUE_MAX + TUI_NAME_MAX + 128];
     prompt_line(m, line, sizeof line);
     if (line[0])
         row_text(g, bottom--, 1, line, TUI_A_KEY | TUI_A_BOLD);

@@ -66,6 +66,7 @@ static void fixtures(void)
     carillon__v1__agent_campaign__init(&camp);
     camp.name = "Relance fibre";
     camp.dialing_mode = "progressive";
+    camp.wrapup_max_s = 90;
     camp.n_qualifications = 2;
     camp.qualifications = quals;
     camps[0] = &camp;
@@ -421,7 +422,7 @@ static void test_qualify_with_callback(void **st)
     ended.hung_up_by = "customer";
     push(m, CARILLON__V1__ENVELOPE__BODY_CALL_ENDED, &ended);
     state(m, CARILLON__V1__AGENT_STATE__AGENT_STATE_WRAP_UP, "");
-    contains(screen_text(m), "ENDED answered by customer");
+    contains(screen_text(m), "ENDED answered by customer: qualify within 00:25");
 
     /* RAP takes a callback: a prompt, bounds checked */
     assert_false(tui_model_key(m, TUI_KEY_F(2), NOW, &req));
@@ -468,6 +469,8 @@ static void test_preview_pause_views_logout(void **st)
     contains(s, "Contact to call: +33612345670");
     contains(s, "d dial");
     contains(s, "Prénom: Hélène");
+    assert_false(tui_model_key(m, 'y', NOW, &req)); /* no answer before the call */
+    contains(screen_text(m), "answers are taken once the call is connected");
     assert_true(tui_model_key(m, 'd', NOW, &req));
     assert_int_equal(req.op, TUI_OP_DIAL);
     assert_int_equal(req.attempt_id, 901);
@@ -475,6 +478,12 @@ static void test_preview_pause_views_logout(void **st)
     assert_false(tui_model_key(m, 'x', NOW, &req));
     assert_false(tui_model_key(m, TUI_KEY_ENTER, NOW, &req));
     contains(screen_text(m), "a reason is needed");
+    for (int i = 0; i < 200; i++)
+        type(m, "a");
+    assert_false(tui_model_key(m, TUI_KEY_ENTER, NOW, &req)); /* too long: said, not cut */
+    contains(screen_text(m), "at most 127 bytes here");
+    for (int i = 0; i < 200; i++)
+        assert_false(tui_model_key(m, TUI_KEY_BACKSPACE, NOW, &req));
     type(m, "déjà client");
     assert_true(tui_model_key(m, TUI_KEY_ENTER, NOW, &req));
     assert_int_equal(req.op, TUI_OP_SKIP);
