@@ -19,6 +19,7 @@ static const char usage_text[] =
     "usage: carillon-agent --agentd HOST:PORT[,HOST:PORT...] --ca FILE --login LOGIN\n"
     "                      [--password-stdin] --softphone URI [--campaign C]...\n"
     "                      [--script] [--auto [--answer NAME=VALUE]... [--qualify CODE]\n"
+    "                       [--qualify-if FIELD=VALUE:CODE[:CALLBACK_S]]...\n"
     "                       [--talk-ms N] [--wrapup-ms N] [--callback-in-s N] [--personal]\n"
     "                       [--preview dial|skip|wait] [--calls N] [--duration-s N]]\n"
     "  --agentd         agentd addresses tried in turn (env CARILLON_AGENTD)\n"
@@ -32,6 +33,9 @@ static const char usage_text[] =
     "                   hang up after --talk-ms, qualify with --qualify after --wrapup-ms (a\n"
     "                   callback --callback-in-s from now, --personal), preview --preview (dial),\n"
     "                   log out after --calls qualified calls or --duration-s seconds\n"
+    "  --qualify-if     qualify with CODE instead (a callback CALLBACK_S seconds from now when\n"
+    "                   given) a contact whose pop-up field FIELD is VALUE and whose last\n"
+    "                   qualification is not CODE already; the first of at most 8 that applies\n"
     "  (neither: the console)\n"
     "exit: 0 logout or quit, 1 login refused, 2 usage, 3 session ended otherwise\n";
 
@@ -44,6 +48,30 @@ static int num_arg(const char *s, long long min, long long max, long long *out)
         return -EINVAL;
     *out = v;
     return 0;
+}
+
+/* FIELD=VALUE:CODE[:CALLBACK_S] into r, its strings in buf (512 bytes). VALUE may not hold ':'. */
+static int parse_rule(const char *arg, char *buf, struct script_rule *r)
+{
+    if (strlen(arg) >= 512)
+        return -EINVAL;
+    snprintf(buf, 512, "%s", arg);
+    char *eq = strchr(buf, '=');
+    char *colon = eq ? strchr(eq + 1, ':') : NULL;
+    if (!eq || eq == buf || !colon)
+        return -EINVAL;
+    *eq = *colon = '\0';
+    r->field = buf;
+    r->value = eq + 1;
+    r->code = colon + 1;
+    r->callback_in_s = -1;
+    char *cb = strchr(colon + 1, ':');
+    if (cb) {
+        *cb = '\0';
+        if (num_arg(cb + 1, 0, 366LL * 86400, &r->callback_in_s))
+            return -EINVAL;
+    }
+    return r->code[0] && strlen(r->code) <= 64 ? 0 : -EINVAL;
 }
 
 /* The first line of fd 0, read a byte at a time so that the rest stays for --script. */
@@ -80,6 +108,7 @@ int main(int argc, char **argv)
         {"auto", no_argument, NULL, 'A'},
         {"answer", required_argument, NULL, 'n'},
         {"qualify", required_argument, NULL, 'q'},
+        {"qualify-if", required_argument, NULL, 'Q'},
         {"talk-ms", required_argument, NULL, 'T'},
         {"wrapup-ms", required_argument, NULL, 'W'},
         {"callback-in-s", required_argument, NULL, 'b'},
@@ -92,6 +121,7 @@ int main(int argc, char **argv)
     };
     static struct script_opts so = {.talk_ms = -1, .callback_in_s = -1};
     static char answer_buf[SCRIPT_ANSWERS_MAX][512];
+    static char rule_buf[SCRIPT_RULES_MAX][512];
     const char *agentd = getenv("CARILLON_AGENTD"), *ca = getenv("CARILLON_CA");
     const char *login = NULL, *softphone = NULL;
     const char *campaigns[CAMPAIGNS_MAX];
@@ -148,6 +178,15 @@ int main(int argc, char **argv)
             if (!optarg[0] || strlen(optarg) > 64)
                 bad = "--qualify takes a code of 1 to 64 bytes";
             break;
+        case 'Q':
+            if (so.n_rules == SCRIPT_RULES_MAX ||
+                parse_rule(optarg, rule_buf[so.n_rules], &so.rules[so.n_rules])) {
+                bad = "--qualify-if takes FIELD=VALUE:CODE[:CALLBACK_S] (at most 8, 511 bytes "
+                      "each, CODE 1 to 64 bytes, CALLBACK_S 0 to 31622400)";
+                break;
+            }
+            so.n_rules++;
+            break;
         case 'T':
             if (num_arg(optarg, 0, 86400000, &so.talk_ms))
                 bad = "--talk-ms takes 0 to 86400000";
@@ -201,6 +240,8 @@ int main(int argc, char **argv)
         bad = "--softphone URI is required";
     if (!bad && so.callback_in_s >= 0 && !so.qualify)
         bad = "--callback-in-s needs --qualify";
+    if (!bad && so.n_rules && !so.qualify)
+        bad = "--qualify-if needs --qualify (the code of every other call)";
     if (bad) {
         fprintf(stderr, "carillon-agent: %s\n%s", bad, usage_text);
         return 2;

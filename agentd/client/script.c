@@ -27,6 +27,8 @@ struct script {
     int state;
     uint64_t attempt;
     uint64_t hung_up_at, qualified_at, answered_at;
+    uint64_t rule_attempt; /* the call whose contact picked rule (-1: none, --qualify) */
+    int rule;
     bool finishing, logout_sent, done, ended;
     int exit_code;
     unsigned long qualified;
@@ -185,10 +187,16 @@ static void on_timer(uv_timer_t *t)
         req_call(s, CARILLON__V1__ENVELOPE__BODY_AGENT_HANGUP, s->attempt, NULL);
     } else if (s->state == CARILLON__V1__AGENT_STATE__AGENT_STATE_WRAP_UP && s->so->qualify &&
                s->qualified_at != s->attempt) {
+        const char *code = s->so->qualify;
+        long long in_s = s->so->callback_in_s;
+        if (s->rule_attempt == s->attempt && s->rule >= 0) {
+            code = s->so->rules[s->rule].code;
+            in_s = s->so->rules[s->rule].callback_in_s;
+        }
         int64_t cb = 0;
-        if (s->so->callback_in_s >= 0)
-            cb = cr_now_us() / 1000 + s->so->callback_in_s * 1000;
-        req_qualify(s, s->attempt, s->so->qualify, cb, s->so->personal, NULL);
+        if (in_s >= 0)
+            cb = cr_now_us() / 1000 + in_s * 1000;
+        req_qualify(s, s->attempt, code, cb, s->so->personal, NULL);
     }
 }
 
@@ -243,6 +251,23 @@ static void preview_act(struct script *s, uint64_t attempt)
     req_call(
         s, skip ? CARILLON__V1__ENVELOPE__BODY_AGENT_SKIP : CARILLON__V1__ENVELOPE__BODY_AGENT_DIAL,
         attempt, skip ? "skipped by carillon-agent --auto" : NULL);
+}
+
+/* The --qualify-if rule that applies to this call's contact, or -1. */
+static int pick_rule(const struct script_opts *so, const Carillon__V1__AgentContact *ct)
+{
+    if (!ct)
+        return -1;
+    for (int i = 0; i < so->n_rules; i++) {
+        const struct script_rule *r = &so->rules[i];
+        if (ct->last_qualification && strcmp(ct->last_qualification, r->code) == 0)
+            continue;
+        for (size_t k = 0; k < ct->n_fields; k++)
+            if (ct->fields[k]->name && strcmp(ct->fields[k]->name, r->field) == 0 &&
+                ct->fields[k]->value && strcmp(ct->fields[k]->value, r->value) == 0)
+                return i;
+    }
+    return -1;
 }
 
 /* --- events out ------------------------------------------------------------------------------- */
@@ -300,6 +325,8 @@ static void on_envelope(struct agentclient *c, uint64_t rid, const Carillon__V1_
         break;
     case CARILLON__V1__ENVELOPE__BODY_CALL_CONNECTED:
         s->attempt = env->call_connected->attempt_id;
+        s->rule_attempt = s->attempt;
+        s->rule = pick_rule(s->so, env->call_connected->contact);
         if (s->so->autopilot && s->so->n_answers && s->answered_at != s->attempt) {
             s->answered_at = s->attempt;
             Carillon__V1__AgentAnswer ans[SCRIPT_ANSWERS_MAX], *ap[SCRIPT_ANSWERS_MAX];

@@ -7,6 +7,14 @@
 #include "agentclient.h"
 
 #define SCRIPT_ANSWERS_MAX 32
+#define SCRIPT_RULES_MAX   8
+
+/* --qualify-if FIELD=VALUE:CODE[:CALLBACK_S]: the qualification of a contact whose pop-up field
+ * FIELD is VALUE, unless its last qualification is already CODE. */
+struct script_rule {
+    const char *field, *value, *code;
+    long long callback_in_s; /* < 0: no callback */
+};
 
 struct script_opts {
     bool commands;  /* --script: read commands on stdin */
@@ -19,6 +27,8 @@ struct script_opts {
     long long wrapup_ms;     /* delay before qualifying in wrap-up */
     long long callback_in_s; /* < 0: no callback */
     bool personal;
+    struct script_rule rules[SCRIPT_RULES_MAX]; /* the first that applies wins, else qualify */
+    int n_rules;
     int preview;              /* 0 dial, 1 skip, 2 wait */
     unsigned long calls;      /* 0: no target */
     unsigned long duration_s; /* 0: none */
