@@ -8,7 +8,7 @@ for b in carillon-agent carillon-agentd carillonctl; do
 done
 
 # e2e_up NAME AGENTS: $dir, the trunk, AGENTS softphones, the stack with a dialer and an agentd,
-# and agents a1..aN (password pass-aN) made with carillonctl. $LOG: the server's log.
+# and agents a1..aN (password agent-pass-N) made with carillonctl. $LOG: the server's log.
 e2e_up() {
     local name=$1 n=$2 i
     dl_setup "$name"
@@ -20,7 +20,7 @@ e2e_up() {
     LOG=$CARILLON_STACK_DIR/server.log
     for i in $(seq 1 "$n"); do
         carillonctl user add "a$i" --role agent --name "Agent n°$i" --password-stdin \
-            <<<"pass-a$i" >/dev/null || fail "user add a$i"
+            <<<"agent-pass-$i" >/dev/null || fail "user add a$i"
     done
 }
 
@@ -134,7 +134,7 @@ e2e_agent() {
     local n=$1 l
     shift
     mkfifo "$dir/a$n.in"
-    CARILLON_PASSWORD="pass-a$n" carillon-agent --script --login "a$n" \
+    CARILLON_PASSWORD="agent-pass-$n" carillon-agent --script --login "a$n" \
         --softphone "sip:a$n@127.0.0.1:${port[phone_a$n]}" "$@" \
         <"$dir/a$n.in" >"$dir/a$n.out" 2>"$dir/a$n.err" &
     apid[a$n]=$!
@@ -203,16 +203,6 @@ e2e_check_campaign() {
     assert_eq "$(grep -c '^INVITE sip:' "$dir/trunk_msgs.log" || true)" \
         "$(q "select count(*) from attempts where campaign_id = $c and counted")"
     assert_eq 0 "$(q "select count(*) from attempts where campaign_id = $c and (closed_at is null or not counted)")"
-    # every answered call: qualified by the agent who took it, its three answers stored
-    bad=$(q "select x.id || ' ' || coalesce(x.qualification, '-') || ' ' || count(n.*)
-      from attempts x left join answers n on n.attempt_id = x.id
-     where x.campaign_id = $c and x.outcome = 'answered'
-     group by x.id
-    having x.qualification is null or x.qualified_by is distinct from x.agent_id
-        or count(*) filter (where n.export_name = 'satisfaction' and n.\"values\" = '{yes}') <> 1
-        or count(*) filter (where n.export_name = 'debit' and n.\"values\" = '{Fibre}') <> 1
-        or count(*) filter (where n.export_name = 'remarque' and n.\"values\" = '{\"Très bien, « merci »\"}') <> 1")
-    [ -z "$bad" ] || fail "$name: answered attempts without their qualification or answers: $bad"
     # callbacks: RAP asked for 20 s later, called again at or after that time (then VENTE)
     bad=$(q "select k.contact_id || ' due ' || k.due_at || ' asked ' || x.qualified_at || ' next ' ||
            coalesce(n.created_at::text, '-')
@@ -232,6 +222,16 @@ e2e_check_campaign() {
     assert_eq 0 "$(q "select count(*) from attempts x join attempts y on y.contact_id = x.contact_id
         and y.id > x.id where x.campaign_id = $c and tstzrange(x.created_at, x.closed_at, '[]')
         && tstzrange(y.created_at, y.closed_at, '[]')")"
+    # every answered call: qualified by the agent who took it, its three answers stored
+    bad=$(q "select x.id || ' ' || coalesce(x.qualification, '-') || ' ' || count(n.*)
+      from attempts x left join answers n on n.attempt_id = x.id
+     where x.campaign_id = $c and x.outcome = 'answered'
+     group by x.id
+    having x.qualification is null or x.qualified_by is distinct from x.agent_id
+        or count(*) filter (where n.export_name = 'satisfaction' and n.\"values\" = '{yes}') <> 1
+        or count(*) filter (where n.export_name = 'debit' and n.\"values\" = '{Fibre}') <> 1
+        or count(*) filter (where n.export_name = 'remarque' and n.\"values\" = '{\"Très bien, « merci »\"}') <> 1")
+    [ -z "$bad" ] || fail "$name: answered attempts without their qualification or answers: $bad"
 }
 
 # e2e_check_export NAME: the XLSX export holds the answer columns; every contact qualified VENTE
