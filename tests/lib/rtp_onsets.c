@@ -1,9 +1,11 @@
 /* cr-rtp-onsets: a test-only RTP receiver for many softphones at once (tests/bench/connect). It
  * binds COUNT UDP ports from FIRST (every STEP-th port) and tells, with the wall-clock time of
  * reception, when a port starts receiving a test sound: an audio packet (payload type 0 or 8)
- * whose every payload byte is BYTE, after a packet that is not one (or as the port's first).
- * Dialerd sends idle agent legs silence, then relays the customer's packets once bridged: the
- * onset is the first customer packet reaching the agent's softphone.
+ * whose every payload byte is BYTE, after a packet that is not one (or as the port's first), or
+ * with the RTP marker bit set. Dialerd sends idle agent legs silence, then relays the customer's
+ * packets once bridged, marking the first of each new source: the onset is the first customer
+ * packet reaching the agent's softphone, even when a customer follows another one so closely
+ * that no silence came between them.
  *
  *   cr-rtp-onsets --listen HOST --first PORT --count N [--step S] [--mark BYTE] [--timeout S]
  * --step: 2 (default; RTP ports are even), --mark: 0x2A (default), --timeout: 600 s (at most
@@ -61,7 +63,7 @@ static void on_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf, const struct so
         is_mark = b[k] == mark;
     if (is_mark) {
         marked++;
-        if (!p->last_marked) {
+        if (!p->last_marked || (b[1] & 0x80)) {
             onsets++;
             printf("onset port=%d at_us=%lld\n", p->port, now);
         }
