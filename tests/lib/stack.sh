@@ -7,6 +7,11 @@
 #        --dialer: carillon-dialerd (node dialer1, DIR/dialerd.conf, DIR/dialerd.log) linked to
 #        the server and calling through --trunk URI (a sip: URI; required with --dialer);
 #        STACK_DIALER_KEYS="k = v\n..." adds [dialer] keys (max_calls, abandon_message, ...)
+#        --agentd: carillon-agentd (node agentd1, DIR/agentd.conf, DIR/agentd.log) linked to the
+#        server; env.sh exports CARILLON_AGENTD (its listener) and CARILLON_CA;
+#        STACK_AGENTD_KEYS="k = v\n..." adds [agentd] keys (max_clients, login_timeout, ...)
+#   tests/lib/stack.sh agentd DIR NAME   starts one more carillon-agentd (DIR/NAME.conf,
+#                                    DIR/NAME.log) and prints its listener HOST:PORT
 #   tests/lib/stack.sh down DIR      stops all it started (tolerant of a half-started stack);
 #                                    exit 1 if the server needed SIGKILL or its log holds an
 #                                    ASan/UBSan report
@@ -21,7 +26,7 @@ bin=${CARILLON_BUILD_DIR:-$repo/build}/bin
 die() { echo "stack: $*" >&2; exit 1; }
 usage() {
     [ $# -eq 0 ] || echo "stack: $*" >&2
-    echo "usage: tests/lib/stack.sh up DIR [--dialer] [--agentd] [--trunk URI] | down DIR | status DIR | start-server DIR" >&2
+    echo "usage: tests/lib/stack.sh up DIR [--dialer] [--agentd] [--trunk URI] | agentd DIR NAME | down DIR | status DIR | start-server DIR" >&2
     exit 2
 }
 
@@ -104,7 +109,7 @@ up() {
     [ -z "$trunk" ] || [ -n "$want_dialer" ] || usage "--trunk $trunk needs --dialer"
     [ -z "$want_dialer" ] || [ -n "$trunk" ] || usage "--dialer needs --trunk URI"
     [ -z "$want_dialer" ] || [ -x "$bin/carillon-dialerd" ] || die "no $bin/carillon-dialerd: build first"
-    [ -z "$want_agentd" ] || not_available --agentd carillon-agentd agents
+    [ -z "$want_agentd" ] || [ -x "$bin/carillon-agentd" ] || die "no $bin/carillon-agentd: build first"
     [ -x "$bin/carillon-server" ] || die "no $bin/carillon-server: build first (deploy/bootstrap.sh)"
 
     mkdir -p "$dir"
@@ -172,7 +177,45 @@ export CARILLON_STACK_DIR=$dir
 $pgenv
 ENV
     [ -z "$want_dialer" ] || start_dialer "$dir" "$trunk"
+    if [ -n "$want_agentd" ]; then
+        start_agentd "$dir" agentd1 >/dev/null
+        (umask 077 && echo "export CARILLON_AGENTD=$(sed -n 's/^listen = //p' "$dir/agentd.conf")" >>"$dir/env.sh")
+    fi
     cat "$dir/env.sh"
+}
+
+# Starts carillon-agentd NAME against the stack's server (agentd1: DIR/agentd.conf and
+# DIR/agentd.log, others DIR/NAME.conf and DIR/NAME.log), waits until its server link is up and
+# prints its listener address.
+start_agentd() {
+    local dir=$1 name=$2 conf log before port
+    [[ "$name" =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,40}$ ]] || die "bad agentd name '$name'"
+    if [ "$name" = agentd1 ]; then conf=$dir/agentd.conf log=$dir/agentd.log; else conf=$dir/$name.conf log=$dir/$name.log; fi
+    if ! is_pid_of "$(cat "$dir/agentd-$name.pid" 2>/dev/null || true)" carillon-agentd; then
+        [ -f "$dir/pki/$name.pem" ] || "$repo/deploy/pki.sh" node "$dir/pki" agentd "$name" >/dev/null
+        [ -f "$dir/pki/$name-listen.pem" ] || "$repo/deploy/pki.sh" listener "$dir/pki" "$name-listen" \
+            "DNS:localhost,IP:127.0.0.1" >/dev/null
+        [ -f "$conf" ] || {
+            port=$(free_port)
+            echo "; written by tests/lib/stack.sh"
+            echo "[agentd]"
+            echo "node_name = $name"
+            echo "listen = 127.0.0.1:$port"
+            echo "cert = $dir/pki/$name.pem"
+            echo "key = $dir/pki/$name.key"
+            echo "ca = $dir/pki/ca.pem"
+            echo "client_cert = $dir/pki/$name-listen.pem"
+            echo "client_key = $dir/pki/$name-listen.key"
+            printf '%b\n' "${STACK_AGENTD_KEYS:-}"
+            echo "[server]"
+            echo "address = $(sed -n 's/^listen = //p' "$dir/server.conf")"
+        } >"$conf"
+        before=$(grep -cE 'server_connected' "$log" 2>/dev/null || true)
+        setsid "$bin/carillon-agentd" --config "$conf" >>"$log" 2>&1 </dev/null &
+        echo $! >"$dir/agentd-$name.pid"
+        wait_ready "$log" 'server_connected' "${before:-0}" "$!" 30
+    fi
+    sed -n 's/^listen = //p' "$conf"
 }
 
 is_pid_of() { # PID NAME
@@ -232,7 +275,7 @@ stop_server_pid() {
 # their logs, not to any test: 'down' prints such reports and fails so the test fails.
 sanitizer_reports() {
     local dir=$1 rc=0 f
-    for f in "$dir/server.log" "$dir/init-admin.log" "$dir/dialerd.log"; do
+    for f in "$dir/server.log" "$dir/init-admin.log" "$dir/dialerd.log" "$dir"/agentd*.log; do
         [ -f "$f" ] || continue
         if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error: ' "$f"; then
             echo "stack: sanitizer report in $f:" >&2
@@ -256,6 +299,16 @@ down() {
         fi
         rm -f "$dir/dialerd.pid"
     fi
+    for f in "$dir"/agentd-*.pid; do
+        [ -f "$f" ] || continue
+        p=$(cat "$f" 2>/dev/null || true)
+        if is_pid_of "$p" carillon-agentd; then
+            kill -TERM "$p" 2>/dev/null || true
+            for _ in $(seq 1 100); do is_pid_of "$p" carillon-agentd || break; sleep 0.1; done
+            is_pid_of "$p" carillon-agentd && { kill -KILL "$p" 2>/dev/null; rc=1; }
+        fi
+        rm -f "$f"
+    done
     for f in server.pid server.spawned; do
         [ -f "$dir/$f" ] || continue
         stop_server_pid "$(cat "$dir/$f" 2>/dev/null || true)" || rc=1
@@ -295,6 +348,12 @@ shift 2
 case "$cmd" in
 up) up "$dir" "$@" ;;
 down) down "$dir" ;;
+agentd)
+    [ $# -eq 1 ] || usage "agentd DIR NAME"
+    [ -f "$dir/server.conf" ] || die "no $dir/server.conf (run: tests/lib/stack.sh up $dir)"
+    [ -x "$bin/carillon-agentd" ] || die "no $bin/carillon-agentd: build first"
+    start_agentd "$(cd "$dir" && pwd)" "$1"
+    ;;
 status) status "$dir" ;;
 start-server)
     [ -f "$dir/server.conf" ] || die "no $dir/server.conf (run: tests/lib/stack.sh up $dir)"
