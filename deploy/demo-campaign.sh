@@ -2,9 +2,10 @@
 # The campaign part of the demo (deploy/demo.sh runs it, on its running stack): a real campaign
 # from start to end. carillon-dialerd joins the stack and calls through a SIPp trunk whose
 # answers follow the last digit of each number (tests/sipp/engine_trunk.xml: 0-5 answered, 6-7
-# busy, 8 no answer, 9 not a number); three agents log in through a scripted agentd (cr-agents)
-# with SIPp softphones, talk to whoever answers and qualify each call; the server paces the
-# calls, retries by the campaign's rules and finishes the campaign when every contact is done.
+# busy, 8 no answer, 9 not a number); carillon-agentd joins too, and three agents log in through
+# it with carillon-agent --auto (SIPp plays their softphones), talk to whoever answers, answer the
+# questionnaire and qualify each call; the server paces the calls, retries by the campaign's
+# rules and finishes the campaign when every contact is done.
 #   deploy/demo-campaign.sh DIR     DIR: the stack's directory (its env.sh is sourced)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,10 +53,11 @@ sipp_run() { # NAME SCENARIO [ARGS...]: a SIPp UAS on a free port; sets sport
 sipp_run trunk engine_trunk.xml
 trunk=$sport
 echo "demo: a SIPp trunk on sip:127.0.0.1:$trunk answers by each number's last digit"
-tests/lib/stack.sh up "$dir" --dialer --trunk "sip:127.0.0.1:$trunk" >/dev/null
+tests/lib/stack.sh up "$dir" --dialer --agentd --trunk "sip:127.0.0.1:$trunk" >/dev/null
 # shellcheck disable=SC1091
 . "$dir/env.sh"
 echo "demo: carillon-dialerd (node dialer1) is linked to the server ($dir/dialerd.conf)"
+echo "demo: carillon-agentd (node agentd1) serves agents on $CARILLON_AGENTD ($dir/agentd.conf)"
 
 show() {
     local a q=''
@@ -63,11 +65,10 @@ show() {
     echo "\$ carillonctl$q"
     "$bin/carillonctl" "$@"
 }
-[ -f "$dir/pki/agentd1.pem" ] || deploy/pki.sh node "$dir/pki" agentd agentd1 >/dev/null
 users=$("$bin/carillonctl" user list)
 agents=(camille helene theo)
 names=('Camille Hébert' 'Hélène Dupré' 'Théo Marchal')
-agent_args=()
+phones=()
 for i in 0 1 2; do
     login=${agents[$i]}
     grep -q "^$login\b" <<<"$users" ||
@@ -76,7 +77,7 @@ for i in 0 1 2; do
     "$bin/cr-rtp-sink" --listen "127.0.0.1:$media" --timeout 600 >"$d/${login}_media.out" 2>&1 &
     pids+=($!)
     sipp_run "$login" softphone_autoanswer.xml -m 1 -set sink "$media"
-    agent_args+=(--agent "$login:demo-$login-pw:sip:$login@127.0.0.1:$sport:Démo relance")
+    phones+=("sip:$login@127.0.0.1:$sport")
 done
 
 campaign='Démo relance'
@@ -129,21 +130,33 @@ show list import "$d/contacts.csv" --campaign "$campaign" --name 'rappels' \
 answered=$(awk -F';' 'NR > 1 && $3 ~ /[0-5]$/' "$d/contacts.csv" | wc -l)
 show campaign state "$campaign" ready
 show campaign state "$campaign" running
-echo "demo: 3 agents log in (cr-agents plays carillon-agentd); each qualifies VENTE after the customer hangs up"
-mkfifo "$d/agents.in"
-exec 3<>"$d/agents.in" # "quit" ends the agents once the campaign is over
-"$bin/cr-agents" --server "$CARILLON_SERVER" --ca "$dir/pki/ca.pem" --cert "$dir/pki/agentd1.pem" \
-    --key "$dir/pki/agentd1.key" --node agentd1 --timeout 300 --qualify VENTE --wrapup-ms 300 \
-    "${agent_args[@]}" <"$d/agents.in" >"$d/agents.out" 2>&1 &
-agents_pid=$!
-pids+=("$agents_pid")
+echo "demo: 3 agents log in through carillon-agentd with carillon-agent --auto; each qualifies VENTE after the customer hangs up"
+agent_pids=()
+for i in 0 1 2; do
+    login=${agents[$i]}
+    mkfifo "$d/$login.in"
+    exec {fd}<>"$d/$login.in" # the demo logs the agents out once the campaign is over
+    printf '$ CARILLON_PASSWORD=%q carillon-agent --script --auto --login %s --softphone %s --campaign %q --qualify VENTE\n' "demo-$login-pw" \
+        "$login" "${phones[$i]}" "$campaign"
+    CARILLON_PASSWORD="demo-$login-pw" "$bin/carillon-agent" --script --auto --login "$login" \
+        --softphone "${phones[$i]}" --campaign "$campaign" --qualify VENTE --wrapup-ms 300 \
+        <"$d/$login.in" >"$d/$login.out" 2>"$d/$login.err" &
+    agent_pids+=($!)
+    pids+=($!)
+done
 wait_line "$dir/server.log" 'campaign_finished campaign="?Démo relance' 240
-echo quit >&3
-wait "$agents_pid" || { tail -20 "$d/agents.out" >&2; echo "demo: the agents did not log out" >&2; exit 1; }
-[ "$(grep -c '^qualified ' "$d/agents.out")" = "$answered" ] ||
-    { echo "demo: not $answered calls qualified" >&2; exit 1; }
-echo "demo: what the agents saw (first lines of $d/agents.out):"
-grep -E '^(login|connected|qualified)' "$d/agents.out" | head -8 | sed 's/^/  /'
+for login in "${agents[@]}"; do echo '{"cmd":"logout"}' >"$d/$login.in"; done
+for i in 0 1 2; do
+    wait "${agent_pids[$i]}" ||
+        { tail -5 "$d/${agents[$i]}.out" "$d/${agents[$i]}.err" >&2; echo "demo: ${agents[$i]} did not log out" >&2; exit 1; }
+done
+connected=0
+for login in "${agents[@]}"; do
+    connected=$((connected + $(grep -c '"event":"call_connected"' "$d/$login.out" || true)))
+done
+[ "$connected" = "$answered" ] || { echo "demo: $connected calls reached the agents, $answered answered" >&2; exit 1; }
+echo "demo: $connected calls reached the agents; what camille's client saw first ($d/camille.out):"
+grep -m1 '"event":"call_connected"' "$d/camille.out" | cut -c1-300 | sed 's/^/  /'
 echo "demo: the campaign finished by itself:"
 grep -E 'campaign_finished campaign="?Démo relance' "$dir/server.log" | tail -1 | sed 's/^/  /'
 show campaign stats "$campaign"

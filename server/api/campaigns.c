@@ -411,6 +411,120 @@ static bool script_ok(const Carillon__V1__Campaign *c, struct problem *p)
     return true;
 }
 
+static bool screen_exists(const Carillon__V1__Campaign *c, const char *name)
+{
+    for (size_t i = 0; i < c->n_script; i++)
+        if (strcmp(c->script[i]->name, name) == 0)
+            return true;
+    return false;
+}
+
+/* Script navigation: a screen's next and a select question's branches name screens of this
+ * script; a branch's answer is one of the question's choices (yes/no: "yes" or "no"). */
+static bool navigation_ok(const Carillon__V1__Campaign *c, struct problem *p)
+{
+    for (size_t i = 0; i < c->n_script; i++) {
+        const Carillon__V1__Screen *sc = c->script[i];
+        char f[160];
+        snprintf(f, sizeof f, "script[%zu].next", i);
+        if (!text_ok(p, f, sc->next, 128))
+            return false;
+        if (sc->next[0] && !screen_exists(c, sc->next))
+            return bad(p, f, "%s: no screen named '%s' in this script", f, sc->next);
+        if (sc->next[0] && strcmp(sc->next, sc->name) == 0)
+            return bad(p, f, "%s: screen '%s' cannot lead to itself", f, sc->name);
+        for (size_t k = 0; k < sc->n_blocks; k++) {
+            const Carillon__V1__Block *b = sc->blocks[k];
+            if (!b->n_branches)
+                continue;
+            char bf[96], f2[192];
+            snprintf(bf, sizeof bf, "script[%zu].blocks[%zu]", i, k);
+            snprintf(f2, sizeof f2, "%s.branches", bf);
+            if (b->kind != CARILLON__V1__BLOCK_KIND__BLOCK_KIND_SELECT)
+                return bad(p, f2, "%s: only select questions have branches", f2);
+            if (b->n_branches > LIST_MAX)
+                return bad(p, f2, "%s has more than %d entries", f2, LIST_MAX);
+            bool yes_no = b->select_type == CARILLON__V1__SELECT_TYPE__SELECT_TYPE_YES_NO;
+            for (size_t x = 0; x < b->n_branches; x++) {
+                const Carillon__V1__Branch *br = b->branches[x];
+                snprintf(f2, sizeof f2, "%s.branches[%zu].answer", bf, x);
+                if (!br->answer[0])
+                    return bad(p, f2, "%s is required", f2);
+                if (!text_ok(p, f2, br->answer, 256))
+                    return false;
+                bool known =
+                    yes_no && (strcmp(br->answer, "yes") == 0 || strcmp(br->answer, "no") == 0);
+                for (size_t y = 0; !yes_no && y < b->n_choices; y++)
+                    known = known || strcmp(b->choices[y], br->answer) == 0;
+                if (!known)
+                    return bad(p, f2, "%s: '%s' is not %s of question '%s'", f2, br->answer,
+                               yes_no ? "an answer (yes or no)" : "one of the choices",
+                               b->export_name);
+                for (size_t y = 0; y < x; y++)
+                    if (strcmp(b->branches[y]->answer, br->answer) == 0)
+                        return bad(p, f2, "%s: answer '%s' already has a branch (branches[%zu])",
+                                   f2, br->answer, y);
+                snprintf(f2, sizeof f2, "%s.branches[%zu].screen", bf, x);
+                if (!br->screen[0])
+                    return bad(p, f2, "%s is required", f2);
+                if (!text_ok(p, f2, br->screen, 128))
+                    return false;
+                if (!screen_exists(c, br->screen))
+                    return bad(p, f2, "%s: no screen named '%s' in this script", f2, br->screen);
+            }
+        }
+    }
+    return true;
+}
+
+/* The outcomes campaign.proto lists for AutoQualification.outcome. */
+static const char *const auto_outcomes[] = {"answered",       "busy",     "no_answer",
+                                            "invalid_number", "rejected", "trunk_failure",
+                                            "abandoned",      "machine"};
+
+static bool auto_qualifications_ok(const Carillon__V1__Campaign *c, struct problem *p)
+{
+    size_t nout = sizeof auto_outcomes / sizeof auto_outcomes[0];
+    if (c->n_auto_qualifications > nout)
+        return bad(p, "auto_qualifications",
+                   "auto_qualifications has at most %zu entries (one per "
+                   "outcome)",
+                   nout);
+    for (size_t i = 0; i < c->n_auto_qualifications; i++) {
+        const Carillon__V1__AutoQualification *a = c->auto_qualifications[i];
+        char f[64];
+        snprintf(f, sizeof f, "auto_qualifications[%zu].outcome", i);
+        bool known = false;
+        for (size_t k = 0; k < nout; k++)
+            known = known || strcmp(a->outcome, auto_outcomes[k]) == 0;
+        if (!known)
+            return bad(p, f,
+                       "%s: '%.64s' is not an outcome (answered, busy, no_answer, "
+                       "invalid_number, rejected, trunk_failure, abandoned, machine)",
+                       f, a->outcome);
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(c->auto_qualifications[k]->outcome, a->outcome) == 0)
+                return bad(p, f, "%s: outcome '%s' is already listed (auto_qualifications[%zu])", f,
+                           a->outcome, k);
+        snprintf(f, sizeof f, "auto_qualifications[%zu].code", i);
+        if (!a->code[0])
+            return bad(p, f, "%s is required", f);
+        const Carillon__V1__Qualification *found = NULL;
+        for (size_t q = 0; !found && q < c->n_qualifications; q++)
+            if (strcmp(c->qualifications[q]->code, a->code) == 0)
+                found = c->qualifications[q];
+        if (!found)
+            return bad(p, f, "%s: no qualification with code '%.128s' in this campaign", f,
+                       a->code);
+        if (found->callback == CARILLON__V1__CALLBACK_MODE__CALLBACK_MODE_MANDATORY)
+            return bad(p, f,
+                       "%s: qualification '%s' needs a callback time, which an automatic "
+                       "qualification cannot give",
+                       f, a->code);
+    }
+    return true;
+}
+
 static bool campaign_ok(const Carillon__V1__Campaign *c, struct problem *p)
 {
     if (!c)
@@ -635,7 +749,8 @@ static bool campaign_ok(const Carillon__V1__Campaign *c, struct problem *p)
             if (strcmp(q->groups[k], c->qualification_group) == 0)
                 group_used = true;
     }
-    if (!fields_ok(c, p) || !script_ok(c, p))
+    if (!fields_ok(c, p) || !script_ok(c, p) || !navigation_ok(c, p) ||
+        !auto_qualifications_ok(c, p))
         return false;
     if (c->qualification_mode == CARILLON__V1__QUALIFICATION_MODE__QUALIFICATION_MODE_MANUAL) {
         if (!c->qualification_group[0])

@@ -36,8 +36,11 @@ struct export
     uint64_t rid;                  /* ExportBegin's: every chunk and the end carry it */
     struct cr_filter_field custom[EXPORT_MAX_CUSTOM];
     size_t ncustom;
-    const char **columns; /* names: into begin, or static/custom names */
+    const char **columns; /* names: into begin, or static/custom/question names */
+    bool *question;       /* per column: a question's answer (store_export_query) */
     size_t ncolumns;
+    char **qnames; /* the campaign's questions (export names), in script order */
+    size_t nq;
     struct cr_filter_sql filter;
     int ahead;           /* chunks sent and not yet acknowledged by ExportNext */
     bool fetching;       /* a FETCH is in flight */
@@ -58,6 +61,10 @@ static void export_free(struct export *ex)
     for (size_t i = 0; i < ex->ncustom; i++)
         free((char *)ex->custom[i].name);
     free(ex->columns);
+    free(ex->question);
+    for (size_t i = 0; i < ex->nq; i++)
+        free(ex->qnames[i]);
+    free(ex->qnames);
     cr_filter_sql_free(&ex->filter);
     if (ex->begin)
         carillon__v1__envelope__free_unpacked(ex->begin, NULL);
@@ -250,6 +257,7 @@ static void on_opened(void *arg, int err, const char *message)
 
 static void export_open(struct export *ex, const char *expr);
 static void on_saved(void *arg, const struct cr_pg_result *res);
+static void on_questions(void *arg, int err, const char *const *names, size_t n);
 
 static void on_fields(void *arg, int err, const struct store_import_fields *f)
 {
@@ -272,16 +280,55 @@ static void on_fields(void *arg, int err, const struct store_import_fields *f)
         cf->sql = NULL;
         ex->ncustom++;
     }
-    size_t n = in->n_columns ? in->n_columns : store_export_ncolumns + ex->ncustom;
+    /* Then the campaign's questions: one column each (the answers of the last interview). */
+    ex->fields_pending = true;
+    if (store_export_questions(ex->c->srv->pg, in->campaign, on_questions, ex) != 0) {
+        ex->fields_pending = false;
+        return export_fail(ex, CARILLON__V1__CODE__CODE_UNAVAILABLE, NULL,
+                           "the database is unavailable, try again");
+    }
+}
+
+static void on_questions(void *arg, int err, const char *const *names, size_t nq)
+{
+    struct export *ex = arg;
+    const Carillon__V1__ExportBegin *in = ex->begin->export_begin;
+    ex->fields_pending = false;
+    if (ex->abandoned)
+        return export_free(ex);
+    if (err)
+        return export_fail(ex, CARILLON__V1__CODE__CODE_UNAVAILABLE, NULL,
+                           "the database is unavailable, try again");
+    if (nq > STORE_EXPORT_MAX_COLUMNS)
+        nq = STORE_EXPORT_MAX_COLUMNS + 1; /* too many whatever the rest: refused below */
+    if (nq && !(ex->qnames = calloc(nq, sizeof *ex->qnames)))
+        return export_fail(ex, CARILLON__V1__CODE__CODE_RESOURCE_EXHAUSTED, NULL, "out of memory");
+    for (; ex->nq < nq; ex->nq++)
+        if (!(ex->qnames[ex->nq] = strdup(names[ex->nq])))
+            return export_fail(ex, CARILLON__V1__CODE__CODE_RESOURCE_EXHAUSTED, NULL,
+                               "out of memory");
+    size_t nstd = store_export_ncolumns + ex->ncustom;
+    size_t n = in->n_columns ? in->n_columns : nstd + ex->nq;
     if (n > STORE_EXPORT_MAX_COLUMNS)
         return export_fail(ex, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "columns",
-                           "at most %d columns", STORE_EXPORT_MAX_COLUMNS);
-    if (!(ex->columns = calloc(n, sizeof *ex->columns)))
+                           in->n_columns ? "at most %d columns"
+                                         : "at most %d columns: name the ones wanted (--columns)",
+                           STORE_EXPORT_MAX_COLUMNS);
+    if (!(ex->columns = calloc(n, sizeof *ex->columns)) ||
+        !(ex->question = calloc(n, sizeof *ex->question)))
         return export_fail(ex, CARILLON__V1__CODE__CODE_RESOURCE_EXHAUSTED, NULL, "out of memory");
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         ex->columns[i] = in->n_columns               ? in->columns[i]
                          : i < store_export_ncolumns ? store_export_columns[i]
-                                                     : ex->custom[i - store_export_ncolumns].name;
+                         : i < nstd                  ? ex->custom[i - store_export_ncolumns].name
+                                                     : ex->qnames[i - nstd];
+        ex->question[i] = !in->n_columns && i >= nstd;
+        /* A named column: a contact's column first, else a question of the campaign. */
+        for (size_t k = 0; in->n_columns && k < ex->nq; k++)
+            if (strcmp(in->columns[i], ex->qnames[k]) == 0 &&
+                !store_contact_column_known(in->columns[i], ex->custom, ex->ncustom))
+                ex->question[i] = true;
+    }
     ex->ncolumns = n;
     if (in->filter[0] != '@')
         return export_open(ex, in->filter);
@@ -325,6 +372,7 @@ static void export_open(struct export *ex, const char *expr)
     const struct store_export_query q = {
         .campaign = in->campaign,
         .columns = ex->columns,
+        .question = ex->question,
         .ncolumns = ex->ncolumns,
         .custom = ex->custom,
         .ncustom = ex->ncustom,

@@ -114,6 +114,7 @@ struct ecampaign {
     char idle[64]; /* why it dials nothing, or "" */
     /* live counters since the server started */
     uint64_t placed, answered, abandoned, connected;
+    bool auto_answered; /* automatic qualification of answered calls: no wrap-up (016) */
 };
 
 struct agent {

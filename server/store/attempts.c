@@ -415,6 +415,7 @@ static void on_running(void *arg, const struct cr_pg_result *r)
         x->abandoned_day = (unsigned)int_of(res, i, 21);
         x->answered_30d = (unsigned)int_of(res, i, 22);
         x->abandoned_30d = (unsigned)int_of(res, i, 23);
+        x->auto_answered = PQgetvalue(res, i, 24)[0] == 't';
     }
     cb(c->arg, err, rows, err ? 0 : n);
     free(rows);
@@ -462,7 +463,7 @@ int store_running_campaigns(struct cr_pg *pg, int64_t now_ms, store_running_cb c
         "= t.id AND l.day = t.lt::date), 0), coalesce((SELECT sum(l.answered) FROM abandon_ledger "
         "l WHERE l.campaign_id = t.id AND l.day > t.lt::date - 30), 0), coalesce((SELECT "
         "sum(l.abandoned) FROM abandon_ledger l WHERE l.campaign_id = t.id AND l.day > t.lt::date "
-        "- 30), 0) FROM t ORDER BY t.id",
+        "- 30), 0), carillon_auto_code(t.id, 'answered') IS NOT NULL FROM t ORDER BY t.id",
         1, p, on_running, c);
     if (rc)
         free(c);

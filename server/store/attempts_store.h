@@ -116,6 +116,9 @@ struct store_running {
     bool in_slot;
     int64_t slot_end_ms;
     unsigned answered_day, abandoned_day, answered_30d, abandoned_30d;
+    /* qualification_mode automatic with a code for 'answered' (016): an answered call is
+     * qualified when it ends and its agent is ready at once */
+    bool auto_answered;
 };
 typedef void (*store_running_cb)(void *arg, int err, const struct store_running *rows, int n);
 int store_running_campaigns(struct cr_pg *pg, int64_t now_ms, store_running_cb cb, void *arg)

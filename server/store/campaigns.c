@@ -561,9 +561,11 @@ int store_campaign_apply(struct cr_pg *pg, const Carillon__V1__Campaign *c, int6
     for (size_t i = 0; i < ns; i++)
         nb += c->script[i]->n_blocks;
     char **sn = calloc(ns + 1, sizeof *sn), **si = calloc(ns + 1, sizeof *si);
+    char **snx = calloc(ns + 1, sizeof *snx);
     for (size_t i = 0; i < ns; i++) {
         sn[i] = c->script[i]->name;
         si[i] = c->script[i]->initial ? "t" : "f";
+        snx[i] = c->script[i]->next;
     }
     p_str(&p, c->name);
     if (!rc)
@@ -571,17 +573,18 @@ int store_campaign_apply(struct cr_pg *pg, const Carillon__V1__Campaign *c, int6
     p_str(&p, c->name);
     p_own(&p, array_literal(sn, ns));
     p_own(&p, array_literal(si, ns));
+    p_own(&p, array_literal(snx, ns));
     if (!rc)
-        rc = add(
-            b,
-            "INSERT INTO script_screens (campaign_id, position, name, initial) SELECT " CAMPAIGN_ID
-            ", t.ord, t.n, t.i::bool FROM unnest($2::text[], $3::text[]) "
-            "WITH ORDINALITY AS t(n, i, ord)",
-            &p);
+        rc = add(b,
+                 "INSERT INTO script_screens (campaign_id, position, name, initial, next) "
+                 "SELECT " CAMPAIGN_ID ", t.ord, t.n, t.i::bool, t.nx FROM unnest($2::text[], "
+                 "$3::text[], $4::text[]) WITH ORDINALITY AS t(n, i, nx, ord)",
+                 &p);
     free(sn);
     free(si);
-    char **bc[11];
-    for (int k = 0; k < 11; k++)
+    free(snx);
+    char **bc[12];
+    for (int k = 0; k < 12; k++)
         bc[k] = calloc(nb + 1, sizeof(char *));
     size_t bi = 0;
     for (size_t i = 0; i < ns; i++) {
@@ -602,29 +605,63 @@ int store_campaign_apply(struct cr_pg *pg, const Carillon__V1__Campaign *c, int6
             bc[8][bi] = join_sep(bl->choices, bl->n_choices);
             bc[9][bi] = join_sep(bl->matrix_rows, bl->n_matrix_rows);
             bc[10][bi] = join_sep(bl->qualifications, bl->n_qualifications);
+            /* Branches as pairs answer, screen (both checked non-empty by the API). */
+            char **pairs = calloc(2 * bl->n_branches + 1, sizeof *pairs);
+            for (size_t k = 0; pairs && k < bl->n_branches; k++) {
+                pairs[2 * k] = bl->branches[k]->answer;
+                pairs[2 * k + 1] = bl->branches[k]->screen;
+            }
+            bc[11][bi] = pairs ? join_sep(pairs, 2 * bl->n_branches) : strdup("");
+            free(pairs);
         }
     }
     p_str(&p, c->name);
-    for (int k = 0; k < 11; k++)
+    for (int k = 0; k < 12; k++)
         p_own(&p, array_literal(bc[k], nb));
     if (!rc)
         rc = add(b,
                  "INSERT INTO script_blocks (campaign_id, screen_position, position, kind, text, "
                  "export_name, mandatory, select_type, predefined_type, choices, matrix_rows, "
-                 "qualifications) SELECT " CAMPAIGN_ID ", t.sp::int, t.bp::int, t.k, t.tx, "
+                 "qualifications, branches) SELECT " CAMPAIGN_ID
+                 ", t.sp::int, t.bp::int, t.k, t.tx, "
                  "nullif(t.en, ''), t.m::bool, t.st, t.pt, "
                  "CASE WHEN t.ch = '' THEN '{}'::text[] ELSE string_to_array(t.ch, E'\\x1f') END, "
                  "CASE WHEN t.mr = '' THEN '{}'::text[] ELSE string_to_array(t.mr, E'\\x1f') END, "
-                 "CASE WHEN t.q = '' THEN '{}'::text[] ELSE string_to_array(t.q, E'\\x1f') END "
+                 "CASE WHEN t.q = '' THEN '{}'::text[] ELSE string_to_array(t.q, E'\\x1f') END, "
+                 "CASE WHEN t.br = '' THEN '{}'::text[] ELSE string_to_array(t.br, E'\\x1f') END "
                  "FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], "
-                 "$7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[]) "
-                 "AS t(sp, bp, k, tx, en, m, st, pt, ch, mr, q)",
+                 "$7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], "
+                 "$13::text[]) AS t(sp, bp, k, tx, en, m, st, pt, ch, mr, q, br)",
                  &p);
-    for (int k = 0; k < 11; k++) {
+    for (int k = 0; k < 12; k++) {
         for (size_t i = 0; i < nb; i++)
             free(bc[k][i]);
         free(bc[k]);
     }
+
+    /* Automatic qualification: the table replaced whole (outcomes and codes checked by the
+     * API: each outcome once, each code a qualification of the campaign). */
+    size_t na = c->n_auto_qualifications;
+    char **ao = calloc(na + 1, sizeof *ao), **ac = calloc(na + 1, sizeof *ac);
+    for (size_t i = 0; i < na; i++) {
+        ao[i] = c->auto_qualifications[i]->outcome;
+        ac[i] = c->auto_qualifications[i]->code;
+    }
+    p_str(&p, c->name);
+    if (!rc)
+        rc =
+            add(b, "DELETE FROM campaign_auto_qualifications WHERE campaign_id = " CAMPAIGN_ID, &p);
+    p_str(&p, c->name);
+    p_own(&p, array_literal(ao, na));
+    p_own(&p, array_literal(ac, na));
+    if (!rc)
+        rc = add(b,
+                 "INSERT INTO campaign_auto_qualifications (campaign_id, outcome, code) "
+                 "SELECT " CAMPAIGN_ID ", t.o, t.c FROM unnest($2::text[], $3::text[]) "
+                 "AS t(o, c)",
+                 &p);
+    free(ao);
+    free(ac);
 
     /* Declared contact fields, replaced in order. */
     size_t nf = c->n_fields;
@@ -855,6 +892,7 @@ static void on_got(void *arg, const struct cr_pg_result *r)
         carillon__v1__screen__init(sc);
         sc->name = PQgetvalue(scr, (int)i, 0);
         sc->initial = PQgetvalue(scr, (int)i, 1)[0] == 't';
+        sc->next = PQgetvalue(scr, (int)i, 2);
         c.script[i] = sc;
     }
     int nblocks = PQntuples(blr);
@@ -884,6 +922,17 @@ static void on_got(void *arg, const struct cr_pg_result *r)
         bl->choices = split(&m, PQgetvalue(blr, row, 7), &bl->n_choices);
         bl->matrix_rows = split(&m, PQgetvalue(blr, row, 8), &bl->n_matrix_rows);
         bl->qualifications = split(&m, PQgetvalue(blr, row, 9), &bl->n_qualifications);
+        size_t npairs = 0;
+        char **pairs = split(&m, PQgetvalue(blr, row, 10), &npairs);
+        bl->n_branches = npairs / 2;
+        bl->branches = mem_alloc(&m, bl->n_branches * sizeof *bl->branches);
+        for (size_t k = 0; k < bl->n_branches; k++) {
+            Carillon__V1__Branch *br = mem_alloc(&m, sizeof *br);
+            carillon__v1__branch__init(br);
+            br->answer = pairs[2 * k];
+            br->screen = pairs[2 * k + 1];
+            bl->branches[k] = br;
+        }
         Carillon__V1__Screen *sc = c.script[sp - 1];
         sc->blocks[sc->n_blocks++] = bl;
     }
@@ -898,6 +947,17 @@ static void on_got(void *arg, const struct cr_pg_result *r)
         f->label = PQgetvalue(fr, (int)i, 1);
         f->type = enum_of(&carillon__v1__field_type__descriptor, PQgetvalue(fr, (int)i, 2));
         c.fields[i] = f;
+    }
+
+    const PGresult *aqr = r->res[8];
+    c.n_auto_qualifications = (size_t)PQntuples(aqr);
+    c.auto_qualifications = mem_alloc(&m, c.n_auto_qualifications * sizeof *c.auto_qualifications);
+    for (size_t i = 0; i < c.n_auto_qualifications; i++) {
+        Carillon__V1__AutoQualification *a = mem_alloc(&m, sizeof *a);
+        carillon__v1__auto_qualification__init(a);
+        a->outcome = PQgetvalue(aqr, (int)i, 0);
+        a->code = PQgetvalue(aqr, (int)i, 1);
+        c.auto_qualifications[i] = a;
     }
 
     cb(call->arg, 0, &c);
@@ -941,7 +1001,7 @@ int store_campaign_get(struct cr_pg *pg, const char *name, campaign_get_cb cb, v
     if (!rc)
         rc = cr_pg_batch_add(
             b,
-            "SELECT name, initial FROM script_screens WHERE campaign_id = " CAMPAIGN_ID
+            "SELECT name, initial, next FROM script_screens WHERE campaign_id = " CAMPAIGN_ID
             " ORDER BY position",
             1, p);
     if (!rc)
@@ -956,9 +1016,17 @@ int store_campaign_get(struct cr_pg *pg, const char *name, campaign_get_cb cb, v
                              "mandatory, select_type, predefined_type, "
                              "array_to_string(choices, E'\\x1f'), "
                              "array_to_string(matrix_rows, E'\\x1f'), "
-                             "array_to_string(qualifications, E'\\x1f') FROM script_blocks "
+                             "array_to_string(qualifications, E'\\x1f'), "
+                             "array_to_string(branches, E'\\x1f') FROM script_blocks "
                              "WHERE campaign_id = " CAMPAIGN_ID
                              " ORDER BY screen_position, position",
+                             1, p);
+    if (!rc)
+        rc = cr_pg_batch_add(b,
+                             "SELECT outcome, code FROM campaign_auto_qualifications WHERE "
+                             "campaign_id = " CAMPAIGN_ID " ORDER BY array_position(ARRAY["
+                             "'answered', 'busy', 'no_answer', 'invalid_number', 'rejected', "
+                             "'trunk_failure', 'abandoned', 'machine'], outcome)",
                              1, p);
     return send_batch(b, rc, on_got, (void *)cb, arg);
 }
@@ -1171,6 +1239,12 @@ int store_campaign_duplicate(struct cr_pg *pg, const char *name, const char *new
                              "INSERT INTO campaign_users SELECT (SELECT id FROM campaigns WHERE "
                              "name = $2), user_id, can_view, can_edit, can_export "
                              "FROM campaign_users WHERE campaign_id = " CAMPAIGN_ID,
+                             2, p);
+    if (!rc)
+        rc = cr_pg_batch_add(b,
+                             "INSERT INTO campaign_auto_qualifications SELECT (SELECT id FROM "
+                             "campaigns WHERE name = $2), outcome, code "
+                             "FROM campaign_auto_qualifications WHERE campaign_id = " CAMPAIGN_ID,
                              2, p);
     audit_add(b, actor_id, "campaign.duplicate", new_name, &rc);
     return send_batch(b, rc, on_changed, (void *)cb, arg);

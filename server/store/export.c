@@ -21,10 +21,50 @@ const size_t store_export_ncolumns = sizeof store_export_columns / sizeof store_
 /* The statement's text: columns of at most this many bytes each. */
 #define COLUMN_SQL_MAX 600
 
+/* Answers of each contact's last finished interview (contacts.interview = 'finished'), one
+ * jsonb object {export_name: text}: the answers given on its attempts (or, without an attempt,
+ * saved) since the interview before it finished or was cancelled (interview_events; the last
+ * 'finished' event is this interview's own end); the latest answer per question (and matrix
+ * row) wins, by answers.id. Several values are joined with " | "; a matrix gives "row: value"
+ * pairs in the question's row order, joined with " | " (a row's several values with ", "). */
+static const char ANSWERS_SQL[] =
+    " LEFT JOIN LATERAL (SELECT jsonb_object_agg(v.export_name, v.val) AS a FROM ("
+    "SELECT l.export_name, CASE WHEN bool_or(l.matrix_row IS NOT NULL) THEN "
+    "string_agg(coalesce(l.matrix_row, '') || ': ' || array_to_string(l.vals, ', '), ' | ' "
+    "ORDER BY l.rpos NULLS LAST, l.matrix_row) ELSE string_agg(array_to_string(l.vals, ' | '), "
+    "' | ') END AS val FROM (SELECT DISTINCT ON (an.export_name, coalesce(an.matrix_row, '')) "
+    "an.export_name, an.matrix_row, an.\"values\" AS vals, "
+    "array_position(b.matrix_rows, an.matrix_row) AS rpos FROM answers an "
+    "LEFT JOIN attempts t ON t.id = an.attempt_id "
+    "LEFT JOIN script_blocks b ON b.campaign_id = c.campaign_id "
+    "AND b.export_name = an.export_name "
+    "WHERE c.interview = 'finished' AND an.contact_id = c.id "
+    "AND coalesce(t.created_at, an.answered_at) > coalesce((SELECT z.at FROM (SELECT e.at, "
+    "e.event, row_number() OVER (ORDER BY e.at DESC, e.id DESC) AS rn FROM interview_events e "
+    "WHERE e.contact_id = c.id AND e.event IN ('finished', 'cancelled')) z "
+    "WHERE NOT (z.rn = 1 AND z.event = 'finished') ORDER BY z.rn LIMIT 1), '-infinity') "
+    "ORDER BY an.export_name, coalesce(an.matrix_row, ''), an.id DESC) l "
+    "GROUP BY l.export_name) v) ans ON true";
+
+/* A question's export name as it may be quoted in SQL: letters, digits and _ (campaign
+ * validation), at most 64 bytes. */
+static bool question_name_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+              (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+            return false;
+    return true;
+}
+
 struct call {
     union {
         store_export_done_cb done;
         store_export_rows_cb rows;
+        store_export_questions_cb questions;
     } cb;
     void *arg;
 };
@@ -46,9 +86,20 @@ int store_export_open(struct cr_pg *pg, const struct store_export_query *q, cons
     cr_strbuf_init(&sql, (STORE_EXPORT_MAX_COLUMNS + 2) * COLUMN_SQL_MAX + CR_FILTER_MAX_TEXT * 8);
     /* NO SCROLL, not WITH HOLD: the rows are read forward once, inside the transaction. */
     cr_strbuf_str(&sql, "DECLARE export NO SCROLL CURSOR FOR SELECT ");
+    bool answers = false;
     for (size_t i = 0; i < q->ncolumns; i++) {
         if (i)
             cr_strbuf_str(&sql, ", ");
+        if (q->question && q->question[i]) {
+            if (!question_name_ok(q->columns[i])) {
+                *unknown = q->columns[i];
+                cr_strbuf_free(&sql);
+                return -ENOENT;
+            }
+            cr_strbuf_printf(&sql, "coalesce(ans.a ->> '%s', '')", q->columns[i]);
+            answers = true;
+            continue;
+        }
         if (!store_contact_column_sql(&sql, q->columns[i], q->custom, q->ncustom)) {
             *unknown = q->columns[i];
             cr_strbuf_free(&sql);
@@ -56,8 +107,9 @@ int store_export_open(struct cr_pg *pg, const struct store_export_query *q, cons
         }
     }
     cr_strbuf_printf(&sql,
-                     " FROM contacts c WHERE c.campaign_id = (SELECT id FROM campaigns WHERE "
+                     " FROM contacts c%s WHERE c.campaign_id = (SELECT id FROM campaigns WHERE "
                      "name = $1) AND %s ORDER BY c.id",
+                     answers ? ANSWERS_SQL : "",
                      q->filter && q->filter->where ? q->filter->where : "true");
     if (sql.err) {
         int err = sql.err;
@@ -91,6 +143,46 @@ int store_export_open(struct cr_pg *pg, const struct store_export_query *q, cons
     if (rc)
         free(c);
     cr_strbuf_free(&sql);
+    return rc;
+}
+
+static void on_questions(void *arg, const struct cr_pg_result *r)
+{
+    struct call c = *(struct call *)arg;
+    free(arg);
+    store_export_questions_cb cb = c.cb.questions;
+    if (r->status) {
+        cb(c.arg, r->status, NULL, 0);
+        return;
+    }
+    size_t n = (size_t)PQntuples(r->res[0]);
+    const char **names = n ? calloc(n, sizeof *names) : NULL;
+    if (n && !names) {
+        cb(c.arg, -ENOMEM, NULL, 0);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        names[i] = PQgetvalue(r->res[0], (int)i, 0);
+    cb(c.arg, 0, names, n);
+    free(names);
+}
+
+int store_export_questions(struct cr_pg *pg, const char *campaign, store_export_questions_cb cb,
+                           void *arg)
+{
+    struct call *c = calloc(1, sizeof *c);
+    if (!c)
+        return -ENOMEM;
+    c->cb.questions = cb;
+    c->arg = arg;
+    const char *p[] = {campaign};
+    int rc = cr_pg_query(pg,
+                         "SELECT b.export_name FROM script_blocks b JOIN campaigns k ON k.id = "
+                         "b.campaign_id WHERE k.name = $1 AND b.export_name IS NOT NULL "
+                         "ORDER BY b.screen_position, b.position",
+                         1, p, on_questions, c);
+    if (rc)
+        free(c);
     return rc;
 }
 

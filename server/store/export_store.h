@@ -22,10 +22,13 @@ extern const size_t store_export_ncolumns;
 typedef void (*store_export_done_cb)(void *arg, int err, const char *message);
 
 /* What an export reads: the campaign's contacts matching filter (compiled with its first
- * parameter at $2; where NULL: all), these columns, by id. custom: the declared fields. */
+ * parameter at $2; where NULL: all), these columns, by id. custom: the declared fields.
+ * question[i] (NULL: none) says columns[i] is a question's export name: its cell holds the
+ * answer of the contact's last finished interview (store_export_questions). */
 struct store_export_query {
     const char *campaign;
     const char *const *columns;
+    const bool *question;
     size_t ncolumns;
     const struct cr_filter_field *custom;
     size_t ncustom;
@@ -35,6 +38,12 @@ struct store_export_query {
  * the cursor. -ENOENT (nothing queued) with unknown naming the first unknown column. */
 int store_export_open(struct cr_pg *pg, const struct store_export_query *q, const char **unknown,
                       store_export_done_cb cb, void *arg) __attribute__((warn_unused_result));
+
+/* The campaign's questions (script blocks with an export name), in script order: names valid
+ * during the callback only; n 0 for a campaign without a script (or none at all). */
+typedef void (*store_export_questions_cb)(void *arg, int err, const char *const *names, size_t n);
+int store_export_questions(struct cr_pg *pg, const char *campaign, store_export_questions_cb cb,
+                           void *arg) __attribute__((warn_unused_result));
 
 /* One batch of rows; values valid during the callback only. */
 struct store_export_rows {

@@ -9,12 +9,10 @@ set -euo pipefail
 assert_exit 0 env CARILLON_BUILD_DIR="$CARILLON_SOURCE_DIR/build" "$CARILLON_SOURCE_DIR/deploy/bootstrap.sh"
 assert_contains "$OUT" "nothing to install"
 
-# a dialer needs a trunk; agentd is not there yet: refused plainly, nothing started
+# a dialer needs a trunk: refused plainly, nothing started
 nodir=$(mktemp -u /tmp/carillon-it-none-XXXXXX)
 assert_exit 2 tests/lib/stack.sh up "$nodir" --dialer
 assert_contains "$ERR" "--dialer needs --trunk URI"
-assert_exit 2 tests/lib/stack.sh up "$nodir" --agentd
-assert_contains "$ERR" "stack: --agentd"
 [ ! -e "$nodir" ] || fail "stack.sh up refused but created $nodir"
 
 # stack up: server ready, env usable, processes alive
@@ -92,7 +90,9 @@ assert_contains "$OUT" "Lefèvre;Jérôme;+33 1 44 55 66 77;Paris"
 assert_contains "$OUT" "campaign Démo relance created"
 assert_contains "$OUT" "24 rows: 24 imported"
 assert_contains "$OUT" 'reason="every contact is done"'
-assert_contains "$OUT" "connected agent="
+assert_contains "$OUT" "carillon-agentd (node agentd1) serves agents"
+assert_contains "$OUT" "calls reached the agents"
+assert_contains "$OUT" '"event":"call_connected"' 
 # every contact's end follows from its number's last digit (tests/sipp/engine_trunk.xml)
 grep -qE 'Lefèvre.*Zoé.*done' <<<"$OUT" || fail "contact Lefèvre Zoé (answered) not done: $OUT"
 grep -qE 'Payet.*Jérôme.*failed' <<<"$OUT" || fail "contact Payet Jérôme (busy twice) not failed"

@@ -77,18 +77,6 @@ start_server() {
     wait_ready "$dir/server.log" ' ready ' "${before:-0}" "$pid" 30
 }
 
-# --dialer/--agentd: those daemons come with their own issues. Until this script starts them it
-# says so and stops before starting anything (exit 2).
-not_available() {
-    local flag=$1 daemon=$2 issue=$3
-    if [ -x "$bin/$daemon" ]; then
-        echo "stack: $flag: $daemon is built, but this stack.sh does not start it yet (the $issue issue wires it in)" >&2
-    else
-        echo "stack: $flag is not available yet ($daemon lands with the $issue issue)" >&2
-    fi
-    exit 2
-}
-
 up() {
     local dir=$1
     shift
