@@ -30,7 +30,8 @@ offered() {
 # 1. dialled, answered, answers saved, qualified VENTE
 x1=$(offered 1)
 e2e_cmd a1 "{\"cmd\":\"dial\",\"attempt_id\":$x1}"
-wait_for_log "$out" "\"event\":\"call_connected\".*\"attempt_id\":\"?$x1\"?" 30
+# (a dialled preview gets no call_connected: the offer carried the contact)
+wait_for_log "$out" "\"state\":\"on_call\".*\"attempt_id\":\"?$x1\"?}" 30
 e2e_cmd a1 "{\"cmd\":\"answers\",\"attempt_id\":$x1,\"answers\":[{\"export_name\":\"satisfaction\",\"values\":[\"yes\"]},{\"export_name\":\"remarque\",\"values\":[\"Aperçu réussi\"]}]}"
 poll "select count(*) from answers where attempt_id = $x1" 2
 wait_for_log "$out" "\"event\":\"call_ended\".*\"attempt_id\":\"?$x1\"?" 30
