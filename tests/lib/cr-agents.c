@@ -57,7 +57,7 @@ static const char usage_text[] =
     "  pause LOGIN REASON | ready LOGIN | logout LOGIN | detach LOGIN | resume LOGIN | drop | "
     "quit\n"
     "  answer LOGIN NAME=VALUE [NAME=VALUE]  (as --answer, for the agent's current call)\n"
-    "  qualify LOGIN CODE [CALLBACK_IN_S [AGENT]] | interview LOGIN cancel|suspend [REASON]\n"
+    "  qualify LOGIN CODE [CALLBACK_IN_S [AGENT]] | interview LOGIN cancel|suspend [REASON...]\n"
     "  (drop: close the link, reconnect, resume every agent not detached; EOF is not an end)\n"
     "stdout, one line each:\n"
     "  welcome node=N\n"
@@ -912,6 +912,7 @@ static void on_link_message(struct cr_conn *c, Carillon__V1__Envelope *env)
         on_welcome(app, env->welcome);
         break;
     case CARILLON__V1__ENVELOPE__BODY_AGENT_LOGIN_OK:
+    case CARILLON__V1__ENVELOPE__BODY_AGENT_ANSWERS_SAVED:
     case CARILLON__V1__ENVELOPE__BODY_OK:
     case CARILLON__V1__ENVELOPE__BODY_ERROR:
         on_answer(app, env);
@@ -1002,7 +1003,7 @@ static void run_command(struct app *app, char *line)
     bool pause = strcmp(argv[0], "pause") == 0;
     bool answer = strcmp(argv[0], "answer") == 0 && argc >= 3;
     bool qualify = strcmp(argv[0], "qualify") == 0 && argc >= 3 && argc <= 5;
-    bool interview = strcmp(argv[0], "interview") == 0 && argc >= 3 && argc <= 4;
+    bool interview = strcmp(argv[0], "interview") == 0 && argc >= 3;
     if (!(two && argc == 2) && !(pause && argc == 3) && !answer && !qualify && !interview) {
         command_failed(copy, "unknown command or wrong arguments");
         return;
@@ -1037,7 +1038,11 @@ static void run_command(struct app *app, char *line)
         else
             agent_qualify_as(a, a->attempt, argv[2], in_s, argc == 5 ? argv[4] : NULL);
     } else if (interview) {
-        agent_interview_action(a, a->attempt, argv[2], argc == 4 ? argv[3] : "");
+        char reason[STDIN_MAX] = ""; /* the rest of the line, its words joined by one space */
+        for (int i = 3, at = 0; i < argc && at < (int)sizeof reason; i++)
+            at += snprintf(reason + at, sizeof reason - (size_t)at, "%s%s", i > 3 ? " " : "",
+                           argv[i]);
+        agent_interview_action(a, a->attempt, argv[2], reason);
     } else if (pause) {
         agent_set_state_req(a, true, argv[2]);
     } else if (strcmp(argv[0], "ready") == 0) {
