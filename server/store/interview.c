@@ -354,6 +354,9 @@ static int enum_of(const ProtobufCEnumDescriptor *d, const char *word)
     return cr_pb_enum_parse(d, word, &v) == 0 ? v : 0;
 }
 
+#define STR(x)  #x
+#define XSTR(x) STR(x)
+
 /* --- the window's load --------------------------------------------------------------------- */
 
 struct call {
@@ -416,7 +419,8 @@ static const char *S_HISTORY =
     "E'\\x1f'), E'\\x1d' ORDER BY x.id) FROM answers x WHERE e.event = 'answers' AND "
     "x.contact_id = e.contact_id AND x.attempt_id = e.attempt_id AND x.answered_at = e.at), ''), "
     "e.at, 1, e.id FROM interview_events e LEFT JOIN users u ON u.id = e.agent_id WHERE "
-    "e.contact_id = $1 ORDER BY at DESC, ord DESC, id DESC LIMIT 500) h ORDER BY at, ord, id";
+    "e.contact_id = $1 ORDER BY at DESC, ord DESC, id DESC LIMIT " XSTR(
+        INTERVIEW_HISTORY_MAX) ") h ORDER BY at, ord, id";
 
 static const char *S_NUMBERS =
     "SELECT a.number, a.type, a.state, a.number = coalesce((SELECT number FROM attempts WHERE id "
@@ -763,14 +767,12 @@ static void on_saved(void *arg, const struct cr_pg_result *r)
     free(c);
 }
 
-/* the mandatory questions of the campaign without an answer in the contact's interview */
+/* the mandatory questions of the campaign without an answer in the contact's interview
+ * (carillon_interview_answered, migration 015: the same rule as the qualification's) */
 static const char *S_MISSING =
     "SELECT b.export_name FROM script_blocks b WHERE b.campaign_id = $1 AND b.mandatory AND "
-    "b.export_name IS NOT NULL AND b.kind IN ('input', 'select', 'predefined') AND NOT EXISTS "
-    "(SELECT 1 FROM answers x WHERE x.contact_id = $2 AND x.campaign_id = $1 AND x.export_name "
-    "= b.export_name AND cardinality(x.\"values\") > 0 AND x.\"values\"[1] <> '' AND "
-    "x.answered_at > coalesce(carillon_interview_since($2), '-infinity')) ORDER BY "
-    "b.screen_position, b.position";
+    "b.export_name IS NOT NULL AND b.kind IN ('input', 'select', 'predefined') AND NOT "
+    "carillon_interview_answered($2, b.export_name) ORDER BY b.screen_position, b.position";
 
 int store_interview_save(struct cr_pg *pg, int64_t campaign_id, int64_t contact_id,
                          int64_t attempt_id, int64_t agent_id, int64_t now_ms,

@@ -13,6 +13,19 @@ LANGUAGE sql STABLE AS $$
      WHERE contact_id = p_contact AND event IN ('finished', 'cancelled')
 $$;
 
+-- Has the question an answer in the contact's interview in progress? Its latest answer (per
+-- matrix row) holds a value that is not empty: an open answer cleared afterwards is none.
+CREATE FUNCTION carillon_interview_answered(p_contact bigint, p_export_name text)
+RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT EXISTS (SELECT 1 FROM (
+        SELECT DISTINCT ON (coalesce(x.matrix_row, '')) x."values" AS v FROM answers x
+         WHERE x.contact_id = p_contact AND x.export_name = p_export_name
+           AND x.answered_at > coalesce(carillon_interview_since(p_contact), '-infinity')
+         ORDER BY coalesce(x.matrix_row, ''), x.id DESC) l
+     WHERE cardinality(l.v) > 0 AND l.v[1] <> '')
+$$;
+
 -- A cancelled interview is never started again by a later call (whoever writes the start:
 -- store_attempt_bridged or the interview's own load): only a reset of the contact (to_call)
 -- reopens it.
@@ -269,12 +282,7 @@ BEGIN
         SELECT b.export_name, b.text INTO v_export, v_text FROM script_blocks b
          WHERE b.campaign_id = a.campaign_id AND b.mandatory AND b.export_name IS NOT NULL
            AND b.kind IN ('input', 'select', 'predefined')
-           AND NOT EXISTS (SELECT 1 FROM answers x
-                 WHERE x.contact_id = a.contact_id AND x.campaign_id = a.campaign_id
-                   AND x.export_name = b.export_name AND cardinality(x."values") > 0
-                   AND x."values"[1] <> ''
-                   AND x.answered_at > coalesce(carillon_interview_since(a.contact_id),
-                                                '-infinity'))
+           AND NOT carillon_interview_answered(a.contact_id, b.export_name)
          ORDER BY b.screen_position, b.position LIMIT 1;
         IF v_export IS NOT NULL THEN
             RAISE EXCEPTION '%', v_export || chr(30) || format(
