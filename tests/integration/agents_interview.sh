@@ -16,6 +16,7 @@ C='Enquête Franche-Comté'
 dl_setup agents-interview # $dir, port claims, process cleanup
 start_engine_trunk
 agent_phone 1
+agent_phone 2 # the second run's (a softphone takes one nailed-up leg)
 dl_trunks_ready
 cr_stack_up --dialer --trunk "sip:127.0.0.1:$trunk_port"
 carillonctl user add helene --role agent --name 'Hélène Dupré' --password-stdin \
@@ -181,4 +182,33 @@ assert_eq "started answers answers suspended started callback" "$(psql -Atc "sel
 
 echo quit >&3
 wait "$agents_pid" || { tail -20 "$out" >&2; fail "cr-agents did not log out cleanly"; }
+
+# --- preview: the contact offered comes with its window; the interview does not start --------
+P='Aperçu Doubs'
+sed -e "s/^name: .*/name: '$P'/" -e 's/mode: progressive/mode: preview/' "$dir/campaign.yaml" \
+    >"$dir/preview.yaml"
+assert_exit 0 carillonctl apply -f "$dir/preview.yaml"
+printf 'Nom;Prénom;Tel1;Ville\nBlanc;Zoé;+33612345672;Montbéliard\n' >"$dir/preview.csv"
+assert_exit 0 carillonctl list import "$dir/preview.csv" --campaign "$P" --name 'l1' \
+    --map 'Nom=last_name,Prénom=first_name,Tel1=phone1,Ville=city'
+assert_exit 0 carillonctl campaign state "$P" ready
+assert_exit 0 carillonctl campaign state "$P" running
+c3=$(psql -Atc "select id from contacts where first_name = 'Zoé'")
+mkfifo "$dir/preview.in"
+exec 4<>"$dir/preview.in"
+out="$dir/preview.out"
+cr-agents --server "$CARILLON_SERVER" --ca "$CARILLON_STACK_DIR/pki/ca.pem" \
+    --cert "$CARILLON_STACK_DIR/pki/agentd1.pem" --key "$CARILLON_STACK_DIR/pki/agentd1.key" \
+    --node agentd1 --timeout 40 --preview wait \
+    --agent "helene:agent-pass-1:sip:agent2@127.0.0.1:${port[phone_2]}:$P" \
+    <"$dir/preview.in" >"$out" 2>&1 &
+agents_pid=$!
+pids+=("$agents_pid")
+wait_for_log "$out" '^interview agent=helene attempt=[0-9]+ state=to_call ' 40
+assert_contains "$(cat "$out")" 'text="Bonjour Zoé Blanc de Montbéliard, ici Hélène Dupré pour Aperçu Doubs."'
+assert_contains "$(cat "$out")" 'numbers="+33612345672/'
+assert_eq "to_call 0" "$(psql -Atc "select interview || ' ' || (select count(*) from interview_events
+    where contact_id = $c3) from contacts where id = $c3")"
+echo quit >&4
+wait "$agents_pid" || { tail -20 "$out" >&2; fail "cr-agents (preview) did not log out cleanly"; }
 echo "PASS agents_interview"
