@@ -23,7 +23,6 @@
 #include "carillon/log.h"
 #include "engine/engine.h"
 #include "store/agents_store.h"
-#include "store/attempts_store.h"
 #include "store/interview_store.h"
 
 #define TOKEN_BYTES 32
@@ -384,6 +383,26 @@ static void on_window(void *arg, int err, const struct store_popup *p,
         cc.interview = (Carillon__V1__Interview *)iv;
         env.body_case = CARILLON__V1__ENVELOPE__BODY_CALL_CONNECTED;
         env.call_connected = &cc;
+    }
+    /* The push must fit one frame: a long history gives up its oldest half, then the next, and
+     * so on (the numbers, script and answers are what the agent needs first). */
+    Carillon__V1__Interview ivc;
+    size_t max = a->link && a->link->conn ? cr_conn_max_frame(a->link->conn) : 0;
+    if (iv && max) {
+        ivc = *iv;
+        if (r->offer)
+            co.interview = &ivc;
+        else
+            cc.interview = &ivc;
+        size_t had = ivc.n_history;
+        while (ivc.n_history && carillon__v1__envelope__get_packed_size(&env) + 64 > max) {
+            size_t drop = (ivc.n_history + 1) / 2;
+            ivc.history += drop;
+            ivc.n_history -= drop;
+        }
+        if (ivc.n_history < had)
+            cr_log_warn("interview_history_cut", "attempt=%" PRId64 " entries=%zu sent=%zu",
+                        r->attempt_id, had, ivc.n_history);
     }
     agent_push(a, &env);
     free(fields);

@@ -15,16 +15,18 @@
 C='Enquête Franche-Comté'
 dl_setup agents-interview # $dir, port claims, process cleanup
 start_engine_trunk
-agent_phone 1
-agent_phone 2 # the second run's (a softphone takes one nailed-up leg)
+# the agent's softphone (as agent_phone, for two logins: two nailed-up legs, one after the other)
+sink=$(free_port)
+cr-rtp-sink --listen "127.0.0.1:$sink" --timeout 300 >"$dir/sink.out" 2>&1 &
+pids+=($!)
+start_trunk phone softphone_autoanswer.xml 2 -set sink "$sink" -timeout 300s
 dl_trunks_ready
 cr_stack_up --dialer --trunk "sip:127.0.0.1:$trunk_port"
 carillonctl user add helene --role agent --name 'Hélène Dupré' --password-stdin \
     <<<'agent-pass-1' >/dev/null || fail "user add helene"
 carillonctl user add marc --role agent --name 'Marc Lefèvre' --password-stdin \
     <<<'agent-pass-2' >/dev/null || fail "user add marc"
-carillonctl user add paul --role agent --name 'Paul Dumas' --password-stdin \
-    <<<'agent-pass-3' >/dev/null || fail "user add paul"
+
 
 block() { # kind text export mandatory select predefined choices rows
     cat <<EOF
@@ -93,7 +95,7 @@ exec 3<>"$dir/agents.in"
 out="$dir/agents.out"
 cr-agents --server "$CARILLON_SERVER" --ca "$CARILLON_STACK_DIR/pki/ca.pem" \
     --cert "$CARILLON_STACK_DIR/pki/agentd1.pem" --key "$CARILLON_STACK_DIR/pki/agentd1.key" \
-    --node agentd1 --timeout 80 --agent "helene:agent-pass-1:sip:agent1@127.0.0.1:${port[phone_1]}" \
+    --node agentd1 --timeout 80 --agent "helene:agent-pass-1:sip:agent1@127.0.0.1:${port[phone]}" \
     <"$dir/agents.in" >"$out" 2>&1 &
 agents_pid=$!
 pids+=("$agents_pid")
@@ -200,7 +202,7 @@ out="$dir/preview.out"
 cr-agents --server "$CARILLON_SERVER" --ca "$CARILLON_STACK_DIR/pki/ca.pem" \
     --cert "$CARILLON_STACK_DIR/pki/agentd1.pem" --key "$CARILLON_STACK_DIR/pki/agentd1.key" \
     --node agentd1 --timeout 40 --preview wait \
-    --agent "helene:agent-pass-1:sip:agent2@127.0.0.1:${port[phone_2]}:$P" \
+    --agent "helene:agent-pass-1:sip:agent1@127.0.0.1:${port[phone]}:$P" \
     <"$dir/preview.in" >"$out" 2>&1 &
 agents_pid=$!
 pids+=("$agents_pid")
