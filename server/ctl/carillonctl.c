@@ -134,7 +134,7 @@ static void usage(FILE *f)
         "  contact reset|reload|shelve|move|assign|delete --campaign C (--id N|--filter F|--all)\n"
         "  blacklist add [--campaign C] [--reason R] [--file F] [NUMBER...]\n"
         "  campaign stats NAME          dashboard, contacts, attempts, rates, agents, pacing\n"
-        "  campaign report NAME -o FILE.zip [--include-unfinished]\n"
+        "  campaign report NAME -o FILE.zip [--include-unfinished] [--page-size N]\n"
         "                               one PDF per target that answered, zipped (export right)\n"
         "  top [--once]                 running campaigns you may view, one line each, every\n"
         "                               second until Ctrl-C (--once, --json: one snapshot)\n"
