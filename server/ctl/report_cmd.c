@@ -16,9 +16,9 @@
 #include "ctl.h"
 #include "ctlutil.h"
 
-#define REPORT_PAGE_LIMIT 200  /* targets asked for per request: the server's maximum */
-#define REPORT_NAME_MAX   64   /* bytes of the last name in a PDF's file name */
-#define REPORT_TEXT_MAX   8192 /* bytes of one text shown (a longer one is cut, marked "…") */
+#define REPORT_PAGE_LIMIT 200   /* targets asked for per request: the server's maximum */
+#define REPORT_NAME_MAX   64    /* bytes of the last name in a PDF's file name */
+#define REPORT_TEXT_MAX   65536 /* bytes of one text shown (a longer one is cut, marked "…") */
 #define REPORT_PATH_MAX   4096
 #define REPORT_WAIT_MS    30000 /* one page of up to 200 targets may take the server a while */
 
@@ -120,15 +120,21 @@ static void pdf_wrapped(struct pdf *p, const char *text, double x, double size, 
         return;
     const char *s = text;
     do {
-        /* The longest prefix of s that fits: whole words when possible. */
+        /* The longest prefix of s that fits: whole words when possible. The toy API does not
+         * kern, so a line is as wide as the sum of its characters' advances. */
         size_t best = 0, last_space = 0, i = 0;
+        double w = 0;
         while (s[i]) {
             size_t next = i + 1;
             while (s[next] && ((unsigned char)s[next] & 0xc0) == 0x80)
                 next++;
-            memcpy(line, s, next);
-            line[next] = '\0';
-            if (text_width(cr, line) > width)
+            char one[8];
+            if (next - i >= sizeof one) /* clean_text's UTF-8 has at most 4 bytes a character */
+                next = i + 1;
+            memcpy(one, s + i, next - i);
+            one[next - i] = '\0';
+            w += text_width(cr, one);
+            if (w > width)
                 break;
             if (s[i] == ' ')
                 last_space = i;
