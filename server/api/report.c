@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "api/request.h"
+#include "carillon/frame.h"
 #include "carillon/log.h"
 #include "store/report_store.h"
 
@@ -196,7 +197,10 @@ static void on_report(void *arg, const struct cr_pg_result *res)
                             "out of memory");
     }
     /* The targets that fit in one reply frame; the rest go to the next page. */
+    /* Clients read frames of the default size at most (carillonctl does), whatever ours is. */
     size_t frame = (size_t)req->c->srv->cfg.max_frame, used = 0;
+    if (frame > CR_FRAME_DEFAULT_MAX)
+        frame = CR_FRAME_DEFAULT_MAX;
     size_t budget = frame > 2 * REPORT_FRAME_MARGIN ? frame - REPORT_FRAME_MARGIN : frame / 2;
     int at[4] = {0}, kept = 0;
     for (int i = 0; i < n; i++) {
