@@ -38,16 +38,18 @@ static const char details_sql[] = REPORT_PAGE
     "WHERE coalesce(p.fields ->> f.name, '') <> '' ORDER BY 1, 5";
 
 /* since: when the contact's previous interview ended (the one before the last end when the
- * contact's own interview is over), NULL when none did. */
+ * contact's own interview is over), NULL when none did; answers saved after it are the last
+ * interview's, as carillon_interview_since (migration 015) counts them for the interview in
+ * progress. */
 static const char answers_sql[] = REPORT_PAGE
     ", ib AS (SELECT p.id AS contact_id, (SELECT e.at FROM interview_events e WHERE "
     "e.contact_id = p.id AND e.event IN ('finished', 'cancelled') ORDER BY e.at DESC, e.id DESC "
     "OFFSET CASE WHEN p.interview IN ('finished', 'cancelled') THEN 1 ELSE 0 END LIMIT 1) AS "
     "since FROM p), "
     "la AS (SELECT DISTINCT ON (an.contact_id, an.export_name, coalesce(an.matrix_row, '')) "
-    "an.* FROM ib JOIN answers an ON an.contact_id = ib.contact_id LEFT JOIN attempts att ON "
-    "att.id = an.attempt_id WHERE ib.since IS NULL OR coalesce(att.created_at, an.answered_at) > "
-    "ib.since ORDER BY an.contact_id, an.export_name, coalesce(an.matrix_row, ''), an.id DESC) "
+    "an.* FROM ib JOIN answers an ON an.contact_id = ib.contact_id WHERE ib.since IS NULL OR "
+    "an.answered_at > ib.since ORDER BY an.contact_id, an.export_name, coalesce(an.matrix_row, "
+    "''), an.id DESC) "
     "SELECT la.contact_id, la.id, la.export_name, coalesce(nullif(b.text, ''), la.export_name), "
     "coalesce(la.matrix_row, ''), v.value FROM la LEFT JOIN script_blocks b ON b.campaign_id = "
     "la.campaign_id AND b.export_name = la.export_name LEFT JOIN LATERAL "

@@ -72,8 +72,8 @@ enum {
  *   res[4] history (STORE_REPORT_H_*), oldest first: calls (attempts, event "call") and the
  *          interview's events; at most STORE_REPORT_HISTORY_MAX per target, the newest;
  *   res[5] numbers (STORE_REPORT_N_*) in the contact's order.
- * The last interview: the answers given after the contact's previous interview ended (finished
- * or cancelled), found by its attempt's start or, without an attempt, when it was saved.
+ * The last interview: the answers saved after the contact's previous interview ended (finished
+ * or cancelled).
  * Returns -EINVAL for a limit outside 1..STORE_REPORT_LIMIT_MAX or a negative after id (cb not
  * run). */
 int store_campaign_report(struct cr_pg *pg, const struct store_report_query *q, cr_pg_cb cb,
