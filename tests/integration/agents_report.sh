@@ -82,8 +82,10 @@ from contacts c, (values
     as v(contact, attempt, q, row, vals, at)
 where c.id = v.contact;
 -- the same question answered again: the later answer (answers.id) replaces the first
-insert into answers (campaign_id, export_name, contact_id, attempt_id, "values", answered_by)
-select campaign_id, 'satisfaction', id, 9002, '{Oui}', $agent from contacts where id = $helene;
+insert into answers (campaign_id, export_name, contact_id, attempt_id, "values", answered_by,
+    answered_at)
+select campaign_id, 'satisfaction', id, 9002, '{Oui}', $agent, '2027-03-02 10:34:30+01'
+from contacts where id = $helene;
 update contacts set interview = 'finished', interview_at = '2027-03-02 10:40+01',
     last_qualification = 'OK', state = 'done' where id = $helene;
 update contacts set interview = 'suspended', interview_at = '2027-03-03 11:05+01',
