@@ -176,6 +176,7 @@ static const struct route routes[] = {
     ROUTE(EXPORT_NEXT, export_handle_next, RIGHT_STAFF),
     ROUTE(CAMPAIGN_STATS, campaigns_handle_stats, RIGHT_VIEW, .campaign_field = "name"),
     ROUTE(COMPLIANCE_REPORT, compliance_handle_report, RIGHT_VIEW, .campaign_field = "name"),
+    ROUTE(CAMPAIGN_REPORT, campaigns_handle_report, RIGHT_EXPORT, .campaign_field = "campaign"),
 };
 
 /* The request's body message. */

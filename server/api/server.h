@@ -201,6 +201,7 @@ void campaigns_handle_delete(struct request *req);
 void campaigns_handle_duplicate(struct request *req);
 void campaigns_handle_stats(struct request *req);
 void compliance_handle_report(struct request *req);
+void campaigns_handle_report(struct request *req); /* report.c */
 
 /* Scratch space for a UserInfo's profile list. */
 struct user_info_buf {

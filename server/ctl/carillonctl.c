@@ -134,6 +134,8 @@ static void usage(FILE *f)
         "  contact reset|reload|shelve|move|assign|delete --campaign C (--id N|--filter F|--all)\n"
         "  blacklist add [--campaign C] [--reason R] [--file F] [NUMBER...]\n"
         "  campaign stats NAME          dashboard, contacts, attempts, rates, agents, pacing\n"
+        "  campaign report NAME -o FILE.zip [--include-unfinished] [--page-size N]\n"
+        "                               one PDF per target that answered, zipped (export right)\n"
         "  top [--once]                 running campaigns you may view, one line each, every\n"
         "                               second until Ctrl-C (--once, --json: one snapshot)\n"
         "  compliance report NAME [--days N]   abandon ledger against the compliance profile\n"
@@ -1363,7 +1365,8 @@ static int cmd_campaign(int argc, char **argv)
 {
     if (argc < 1)
         return usage_error(
-            "campaign needs a subcommand: list, stats, state, duplicate, delete, create or set");
+            "campaign needs a subcommand: list, stats, report, state, duplicate, delete, create or "
+            "set");
     const char *sub = argv[0];
     if (strcmp(sub, "list") == 0)
         return cmd_campaign_list(argc - 1, argv + 1);
@@ -1371,6 +1374,8 @@ static int cmd_campaign(int argc, char **argv)
         return ctl_campaign_edit(argc, argv);
     if (strcmp(sub, "stats") == 0)
         return ctl_campaign_stats(argc - 1, argv + 1);
+    if (strcmp(sub, "report") == 0)
+        return ctl_campaign_report(argc - 1, argv + 1);
     Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
     Carillon__V1__CampaignSetState ss = CARILLON__V1__CAMPAIGN_SET_STATE__INIT;
     Carillon__V1__CampaignDuplicate du = CARILLON__V1__CAMPAIGN_DUPLICATE__INIT;

@@ -51,6 +51,7 @@ int ctl_list_import(int argc, char **argv);
 int ctl_list(int argc, char **argv);
 int ctl_filter(int argc, char **argv);
 int ctl_campaign_stats(int argc, char **argv);
+int ctl_campaign_report(int argc, char **argv); /* report_cmd.c */
 int ctl_top(int argc, char **argv);
 int ctl_compliance(int argc, char **argv);
 /* Changes how long a wait for an answer may take (e.g. an import's final merge). */

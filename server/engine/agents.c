@@ -23,7 +23,7 @@
 #include "carillon/log.h"
 #include "engine/engine.h"
 #include "store/agents_store.h"
-#include "store/attempts_store.h"
+#include "store/interview_store.h"
 
 #define TOKEN_BYTES 32
 
@@ -328,7 +328,10 @@ struct popup_req {
     bool ringing, offer;
 };
 
-static void on_popup(void *arg, int err, const struct store_popup *p)
+/* The window is loaded: CallOffered or CallConnected with the pop-up fields and the interview
+ * (state, script with the contact's values, answers in progress, history, numbers). */
+static void on_window(void *arg, int err, const struct store_popup *p,
+                      const Carillon__V1__Interview *iv)
 {
     struct popup_req *r = arg;
     struct agent *a = agent_by_session(r->e, r->session_id);
@@ -368,6 +371,7 @@ static void on_popup(void *arg, int err, const struct store_popup *p)
         co.contact = &ct;
         co.timeout_s = call->camp->preview_timeout_s;
         co.timeout_action = call->camp->preview_dial_on_timeout ? "dial" : "skip";
+        co.interview = (Carillon__V1__Interview *)iv;
         env.body_case = CARILLON__V1__ENVELOPE__BODY_CALL_OFFERED;
         env.call_offered = &co;
     } else {
@@ -376,8 +380,29 @@ static void on_popup(void *arg, int err, const struct store_popup *p)
         cc.campaign_number = call->camp->number_for_agents;
         cc.contact = &ct;
         cc.ringing = r->ringing;
+        cc.interview = (Carillon__V1__Interview *)iv;
         env.body_case = CARILLON__V1__ENVELOPE__BODY_CALL_CONNECTED;
         env.call_connected = &cc;
+    }
+    /* The push must fit one frame: a long history gives up its oldest half, then the next, and
+     * so on (the numbers, script and answers are what the agent needs first). */
+    Carillon__V1__Interview ivc;
+    size_t max = a->link && a->link->conn ? cr_conn_max_frame(a->link->conn) : 0;
+    if (iv && max) {
+        ivc = *iv;
+        if (r->offer)
+            co.interview = &ivc;
+        else
+            cc.interview = &ivc;
+        size_t had = ivc.n_history;
+        while (ivc.n_history && carillon__v1__envelope__get_packed_size(&env) + 64 > max) {
+            size_t drop = (ivc.n_history + 1) / 2;
+            ivc.history += drop;
+            ivc.n_history -= drop;
+        }
+        if (ivc.n_history < had)
+            cr_log_warn("interview_history_cut", "attempt=%" PRId64 " entries=%zu sent=%zu",
+                        r->attempt_id, had, ivc.n_history);
     }
     agent_push(a, &env);
     free(fields);
@@ -385,6 +410,9 @@ static void on_popup(void *arg, int err, const struct store_popup *p)
     free(r);
 }
 
+/* One batch (one round trip) loads the pop-up and the window. A connected call (not a preview)
+ * starts the interview there (event started); agent-first, that is when the agent is reserved
+ * and hears the call ring. */
 static void push_contact(struct agent *a, struct call *call, bool ringing, bool offer)
 {
     struct popup_req *r = calloc(1, sizeof *r);
@@ -395,8 +423,18 @@ static void push_contact(struct agent *a, struct call *call, bool ringing, bool 
     r->attempt_id = call->attempt_id;
     r->ringing = ringing;
     r->offer = offer;
-    if (store_contact_popup(a->eng->srv->pg, call->contact_id, call->camp->popup_fields, on_popup,
-                            r) != 0)
+    struct store_interview_req q = {
+        .contact_id = call->contact_id,
+        .campaign_id = call->camp->id,
+        .attempt_id = call->attempt_id,
+        .agent_id = a->user_id,
+        .now_ms = engine_now_ms(a->eng->srv),
+        .start = !offer,
+        .popup_us = call->camp->popup_fields,
+        .campaign = call->camp->name,
+        .agent_name = a->display_name,
+    };
+    if (store_interview_load(a->eng->srv->pg, &q, on_window, r) != 0)
         free(r);
 }
 
@@ -882,15 +920,47 @@ struct qreq {
     int64_t attempt_id;
 };
 
-static void on_qualified(void *arg, int err, const char *state, const char *msg)
+static struct qreq *qreq_new(struct agent *a, uint64_t rid, int64_t attempt_id)
 {
-    struct qreq *q = arg;
+    struct qreq *q = calloc(1, sizeof *q);
+    if (!q)
+        return NULL;
+    q->e = a->eng;
+    q->session_id = a->session_id;
+    q->client_tag = a->client_tag;
+    q->rid = rid;
+    q->c = a->link;
+    client_ref(q->c);
+    q->attempt_id = attempt_id;
+    a->in_flight++;
+    return q;
+}
+
+/* The request is answered: its agent (if still there) has one request less in flight. */
+static struct agent *qreq_done(struct qreq *q)
+{
     struct agent *a = agent_by_session(q->e, q->session_id);
     if (a && a->in_flight)
         a->in_flight--;
+    return a;
+}
+
+static void qreq_free(struct qreq *q)
+{
+    client_unref(q->c);
+    free(q);
+}
+
+static void on_qualified(void *arg, int err, const char *state, const char *field, const char *msg)
+{
+    struct qreq *q = arg;
+    struct agent *a = qreq_done(q);
     if (err == -EINVAL) {
         tag_error(q->c, q->client_tag, q->session_id, q->rid,
-                  CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "code", "%s", msg);
+                  CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, field[0] ? field : "code", "%s", msg);
+    } else if (err == -EAGAIN) {
+        tag_error(q->c, q->client_tag, q->session_id, q->rid,
+                  CARILLON__V1__CODE__CODE_FAILED_PRECONDITION, field, "%s", msg);
     } else if (err) {
         tag_error(q->c, q->client_tag, q->session_id, q->rid, CARILLON__V1__CODE__CODE_UNAVAILABLE,
                   NULL, "the qualification was not stored: the database is unavailable, try again");
@@ -899,10 +969,14 @@ static void on_qualified(void *arg, int err, const char *state, const char *msg)
         tag_ok(q->c, q->client_tag, q->session_id, q->rid);
         sched_qualified(q->e, q->attempt_id, a);
     }
-    client_unref(q->c);
-    free(q);
+    qreq_free(q);
 }
 
+/* Qualifies the call. Mandatory questions (carillon_interview_qualify, migration 015): a
+ * positive or argued qualification is refused while a mandatory question of the interview has
+ * no answer; other qualifications (refusal, wrong number, callback...) are allowed, as the
+ * conversation may have ended before the questions. A callback may go to another agent of the
+ * campaign (callback_agent), personal to them. */
 static void handle_qualify(struct agent *a, uint64_t rid, const Carillon__V1__AgentQualify *in)
 {
     struct engine *e = a->eng;
@@ -920,29 +994,203 @@ static void handle_qualify(struct agent *a, uint64_t rid, const Carillon__V1__Ag
         return tag_error(a->link, a->client_tag, a->session_id, rid,
                          CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "code",
                          "a qualification code is 1 to 64 bytes");
+    if (strlen(in->callback_agent) > STORE_LOGIN_MAX)
+        return tag_error(a->link, a->client_tag, a->session_id, rid,
+                         CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "callback_agent",
+                         "callback_agent is a login of at most %d bytes", STORE_LOGIN_MAX);
     if (call->state == CALL_BRIDGED)
         sched_hangup(e, call); /* qualifying during the call ends it */
-    struct qreq *q = calloc(1, sizeof *q);
+    struct qreq *q = qreq_new(a, rid, call->attempt_id);
     if (!q)
         return tag_error(a->link, a->client_tag, a->session_id, rid,
                          CARILLON__V1__CODE__CODE_RESOURCE_EXHAUSTED, NULL, "out of memory");
-    q->e = e;
-    q->session_id = a->session_id;
-    q->client_tag = a->client_tag;
-    q->rid = rid;
-    q->c = a->link;
-    client_ref(q->c);
-    q->attempt_id = call->attempt_id;
-    a->in_flight++;
     /* the call's last events first: the qualification closes the attempt they complete */
     if (call->dialer)
         dialer_flush(call->dialer);
-    if (store_attempt_qualify(e->srv->pg, call->attempt_id, engine_now_ms(e->srv), in->code,
-                              a->user_id, in->callback_unix_ms, in->personal, on_qualified,
-                              q) != 0) {
-        a->in_flight--;
-        client_unref(q->c);
-        free(q);
+    if (store_interview_qualify(e->srv->pg, call->attempt_id, engine_now_ms(e->srv), in->code,
+                                a->user_id, in->callback_unix_ms, in->personal, in->callback_agent,
+                                on_qualified, q) != 0) {
+        qreq_done(q);
+        qreq_free(q);
+        tag_error(a->link, a->client_tag, a->session_id, rid, CARILLON__V1__CODE__CODE_UNAVAILABLE,
+                  NULL, "the database is unavailable, try again");
+    }
+}
+
+/* --- the interview window: answers, cancel, suspend ------------------------------------------ */
+
+/* The agent's current call, on call or in wrap-up, or an error sent (NULL). */
+static struct call *interview_call(struct agent *a, uint64_t rid, uint64_t attempt_id)
+{
+    struct call *call = a->call;
+    if (!call || (uint64_t)call->attempt_id != attempt_id) {
+        tag_error(a->link, a->client_tag, a->session_id, rid,
+                  CARILLON__V1__CODE__CODE_FAILED_PRECONDITION, "attempt_id",
+                  "attempt %" PRIu64 " is not your current call", attempt_id);
+        return NULL;
+    }
+    if (call->state != CALL_TALKED && call->state != CALL_BRIDGED) {
+        tag_error(a->link, a->client_tag, a->session_id, rid,
+                  CARILLON__V1__CODE__CODE_FAILED_PRECONDITION, "attempt_id",
+                  "attempt %" PRIu64 " is not on call or in wrap-up: no interview yet", attempt_id);
+        return NULL;
+    }
+    return call;
+}
+
+/* An AgentSaveAnswers on its way: the questions are read, the answers checked, then saved.
+ * Owns msg (taken from its envelope). */
+struct save_req {
+    struct qreq *q;
+    int64_t campaign_id, contact_id, agent_id;
+    Carillon__V1__AgentSaveAnswers *msg;
+};
+
+static void save_req_free(struct save_req *s)
+{
+    qreq_free(s->q);
+    carillon__v1__agent_save_answers__free_unpacked(s->msg, NULL);
+    free(s);
+}
+
+static void on_answers_saved(void *arg, int err, unsigned saved, const char *const *missing,
+                             int nmissing)
+{
+    struct save_req *s = arg;
+    struct qreq *q = s->q;
+    (void)qreq_done(q);
+    if (err == -ENOENT) {
+        tag_error(q->c, q->client_tag, q->session_id, q->rid,
+                  CARILLON__V1__CODE__CODE_FAILED_PRECONDITION, "attempt_id",
+                  "attempt %" PRId64 " is already qualified or closed: nothing saved",
+                  q->attempt_id);
+    } else if (err) {
+        tag_error(q->c, q->client_tag, q->session_id, q->rid, CARILLON__V1__CODE__CODE_UNAVAILABLE,
+                  NULL, "the answers were not saved: the database is unavailable, try again");
+    } else {
+        cr_log_info("answers_saved", "attempt=%" PRId64 " contact=%" PRId64 " saved=%u missing=%d",
+                    q->attempt_id, s->contact_id, saved, nmissing);
+        Carillon__V1__AgentAnswersSaved as = CARILLON__V1__AGENT_ANSWERS_SAVED__INIT;
+        as.attempt_id = (uint64_t)q->attempt_id;
+        as.saved = saved;
+        as.missing = (char **)missing;
+        as.n_missing = (size_t)nmissing;
+        Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
+        env.body_case = CARILLON__V1__ENVELOPE__BODY_AGENT_ANSWERS_SAVED;
+        env.agent_answers_saved = &as;
+        tag_reply(q->c, q->client_tag, q->session_id, q->rid, &env);
+    }
+    save_req_free(s);
+}
+
+static void on_questions(void *arg, int err, const struct interview_question *qs, int nq)
+{
+    struct save_req *s = arg;
+    struct qreq *q = s->q;
+    if (err) {
+        (void)qreq_done(q);
+        tag_error(q->c, q->client_tag, q->session_id, q->rid, CARILLON__V1__CODE__CODE_UNAVAILABLE,
+                  NULL, "the answers were not saved: the database is unavailable, try again");
+        return save_req_free(s);
+    }
+    /* the first refused answer fails the whole request: nothing is saved */
+    for (size_t i = 0; i < s->msg->n_answers; i++) {
+        char why[512];
+        if (interview_check_answer(qs, nq, s->msg->answers[i], why, sizeof why) != 0) {
+            (void)qreq_done(q);
+            tag_error(q->c, q->client_tag, q->session_id, q->rid,
+                      CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, s->msg->answers[i]->export_name,
+                      "%s", why);
+            return save_req_free(s);
+        }
+    }
+    if (store_interview_save(q->e->srv->pg, s->campaign_id, s->contact_id, q->attempt_id,
+                             s->agent_id, engine_now_ms(q->e->srv), s->msg->answers,
+                             s->msg->n_answers, on_answers_saved, s) != 0) {
+        (void)qreq_done(q);
+        tag_error(q->c, q->client_tag, q->session_id, q->rid, CARILLON__V1__CODE__CODE_UNAVAILABLE,
+                  NULL, "the database is unavailable, try again");
+        save_req_free(s);
+    }
+}
+
+/* Takes env's AgentSaveAnswers (the envelope no longer frees it). */
+static void handle_save_answers(struct agent *a, uint64_t rid, Carillon__V1__Envelope *env)
+{
+    Carillon__V1__AgentSaveAnswers *in = env->agent_save_answers;
+    struct call *call = interview_call(a, rid, in->attempt_id);
+    if (!call)
+        return;
+    if (in->n_answers == 0 || in->n_answers > INTERVIEW_ANSWERS_MAX)
+        return tag_error(a->link, a->client_tag, a->session_id, rid,
+                         CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "answers",
+                         "AgentSaveAnswers takes 1 to %d answers, got %zu", INTERVIEW_ANSWERS_MAX,
+                         in->n_answers);
+    struct save_req *s = calloc(1, sizeof *s);
+    struct qreq *q = s ? qreq_new(a, rid, call->attempt_id) : NULL;
+    if (!q) {
+        free(s);
+        return tag_error(a->link, a->client_tag, a->session_id, rid,
+                         CARILLON__V1__CODE__CODE_RESOURCE_EXHAUSTED, NULL, "out of memory");
+    }
+    s->q = q;
+    s->campaign_id = call->camp->id;
+    s->contact_id = call->contact_id;
+    s->agent_id = a->user_id;
+    s->msg = in;
+    env->agent_save_answers = NULL;
+    env->body_case = CARILLON__V1__ENVELOPE__BODY__NOT_SET;
+    if (store_interview_questions(a->eng->srv->pg, s->campaign_id, on_questions, s) != 0) {
+        (void)qreq_done(q);
+        save_req_free(s);
+        tag_error(a->link, a->client_tag, a->session_id, rid, CARILLON__V1__CODE__CODE_UNAVAILABLE,
+                  NULL, "the database is unavailable, try again");
+    }
+}
+
+static void on_interview_action(void *arg, int err)
+{
+    struct qreq *q = arg;
+    (void)qreq_done(q);
+    if (err == -ENOENT)
+        tag_error(q->c, q->client_tag, q->session_id, q->rid,
+                  CARILLON__V1__CODE__CODE_FAILED_PRECONDITION, "attempt_id",
+                  "attempt %" PRId64 " is already qualified or closed", q->attempt_id);
+    else if (err)
+        tag_error(q->c, q->client_tag, q->session_id, q->rid, CARILLON__V1__CODE__CODE_UNAVAILABLE,
+                  NULL, "the interview was not changed: the database is unavailable, try again");
+    else
+        tag_ok(q->c, q->client_tag, q->session_id, q->rid);
+    qreq_free(q);
+}
+
+/* Cancel or suspend: the contact's interview changes now; the call still needs its
+ * qualification, which leaves a cancelled or suspended interview as it is (migration 015). */
+static void handle_interview_action(struct agent *a, uint64_t rid,
+                                    const Carillon__V1__AgentInterviewAction *in)
+{
+    struct call *call = interview_call(a, rid, in->attempt_id);
+    if (!call)
+        return;
+    if (strcmp(in->action, "cancel") != 0 && strcmp(in->action, "suspend") != 0)
+        return tag_error(a->link, a->client_tag, a->session_id, rid,
+                         CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "action",
+                         "action is cancel or suspend, got '%.64s'", in->action);
+    if (strlen(in->reason) > INTERVIEW_REASON_MAX)
+        return tag_error(a->link, a->client_tag, a->session_id, rid,
+                         CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "reason",
+                         "a reason is at most %d bytes", INTERVIEW_REASON_MAX);
+    struct qreq *q = qreq_new(a, rid, call->attempt_id);
+    if (!q)
+        return tag_error(a->link, a->client_tag, a->session_id, rid,
+                         CARILLON__V1__CODE__CODE_RESOURCE_EXHAUSTED, NULL, "out of memory");
+    cr_log_info("interview_action", "agent=%s attempt=%" PRId64 " contact=%" PRId64 " action=%s",
+                a->login, call->attempt_id, call->contact_id, in->action);
+    if (store_interview_action(a->eng->srv->pg, call->camp->id, call->contact_id, call->attempt_id,
+                               a->user_id, engine_now_ms(a->eng->srv), in->action, in->reason,
+                               on_interview_action, q) != 0) {
+        (void)qreq_done(q);
+        qreq_free(q);
         tag_error(a->link, a->client_tag, a->session_id, rid, CARILLON__V1__CODE__CODE_UNAVAILABLE,
                   NULL, "the database is unavailable, try again");
     }
@@ -1038,6 +1286,12 @@ void engine_agentd_message(struct client *c, Carillon__V1__Envelope *env)
         break;
     case CARILLON__V1__ENVELOPE__BODY_AGENT_QUALIFY:
         handle_qualify(a, rid, env->agent_qualify);
+        break;
+    case CARILLON__V1__ENVELOPE__BODY_AGENT_SAVE_ANSWERS:
+        handle_save_answers(a, rid, env);
+        break;
+    case CARILLON__V1__ENVELOPE__BODY_AGENT_INTERVIEW_ACTION:
+        handle_interview_action(a, rid, env->agent_interview_action);
         break;
     case CARILLON__V1__ENVELOPE__BODY_AGENT_DIAL:
     case CARILLON__V1__ENVELOPE__BODY_AGENT_SKIP:

@@ -232,7 +232,8 @@ void agents_sweep(struct engine *e, int64_t mono);
 void agents_dialer_back(struct engine *e, struct dialer *d, bool new_boot);
 bool agent_serves(const struct agent *a, int64_t campaign_id);
 void agents_free_all(struct engine *e);
-/* The call connected to the agent: CallConnected with the contact's pop-up fields. */
+/* The call connected to the agent: CallConnected with the contact's pop-up fields and the
+ * interview window (store/interview.c), loaded in one batch; a preview's CallOffered too. */
 void agent_call_connected(struct agent *a, struct call *call, bool ringing);
 void agent_call_offered(struct agent *a, struct call *call);
 void agent_call_ended(struct agent *a, struct call *call, const char *outcome,

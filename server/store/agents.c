@@ -192,38 +192,60 @@ int store_agent_sessions_close_all(struct cr_pg *pg, const char *reason, int64_t
 
 /* --- the contact shown to the agent ------------------------------------------------------- */
 
+int store_popup_parse(const PGresult *res, struct store_popup *p, struct store_popup_field **fields)
+{
+    int n = PQntuples(res);
+    *fields = NULL;
+    if (n == 0)
+        return -ENOENT;
+    /* row 0 holds the contact itself (name NULL), then one row per field */
+    struct store_popup_field *f = n > 1 ? calloc((size_t)n - 1, sizeof *f) : NULL;
+    if (n > 1 && !f)
+        return -ENOMEM;
+    memset(p, 0, sizeof *p);
+    p->contact_id = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
+    p->last_qualification = PQgetvalue(res, 0, 4);
+    p->attempts = (unsigned)atoi(PQgetvalue(res, 0, 5));
+    for (int i = 1; i < n; i++) {
+        f[i - 1].name = PQgetvalue(res, i, 0);
+        f[i - 1].label = PQgetvalue(res, i, 1);
+        f[i - 1].value = PQgetvalue(res, i, 2);
+    }
+    p->fields = f;
+    p->nfields = n - 1;
+    *fields = f;
+    return 0;
+}
+
 static void on_popup(void *arg, const struct cr_pg_result *r)
 {
     struct call *c = arg;
     store_popup_cb cb = (store_popup_cb)c->cb;
     int err = store_result_err(r, "contact_popup");
-    const PGresult *res = err ? NULL : r->res[0];
-    int n = res ? PQntuples(res) : 0;
-    if (!err && n == 0)
-        err = -ENOENT;
     struct store_popup p = {0};
     struct store_popup_field *f = NULL;
-    if (!err) {
-        /* row 0 holds the contact itself (name NULL), then one row per field */
-        f = n > 1 ? calloc((size_t)n - 1, sizeof *f) : NULL;
-        if (n > 1 && !f)
-            err = -ENOMEM;
-    }
-    if (!err) {
-        p.contact_id = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
-        p.last_qualification = PQgetvalue(res, 0, 4);
-        p.attempts = (unsigned)atoi(PQgetvalue(res, 0, 5));
-        for (int i = 1; i < n; i++) {
-            f[i - 1].name = PQgetvalue(res, i, 0);
-            f[i - 1].label = PQgetvalue(res, i, 1);
-            f[i - 1].value = PQgetvalue(res, i, 2);
-        }
-        p.fields = f;
-        p.nfields = n - 1;
-    }
+    if (!err)
+        err = store_popup_parse(r->res[0], &p, &f);
     cb(c->arg, err, err ? NULL : &p);
     free(f);
     free(c);
+}
+
+/* Builtin columns read through to_jsonb(contact), the campaign's own from contacts.fields; a
+ * label is the campaign field's label, else the column name. $1 the contact, $2 the fields. */
+#define POPUP_SQL                                                                                  \
+    "SELECT NULL, NULL, NULL, c.id, coalesce(c.last_qualification, ''), c.attempts, 0 "            \
+    "FROM contacts c WHERE c.id = $1 UNION ALL SELECT f.name, coalesce(cf.label, f.name), "        \
+    "coalesce(to_jsonb(c) ->> f.name, c.fields ->> f.name, ''), NULL, NULL, NULL, f.ord "          \
+    "FROM contacts c CROSS JOIN unnest(string_to_array(nullif($2, ''), E'\\x1f')) WITH "           \
+    "ORDINALITY f(name, ord) LEFT JOIN campaign_fields cf ON cf.campaign_id = c.campaign_id "      \
+    "AND cf.name = f.name WHERE c.id = $1 AND f.name NOT IN ('fields', 'state', 'agent_id') "      \
+    "ORDER BY 7"
+
+int store_contact_popup_add(struct cr_pg_batch *b, const char *contact_id, const char *fields_us)
+{
+    const char *p[] = {contact_id, fields_us ? fields_us : ""};
+    return cr_pg_batch_add(b, POPUP_SQL, 2, p);
 }
 
 int store_contact_popup(struct cr_pg *pg, int64_t contact_id, const char *fields_us,
@@ -232,16 +254,5 @@ int store_contact_popup(struct cr_pg *pg, int64_t contact_id, const char *fields
     char id[24];
     snprintf(id, sizeof id, "%" PRId64, contact_id);
     const char *p[] = {id, fields_us ? fields_us : ""};
-    /* Builtin columns read through to_jsonb(contact), the campaign's own from contacts.fields;
-     * a label is the campaign field's label, else the column name. */
-    return send_query(
-        pg,
-        "SELECT NULL, NULL, NULL, c.id, coalesce(c.last_qualification, ''), c.attempts, 0 "
-        "FROM contacts c WHERE c.id = $1 UNION ALL SELECT f.name, coalesce(cf.label, f.name), "
-        "coalesce(to_jsonb(c) ->> f.name, c.fields ->> f.name, ''), NULL, NULL, NULL, f.ord "
-        "FROM contacts c CROSS JOIN unnest(string_to_array(nullif($2, ''), E'\\x1f')) WITH "
-        "ORDINALITY f(name, ord) LEFT JOIN campaign_fields cf ON cf.campaign_id = c.campaign_id "
-        "AND cf.name = f.name WHERE c.id = $1 AND f.name NOT IN ('fields', 'state', 'agent_id') "
-        "ORDER BY 7",
-        2, p, on_popup, (void *)cb, arg);
+    return send_query(pg, POPUP_SQL, 2, p, on_popup, (void *)cb, arg);
 }

@@ -55,5 +55,11 @@ struct store_popup {
 typedef void (*store_popup_cb)(void *arg, int err, const struct store_popup *p);
 int store_contact_popup(struct cr_pg *pg, int64_t contact_id, const char *fields_us,
                         store_popup_cb cb, void *arg) __attribute__((warn_unused_result));
+/* The same statement in a batch (store/interview.c), and its result read: p's strings point
+ * into res; *fields is malloc'd (the caller frees it). 0, -ENOENT (no contact) or -ENOMEM. */
+int store_contact_popup_add(struct cr_pg_batch *b, const char *contact_id, const char *fields_us)
+    __attribute__((warn_unused_result));
+int store_popup_parse(const PGresult *res, struct store_popup *p, struct store_popup_field **fields)
+    __attribute__((warn_unused_result));
 
 #endif

@@ -64,6 +64,7 @@ table=(
     "import end|send import_end|daaaa"
     "campaign stats|send campaign_stats name=@F|daaaa"
     "compliance report|send compliance_report name=@F|daaaa"
+    "campaign report|send campaign_report campaign=@F|ddada"
     # last: an allowed export streams several answers (chunks, then its end)
     "export begin|send export_begin campaign=@F|ddada"
 )

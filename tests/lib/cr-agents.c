@@ -24,13 +24,16 @@
 #define STDIN_MAX     8192 /* buffered stdin bytes; also the longest command line */
 #define TOKEN_MAX     256
 #define CODE_MAX      64
+#define MAX_ANSWERS   200 /* --answer, the server's bound per AgentSaveAnswers */
+#define ANSWER_VALUES 100
 
 static const char usage_text[] =
     "usage: cr-agents --server HOST:PORT --ca CA --cert CERT --key KEY [--node NAME]\n"
     "                 [--timeout S] [--address IP]\n"
     "                 [--agent LOGIN:PASSWORD:SOFTPHONE_URI[:CAMPAIGN[,CAMPAIGN...]]]...\n"
     "                 [--talk-ms N] [--wrapup-ms N] [--qualify CODE] [--callback-in-s N]\n"
-    "                 [--personal] [--preview dial|skip|wait] [--calls N] [--duration S]\n"
+    "                 [--personal] [--callback-agent LOGIN] [--answer NAME=VALUE]...\n"
+    "                 [--preview dial|skip|wait] [--calls N] [--duration S]\n"
     "Plays carillon-agentd: one TLS link (an agentd certificate), every --agent logged in on it.\n"
     "  --node NAME        Hello.node_name (default cr-agents)\n"
     "  --timeout S        exit 1 after S seconds (default 120)\n"
@@ -43,12 +46,18 @@ static const char usage_text[] =
     "  --wrapup-ms N      in wrap-up, qualify after N ms (default 0)\n"
     "  --qualify CODE     the qualification (default none: agents stay in wrap-up)\n"
     "  --callback-in-s N  with --qualify: ask a callback N s from now; --personal: to this agent\n"
+    "  --callback-agent L with --callback-in-s: the callback goes to agent L (personal to them)\n"
+    "  --answer NAME=VALUE  repeatable (at most 200): in wrap-up, saved (AgentSaveAnswers) before\n"
+    "                     qualifying; VALUE is V1|V2... for several choices; NAME@ROW=V answers\n"
+    "                     a matrix row\n"
     "  --preview MODE     on CallOffered: dial (default), skip, or wait (do nothing)\n"
     "  --calls N          once N calls are qualified (all agents), log everyone out, exit 0\n"
     "  --duration S       after S seconds, log everyone out, exit 0\n"
     "stdin, one command a line, applied once the link is up and no login is pending:\n"
     "  pause LOGIN REASON | ready LOGIN | logout LOGIN | detach LOGIN | resume LOGIN | drop | "
     "quit\n"
+    "  answer LOGIN NAME=VALUE [NAME=VALUE]  (as --answer, for the agent's current call)\n"
+    "  qualify LOGIN CODE [CALLBACK_IN_S [AGENT]] | interview LOGIN cancel|suspend [REASON...]\n"
     "  (drop: close the link, reconnect, resume every agent not detached; EOF is not an end)\n"
     "stdout, one line each:\n"
     "  welcome node=N\n"
@@ -59,6 +68,15 @@ static const char usage_text[] =
     "  connected agent=L attempt=A ringing=0|1 contact=C number=N campaign=X "
     "fields=\"n=v;n=v\"\n"
     "  ended agent=L attempt=A outcome=O by=P | qualified agent=L attempt=A code=C\n"
+    "  after connected and offered, the interview window:\n"
+    "    interview agent=L attempt=A state=S at=MS answers=\"n=v|v;n@row=v\" "
+    "numbers=\"num/type/state[/current];...\"\n"
+    "    screen agent=L name=\"...\" initial=0|1 next=\"...\"\n"
+    "    block agent=L screen=\"...\" kind=K export=E mandatory=0|1 text=\"...\" "
+    "branches=\"answer>screen;...\"\n"
+    "    history agent=L event=E attempt=A outcome=O qualification=Q by=LOGIN detail=\"...\" "
+    "answers=\"...\"\n"
+    "  answers_saved agent=L attempt=A saved=N missing=a,b (- when none)\n"
     "  ok agent=L request=OP        (pause, ready, logout, dial, skip, hangup)\n"
     "  error agent=L request=OP code=N field=F message=\"...\"   (F: - when empty)\n"
     "  detached agent=L | session_ended agent=L reason=\"...\" | dropped | link_lost error=E\n"
@@ -76,10 +94,13 @@ enum op {
     OP_HANGUP,
     OP_QUALIFY,
     OP_DETACH,
+    OP_ANSWER,
+    OP_INTERVIEW,
 };
 
-static const char *const op_names[] = {"login", "resume", "pause",  "ready",   "logout",
-                                       "dial",  "skip",   "hangup", "qualify", "detach"};
+static const char *const op_names[] = {"login",   "resume", "pause",  "ready",
+                                       "logout",  "dial",   "skip",   "hangup",
+                                       "qualify", "detach", "answer", "interview"};
 
 enum preview_mode { PREVIEW_DIAL, PREVIEW_SKIP, PREVIEW_WAIT };
 
@@ -94,15 +115,17 @@ struct agent {
     uint64_t client, session;
     char token[TOKEN_MAX];
     int state;
-    uint64_t attempt;      /* the current call (from the last state change or call push) */
-    uint64_t qualified_at; /* the attempt already qualified (or asked to be) */
-    uint64_t hung_up_at;   /* the attempt already hung up (or asked to be) */
-    bool login_pending;    /* an AgentLogin (password or resume) awaits its answer */
-    bool detached;         /* stdin `detach`: no longer acting for it until `resume` */
-    bool ended;            /* AgentSessionEnded or logout: no session */
-    bool logout_pending;   /* finishing: AgentLogout sent, its answer awaited */
-    bool logout_done;      /* finishing: answered (or nothing to log out) */
-    uv_timer_t timer;      /* talk (hang up) or wrap-up (qualify) delay */
+    uint64_t attempt;        /* the current call (from the last state change or call push) */
+    uint64_t qualified_at;   /* the attempt already qualified (or asked to be) */
+    uint64_t hung_up_at;     /* the attempt already hung up (or asked to be) */
+    uint64_t answered_at;    /* the attempt whose --answer were sent */
+    char code[CODE_MAX + 1]; /* the code of the last qualification asked */
+    bool login_pending;      /* an AgentLogin (password or resume) awaits its answer */
+    bool detached;           /* stdin `detach`: no longer acting for it until `resume` */
+    bool ended;              /* AgentSessionEnded or logout: no session */
+    bool logout_pending;     /* finishing: AgentLogout sent, its answer awaited */
+    bool logout_done;        /* finishing: answered (or nothing to log out) */
+    uv_timer_t timer;        /* talk (hang up) or wrap-up (qualify) delay */
     uint64_t timer_attempt;
     int timer_state; /* the state the timer was armed in (on_call or wrap_up) */
 };
@@ -135,6 +158,9 @@ struct app {
     const char *qualify;
     long long callback_in_s; /* < 0: no callback */
     bool personal;
+    const char *callback_agent;
+    const char *answers[MAX_ANSWERS]; /* --answer, as given */
+    int nanswers;
     enum preview_mode preview;
     unsigned long calls;    /* 0: no target */
     unsigned long duration; /* seconds; 0: none */
@@ -151,6 +177,7 @@ struct app {
 };
 
 static void connect_link(struct app *app);
+static int num_arg(const char *s, long long min, long long max, long long *out);
 static void pump_stdin(struct app *app);
 static void finish_maybe(struct app *app);
 
@@ -340,15 +367,18 @@ static void agent_call_action(struct agent *a, enum op op, uint64_t attempt)
         report_send_failure(a, op, rc);
 }
 
-static void agent_qualify(struct agent *a, uint64_t attempt)
+static void agent_qualify_as(struct agent *a, uint64_t attempt, const char *code,
+                             long long callback_in_s, const char *callback_agent)
 {
     struct app *app = a->app;
     Carillon__V1__AgentQualify q = CARILLON__V1__AGENT_QUALIFY__INIT;
     q.attempt_id = attempt;
-    q.code = (char *)app->qualify;
-    if (app->callback_in_s >= 0) {
-        q.callback_unix_ms = cr_now_us() / 1000 + app->callback_in_s * 1000;
+    q.code = (char *)code;
+    snprintf(a->code, sizeof a->code, "%s", code);
+    if (callback_in_s >= 0) {
+        q.callback_unix_ms = cr_now_us() / 1000 + callback_in_s * 1000;
         q.personal = app->personal;
+        q.callback_agent = (char *)(callback_agent ? callback_agent : "");
     }
     Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
     env.body_case = CARILLON__V1__ENVELOPE__BODY_AGENT_QUALIFY;
@@ -358,6 +388,82 @@ static void agent_qualify(struct agent *a, uint64_t attempt)
         report_send_failure(a, OP_QUALIFY, rc);
     else
         a->qualified_at = attempt;
+}
+
+static void agent_qualify(struct agent *a, uint64_t attempt)
+{
+    agent_qualify_as(a, attempt, a->app->qualify, a->app->callback_in_s, a->app->callback_agent);
+}
+
+/* Sends AgentSaveAnswers for attempt: each spec NAME=V1|V2 or NAME@ROW=V. 0, or -EINVAL for a
+ * spec without '=' (nothing sent). */
+static int agent_answer(struct agent *a, uint64_t attempt, const char *const *specs, int n)
+{
+    static char buf[MAX_ANSWERS][STDIN_MAX];
+    static Carillon__V1__AgentAnswer ans[MAX_ANSWERS];
+    static Carillon__V1__AgentAnswer *ap[MAX_ANSWERS];
+    static char *vals[MAX_ANSWERS][ANSWER_VALUES];
+    if (n < 1 || n > MAX_ANSWERS)
+        return -EINVAL;
+    for (int i = 0; i < n; i++) {
+        snprintf(buf[i], sizeof buf[i], "%s", specs[i]);
+        char *eq = strchr(buf[i], '=');
+        if (!eq)
+            return -EINVAL;
+        *eq = '\0';
+        carillon__v1__agent_answer__init(&ans[i]);
+        char *at = strchr(buf[i], '@');
+        if (at) {
+            *at = '\0';
+            ans[i].matrix_row = at + 1;
+        }
+        ans[i].export_name = buf[i];
+        char *v = eq + 1;
+        size_t nv = 0;
+        for (char *tok; nv < ANSWER_VALUES && (tok = strsep(&v, "|")) != NULL;)
+            vals[i][nv++] = tok;
+        ans[i].values = vals[i];
+        ans[i].n_values = nv;
+        ap[i] = &ans[i];
+    }
+    Carillon__V1__AgentSaveAnswers sa = CARILLON__V1__AGENT_SAVE_ANSWERS__INIT;
+    sa.attempt_id = attempt;
+    sa.answers = ap;
+    sa.n_answers = (size_t)n;
+    Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
+    env.body_case = CARILLON__V1__ENVELOPE__BODY_AGENT_SAVE_ANSWERS;
+    env.agent_save_answers = &sa;
+    int rc = agent_send(a, &env, OP_ANSWER, attempt, false);
+    if (rc)
+        report_send_failure(a, OP_ANSWER, rc);
+    return 0;
+}
+
+static void agent_interview_action(struct agent *a, uint64_t attempt, const char *action,
+                                   const char *reason)
+{
+    Carillon__V1__AgentInterviewAction ia = CARILLON__V1__AGENT_INTERVIEW_ACTION__INIT;
+    ia.attempt_id = attempt;
+    ia.action = (char *)action;
+    ia.reason = (char *)(reason ? reason : "");
+    Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
+    env.body_case = CARILLON__V1__ENVELOPE__BODY_AGENT_INTERVIEW_ACTION;
+    env.agent_interview_action = &ia;
+    int rc = agent_send(a, &env, OP_INTERVIEW, attempt, false);
+    if (rc)
+        report_send_failure(a, OP_INTERVIEW, rc);
+}
+
+/* In wrap-up: the --answer first (the qualification follows their answer), then --qualify. */
+static void agent_wrap_up(struct agent *a)
+{
+    if (a->app->nanswers && a->answered_at != a->attempt) {
+        a->answered_at = a->attempt;
+        a->qualified_at = a->attempt; /* sent once the answers are answered */
+        (void)agent_answer(a, a->attempt, a->app->answers, a->app->nanswers);
+        return;
+    }
+    agent_qualify(a, a->attempt);
 }
 
 /* --- the agents' script ---------------------------------------------------------------------- */
@@ -391,7 +497,7 @@ static void on_agent_timer(uv_timer_t *t)
         agent_call_action(a, OP_HANGUP, a->attempt);
     } else if (a->state == CARILLON__V1__AGENT_STATE__AGENT_STATE_WRAP_UP && a->app->qualify &&
                a->qualified_at != a->attempt) {
-        agent_qualify(a, a->attempt);
+        agent_wrap_up(a);
     }
 }
 
@@ -540,7 +646,7 @@ static void on_answer(struct app *app, const Carillon__V1__Envelope *env)
         if (p.op == OP_QUALIFY) {
             app->qualified++;
             printf("qualified agent=%s attempt=%" PRIu64 " code=%s\n", a->login, p.attempt,
-                   app->qualify);
+                   a->code);
             if (app->calls && app->qualified >= app->calls)
                 begin_finish(app);
         } else {
@@ -553,6 +659,15 @@ static void on_answer(struct app *app, const Carillon__V1__Envelope *env)
             uv_timer_stop(&a->timer);
         }
         break;
+    case CARILLON__V1__ENVELOPE__BODY_AGENT_ANSWERS_SAVED: {
+        const Carillon__V1__AgentAnswersSaved *as = env->agent_answers_saved;
+        printf("answers_saved agent=%s attempt=%" PRIu64 " saved=%u missing=", a->login,
+               as->attempt_id, as->saved);
+        for (size_t i = 0; i < as->n_missing; i++)
+            printf("%s%s", i ? "," : "", as->missing[i]);
+        printf("%s\n", as->n_missing ? "" : "-");
+        break;
+    }
     case CARILLON__V1__ENVELOPE__BODY_ERROR: {
         const Carillon__V1__Error *er = env->error;
         if (p.op == OP_LOGIN || p.op == OP_RESUME) {
@@ -578,8 +693,92 @@ static void on_answer(struct app *app, const Carillon__V1__Envelope *env)
                a->login, op_names[p.op], (int)env->body_case);
         break;
     }
+    /* --answer answered (saved or refused): the --qualify they were waiting for */
+    if (p.op == OP_ANSWER && app->qualify && a->answered_at == p.attempt &&
+        a->attempt == p.attempt && agent_active(a) &&
+        a->state == CARILLON__V1__AGENT_STATE__AGENT_STATE_WRAP_UP)
+        agent_qualify(a, p.attempt);
     pump_stdin(app);
     finish_maybe(app);
+}
+
+static void put_answers(Carillon__V1__AgentAnswer *const *ans, size_t n)
+{
+    putchar('"');
+    for (size_t i = 0; i < n; i++) {
+        put_escaped(ans[i]->export_name);
+        if (ans[i]->matrix_row && ans[i]->matrix_row[0]) {
+            putchar('@');
+            put_escaped(ans[i]->matrix_row);
+        }
+        putchar('=');
+        for (size_t k = 0; k < ans[i]->n_values; k++) {
+            if (k)
+                putchar('|');
+            put_escaped(ans[i]->values[k]);
+        }
+        if (i + 1 < n)
+            putchar(';');
+    }
+    putchar('"');
+}
+
+/* The interview window, one line per part (usage: interview, screen, block, history). */
+static void print_interview(const struct agent *a, uint64_t attempt,
+                            const Carillon__V1__Interview *iv)
+{
+    char b1[128], b2[128], b3[128], b4[128];
+    if (!iv) {
+        printf("interview agent=%s attempt=%" PRIu64 " state=- at=0 answers=\"\" numbers=\"\"\n",
+               a->login, attempt);
+        return;
+    }
+    printf("interview agent=%s attempt=%" PRIu64 " state=%s at=%" PRId64 " answers=", a->login,
+           attempt, bare(iv->state, b1, sizeof b1), iv->state_at_unix_ms);
+    put_answers(iv->answers, iv->n_answers);
+    printf(" numbers=\"");
+    for (size_t i = 0; i < iv->n_numbers; i++)
+        printf("%s%s/%s/%s%s", i ? ";" : "", bare(iv->numbers[i]->number, b1, sizeof b1),
+               bare(iv->numbers[i]->type, b2, sizeof b2),
+               bare(iv->numbers[i]->state, b3, sizeof b3),
+               iv->numbers[i]->current ? "/current" : "");
+    printf("\"\n");
+    for (size_t s = 0; s < iv->n_script; s++) {
+        const Carillon__V1__Screen *sc = iv->script[s];
+        printf("screen agent=%s name=", a->login);
+        put_quoted(sc->name);
+        printf(" initial=%d next=", sc->initial ? 1 : 0);
+        put_quoted(sc->next);
+        putchar('\n');
+        for (size_t k = 0; k < sc->n_blocks; k++) {
+            const Carillon__V1__Block *bl = sc->blocks[k];
+            printf("block agent=%s screen=", a->login);
+            put_quoted(sc->name);
+            printf(" kind=%d export=%s mandatory=%d text=", (int)bl->kind,
+                   bare(bl->export_name, b1, sizeof b1), bl->mandatory ? 1 : 0);
+            put_quoted(bl->text);
+            printf(" branches=\"");
+            for (size_t i = 0; i < bl->n_branches; i++) {
+                printf("%s", i ? ";" : "");
+                put_escaped(bl->branches[i]->answer);
+                putchar('>');
+                put_escaped(bl->branches[i]->screen);
+            }
+            printf("\"\n");
+        }
+    }
+    for (size_t i = 0; i < iv->n_history; i++) {
+        const Carillon__V1__AgentHistoryEntry *h = iv->history[i];
+        printf("history agent=%s event=%s attempt=%" PRIu64 " outcome=%s qualification=%s by=%s "
+               "detail=",
+               a->login, bare(h->event, b1, sizeof b1), h->attempt_id,
+               bare(h->outcome, b2, sizeof b2), bare(h->qualification, b3, sizeof b3),
+               bare(h->agent, b4, sizeof b4));
+        put_quoted(h->detail);
+        printf(" answers=");
+        put_answers(h->answers, h->n_answers);
+        putchar('\n');
+    }
 }
 
 static void print_fields(const Carillon__V1__AgentContact *ct)
@@ -621,6 +820,7 @@ static void on_push(struct app *app, const Carillon__V1__Envelope *env)
         a->attempt = co->attempt_id;
         printf("offered agent=%s attempt=%" PRIu64 " number=%s\n", a->login, co->attempt_id,
                bare(co->contact ? co->contact->number : "", b1, sizeof b1));
+        print_interview(a, co->attempt_id, co->interview);
         preview_act(a, co->attempt_id);
         break;
     }
@@ -634,6 +834,7 @@ static void on_push(struct app *app, const Carillon__V1__Envelope *env)
                bare(cc->campaign, b2, sizeof b2));
         print_fields(cc->contact);
         putchar('\n');
+        print_interview(a, cc->attempt_id, cc->interview);
         agent_react(a); /* the state may have said on_call before the attempt was known */
         break;
     }
@@ -711,6 +912,7 @@ static void on_link_message(struct cr_conn *c, Carillon__V1__Envelope *env)
         on_welcome(app, env->welcome);
         break;
     case CARILLON__V1__ENVELOPE__BODY_AGENT_LOGIN_OK:
+    case CARILLON__V1__ENVELOPE__BODY_AGENT_ANSWERS_SAVED:
     case CARILLON__V1__ENVELOPE__BODY_OK:
     case CARILLON__V1__ENVELOPE__BODY_ERROR:
         on_answer(app, env);
@@ -778,10 +980,10 @@ static void run_command(struct app *app, char *line)
     size_t len = strnlen(line, sizeof copy - 1);
     memcpy(copy, line, len);
     copy[len] = '\0';
-    char *argv[4] = {0};
+    char *argv[MAX_ANSWERS + 2] = {0};
     int argc = 0;
     char *save = NULL;
-    for (char *t = strtok_r(line, " \t\r", &save); t && argc < 4;
+    for (char *t = strtok_r(line, " \t\r", &save); t && argc < MAX_ANSWERS + 2;
          t = strtok_r(NULL, " \t\r", &save))
         argv[argc++] = t;
     if (argc == 0 || argv[0][0] == '#')
@@ -799,7 +1001,10 @@ static void run_command(struct app *app, char *line)
     bool two = strcmp(argv[0], "ready") == 0 || strcmp(argv[0], "logout") == 0 ||
                strcmp(argv[0], "detach") == 0 || strcmp(argv[0], "resume") == 0;
     bool pause = strcmp(argv[0], "pause") == 0;
-    if (!(two && argc == 2) && !(pause && argc == 3)) {
+    bool answer = strcmp(argv[0], "answer") == 0 && argc >= 3;
+    bool qualify = strcmp(argv[0], "qualify") == 0 && argc >= 3 && argc <= 5;
+    bool interview = strcmp(argv[0], "interview") == 0 && argc >= 3;
+    if (!(two && argc == 2) && !(pause && argc == 3) && !answer && !qualify && !interview) {
         command_failed(copy, "unknown command or wrong arguments");
         return;
     }
@@ -819,7 +1024,26 @@ static void run_command(struct app *app, char *line)
         command_failed(copy, "the agent has no session (not logged in, ended or detached)");
         return;
     }
-    if (pause) {
+    if ((answer || qualify || interview) && !a->attempt) {
+        command_failed(copy, "the agent has no call");
+        return;
+    }
+    if (answer) {
+        if (agent_answer(a, a->attempt, (const char *const *)argv + 2, argc - 2))
+            command_failed(copy, "an answer is NAME=VALUE");
+    } else if (qualify) {
+        long long in_s = -1;
+        if (strlen(argv[2]) > CODE_MAX || (argc >= 4 && num_arg(argv[3], 0, 366LL * 86400, &in_s)))
+            command_failed(copy, "qualify LOGIN CODE [CALLBACK_IN_S [AGENT]]");
+        else
+            agent_qualify_as(a, a->attempt, argv[2], in_s, argc == 5 ? argv[4] : NULL);
+    } else if (interview) {
+        char reason[STDIN_MAX] = ""; /* the rest of the line, its words joined by one space */
+        for (int i = 3, at = 0; i < argc && at < (int)sizeof reason; i++)
+            at += snprintf(reason + at, sizeof reason - (size_t)at, "%s%s", i > 3 ? " " : "",
+                           argv[i]);
+        agent_interview_action(a, a->attempt, argv[2], reason);
+    } else if (pause) {
         agent_set_state_req(a, true, argv[2]);
     } else if (strcmp(argv[0], "ready") == 0) {
         agent_set_state_req(a, false, NULL);
@@ -1022,15 +1246,26 @@ static int num_arg(const char *s, long long min, long long max, long long *out)
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"server", required_argument, NULL, 's'},  {"ca", required_argument, NULL, 'a'},
-        {"cert", required_argument, NULL, 'c'},    {"key", required_argument, NULL, 'k'},
-        {"node", required_argument, NULL, 'n'},    {"timeout", required_argument, NULL, 't'},
-        {"address", required_argument, NULL, 'A'}, {"agent", required_argument, NULL, 'g'},
-        {"talk-ms", required_argument, NULL, 'T'}, {"wrapup-ms", required_argument, NULL, 'W'},
-        {"qualify", required_argument, NULL, 'q'}, {"callback-in-s", required_argument, NULL, 'b'},
-        {"personal", no_argument, NULL, 'p'},      {"preview", required_argument, NULL, 'P'},
-        {"calls", required_argument, NULL, 'C'},   {"duration", required_argument, NULL, 'D'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+        {"server", required_argument, NULL, 's'},
+        {"ca", required_argument, NULL, 'a'},
+        {"cert", required_argument, NULL, 'c'},
+        {"key", required_argument, NULL, 'k'},
+        {"node", required_argument, NULL, 'n'},
+        {"timeout", required_argument, NULL, 't'},
+        {"address", required_argument, NULL, 'A'},
+        {"agent", required_argument, NULL, 'g'},
+        {"talk-ms", required_argument, NULL, 'T'},
+        {"wrapup-ms", required_argument, NULL, 'W'},
+        {"qualify", required_argument, NULL, 'q'},
+        {"callback-in-s", required_argument, NULL, 'b'},
+        {"personal", no_argument, NULL, 'p'},
+        {"preview", required_argument, NULL, 'P'},
+        {"callback-agent", required_argument, NULL, 'G'},
+        {"answer", required_argument, NULL, 'R'},
+        {"calls", required_argument, NULL, 'C'},
+        {"duration", required_argument, NULL, 'D'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     static struct app app = {
         .node = "cr-agents", .address = "127.0.0.1", .talk_ms = -1, .callback_in_s = -1};
@@ -1092,6 +1327,19 @@ int main(int argc, char **argv)
             break;
         case 'p':
             app.personal = true;
+            break;
+        case 'G':
+            app.callback_agent = optarg;
+            if (!optarg[0] || strlen(optarg) > 64)
+                bad = "--callback-agent takes a login of 1 to 64 bytes";
+            break;
+        case 'R':
+            if (app.nanswers == MAX_ANSWERS)
+                bad = "at most 200 --answer";
+            else if (!strchr(optarg, '=') || strlen(optarg) >= STDIN_MAX)
+                bad = "--answer takes NAME=VALUE";
+            else
+                app.answers[app.nanswers++] = optarg;
             break;
         case 'P':
             if (strcmp(optarg, "dial") == 0)
