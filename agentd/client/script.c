@@ -200,11 +200,34 @@ static void on_timer(uv_timer_t *t)
     }
 }
 
+/* --auto: the --answer values, once per call, when it is answered (an agent-first call connects
+ * while it rings, and the server takes answers only on call or in wrap-up; a dialled preview
+ * gets no CallConnected at all). */
+static void auto_answers(struct script *s)
+{
+    if (!s->so->n_answers || s->state != CARILLON__V1__AGENT_STATE__AGENT_STATE_ON_CALL ||
+        !s->attempt || s->answered_at == s->attempt)
+        return;
+    s->answered_at = s->attempt;
+    Carillon__V1__AgentAnswer ans[SCRIPT_ANSWERS_MAX], *ap[SCRIPT_ANSWERS_MAX];
+    char *vals[SCRIPT_ANSWERS_MAX];
+    for (int i = 0; i < s->so->n_answers; i++) {
+        carillon__v1__agent_answer__init(&ans[i]);
+        ans[i].export_name = (char *)s->so->answer_names[i];
+        vals[i] = (char *)s->so->answer_values[i];
+        ans[i].values = &vals[i];
+        ans[i].n_values = 1;
+        ap[i] = &ans[i];
+    }
+    req_answers(s, s->attempt, ap, (size_t)s->so->n_answers);
+}
+
 static void react(struct script *s)
 {
     const struct script_opts *so = s->so;
     if (!so->autopilot || s->done || agentclient_state(s->c) != AGENTCLIENT_LOGGED_IN)
         return;
+    auto_answers(s);
     bool timed = false;
     long long delay = -1;
     if (s->state == CARILLON__V1__AGENT_STATE__AGENT_STATE_ON_CALL && so->talk_ms >= 0 &&
@@ -321,26 +344,14 @@ static void on_envelope(struct agentclient *c, uint64_t rid, const Carillon__V1_
         break;
     case CARILLON__V1__ENVELOPE__BODY_CALL_OFFERED:
         s->attempt = env->call_offered->attempt_id;
+        s->rule_attempt = s->attempt;
+        s->rule = pick_rule(s->so, env->call_offered->contact);
         preview_act(s, s->attempt);
         break;
     case CARILLON__V1__ENVELOPE__BODY_CALL_CONNECTED:
         s->attempt = env->call_connected->attempt_id;
         s->rule_attempt = s->attempt;
         s->rule = pick_rule(s->so, env->call_connected->contact);
-        if (s->so->autopilot && s->so->n_answers && s->answered_at != s->attempt) {
-            s->answered_at = s->attempt;
-            Carillon__V1__AgentAnswer ans[SCRIPT_ANSWERS_MAX], *ap[SCRIPT_ANSWERS_MAX];
-            char *vals[SCRIPT_ANSWERS_MAX];
-            for (int i = 0; i < s->so->n_answers; i++) {
-                carillon__v1__agent_answer__init(&ans[i]);
-                ans[i].export_name = (char *)s->so->answer_names[i];
-                vals[i] = (char *)s->so->answer_values[i];
-                ans[i].values = &vals[i];
-                ans[i].n_values = 1;
-                ap[i] = &ans[i];
-            }
-            req_answers(s, s->attempt, ap, (size_t)s->so->n_answers);
-        }
         break;
     case CARILLON__V1__ENVELOPE__BODY_OK:
         if (op == OP_QUALIFY) {
