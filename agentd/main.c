@@ -215,7 +215,7 @@ static void reannounce_refused(struct client *cl, const Carillon__V1__Error *er)
     memset(cl->token, 0, sizeof cl->token);
     uv_timer_start(&cl->login_timer, on_login_timeout, (uint64_t)cl->app->cfg.login_timeout_ms, 0);
     cr_conn_send_error(cl->conn, 0, CARILLON__V1__CODE__CODE_UNAUTHENTICATED, "resume_token",
-                       "session %" PRIu64 " is gone (%s): log in again", old,
+                       "session %" PRIu64 " is gone after the server link came back: %s", old,
                        er->message && er->message[0] ? er->message : "refused by the server");
 }
 

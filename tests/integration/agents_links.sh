@@ -63,11 +63,13 @@ wait_for_log "$out" "$ready_re" 30
 wait_for_log "$alog" 'client_logged_in client=1 session=[0-9]+ login="?agent1"?' 5
 session=$(grep -oE 'client_logged_in client=1 session=[0-9]+' "$alog" | head -1 | sed 's/.*=//')
 
-# 1. the stalled client: Hello (role agent, version 1), then 2^18 AgentSetState (request 1),
-# each answered by agentd itself (not logged in): ~60 bytes out for 9 in
+# 1. the stalled client: Hello (role agent, version 1), then 2^19 AgentSetState (request 1),
+# each answered by agentd itself (not logged in): ~60 bytes out for 9 in. s_client sends the whole
+# file at once; agentd overflows after the kernel's buffers (here: agentd's send buffer, 4 MB at
+# most by default, and s_client's receive buffer) plus max_client_queue: ~75k answers here.
 printf '\x00\x00\x00\x08\x08\x01\x52\x04\x08\x02\x10\x01' >"$dir/flood.bin"
 printf '\x00\x00\x00\x05\x08\x01\xc2\x3e\x00' >"$dir/req.bin"
-for _ in $(seq 1 18); do cat "$dir/req.bin" "$dir/req.bin" >"$dir/req2.bin" && mv "$dir/req2.bin" "$dir/req.bin"; done
+for _ in $(seq 1 19); do cat "$dir/req.bin" "$dir/req.bin" >"$dir/req2.bin" && mv "$dir/req2.bin" "$dir/req.bin"; done
 cat "$dir/req.bin" >>"$dir/flood.bin"
 mkfifo "$dir/stall.out"
 exec 5<>"$dir/stall.out" # held open, never read
@@ -114,6 +116,7 @@ wait_for_exit "$spid" 20 || fail "the server did not stop"
 cr_server_start
 wait_since "$alog" "$na" "client_reannounce_refused client=1 " 30
 wait_since "$alog" "$na" "client_session_lost client=1 session=$session " 5
+wait_since "$out" "$n" '"event":"error","request_id":0,"code":"(code_)?unauthenticated".*"field":"resume_token"' 5
 wait_since "$out" "$n" '"event":"link","state":"link_up".*"reason":"session expired: logging in again"' 5
 wait_since "$out" "$n" '"event":"link","state":"logged_in".*"reason":"new session"' 20
 wait_since "$alog" "$na" 'client_logged_in client=1 session=[0-9]+ login="?agent1"? resumed=0' 5
