@@ -23,7 +23,9 @@ enum agentclient_state {
      * "resumed") and after logging in again once the session was gone (reason "new
      * session"; the first login's reason is "logged in"). */
     AGENTCLIENT_LOGGED_IN = 2,
-    /* The link dropped (reason says why); the client reconnects and resumes by itself. */
+    /* The link dropped (reason says why); the client reconnects and resumes by itself. Also
+     * when the login (or its resume) was answered UNAVAILABLE (agentd's server link is down,
+     * the server's database is): the next agentd is tried after the backoff. */
     AGENTCLIENT_LINK_DOWN = 3,
     /* Final: the server refused the login (wrong password, unknown campaign, ...; reason is
      * the server's Error message). No retry. */

@@ -7,7 +7,9 @@
 #     resumes the session (same session id, agent_resumed), a request afterwards works;
 #  3. the server restarts (agent sessions are in memory only): agentd's re-announce is refused,
 #     agentd tells the client its session is gone, the client logs in again with its password
-#     ("new session") and --auto is ready again on a new session.
+#     ("new session") and --auto is ready again on a new session;
+#  4. the client's own link drops while the server is down: its resume, answered UNAVAILABLE by
+#     agentd, is tried again until the server is back; then a new session, ready again.
 # The stalled client is openssl s_client fed a file of frames (Hello, then many requests agentd
 # answers itself: "log in first") and writing to a fifo nobody reads: once the fifo is full it
 # blocks and reads its socket no more, while its requests keep agentd answering.
@@ -125,6 +127,32 @@ session2=$(tail -n +"$((na + 1))" "$alog" | grep -oE 'client_logged_in client=1 
 [ "$session2" != "$session" ] || fail "the session after the restart is the old one ($session)"
 wait_since "$out" "$n" "$ready_re" 30
 pid_alive "$agent_pid" || fail "carillon-agent stopped"
+
+# 4. the client's own link drops while the server is down: agentd cannot pass its resume on
+# (UNAVAILABLE), which is no verdict: the client tries again after its backoff, and once the
+# server is back its resume is refused and it logs in again, ready on a third session
+na=$(lines "$alog")
+n=$(lines "$out")
+spid=$(cat "$CARILLON_STACK_DIR/server.pid")
+kill -TERM "$spid"
+wait_for_exit "$spid" 20 || fail "the server did not stop"
+wait_since "$alog" "$na" 'server_link_lost' 10
+aport=${CARILLON_AGENTD##*:}
+cport=$(ss -Htnp state established "dport = :$aport" | grep "pid=$agent_pid," | awk '{print $3}' |
+    sed 's/.*://' | head -1)
+[ -n "$cport" ] || fail "no link of carillon-agent (pid $agent_pid) towards agentd port $aport"
+killed=$(ss -HKtn state established "( dport = :$aport and sport = :$cport )" 2>&1) || true
+assert_contains "$killed" ":$cport"
+wait_since "$out" "$n" '"event":"link","state":"link_down".*"reason":"[^"]*login not answered: the server link is down' 10
+pid_alive "$agent_pid" || fail "carillon-agent stopped while the server was down"
+cr_server_start
+wait_since "$out" "$n" '"event":"link","state":"logged_in".*"reason":"new session"' 30
+wait_since "$out" "$n" "$ready_re" 30
+session3=$(tail -n +"$((na + 1))" "$alog" | grep -oE 'client_logged_in client=[0-9]+ session=[0-9]+' |
+    head -1 | sed 's/.*=//')
+if [ -z "$session3" ] || [ "$session3" = "$session2" ]; then
+    fail "no new session after the second restart"
+fi
 
 # logout ends the client with 0
 echo '{"cmd":"logout"}' >&3
