@@ -594,6 +594,9 @@ static void on_session_opened(void *arg, int err, int64_t id)
     reply_login_ok(a, l, l->rid, false);
     open_leg(a);
     alogin_free(l);
+#ifdef CARILLON_TESTING
+    benchpush_kick(e);
+#endif
 }
 
 static bool quals_fill(Carillon__V1__AgentCampaign *ac, const char *quals)

@@ -237,4 +237,9 @@ void agent_call_offered(struct agent *a, struct call *call);
 void agent_call_ended(struct agent *a, struct call *call, const char *outcome,
                       const char *hung_up_by, bool talked);
 
+#ifdef CARILLON_TESTING
+/* benchpush.c: starts [testing] bench_push_rate's generator at the first agent login. */
+void benchpush_kick(struct engine *e);
+#endif
+
 #endif
