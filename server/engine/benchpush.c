@@ -16,7 +16,7 @@
  * engine stops (checked on each turn) or by the loop's final close_all; it owns no memory. */
 static uv_timer_t bench_timer;
 static bool bench_started;
-static uint64_t bench_seq;         /* CallConnected.attempt_id: 1, 2, 3, ... */
+static uint64_t bench_seq;          /* CallConnected.attempt_id: 1, 2, 3, ... */
 static uint64_t bench_last_session; /* the session pushed to last: the next one follows it */
 static long long bench_t0_us;       /* when the pacing started */
 static long long bench_paced;       /* pushes sent since bench_t0_us */
@@ -92,7 +92,8 @@ void benchpush_kick(struct engine *e)
     bench_timer.data = e;
     uint64_t every_ms = rate >= 1000 ? 1 : (uint64_t)(1000 / rate);
     uv_timer_start(&bench_timer, on_bench_tick, 0, every_ms);
-    cr_log_warn("bench_push_started", "rate=%lld every_ms=%" PRIu64
+    cr_log_warn("bench_push_started",
+                "rate=%lld every_ms=%" PRIu64
                 " (test build: CallConnected to the logged-in agents in turn)",
                 rate, every_ms);
 }

@@ -137,9 +137,15 @@ int main(int argc, char **argv)
     int o;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (o) {
-        case 'c': cert = optarg; break;
-        case 'k': key = optarg; break;
-        case 'a': ca = optarg; break;
+        case 'c':
+            cert = optarg;
+            break;
+        case 'k':
+            key = optarg;
+            break;
+        case 'a':
+            ca = optarg;
+            break;
         case 'm': {
             char *end;
             unsigned long v = strtoul(optarg, &end, 10);
@@ -150,7 +156,8 @@ int main(int argc, char **argv)
             g.max = (unsigned)v;
             break;
         }
-        default: goto usage;
+        default:
+            goto usage;
         }
     }
     if (!cert || !key || !ca || optind != argc)

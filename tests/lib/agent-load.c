@@ -22,13 +22,13 @@
 #include "carillon/daemon.h"
 #include "carillon/log.h"
 
-#define MAX_SESSIONS    200000
-#define MAX_SAMPLES     2000000 /* latencies kept; more are counted, not kept */
-#define MAX_FAIL_LINES  10      /* failures printed one by one; the rest only counted */
-#define RETRY_MS        200
-#define MAX_RETRIES     100
-#define LOGIN_MAX       64
-#define PASSWORD_MAX    256
+#define MAX_SESSIONS   200000
+#define MAX_SAMPLES    2000000 /* latencies kept; more are counted, not kept */
+#define MAX_FAIL_LINES 10      /* failures printed one by one; the rest only counted */
+#define RETRY_MS       200
+#define MAX_RETRIES    100
+#define LOGIN_MAX      64
+#define PASSWORD_MAX   256
 
 static const char usage_text[] =
     "usage: agent-load --connect HOST:PORT --ca CA [--sessions N] [--prefix P] [--password PW]\n"
@@ -256,7 +256,10 @@ static void on_close(struct cr_conn *c, int err)
         if (!g.stopping)
             g.lost++;
     } else if (s->stage != ST_FAILED && s->stage != ST_CLOSED) {
-        fail(s, s->stage == ST_CONNECTING ? "connect" : s->stage == ST_HELLO ? "hello" : "login",
+        fail(s,
+             s->stage == ST_CONNECTING ? "connect"
+             : s->stage == ST_HELLO    ? "hello"
+                                       : "login",
              err, err ? strerror(-err) : "closed by the peer");
     }
     if (!g.ready)
@@ -377,30 +380,60 @@ int main(int argc, char **argv)
     g.concurrency = 16;
     g.prefix = "bench";
     g.password = "bench-password";
-    static const struct option opts[] = {
-        {"connect", required_argument, NULL, 'C'},  {"ca", required_argument, NULL, 'a'},
-        {"sessions", required_argument, NULL, 'n'}, {"prefix", required_argument, NULL, 'p'},
-        {"password", required_argument, NULL, 'w'}, {"campaign", required_argument, NULL, 'k'},
-        {"concurrency", required_argument, NULL, 'c'},
-        {"hello-only", no_argument, NULL, 'H'},     {"measure", required_argument, NULL, 'm'},
-        {"timeout", required_argument, NULL, 't'},  {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"connect", required_argument, NULL, 'C'},
+                                         {"ca", required_argument, NULL, 'a'},
+                                         {"sessions", required_argument, NULL, 'n'},
+                                         {"prefix", required_argument, NULL, 'p'},
+                                         {"password", required_argument, NULL, 'w'},
+                                         {"campaign", required_argument, NULL, 'k'},
+                                         {"concurrency", required_argument, NULL, 'c'},
+                                         {"hello-only", no_argument, NULL, 'H'},
+                                         {"measure", required_argument, NULL, 'm'},
+                                         {"timeout", required_argument, NULL, 't'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     int o;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         int bad = 0;
         switch (o) {
-        case 'C': connect = optarg; break;
-        case 'a': ca = optarg; break;
-        case 'n': bad = parse_uint(optarg, MAX_SESSIONS, &g.n) || g.n == 0; break;
-        case 'p': g.prefix = optarg; bad = strlen(optarg) > LOGIN_MAX - 10; break;
-        case 'w': g.password = optarg; bad = strlen(optarg) > PASSWORD_MAX; break;
-        case 'k': g.campaign = optarg; break;
-        case 'c': bad = parse_uint(optarg, 100000, &g.concurrency) || g.concurrency == 0; break;
-        case 'H': g.hello_only = true; break;
-        case 'm': bad = parse_uint(optarg, 86400, &measure); break;
-        case 't': bad = parse_uint(optarg, 86400, &timeout); break;
-        case 'h': fputs(usage_text, stdout); return 0;
-        default: bad = 1; break;
+        case 'C':
+            connect = optarg;
+            break;
+        case 'a':
+            ca = optarg;
+            break;
+        case 'n':
+            bad = parse_uint(optarg, MAX_SESSIONS, &g.n) || g.n == 0;
+            break;
+        case 'p':
+            g.prefix = optarg;
+            bad = strlen(optarg) > LOGIN_MAX - 10;
+            break;
+        case 'w':
+            g.password = optarg;
+            bad = strlen(optarg) > PASSWORD_MAX;
+            break;
+        case 'k':
+            g.campaign = optarg;
+            break;
+        case 'c':
+            bad = parse_uint(optarg, 100000, &g.concurrency) || g.concurrency == 0;
+            break;
+        case 'H':
+            g.hello_only = true;
+            break;
+        case 'm':
+            bad = parse_uint(optarg, 86400, &measure);
+            break;
+        case 't':
+            bad = parse_uint(optarg, 86400, &timeout);
+            break;
+        case 'h':
+            fputs(usage_text, stdout);
+            return 0;
+        default:
+            bad = 1;
+            break;
         }
         if (bad) {
             fprintf(stderr, "agent-load: bad option or value (%s)\n%s", argv[optind - 1],
