@@ -459,6 +459,9 @@ static void acs_free(Carillon__V1__AgentCampaign *acs, int n)
 
 static void agent_free(struct agent *a)
 {
+#ifdef CARILLON_TESTING
+    benchpush_forget(a);
+#endif
     if (a->link)
         client_unref(a->link);
     acs_free(a->acs, a->nacs);

@@ -16,27 +16,35 @@
  * engine stops (checked on each turn) or by the loop's final close_all; it owns no memory. */
 static uv_timer_t bench_timer;
 static bool bench_started;
-static uint64_t bench_seq;          /* CallConnected.attempt_id: 1, 2, 3, ... */
-static uint64_t bench_last_session; /* the session pushed to last: the next one follows it */
-static long long bench_t0_us;       /* when the pacing started */
-static long long bench_paced;       /* pushes sent since bench_t0_us */
+static uint64_t bench_seq; /* CallConnected.attempt_id: 1, 2, 3, ... */
+/* the next agent in the engine's list to push to (NULL: its head); agent_free moves it on
+ * (benchpush_forget) so that it never points at a freed agent */
+static struct agent *bench_next;
+static long long bench_t0_us; /* when the pacing started */
+static long long bench_paced; /* pushes sent since bench_t0_us */
 
-/* The logged-in (linked) session after the one pushed to last, wrapping round; NULL if none. */
+/* The next logged-in (linked) session in the list, wrapping round once; NULL if none. */
 static struct agent *next_agent(struct engine *e)
 {
-    struct agent *after = NULL;
-    for (struct agent *a = e->agents; a; a = a->next)
-        if (a->session_id == bench_last_session) {
-            after = a->next;
+    bool from_head = !bench_next;
+    for (int pass = 0; pass < 2; pass++) {
+        for (struct agent *a = bench_next ? bench_next : e->agents; a; a = a->next)
+            if (a->link && !a->ending) {
+                bench_next = a->next;
+                return a;
+            }
+        bench_next = NULL;
+        if (from_head)
             break;
-        }
-    for (struct agent *a = after; a; a = a->next)
-        if (a->link && !a->ending)
-            return a;
-    for (struct agent *a = e->agents; a; a = a->next)
-        if (a->link && !a->ending)
-            return a;
+        from_head = true;
+    }
     return NULL;
+}
+
+void benchpush_forget(struct agent *a)
+{
+    if (bench_next == a)
+        bench_next = a->next;
 }
 
 static void push_one(struct engine *e)
@@ -44,7 +52,6 @@ static void push_one(struct engine *e)
     struct agent *a = next_agent(e);
     if (!a)
         return;
-    bench_last_session = a->session_id;
     char sent[24];
     Carillon__V1__CallConnected cc = CARILLON__V1__CALL_CONNECTED__INIT;
     cc.attempt_id = ++bench_seq;

@@ -240,6 +240,8 @@ void agent_call_ended(struct agent *a, struct call *call, const char *outcome,
 #ifdef CARILLON_TESTING
 /* benchpush.c: starts [testing] bench_push_rate's generator at the first agent login. */
 void benchpush_kick(struct engine *e);
+/* benchpush.c: a is being freed (its generator never keeps a pointer to it). */
+void benchpush_forget(struct agent *a);
 #endif
 
 #endif
