@@ -272,7 +272,8 @@ static void start_one(struct sess *s)
 {
     s->stage = ST_CONNECTING;
     g.in_flight++;
-    struct cr_conn_opts o = {.handshake_ms = 30000};
+    /* a loaded machine stalls a handshake for many seconds: 120 s before calling it failed */
+    struct cr_conn_opts o = {.handshake_ms = 120000};
     int rc = cr_conn_connect(g.loop, g.host, g.port, g.tls, &o, &conn_cbs, s, &s->c);
     if (rc != 0) {
         s->c = NULL;
