@@ -33,6 +33,8 @@ struct agentclient {
     enum agentclient_state state;
     uint64_t rid, login_rid;
     bool login_resume;
+    bool had_session;    /* an AgentLoginOk came once: a later fresh one is a "new session" */
+    char retry_why[320]; /* set when the login was answered UNAVAILABLE: why the link closes */
     char token[TOKEN_MAX];
     Carillon__V1__Envelope *login_env; /* the last AgentLoginOk's envelope */
     uv_timer_t timer;
@@ -134,6 +136,27 @@ static void deliver(struct agentclient *c, const Carillon__V1__Envelope *env)
         c->cbs.on_envelope(c, env->request_id, env, c->data);
 }
 
+/* The session is gone: forget the token, log in with the password on this connection. */
+static void login_again(struct agentclient *c)
+{
+    memset(c->token, 0, sizeof c->token);
+    if (c->closed)
+        return;
+    set_state(c, AGENTCLIENT_LINK_UP, "session expired: logging in again");
+    if (!c->closed && c->conn)
+        send_login(c);
+}
+
+/* agentd's word that the session it re-announced is gone: an Error with no request behind it,
+ * UNAUTHENTICATED on resume_token, while logged in (and no login of ours under way). */
+static bool session_gone(const struct agentclient *c, const Carillon__V1__Envelope *env)
+{
+    return env->body_case == CARILLON__V1__ENVELOPE__BODY_ERROR && env->request_id == 0 &&
+           c->state == AGENTCLIENT_LOGGED_IN && c->login_rid == 0 &&
+           env->error->code == CARILLON__V1__CODE__CODE_UNAUTHENTICATED && env->error->field &&
+           strcmp(env->error->field, "resume_token") == 0;
+}
+
 static void on_message(struct cr_conn *conn, Carillon__V1__Envelope *env)
 {
     struct agentclient *c = cr_conn_data(conn);
@@ -142,7 +165,6 @@ static void on_message(struct cr_conn *conn, Carillon__V1__Envelope *env)
         /* closing: nothing more to say */
     } else if (env->body_case == CARILLON__V1__ENVELOPE__BODY_WELCOME) {
         c->welcomed = c->was_welcomed = true;
-        c->backoff = 0;
         set_state(c, AGENTCLIENT_LINK_UP, c->token[0] ? "resuming the session" : "logging in");
         if (!c->closed)
             send_login(c);
@@ -159,18 +181,27 @@ static void on_message(struct cr_conn *conn, Carillon__V1__Envelope *env)
                 carillon__v1__envelope__free_unpacked(c->login_env, NULL);
             c->login_env = env;
             keep = true;
-            set_state(c, AGENTCLIENT_LOGGED_IN, ok->resumed ? "resumed" : "logged in");
+            c->backoff = 0; /* a link that worked is tried again at once when it drops */
+            bool again = c->had_session;
+            c->had_session = true;
+            set_state(c, AGENTCLIENT_LOGGED_IN,
+                      ok->resumed ? "resumed"
+                      : again     ? "new session"
+                                  : "logged in");
             deliver(c, env);
         } else if (env->body_case == CARILLON__V1__ENVELOPE__BODY_ERROR && c->login_resume &&
                    env->error->code == CARILLON__V1__CODE__CODE_UNAUTHENTICATED) {
             /* the session is gone (grace over, server restarted): a new one, with the password */
             deliver(c, env);
-            c->token[0] = '\0';
-            if (!c->closed) {
-                set_state(c, AGENTCLIENT_LINK_UP, "session expired: logging in again");
-                if (!c->closed)
-                    send_login(c);
-            }
+            login_again(c);
+        } else if (env->body_case == CARILLON__V1__ENVELOPE__BODY_ERROR &&
+                   env->error->code == CARILLON__V1__CODE__CODE_UNAVAILABLE) {
+            /* not a verdict (agentd's server link is down, the database is): the next agentd,
+             * after the backoff, keeps the token or the password for the next try */
+            deliver(c, env);
+            snprintf(c->retry_why, sizeof c->retry_why, "%s: login not answered: %s",
+                     c->agentd[c->idx], env->error->message);
+            cr_conn_close(conn);
         } else {
             deliver(c, env);
             set_state(c, AGENTCLIENT_LOGIN_FAILED,
@@ -178,6 +209,11 @@ static void on_message(struct cr_conn *conn, Carillon__V1__Envelope *env)
                                                                            : "unexpected answer");
             cr_conn_close(conn);
         }
+    } else if (session_gone(c, env)) {
+        /* agentd's re-announce after its server link came back was refused (server restarted):
+         * agentd logged this client out, so it is a refused resume like ours */
+        deliver(c, env);
+        login_again(c);
     } else if (env->body_case == CARILLON__V1__ENVELOPE__BODY_AGENT_SESSION_ENDED) {
         deliver(c, env);
         c->token[0] = '\0';
@@ -205,12 +241,18 @@ static void on_close(struct cr_conn *conn, int err)
     }
     if (c->final)
         return;
-    char why[256];
-    snprintf(why, sizeof why, "%s: %s", c->agentd[c->idx],
-             err ? strerror(-err) : "closed by agentd");
+    char why[sizeof c->retry_why];
+    bool retry = c->retry_why[0] != '\0';
+    if (retry)
+        snprintf(why, sizeof why, "%s", c->retry_why);
+    else
+        snprintf(why, sizeof why, "%s: %s", c->agentd[c->idx],
+                 err ? strerror(-err) : "closed by agentd");
+    c->retry_why[0] = '\0';
     set_state(c, AGENTCLIENT_LINK_DOWN, why);
-    /* an established link is tried again once at once; a failed attempt moves on */
-    schedule_reconnect(c, !was);
+    /* an established link is tried again once at once; a failed attempt (or a login agentd
+     * could not pass on) moves on, after the backoff */
+    schedule_reconnect(c, !was || retry);
 }
 
 static void connect_now(uv_timer_t *t)

@@ -19,9 +19,13 @@ enum agentclient_state {
     /* TLS up and Welcome received from an agentd; AgentLogin (or its resume) sent. */
     AGENTCLIENT_LINK_UP = 1,
     /* AgentLoginOk received: the session is usable (agentclient_login_ok has it). Reported
-     * again after every successful resume (AgentLoginOk.resumed is then true). */
+     * again after every successful resume (AgentLoginOk.resumed is then true; reason
+     * "resumed") and after logging in again once the session was gone (reason "new
+     * session"; the first login's reason is "logged in"). */
     AGENTCLIENT_LOGGED_IN = 2,
-    /* The link dropped (reason says why); the client reconnects and resumes by itself. */
+    /* The link dropped (reason says why); the client reconnects and resumes by itself. Also
+     * when the login (or its resume) was answered UNAVAILABLE (agentd's server link is down,
+     * the server's database is): the next agentd is tried after the backoff. */
     AGENTCLIENT_LINK_DOWN = 3,
     /* Final: the server refused the login (wrong password, unknown campaign, ...; reason is
      * the server's Error message). No retry. */
@@ -29,7 +33,10 @@ enum agentclient_state {
     /* Final: AgentSessionEnded received (logout, grace over, user disabled, resumed
      * elsewhere); reason says which. No retry. (A resume refused because the session is gone,
      * e.g. after its grace or a server restart, is not final: the client logs in again with
-     * its password and reports LINK_UP "session expired: logging in again", then LOGGED_IN.) */
+     * its password and reports LINK_UP "session expired: logging in again", then LOGGED_IN
+     * "new session". That holds for its own resume after a reconnect and for agentd's
+     * re-announce after agentd's server link came back: agentd then sends an Error with
+     * request_id 0, code UNAUTHENTICATED, field "resume_token", which on_envelope sees too.) */
     AGENTCLIENT_SESSION_ENDED = 5,
 };
 

@@ -182,6 +182,9 @@ const struct cr_cfg_key server_config_keys[] = {
     K("testing", "clock_offset", CR_CFG_INT, "0", true, test_clock_offset_s, -20LL * 365 * 86400,
       20LL * 365 * 86400,
       "seconds added to the engine's clock (test builds only: the plain build refuses the key)"),
+    K("testing", "bench_push_rate", CR_CFG_INT, "0", false, test_bench_push_rate, 0, 100000,
+      "CallConnected events a second pushed to the logged-in agents in turn, for "
+      "tests/bench/agents (test builds only; 0: none)"),
 #endif
 };
 const size_t server_config_nkeys = sizeof server_config_keys / sizeof server_config_keys[0];

@@ -61,6 +61,8 @@ struct server_config {
     int64_t agent_grace_ms;
     /* [testing] (CARILLON_TESTING builds only): seconds added to the engine's clock */
     int64_t test_clock_offset_s;
+    /* [testing] bench_push_rate: CallConnected pushes a second (engine/benchpush.c) */
+    int64_t test_bench_push_rate;
 };
 
 /* Whether reason is one of the server's [agents] pause_reasons (a comma-separated list). */

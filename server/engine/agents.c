@@ -497,6 +497,9 @@ static void acs_free(Carillon__V1__AgentCampaign *acs, int n)
 
 static void agent_free(struct agent *a)
 {
+#ifdef CARILLON_TESTING
+    benchpush_forget(a);
+#endif
     if (a->link)
         client_unref(a->link);
     acs_free(a->acs, a->nacs);
@@ -632,6 +635,9 @@ static void on_session_opened(void *arg, int err, int64_t id)
     reply_login_ok(a, l, l->rid, false);
     open_leg(a);
     alogin_free(l);
+#ifdef CARILLON_TESTING
+    benchpush_kick(e);
+#endif
 }
 
 static bool quals_fill(Carillon__V1__AgentCampaign *ac, const char *quals)

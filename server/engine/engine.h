@@ -239,4 +239,11 @@ void agent_call_offered(struct agent *a, struct call *call);
 void agent_call_ended(struct agent *a, struct call *call, const char *outcome,
                       const char *hung_up_by, bool talked);
 
+#ifdef CARILLON_TESTING
+/* benchpush.c: starts [testing] bench_push_rate's generator at the first agent login. */
+void benchpush_kick(struct engine *e);
+/* benchpush.c: a is being freed (its generator never keeps a pointer to it). */
+void benchpush_forget(struct agent *a);
+#endif
+
 #endif
