@@ -44,8 +44,9 @@ poll "select outcome || '|' || detail || '|' || counted from attempts where id =
 # 3. nothing done: preview_timeout_s skips it
 x3=$(offered 3)
 wait_for_log "$LOG" "preview_timeout agent=a1 attempt=$x3 action=skip" 15
-poll "select outcome || '|' || counted || '|' || (closed_at >= created_at + interval '3 s')
-    from attempts where id = $x3" 'skipped|false|true'
+poll "select outcome || '|' || detail || '|' || counted || '|' ||
+    (closed_at >= created_at + interval '3 s') from attempts where id = $x3" \
+    'skipped|preview_timeout_s passed|false|true'
 e2e_logout a1
 
 # the three contacts: one done, two back to waiting (trunk_failure's hour), only one INVITE

@@ -157,7 +157,8 @@ e2e_auto_agents() {
 # e2e_cmd aN JSON: one command to the agent's --script stdin.
 e2e_cmd() { echo "$2" >&"${afd[$1]}"; }
 
-# e2e_logout aN...: each agent logs out and exits 0 without an ASan/UBSan report.
+# e2e_logout aN...: each agent logs out and exits 0 without an ASan/UBSan report, and none was
+# ever answered an error.
 e2e_logout() {
     local a rc
     for a in "$@"; do e2e_cmd "$a" '{"cmd":"logout"}'; done
@@ -168,6 +169,8 @@ e2e_logout() {
         wait "${apid[$a]}" || rc=$?
         [ "$rc" = 0 ] || { tail -5 "$dir/$a.out" "$dir/$a.err" >&2; fail "carillon-agent $a exited $rc"; }
         ! grep -q Sanitizer "$dir/$a.err" || { cat "$dir/$a.err" >&2; fail "sanitizer report for $a"; }
+        # every command was taken: no refusal, no command sent while the link was down
+        ! grep '"event":"error"' "$dir/$a.out" >&2 || fail "$a: the errors above"
     done
 }
 
@@ -196,9 +199,12 @@ e2e_check_campaign() {
     # each attempt's outcome is what the trunk did with its number; one counted attempt per INVITE
     bad=$(q "select id || ' ' || number || ' ' || coalesce(outcome, '-') || ' ' || coalesce(sip_status::text, '-')
       from attempts where campaign_id = $c and not case right(number, 1)
-           when '6' then outcome = 'busy' when '7' then outcome = 'busy'
-           when '8' then outcome = 'no_answer' when '9' then outcome = 'invalid_number'
-           else outcome = 'answered' and bridged_at is not null and talk_ms > 0 end")
+           when '6' then outcome = 'busy' and sip_status = 486
+           when '7' then outcome = 'busy' and sip_status = 486
+           when '8' then outcome = 'no_answer'
+           when '9' then outcome = 'invalid_number' and sip_status = 404
+           else outcome = 'answered' and sip_status = 200 and bridged_at is not null
+                and talk_ms > 0 end")
     [ -z "$bad" ] || fail "$name: attempts whose outcome is not the trunk's: $bad"
     assert_eq "$(grep -c '^INVITE sip:' "$dir/trunk_msgs.log" || true)" \
         "$(q "select count(*) from attempts where campaign_id = $c and counted")"
