@@ -13,7 +13,7 @@
 # shellcheck source=tests/lib/e2e.sh
 . "$CARILLON_SOURCE_DIR/tests/lib/e2e.sh"
 
-C='Enquête Besançon agent d’abord'
+C="Enquête Besançon agent d’abord" # a typographic apostrophe
 e2e_up e2e-agentfirst 4
 e2e_campaign "$C" progressive agent_first 4
 e2e_import "$C" 21 56

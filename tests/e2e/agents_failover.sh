@@ -41,6 +41,12 @@ kill -KILL "$(cat "$CARILLON_STACK_DIR/agentd-agentd1.pid")"
 wait_for_log "$out" "\"event\":\"link\",\"state\":\"logged_in\",\"agentd\":\"$a2\",\"reason\":\"resumed\"" 30
 wait_for_log "$CARILLON_STACK_DIR/agentd2.log" 'client_logged_in .*login="?a1"? resumed=1' 5
 wait_for_log "$LOG" 'agent_resumed agent=a1 .*agentd=agentd2' 5
+# agentd1 died while the call went on: the server saw the agent leave before the call ended
+x1=$(grep '"event":"call_connected"' "$out" | head -1 | jq -r .attempt_id)
+wait_for_log "$LOG" "call_ended campaign=.* attempt=$x1 " 10
+[ "$(grep -n 'agent_detached agent=a1 ' "$LOG" | head -1 | cut -d: -f1)" -lt \
+    "$(grep -n "call_ended campaign=.* attempt=$x1 " "$LOG" | cut -d: -f1)" ] ||
+    fail "agentd1 was not killed during the call"
 qualify_call 1
 # the next call comes through agentd2
 wait_for_count "$out" '"event":"call_connected"' 2 30

@@ -11,7 +11,7 @@
 # shellcheck source=tests/lib/e2e.sh
 . "$CARILLON_SOURCE_DIR/tests/lib/e2e.sh"
 
-C='Aperçu Côte d’Azur'
+C="Aperçu Côte d’Azur" # a typographic apostrophe
 e2e_up e2e-preview 1
 e2e_campaign "$C" preview customer_first 1 '  preview_timeout_s: 3\n  preview_timeout_action: skip'
 e2e_import "$C" 30 3 # three answering numbers (last digits 0, 1, 2)
