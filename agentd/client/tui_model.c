@@ -397,6 +397,44 @@ static const char *op_name(enum tui_op op)
     return (size_t)op < sizeof names / sizeof names[0] ? names[op] : "request";
 }
 
+/* The screen and block of the question named export_name; false when the script has none. */
+static bool find_question(const struct tui_model *m, const char *export_name, size_t *screen_i,
+                          size_t *block_i)
+{
+    const Carillon__V1__Interview *iv = interview(m);
+    for (size_t si = 0; iv && si < iv->n_script; si++)
+        for (size_t bi = 0; bi < iv->script[si]->n_blocks; bi++) {
+            const Carillon__V1__Block *b = iv->script[si]->blocks[bi];
+            if (is_question(b) && strcmp(b->export_name, export_name) == 0) {
+                *screen_i = si;
+                *block_i = bi;
+                return true;
+            }
+        }
+    return false;
+}
+
+/* Shows msg by the question export_name (its first row for a matrix) and brings it up. */
+static void show_question_error(struct tui_model *m, const char *export_name, const char *msg)
+{
+    size_t si, bi;
+    if (!find_question(m, export_name, &si, &bi))
+        return;
+    const Carillon__V1__Block *b = interview(m)->script[si]->blocks[bi];
+    const char *row = b->select_type == SELECT(MATRIX) && b->n_matrix_rows ? b->matrix_rows[0] : "";
+    struct tui_answer *a = get_answer(m, export_name, row);
+    if (a)
+        copy_str(a->error, sizeof a->error, msg);
+    if (si != m->screen) {
+        if (m->n_back < TUI_HISTORY_MAX)
+            m->screen_back[m->n_back++] = m->screen;
+        m->screen = si;
+    }
+    m->view = TUI_VIEW_SCRIPT;
+    m->focus = bi;
+    m->matrix_row = 0;
+}
+
 static void on_reply(struct tui_model *m, const Carillon__V1__Envelope *env,
                      const struct tui_request *req)
 {
@@ -413,6 +451,10 @@ static void on_reply(struct tui_model *m, const Carillon__V1__Envelope *env,
             set_message(m, true, "answer refused: %s", msg);
         } else {
             set_message(m, true, "%s refused: %s", op_name(req->op), msg);
+            /* a qualification refused for a question (a mandatory one unanswered): the
+               refusal is shown by it, its screen brought up and the question focused */
+            if (req->op == TUI_OP_QUALIFY && e && e->field && e->field[0])
+                show_question_error(m, e->field, msg);
         }
         return;
     }
