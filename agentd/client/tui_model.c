@@ -1451,6 +1451,28 @@ static void draw_status(const struct tui_model *m, int64_t now_ms, struct tui_gr
     row_text(g, 0, 0, buf, TUI_A_BAR | TUI_A_BOLD);
 }
 
+/* Columns UTF-8 text s takes. */
+static int text_width(const char *s)
+{
+    int w = 0;
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        i += utf8_next((const unsigned char *)s + i, n - i, &cp);
+        w += char_width((wchar_t)cp);
+    }
+    return w;
+}
+
+/* Appends extra to buf (len bytes) when the whole still takes at most cols columns. */
+static void append_if_fits(char *buf, size_t len, const char *extra, int cols)
+{
+    size_t used = strlen(buf);
+    if (used + strlen(extra) + 1 > len || text_width(buf) + text_width(extra) > cols)
+        return;
+    memcpy(buf + used, extra, strlen(extra) + 1);
+}
+
 static void draw_call_line(const struct tui_model *m, int64_t now_ms, struct tui_grid *g, int r)
 {
     char buf[512];
@@ -1469,12 +1491,14 @@ static void draw_call_line(const struct tui_model *m, int64_t now_ms, struct tui
         } else
             snprintf(what, sizeof what, "%s", m->call->ringing ? "RINGING" : "TALKING");
         snprintf(buf, sizeof buf, "%s · %s · %s", m->call->campaign, ct ? ct->number : "", what);
+        /* the extras go in whole or not at all: a number cut at the edge would be wrong */
+        char extra[TUI_NAME_MAX + 32];
         if (m->call->campaign_number[0]) {
-            size_t used = strlen(buf);
-            snprintf(buf + used, sizeof buf - used, " · from %s", m->call->campaign_number);
+            snprintf(extra, sizeof extra, " · from %s", m->call->campaign_number);
+            append_if_fits(buf, sizeof buf, extra, g->cols - 2);
         }
-        size_t used = strlen(buf);
-        snprintf(buf + used, sizeof buf - used, " · call %" PRIu64, m->attempt_id);
+        snprintf(extra, sizeof extra, " · call %" PRIu64, m->attempt_id);
+        append_if_fits(buf, sizeof buf, extra, g->cols - 2);
         row_text(g, r, 1, buf, TUI_A_BOLD);
     } else if (m->offered) {
         char left[64] = "";
@@ -1711,14 +1735,20 @@ static void draw_history(const struct tui_model *m, struct pen *p)
     const Carillon__V1__Interview *iv = interview(m);
     p->indent = 1;
     p->col = 1;
+    if (iv && iv->state[0]) {
+        char since[32] = "";
+        time_t t = (time_t)(iv->state_at_unix_ms / 1000);
+        struct tm tm;
+        if (iv->state_at_unix_ms > 0 && localtime_r(&t, &tm))
+            strftime(since, sizeof since, " since %Y-%m-%d %H:%M", &tm);
+        pen_printf(p, TUI_A_BOLD, "interview: %s%s", iv->state, since);
+        pen_end_line(p);
+    }
     if (!iv || iv->n_history == 0) {
+        p->col = 1;
         pen_text(p, "no history for this contact", TUI_A_DIM);
         pen_end_line(p);
         return;
-    }
-    if (iv->state[0]) {
-        pen_printf(p, TUI_A_BOLD, "interview: %s", iv->state);
-        pen_end_line(p);
     }
     for (size_t i = 0; i < iv->n_history; i++) {
         const Carillon__V1__AgentHistoryEntry *h = iv->history[i];

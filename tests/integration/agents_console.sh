@@ -151,7 +151,7 @@ attempt=$(psql -Atc "select a.id from attempts a join contacts c on c.id = a.con
     where a.number = '+33610000001'")
 [ -n "$attempt" ] || fail "no attempt for the call"
 # the customer hangs up (1.5 s after answering): wrap-up; answers are still taken
-wait_screen 'ENDED answered by customer' 20
+wait_screen 'ENDED answered by customer: qualify · call [0-9]+ *$' 20
 wait_screen 'WRAP-UP'
 # a positive qualification while the mandatory question has no answer: refused, shown
 tm send-keys -t console F1
@@ -198,10 +198,12 @@ wait_screen 'answer saved' 5
 tm send-keys -t console Tab
 wait_screen 'interview: started' 5
 wait_screen '^ 20[0-9-]{8} [0-9:]{5} started by agent1' 5
-screen >"$dir/history.screen"
+echo "--- the History tab"
+screen
 tm send-keys -t console Tab
 wait_screen '☎ \+33610000001 .*\(this call\)' 5
-screen >"$dir/numbers.screen"
+echo "--- the Numbers tab"
+screen
 tm send-keys -t console Tab
 wait_screen 'screen 3/3 Fin' 5
 # now F1 qualifies VENTE
