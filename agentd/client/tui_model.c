@@ -184,6 +184,7 @@ static void clear_call(struct tui_model *m)
     m->end_outcome[0] = m->end_by[0] = '\0';
     m->n_answers = 0;
     m->missing[0] = '\0';
+    m->interview_state[0] = '\0';
     m->screen = 0;
     m->n_back = 0;
     m->focus = SIZE_MAX;
@@ -324,6 +325,7 @@ static void start_interview(struct tui_model *m)
 {
     const Carillon__V1__Interview *iv = interview(m);
     m->n_answers = 0;
+    m->interview_state[0] = '\0';
     m->screen = 0;
     m->n_back = 0;
     m->view = TUI_VIEW_SCRIPT;
@@ -436,7 +438,7 @@ static void show_question_error(struct tui_model *m, const char *export_name, co
 }
 
 static void on_reply(struct tui_model *m, const Carillon__V1__Envelope *env,
-                     const struct tui_request *req)
+                     const struct tui_request *req, int64_t now_ms)
 {
     if (env->body_case == BODY(ERROR)) {
         const Carillon__V1__Error *e = env->error;
@@ -492,10 +494,14 @@ static void on_reply(struct tui_model *m, const Carillon__V1__Envelope *env,
     case TUI_OP_HANGUP:
         set_message(m, false, "hung up");
         break;
-    case TUI_OP_INTERVIEW:
-        set_message(m, false, "interview %s",
-                    strcmp(req->action, "cancel") == 0 ? "cancelled" : "suspended");
+    case TUI_OP_INTERVIEW: {
+        bool cancel = strcmp(req->action, "cancel") == 0;
+        set_message(m, false, "interview %s", cancel ? "cancelled" : "suspended");
+        /* the window's state was the one at the call's start: the History tab shows this */
+        copy_str(m->interview_state, sizeof m->interview_state, cancel ? "cancelled" : "suspended");
+        m->interview_state_ms = now_ms;
         break;
+    }
     case TUI_OP_PAUSE:
         set_message(m, false, "paused: %s", req->reason);
         break;
@@ -515,7 +521,7 @@ void tui_model_envelope(struct tui_model *m, const Carillon__V1__Envelope *env,
                         const struct tui_request *req, int64_t now_ms)
 {
     if (req && req->op != TUI_OP_NONE) {
-        on_reply(m, env, req);
+        on_reply(m, env, req, now_ms);
         return;
     }
     switch (env->body_case) {
@@ -966,8 +972,11 @@ static bool key_prompt(struct tui_model *m, uint32_t key, int64_t now_ms, struct
         struct tui_answer *a = get_answer(m, b->export_name, "");
         if (!a)
             return false;
-        const char *why =
-            b->kind == BLOCK(PREDEFINED) ? check_predefined(b->predefined_type, m->edit) : "";
+        /* the server takes one value (an empty answer is refused): nothing typed, nothing sent */
+        const char *why = !m->edit[0] ? "type an answer (Esc leaves the question as it was)"
+                          : b->kind == BLOCK(PREDEFINED)
+                              ? check_predefined(b->predefined_type, m->edit)
+                              : "";
         if (why[0]) {
             copy_str(a->error, sizeof a->error, why);
             set_message(m, true, "%s", why);
@@ -1735,13 +1744,15 @@ static void draw_history(const struct tui_model *m, struct pen *p)
     const Carillon__V1__Interview *iv = interview(m);
     p->indent = 1;
     p->col = 1;
-    if (iv && iv->state[0]) {
+    const char *ist = m->interview_state[0] ? m->interview_state : iv ? iv->state : "";
+    int64_t ist_ms = m->interview_state[0] ? m->interview_state_ms : iv ? iv->state_at_unix_ms : 0;
+    if (ist[0]) {
         char since[32] = "";
-        time_t t = (time_t)(iv->state_at_unix_ms / 1000);
+        time_t t = (time_t)(ist_ms / 1000);
         struct tm tm;
-        if (iv->state_at_unix_ms > 0 && localtime_r(&t, &tm))
+        if (ist_ms > 0 && localtime_r(&t, &tm))
             strftime(since, sizeof since, " since %Y-%m-%d %H:%M", &tm);
-        pen_printf(p, TUI_A_BOLD, "interview: %s%s", iv->state, since);
+        pen_printf(p, TUI_A_BOLD, "interview: %s%s", ist, since);
         pen_end_line(p);
     }
     if (!iv || iv->n_history == 0) {

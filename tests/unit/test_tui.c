@@ -584,11 +584,30 @@ static void test_real_window(void **st)
     contains(s, "screen 2/3 Offre");
     contains(s, "qualify refused: refused for another reason");
 
+    /* an empty answer is not sent (the server takes one value): the prompt stays */
+    assert_false(tui_model_key(m, TUI_KEY_ENTER, NOW, &req)); /* e-mail: edit */
+    assert_int_equal(m->prompt, TUI_PROMPT_EDIT);
+    assert_false(tui_model_key(m, TUI_KEY_ENTER, NOW, &req));
+    assert_int_equal(m->prompt, TUI_PROMPT_EDIT);
+    contains(screen_text(m), "! type an answer (Esc leaves the question as it was)");
+    assert_false(tui_model_key(m, TUI_KEY_ESC, NOW, &req));
+
     /* History: the interview's state and since when, then the events */
     assert_false(tui_model_key(m, TUI_KEY_TAB, NOW, &req));
     s = screen_text(m);
     contains(s, "interview: started since 2025-12-05 15:59");
     contains(s, "2025-12-04 16:00 call no_answer");
+    /* suspended from here: the History tab says so */
+    assert_false(tui_model_key(m, 's', NOW, &req));
+    type(m, "pause déjeuner");
+    assert_true(tui_model_key(m, TUI_KEY_ENTER, NOW, &req));
+    assert_int_equal(req.op, TUI_OP_INTERVIEW);
+    assert_string_equal(req.action, "suspend");
+    assert_string_equal(req.reason, "pause déjeuner");
+    reply_ok(m, &req);
+    s = screen_text(m);
+    contains(s, "interview: suspended since 2025-12-05 16:00");
+    contains(s, "interview suspended");
     /* no history: the state still shows */
     iv.n_history = 0;
     push(m, CARILLON__V1__ENVELOPE__BODY_CALL_OFFERED, &offered);
