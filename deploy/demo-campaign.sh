@@ -106,6 +106,15 @@ qualifications:
 - {code: 'VENTE', name: 'Vente conclue', type: positive, final: true, groups: ['relance']}
 - {code: 'REFUS', name: 'Refus', type: negative, final: true, refusal: true, groups: ['relance']}
 agents: ['camille', 'helene', 'theo']
+script:
+- name: 'Accueil'
+  initial: true
+  blocks:
+  - {kind: text, text: 'Bonjour [Prénom] [Nom], je vous appelle de Carillon Télécom au sujet de la fibre à [Ville].'}
+  - {kind: select, text: 'Êtes-vous intéressé(e) par la fibre ?', export_name: 'interesse', mandatory: true,
+     select_type: yes_no}
+  - {kind: select, text: 'Quel débit utilisez-vous ?', export_name: 'debit', select_type: dropdown,
+     choices: ['ADSL', 'VDSL', 'Fibre', 'Je ne sais pas']}
 schedule:
 EOF
     for day in monday tuesday wednesday thursday friday saturday sunday; do
@@ -130,16 +139,17 @@ show list import "$d/contacts.csv" --campaign "$campaign" --name 'rappels' \
 answered=$(awk -F';' 'NR > 1 && $3 ~ /[0-5]$/' "$d/contacts.csv" | wc -l)
 show campaign state "$campaign" ready
 show campaign state "$campaign" running
-echo "demo: 3 agents log in through carillon-agentd with carillon-agent --auto; each qualifies VENTE after the customer hangs up"
+echo "demo: 3 agents log in through carillon-agentd with carillon-agent --auto; each answers the questionnaire and qualifies VENTE after the customer hangs up"
 agent_pids=()
 for i in 0 1 2; do
     login=${agents[$i]}
     mkfifo "$d/$login.in"
     exec {fd}<>"$d/$login.in" # the demo logs the agents out once the campaign is over
-    printf '$ CARILLON_PASSWORD=%q carillon-agent --script --auto --login %s --softphone %s --campaign %q --qualify VENTE\n' "demo-$login-pw" \
-        "$login" "${phones[$i]}" "$campaign"
+    printf '$ CARILLON_PASSWORD=%q carillon-agent --script --auto --login %s --softphone %s --campaign %q --qualify VENTE --answer interesse=yes --answer %q\n' "demo-$login-pw" \
+        "$login" "${phones[$i]}" "$campaign" 'debit=Je ne sais pas'
     CARILLON_PASSWORD="demo-$login-pw" "$bin/carillon-agent" --script --auto --login "$login" \
         --softphone "${phones[$i]}" --campaign "$campaign" --qualify VENTE --wrapup-ms 300 \
+        --answer interesse=yes --answer 'debit=Je ne sais pas' \
         <"$d/$login.in" >"$d/$login.out" 2>"$d/$login.err" &
     agent_pids+=($!)
     pids+=($!)
@@ -161,3 +171,6 @@ echo "demo: the campaign finished by itself:"
 grep -E 'campaign_finished campaign="?Démo relance' "$dir/server.log" | tail -1 | sed 's/^/  /'
 show campaign stats "$campaign"
 show contact list --campaign "$campaign" --columns id,last_name,first_name,phone,state,attempts,last_qualification
+echo "demo: one PDF per contact who answered (the questionnaire and the interview's history), zipped:"
+show campaign report "$campaign" -o "$d/reports.zip"
+unzip -l "$d/reports.zip" | sed -n '4,6p' | sed 's/^/  /'

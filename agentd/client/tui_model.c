@@ -184,6 +184,7 @@ static void clear_call(struct tui_model *m)
     m->end_outcome[0] = m->end_by[0] = '\0';
     m->n_answers = 0;
     m->missing[0] = '\0';
+    m->interview_state[0] = '\0';
     m->screen = 0;
     m->n_back = 0;
     m->focus = SIZE_MAX;
@@ -324,6 +325,7 @@ static void start_interview(struct tui_model *m)
 {
     const Carillon__V1__Interview *iv = interview(m);
     m->n_answers = 0;
+    m->interview_state[0] = '\0';
     m->screen = 0;
     m->n_back = 0;
     m->view = TUI_VIEW_SCRIPT;
@@ -397,8 +399,46 @@ static const char *op_name(enum tui_op op)
     return (size_t)op < sizeof names / sizeof names[0] ? names[op] : "request";
 }
 
+/* The screen and block of the question named export_name; false when the script has none. */
+static bool find_question(const struct tui_model *m, const char *export_name, size_t *screen_i,
+                          size_t *block_i)
+{
+    const Carillon__V1__Interview *iv = interview(m);
+    for (size_t si = 0; iv && si < iv->n_script; si++)
+        for (size_t bi = 0; bi < iv->script[si]->n_blocks; bi++) {
+            const Carillon__V1__Block *b = iv->script[si]->blocks[bi];
+            if (is_question(b) && strcmp(b->export_name, export_name) == 0) {
+                *screen_i = si;
+                *block_i = bi;
+                return true;
+            }
+        }
+    return false;
+}
+
+/* Shows msg by the question export_name (its first row for a matrix) and brings it up. */
+static void show_question_error(struct tui_model *m, const char *export_name, const char *msg)
+{
+    size_t si, bi;
+    if (!find_question(m, export_name, &si, &bi))
+        return;
+    const Carillon__V1__Block *b = interview(m)->script[si]->blocks[bi];
+    const char *row = b->select_type == SELECT(MATRIX) && b->n_matrix_rows ? b->matrix_rows[0] : "";
+    struct tui_answer *a = get_answer(m, export_name, row);
+    if (a)
+        copy_str(a->error, sizeof a->error, msg);
+    if (si != m->screen) {
+        if (m->n_back < TUI_HISTORY_MAX)
+            m->screen_back[m->n_back++] = m->screen;
+        m->screen = si;
+    }
+    m->view = TUI_VIEW_SCRIPT;
+    m->focus = bi;
+    m->matrix_row = 0;
+}
+
 static void on_reply(struct tui_model *m, const Carillon__V1__Envelope *env,
-                     const struct tui_request *req)
+                     const struct tui_request *req, int64_t now_ms)
 {
     if (env->body_case == BODY(ERROR)) {
         const Carillon__V1__Error *e = env->error;
@@ -413,6 +453,10 @@ static void on_reply(struct tui_model *m, const Carillon__V1__Envelope *env,
             set_message(m, true, "answer refused: %s", msg);
         } else {
             set_message(m, true, "%s refused: %s", op_name(req->op), msg);
+            /* a qualification refused for a question (a mandatory one unanswered): the
+               refusal is shown by it, its screen brought up and the question focused */
+            if (req->op == TUI_OP_QUALIFY && e && e->field && e->field[0])
+                show_question_error(m, e->field, msg);
         }
         return;
     }
@@ -450,10 +494,14 @@ static void on_reply(struct tui_model *m, const Carillon__V1__Envelope *env,
     case TUI_OP_HANGUP:
         set_message(m, false, "hung up");
         break;
-    case TUI_OP_INTERVIEW:
-        set_message(m, false, "interview %s",
-                    strcmp(req->action, "cancel") == 0 ? "cancelled" : "suspended");
+    case TUI_OP_INTERVIEW: {
+        bool cancel = strcmp(req->action, "cancel") == 0;
+        set_message(m, false, "interview %s", cancel ? "cancelled" : "suspended");
+        /* the window's state was the one at the call's start: the History tab shows this */
+        copy_str(m->interview_state, sizeof m->interview_state, cancel ? "cancelled" : "suspended");
+        m->interview_state_ms = now_ms;
         break;
+    }
     case TUI_OP_PAUSE:
         set_message(m, false, "paused: %s", req->reason);
         break;
@@ -473,7 +521,7 @@ void tui_model_envelope(struct tui_model *m, const Carillon__V1__Envelope *env,
                         const struct tui_request *req, int64_t now_ms)
 {
     if (req && req->op != TUI_OP_NONE) {
-        on_reply(m, env, req);
+        on_reply(m, env, req, now_ms);
         return;
     }
     switch (env->body_case) {
@@ -924,8 +972,11 @@ static bool key_prompt(struct tui_model *m, uint32_t key, int64_t now_ms, struct
         struct tui_answer *a = get_answer(m, b->export_name, "");
         if (!a)
             return false;
-        const char *why =
-            b->kind == BLOCK(PREDEFINED) ? check_predefined(b->predefined_type, m->edit) : "";
+        /* the server takes one value (an empty answer is refused): nothing typed, nothing sent */
+        const char *why = !m->edit[0] ? "type an answer (Esc leaves the question as it was)"
+                          : b->kind == BLOCK(PREDEFINED)
+                              ? check_predefined(b->predefined_type, m->edit)
+                              : "";
         if (why[0]) {
             copy_str(a->error, sizeof a->error, why);
             set_message(m, true, "%s", why);
@@ -1409,6 +1460,28 @@ static void draw_status(const struct tui_model *m, int64_t now_ms, struct tui_gr
     row_text(g, 0, 0, buf, TUI_A_BAR | TUI_A_BOLD);
 }
 
+/* Columns UTF-8 text s takes. */
+static int text_width(const char *s)
+{
+    int w = 0;
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        i += utf8_next((const unsigned char *)s + i, n - i, &cp);
+        w += char_width((wchar_t)cp);
+    }
+    return w;
+}
+
+/* Appends extra to buf (len bytes) when the whole still takes at most cols columns. */
+static void append_if_fits(char *buf, size_t len, const char *extra, int cols)
+{
+    size_t used = strlen(buf);
+    if (used + strlen(extra) + 1 > len || text_width(buf) + text_width(extra) > cols)
+        return;
+    memcpy(buf + used, extra, strlen(extra) + 1);
+}
+
 static void draw_call_line(const struct tui_model *m, int64_t now_ms, struct tui_grid *g, int r)
 {
     char buf[512];
@@ -1427,12 +1500,14 @@ static void draw_call_line(const struct tui_model *m, int64_t now_ms, struct tui
         } else
             snprintf(what, sizeof what, "%s", m->call->ringing ? "RINGING" : "TALKING");
         snprintf(buf, sizeof buf, "%s · %s · %s", m->call->campaign, ct ? ct->number : "", what);
+        /* the extras go in whole or not at all: a number cut at the edge would be wrong */
+        char extra[TUI_NAME_MAX + 32];
         if (m->call->campaign_number[0]) {
-            size_t used = strlen(buf);
-            snprintf(buf + used, sizeof buf - used, " · from %s", m->call->campaign_number);
+            snprintf(extra, sizeof extra, " · from %s", m->call->campaign_number);
+            append_if_fits(buf, sizeof buf, extra, g->cols - 2);
         }
-        size_t used = strlen(buf);
-        snprintf(buf + used, sizeof buf - used, " · call %" PRIu64, m->attempt_id);
+        snprintf(extra, sizeof extra, " · call %" PRIu64, m->attempt_id);
+        append_if_fits(buf, sizeof buf, extra, g->cols - 2);
         row_text(g, r, 1, buf, TUI_A_BOLD);
     } else if (m->offered) {
         char left[64] = "";
@@ -1669,14 +1744,22 @@ static void draw_history(const struct tui_model *m, struct pen *p)
     const Carillon__V1__Interview *iv = interview(m);
     p->indent = 1;
     p->col = 1;
+    const char *ist = m->interview_state[0] ? m->interview_state : iv ? iv->state : "";
+    int64_t ist_ms = m->interview_state[0] ? m->interview_state_ms : iv ? iv->state_at_unix_ms : 0;
+    if (ist[0]) {
+        char since[32] = "";
+        time_t t = (time_t)(ist_ms / 1000);
+        struct tm tm;
+        if (ist_ms > 0 && localtime_r(&t, &tm))
+            strftime(since, sizeof since, " since %Y-%m-%d %H:%M", &tm);
+        pen_printf(p, TUI_A_BOLD, "interview: %s%s", ist, since);
+        pen_end_line(p);
+    }
     if (!iv || iv->n_history == 0) {
+        p->col = 1;
         pen_text(p, "no history for this contact", TUI_A_DIM);
         pen_end_line(p);
         return;
-    }
-    if (iv->state[0]) {
-        pen_printf(p, TUI_A_BOLD, "interview: %s", iv->state);
-        pen_end_line(p);
     }
     for (size_t i = 0; i < iv->n_history; i++) {
         const Carillon__V1__AgentHistoryEntry *h = iv->history[i];

@@ -131,7 +131,9 @@ struct tui_model {
     size_t scroll;     /* history / numbers view scroll */
     struct tui_answer *answers; /* TUI_MAX_ANSWERS, allocated by init */
     size_t n_answers;
-    char missing[TUI_MSG_MAX]; /* mandatory questions without an answer (AgentAnswersSaved) */
+    char missing[TUI_MSG_MAX];  /* mandatory questions without an answer (AgentAnswersSaved) */
+    char interview_state[16];   /* cancelled/suspended by this console during the call, else "" */
+    int64_t interview_state_ms; /* when */
 
     /* prompt */
     enum tui_prompt prompt;

@@ -7,14 +7,16 @@
 #include "store/report_store.h"
 
 /* The page: $1 campaign name, $2 include_unfinished, $3 after this contact id, $4 limit + 1.
- * Deleted contacts are never reported. */
+ * Only targets that answered (an answered call or answers saved): a contact closed failed or
+ * shelved after busy or unanswered calls has its interview 'finished' too, but nothing to
+ * report. Deleted contacts are never reported. */
 #define REPORT_PAGE                                                                                \
     "WITH k AS (SELECT id FROM campaigns WHERE name = $1), "                                       \
     "p AS (SELECT c.* FROM contacts c JOIN k ON c.campaign_id = k.id WHERE c.id > $3::bigint "     \
     "AND c.state <> 'deleted' AND (c.interview = 'finished' OR ($2::boolean AND c.interview IN "   \
-    "('started', 'suspended', 'cancelled') AND (EXISTS (SELECT 1 FROM answers an WHERE "           \
+    "('started', 'suspended', 'cancelled'))) AND (EXISTS (SELECT 1 FROM answers an WHERE "         \
     "an.contact_id = c.id AND an.campaign_id = k.id) OR EXISTS (SELECT 1 FROM attempts a WHERE "   \
-    "a.contact_id = c.id AND a.outcome = 'answered')))) ORDER BY c.id LIMIT $4::int) "
+    "a.contact_id = c.id AND a.outcome = 'answered')) ORDER BY c.id LIMIT $4::int) "
 
 #define UNIX_MS(x) "coalesce((extract(epoch FROM " x ") * 1000)::bigint, 0)"
 

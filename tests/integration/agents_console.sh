@@ -2,8 +2,13 @@
 # The agent console (carillon-agent without --script) as a person uses it: in a tmux terminal
 # of 80x24, against the whole stack (server, dialerd calling a SIPp trunk, agentd, a SIPp
 # softphone). The status bar shows READY after login; the campaign's call connects and the
-# screen shows the pop-up fields (accents included) and the qualification keys; F1 qualifies
-# the call, which PostgreSQL then holds; q then y logs out and the console exits 0. Each step
+# screen shows the pop-up fields (accents included), the interview window the server sends
+# (the script's text with the contact's values, its questions) and the qualification keys.
+# The agent answers with keys (a yes/no, a multiple choice, a date, a typed remark); a date the
+# console lets through but the server refuses shows the server's message by its question; a
+# positive qualification without the mandatory answer shows the refusal; then F1 qualifies the
+# call. PostgreSQL then holds the answers of that attempt and the qualification. The History
+# and Numbers tabs show the real data; q then y logs out and the console exits 0. Each step
 # waits on what the screen shows (tmux capture-pane), never on a fixed delay.
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
@@ -20,7 +25,21 @@ dl_trunks_ready
 cr_stack_up --dialer --agentd --trunk "sip:127.0.0.1:$trunk_port"
 carillonctl user add agent1 --role agent --name "Agent n°1" --password-stdin \
     <<<"agent-pass-1" >/dev/null || fail "user add agent1"
-cat >"$dir/campaign.yaml" <<EOF
+block() { # kind text export mandatory select predefined choices
+    cat <<EOF
+  - kind: $1
+    text: '$2'
+    export_name: '$3'
+    mandatory: $4
+    select_type: '$5'
+    predefined_type: '$6'
+    choices: [$7]
+    matrix_rows: []
+    qualifications: []
+EOF
+}
+{
+    cat <<EOF
 name: 'Console'
 time_zone: 'Europe/Paris'
 dialing: {mode: progressive, call_order: customer_first, max_simultaneous_calls: 5,
@@ -31,6 +50,7 @@ outcomes:
 stop: {when_all_done: true}
 qualification_mode: manual
 qualification_group: 'g'
+wrapup_max_s: 0
 popup_fields: ['last_name', 'first_name', 'city']
 qualifications:
 - {code: 'VENTE', name: 'Vente conclue', type: positive, final: true, groups: ['g']}
@@ -38,11 +58,24 @@ qualifications:
    callback_max_days: 30, groups: ['g']}
 agents: ['agent1']
 schedule:
-$(for d in monday tuesday wednesday thursday friday saturday sunday; do
-    printf -- "- {day: %s, start: '00:00', end: '24:00'}\n" "$d"
-done)
 EOF
+    for d in monday tuesday wednesday thursday friday saturday sunday; do
+        printf -- "- {day: %s, start: '00:00', end: '24:00'}\n" "$d"
+    done
+    echo "script:"
+    printf -- "- name: 'Accueil'\n  initial: true\n  blocks:\n"
+    block text 'Bonjour [Prénom] [Nom] de [Ville], ici [Agent].' '' false '' '' ''
+    block select 'Êtes-vous satisfait ?' satisfaction true yes_no '' ''
+    printf -- "- name: 'Offre'\n  initial: false\n  blocks:\n"
+    block select 'Quels usages ?' usages false multiple '' "'Télétravail', 'Jeux', 'Streaming'"
+    block predefined 'Date du rendez-vous ?' rdv false '' date ''
+    printf -- "- name: 'Fin'\n  initial: false\n  blocks:\n"
+    block input 'Une remarque, [Prénom] ?' remarque false '' '' ''
+} >"$dir/campaign.yaml"
 assert_exit 0 carillonctl apply -f "$dir/campaign.yaml"
+# navigation: satisfied leads to the offer, else to the end; the offer is followed by the end
+psql -qc "update script_blocks set branches = '{yes,Offre,no,Fin}' where export_name = 'satisfaction';
+    update script_screens set next = 'Fin' where name = 'Offre'" || fail "branches"
 # one contact; its number's last digit 1: the trunk answers (engine_trunk.xml)
 printf 'Nom;Prénom;Tel1;Ville\nDupré;Hélène;+33610000001;Créteil\n' >"$dir/contacts.csv"
 assert_exit 0 carillonctl list import "$dir/contacts.csv" --campaign 'Console' --name 'un' \
@@ -101,7 +134,8 @@ done
 tm resize-window -t console -x 80 -y 24
 wait_screen 'r ready +p pause' 10
 
-# the campaign calls: the call connects with the pop-up fields and the qualification keys
+# the campaign calls: the call connects with the pop-up fields, the interview window (the
+# script's text with the contact's values, the first screen's question) and the keys
 assert_exit 0 carillonctl campaign state 'Console' running
 wait_screen 'Prénom: Hélène' 30
 wait_screen 'Nom: Dupré'
@@ -109,16 +143,84 @@ wait_screen 'Ville: Créteil'
 wait_screen 'F1 VENTE Vente conclue +F2 RAP Rappel'
 wait_screen 'calls 1'
 wait_screen 'F1-F12 qualify'
-# the customer hangs up (1.5 s after answering): wrap-up, then F1 qualifies VENTE
-wait_screen 'ENDED answered by customer' 20
+wait_screen ' Bonjour Hélène Dupré de Créteil, ici Agent n°1\.'
+wait_screen '▶ \* Êtes-vous satisfait \?'
+wait_screen '1 \( \) yes +2 \( \) no'
+wait_screen 'screen 1/3 Accueil'
+attempt=$(psql -Atc "select a.id from attempts a join contacts c on c.id = a.contact_id
+    where a.number = '+33610000001'")
+[ -n "$attempt" ] || fail "no attempt for the call"
+# the customer hangs up (1.5 s after answering): wrap-up; answers are still taken
+wait_screen 'ENDED answered by customer: qualify · call [0-9]+ *$' 20
 wait_screen 'WRAP-UP'
+# a positive qualification while the mandatory question has no answer: refused, shown
+tm send-keys -t console F1
+wait_screen 'qualify refused: .*Êtes-vous satisfait' 10
+wait_screen '! .*Êtes-vous satisfait' 5
+# yes (a key): saved, the refusal goes; the branch "yes" leads to the offer
+tm send-keys -t console y
+wait_screen '1 \(x\) yes +2 \( \) no' 10
+wait_screen 'answer saved' 10
+tm send-keys -t console PgDn
+wait_screen 'screen 2/3 Offre' 5
+tm send-keys -t console 2
+wait_screen 'answer saved' 10
+tm send-keys -t console 3
+wait_screen '2 \[x\] Jeux +3 \[x\] Streaming' 10
+# a date the console lets through (its form is right) but the server refuses: the server's
+# message by the question
+tm send-keys -t console Down
+wait_screen '▶ Date du rendez-vous \?' 5
+tm send-keys -t console Enter
+wait_screen 'type the answer' 5
+tm send-keys -t console -l '2026-02-30'
+tm send-keys -t console Enter
+wait_screen "! question \"Date du rendez-vous \?\" \(rdv\): '2026-02-30' is not a date" 10
+wait_screen 'answer refused' 5
+tm send-keys -t console Enter
+wait_screen '> 2026-02-30_' 5
+tm send-keys -t console BSpace BSpace
+tm send-keys -t console -l '28'
+tm send-keys -t console Enter
+wait_screen '> 2026-02-28 *$' 10
+! screen | grep -q 'is not a date' || { screen >&2; fail "the refusal stays after the answer was saved"; }
+# Screen.next: the offer is followed by the end; a typed answer with accents
+tm send-keys -t console PgDn
+wait_screen 'screen 3/3 Fin' 5
+wait_screen '▶ Une remarque, Hélène \?' 5
+tm send-keys -t console Enter
+wait_screen 'type the answer' 5
+tm send-keys -t console -l 'Très bien, merci'
+tm send-keys -t console Enter
+wait_screen '> Très bien, merci *$' 10
+wait_screen 'answer saved' 5
+# the history and numbers tabs, with the server's data
+tm send-keys -t console Tab
+wait_screen 'interview: started' 5
+wait_screen '^ 20[0-9-]{8} [0-9:]{5} started by agent1' 5
+echo "--- the History tab"
+screen
+tm send-keys -t console Tab
+wait_screen '☎ \+33610000001 .*\(this call\)' 5
+echo "--- the Numbers tab"
+screen
+tm send-keys -t console Tab
+wait_screen 'screen 3/3 Fin' 5
+# now F1 qualifies VENTE
 tm send-keys -t console F1
 wait_screen 'call qualified VENTE' 10
 wait_screen '│ READY [0-9:]+ │ calls 1 │' 10
 assert_eq "VENTE answered" "$(psql -Atc "select a.qualification || ' ' || a.outcome from attempts a
-    join contacts c on c.id = a.contact_id where a.number = '+33610000001'")"
+    where a.id = $attempt")"
 assert_eq "done VENTE" "$(psql -Atc "select state || ' ' || last_qualification from contacts
     where campaign_id = (select id from campaigns where name = 'Console')")"
+# the answers stored for that attempt: the last one saved per question
+assert_eq "rdv {2026-02-28} agent1
+remarque {\"Très bien, merci\"} agent1
+satisfaction {yes} agent1
+usages {Jeux,Streaming} agent1" "$(psql -Atc "select distinct on (a.export_name) a.export_name || ' ' ||
+    a.\"values\"::text || ' ' || u.login from answers a join users u on u.id = a.answered_by
+    where a.attempt_id = $attempt order by a.export_name, a.id desc")"
 
 # pause with a reason from the list, then ready again
 tm send-keys -t console p

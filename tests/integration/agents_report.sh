@@ -90,12 +90,14 @@ update contacts set interview = 'finished', interview_at = '2027-03-02 10:40+01'
     last_qualification = 'OK', state = 'done' where id = $helene;
 update contacts set interview = 'suspended', interview_at = '2027-03-03 11:05+01',
     last_qualification = 'RAP' where id = $luc;
-update contacts set interview = 'started', interview_at = '2027-03-03 11:31+01' where id = $zoe;
+-- Zoé: busy until she failed; the engine marks such an interview finished, with nothing in it
+update contacts set interview = 'finished', interview_at = '2027-03-03 11:31+01', state = 'failed'
+    where id = $zoe;
 update contacts set interview = 'cancelled', interview_at = '2027-03-03 12:02+01',
     last_qualification = 'REF', state = 'done' where id = $ana;
 SQL
 
-# Finished interviews only: Hélène.
+# Finished interviews of targets that answered: Hélène (not Zoé, closed failed after busy calls).
 assert_exit 0 ctl_as xavier export-pass-1 login
 assert_exit 0 ctl_as xavier export-pass-1 campaign report "$F" -o "$d/fini.zip"
 assert_eq "1 PDF written to $d/fini.zip" "$OUT"

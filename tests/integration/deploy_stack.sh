@@ -92,7 +92,9 @@ assert_contains "$OUT" "24 rows: 24 imported"
 assert_contains "$OUT" 'reason="every contact is done"'
 assert_contains "$OUT" "carillon-agentd (node agentd1) serves agents"
 assert_contains "$OUT" "calls reached the agents"
-assert_contains "$OUT" '"event":"call_connected"' 
+assert_contains "$OUT" '"event":"call_connected"'
+# the questionnaire's answers made one PDF per contact who answered (16: numbers ending 0-5)
+assert_contains "$OUT" "16 PDFs written to"
 # every contact's end follows from its number's last digit (tests/sipp/engine_trunk.xml)
 grep -qE 'Lefèvre.*Zoé.*done' <<<"$OUT" || fail "contact Lefèvre Zoé (answered) not done: $OUT"
 grep -qE 'Payet.*Jérôme.*failed' <<<"$OUT" || fail "contact Payet Jérôme (busy twice) not failed"

@@ -537,6 +537,87 @@ static void test_preview_pause_views_logout(void **st)
 }
 
 /* Hostile input: long and broken UTF-8, many fields, a tiny terminal: no crash, bounded. */
+/* What the real stack sends (agents_console): a qualification refused for a mandatory question
+ * names it in Error.field; the call line keeps numbers whole; the History tab shows the
+ * interview's state with its time. */
+static void test_real_window(void **st)
+{
+    (void)st;
+    struct tui_model *m = logged_in();
+    iv.state = "started";
+    iv.state_at_unix_ms = NOW - 60000;
+    push(m, CARILLON__V1__ENVELOPE__BODY_CALL_CONNECTED, &connected);
+    Carillon__V1__CallEnded ended;
+    carillon__v1__call_ended__init(&ended);
+    ended.attempt_id = 900;
+    ended.outcome = "answered";
+    ended.hung_up_by = "customer";
+    push(m, CARILLON__V1__ENVELOPE__BODY_CALL_ENDED, &ended);
+    /* the call line: "from +33140000000" does not fit whole at 80 columns: left out, not cut */
+    const char *line = row_text(m, 1);
+    contains(line, "ENDED answered by customer");
+    assert_null(strstr(line, "from +3314"));
+    contains(line, "call 900");
+
+    /* on another screen, F1 is refused for the mandatory question: shown by it, brought up */
+    struct tui_request req;
+    assert_false(tui_model_key(m, TUI_KEY_PGDN, NOW, &req));
+    contains(screen_text(m), "screen 2/3 Offre");
+    assert_true(tui_model_key(m, TUI_KEY_F(1), NOW, &req));
+    reply_error(m, &req,
+                "question \"Êtes-vous intéressée ?\" is mandatory: answer it before qualifying",
+                "interesse");
+    const char *s = screen_text(m);
+    contains(s, "screen 1/3 Accueil");
+    contains(s, "▶ * Êtes-vous intéressée ?");
+    contains(s, "! question \"Êtes-vous intéressée ?\" is mandatory");
+    /* answered: the refusal goes; PgUp returns to where the agent was */
+    assert_true(tui_model_key(m, 'y', NOW, &req));
+    reply_ok(m, &req);
+    assert_null(strstr(screen_text(m), "! question"));
+    assert_false(tui_model_key(m, TUI_KEY_PGUP, NOW, &req));
+    contains(screen_text(m), "screen 2/3 Offre");
+    /* a field naming no question of the script changes nothing but the message */
+    assert_true(tui_model_key(m, TUI_KEY_F(1), NOW, &req));
+    reply_error(m, &req, "refused for another reason", "inconnue");
+    s = screen_text(m);
+    contains(s, "screen 2/3 Offre");
+    contains(s, "qualify refused: refused for another reason");
+
+    /* an empty answer is not sent (the server takes one value): the prompt stays */
+    assert_false(tui_model_key(m, TUI_KEY_ENTER, NOW, &req)); /* e-mail: edit */
+    assert_int_equal(m->prompt, TUI_PROMPT_EDIT);
+    assert_false(tui_model_key(m, TUI_KEY_ENTER, NOW, &req));
+    assert_int_equal(m->prompt, TUI_PROMPT_EDIT);
+    contains(screen_text(m), "! type an answer (Esc leaves the question as it was)");
+    assert_false(tui_model_key(m, TUI_KEY_ESC, NOW, &req));
+
+    /* History: the interview's state and since when, then the events */
+    assert_false(tui_model_key(m, TUI_KEY_TAB, NOW, &req));
+    s = screen_text(m);
+    contains(s, "interview: started since 2025-12-05 15:59");
+    contains(s, "2025-12-04 16:00 call no_answer");
+    /* suspended from here: the History tab says so */
+    assert_false(tui_model_key(m, 's', NOW, &req));
+    type(m, "pause déjeuner");
+    assert_true(tui_model_key(m, TUI_KEY_ENTER, NOW, &req));
+    assert_int_equal(req.op, TUI_OP_INTERVIEW);
+    assert_string_equal(req.action, "suspend");
+    assert_string_equal(req.reason, "pause déjeuner");
+    reply_ok(m, &req);
+    s = screen_text(m);
+    contains(s, "interview: suspended since 2025-12-05 16:00");
+    contains(s, "interview suspended");
+    /* no history: the state still shows */
+    iv.n_history = 0;
+    push(m, CARILLON__V1__ENVELOPE__BODY_CALL_OFFERED, &offered);
+    assert_false(tui_model_key(m, TUI_KEY_TAB, NOW, &req));
+    s = screen_text(m);
+    contains(s, "interview: started since");
+    contains(s, "no history for this contact");
+    tui_model_free(m);
+}
+
 static void test_hostile_and_small(void **st)
 {
     (void)st;
@@ -584,6 +665,7 @@ int main(void)
         cmocka_unit_test(test_answer_branch_and_refusal),
         cmocka_unit_test(test_qualify_with_callback),
         cmocka_unit_test(test_preview_pause_views_logout),
+        cmocka_unit_test(test_real_window),
         cmocka_unit_test(test_hostile_and_small),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
