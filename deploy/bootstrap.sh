@@ -14,7 +14,7 @@ packages=(
     libuv1-dev libprotobuf-c-dev protobuf-c-compiler libpq-dev libssl-dev libsofia-sip-ua-dev
     libinih-dev libjansson-dev libcmocka-dev libcsv-dev libxlsxwriter-dev libyaml-dev libzip-dev libxml2-dev
     postgresql postgresql-client sip-tester clang-format iproute2 procps util-linux unzip
-    libncurses-dev libcairo2-dev fonts-dejavu-core poppler-utils tmux
+    libncurses-dev libcairo2-dev fonts-dejavu-core poppler-utils tmux jq
 )
 # libFuzzer ships in compiler-rt: clang 14 (Debian 12's) finds it in libclang-rt-14-dev.
 [ "${CARILLON_FUZZ:-}" = 1 ] && packages+=(clang libclang-rt-14-dev)
