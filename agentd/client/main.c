@@ -8,12 +8,14 @@
 #include <unistd.h>
 
 #include "agentclient.h"
+#include "ctlutil.h"
 #include "carillon/log.h"
 #include "script.h"
 #include "tui.h"
 
-#define AGENTD_LIST_MAX 16
-#define CAMPAIGNS_MAX   16
+#define AGENTD_LIST_MAX  16
+#define LOGIN_PROMPT_MAX 200
+#define CAMPAIGNS_MAX    16
 
 static const char usage_text[] =
     "usage: carillon-agent --agentd HOST:PORT[,HOST:PORT...] --ca FILE --login LOGIN\n"
@@ -24,7 +26,8 @@ static const char usage_text[] =
     "                       [--preview dial|skip|wait] [--calls N] [--duration-s N]]\n"
     "  --agentd         agentd addresses tried in turn (env CARILLON_AGENTD)\n"
     "  --ca             CA that signs the agentds' certificates (env CARILLON_CA)\n"
-    "  --password-stdin the password is stdin's first line (else env CARILLON_PASSWORD)\n"
+    "  --password-stdin the password is stdin's first line (else env CARILLON_PASSWORD, else\n"
+    "                   asked on the terminal)\n"
     "  --script         JSON lines: every message received and link change on stdout, commands\n"
     "                   on stdin ({\"cmd\":\"ready\"}, pause, dial, skip, hangup, answers, "
     "qualify,\n"
@@ -258,8 +261,19 @@ int main(int argc, char **argv)
     } else if (getenv("CARILLON_PASSWORD")) {
         snprintf(password, sizeof password, "%s", getenv("CARILLON_PASSWORD"));
     } else {
-        fprintf(stderr, "carillon-agent: no password: --password-stdin or CARILLON_PASSWORD\n");
-        return 2;
+        /* a person at a terminal is asked (no echo); scripts say it with one of the two above */
+        char prompt[LOGIN_PROMPT_MAX];
+        snprintf(prompt, sizeof prompt, "password for %s: ", login);
+        int rc = ctl_prompt_tty(prompt, true, password, sizeof password);
+        if (rc || !password[0]) {
+            fprintf(stderr,
+                    "carillon-agent: no password: %s (--password-stdin or "
+                    "CARILLON_PASSWORD)\n",
+                    rc == -ENXIO      ? "no terminal to ask it on"
+                    : rc == -EMSGSIZE ? "longer than the most taken"
+                                      : "none typed");
+            return 2;
+        }
     }
     static char list[4096];
     if (strlen(agentd) >= sizeof list) {

@@ -624,54 +624,6 @@ static void session_remove(void)
         unlink(path);
 }
 
-/* The terminal's settings while echo is off, restored if a signal ends the prompt. */
-static struct termios tty_saved;
-static volatile sig_atomic_t tty_saved_fd = -1;
-
-static void restore_tty_and_die(int sig)
-{
-    if (tty_saved_fd >= 0)
-        tcsetattr(tty_saved_fd, TCSAFLUSH, &tty_saved);
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
-
-/* Asks on the terminal (/dev/tty, so stdout stays clean for --json), without echo when
- * secret. 0, -ENXIO (no terminal), -ENODATA (end of input), -EMSGSIZE (answer too long). */
-static int prompt_tty(const char *prompt, bool secret, char *buf, size_t len)
-{
-    FILE *tty = fopen("/dev/tty", "r+");
-    if (!tty)
-        return -ENXIO;
-    int fd = fileno(tty);
-    bool quiet = false;
-    struct sigaction sa = {.sa_handler = restore_tty_and_die}, old_int, old_term;
-    /* Echo goes off before the prompt shows (as getpass does): an answer typed as soon as the
-     * prompt appears must not be caught by the flush nor echoed. */
-    if (secret && tcgetattr(fd, &tty_saved) == 0) {
-        struct termios t = tty_saved;
-        t.c_lflag &= ~(tcflag_t)ECHO;
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGINT, &sa, &old_int);
-        sigaction(SIGTERM, &sa, &old_term);
-        tty_saved_fd = fd;
-        quiet = tcsetattr(fd, TCSAFLUSH, &t) == 0;
-    }
-    fprintf(tty, "%s", prompt);
-    fflush(tty);
-    int rc = ctl_read_line(tty, buf, len);
-    if (secret && tty_saved_fd >= 0) {
-        if (quiet)
-            tcsetattr(fd, TCSANOW, &tty_saved); /* keeps what was typed ahead */
-        tty_saved_fd = -1;
-        sigaction(SIGINT, &old_int, NULL);
-        sigaction(SIGTERM, &old_term, NULL);
-        fprintf(tty, "\n");
-    }
-    fclose(tty);
-    return rc;
-}
-
 /* Turns a failed secret read into a usage error naming what was wanted. */
 static int secret_error(int rc, const char *what, const char *where)
 {
@@ -849,7 +801,7 @@ static int cmd_login(int argc, char **argv)
         snprintf(login, sizeof login, "%s", getenv("CARILLON_USER"));
     else if (!isatty(STDIN_FILENO))
         return usage_error("login: give LOGIN or set CARILLON_USER (stdin is not a terminal)");
-    else if ((rc = prompt_tty("login: ", false, login, sizeof login)))
+    else if ((rc = ctl_prompt_tty("login: ", false, login, sizeof login)))
         return rc == -EMSGSIZE ? usage_error("the login is longer than %d bytes", CTL_LOGIN_MAX)
                                : usage_error("no login given");
     if (ctl_check_login(login, err, sizeof err))
@@ -860,7 +812,7 @@ static int cmd_login(int argc, char **argv)
             return usage_error("CARILLON_PASSWORD is longer than %d bytes", CTL_PASSWORD_MAX);
         snprintf(password, sizeof password, "%s", envpw);
     } else if (isatty(STDIN_FILENO)) {
-        if ((rc = prompt_tty("password: ", true, password, sizeof password)))
+        if ((rc = ctl_prompt_tty("password: ", true, password, sizeof password)))
             return secret_error(rc, "password", "at the prompt");
     } else if ((rc = ctl_read_line(stdin, password, sizeof password))) {
         return secret_error(rc, "password", "first line of stdin");
@@ -1043,8 +995,8 @@ static int new_password(bool from_stdin, char *buf, size_t len)
             return usage_error("stdin is not a terminal: give the password with "
                                "--password-stdin");
         char again[CTL_PASSWORD_MAX + 2];
-        if ((rc = prompt_tty("new password: ", true, buf, len)) ||
-            (rc = prompt_tty("new password again: ", true, again, sizeof again)))
+        if ((rc = ctl_prompt_tty("new password: ", true, buf, len)) ||
+            (rc = ctl_prompt_tty("new password again: ", true, again, sizeof again)))
             return secret_error(rc, "password", "at the prompt");
         bool same = strcmp(buf, again) == 0;
         memset(again, 0, sizeof again);
@@ -1073,7 +1025,7 @@ static int old_password(bool from_stdin, char *buf, size_t len)
     } else if (!isatty(STDIN_FILENO)) {
         return usage_error("changing your own password needs the current one "
                            "(CARILLON_OLD_PASSWORD, or a second line with --password-stdin)");
-    } else if ((rc = prompt_tty("current password: ", true, buf, len))) {
+    } else if ((rc = ctl_prompt_tty("current password: ", true, buf, len))) {
         return secret_error(rc, "current password", "at the prompt");
     }
     return 0;

@@ -3,6 +3,9 @@
 #include "ctlutil.h"
 
 #include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <termios.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -451,4 +454,52 @@ int ctl_reply_match(uint64_t want_rid, uint64_t got_rid, bool is_error)
     if (got_rid == 0)
         return is_error ? 1 : 0;
     return -EPROTO;
+}
+
+/* The terminal's settings while echo is off, restored if a signal ends the prompt. */
+static struct termios tty_saved;
+static volatile sig_atomic_t tty_saved_fd = -1;
+
+static void restore_tty_and_die(int sig)
+{
+    if (tty_saved_fd >= 0)
+        tcsetattr(tty_saved_fd, TCSAFLUSH, &tty_saved);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+/* Asks on the terminal (/dev/tty, so stdout stays clean for --json), without echo when
+ * secret. 0, -ENXIO (no terminal), -ENODATA (end of input), -EMSGSIZE (answer too long). */
+int ctl_prompt_tty(const char *prompt, bool secret, char *buf, size_t len)
+{
+    FILE *tty = fopen("/dev/tty", "r+");
+    if (!tty)
+        return -ENXIO;
+    int fd = fileno(tty);
+    bool quiet = false;
+    struct sigaction sa = {.sa_handler = restore_tty_and_die}, old_int, old_term;
+    /* Echo goes off before the prompt shows (as getpass does): an answer typed as soon as the
+     * prompt appears must not be caught by the flush nor echoed. */
+    if (secret && tcgetattr(fd, &tty_saved) == 0) {
+        struct termios t = tty_saved;
+        t.c_lflag &= ~(tcflag_t)ECHO;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, &old_int);
+        sigaction(SIGTERM, &sa, &old_term);
+        tty_saved_fd = fd;
+        quiet = tcsetattr(fd, TCSAFLUSH, &t) == 0;
+    }
+    fprintf(tty, "%s", prompt);
+    fflush(tty);
+    int rc = ctl_read_line(tty, buf, len);
+    if (secret && tty_saved_fd >= 0) {
+        if (quiet)
+            tcsetattr(fd, TCSANOW, &tty_saved); /* keeps what was typed ahead */
+        tty_saved_fd = -1;
+        sigaction(SIGINT, &old_int, NULL);
+        sigaction(SIGTERM, &old_term, NULL);
+        fprintf(tty, "\n");
+    }
+    fclose(tty);
+    return rc;
 }

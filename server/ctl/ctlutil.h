@@ -32,6 +32,10 @@ void ctl_pad(FILE *f, const char *s, int width);
  * characters escaped, an invalid UTF-8 byte written as \ufffd so the output stays valid JSON. */
 void ctl_json_string(FILE *f, const char *s);
 
+/* Asks on the terminal (/dev/tty, so stdout stays clean), without echo when secret. 0, -ENXIO
+ * (no terminal), -ENODATA (end of input), -EMSGSIZE (answer too long). */
+int ctl_prompt_tty(const char *prompt, bool secret, char *buf, size_t len);
+
 /* Reads one line from f into buf (the newline, and a \r before it, dropped). Returns 0,
  * -ENODATA at end of input, or -EMSGSIZE when the line is longer than len - 1 bytes (the rest
  * of that line is consumed, nothing is truncated silently). */
