@@ -455,17 +455,23 @@ void agent_call_offered(struct agent *a, struct call *call)
     push_contact(a, call, false, true);
 }
 
-void agent_call_ended(struct agent *a, struct call *call, const char *outcome,
-                      const char *hung_up_by, bool talked)
+void agent_push_call_ended(struct agent *a, int64_t attempt_id, const char *outcome,
+                           const char *hung_up_by)
 {
     Carillon__V1__CallEnded ce = CARILLON__V1__CALL_ENDED__INIT;
-    ce.attempt_id = (uint64_t)call->attempt_id;
+    ce.attempt_id = (uint64_t)attempt_id;
     ce.outcome = (char *)outcome;
     ce.hung_up_by = (char *)hung_up_by;
     Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
     env.body_case = CARILLON__V1__ENVELOPE__BODY_CALL_ENDED;
     env.call_ended = &ce;
     agent_push(a, &env);
+}
+
+void agent_call_ended(struct agent *a, struct call *call, const char *outcome,
+                      const char *hung_up_by, bool talked)
+{
+    agent_push_call_ended(a, call->attempt_id, outcome, hung_up_by);
     if (talked) {
         agent_set_state(a, CARILLON__V1__AGENT_STATE__AGENT_STATE_WRAP_UP, "");
         return;

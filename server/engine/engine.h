@@ -236,6 +236,9 @@ void agents_free_all(struct engine *e);
  * interview window (store/interview.c), loaded in one batch; a preview's CallOffered too. */
 void agent_call_connected(struct agent *a, struct call *call, bool ringing);
 void agent_call_offered(struct agent *a, struct call *call);
+/* Pushes CallEnded to the agent's client, nothing else. */
+void agent_push_call_ended(struct agent *a, int64_t attempt_id, const char *outcome,
+                           const char *hung_up_by);
 void agent_call_ended(struct agent *a, struct call *call, const char *outcome,
                       const char *hung_up_by, bool talked);
 

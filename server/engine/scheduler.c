@@ -572,32 +572,21 @@ void sched_call_event(struct engine *e, struct dialer *d, const Carillon__V1__Ca
                     "agent=%s talk_ms=%u",
                     camp->name, call->attempt_id, outcome, ev->sip_status, a ? a->login : "-",
                     ev->talk_ms);
+        const char *hung_up_by =
+            ev->hung_up_by == CARILLON__V1__CALL_PARTY__CALL_PARTY_CUSTOMER ? "customer" : "agent";
         if (talked && camp->auto_answered) {
             /* Automatic qualification: carillon_call_event (016) qualifies the attempt as it
              * stores this event; the agent is told the call ended and is free at once. */
             call->state = CALL_TALKED;
             a->talk_ms = ev->talk_ms;
-            Carillon__V1__CallEnded ce = CARILLON__V1__CALL_ENDED__INIT;
-            ce.attempt_id = (uint64_t)call->attempt_id;
-            ce.outcome = (char *)outcome;
-            ce.hung_up_by = ev->hung_up_by == CARILLON__V1__CALL_PARTY__CALL_PARTY_CUSTOMER
-                                ? "customer"
-                                : "agent";
-            Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
-            env.body_case = CARILLON__V1__ENVELOPE__BODY_CALL_ENDED;
-            env.call_ended = &ce;
-            agent_push(a, &env);
+            agent_push_call_ended(a, call->attempt_id, outcome, hung_up_by);
             cr_log_info("auto_qualified", "campaign=%s attempt=%" PRId64 " agent=%s", camp->name,
                         call->attempt_id, a->login);
             sched_qualified(e, call->attempt_id, a);
         } else if (talked) {
             call->state = CALL_TALKED;
             a->talk_ms = ev->talk_ms;
-            agent_call_ended(a, call, outcome,
-                             ev->hung_up_by == CARILLON__V1__CALL_PARTY__CALL_PARTY_CUSTOMER
-                                 ? "customer"
-                                 : "agent",
-                             true);
+            agent_call_ended(a, call, outcome, hung_up_by, true);
         } else {
             call->state = CALL_TALKED; /* not up any more: in_flight already counted down */
             if (a)
