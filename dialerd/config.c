@@ -121,6 +121,16 @@ const struct cr_cfg_key dialer_config_keys[] = {
        "the trunk, e.g. sip:trunk.example.net:5060; numbers are dialled as sip:NUMBER@host"),
     KV("trunk", "outbound_proxy", CR_CFG_STRING, "", false, outbound_proxy, validate_sip_uri,
        "SIP URI every request is sent through; empty: none"),
+    K("trunk", "follow_redirects", CR_CFG_INT, "0", false, follow_redirects, 0, 5,
+      "a 3xx from the trunk is followed at most this many times per call, only to sip:/sips: "
+      "URIs of the trunk's host or of redirect_domains, each hop logged; 0: a 3xx ends the call "
+      "(trunk_failure, the Contacts in the detail)"),
+    K("trunk", "redirect_domains", CR_CFG_STRING, "", false, redirect_domains, 0, 0,
+      "hosts a redirect may lead to besides the trunk's, comma separated, e.g. a.example, "
+      "b.example; empty: the trunk's host only"),
+    K("trunk", "max_trunk_hold", CR_CFG_DURATION, "300s", true, max_trunk_hold_ms, 0, 300000,
+      "a 503 with Retry-After holds new calls to the trunk that long, at most this (orders "
+      "meanwhile are refused); 0: no hold"),
     K("trunk", "username", CR_CFG_STRING, "", false, username, 0, 0,
       "digest user name answered to 401/407 challenges; empty: no authentication"),
     K("trunk", "password", CR_CFG_STRING, "", false, password, 0, 0, "digest password"),

@@ -40,6 +40,9 @@ struct dialer_config {
     char *password;
     char *caller_id;
     bool tls_verify;
+    int64_t follow_redirects;  /* 3xx hops a call may follow (0: none) */
+    char *redirect_domains;    /* hosts a redirect may lead to besides the trunk's */
+    int64_t max_trunk_hold_ms; /* cap of a 503 Retry-After hold (0: no hold) */
     /* [server] */
     char *server_address;
     char *tls_ca;

@@ -64,6 +64,10 @@ struct app {
     char trunk_scheme[8];
     char trunk_hostpart[200]; /* host[:port][;params] */
     char trunk_host[128];     /* host alone, for From/PAI */
+    /* The trunk's 503 Retry-After: no new call until hold_until_ms (uv_now; 0: no hold) */
+    uint64_t hold_until_ms;
+    char hold_reason[64];
+    uv_timer_t hold_timer;
 };
 
 static void usage(FILE *f)
@@ -283,6 +287,49 @@ static void on_abandon_due(struct dl_leg *leg, void *arg)
         on_abandon_played(leg, app);
 }
 
+/* --- trunk hold (a 503 with Retry-After) ---------------------------------------------------- */
+
+static void send_capacity(struct app *app);
+static void refuse_pending(struct app *app, const char *why);
+
+static uint64_t hold_left_ms(const struct app *app)
+{
+    uint64_t now = uv_now(app->loop);
+    return app->hold_until_ms > now ? app->hold_until_ms - now : 0;
+}
+
+static void on_hold_end(uv_timer_t *t)
+{
+    struct app *app = t->data;
+    app->hold_until_ms = 0;
+    cr_log_info("trunk_hold_end", "reason=%s", cr_log_q(app->hold_reason));
+    app->hold_reason[0] = '\0';
+    send_capacity(app);
+}
+
+/* A customer call ended on a 503 with Retry-After: new calls wait that long (capped by
+ * max_trunk_hold). Orders meanwhile, and those already in the CPS queue, are refused at once:
+ * the server stops sending (DialerCapacity.hold_ms) and will place them again itself; kept here
+ * they would hold an RTP port and a queue slot for minutes. A later 503 extends the hold. */
+static void trunk_hold(struct app *app, unsigned retry_after_s, uint64_t attempt_id)
+{
+    uint64_t ms = (uint64_t)retry_after_s * 1000;
+    if ((int64_t)ms > app->cfg.max_trunk_hold_ms)
+        ms = (uint64_t)app->cfg.max_trunk_hold_ms;
+    if (ms == 0 || uv_now(app->loop) + ms <= app->hold_until_ms)
+        return;
+    app->hold_until_ms = uv_now(app->loop) + ms;
+    snprintf(app->hold_reason, sizeof app->hold_reason, "trunk 503 Retry-After: %u", retry_after_s);
+    cr_log_warn("trunk_hold_start", "attempt=%llu hold_ms=%llu retry_after_s=%u reason=%s",
+                (unsigned long long)attempt_id, (unsigned long long)ms, retry_after_s,
+                cr_log_q(app->hold_reason));
+    uv_timer_start(&app->hold_timer, on_hold_end, ms, 0);
+    char why[96];
+    snprintf(why, sizeof why, "trunk hold: %llu ms left (503 Retry-After)", (unsigned long long)ms);
+    refuse_pending(app, why);
+    send_capacity(app);
+}
+
 static void on_sip_event(void *arg, const struct dl_event *ev)
 {
     struct app *app = arg;
@@ -311,6 +358,8 @@ static void on_sip_event(void *arg, const struct dl_event *ev)
         port_give(app, ev->rtp_port);
     }
     send_event(app, ev);
+    if (ev->state == CARILLON__V1__CALL_STATE__CALL_STATE_ENDED && ev->retry_after_s && !agent)
+        trunk_hold(app, ev->retry_after_s, ev->attempt_id);
 }
 
 static void on_client_stopped(void *arg)
@@ -331,6 +380,8 @@ static void on_sip_stopped(void *arg)
     }
     if (!uv_is_closing((uv_handle_t *)&app->pace))
         uv_close((uv_handle_t *)&app->pace, NULL);
+    if (!uv_is_closing((uv_handle_t *)&app->hold_timer))
+        uv_close((uv_handle_t *)&app->hold_timer, NULL);
     dl_rtp_close(app->rtp);
     app->rtp = NULL;
     cr_daemon_shutdown();
@@ -563,6 +614,13 @@ static void on_order(struct app *app, const Carillon__V1__PlaceCall *co)
                      "dialer stopping");
         return;
     }
+    if (hold_left_ms(app) > 0) {
+        char why[96];
+        snprintf(why, sizeof why, "trunk hold: %llu ms left (503 Retry-After)",
+                 (unsigned long long)hold_left_ms(app));
+        end_unplaced(app, o.attempt_id, CARILLON__V1__CALL_OUTCOME__CALL_OUTCOME_REFUSED, why);
+        return;
+    }
     if (app->active >= max_calls(app)) {
         end_unplaced(app, o.attempt_id, CARILLON__V1__CALL_OUTCOME__CALL_OUTCOME_REFUSED,
                      "max_calls reached");
@@ -723,6 +781,8 @@ static void send_capacity(struct app *app)
     cap.max_calls_per_second = (uint32_t)app->cfg.max_cps;
     cap.active_calls = (uint32_t)app->active;
     cap.boot_id = app->boot_id;
+    cap.hold_ms = (uint32_t)hold_left_ms(app);
+    cap.hold_reason = cap.hold_ms ? app->hold_reason : "";
     Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
     env.body_case = CARILLON__V1__ENVELOPE__BODY_DIALER_CAPACITY;
     env.dialer_capacity = &cap;
@@ -976,6 +1036,9 @@ static int setup(struct app *app, char *err, size_t errlen)
         .shutdown_timeout_ms = (unsigned)app->cfg.shutdown_timeout_ms,
         .max_calls = 2 * app->max_calls_cap, /* customer calls and as many agent legs */
         .t1x64_ms = (unsigned)app->cfg.transaction_timeout_ms,
+        .follow_redirects = (unsigned)app->cfg.follow_redirects,
+        .trunk_host = app->trunk_host,
+        .redirect_domains = app->cfg.redirect_domains,
     };
     int rc =
         dl_sip_start(app->loop, &so, on_sip_event, on_sip_stopped, app, &app->sip, err, errlen);
@@ -1060,6 +1123,8 @@ int main(int argc, char **argv)
     app.loop = &loop;
     uv_timer_init(&loop, &app.pace);
     app.pace.data = &app;
+    uv_timer_init(&loop, &app.hold_timer);
+    app.hold_timer.data = &app;
     app.tokens = 1.0;
     app.tokens_at_ms = uv_now(&loop);
 

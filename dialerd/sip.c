@@ -75,7 +75,12 @@ struct dl_call {
     int auth_tries;
     char reason[64];
     char call_id[128];
-    char detail[96];
+    char detail[DL_DETAIL_MAX];
+    unsigned retry_after_s; /* a 503's Retry-After (0: none) */
+    unsigned redirects;     /* 3xx followed so far */
+    /* kept to re-send the INVITE to a redirect's target (sofia's own following is off) */
+    struct dl_order order;
+    char target[DL_URI_MAX]; /* the redirect's request URI, "" before any */
 };
 
 struct dl_sip {
@@ -83,6 +88,7 @@ struct dl_sip {
     uv_loop_t *loop;
     struct dl_sip_opts opts;
     char *bind_url, *media_address, *outbound_proxy, *username, *password, *tls_dir;
+    char *trunk_host, *redirect_domains;
     dl_sip_event_cb on_event;
     dl_sip_stopped_cb on_stopped;
     void *arg;
@@ -231,6 +237,7 @@ static void emit(struct dl_call *c, int state, int outcome)
     snprintf(ev.call_id, sizeof ev.call_id, "%s", c->call_id);
     snprintf(ev.detail, sizeof ev.detail, "%s", c->detail);
     ev.media = c->media;
+    ev.retry_after_s = c->retry_after_s;
     event_push(c->s, &ev);
 }
 
@@ -425,10 +432,25 @@ static void on_ring_timeout(struct dl_sip *s, su_timer_t *t, struct dl_call *c)
     (void)t;
     if (c->answered || c->ended)
         return;
-    cr_log_info("call_ring_timeout", "attempt=%llu call_id=%s", (unsigned long long)c->attempt_id,
-                cr_log_q(c->call_id));
+    cr_log_info("call_ring_timeout", "attempt=%llu call_id=%s responded=%d",
+                (unsigned long long)c->attempt_id, cr_log_q(c->call_id), c->remote_responded);
+    if (!c->remote_responded && c->stop == DL_STOP_NONE) {
+        /* Nothing came back, not even a 100 Trying: RFC 3261 9.1 forbids a CANCEL before a
+         * provisional response, and nta would otherwise delay one and keep retransmitting the
+         * INVITE until timer B. NTATAG_CANCEL_408 makes nta end the INVITE client transaction
+         * here (a local 487: no CANCEL, no more retransmissions); the call ends on it. */
+        c->stop = DL_STOP_RING_TIMEOUT;
+        snprintf(c->detail, sizeof c->detail, "%s",
+                 "ring timeout: no provisional response, INVITE abandoned");
+        nua_cancel(c->nh, NTATAG_CANCEL_408(1), TAG_END());
+        arm_guard(c);
+        return;
+    }
     call_stop(c, DL_STOP_RING_TIMEOUT);
 }
+
+static nua_handle_t *call_handle(struct dl_call *c);
+static void call_invite(struct dl_call *c, const char *target);
 
 static void cmd_call(struct dl_sip *s, const struct dl_order *o)
 {
@@ -449,12 +471,9 @@ static void cmd_call(struct dl_sip *s, const struct dl_order *o)
     c->attempt_id = o->attempt_id;
     c->rtp_port = o->rtp_port;
     c->agent_leg = o->agent_leg;
+    c->order = *o;
     c->timer = su_timer_create(su_root_task(s->root), 0);
-    /* In angle brackets: bare, a ;transport= (or any URI parameter) would be read as a To header
-     * parameter and the request would leave on the default transport. */
-    char to[DL_URI_MAX + 3];
-    snprintf(to, sizeof to, "<%s>", o->to_uri);
-    c->nh = nua_handle(s->nua, c, SIPTAG_TO_STR(to), SIPTAG_FROM_STR(o->from), TAG_END());
+    c->nh = call_handle(c);
     if (!c->timer || !c->nh) {
         if (c->timer)
             su_timer_destroy(c->timer);
@@ -464,6 +483,39 @@ static void cmd_call(struct dl_sip *s, const struct dl_order *o)
         refuse(s, o, "could not create the SIP handle (bad URI?)");
         return;
     }
+    struct dl_call **b = bucket(s, c->attempt_id);
+    c->hnext = *b;
+    *b = c;
+    c->next = s->calls;
+    if (s->calls)
+        s->calls->prev = c;
+    s->calls = c;
+    s->ncalls++;
+    if (!c->agent_leg)
+        s->ncustomers++;
+    c->sent_us = cr_now_us();
+    call_invite(c, NULL);
+    su_timer_set_interval(c->timer, on_ring_timeout, c, o->ring_timeout_ms);
+    cr_log_info("call_sent", "attempt=%llu to=%s rtp_port=%d ring_timeout_ms=%u",
+                (unsigned long long)c->attempt_id, cr_log_q(o->to_uri), o->rtp_port,
+                o->ring_timeout_ms);
+}
+
+/* A new nua handle for the call's To and From (a redirect gets a new one: a new Call-ID). */
+static nua_handle_t *call_handle(struct dl_call *c)
+{
+    /* In angle brackets: bare, a ;transport= (or any URI parameter) would be read as a To header
+     * parameter and the request would leave on the default transport. */
+    char to[DL_URI_MAX + 3];
+    snprintf(to, sizeof to, "<%s>", c->order.to_uri);
+    return nua_handle(c->s->nua, c, SIPTAG_TO_STR(to), SIPTAG_FROM_STR(c->order.from), TAG_END());
+}
+
+/* Sends the call's INVITE on c->nh: to its To URI, or to target (a redirect's), keeping To. */
+static void call_invite(struct dl_call *c, const char *target)
+{
+    struct dl_sip *s = c->s;
+    const struct dl_order *o = &c->order;
     char sdp[512];
     /* soa writes o=, c= (SOATAG_ADDRESS) and t= around this media line. */
     snprintf(sdp, sizeof sdp,
@@ -488,24 +540,10 @@ static void cmd_call(struct dl_sip *s, const struct dl_order *o)
     else
         snprintf(extra, sizeof extra, "%s%s%s%s", o->pai[0] ? "P-Asserted-Identity: " : "", o->pai,
                  o->pai[0] && o->privacy ? "\r\n" : "", o->privacy ? "Privacy: id" : "");
-    struct dl_call **b = bucket(s, c->attempt_id);
-    c->hnext = *b;
-    *b = c;
-    c->next = s->calls;
-    if (s->calls)
-        s->calls->prev = c;
-    s->calls = c;
-    s->ncalls++;
-    if (!c->agent_leg)
-        s->ncustomers++;
-    c->sent_us = cr_now_us();
-    nua_invite(c->nh, SOATAG_USER_SDP_STR(sdp), SOATAG_ADDRESS(s->media_address),
-               SOATAG_RTP_SORT(SOA_RTP_SORT_LOCAL), SOATAG_RTP_SELECT(SOA_RTP_SELECT_SINGLE),
-               TAG_IF(extra[0], SIPTAG_HEADER_STR(extra)), TAG_END());
-    su_timer_set_interval(c->timer, on_ring_timeout, c, o->ring_timeout_ms);
-    cr_log_info("call_sent", "attempt=%llu to=%s rtp_port=%d ring_timeout_ms=%u",
-                (unsigned long long)c->attempt_id, cr_log_q(o->to_uri), o->rtp_port,
-                o->ring_timeout_ms);
+    nua_invite(c->nh, TAG_IF(target, NUTAG_URL(target)), SOATAG_USER_SDP_STR(sdp),
+               SOATAG_ADDRESS(s->media_address), SOATAG_RTP_SORT(SOA_RTP_SORT_LOCAL),
+               SOATAG_RTP_SELECT(SOA_RTP_SELECT_SINGLE), TAG_IF(extra[0], SIPTAG_HEADER_STR(extra)),
+               TAG_END());
 }
 
 static void hangup_all(struct dl_sip *s)
@@ -625,6 +663,108 @@ static void auth_answer(struct dl_call *c, sip_t const *sip)
     nua_authenticate(c->nh, NUTAG_AUTH(cred), TAG_END());
 }
 
+/* Whether host is the trunk's or one of the [trunk] redirect_domains. */
+static bool redirect_host_allowed(const struct dl_sip *s, const char *host)
+{
+    if (!host || !host[0])
+        return false;
+    if (!strcasecmp(host, s->trunk_host))
+        return true;
+    size_t n = strlen(host);
+    for (const char *p = s->redirect_domains; *p;) {
+        p += strspn(p, " ,");
+        size_t len = strcspn(p, " ,");
+        if (len == n && !strncasecmp(p, host, n))
+            return true;
+        p += len;
+    }
+    return false;
+}
+
+/* A 3xx from the trunk: sofia's own following is off (NUTAG_AUTO302/305), so dialerd decides.
+ * Follows the first Contact that is a sip:/sips: URI of an allowed host when follow_redirects
+ * allows one more hop (true: a new INVITE is on its way); else writes why into the detail and
+ * the call ends trunk_failure with this status. */
+static bool redirect(struct dl_call *c, int status, sip_t const *sip)
+{
+    struct dl_sip *s = c->s;
+    char contacts[80] = ""; /* the start of the list: the detail has room for it */
+    size_t len = 0;
+    const sip_contact_t *pick = NULL;
+    const char *why = NULL;
+    for (const sip_contact_t *m = sip->sip_contact; m; m = m->m_next) {
+        char u[DL_URI_MAX];
+        if (url_e(u, sizeof u, m->m_url) < 0 || memchr(u, '\0', sizeof u) == NULL)
+            snprintf(u, sizeof u, "(unreadable)");
+        int n = snprintf(contacts + len, sizeof contacts - len, "%s<%s>", len ? ", " : "", u);
+        if (n > 0)
+            len = (size_t)n < sizeof contacts - len ? len + (size_t)n : sizeof contacts - 1;
+        bool sipuri = m->m_url->url_type == url_sip || m->m_url->url_type == url_sips;
+        if (pick)
+            continue;
+        if (!sipuri)
+            why = "not a sip: or sips: URI";
+        else if (!redirect_host_allowed(s, m->m_url->url_host))
+            why = "host not the trunk's nor in redirect_domains";
+        else
+            pick = m;
+    }
+    if (!sip->sip_contact)
+        why = "no Contact";
+    if (pick && c->agent_leg)
+        pick = NULL, why = "agent legs are not redirected";
+    if (pick && c->redirects >= s->opts.follow_redirects) {
+        pick = NULL;
+        why = s->opts.follow_redirects ? "follow_redirects hops used" : NULL;
+    }
+    if (!pick) {
+        if (why)
+            snprintf(c->detail, sizeof c->detail, "%d redirect refused (%s); Contact: %s", status,
+                     why, contacts);
+        else
+            snprintf(c->detail, sizeof c->detail,
+                     "%d redirect not followed (follow_redirects = 0); Contact: %s", status,
+                     contacts);
+        cr_log_warn("call_redirect_refused", "attempt=%llu call_id=%s status=%d reason=%s",
+                    (unsigned long long)c->attempt_id, cr_log_q(c->call_id), status,
+                    cr_log_q(why ? why : "follow_redirects = 0"));
+        return false;
+    }
+    /* The carrier says where to dial: the Contact's user part when it has one, else the number
+     * we dialled (sofia's own following dropped it). To stays the dialled number. */
+    url_t target = *pick->m_url;
+    char user[DL_URI_MAX] = "";
+    const char *colon = strchr(c->order.to_uri, ':'), *at = strchr(c->order.to_uri, '@');
+    if (!target.url_user && colon && at && at > colon) {
+        snprintf(user, sizeof user, "%.*s", (int)(at - colon - 1), colon + 1);
+        target.url_user = user;
+    }
+    target.url_headers = NULL;
+    char to[DL_URI_MAX];
+    if (url_e(to, sizeof to, &target) < 0 || memchr(to, '\0', sizeof to) == NULL) {
+        snprintf(c->detail, sizeof c->detail, "%d redirect refused (Contact too long)", status);
+        return false;
+    }
+    c->redirects++;
+    cr_log_info("call_redirected", "attempt=%llu call_id=%s status=%d hop=%u from=%s to=%s",
+                (unsigned long long)c->attempt_id, cr_log_q(c->call_id), status, c->redirects,
+                cr_log_q(c->target[0] ? c->target : c->order.to_uri), cr_log_q(to));
+    snprintf(c->target, sizeof c->target, "%s", to);
+    /* a new transaction and dialog: a new handle (the old one ends unbound, unseen) */
+    nua_handle_t *nh = call_handle(c);
+    if (!nh) {
+        snprintf(c->detail, sizeof c->detail, "%d redirect: could not create the SIP handle",
+                 status);
+        return false;
+    }
+    nua_handle_bind(c->nh, NULL);
+    nua_handle_destroy(c->nh);
+    c->nh = nh;
+    c->call_id[0] = '\0';
+    call_invite(c, to);
+    return true;
+}
+
 static void on_invite_response(struct dl_call *c, int status, char const *phrase, sip_t const *sip)
 {
     bool local = !sip || (sip->sip_flags & DL_NTA_INTERNAL_MSG);
@@ -656,6 +796,15 @@ static void on_invite_response(struct dl_call *c, int status, char const *phrase
         !c->agent_leg && c->s->username[0] && c->auth_tries < AUTH_TRIES_MAX) {
         auth_answer(c, sip);
         return;
+    }
+    if (status >= 300 && status < 400 && !local && sip && c->stop == DL_STOP_NONE &&
+        redirect(c, status, sip))
+        return;
+    if (status == 503 && !local && sip && sip->sip_retry_after) {
+        /* sofia would wait and re-send the INVITE itself (NUTAG_MAX_RETRY_AFTER is 0): the call
+         * ends now, and the loop holds new calls for the period */
+        c->retry_after_s = (unsigned)sip->sip_retry_after->af_delta;
+        snprintf(c->detail, sizeof c->detail, "trunk 503 Retry-After: %u s", c->retry_after_s);
     }
     c->final_status = status;
     c->final_local = local;
@@ -816,7 +965,13 @@ static void *sip_thread(void *arg)
     s->nua = nua_create(
         s->root, on_nua_event, s, NUTAG_URL(s->bind_url),
         NUTAG_USER_AGENT("carillon-dialerd/" CARILLON_VERSION), TPTAG_UDP_RMEM(4 << 20),
-        NUTAG_AUTOACK(1), NUTAG_MEDIA_ENABLE(1), NUTAG_SESSION_TIMER(s->opts.session_timer_s),
+        NUTAG_AUTOACK(1), NUTAG_MEDIA_ENABLE(1),
+        /* sofia's automatic retries that take decisions belonging to dialerd (README: "SIP
+         * retries"): no redirect following (dialerd follows 3xx itself, bounded), no waiting
+         * out a 5xx's Retry-After to re-send the INVITE (the call ends, the loop holds the
+         * trunk), and at most AUTH_TRIES_MAX restarts of a request (auth, 422). */
+        NUTAG_AUTO302(0), NUTAG_AUTO305(0), NUTAG_MAX_RETRY_AFTER(0),
+        NUTAG_RETRY_COUNT(AUTH_TRIES_MAX), NUTAG_SESSION_TIMER(s->opts.session_timer_s),
         TAG_IF(s->opts.session_timer_s, NUTAG_MIN_SE(90)),
         TAG_IF(s->opts.t1x64_ms, NTATAG_SIP_T1X64(s->opts.t1x64_ms)), NUTAG_M_USERNAME("carillon"),
         SOATAG_ADDRESS(s->media_address),
@@ -863,6 +1018,8 @@ static void sip_free(struct dl_sip *s)
     free(s->outbound_proxy);
     free(s->username);
     free(s->password);
+    free(s->trunk_host);
+    free(s->redirect_domains);
     free(s);
 }
 
@@ -919,13 +1076,15 @@ int dl_sip_start(uv_loop_t *loop, const struct dl_sip_opts *opts, dl_sip_event_c
     s->outbound_proxy = strdup(opts->outbound_proxy ? opts->outbound_proxy : "");
     s->username = strdup(opts->username ? opts->username : "");
     s->password = strdup(opts->password ? opts->password : "");
+    s->trunk_host = strdup(opts->trunk_host ? opts->trunk_host : "");
+    s->redirect_domains = strdup(opts->redirect_domains ? opts->redirect_domains : "");
     s->event_cap = 3 * (opts->max_calls + CMD_QUEUE_MAX) + 64;
     s->cmds = calloc(CMD_QUEUE_MAX, sizeof *s->cmds);
     s->events = calloc(s->event_cap, sizeof *s->events);
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->started_cv, NULL);
     if (!s->bind_url || !s->tls_dir || !s->media_address || !s->outbound_proxy || !s->username ||
-        !s->password || !s->cmds || !s->events) {
+        !s->password || !s->trunk_host || !s->redirect_domains || !s->cmds || !s->events) {
         sip_free(s);
         return -ENOMEM;
     }

@@ -9,7 +9,8 @@
 #include <uv.h>
 
 /* Fixed-size text fields: an order or event is copied whole through the queues. */
-#define DL_URI_MAX 256
+#define DL_URI_MAX    256
+#define DL_DETAIL_MAX 160
 /* Agent legs share the calls' id space: an agent's leg is agent_id | DL_AGENT_BIT. */
 #define DL_AGENT_BIT (1ULL << 63)
 
@@ -25,6 +26,12 @@ struct dl_sip_opts {
     unsigned shutdown_timeout_ms; /* graceful stop: how long live calls may go on */
     size_t max_calls;             /* calls and agent legs at once: sizes the event queue */
     unsigned t1x64_ms;            /* SIP transaction lifetime (NTATAG_SIP_T1X64); 0: 32 s */
+    /* 3xx: how many redirects a call may follow (0: none, the call ends trunk_failure), and to
+     * where: sip:/sips: URIs whose host is trunk_host or one of redirect_domains (comma
+     * separated, "" none). */
+    unsigned follow_redirects;
+    const char *trunk_host;
+    const char *redirect_domains;
 };
 
 /* One call to place (copied by dl_sip_call). */
@@ -62,7 +69,10 @@ struct dl_event {
     long long sent_us, ringing_us, answered_us, ended_us;
     char sip_reason[64];
     char call_id[128];
-    char detail[96];
+    char detail[DL_DETAIL_MAX];
+    /* ENDED by a 503 from the trunk with Retry-After: its value in seconds (0: none); the loop
+     * holds new calls to the trunk that long (capped by max_trunk_hold). */
+    unsigned retry_after_s;
     struct dl_media media; /* RINGING (183 with SDP) and ANSWERED events */
 };
 

@@ -36,8 +36,21 @@ int dialer_send(struct dialer *d, Carillon__V1__Envelope *env)
     return cr_conn_send(d->c->conn, env);
 }
 
+/* Agent legs go to softphones, not through the trunk: a trunk's hold does not stop them. */
+static unsigned dialer_free_legs(const struct dialer *d)
+{
+    unsigned used = d->in_flight + d->legs;
+    if (d->active_calls > used)
+        used = d->active_calls;
+    return d->max_calls > used ? d->max_calls - used : 0;
+}
+
+/* Free room for customer calls: none while the dialer's trunk is held (DialerCapacity.hold_ms);
+ * the hold ends by itself at hold_until_ms, even if the dialer's "hold over" never comes. */
 static unsigned dialer_free_slots(const struct dialer *d)
 {
+    if (d->hold_until_ms && engine_now_ms(d->eng->srv) < d->hold_until_ms)
+        return 0;
     unsigned used = d->in_flight + d->legs;
     if (d->active_calls > used)
         used = d->active_calls;
@@ -59,9 +72,9 @@ struct dialer *dialer_for_agent(struct engine *e)
     struct dialer *best = NULL;
     for (struct dialer *d = e->dialers; d; d = d->next)
         if (d->link == DIALER_UP && d->resumed &&
-            (!best || dialer_free_slots(d) > dialer_free_slots(best)))
+            (!best || dialer_free_legs(d) > dialer_free_legs(best)))
             best = d;
-    return best && dialer_free_slots(best) > 0 ? best : NULL;
+    return best && dialer_free_legs(best) > 0 ? best : NULL;
 }
 
 /* A customer-first call goes where the campaign's ready agents most exceed the calls in flight,
@@ -468,6 +481,12 @@ static void on_capacity(struct engine *e, struct client *c, const Carillon__V1__
     d->max_cps = cap->max_calls_per_second;
     d->active_calls = cap->active_calls;
     d->last_seen_ms = now;
+    int64_t hold_until = cap->hold_ms ? now + (int64_t)cap->hold_ms : 0;
+    if (hold_until != d->hold_until_ms && (cap->hold_ms || d->hold_until_ms > now))
+        cr_log_info(cap->hold_ms ? "dialer_hold" : "dialer_hold_end",
+                    "node=%s hold_ms=%u reason=%s", node, cap->hold_ms,
+                    cr_log_q(cap->hold_reason ? cap->hold_reason : ""));
+    d->hold_until_ms = hold_until;
     bool was_up = d->link == DIALER_UP;
     d->link = DIALER_UP;
     if (!first && was_up && d->resumed) {

@@ -50,8 +50,9 @@ struct dialer {
     uint64_t boot_id;
     enum dialer_link link;
     unsigned max_calls, max_cps, active_calls; /* from its DialerCapacity */
-    unsigned in_flight;                        /* our calls on it not ended yet */
-    unsigned legs;                             /* agent legs opened on it */
+    int64_t hold_until_ms; /* its trunk asked for no new calls until then (503 Retry-After) */
+    unsigned in_flight;    /* our calls on it not ended yet */
+    unsigned legs;         /* agent legs opened on it */
     int64_t last_seen_ms, lost_at_ms;
     bool resumed;            /* DialerResume sent */
     int64_t reconcile_at_ms; /* then, close its attempts it never reported on */

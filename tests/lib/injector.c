@@ -27,8 +27,8 @@
  * (EventAck), and an event received twice prints "duplicate_event ..." and makes the exit
  * code 4 (a gap in the numbering prints "event_gap ...").
  * Output, one line each: "listening port=P", "hello role=R node=N cert_role=R",
- * "capacity max_calls=N max_cps=N active=N", "event attempt=ID state=S outcome=O
- * sip_status=N hung_up_by=P call_id=C ring_ms=N talk_ms=N sent_at_us=T ringing_at_us=T
+ * "capacity max_calls=N max_cps=N active=N hold_ms=N hold_reason=\"R\"", "event attempt=ID state=S
+ * outcome=O sip_status=N hung_up_by=P call_id=C ring_ms=N talk_ms=N sent_at_us=T ringing_at_us=T
  * answered_at_us=T ended_at_us=T detail=D", "done". Steps start once the dialer has sent its
  * capacity. Exit 0 after the last step, 1 on --timeout (default 60 s), 2 on usage errors,
  * 3 when the dialer disconnects before the end. */
@@ -541,8 +541,10 @@ static void on_message(struct cr_conn *c, Carillon__V1__Envelope *env)
         break;
     }
     case CARILLON__V1__ENVELOPE__BODY_DIALER_CAPACITY: {
-        printf("capacity max_calls=%u max_cps=%u active=%u\n", env->dialer_capacity->max_calls,
-               env->dialer_capacity->max_calls_per_second, env->dialer_capacity->active_calls);
+        printf("capacity max_calls=%u max_cps=%u active=%u hold_ms=%u hold_reason=\"%s\"\n",
+               env->dialer_capacity->max_calls, env->dialer_capacity->max_calls_per_second,
+               env->dialer_capacity->active_calls, env->dialer_capacity->hold_ms,
+               env->dialer_capacity->hold_reason ? env->dialer_capacity->hold_reason : "");
         if (env->dialer_capacity->boot_id != in->boot_id) { /* a restarted dialer */
             in->boot_id = env->dialer_capacity->boot_id;
             in->last_seq = 0;
