@@ -70,6 +70,7 @@ struct dl_call {
     int final_status;
     bool final_local;
     bool remote_responded, answered, bye_sent, ended;
+    bool invite_abandoned; /* ring timeout before any response: nta's 487 is ours, not a status */
     enum dl_stop stop;
     int hung_up_by;
     int auth_tries;
@@ -357,6 +358,10 @@ static void call_finish(struct dl_call *c)
         return;
     c->ended = true;
     c->ended_us = cr_now_us();
+    if (c->invite_abandoned && !c->remote_responded) {
+        c->final_status = 0; /* no SIP status came: the local 487 only stopped the INVITE */
+        c->reason[0] = '\0';
+    }
     struct dl_end_facts f = {
         .final_status = c->final_status,
         .final_local = c->final_local,
@@ -440,6 +445,7 @@ static void on_ring_timeout(struct dl_sip *s, su_timer_t *t, struct dl_call *c)
          * INVITE until timer B. NTATAG_CANCEL_408 makes nta end the INVITE client transaction
          * here (a local 487: no CANCEL, no more retransmissions); the call ends on it. */
         c->stop = DL_STOP_RING_TIMEOUT;
+        c->invite_abandoned = true;
         snprintf(c->detail, sizeof c->detail, "%s",
                  "ring timeout: no provisional response, INVITE abandoned");
         nua_cancel(c->nh, NTATAG_CANCEL_408(1), TAG_END());
