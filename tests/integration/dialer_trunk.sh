@@ -95,4 +95,17 @@ stop_dialerd
 for t in tgt r1 r2 r3 r4 mal r503 after; do trunk_ok "$t"; done
 n=$(grep -c '^INVITE sip:' "$dir/r503_msgs.log")
 [ "$n" = 1 ] || fail "the 503 trunk received $n INVITEs: sofia re-sent it"
+
+# The default, follow_redirects = 0: a 302 ends the call, its Contacts in the detail.
+start_trunk r5 trunk_302.xml 1 -set contact "sip:0612345678@127.0.0.1:9"
+echo "call 9 $(u r5)" >"$dir/script"
+echo "wait 9 ended" >>"$dir/script"
+start_injector
+start_dialerd 9
+injector_ok
+l9=$(ended_line 9)
+assert_contains "$l9" 'outcome=trunk_failure sip_status=302'
+assert_contains "$l9" 'detail="302 redirect not followed (follow_redirects = 0); Contact: <sip:0612345678@127.0.0.1:9>"'
+stop_dialerd
+trunk_ok r5
 echo "PASS dialer_trunk"
