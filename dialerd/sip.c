@@ -767,6 +767,7 @@ static bool redirect(struct dl_call *c, int status, sip_t const *sip)
     nua_handle_destroy(c->nh);
     c->nh = nh;
     c->call_id[0] = '\0';
+    c->remote_responded = false; /* the new target has said nothing yet (ring timeout, outcome) */
     call_invite(c, to);
     return true;
 }
@@ -806,7 +807,7 @@ static void on_invite_response(struct dl_call *c, int status, char const *phrase
     if (status >= 300 && status < 400 && !local && sip && c->stop == DL_STOP_NONE &&
         redirect(c, status, sip))
         return;
-    if (status == 503 && !local && sip && sip->sip_retry_after) {
+    if (status == 503 && !local && sip && sip->sip_retry_after && !c->agent_leg) {
         /* sofia would wait and re-send the INVITE itself (NUTAG_MAX_RETRY_AFTER is 0): the call
          * ends now, and the loop holds new calls for the period */
         c->retry_after_s = (unsigned)sip->sip_retry_after->af_delta;
