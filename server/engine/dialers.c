@@ -482,7 +482,7 @@ static void on_capacity(struct engine *e, struct client *c, const Carillon__V1__
     d->active_calls = cap->active_calls;
     d->last_seen_ms = now;
     int64_t hold_until = cap->hold_ms ? now + (int64_t)cap->hold_ms : 0;
-    if (hold_until != d->hold_until_ms && (cap->hold_ms || d->hold_until_ms > now))
+    if (cap->hold_ms || d->hold_until_ms)
         cr_log_info(cap->hold_ms ? "dialer_hold" : "dialer_hold_end",
                     "node=%s hold_ms=%u reason=%s", node, cap->hold_ms,
                     cr_log_q(cap->hold_reason ? cap->hold_reason : ""));
