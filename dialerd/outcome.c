@@ -88,8 +88,9 @@ bool dl_deadline_passed(uint64_t not_after_ms, uint64_t now_ms, char *detail, si
 const char *dl_outcome_name(Carillon__V1__CallOutcome o)
 {
     static const char *const names[] = {
-        "unspecified",   "answered",  "busy", "no_answer", "invalid_number", "rejected",
-        "trunk_failure", "cancelled", "lost", "refused",   "abandoned",      "expired",
+        "unspecified", "answered",      "busy",      "no_answer", "invalid_number",
+        "rejected",    "trunk_failure", "cancelled", "lost",      "refused",
+        "abandoned",   "expired",       "machine",
     };
     if ((int)o < 0 || (size_t)o >= sizeof names / sizeof names[0])
         return "?";
