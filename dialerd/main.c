@@ -293,6 +293,8 @@ static void on_sip_event(void *arg, const struct dl_event *ev)
     struct dl_leg *leg = app->rtp ? dl_leg_find(app->rtp, ev->attempt_id) : NULL;
     if (leg && ev->media.port > 0)
         dl_leg_remote(leg, &ev->media);
+    if (ev->media_update)
+        return; /* a re-INVITE moved the far end's media: the relay's alone */
     if (leg && !agent && ev->state == CARILLON__V1__CALL_STATE__CALL_STATE_ANSWERED &&
         !dl_leg_bridged(leg) && dl_leg_user(leg) > 0)
         dl_leg_after(leg, dl_leg_user(leg), on_abandon_due, app);
@@ -300,11 +302,13 @@ static void on_sip_event(void *arg, const struct dl_event *ev)
         if (leg) {
             struct dl_leg_stats st = dl_leg_stats(leg);
             cr_log_info("rtp_leg_closed",
-                        "id=%llu rx=%llu tx=%llu tx_silence=%llu rx_dtmf=%llu dropped=%llu",
+                        "id=%llu rx=%llu tx=%llu tx_silence=%llu rx_dtmf=%llu dropped=%llu "
+                        "rx_rtcp=%llu tx_rtcp=%llu",
                         (unsigned long long)(ev->attempt_id & ~DL_AGENT_BIT),
                         (unsigned long long)st.rx, (unsigned long long)st.tx,
                         (unsigned long long)st.tx_silence, (unsigned long long)st.rx_dtmf,
-                        (unsigned long long)st.dropped);
+                        (unsigned long long)st.dropped, (unsigned long long)st.rx_rtcp,
+                        (unsigned long long)st.tx_rtcp);
             dl_leg_close(leg); /* unbridges: an agent leg stays up when its customer goes */
         }
         if (agent && app->agent_legs > 0)
