@@ -359,48 +359,6 @@ static void maybe_shutdown(struct dl_sip *s)
     nua_shutdown(s->nua);
 }
 
-/* An agent leg's detail: it speaks of the agent and the softphone, never of a customer or the
- * trunk, and says something for every end (out, len: the call's detail buffer). */
-static void agent_detail(const struct dl_call *c, char *out, size_t len)
-{
-    const char *d = NULL;
-    switch (c->stop) {
-    case DL_STOP_RING_TIMEOUT:
-        d = c->answered           ? "the softphone answered as the ring timeout expired; BYE sent"
-            : c->remote_responded ? "the agent's softphone did not answer in time"
-                                  : "no response at all from the agent's softphone in time";
-        break;
-    case DL_STOP_ORDER_CANCEL:
-    case DL_STOP_ORDER_HANGUP:
-        d = c->answered ? "agent leg closed by order" : "agent leg cancelled by order";
-        break;
-    case DL_STOP_SHUTDOWN:
-        d = "dialer shutting down";
-        break;
-    case DL_STOP_ABANDON: /* never ordered on an agent leg */
-    case DL_STOP_NONE:
-        break;
-    }
-    if (!d && c->answered)
-        d = c->hung_up_by == CARILLON__V1__CALL_PARTY__CALL_PARTY_CUSTOMER
-                ? "the agent hung up (BYE from the softphone)"
-                : "agent leg ended";
-    if (!d && c->final_local && c->final_status == 408)
-        d = "no response from the agent's softphone";
-    if (!d && c->final_local && c->final_status == 503)
-        d = "transport error towards the agent's softphone (unreachable?)";
-    if (!d && c->final_local)
-        d = "local failure on the agent leg";
-    if (d) {
-        snprintf(out, len, "%s", d);
-    } else if (c->final_status >= 300) {
-        snprintf(out, len, "the agent's softphone refused the call: %d%s%s", c->final_status,
-                 c->reason[0] ? " " : "", c->reason);
-    } else {
-        snprintf(out, len, "agent leg lost before any answer from the softphone");
-    }
-}
-
 static const char *default_detail(const struct dl_call *c, int outcome)
 {
     switch (c->stop) {
@@ -449,7 +407,8 @@ static void call_finish(struct dl_call *c)
     };
     int outcome = (int)dl_outcome_map(&f);
     if (!c->detail[0] && c->agent_leg)
-        agent_detail(c, c->detail, sizeof c->detail);
+        dl_agent_leg_detail(&f, c->hung_up_by == CARILLON__V1__CALL_PARTY__CALL_PARTY_CUSTOMER,
+                            c->reason, c->detail, sizeof c->detail);
     else if (!c->detail[0])
         snprintf(c->detail, sizeof c->detail, "%s", default_detail(c, outcome));
     long long ring_end = c->answered_us ? c->answered_us : c->ended_us;
