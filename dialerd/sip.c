@@ -296,8 +296,9 @@ static unsigned long long id_val(const struct dl_call *c)
 /* A re-INVITE from the far end (a trunk's session refresh, a move of its media): nua answers it
  * itself from the handle's soa parameters (SOA_RTP_SELECT_COMMON: telephone-event stays); the
  * relay is told when the offer moves the media (address, port, payload types, rtcp-mux). A
- * re-INVITE without SDP (offer in our 200, answer in the ACK) leaves the media as it was. */
-static void on_reinvite(struct dl_call *c, sip_t const *sip)
+ * re-INVITE without SDP (offer in our 200, answer in the ACK) leaves the media as it was. The
+ * answer to a re-INVITE of ours (a session timer refresh) is read the same way. */
+static void follow_media(struct dl_call *c, sip_t const *sip)
 {
     struct dl_media m = c->media;
     media_from_sdp(sip, &m);
@@ -698,8 +699,10 @@ static void on_invite_response(struct dl_call *c, int status, char const *phrase
         /* the answer to a re-INVITE of ours (a session timer refresh): the call was answered
          * once and stays so; a refresh that fails is nua's to handle (it ends the session) */
         if (status >= 200)
-            cr_log_info("call_refreshed", "attempt=%llu call_id=%s status=%d",
-                        (unsigned long long)c->attempt_id, cr_log_q(c->call_id), status);
+            cr_log_info("call_refreshed", "%s=%llu call_id=%s status=%d", id_key(c), id_val(c),
+                        cr_log_q(c->call_id), status);
+        if (status >= 200 && status < 300)
+            follow_media(c, sip);
         return;
     }
     if (!local)
@@ -798,7 +801,7 @@ static void on_nua_event(nua_event_t event, int status, char const *phrase, nua_
         break;
     case nua_i_invite:
         if (c) {
-            on_reinvite(c, sip);
+            follow_media(c, sip);
         } else {
             cr_log_warn("incoming_call_refused", "from=%s",
                         cr_log_q(sip && sip->sip_from && sip->sip_from->a_url->url_user

@@ -76,6 +76,12 @@ echo "rtcp-mux trunk: $line"
 [ "$(n rr_blocks "$line")" -ge 2 ] || fail "receiver reports without a report block: $line"
 [ "$(n rr_lsr "$line")" -ge 1 ] || fail "no receiver report echoes the trunk's SR (LSR): $line"
 [ "$(n audio "$line")" -ge 100 ] || fail "the agent's audio did not reach the rtcp-mux trunk: $line"
+# the last block's figures: nothing lost on loopback, a jitter below 50 ms (400 units of 8 kHz),
+# its highest sequence number within 1 s (50 packets) of what the trunk had sent by then
+[ "$(n rr_lost "$line")" = 0 ] || fail "a report block counts losses on loopback: $line"
+[ "$(n rr_jitter "$line")" -lt 400 ] || fail "a report block's jitter is implausible: $line"
+behind=$(n rr_seq_behind "$line")
+[ "$behind" -ge 0 ] && [ "$behind" -le 50 ] || fail "a report block's highest sequence is off: $line"
 leg() { sed -n "s/.*rtp_leg_closed id=$1 .* $2=\([0-9]*\).*/\1/p" "$dir/dialerd.log"; }
 [ "$(leg 1 rx_rtcp)" -ge 1 ] || fail "dialerd read no RTCP from the rtcp-mux trunk"
 [ "$(leg 1 tx_rtcp)" -ge 2 ] || fail "dialerd counted fewer than 2 reports to the rtcp-mux trunk"

@@ -5,13 +5,15 @@
  *               [--send HOST:PORT | --send-back 1] [--send-pt PT] [--send-byte BYTE]
  * Prints "listening" then, on SIGUSR1 (and at exit: SIGTERM or --timeout, 60 s), one line:
  * "rtp packets=N audio=N dtmf=N ssrcs=N seq_jumps=N ts_backwards=N pt=PT marked=N rtcp=N rr=N
- * rr_blocks=N rr_lsr=N" where audio
+ * rr_blocks=N rr_lsr=N rr_lost=N rr_jitter=N rr_seq_behind=N" where audio
  * counts payload types 0 and 8, dtmf 101, ssrcs the distinct SSRCs seen, seq_jumps the packets
  * whose sequence number is not the previous one plus one (same SSRC), ts_backwards those whose
  * timestamp went back, pt the last audio payload type, and marked the audio packets whose every
  * payload byte is BYTE (a test sound made of one repeated sample). RTCP (second byte 192-223,
  * RFC 5761 §4) is counted apart: rtcp its packets, rr the receiver reports among them,
- * rr_blocks their report blocks and rr_lsr the blocks whose LSR is not 0 (they echo an SR).
+ * rr_blocks their report blocks and rr_lsr the blocks whose LSR is not 0 (they echo an SR);
+ * rr_lost, rr_jitter: the last block's cumulative loss and jitter, rr_seq_behind how far its
+ * highest sequence number was behind the last one this sink had sent (-1: not sending).
  * --reply-sr 1 answers each RTCP packet with a sender report to where it came from (an SR a
  * relay must read and not pass on). --send: from the listening socket, every 20 ms, one RTP
  * packet of 160 samples of BYTE (--send-byte; 0xD5, A-law silence), payload type PT (8), to
@@ -32,10 +34,13 @@ static struct {
     uint64_t packets, audio, dtmf, seq_jumps, ts_backwards, marked, rtcp, rr, rr_blocks, rr_lsr;
     uint32_t ssrcs[MAX_SSRCS];
     int nssrcs, last_pt;
+    int32_t rr_lost;
+    uint32_t rr_jitter;
+    int rr_seq_behind;
     uint32_t last_ssrc, last_ts;
     uint16_t last_seq;
     bool have_last;
-} st = {.last_pt = -1};
+} st = {.last_pt = -1, .rr_seq_behind = -1};
 static int mark = -1;
 static bool reply_sr;
 static int send_pt = 8;
@@ -52,12 +57,14 @@ static uv_timer_t deadline, send_timer;
 static void report(void)
 {
     printf("rtp packets=%llu audio=%llu dtmf=%llu ssrcs=%d seq_jumps=%llu ts_backwards=%llu "
-           "pt=%d marked=%llu rtcp=%llu rr=%llu rr_blocks=%llu rr_lsr=%llu\n",
+           "pt=%d marked=%llu rtcp=%llu rr=%llu rr_blocks=%llu rr_lsr=%llu rr_lost=%d "
+           "rr_jitter=%u rr_seq_behind=%d\n",
            (unsigned long long)st.packets, (unsigned long long)st.audio,
            (unsigned long long)st.dtmf, st.nssrcs, (unsigned long long)st.seq_jumps,
            (unsigned long long)st.ts_backwards, st.last_pt, (unsigned long long)st.marked,
            (unsigned long long)st.rtcp, (unsigned long long)st.rr, (unsigned long long)st.rr_blocks,
-           (unsigned long long)st.rr_lsr);
+           (unsigned long long)st.rr_lsr, (int)st.rr_lost, (unsigned)st.rr_jitter,
+           st.rr_seq_behind);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -91,7 +98,13 @@ static void on_rtcp(const uint8_t *p, size_t n, const struct sockaddr *from)
             int rc = p[off] & 0x1F;
             for (int i = 0; i < rc && 8 + 24 * (size_t)(i + 1) <= len; i++) {
                 st.rr_blocks++;
-                st.rr_lsr += rd32(p + off + 8 + 24 * (size_t)i + 16) != 0;
+                const uint8_t *b = p + off + 8 + 24 * (size_t)i;
+                st.rr_lsr += rd32(b + 16) != 0;
+                uint32_t lost = rd32(b + 4) & 0xFFFFFF;
+                st.rr_lost = (int32_t)(lost & 0x800000 ? lost | 0xFF000000u : lost);
+                st.rr_jitter = rd32(b + 12);
+                if (sending)
+                    st.rr_seq_behind = (uint16_t)(send_seq - 1 - (uint16_t)rd32(b + 8));
             }
         }
         off += len;
