@@ -62,6 +62,7 @@ struct dl_leg {
         uint16_t max_seq;
         uint32_t transit, jitter; /* jitter in timestamp units, scaled by 16 (A.8) */
         uint32_t lsr;             /* middle 32 bits of the last SR's NTP time */
+        uint32_t sr_ssrc;         /* whose SR it was: reported only for that source */
         uint64_t lsr_at_ns;       /* when that SR came (uv_hrtime) */
     } in;
     int handles; /* open libuv handles; the last close frees the leg */
@@ -282,7 +283,15 @@ static void rtp_rx_stats(struct dl_leg *l, const uint8_t *p)
     uint32_t ssrc = rd32(p + 8);
     int pt = p[1] & 0x7F;
     if (!l->in.have || l->in.ssrc != ssrc) {
-        memset(&l->in, 0, sizeof l->in); /* a new source: its SRs too */
+        /* a new source (its SR may have come first: that is kept, by its SSRC) */
+        bool sr_known = l->in.sr_known;
+        uint32_t lsr = l->in.lsr, sr_ssrc = l->in.sr_ssrc;
+        uint64_t lsr_at = l->in.lsr_at_ns;
+        memset(&l->in, 0, sizeof l->in);
+        l->in.sr_known = sr_known;
+        l->in.lsr = lsr;
+        l->in.sr_ssrc = sr_ssrc;
+        l->in.lsr_at_ns = lsr_at;
         l->in.have = true;
         l->in.ssrc = ssrc;
         l->in.base_seq = l->in.max_seq = seq;
@@ -328,6 +337,7 @@ static bool rtcp_demux(struct dl_leg *l, const uint8_t *p, size_t n)
             /* NTP seconds and fraction at +8 and +12: their middle 32 bits */
             l->in.lsr = rd32(p + off + 8) << 16 | rd32(p + off + 12) >> 16;
             l->in.lsr_at_ns = uv_hrtime();
+            l->in.sr_ssrc = rd32(p + off + 4);
             l->in.sr_known = true;
         }
         off += len;
@@ -363,9 +373,10 @@ static void on_rtcp(uv_timer_t *t)
         wr32(b + 8, ext_max);
         wr32(b + 12, l->in.jitter >> 4);
         uint32_t dlsr = 0;
-        if (l->in.sr_known) /* in units of 1/65536 s */
+        bool sr = l->in.sr_known && l->in.sr_ssrc == l->in.ssrc;
+        if (sr) /* in units of 1/65536 s */
             dlsr = (uint32_t)((uv_hrtime() - l->in.lsr_at_ns) * 65536 / 1000000000ULL);
-        wr32(b + 16, l->in.sr_known ? l->in.lsr : 0);
+        wr32(b + 16, sr ? l->in.lsr : 0);
         wr32(b + 20, dlsr);
         n += 24;
         rc = 1;
@@ -416,7 +427,8 @@ static void on_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf, const struct so
     if (n < 12)
         return;
     l->st.rx++;
-    rtp_rx_stats(l, p);
+    if (l->rtcp_on) /* reception statistics only feed RTCP: the relay's path stays as it was */
+        rtp_rx_stats(l, p);
     if (!l->have_remote) { /* no SDP address yet: answer where it comes from (symmetric RTP) */
         memcpy(&l->remote, addr,
                addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
