@@ -78,7 +78,7 @@ struct inj {
         unsigned cps, seconds, drain_s;
         uint64_t started_ms, next_id, first_id;
         uint64_t placed, ended, failed, by_outcome[16], live, max_live;
-        uint64_t acked; /* the last seq acknowledged by a tick */
+        uint64_t acked;       /* the last seq acknowledged by a tick */
         char first_fail[160]; /* the first failed call's outcome and detail, for the report */
         uv_timer_t tick;
     } load;
