@@ -7,7 +7,8 @@
  *       keys: initial_silence greeting after_greeting_silence total min_word between_words
  *       max_words threshold floor_ratio
  *   amd_ref lose IN.al OUT.al PERCENT SEED   20 ms packets lost (replaced by A-law silence)
- *   amd_ref gend IN.al                       ms where the last sound louder than -40 dBFS ends */
+ *   amd_ref gend IN.al   ms where the greeting ends: the last sound louder than -40 dBFS
+ *                        before the first 1.5 s of silence */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,14 +106,19 @@ int main(int argc, char **argv)
         return 0;
     }
     if (argc == 3 && !strcmp(argv[1], "gend")) {
+        /* the greeting: from the first sound to the first silence of 1.5 s after it */
         size_t n = load(argv[2]);
-        unsigned end = 0;
+        unsigned end = 0, quiet = 0;
         for (size_t off = 0; off + AMD_FRAME <= n; off += AMD_FRAME) {
             unsigned long sum = 0;
             for (size_t j = 0; j < AMD_FRAME; j++)
                 sum += (unsigned long)abs(amd_g711_linear(audio[off + j], 8));
-            if (sum / AMD_FRAME > 330) /* about -40 dBFS */
+            if (sum / AMD_FRAME > 330) { /* about -40 dBFS */
                 end = (unsigned)((off + AMD_FRAME) / 8);
+                quiet = 0;
+            } else if (end && (quiet += 20) >= 1500) {
+                break;
+            }
         }
         printf("%u\n", end);
         return 0;
