@@ -24,6 +24,7 @@
 #include "wav.h"
 
 #define PENDING_MAX      1024 /* orders waiting for a calls-per-second token */
+#define FD_RESERVE       64   /* descriptors kept for the server link, SIP, logs and the loop */
 #define MESSAGES_MAX     32   /* [messages] entries */
 #define MESSAGE_NAME_MAX 32
 
@@ -59,6 +60,8 @@ struct app {
     int exit_code;
     size_t max_calls_cap; /* max_calls at start: sizes the SIP queues; reload cannot exceed */
     size_t active;        /* admitted orders whose ENDED event has not come yet */
+    size_t fd_budget;     /* calls + agent legs the file limit holds (one socket each) */
+    unsigned long long nofile;
     /* Every event goes through the outbox and stays there until the server acknowledges it;
      * after a reconnect the server says what it has (DialerResume) and the rest is replayed. */
     struct dl_outbox *outbox;
@@ -467,6 +470,23 @@ static void call_amd_free(void *arg)
     free(arg);
 }
 
+/* An order placed with amd != OFF: its detection state, owned by its leg from here (the tap
+ * starts at the answer). 0 or -ENOMEM. */
+static int amd_attach(struct app *app, struct dl_leg *leg, const struct dl_order *o)
+{
+    if (o->amd_mode == CARILLON__V1__AMD_MODE__AMD_MODE_OFF)
+        return 0;
+    struct call_amd *ca = calloc(1, sizeof *ca);
+    if (!ca)
+        return -ENOMEM;
+    ca->app = app;
+    ca->mode = o->amd_mode;
+    ca->message = o->amd_message;
+    amd_init(&ca->det, &app->amd);
+    dl_leg_set_tap(leg, NULL, ca, call_amd_free);
+    return 0;
+}
+
 static void on_sip_event(void *arg, const struct dl_event *ev_in)
 {
     struct app *app = arg;
@@ -477,6 +497,8 @@ static void on_sip_event(void *arg, const struct dl_event *ev_in)
     struct call_amd *ca = leg && !agent ? dl_leg_tap_arg(leg) : NULL;
     if (leg && ev->media.port > 0)
         dl_leg_remote(leg, &ev->media);
+    if (ev->media_update)
+        return; /* a re-INVITE moved the far end's media: the relay's alone */
     if (ca && ev->state == CARILLON__V1__CALL_STATE__CALL_STATE_ANSWERED &&
         ca->phase == CA_WAIT_ANSWER) {
         /* no abandon clock yet: it starts at the verdict */
@@ -509,11 +531,13 @@ static void on_sip_event(void *arg, const struct dl_event *ev_in)
         if (leg) {
             struct dl_leg_stats st = dl_leg_stats(leg);
             cr_log_info("rtp_leg_closed",
-                        "id=%llu rx=%llu tx=%llu tx_silence=%llu rx_dtmf=%llu dropped=%llu",
+                        "id=%llu rx=%llu tx=%llu tx_silence=%llu rx_dtmf=%llu dropped=%llu "
+                        "rx_rtcp=%llu tx_rtcp=%llu",
                         (unsigned long long)(ev->attempt_id & ~DL_AGENT_BIT),
                         (unsigned long long)st.rx, (unsigned long long)st.tx,
                         (unsigned long long)st.tx_silence, (unsigned long long)st.rx_dtmf,
-                        (unsigned long long)st.dropped);
+                        (unsigned long long)st.dropped, (unsigned long long)st.rx_rtcp,
+                        (unsigned long long)st.tx_rtcp);
             dl_leg_close(leg); /* unbridges: an agent leg stays up when its customer goes */
         }
         if (agent && app->agent_legs > 0)
@@ -568,10 +592,29 @@ static void tokens_refill(struct app *app)
     app->tokens_at_ms = now;
 }
 
-/* Hands o (its RTP leg open) to the SIP thread. -EAGAIN: its queue is busy, o is still ours and
- * waits. */
-static int dial(struct app *app, const struct dl_order *o)
+/* Opens o's RTP leg if it has none yet and hands o to the SIP thread. -EAGAIN: its queue is busy,
+ * o is still ours and waits (keeping its leg). An order waiting for a calls-per-second token
+ * holds no socket nor port: those are taken here, as it leaves, so a queue that grows under a
+ * burst costs memory only, never file descriptors. */
+static int dial(struct app *app, struct dl_order *o)
 {
+    if (!o->rtp_port) {
+        const char *why;
+        struct dl_leg *leg = leg_take(app, o->attempt_id, false, &o->rtp_port, &why);
+        if (!leg) {
+            app->active--;
+            end_unplaced(app, o->attempt_id, CARILLON__V1__CALL_OUTCOME__CALL_OUTCOME_REFUSED, why);
+            return 0;
+        }
+        dl_leg_set_user(leg, o->abandon_after_ms);
+        if (amd_attach(app, leg, o) != 0) {
+            app->active--;
+            leg_give(app, o->attempt_id, o->rtp_port);
+            end_unplaced(app, o->attempt_id, CARILLON__V1__CALL_OUTCOME__CALL_OUTCOME_REFUSED,
+                         "out of memory for answering-machine detection");
+            return 0;
+        }
+    }
     int rc = dl_sip_call(app->sip, o);
     if (rc == -EAGAIN)
         return rc;
@@ -804,31 +847,17 @@ static void on_order(struct app *app, const Carillon__V1__PlaceCall *co)
                      "max_calls reached");
         return;
     }
+    if (app->active + app->agent_legs >= app->fd_budget) {
+        char why[96];
+        snprintf(why, sizeof why, "file limit reached (nofile %llu: %zu calls and agent legs)",
+                 (unsigned long long)app->nofile, app->fd_budget);
+        end_unplaced(app, o.attempt_id, CARILLON__V1__CALL_OUTCOME__CALL_OUTCOME_REFUSED, why);
+        return;
+    }
     if (app->pending_len == PENDING_MAX) {
         end_unplaced(app, o.attempt_id, CARILLON__V1__CALL_OUTCOME__CALL_OUTCOME_REFUSED,
                      "too many orders waiting for the calls-per-second limit");
         return;
-    }
-    const char *why;
-    struct dl_leg *leg = leg_take(app, o.attempt_id, false, &o.rtp_port, &why);
-    if (!leg) {
-        end_unplaced(app, o.attempt_id, CARILLON__V1__CALL_OUTCOME__CALL_OUTCOME_REFUSED, why);
-        return;
-    }
-    dl_leg_set_user(leg, o.abandon_after_ms);
-    if (o.amd_mode != CARILLON__V1__AMD_MODE__AMD_MODE_OFF) {
-        struct call_amd *ca = calloc(1, sizeof *ca);
-        if (!ca) {
-            leg_give(app, o.attempt_id, o.rtp_port);
-            end_unplaced(app, o.attempt_id, CARILLON__V1__CALL_OUTCOME__CALL_OUTCOME_REFUSED,
-                         "out of memory for answering-machine detection");
-            return;
-        }
-        ca->app = app;
-        ca->mode = o.amd_mode;
-        ca->message = o.amd_message;
-        amd_init(&ca->det, &app->amd);
-        dl_leg_set_tap(leg, NULL, ca, call_amd_free); /* the tap starts at the answer */
     }
     app->active++;
     tokens_refill(app);
@@ -873,6 +902,8 @@ static void on_open_agent(struct app *app, const Carillon__V1__OpenAgentLeg *a)
         return agent_refused(app, a->agent_id, "this agent already has a leg");
     if (app->agent_legs >= max_calls(app))
         return agent_refused(app, a->agent_id, "max_calls agent legs are open");
+    if (app->active + app->agent_legs >= app->fd_budget)
+        return agent_refused(app, a->agent_id, "file limit reached (nofile)");
     struct dl_order o;
     memset(&o, 0, sizeof o);
     o.attempt_id = id;
@@ -1184,6 +1215,24 @@ static int messages_load(struct app *app, char *err, size_t errlen)
     return 0;
 }
 
+/* An RTP range that overlaps the kernel's ephemeral ports shares them with every program's
+ * outgoing sockets: binds fail at random under load ("address already in use"). Said once at
+ * start, with the fix. */
+static void rtp_range_check(const struct app *app)
+{
+    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+    int lo = 0, hi = 0;
+    if (!f)
+        return;
+    if (fscanf(f, "%d %d", &lo, &hi) == 2 && lo <= app->cfg.rtp_port_max &&
+        hi >= app->cfg.rtp_port_min)
+        cr_log_warn("rtp_ports_ephemeral",
+                    "rtp_port_min=%lld rtp_port_max=%lld ephemeral=%d-%d fix=\"reserve the RTP "
+                    "range (sysctl net.ipv4.ip_local_reserved_ports) or move it below %d\"",
+                    (long long)app->cfg.rtp_port_min, (long long)app->cfg.rtp_port_max, lo, hi, lo);
+    fclose(f);
+}
+
 static int setup(struct app *app, char *err, size_t errlen)
 {
     if (trunk_split(app)) {
@@ -1227,11 +1276,18 @@ static int setup(struct app *app, char *err, size_t errlen)
         if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
             rl = raised;
     }
-    rlim_t need = 2 * (rlim_t)app->cfg.max_calls + 64;
+    /* Calls and agent legs beyond what the file limit holds are refused by name at admission,
+     * rather than failing later on a socket() with EMFILE. */
+    app->fd_budget = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > SIZE_MAX ? SIZE_MAX
+                     : rl.rlim_cur > FD_RESERVE ? (size_t)(rl.rlim_cur - FD_RESERVE)
+                                                : 1;
+    app->nofile = rl.rlim_cur;
+    rlim_t need = 2 * (rlim_t)app->cfg.max_calls + FD_RESERVE;
     if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
         cr_log_warn("file_limit_short",
                     "nofile=%llu needed=%llu (calls and agent legs: max_calls each)",
                     (unsigned long long)rl.rlim_cur, (unsigned long long)need);
+    rtp_range_check(app);
     app->port_used = calloc((size_t)app->nports, 1);
     app->pending = calloc(PENDING_MAX, sizeof *app->pending);
     if (!app->port_used || !app->pending ||

@@ -4,6 +4,7 @@
 #include "media.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +18,14 @@
 #define LEG_BUCKETS  1024
 #define SILENCE_ALAW 0xD5
 #define SILENCE_ULAW 0xFF
+/* RTCP (rtcp-mux only): the first receiver report 2.5 s after the far end's answer (RFC 3550
+ * §6.2's halved minimum for the first one), then one every 5 s (its minimum interval). */
+#define RTCP_FIRST_MS    2500
+#define RTCP_INTERVAL_MS 5000
+#define RTCP_SR          200
+#define RTCP_RR          201
+#define RTCP_SDES        202
+#define RTP_CLOCK_HZ     8000 /* G.711 and telephone-event */
 
 struct dl_leg {
     struct dl_rtp *rtp;
@@ -47,6 +56,19 @@ struct dl_leg {
     bool src_known;
     int32_t ts_offset;
     struct dl_leg_stats st;
+    /* RTCP receiver reports (RFC 3550 §6.4.2, appendix A.1/A.3/A.8), sent on the RTP socket
+     * when the far end's SDP accepted a=rtcp-mux (RFC 5761): about the one source it sends. */
+    uv_timer_t rtcp;
+    bool rtcp_on;
+    struct {
+        bool have, transit_known, sr_known;
+        uint32_t ssrc, cycles, base_seq, expected_prior, received_prior, received;
+        uint16_t max_seq;
+        uint32_t transit, jitter; /* jitter in timestamp units, scaled by 16 (A.8) */
+        uint32_t lsr;             /* middle 32 bits of the last SR's NTP time */
+        uint32_t sr_ssrc;         /* whose SR it was: reported only for that source */
+        uint64_t lsr_at_ns;       /* when that SR came (uv_hrtime) */
+    } in;
     int handles; /* open libuv handles; the last close frees the leg */
 };
 
@@ -243,6 +265,151 @@ static void relay(struct dl_leg *from, struct dl_leg *to, uint8_t *p, size_t len
     send_packet(to, p, len);
 }
 
+/* --- RTCP (RFC 3550 receiver reports over rtcp-mux, RFC 5761) -------------------------------- */
+
+static uint32_t rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void wr32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+/* The reception statistics of one received RTP packet (appendix A.1 without probation: a new
+ * SSRC or a jump of the sequence restarts them; A.8's jitter on audio packets, telephone-event
+ * repeats its timestamps). */
+static void rtp_rx_stats(struct dl_leg *l, const uint8_t *p)
+{
+    uint16_t seq = (uint16_t)(p[2] << 8 | p[3]);
+    uint32_t ssrc = rd32(p + 8);
+    int pt = p[1] & 0x7F;
+    if (!l->in.have || l->in.ssrc != ssrc) {
+        /* a new source (its SR may have come first: that is kept, by its SSRC) */
+        bool sr_known = l->in.sr_known;
+        uint32_t lsr = l->in.lsr, sr_ssrc = l->in.sr_ssrc;
+        uint64_t lsr_at = l->in.lsr_at_ns;
+        memset(&l->in, 0, sizeof l->in);
+        l->in.sr_known = sr_known;
+        l->in.lsr = lsr;
+        l->in.sr_ssrc = sr_ssrc;
+        l->in.lsr_at_ns = lsr_at;
+        l->in.have = true;
+        l->in.ssrc = ssrc;
+        l->in.base_seq = l->in.max_seq = seq;
+    } else {
+        uint16_t delta = (uint16_t)(seq - l->in.max_seq);
+        if (delta < 3000) { /* in order, maybe with a gap */
+            if (seq < l->in.max_seq)
+                l->in.cycles += 65536;
+            l->in.max_seq = seq;
+        } else if (delta <= 65536 - 100) { /* a jump: the source restarted */
+            l->in.cycles = l->in.received = l->in.expected_prior = l->in.received_prior = 0;
+            l->in.base_seq = l->in.max_seq = seq;
+            l->in.transit_known = false;
+        } /* else a duplicate or a late packet */
+    }
+    l->in.received++;
+    if (pt == 0 || pt == 8) {
+        uint32_t arrival = (uint32_t)(uv_hrtime() / (1000000000ULL / RTP_CLOCK_HZ));
+        uint32_t transit = arrival - rd32(p + 4);
+        if (l->in.transit_known) {
+            int32_t d = (int32_t)(transit - l->in.transit);
+            uint32_t ad = d < 0 ? (uint32_t) - (int64_t)d : (uint32_t)d;
+            l->in.jitter += ad - ((l->in.jitter + 8) >> 4);
+        }
+        l->in.transit = transit;
+        l->in.transit_known = true;
+    }
+}
+
+/* True when p is RTCP (RFC 5761 §4: a second byte of 192-223, which no RTP payload type we
+ * offer takes); an SR's time is kept for the LSR/DLSR of our next report. */
+static bool rtcp_demux(struct dl_leg *l, const uint8_t *p, size_t n)
+{
+    if (p[1] < 192 || p[1] > 223)
+        return false;
+    l->st.rx_rtcp++;
+    /* a compound packet: each part's length field, in 32-bit words minus one, bounded by n */
+    for (size_t off = 0; off + 8 <= n && (p[off] >> 6) == 2;) {
+        size_t len = 4 * ((size_t)(p[off + 2] << 8 | p[off + 3]) + 1);
+        if (len > n - off)
+            break;
+        if (p[off + 1] == RTCP_SR && len >= 28) {
+            /* NTP seconds and fraction at +8 and +12: their middle 32 bits */
+            l->in.lsr = rd32(p + off + 8) << 16 | rd32(p + off + 12) >> 16;
+            l->in.lsr_at_ns = uv_hrtime();
+            l->in.sr_ssrc = rd32(p + off + 4);
+            l->in.sr_known = true;
+        }
+        off += len;
+    }
+    return true;
+}
+
+/* One compound RTCP packet: a receiver report (a block about the source we receive, if any)
+ * and an SDES CNAME (RFC 3550 §6.1: every compound packet carries one). */
+static void on_rtcp(uv_timer_t *t)
+{
+    struct dl_leg *l = t->data;
+    if (!l->have_remote || !l->rtcp_on)
+        return;
+    uint8_t p[8 + 24 + 32];
+    size_t n = 8;
+    int rc = 0;
+    if (l->in.have) {
+        uint8_t *b = p + 8;
+        uint32_t ext_max = l->in.cycles + l->in.max_seq;
+        uint32_t expected = ext_max - l->in.base_seq + 1;
+        int64_t lost = (int64_t)expected - (int64_t)l->in.received;
+        lost = lost > 0x7FFFFF ? 0x7FFFFF : lost < -0x800000 ? -0x800000 : lost;
+        uint32_t exp_int = expected - l->in.expected_prior;
+        uint32_t rec_int = l->in.received - l->in.received_prior;
+        l->in.expected_prior = expected;
+        l->in.received_prior = l->in.received;
+        int64_t lost_int = (int64_t)exp_int - (int64_t)rec_int;
+        uint32_t fraction =
+            exp_int == 0 || lost_int <= 0 ? 0 : (uint32_t)((lost_int << 8) / exp_int);
+        wr32(b, l->in.ssrc);
+        wr32(b + 4, (fraction > 255 ? 255 : fraction) << 24 | ((uint32_t)lost & 0xFFFFFF));
+        wr32(b + 8, ext_max);
+        wr32(b + 12, l->in.jitter >> 4);
+        uint32_t dlsr = 0;
+        bool sr = l->in.sr_known && l->in.sr_ssrc == l->in.ssrc;
+        if (sr) /* in units of 1/65536 s */
+            dlsr = (uint32_t)((uv_hrtime() - l->in.lsr_at_ns) * 65536 / 1000000000ULL);
+        wr32(b + 16, sr ? l->in.lsr : 0);
+        wr32(b + 20, dlsr);
+        n += 24;
+        rc = 1;
+    }
+    p[0] = (uint8_t)(0x80 | rc);
+    p[1] = RTCP_RR;
+    p[2] = 0, p[3] = (uint8_t)(n / 4 - 1);
+    wr32(p + 4, l->out_ssrc);
+    /* SDES: one chunk, CNAME "carillon-SSRC" (17 bytes), the end item, padding to 32 bits */
+    uint8_t *sd = p + n;
+    char cname[18];
+    snprintf(cname, sizeof cname, "carillon-%08x", (unsigned)l->out_ssrc);
+    size_t clen = strlen(cname);
+    size_t chunk = 4 + 2 + clen + 1;
+    chunk = (chunk + 3) & ~(size_t)3;
+    memset(sd, 0, 4 + chunk);
+    sd[0] = 0x81;
+    sd[1] = RTCP_SDES;
+    sd[3] = (uint8_t)((4 + chunk) / 4 - 1);
+    wr32(sd + 4, l->out_ssrc);
+    sd[8] = 1; /* CNAME */
+    sd[9] = (uint8_t)clen;
+    memcpy(sd + 10, cname, clen);
+    n += 4 + chunk;
+    uv_buf_t buf = uv_buf_init((char *)p, (unsigned)n);
+    if (uv_udp_try_send(&l->sock, &buf, 1, (const struct sockaddr *)&l->remote) >= 0)
+        l->st.tx_rtcp++;
+}
+
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     (void)h, (void)suggested;
@@ -281,9 +448,15 @@ static void on_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf, const struct so
     if (n <= 0 || !addr || (flags & UV_UDP_PARTIAL))
         return;
     uint8_t *p = (uint8_t *)buf->base;
-    if (n < 12 || (p[0] >> 6) != 2)
+    if (n < 8 || (p[0] >> 6) != 2)
+        return;
+    if (rtcp_demux(l, p, (size_t)n)) /* RTCP on the RTP port: read, never relayed */
+        return;
+    if (n < 12)
         return;
     l->st.rx++;
+    if (l->rtcp_on) /* reception statistics only feed RTCP: the relay's path stays as it was */
+        rtp_rx_stats(l, p);
     if (!l->have_remote) { /* no SDP address yet: answer where it comes from (symmetric RTP) */
         memcpy(&l->remote, addr,
                addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
@@ -355,8 +528,9 @@ struct dl_leg *dl_leg_open(struct dl_rtp *rtp, uint64_t id, int port, bool silen
     uv_udp_init(rtp->loop, &l->sock);
     uv_timer_init(rtp->loop, &l->silence);
     uv_timer_init(rtp->loop, &l->job);
-    l->sock.data = l->silence.data = l->job.data = l;
-    l->handles = 3;
+    uv_timer_init(rtp->loop, &l->rtcp);
+    l->sock.data = l->silence.data = l->job.data = l->rtcp.data = l;
+    l->handles = 4;
     int rc = uv_udp_bind(&l->sock, (const struct sockaddr *)&ss, 0);
     if (!rc)
         rc = uv_udp_recv_start(&l->sock, on_alloc, on_recv);
@@ -384,6 +558,13 @@ void dl_leg_remote(struct dl_leg *l, const struct dl_media *m)
         l->remote = ss;
         l->have_remote = true;
     }
+    /* RTCP only where the far end accepted rtcp-mux: without it RTCP would need a second
+     * socket per leg (RTP port + 1), and the file limit is the dialer's ceiling */
+    if (m->rtcp_mux && !l->rtcp_on)
+        uv_timer_start(&l->rtcp, on_rtcp, RTCP_FIRST_MS, RTCP_INTERVAL_MS);
+    else if (!m->rtcp_mux && l->rtcp_on)
+        uv_timer_stop(&l->rtcp);
+    l->rtcp_on = m->rtcp_mux;
 }
 
 static void job_stop(struct dl_leg *l)
@@ -536,9 +717,11 @@ void dl_leg_close(struct dl_leg *l)
             break;
         }
     uv_timer_stop(&l->silence);
+    uv_timer_stop(&l->rtcp);
     uv_close((uv_handle_t *)&l->sock, on_leg_closed);
     uv_close((uv_handle_t *)&l->silence, on_leg_closed);
     uv_close((uv_handle_t *)&l->job, on_leg_closed);
+    uv_close((uv_handle_t *)&l->rtcp, on_leg_closed);
 }
 
 int dl_rtp_new(uv_loop_t *loop, const char *bind_ip, struct dl_rtp **out)

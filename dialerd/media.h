@@ -14,6 +14,7 @@ struct dl_leg; /* one call leg's RTP socket and stream state; owned by dl_rtp */
 
 struct dl_leg_stats {
     uint64_t rx, tx, tx_silence /* idle frames: silence or the idle sound */, rx_dtmf, dropped;
+    uint64_t rx_rtcp /* RTCP packets read (never relayed) */, tx_rtcp /* receiver reports */;
 };
 
 int dl_rtp_new(uv_loop_t *loop, const char *bind_ip, struct dl_rtp **out)
@@ -30,7 +31,8 @@ void dl_rtp_close(struct dl_rtp *rtp);
  * already open. */
 struct dl_leg *dl_leg_open(struct dl_rtp *rtp, uint64_t id, int port, bool silence);
 struct dl_leg *dl_leg_find(struct dl_rtp *rtp, uint64_t id);
-/* The far end's address and payload types (from its SDP). */
+/* The far end's address and payload types (from its SDP; again on a re-INVITE: the leg then
+ * sends there, at those payload types). With m->rtcp_mux, receiver reports every 5 s. */
 void dl_leg_remote(struct dl_leg *leg, const struct dl_media *m);
 /* Relays a's packets to b and b's to a (each unbridged first). 0 or -EINVAL (same leg). */
 int dl_leg_bridge(struct dl_leg *a, struct dl_leg *b);

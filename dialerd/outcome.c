@@ -75,6 +75,44 @@ Carillon__V1__CallOutcome dl_outcome_map(const struct dl_end_facts *f)
     return dl_outcome_for_status(f->final_status);
 }
 
+void dl_agent_leg_detail(const struct dl_end_facts *f, bool agent_hung_up, const char *reason,
+                         char *out, size_t len)
+{
+    const char *d = NULL;
+    switch (f->stop) {
+    case DL_STOP_RING_TIMEOUT:
+        d = f->answered           ? "the softphone answered as the ring timeout expired; BYE sent"
+            : f->remote_responded ? "the agent's softphone did not answer in time"
+                                  : "no response at all from the agent's softphone in time";
+        break;
+    case DL_STOP_ORDER_CANCEL:
+    case DL_STOP_ORDER_HANGUP:
+        d = f->answered ? "agent leg closed by order" : "agent leg cancelled by order";
+        break;
+    case DL_STOP_SHUTDOWN:
+        d = "dialer shutting down";
+        break;
+    case DL_STOP_ABANDON: /* never ordered on an agent leg */
+    case DL_STOP_NONE:
+        break;
+    }
+    if (!d && f->answered)
+        d = agent_hung_up ? "the agent hung up (BYE from the softphone)" : "agent leg ended";
+    if (!d && f->final_local && f->final_status == 408)
+        d = "no response from the agent's softphone";
+    if (!d && f->final_local && f->final_status == 503)
+        d = "transport error towards the agent's softphone (unreachable?)";
+    if (!d && f->final_local)
+        d = "local failure on the agent leg";
+    if (d)
+        snprintf(out, len, "%s", d);
+    else if (f->final_status >= 300)
+        snprintf(out, len, "the agent's softphone refused the call: %d%s%s", f->final_status,
+                 reason && reason[0] ? " " : "", reason ? reason : "");
+    else
+        snprintf(out, len, "agent leg lost before any answer from the softphone");
+}
+
 bool dl_deadline_passed(uint64_t not_after_ms, uint64_t now_ms, char *detail, size_t len)
 {
     /* not_after is the last moment allowed: a call started at that very millisecond is legal */
@@ -88,8 +126,9 @@ bool dl_deadline_passed(uint64_t not_after_ms, uint64_t now_ms, char *detail, si
 const char *dl_outcome_name(Carillon__V1__CallOutcome o)
 {
     static const char *const names[] = {
-        "unspecified",   "answered",  "busy", "no_answer", "invalid_number", "rejected",
-        "trunk_failure", "cancelled", "lost", "refused",   "abandoned",      "expired",
+        "unspecified", "answered",      "busy",      "no_answer", "invalid_number",
+        "rejected",    "trunk_failure", "cancelled", "lost",      "refused",
+        "abandoned",   "expired",       "machine",
     };
     if ((int)o < 0 || (size_t)o >= sizeof names / sizeof names[0])
         return "?";

@@ -30,6 +30,11 @@ struct dl_end_facts {
 
 /* The outcome the server receives. */
 Carillon__V1__CallOutcome dl_outcome_map(const struct dl_end_facts *f);
+/* The detail of an agent leg that ended (its AgentLegEvent's and its log line's): it speaks of
+ * the agent and the softphone, never of a customer or the trunk, and says something for every
+ * end. agent_hung_up: the softphone sent the BYE; reason: the final response's phrase (or ""). */
+void dl_agent_leg_detail(const struct dl_end_facts *f, bool agent_hung_up, const char *reason,
+                         char *out, size_t len);
 /* Outcome of a final status from the trunk alone (busy, invalid number, ...). */
 Carillon__V1__CallOutcome dl_outcome_for_status(int status);
 /* An order's deadline (PlaceCall.not_after_unix_ms; 0: none) at now_ms, both unix ms: true

@@ -213,10 +213,11 @@ static void call_unlink(struct dl_call *c)
         s->ncustomers--;
 }
 
-static void emit(struct dl_call *c, int state, int outcome)
+static void emit_event(struct dl_call *c, int state, int outcome, bool media_update)
 {
     struct dl_event ev;
     memset(&ev, 0, sizeof ev);
+    ev.media_update = media_update;
     ev.attempt_id = c->attempt_id;
     ev.state = state;
     ev.outcome = outcome;
@@ -232,6 +233,11 @@ static void emit(struct dl_call *c, int state, int outcome)
     snprintf(ev.detail, sizeof ev.detail, "%s", c->detail);
     ev.media = c->media;
     event_push(c->s, &ev);
+}
+
+static void emit(struct dl_call *c, int state, int outcome)
+{
+    emit_event(c, state, outcome, false);
 }
 
 /* Reads the far end's audio address and payload types from an SDP body (its answer or early
@@ -263,10 +269,53 @@ static void media_from_sdp(const sip_t *sip, struct dl_media *m)
         }
         if (md->m_mode == sdp_inactive)
             r.port = 0;
+        r.rtcp_mux = sdp_attribute_find(md->m_attributes, "rtcp-mux") != NULL;
         *m = r;
     }
     if (p)
         sdp_parser_free(p);
+}
+
+static bool media_same(const struct dl_media *a, const struct dl_media *b)
+{
+    return !strcmp(a->ip, b->ip) && a->port == b->port && a->pt_audio == b->pt_audio &&
+           a->pt_dtmf == b->pt_dtmf && a->rtcp_mux == b->rtcp_mux;
+}
+
+/* The id a log line names a leg by: attempt=N for a customer call, agent=N for an agent's. */
+static const char *id_key(const struct dl_call *c)
+{
+    return c->agent_leg ? "agent" : "attempt";
+}
+
+static unsigned long long id_val(const struct dl_call *c)
+{
+    return (unsigned long long)(c->attempt_id & ~DL_AGENT_BIT);
+}
+
+/* A re-INVITE from the far end (a trunk's session refresh, a move of its media): nua answers it
+ * itself from the handle's soa parameters (SOA_RTP_SELECT_COMMON: telephone-event stays); the
+ * relay is told when the offer moves the media (address, port, payload types, rtcp-mux). A
+ * re-INVITE without SDP (offer in our 200, answer in the ACK) leaves the media as it was. The
+ * answer to a re-INVITE of ours (a session timer refresh) is read the same way. */
+static void follow_media(struct dl_call *c, sip_t const *sip)
+{
+    struct dl_media m = c->media;
+    media_from_sdp(sip, &m);
+    if (media_same(&m, &c->media)) {
+        cr_log_info("call_reinvite", "%s=%llu call_id=%s media=unchanged", id_key(c), id_val(c),
+                    cr_log_q(c->call_id));
+        return;
+    }
+    c->media = m;
+    cr_log_info("call_media_changed",
+                "%s=%llu call_id=%s ip=%s port=%d pt_audio=%d pt_dtmf=%d rtcp_mux=%d", id_key(c),
+                id_val(c), cr_log_q(c->call_id), cr_log_q(m.ip), m.port, m.pt_audio, m.pt_dtmf,
+                m.rtcp_mux);
+    emit_event(c,
+               c->answered ? CARILLON__V1__CALL_STATE__CALL_STATE_ANSWERED
+                           : CARILLON__V1__CALL_STATE__CALL_STATE_RINGING,
+               0, true);
 }
 
 /* An order that never became a call: one ENDED event, outcome refused. */
@@ -358,19 +407,32 @@ static void call_finish(struct dl_call *c)
         .stop = c->stop,
     };
     int outcome = (int)dl_outcome_map(&f);
-    if (!c->detail[0])
+    if (!c->detail[0] && c->agent_leg)
+        dl_agent_leg_detail(&f, c->hung_up_by == CARILLON__V1__CALL_PARTY__CALL_PARTY_CUSTOMER,
+                            c->reason, c->detail, sizeof c->detail);
+    else if (!c->detail[0])
         snprintf(c->detail, sizeof c->detail, "%s", default_detail(c, outcome));
     long long ring_end = c->answered_us ? c->answered_us : c->ended_us;
     long long talk = c->answered_us ? (c->ended_us - c->answered_us) / 1000 : 0;
-    cr_log_info("call_ended",
-                "attempt=%llu call_id=%s outcome=%s sip_status=%d hung_up_by=%s ring_ms=%lld "
-                "talk_ms=%lld detail=%s",
-                (unsigned long long)c->attempt_id, cr_log_q(c->call_id),
-                dl_outcome_name((Carillon__V1__CallOutcome)outcome), c->final_status,
-                c->hung_up_by == CARILLON__V1__CALL_PARTY__CALL_PARTY_CUSTOMER ? "customer"
-                : c->hung_up_by == CARILLON__V1__CALL_PARTY__CALL_PARTY_DIALER ? "dialer"
-                                                                               : "none",
-                (ring_end - c->sent_us) / 1000, talk, cr_log_q(c->detail));
+    if (c->agent_leg)
+        cr_log_info("agent_leg_ended",
+                    "agent=%llu call_id=%s sip_status=%d hung_up_by=%s ring_ms=%lld up_ms=%lld "
+                    "detail=%s",
+                    id_val(c), cr_log_q(c->call_id), c->final_status,
+                    c->hung_up_by == CARILLON__V1__CALL_PARTY__CALL_PARTY_CUSTOMER ? "agent"
+                    : c->hung_up_by == CARILLON__V1__CALL_PARTY__CALL_PARTY_DIALER ? "dialer"
+                                                                                   : "none",
+                    (ring_end - c->sent_us) / 1000, talk, cr_log_q(c->detail));
+    else
+        cr_log_info("call_ended",
+                    "attempt=%llu call_id=%s outcome=%s sip_status=%d hung_up_by=%s ring_ms=%lld "
+                    "talk_ms=%lld detail=%s",
+                    (unsigned long long)c->attempt_id, cr_log_q(c->call_id),
+                    dl_outcome_name((Carillon__V1__CallOutcome)outcome), c->final_status,
+                    c->hung_up_by == CARILLON__V1__CALL_PARTY__CALL_PARTY_CUSTOMER ? "customer"
+                    : c->hung_up_by == CARILLON__V1__CALL_PARTY__CALL_PARTY_DIALER ? "dialer"
+                                                                                   : "none",
+                    (ring_end - c->sent_us) / 1000, talk, cr_log_q(c->detail));
     call_unlink(c);
     emit(c, CARILLON__V1__CALL_STATE__CALL_STATE_ENDED, outcome);
     if (c->timer)
@@ -474,6 +536,7 @@ static void cmd_call(struct dl_sip *s, const struct dl_order *o)
              "a=rtpmap:101 telephone-event/8000\r\n"
              "a=fmtp:101 0-16\r\n"
              "a=ptime:20\r\n"
+             "a=rtcp-mux\r\n"
              "a=sendrecv\r\n",
              o->rtp_port);
     /* Passed as plain header text: P-Asserted-Identity and Privacy are not in nua's default
@@ -499,13 +562,17 @@ static void cmd_call(struct dl_sip *s, const struct dl_order *o)
     if (!c->agent_leg)
         s->ncustomers++;
     c->sent_us = cr_now_us();
+    /* SELECT_COMMON, not SINGLE: soa also answers a re-INVITE from these parameters, and SINGLE
+     * keeps one codec only, telephone-event dropped (DTMF stopped after a trunk's session
+     * refresh). COMMON answers with every offered codec of ours: PCMA, PCMU, telephone-event,
+     * at the offer's payload types; the relay converts per packet. */
     nua_invite(c->nh, SOATAG_USER_SDP_STR(sdp), SOATAG_ADDRESS(s->media_address),
-               SOATAG_RTP_SORT(SOA_RTP_SORT_LOCAL), SOATAG_RTP_SELECT(SOA_RTP_SELECT_SINGLE),
+               SOATAG_RTP_SORT(SOA_RTP_SORT_LOCAL), SOATAG_RTP_SELECT(SOA_RTP_SELECT_COMMON),
                TAG_IF(extra[0], SIPTAG_HEADER_STR(extra)), TAG_END());
     su_timer_set_interval(c->timer, on_ring_timeout, c, o->ring_timeout_ms);
-    cr_log_info("call_sent", "attempt=%llu to=%s rtp_port=%d ring_timeout_ms=%u",
-                (unsigned long long)c->attempt_id, cr_log_q(o->to_uri), o->rtp_port,
-                o->ring_timeout_ms);
+    cr_log_info(c->agent_leg ? "agent_leg_calling" : "call_sent",
+                "%s=%llu to=%s rtp_port=%d ring_timeout_ms=%u", id_key(c), id_val(c),
+                cr_log_q(o->to_uri), o->rtp_port, o->ring_timeout_ms);
 }
 
 static void hangup_all(struct dl_sip *s)
@@ -632,8 +699,10 @@ static void on_invite_response(struct dl_call *c, int status, char const *phrase
         /* the answer to a re-INVITE of ours (a session timer refresh): the call was answered
          * once and stays so; a refresh that fails is nua's to handle (it ends the session) */
         if (status >= 200)
-            cr_log_info("call_refreshed", "attempt=%llu call_id=%s status=%d",
-                        (unsigned long long)c->attempt_id, cr_log_q(c->call_id), status);
+            cr_log_info("call_refreshed", "%s=%llu call_id=%s status=%d", id_key(c), id_val(c),
+                        cr_log_q(c->call_id), status);
+        if (status >= 200 && status < 300)
+            follow_media(c, sip);
         return;
     }
     if (!local)
@@ -645,8 +714,8 @@ static void on_invite_response(struct dl_call *c, int status, char const *phrase
     if (status < 200) {
         if ((status == 180 || status == 183) && !c->ringing_us) {
             c->ringing_us = cr_now_us();
-            cr_log_info("call_ringing", "attempt=%llu call_id=%s status=%d",
-                        (unsigned long long)c->attempt_id, cr_log_q(c->call_id), status);
+            cr_log_info("call_ringing", "%s=%llu call_id=%s status=%d", id_key(c), id_val(c),
+                        cr_log_q(c->call_id), status);
             emit(c, CARILLON__V1__CALL_STATE__CALL_STATE_RINGING, 0);
         }
         return;
@@ -664,9 +733,9 @@ static void on_invite_response(struct dl_call *c, int status, char const *phrase
         c->answered = true;
         c->answered_us = cr_now_us();
         su_timer_reset(c->timer);
-        cr_log_info("call_answered", "attempt=%llu call_id=%s crossed_cancel=%d",
-                    (unsigned long long)c->attempt_id, cr_log_q(c->call_id),
-                    c->stop != DL_STOP_NONE);
+        cr_log_info(c->agent_leg ? "agent_leg_answered" : "call_answered",
+                    "%s=%llu call_id=%s crossed_cancel=%d", id_key(c), id_val(c),
+                    cr_log_q(c->call_id), c->stop != DL_STOP_NONE);
         /* A 200 that crossed our CANCEL is hung up at once: the server never sees it as a
          * call to connect, only answered_at in the ENDED event. */
         if (c->stop == DL_STOP_NONE)
@@ -724,12 +793,16 @@ static void on_nua_event(nua_event_t event, int status, char const *phrase, nua_
     case nua_i_bye:
         if (c && !c->hung_up_by)
             c->hung_up_by = CARILLON__V1__CALL_PARTY__CALL_PARTY_CUSTOMER;
-        if (c)
+        if (c && c->agent_leg)
+            cr_log_info("agent_hung_up", "agent=%llu call_id=%s", id_val(c), cr_log_q(c->call_id));
+        else if (c)
             cr_log_info("call_remote_bye", "attempt=%llu call_id=%s",
                         (unsigned long long)c->attempt_id, cr_log_q(c->call_id));
         break;
     case nua_i_invite:
-        if (!c) {
+        if (c) {
+            follow_media(c, sip);
+        } else {
             cr_log_warn("incoming_call_refused", "from=%s",
                         cr_log_q(sip && sip->sip_from && sip->sip_from->a_url->url_user
                                      ? sip->sip_from->a_url->url_user

@@ -48,8 +48,9 @@ struct dl_order {
 struct dl_media {
     char ip[48];
     int port;
-    int pt_audio; /* 8 PCMA or 0 PCMU, as the far end chose; -1 when neither */
-    int pt_dtmf;  /* its telephone-event payload type, or -1 */
+    int pt_audio;  /* 8 PCMA or 0 PCMU, as the far end chose; -1 when neither */
+    int pt_dtmf;   /* its telephone-event payload type, or -1 */
+    bool rtcp_mux; /* its SDP has a=rtcp-mux (RFC 5761): RTCP goes on the RTP port */
 };
 
 /* A call's progress, delivered on the libuv loop. state and outcome are the values of the
@@ -66,6 +67,8 @@ struct dl_event {
     char call_id[128];
     char detail[96];
     struct dl_media media; /* RINGING (183 with SDP) and ANSWERED events */
+    bool media_update;     /* not a state change: a re-INVITE moved the far end's media (in media);
+                              for the relay only, never sent to the server */
     /* AMD, set by the loop (DETECTED, and ENDED after it): carillon.v1.AmdVerdict, its reason
      * in one word, times from the answer */
     int amd_verdict;

@@ -81,7 +81,8 @@ struct inj {
         unsigned cps, seconds, drain_s;
         uint64_t started_ms, next_id, first_id;
         uint64_t placed, ended, failed, by_outcome[16], live, max_live;
-        uint64_t acked; /* the last seq acknowledged by a tick */
+        uint64_t acked;       /* the last seq acknowledged by a tick */
+        char first_fail[160]; /* the first failed call's outcome and detail, for the report */
         uv_timer_t tick;
     } load;
 };
@@ -270,6 +271,8 @@ static void load_report(struct inj *in)
            (unsigned long long)o[CARILLON__V1__CALL_OUTCOME__CALL_OUTCOME_LOST],
            (unsigned long long)o[CARILLON__V1__CALL_OUTCOME__CALL_OUTCOME_REFUSED],
            (unsigned long long)o[CARILLON__V1__CALL_OUTCOME__CALL_OUTCOME_CANCELLED]);
+    if (l->first_fail[0])
+        printf("load_first_failure %s\n", l->first_fail);
     l->active = false;
 }
 
@@ -327,8 +330,9 @@ static void load_event(struct inj *in, const Carillon__V1__CallEvent *e)
     l->live--;
     if (e->outcome >= 0 && e->outcome < 16)
         l->by_outcome[e->outcome]++;
-    if ((int)e->outcome != load_kind(e->attempt_id))
-        l->failed++;
+    if ((int)e->outcome != load_kind(e->attempt_id) && l->failed++ == 0)
+        snprintf(l->first_fail, sizeof l->first_fail, "%s: %s", outcome_name((int)e->outcome),
+                 e->detail ? e->detail : "");
 }
 
 static int load_start(struct inj *in, char **argv, int argc)
@@ -353,6 +357,7 @@ static int load_start(struct inj *in, char **argv, int argc)
     l->started_ms = uv_now(in->loop);
     l->next_id = l->first_id = first;
     l->placed = l->ended = l->failed = l->live = l->max_live = 0;
+    l->first_fail[0] = '\0';
     uv_timer_start(&l->tick, on_load_tick, 10, 10);
     return 0;
 }
