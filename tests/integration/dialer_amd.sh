@@ -5,7 +5,8 @@
 # 1000 Hz beep, then silence). Checks the DETECTED verdicts; HANG_UP hangs up a machine
 # (outcome machine) and never a person; REPORT keeps a machine's call up; LEAVE_MESSAGE plays
 # the message after the beep (the trunk's sink receives it whole, and it started after the
-# beep's end); an unknown message name refuses the order.
+# beep's end); an unknown message name refuses the order; a call that ends before the verdict
+# ends as without AMD, its reason call_ended.
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
 # shellcheck source=tests/lib/dialer.sh
@@ -56,6 +57,7 @@ customer person human    # amd=hang_up: a person, not hung up
 customer vm_hang machine # amd=hang_up: hung up as a machine
 customer vm_msg machine  # amd=leave_message: the message after the beep
 customer vm_rep machine  # amd=report: a machine, kept up
+start_trunk bye uas_answer_remote_bye.xml # answers, hangs up 0.7 s later: before any verdict
 
 u() { echo "sip:0612345678@127.0.0.1:${port[$1]}"; }
 cat >"$dir/script" <<EOF
@@ -65,6 +67,7 @@ call 1 $(u person) amd=hang_up
 call 2 $(u vm_hang) amd=hang_up
 call 3 $(u vm_msg) amd=leave_message amd_message=promo
 call 5 $(u vm_rep) amd=report
+call 6 $(u bye) amd=hang_up caller_id=0187654321 caller_name=Carillon
 wait 1 detected
 sleep 2000
 hangup 1
@@ -75,6 +78,7 @@ sleep 1000
 hangup 5
 wait 5 ended
 wait 3 ended
+wait 6 ended
 EOF
 INJ_TIMEOUT=50 start_injector
 start_dialerd "${port[person]}" "max_calls = 10" "[messages]\npromo = $dir/promo.wav"
@@ -119,6 +123,11 @@ kill -TERM "${sink[vm_hang]}"
 wait_for_log "$dir/sink_vm_hang.out" '^rtp ' 10
 assert_contains "$(grep '^rtp ' "$dir/sink_vm_hang.out")" "rtp packets=0 "
 
-for t in person vm_hang vm_msg vm_rep; do trunk_ok "$t"; done
+# the customer hung up before the verdict: ENDED as without AMD, reason call_ended
+assert_contains "$(ended_line 6)" "outcome=answered sip_status=200 hung_up_by=customer"
+assert_contains "$(amd_line 6 ended)" 'verdict=none reason="call_ended"'
+assert_not_contains "$(cat "$dir/injector.out")" "amd attempt=6 state=detected"
+
+for t in person vm_hang vm_msg vm_rep bye; do trunk_ok "$t"; done
 stop_dialerd
 echo "PASS dialer_amd"
