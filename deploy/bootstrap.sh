@@ -15,6 +15,7 @@ packages=(
     libinih-dev libjansson-dev libcmocka-dev libcsv-dev libxlsxwriter-dev libyaml-dev libzip-dev libxml2-dev
     postgresql postgresql-client sip-tester clang-format iproute2 procps util-linux unzip
     libncurses-dev libcairo2-dev fonts-dejavu-core poppler-utils tmux jq
+    libspandsp-dev espeak-ng sox
 )
 # libFuzzer ships in compiler-rt: clang 14 (Debian 12's) finds it in libclang-rt-14-dev.
 [ "${CARILLON_FUZZ:-}" = 1 ] && packages+=(clang libclang-rt-14-dev)

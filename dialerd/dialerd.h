@@ -33,6 +33,13 @@ struct dialer_config {
     int64_t transaction_timeout_ms;
     char *abandon_message;
     char *idle_sound;
+    /* [amd]: the detector's parameters (amd.h), the LEAVE_MESSAGE waits */
+    int64_t amd_initial_silence_ms, amd_greeting_ms, amd_after_greeting_silence_ms;
+    int64_t amd_total_ms, amd_min_word_ms, amd_between_words_silence_ms, amd_max_words;
+    int64_t amd_silence_threshold, amd_noise_floor_ratio;
+    int64_t amd_beep_wait_ms, amd_greeting_end_silence_ms;
+    /* [messages]: "NAME=path\n" lines (cr_cfg's free section), loaded by main at start */
+    char *messages;
     /* [trunk] */
     char *trunk_uri;
     char *outbound_proxy;

@@ -11,6 +11,7 @@
 
 #include <openssl/rand.h>
 
+#include "amd.h"
 #include "carillon/cfg.h"
 #include "carillon/conn.h"
 #include "carillon/daemon.h"
@@ -22,7 +23,17 @@
 #include "sip.h"
 #include "wav.h"
 
-#define PENDING_MAX 1024 /* orders waiting for a calls-per-second token */
+#define PENDING_MAX      1024 /* orders waiting for a calls-per-second token */
+#define MESSAGES_MAX     32   /* [messages] entries */
+#define MESSAGE_NAME_MAX 32
+
+/* One of [messages]: a G.711 WAV left on answering machines (AMD_MODE_LEAVE_MESSAGE). */
+struct message {
+    char name[MESSAGE_NAME_MAX + 1];
+    uint8_t *samples; /* malloc'd by dl_wav_load, freed at exit */
+    size_t n;
+    int law;
+};
 
 /* Everything main() wires together; lives on main's stack for the process's life. */
 struct app {
@@ -38,7 +49,10 @@ struct app {
     uint8_t *abandon;   /* the abandon message's G.711 samples, or NULL */
     size_t abandon_n;
     int abandon_law;
-    uint8_t *idle; /* the comfort tone looped on idle agent legs, or NULL: silence */
+    struct message messages[MESSAGES_MAX]; /* [messages], loaded at start */
+    size_t nmessages;
+    struct amd_params amd; /* [amd] */
+    uint8_t *idle;         /* the comfort tone looped on idle agent legs, or NULL: silence */
     size_t idle_n;
     int idle_law;
     bool stopping;
@@ -121,6 +135,10 @@ static void send_one(struct app *app, const struct dl_event *ev, uint64_t seq)
         ce.detail = (char *)ev->detail;
         ce.seq = seq;
         ce.boot_id = app->boot_id;
+        ce.amd_verdict = (Carillon__V1__AmdVerdict)ev->amd_verdict;
+        ce.amd_reason = (char *)ev->amd_reason;
+        ce.amd_ms = ev->amd_ms;
+        ce.amd_greeting_end_ms = ev->amd_greeting_end_ms;
         env.body_case = CARILLON__V1__ENVELOPE__BODY_CALL_EVENT;
         env.call_event = &ce;
     }
@@ -283,16 +301,210 @@ static void on_abandon_due(struct dl_leg *leg, void *arg)
         on_abandon_played(leg, app);
 }
 
-static void on_sip_event(void *arg, const struct dl_event *ev)
+/* --- answering-machine detection ---------------------------------------------------------- */
+
+/* A customer call placed with amd != OFF: owned by its leg (the tap's arg, freed when the leg
+ * closes). The detector runs on the leg's received audio from the answer to the verdict; in
+ * LEAVE_MESSAGE mode the beep detector then runs until the message starts. */
+struct call_amd {
+    struct app *app;
+    int mode;    /* carillon.v1.AmdMode */
+    int message; /* LEAVE_MESSAGE: index in app->messages */
+    enum { CA_WAIT_ANSWER, CA_DETECTING, CA_DECIDED, CA_WAIT_BEEP, CA_PLAYING } phase;
+    struct dl_event answered; /* the ANSWERED event: the ids and times DETECTED repeats */
+    long long first_audio_us; /* first audio after the answer (0: none yet) */
+    struct amd det;
+    struct amd_beep beep;
+    int16_t frame[AMD_FRAME]; /* beep detection's frame being filled */
+    size_t nframe;
+    unsigned verdict_ms, greeting_end_ms; /* from the answer, wall clock */
+    bool machine_hangup;                  /* dl_sip_machine ordered: ENDED says MACHINE */
+    char machine_detail[96];
+};
+
+static unsigned ms_since_answer(const struct call_amd *ca, long long now_us)
+{
+    return ms_between(ca->answered.answered_us, now_us);
+}
+
+static void amd_event_fields(const struct call_amd *ca, struct dl_event *ev)
+{
+    ev->amd_verdict = (int)ca->det.verdict;
+    snprintf(ev->amd_reason, sizeof ev->amd_reason, "%s", ca->det.reason);
+    ev->amd_ms = ca->verdict_ms;
+    ev->amd_greeting_end_ms = ca->greeting_end_ms;
+}
+
+static void on_machine_message_played(struct dl_leg *leg, void *arg)
+{
+    struct call_amd *ca = arg;
+    ca->machine_hangup = true;
+    if (ca->app->sip && dl_sip_machine(ca->app->sip, dl_leg_id(leg)) != 0)
+        cr_log_warn("machine_hangup_not_queued", "attempt=%llu",
+                    (unsigned long long)dl_leg_id(leg));
+}
+
+/* LEAVE_MESSAGE: the greeting is over (how) or the wait for it is: the message plays, then the
+ * call is hung up. */
+static void leave_message(struct call_amd *ca, struct dl_leg *leg, const char *how)
+{
+    if (ca->phase != CA_WAIT_BEEP)
+        return;
+    ca->phase = CA_PLAYING;
+    dl_leg_stop_tap(leg);
+    const struct message *m = &ca->app->messages[ca->message];
+    unsigned at = ms_since_answer(ca, cr_now_us());
+    snprintf(ca->machine_detail, sizeof ca->machine_detail, "message %s left at %u ms, %.40s",
+             m->name, at, how);
+    cr_log_info("amd_message_started", "attempt=%llu message=%s at_ms=%u after=%s",
+                (unsigned long long)dl_leg_id(leg), cr_log_q(m->name), at, cr_log_q(how));
+    dl_leg_play(leg, m->samples, m->n, m->law, on_machine_message_played, ca);
+}
+
+static void on_beep_wait_over(struct dl_leg *leg, void *arg)
+{
+    struct call_amd *ca = arg;
+    char how[64];
+    snprintf(how, sizeof how, "no beep nor greeting end in %lld ms",
+             (long long)ca->app->cfg.amd_beep_wait_ms);
+    cr_log_warn("amd_beep_not_heard", "attempt=%llu waited_ms=%lld",
+                (unsigned long long)dl_leg_id(leg), (long long)ca->app->cfg.amd_beep_wait_ms);
+    leave_message(ca, leg, how);
+}
+
+/* The verdict: DETECTED goes out, then the mode's behaviour. */
+static void amd_decided(struct call_amd *ca, struct dl_leg *leg)
+{
+    struct app *app = ca->app;
+    long long now = cr_now_us();
+    ca->phase = CA_DECIDED;
+    ca->verdict_ms = ms_since_answer(ca, now);
+    ca->greeting_end_ms = ca->det.greeting_end_ms && ca->first_audio_us
+                              ? ms_since_answer(ca, ca->first_audio_us) + ca->det.greeting_end_ms
+                              : 0;
+    struct dl_event ev = ca->answered;
+    ev.state = CARILLON__V1__CALL_STATE__CALL_STATE_DETECTED;
+    ev.detail[0] = '\0';
+    memset(&ev.media, 0, sizeof ev.media);
+    amd_event_fields(ca, &ev);
+    bool machine = ca->det.verdict == AMD_MACHINE;
+    cr_log_info("amd_verdict",
+                "attempt=%llu call_id=%s verdict=%s reason=%s ms=%u greeting_end_ms=%u "
+                "audio_ms=%u words=%u mode=%d",
+                (unsigned long long)dl_leg_id(leg), cr_log_q(ev.call_id),
+                machine                        ? "machine"
+                : ca->det.verdict == AMD_HUMAN ? "human"
+                                               : "not_sure",
+                cr_log_q(ca->det.reason), ca->verdict_ms, ca->greeting_end_ms, ca->det.now_ms,
+                ca->det.words, ca->mode);
+    send_event(app, &ev);
+    if (machine && ca->mode == CARILLON__V1__AMD_MODE__AMD_MODE_HANG_UP) {
+        dl_leg_stop_tap(leg);
+        ca->machine_hangup = true;
+        snprintf(ca->machine_detail, sizeof ca->machine_detail,
+                 "machine (%s) at %u ms: hung up, no message", ca->det.reason, ca->verdict_ms);
+        if (app->sip && dl_sip_machine(app->sip, dl_leg_id(leg)) != 0)
+            cr_log_warn("machine_hangup_not_queued", "attempt=%llu",
+                        (unsigned long long)dl_leg_id(leg));
+        return;
+    }
+    if (machine && ca->mode == CARILLON__V1__AMD_MODE__AMD_MODE_LEAVE_MESSAGE) {
+        ca->phase = CA_WAIT_BEEP;
+        ca->nframe = 0;
+        amd_beep_init(&ca->beep, &app->amd, (unsigned)app->cfg.amd_greeting_end_silence_ms);
+        dl_leg_after(leg, (unsigned)app->cfg.amd_beep_wait_ms, on_beep_wait_over, ca);
+        return;
+    }
+    /* a human, not sure, or REPORT whatever it is: the server bridges it; the abandon clock
+     * starts now */
+    dl_leg_stop_tap(leg);
+    if (!dl_leg_bridged(leg) && dl_leg_user(leg) > 0)
+        dl_leg_after(leg, dl_leg_user(leg), on_abandon_due, app);
+}
+
+static void on_amd_audio(struct dl_leg *leg, const int16_t *pcm, size_t n, void *arg)
+{
+    struct call_amd *ca = arg;
+    if (!ca->first_audio_us)
+        ca->first_audio_us = cr_now_us();
+    if (ca->phase == CA_DETECTING) {
+        if (amd_feed(&ca->det, pcm, n) != AMD_UNDECIDED)
+            amd_decided(ca, leg);
+        return;
+    }
+    while (ca->phase == CA_WAIT_BEEP && n > 0) {
+        size_t take = AMD_FRAME - ca->nframe < n ? AMD_FRAME - ca->nframe : n;
+        memcpy(ca->frame + ca->nframe, pcm, take * sizeof *pcm);
+        ca->nframe += take;
+        pcm += take;
+        n -= take;
+        if (ca->nframe < AMD_FRAME)
+            break;
+        ca->nframe = 0;
+        enum amd_beep_result r = amd_beep_frame(&ca->beep, ca->frame);
+        char how[64];
+        if (r == AMD_BEEP_HEARD)
+            snprintf(how, sizeof how, "after a beep (%u Hz)", ca->beep.tone_hz);
+        else if (r == AMD_BEEP_SILENCE)
+            snprintf(how, sizeof how, "after the greeting (no beep)");
+        if (r != AMD_BEEP_WAIT)
+            leave_message(ca, leg, how);
+    }
+}
+
+/* No audio came in time for a verdict (RTP silent or lost): not sure. */
+static void on_amd_no_audio(struct dl_leg *leg, void *arg)
+{
+    struct call_amd *ca = arg;
+    if (ca->phase != CA_DETECTING)
+        return;
+    amd_give_up(&ca->det, ca->first_audio_us ? "max_time" : "no_audio");
+    amd_decided(ca, leg);
+}
+
+static void call_amd_free(void *arg)
+{
+    free(arg);
+}
+
+static void on_sip_event(void *arg, const struct dl_event *ev_in)
 {
     struct app *app = arg;
+    struct dl_event evc = *ev_in; /* AMD may add its verdict and rewrite an ENDED */
+    const struct dl_event *ev = &evc;
     bool agent = (ev->attempt_id & DL_AGENT_BIT) != 0;
     struct dl_leg *leg = app->rtp ? dl_leg_find(app->rtp, ev->attempt_id) : NULL;
+    struct call_amd *ca = leg && !agent ? dl_leg_tap_arg(leg) : NULL;
     if (leg && ev->media.port > 0)
         dl_leg_remote(leg, &ev->media);
-    if (leg && !agent && ev->state == CARILLON__V1__CALL_STATE__CALL_STATE_ANSWERED &&
-        !dl_leg_bridged(leg) && dl_leg_user(leg) > 0)
+    if (ca && ev->state == CARILLON__V1__CALL_STATE__CALL_STATE_ANSWERED &&
+        ca->phase == CA_WAIT_ANSWER) {
+        /* no abandon clock yet: it starts at the verdict */
+        ca->phase = CA_DETECTING;
+        ca->answered = *ev;
+        dl_leg_set_tap(leg, on_amd_audio, ca, call_amd_free);
+        dl_leg_after(leg, app->amd.total_ms + 1000, on_amd_no_audio, ca);
+    } else if (leg && !agent && ev->state == CARILLON__V1__CALL_STATE__CALL_STATE_ANSWERED &&
+               !dl_leg_bridged(leg) && dl_leg_user(leg) > 0) {
         dl_leg_after(leg, dl_leg_user(leg), on_abandon_due, app);
+    }
+    if (ca && ev->state == CARILLON__V1__CALL_STATE__CALL_STATE_ENDED) {
+        if (ca->phase == CA_DETECTING) { /* ended before the verdict */
+            snprintf(evc.amd_reason, sizeof evc.amd_reason, "call_ended");
+            evc.amd_ms = ms_since_answer(ca, ev->ended_us);
+        } else if (ca->phase != CA_WAIT_ANSWER) {
+            amd_event_fields(ca, &evc);
+        }
+        if (ca->machine_hangup &&
+            ev->outcome == CARILLON__V1__CALL_OUTCOME__CALL_OUTCOME_ABANDONED) {
+            evc.outcome = CARILLON__V1__CALL_OUTCOME__CALL_OUTCOME_MACHINE;
+            snprintf(evc.detail, sizeof evc.detail, "%s", ca->machine_detail);
+        } else if (ca->phase == CA_WAIT_BEEP || ca->phase == CA_PLAYING) {
+            cr_log_info("amd_message_interrupted", "attempt=%llu phase=%s",
+                        (unsigned long long)ev->attempt_id,
+                        ca->phase == CA_PLAYING ? "playing" : "waiting_beep");
+        }
+    }
     if (ev->state == CARILLON__V1__CALL_STATE__CALL_STATE_ENDED) {
         if (leg) {
             struct dl_leg_stats st = dl_leg_stats(leg);
@@ -542,6 +754,30 @@ static const char *order_build(struct app *app, const Carillon__V1__PlaceCall *c
         co->abandon_after_ms ? co->abandon_after_ms : (unsigned)app->cfg.abandon_after_ms;
     uint64_t ring = co->ring_timeout_ms ? co->ring_timeout_ms : (uint64_t)app->cfg.ring_timeout_ms;
     o->ring_timeout_ms = (unsigned)(ring > 300000 ? 300000 : ring < 100 ? 100 : ring);
+    o->amd_mode = co->amd;
+    o->amd_message = -1;
+    if (co->amd < CARILLON__V1__AMD_MODE__AMD_MODE_OFF ||
+        co->amd > CARILLON__V1__AMD_MODE__AMD_MODE_LEAVE_MESSAGE)
+        return "amd is not a known AmdMode";
+    if (co->amd == CARILLON__V1__AMD_MODE__AMD_MODE_LEAVE_MESSAGE) {
+        const char *mname = co->amd_message ? co->amd_message : "";
+        for (size_t i = 0; i < app->nmessages; i++)
+            if (!strcmp(app->messages[i].name, mname))
+                o->amd_message = (int)i;
+        if (o->amd_message < 0) {
+            static __thread char why[96];
+            char shown[40];
+            size_t k = 0;
+            for (const char *p = mname; *p && k < 32; p++) /* the name as sent, printable */
+                shown[k++] = (unsigned char)*p >= 0x20 && *p != 0x7f && *p != '"' ? *p : '?';
+            shown[k] = '\0';
+            snprintf(why, sizeof why,
+                     mname[0] ? "amd_message \"%s%s\" is not one of this dialer's [messages]"
+                              : "amd leave_message without an amd_message%s%s",
+                     shown, strlen(mname) > 32 ? "..." : "");
+            return why;
+        }
+    }
     return NULL;
 }
 
@@ -580,6 +816,20 @@ static void on_order(struct app *app, const Carillon__V1__PlaceCall *co)
         return;
     }
     dl_leg_set_user(leg, o.abandon_after_ms);
+    if (o.amd_mode != CARILLON__V1__AMD_MODE__AMD_MODE_OFF) {
+        struct call_amd *ca = calloc(1, sizeof *ca);
+        if (!ca) {
+            leg_give(app, o.attempt_id, o.rtp_port);
+            end_unplaced(app, o.attempt_id, CARILLON__V1__CALL_OUTCOME__CALL_OUTCOME_REFUSED,
+                         "out of memory for answering-machine detection");
+            return;
+        }
+        ca->app = app;
+        ca->mode = o.amd_mode;
+        ca->message = o.amd_message;
+        amd_init(&ca->det, &app->amd);
+        dl_leg_set_tap(leg, NULL, ca, call_amd_free); /* the tap starts at the answer */
+    }
     app->active++;
     tokens_refill(app);
     if (app->pending_len == 0 && app->tokens >= 1.0) {
@@ -888,12 +1138,71 @@ static int trunk_split(struct app *app)
     return 0;
 }
 
+/* [messages] (cr_cfg's "NAME=path\n" lines): each WAV read once, as abandon_message. */
+static int messages_load(struct app *app, char *err, size_t errlen)
+{
+    for (const char *line = app->cfg.messages; line && *line;) {
+        const char *nl = strchr(line, '\n');
+        const char *eq = strchr(line, '=');
+        size_t len = nl ? (size_t)(nl - line) : strlen(line);
+        if (!eq || eq > line + len) {
+            snprintf(err, errlen, "[messages]: expected NAME = file.wav");
+            return -EINVAL;
+        }
+        char name[MESSAGE_NAME_MAX + 2], path[1024];
+        size_t nlen = (size_t)(eq - line);
+        snprintf(name, sizeof name, "%.*s",
+                 (int)(nlen > MESSAGE_NAME_MAX ? MESSAGE_NAME_MAX + 1 : nlen), line);
+        if (nlen > MESSAGE_NAME_MAX || !id_ok(name, MESSAGE_NAME_MAX) || strchr(name, '+')) {
+            snprintf(err, errlen, "[messages] %.40s: a name is 1 to %d letters, digits, . _ -",
+                     name, MESSAGE_NAME_MAX);
+            return -EINVAL;
+        }
+        if (app->nmessages == MESSAGES_MAX) {
+            snprintf(err, errlen, "[messages] %s: more than %d messages", name, MESSAGES_MAX);
+            return -EINVAL;
+        }
+        for (size_t i = 0; i < app->nmessages; i++)
+            if (!strcmp(app->messages[i].name, name)) {
+                snprintf(err, errlen, "[messages] %s: set twice", name);
+                return -EINVAL;
+            }
+        snprintf(path, sizeof path, "%.*s", (int)(len - nlen - 1), eq + 1);
+        struct message *m = &app->messages[app->nmessages];
+        char why[600];
+        if (!path[0] || dl_wav_load(path, &m->samples, &m->n, &m->law, why, sizeof why) != 0) {
+            snprintf(err, errlen, "[messages] %s: %.*s", name, (int)sizeof why,
+                     path[0] ? why : "no file given");
+            return -EINVAL;
+        }
+        memcpy(m->name, name, nlen + 1); /* nlen <= MESSAGE_NAME_MAX: checked above */
+        app->nmessages++;
+        cr_log_info("message_loaded", "name=%s file=%s ms=%zu", cr_log_q(name), cr_log_q(path),
+                    m->n / 8);
+        line = nl ? nl + 1 : line + len;
+    }
+    return 0;
+}
+
 static int setup(struct app *app, char *err, size_t errlen)
 {
     if (trunk_split(app)) {
         snprintf(err, errlen, "[trunk] uri: cannot read host from '%s'", app->cfg.trunk_uri);
         return -EINVAL;
     }
+    app->amd = (struct amd_params){
+        .initial_silence_ms = (unsigned)app->cfg.amd_initial_silence_ms,
+        .greeting_ms = (unsigned)app->cfg.amd_greeting_ms,
+        .after_greeting_silence_ms = (unsigned)app->cfg.amd_after_greeting_silence_ms,
+        .total_ms = (unsigned)app->cfg.amd_total_ms,
+        .min_word_ms = (unsigned)app->cfg.amd_min_word_ms,
+        .between_words_silence_ms = (unsigned)app->cfg.amd_between_words_silence_ms,
+        .max_words = (unsigned)app->cfg.amd_max_words,
+        .silence_threshold = (unsigned)app->cfg.amd_silence_threshold,
+        .floor_ratio_pct = (unsigned)app->cfg.amd_noise_floor_ratio,
+    };
+    if (amd_params_check(&app->amd, err, errlen) != 0)
+        return -EINVAL;
     if (app->cfg.session_timer_ms != 0 && app->cfg.session_timer_ms < 90000) {
         snprintf(err, errlen,
                  "[dialer] session_timer: 0 (off) or at least 90s (RFC 4028's "
@@ -931,6 +1240,8 @@ static int setup(struct app *app, char *err, size_t errlen)
     if (app->cfg.abandon_message[0] &&
         dl_wav_load(app->cfg.abandon_message, &app->abandon, &app->abandon_n, &app->abandon_law,
                     err, errlen) != 0)
+        return -EINVAL;
+    if (messages_load(app, err, errlen) != 0)
         return -EINVAL;
     if (app->cfg.idle_sound[0] && dl_wav_load(app->cfg.idle_sound, &app->idle, &app->idle_n,
                                               &app->idle_law, err, errlen) != 0)
@@ -1101,6 +1412,8 @@ done:
     dl_outbox_free(app.outbox);
     free(app.abandon);
     free(app.idle);
+    for (size_t i = 0; i < app.nmessages; i++)
+        free(app.messages[i].samples);
     cr_cfg_free(dialer_config_keys, dialer_config_nkeys, &app.cfg);
     return app.exit_code;
 }

@@ -9,6 +9,7 @@
 
 #include <openssl/rand.h>
 
+#include "amd.h"
 #include "carillon/log.h"
 
 #define RTP_MAX      1500 /* bytes in one packet we relay; larger ones are dropped */
@@ -30,6 +31,9 @@ struct dl_leg {
     int play_law;
     size_t idle_off; /* where the idle sound goes on next time this leg is idle */
     unsigned user;
+    dl_leg_tap_cb tap; /* dl_leg_set_tap's, or NULL */
+    void *tap_arg;
+    void (*tap_free)(void *);
     bool closing;
     struct dl_leg *peer, *hnext;
     struct sockaddr_storage remote;
@@ -246,6 +250,30 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     *buf = uv_buf_init(slab, sizeof slab);
 }
 
+/* Decodes a G.711 packet's payload for the leg's tap. */
+static void tap_audio(struct dl_leg *l, const uint8_t *p, size_t len)
+{
+    size_t hl = 12 + 4 * (size_t)(p[0] & 0x0F);
+    if ((p[0] & 0x10) && len >= hl + 4)
+        hl += 4 + 4 * (size_t)((p[hl + 2] << 8) | p[hl + 3]);
+    else if (p[0] & 0x10)
+        return;
+    int pt = p[1] & 0x7F;
+    if (len <= hl || (pt != 0 && pt != 8))
+        return;
+    if (p[0] & 0x20) { /* padding: its count is the last byte */
+        size_t pad = p[len - 1];
+        if (pad > len - hl)
+            return;
+        len -= pad;
+    }
+    int16_t pcm[RTP_MAX];
+    size_t n = len - hl;
+    for (size_t i = 0; i < n; i++)
+        pcm[i] = amd_g711_linear(p[hl + i], pt);
+    l->tap(l, pcm, n, l->tap_arg);
+}
+
 static void on_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf, const struct sockaddr *addr,
                     unsigned flags)
 {
@@ -262,7 +290,9 @@ static void on_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf, const struct so
                                            : sizeof(struct sockaddr_in));
         l->have_remote = true;
     }
-    if (l->peer)
+    if (l->tap)
+        tap_audio(l, p, (size_t)n);
+    if (l->peer && !l->closing)
         relay(l, l->peer, p, (size_t)n);
 }
 
@@ -464,6 +494,25 @@ struct dl_leg_stats dl_leg_stats(const struct dl_leg *l)
     return l->st;
 }
 
+void dl_leg_set_tap(struct dl_leg *l, dl_leg_tap_cb cb, void *arg, void (*free_arg)(void *))
+{
+    if (l->tap_free && l->tap_arg && l->tap_arg != arg)
+        l->tap_free(l->tap_arg);
+    l->tap = cb;
+    l->tap_arg = arg;
+    l->tap_free = free_arg;
+}
+
+void *dl_leg_tap_arg(const struct dl_leg *l)
+{
+    return l->tap_arg;
+}
+
+void dl_leg_stop_tap(struct dl_leg *l)
+{
+    l->tap = NULL;
+}
+
 static void on_leg_closed(uv_handle_t *h)
 {
     struct dl_leg *l = h->data;
@@ -477,6 +526,10 @@ void dl_leg_close(struct dl_leg *l)
         return;
     l->closing = true;
     dl_leg_unbridge(l);
+    l->tap = NULL;
+    if (l->tap_free && l->tap_arg)
+        l->tap_free(l->tap_arg);
+    l->tap_arg = NULL;
     for (struct dl_leg **p = bucket(l->rtp, l->id); *p; p = &(*p)->hnext)
         if (*p == l) {
             *p = l->hnext;

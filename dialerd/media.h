@@ -49,6 +49,16 @@ void dl_leg_after(struct dl_leg *leg, unsigned ms, dl_leg_cb cb, void *arg);
  * The samples must outlive the playback. */
 void dl_leg_play(struct dl_leg *leg, const uint8_t *samples, size_t n, int law, dl_leg_cb cb,
                  void *arg);
+/* A receive tap (AMD): cb gets each received G.711 audio packet's samples decoded to 16-bit
+ * linear (any count), before any relay. The leg owns arg from here: free_arg(arg) runs when
+ * another tap replaces it or the leg closes. cb may set another tap or play on the leg, never
+ * close it. NULL cb: no tap. */
+typedef void (*dl_leg_tap_cb)(struct dl_leg *leg, const int16_t *pcm, size_t n, void *arg);
+void dl_leg_set_tap(struct dl_leg *leg, dl_leg_tap_cb cb, void *arg, void (*free_arg)(void *));
+/* The tap's arg (kept after dl_leg_stop_tap), or NULL. */
+void *dl_leg_tap_arg(const struct dl_leg *leg);
+/* Stops calling the tap; its arg stays owned by the leg. */
+void dl_leg_stop_tap(struct dl_leg *leg);
 /* Unbridges, closes the socket, forgets the leg. */
 void dl_leg_close(struct dl_leg *leg);
 

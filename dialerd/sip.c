@@ -985,6 +985,12 @@ int dl_sip_abandon(struct dl_sip *s, uint64_t attempt_id)
     return cmd_push(s, &c);
 }
 
+int dl_sip_machine(struct dl_sip *s, uint64_t attempt_id)
+{
+    /* the BYE of an abandon: the loop, which ordered it, rewrites ABANDONED into MACHINE */
+    return dl_sip_abandon(s, attempt_id);
+}
+
 void dl_sip_stop(struct dl_sip *s, bool fast)
 {
     struct cmd c = {.type = CMD_STOP, .fast = fast};

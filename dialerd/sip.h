@@ -40,6 +40,8 @@ struct dl_order {
     unsigned abandon_after_ms; /* kept by the loop (0: never abandon); sip.c ignores it */
     uint64_t not_after_ms;     /* kept by the loop: the deadline to dial by, unix ms (0: none) */
     uint64_t campaign_id, contact_id; /* kept by the loop, for its logs */
+    int amd_mode;                     /* kept by the loop: carillon.v1.AmdMode */
+    int amd_message;                  /* kept by the loop: LEAVE_MESSAGE's index in [messages] */
 };
 
 /* Where the far end wants its audio, from the SDP of its 183 or 200 (port 0: not known). */
@@ -64,6 +66,11 @@ struct dl_event {
     char call_id[128];
     char detail[96];
     struct dl_media media; /* RINGING (183 with SDP) and ANSWERED events */
+    /* AMD, set by the loop (DETECTED, and ENDED after it): carillon.v1.AmdVerdict, its reason
+     * in one word, times from the answer */
+    int amd_verdict;
+    char amd_reason[32];
+    unsigned amd_ms, amd_greeting_end_ms;
 };
 
 struct dl_sip; /* made by dl_sip_start, freed by dl_sip.c right after on_stopped returns */
@@ -86,6 +93,8 @@ int dl_sip_cancel(struct dl_sip *s, uint64_t attempt_id) __attribute__((warn_unu
 int dl_sip_hangup(struct dl_sip *s, uint64_t attempt_id) __attribute__((warn_unused_result));
 /* BYE with outcome abandoned (the loop played the abandon message). */
 int dl_sip_abandon(struct dl_sip *s, uint64_t attempt_id) __attribute__((warn_unused_result));
+/* BYE after an AMD machine verdict (the loop reports the outcome as MACHINE). */
+int dl_sip_machine(struct dl_sip *s, uint64_t attempt_id) __attribute__((warn_unused_result));
 /* Stops taking calls; graceful: live calls go on up to shutdown_timeout_ms, fast: they are hung
  * up now. Then nua shuts down, the thread ends and on_stopped runs. A second call may turn a
  * graceful stop into a fast one. */

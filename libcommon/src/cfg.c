@@ -467,6 +467,19 @@ static int on_ini(void *user, const char *section, const char *name, const char 
     }
     for (size_t i = 0; i < p->nkeys; i++) {
         const struct cr_cfg_key *k = &p->keys[i];
+        if (k->type == CR_CFG_STRING && strcmp(k->name, "*") == 0 &&
+            strcmp(k->section, section) == 0) { /* a free section: "name=value\n" appended */
+            char **field = (char **)((char *)p->out + k->offset);
+            size_t have = *field ? strlen(*field) : 0, add = strlen(name) + strlen(v) + 2;
+            char *grown = realloc(*field, have + add + 1);
+            if (!grown) {
+                fail(p, -ENOMEM, "%s:%d: %s: out of memory", p->path, lineno, label);
+                return 1;
+            }
+            snprintf(grown + have, add + 1, "%s=%s\n", name, v);
+            *field = grown;
+            return 1;
+        }
         if (strcmp(k->section, section) != 0 || strcmp(k->name, name) != 0)
             continue;
         if (p->seen_line[i]) {
@@ -704,7 +717,9 @@ void cr_cfg_write_example(const struct cr_cfg_key *keys, size_t nkeys, int fd)
             dprintf(fd, "; %s\n", k->help);
         dprintf(fd, "; (%s; %s; %s)\n", type, k->default_value ? "optional" : "required",
                 k->reloadable ? "reloads on SIGHUP" : "restart needed to change");
-        if (!k->default_value)
+        if (!strcmp(k->name, "*"))
+            dprintf(fd, ";NAME = value\n");
+        else if (!k->default_value)
             dprintf(fd, ";%s =\n", k->name);
         else if (needs_quotes(k->default_value))
             dprintf(fd, "%s = \"%s\"\n", k->name, k->default_value);

@@ -6,9 +6,10 @@
  * Steps (one per argument or per script line; # starts a comment):
  *   call ID TARGET [caller_id=X] [caller_name=X] [privacy=1] [ring_timeout_ms=N]
  *        [abandon_after_ms=N] [not_after_unix_ms=N] [not_after_in_ms=N]
+ *        [amd=off|report|hang_up|leave_message] [amd_message=NAME]
  *        not_after_in_ms: the deadline N ms after the step runs (negative: already past)
  *        TARGET is a sip:/sips: URI or a number dialled through the dialer's trunk
- *   cancel ID | hangup ID | wait ID ringing|answered|ended | sleep MS
+ *   cancel ID | hangup ID | wait ID ringing|answered|detected|ended | sleep MS
  *   agent ID URI [caller_id=X] | agentclose ID | bridge ATTEMPT AGENT | unbridge ATTEMPT
  *   waitagent ID up|lost|closed
  *            agent legs: their events print "agent_event agent=ID state=S sip_status=N
@@ -29,7 +30,9 @@
  * Output, one line each: "listening port=P", "hello role=R node=N cert_role=R",
  * "capacity max_calls=N max_cps=N active=N", "event attempt=ID state=S outcome=O
  * sip_status=N hung_up_by=P call_id=C ring_ms=N talk_ms=N sent_at_us=T ringing_at_us=T
- * answered_at_us=T ended_at_us=T detail=D", "done". Steps start once the dialer has sent its
+ * answered_at_us=T ended_at_us=T detail=D seq=N", followed, when the event carries an AMD
+ * verdict or reason, by "amd attempt=ID state=S verdict=human|machine|not_sure|none reason=R
+ * ms=N greeting_end_ms=N", "done". Steps start once the dialer has sent its
  * capacity. Exit 0 after the last step, 1 on --timeout (default 60 s), 2 on usage errors,
  * 3 when the dialer disconnects before the end. */
 #include <errno.h>
@@ -92,6 +95,8 @@ static const char *state_name(int s)
         return "answered";
     case CARILLON__V1__CALL_STATE__CALL_STATE_ENDED:
         return "ended";
+    case CARILLON__V1__CALL_STATE__CALL_STATE_DETECTED:
+        return "detected";
     default:
         return "unspecified";
     }
@@ -100,8 +105,9 @@ static const char *state_name(int s)
 static const char *outcome_name(int o)
 {
     static const char *const names[] = {
-        "none",          "answered",  "busy", "no_answer", "invalid_number", "rejected",
-        "trunk_failure", "cancelled", "lost", "refused",   "abandoned",      "expired",
+        "none",      "answered",      "busy",      "no_answer", "invalid_number",
+        "rejected",  "trunk_failure", "cancelled", "lost",      "refused",
+        "abandoned", "expired",       "machine",
     };
     return o >= 0 && o < (int)(sizeof names / sizeof names[0]) ? names[o] : "?";
 }
@@ -176,7 +182,26 @@ static int state_value(const char *s)
         return CARILLON__V1__CALL_STATE__CALL_STATE_ANSWERED;
     if (strcmp(s, "ended") == 0)
         return CARILLON__V1__CALL_STATE__CALL_STATE_ENDED;
+    if (strcmp(s, "detected") == 0)
+        return CARILLON__V1__CALL_STATE__CALL_STATE_DETECTED;
     return -1;
+}
+
+static int amd_mode_value(const char *s)
+{
+    static const char *const names[] = {"off", "report", "hang_up", "leave_message"};
+    for (int i = 0; i < 4; i++)
+        if (strcmp(s, names[i]) == 0)
+            return i; /* AMD_MODE_OFF .. AMD_MODE_LEAVE_MESSAGE */
+    return -1;
+}
+
+static const char *amd_verdict_name(int v)
+{
+    return v == CARILLON__V1__AMD_VERDICT__AMD_VERDICT_HUMAN      ? "human"
+           : v == CARILLON__V1__AMD_VERDICT__AMD_VERDICT_MACHINE  ? "machine"
+           : v == CARILLON__V1__AMD_VERDICT__AMD_VERDICT_NOT_SURE ? "not_sure"
+                                                                  : "none";
 }
 
 static void send_env(struct inj *in, Carillon__V1__Envelope *env)
@@ -393,6 +418,10 @@ static int run_step(struct inj *in, char *line)
                 pc.not_after_unix_ms = strtoull(eq, NULL, 10);
             else if (strcmp(argv[i], "not_after_in_ms") == 0)
                 pc.not_after_unix_ms = (uint64_t)(cr_now_us() / 1000 + strtoll(eq, NULL, 10));
+            else if (strcmp(argv[i], "amd") == 0 && amd_mode_value(eq) >= 0)
+                pc.amd = (Carillon__V1__AmdMode)amd_mode_value(eq);
+            else if (strcmp(argv[i], "amd_message") == 0)
+                pc.amd_message = eq;
             else
                 return -1;
         }
@@ -588,6 +617,11 @@ static void on_message(struct cr_conn *c, Carillon__V1__Envelope *env)
                e->talk_ms, (long long)e->sent_at_us, (long long)e->ringing_at_us,
                (long long)e->answered_at_us, (long long)e->ended_at_us,
                cr_log_q(e->detail ? e->detail : ""), (unsigned long long)e->seq);
+        if (e->amd_verdict || (e->amd_reason && e->amd_reason[0]))
+            printf("amd attempt=%llu state=%s verdict=%s reason=%s ms=%u greeting_end_ms=%u\n",
+                   (unsigned long long)e->attempt_id, state_name(e->state),
+                   amd_verdict_name(e->amd_verdict), cr_log_q(e->amd_reason ? e->amd_reason : ""),
+                   e->amd_ms, e->amd_greeting_end_ms);
         struct seen *s = seen_get(in, e->attempt_id, true);
         if (s && e->state >= 0 && e->state < 32)
             s->states |= 1u << e->state;

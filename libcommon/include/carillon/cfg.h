@@ -32,6 +32,8 @@ struct cr_cfg_key {
     int (*validate)(const void *value, char *err, size_t errlen);
     const char *help; /* one line, for the example file and --help-config */
 };
+/* A CR_CFG_STRING key named "*" makes its section free: every "NAME = value" in it is accepted
+ * and appended to the field as "NAME=value\n" (default ""), for the daemon to check. */
 
 /* Loads path into out (a zeroed config struct): defaults first, then the file. On error
  * returns -EINVAL (or -errno when the file cannot be read) with err holding
