@@ -9,6 +9,8 @@
 #                machine, follows the answering_machine rule and is never offered to the agent
 #   amd-message  amd_action leave_message (set running once amd-hangup is done): the machine
 #                gets the message after its beep, outcome machine, a detail saying so
+#   amd-connect  amd_action connect_agent (running with amd-message): the machine is bridged
+#                to the agent after its verdict, who hangs up (--talk-ms)
 # The attempts' amd_* columns hold the verdicts; machines are not in the abandon ledger.
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
@@ -98,6 +100,7 @@ EOF
 # the person first (import order), then the machine
 AM_DELAY=3600 AM_MAX=2 campaign amd-hangup hang_up '' '+33611000000' '+33611000001'
 AM_DELAY=0 AM_MAX=1 campaign amd-message leave_message rappel '+33612000001'
+AM_DELAY=0 AM_MAX=1 campaign amd-connect connect_agent '' '+33613000001'
 assert_exit 0 carillonctl campaign state amd-hangup running
 wait_for_log "$LOG" 'campaign_idle campaign="?amd-hangup"? reason="?no agent ready' 20
 
@@ -106,8 +109,8 @@ mkfifo "$dir/agents.in"
 exec 3<>"$dir/agents.in"
 cr-agents --server "$CARILLON_SERVER" --ca "$CARILLON_STACK_DIR/pki/ca.pem" \
     --cert "$CARILLON_STACK_DIR/pki/agentd1.pem" --key "$CARILLON_STACK_DIR/pki/agentd1.key" \
-    --node agentd1 --timeout 85 \
-    --agent "agent1:agent-pass-1:sip:agent1@127.0.0.1:${port[phone_1]}:amd-hangup,amd-message" \
+    --node agentd1 --timeout 85 --talk-ms 8000 \
+    --agent "agent1:agent-pass-1:sip:agent1@127.0.0.1:${port[phone_1]}:amd-hangup,amd-message,amd-connect" \
     <"$dir/agents.in" >"$dir/agents.out" 2>&1 &
 agents_pid=$!
 pids+=("$agents_pid")
@@ -118,10 +121,13 @@ attempt() { psql -Atc "select id from attempts where number = '$1' order by id l
 wait_for_log "$LOG" 'call_ended campaign=amd-hangup .*outcome=machine' 45
 person=$(attempt '+33611000000')
 machine=$(attempt '+33611000001')
-# then the leave_message campaign, alone on the trunk
+# then leave_message and connect_agent side by side
 assert_exit 0 carillonctl campaign state amd-message running
+assert_exit 0 carillonctl campaign state amd-connect running
 wait_for_log "$LOG" 'campaign_finished campaign="?amd-message"? reason="every contact is done"' 45
+wait_for_log "$LOG" 'campaign_finished campaign="?amd-connect"? reason="every contact is done"' 30
 message=$(attempt '+33612000001')
+report=$(attempt '+33613000001')
 echo quit >&3
 wait "$agents_pid" || { tail -20 "$dir/agents.out" >&2; fail "cr-agents did not log out cleanly"; }
 log=$(cat "$LOG")
@@ -164,7 +170,17 @@ assert_eq "done" "$(psql -Atc "select c.state from contacts c join attempts a on
 assert_contains "$(grep "call_detected campaign=amd-message attempt=$message " <<<"$log")" "action=leave_message"
 assert_not_contains "$agents" "attempt=$message "
 
-# every verdict reached the events; the ledger holds the person only (no abandon)
-assert_eq 3 "$(psql -Atc "select count(*) from dialer_events where state = 'detected'")"
-assert_eq "1 0" "$(psql -Atc "select sum(answered) || ' ' || sum(abandoned) from abandon_ledger")"
+# connect_agent: a machine, bridged after its verdict; the agent hung up and it was qualified
+assert_eq "answered|machine|t|VENTE" "$(psql -Atc "select outcome, amd_verdict,
+    bridged_at is not null, qualification from attempts where id = $report")"
+assert_contains "$(grep "call_detected campaign=amd-connect attempt=$report " <<<"$log")" "verdict=machine"
+assert_contains "$(grep "call_detected campaign=amd-connect attempt=$report " <<<"$log")" "action=connect_agent"
+assert_contains "$log" "call_bridged campaign=amd-connect attempt=$report "
+assert_contains "$agents" "connected agent=agent1 attempt=$report "
+assert_contains "$agents" "ended agent=agent1 attempt=$report outcome=answered by=agent"
+
+# every verdict reached the events; no abandon (the ledger's answered calls: those an agent
+# talked on, the connected machine included)
+assert_eq 4 "$(psql -Atc "select count(*) from dialer_events where state = 'detected'")"
+assert_eq "2 0" "$(psql -Atc "select sum(answered) || ' ' || sum(abandoned) from abandon_ledger")"
 echo "engine_amd: ok"
