@@ -26,6 +26,11 @@ struct client;
 #define ENGINE_REASON_MAX      33
 #define ENGINE_CALL_BUCKETS    1024
 #define ENGINE_AMD_MESSAGE_MAX 65 /* a message name (api: 64 bytes) and its NUL */
+/* The longest an answered call waits for its AMD verdict before the engine bridges it as "not
+ * sure": dialerd's analysis stops at its total_analysis_time (30 s at most), so a verdict that
+ * has not come by then never will (a dialer without AMD, a lost event), and a person must not
+ * be left in silence. */
+#define ENGINE_AMD_VERDICT_MAX_MS 35000
 
 enum call_state {
     CALL_CLAIMED, /* claimed, the order not sent yet */
@@ -89,7 +94,8 @@ struct call {
     int amd_mode;    /* Carillon__V1__AmdMode the order was placed with */
     int amd_verdict; /* Carillon__V1__AmdVerdict of its DETECTED event, 0 before */
     int64_t claimed_ms, placed_ms, answered_ms, bridged_ms, ended_ms, not_after_ms;
-    int64_t detected_ms; /* the verdict (AMD), 0: none */
+    int64_t detected_ms;         /* the verdict (AMD), 0: none */
+    int64_t verdict_due_mono_ms; /* CALL_DETECTING: past this, no verdict is coming */
     int64_t preview_deadline_ms;
 };
 

@@ -554,7 +554,7 @@ static void call_detected(struct call *call, const Carillon__V1__CallEvent *ev, 
 {
     struct ecampaign *camp = call->camp;
     if (call->state != CALL_DETECTING)
-        return; /* no detection was asked (or it already decided): nothing to do */
+        return; /* no detection was asked (or it already decided, or timed out): nothing to do */
     call->amd_verdict = ev->amd_verdict;
     call->detected_ms = now;
     bool machine = ev->amd_verdict == CARILLON__V1__AMD_VERDICT__AMD_VERDICT_MACHINE;
@@ -575,6 +575,22 @@ static void call_detected(struct call *call, const Carillon__V1__CallEvent *ev, 
     call->state = CALL_ANSWERED;
     camp->nwaiting++;
     (void)bridge_waiting(call, NULL);
+}
+
+/* Calls whose verdict is overdue (ENGINE_AMD_VERDICT_MAX_MS) are bridged as not sure. */
+static void verdicts_overdue(struct ecampaign *camp, int64_t mono, int64_t now)
+{
+    for (struct call *c = camp->calls; c; c = c->next) {
+        if (c->state != CALL_DETECTING || mono < c->verdict_due_mono_ms)
+            continue;
+        cr_log_warn("amd_verdict_missing",
+                    "campaign=%s attempt=%" PRId64 " waited_ms=%d action=connect_agent", camp->name,
+                    c->attempt_id, ENGINE_AMD_VERDICT_MAX_MS);
+        c->detected_ms = now;
+        c->state = CALL_ANSWERED;
+        camp->nwaiting++;
+        (void)bridge_waiting(c, NULL);
+    }
 }
 
 void sched_call_event(struct engine *e, struct dialer *d, const Carillon__V1__CallEvent *ev)
@@ -609,6 +625,7 @@ void sched_call_event(struct engine *e, struct dialer *d, const Carillon__V1__Ca
         } else if (call->amd_mode != CARILLON__V1__AMD_MODE__AMD_MODE_OFF) {
             /* not bridgeable before the verdict: the DETECTED event decides */
             call->state = CALL_DETECTING;
+            call->verdict_due_mono_ms = engine_mono_ms(e->srv) + ENGINE_AMD_VERDICT_MAX_MS;
             cr_log_debug("call_detecting", "campaign=%s attempt=%" PRId64, camp->name,
                          call->attempt_id);
         } else {
@@ -977,6 +994,8 @@ void sched_tick(struct engine *e)
     dialers_sweep(e, mono);
     agents_sweep(e, mono);
     check_timeouts(e, now);
+    for (struct ecampaign *c = e->campaigns; c; c = c->next)
+        verdicts_overdue(c, mono, now);
     for (struct ecampaign *c = e->campaigns; c; c = c->next)
         if (!c->draining)
             pace(e, c, now);
