@@ -481,7 +481,7 @@ static bool navigation_ok(const Carillon__V1__Campaign *c, struct problem *p)
  * PlaceCall and is a key of dialerd's INI file, so it is a plain word (letters, digits, '_',
  * '-', '.', starting with a letter or digit) of at most CAMPAIGN_AMD_MESSAGE_MAX bytes. Another
  * action takes no message: a name there would be silently unused. */
-#define CAMPAIGN_AMD_MESSAGE_MAX 64
+#define CAMPAIGN_AMD_MESSAGE_MAX 32 /* dialerd's own limit on [messages] names */
 
 static bool amd_message_ok(const Carillon__V1__OutcomeRules *o, struct problem *p)
 {

@@ -25,7 +25,7 @@ struct client;
 #define ENGINE_CAMPAIGNS       16 /* campaigns one agent works on at once */
 #define ENGINE_REASON_MAX      33
 #define ENGINE_CALL_BUCKETS    1024
-#define ENGINE_AMD_MESSAGE_MAX 65 /* a message name (api: 64 bytes) and its NUL */
+#define ENGINE_AMD_MESSAGE_MAX 65 /* a message name (api: 32 bytes) and its NUL */
 /* The longest an answered call waits for its AMD verdict before the engine bridges it as "not
  * sure": dialerd's analysis stops at its total_analysis_time (30 s at most), so a verdict that
  * has not come by then never will (a dialer without AMD, a lost event), and a person must not
