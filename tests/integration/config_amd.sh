@@ -5,7 +5,8 @@
 # outcome machine under the answering_machine rule and out of the abandon ledger, a machine the
 # dialer "abandoned" stored as machine, a person's abandon still counted.
 set -euo pipefail
-. "$(dirname "$0")/../lib/common.sh"
+# shellcheck source=tests/lib/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
 cr_stack_up
 work=$(mktemp -d)
 trap_add "rm -rf '$work'"
@@ -112,7 +113,7 @@ assert_eq "t" "$(psql -qAtc "select next_try > now() + interval '590 s' from con
 a2=$(attempt "$c1" '+33100000001')
 assert_eq progress "$(event "$a2" answered '' '' '' NULL NULL '')"
 assert_eq progress "$(event "$a2" detected '' machine words 2100 1800 '')"
-assert_eq done "$(event "$a2" ended abandoned machine words 2100 1800 'abandon message played')"
+assert_eq 'done' "$(event "$a2" ended abandoned machine words 2100 1800 'abandon message played')"
 assert_eq "machine|machine" "$(psql -qAtc "select outcome, amd_verdict from attempts where id = $a2")"
 # neither machine is in the abandon ledger
 assert_eq "0|0" "$(psql -qAtc "select coalesce(sum(answered), 0), coalesce(sum(abandoned), 0) from abandon_ledger where campaign_id = $cid")"

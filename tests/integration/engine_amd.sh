@@ -97,10 +97,13 @@ EOF
     assert_contains "$OUT" "$# imported"
     assert_exit 0 carillonctl campaign state "$name" ready
 }
-# the person first (import order), then the machine
-AM_DELAY=3600 AM_MAX=2 campaign amd-hangup hang_up '' '+33611000000' '+33611000001'
+# the person first (import order), then the machine; two lanes side by side (the server runs
+# at most two imports of one user at a time)
+AM_DELAY=3600 AM_MAX=2 campaign amd-hangup hang_up '' '+33611000000' '+33611000001' &
+lane=$!
 AM_DELAY=0 AM_MAX=1 campaign amd-message leave_message rappel '+33612000001'
 AM_DELAY=0 AM_MAX=1 campaign amd-connect connect_agent '' '+33613000001'
+wait "$lane" || fail "amd-hangup's set-up failed (its message is above)"
 assert_exit 0 carillonctl campaign state amd-hangup running
 wait_for_log "$LOG" 'campaign_idle campaign="?amd-hangup"? reason="?no agent ready' 20
 
@@ -134,13 +137,16 @@ log=$(cat "$LOG")
 agents=$(cat "$dir/agents.out")
 
 # (a) the person: a human verdict, then (and only then) the agent; talked and qualified
-assert_eq "answered|human|t|VENTE|done" "$(psql -Atc "select a.outcome, a.amd_verdict,
+# (not sure, which counts as a person, is accepted: the verdict rests on timing a loaded machine
+# may blur; tests/bench/amd measures the detector)
+assert_eq "answered|t|t|VENTE|done" "$(psql -Atc "select a.outcome, a.amd_verdict in ('human', 'not_sure'),
     a.bridged_at is not null, a.qualification, c.state from attempts a join contacts c on
     c.id = a.contact_id where a.id = $person")"
-detected_at=$(grep -n "call_detected campaign=amd-hangup attempt=$person verdict=human" <<<"$log" | cut -d: -f1)
+detected_at=$(grep -nE "call_detected campaign=amd-hangup attempt=$person verdict=(human|not_sure)" <<<"$log" | cut -d: -f1)
 bridged_at=$(grep -n "call_bridged campaign=amd-hangup attempt=$person " <<<"$log" | cut -d: -f1)
-[ -n "$detected_at" ] && [ -n "$bridged_at" ] && [ "$detected_at" -lt "$bridged_at" ] ||
+if [ -z "$detected_at" ] || [ -z "$bridged_at" ] || [ "$detected_at" -ge "$bridged_at" ]; then
     fail "the person's call was not bridged after its verdict (verdict line ${detected_at:-none}, bridge line ${bridged_at:-none})"
+fi
 assert_contains "$(grep "call_detected campaign=amd-hangup attempt=$person " <<<"$log")" "action=connect_agent"
 # the bridge came after the verdict's time from the answer, not at the answer
 assert_eq "t" "$(psql -Atc "select amd_ms > 0 and amd_reason <> '' and bridged_at >=
