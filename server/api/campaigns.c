@@ -477,6 +477,44 @@ static bool navigation_ok(const Carillon__V1__Campaign *c, struct problem *p)
     return true;
 }
 
+/* AMD_ACTION_LEAVE_MESSAGE names one of the dialers' [messages]: the name goes into every
+ * PlaceCall and is a key of dialerd's INI file, so it is a plain word (letters, digits, '_',
+ * '-', '.', starting with a letter or digit) of at most CAMPAIGN_AMD_MESSAGE_MAX bytes. Another
+ * action takes no message: a name there would be silently unused. */
+#define CAMPAIGN_AMD_MESSAGE_MAX 32 /* dialerd's own limit on [messages] names */
+
+static bool amd_message_ok(const Carillon__V1__OutcomeRules *o, struct problem *p)
+{
+    const char *m = o->amd_message ? o->amd_message : "";
+    const char *f = "outcomes.amd_message";
+    if (o->amd_action != CARILLON__V1__AMD_ACTION__AMD_ACTION_LEAVE_MESSAGE) {
+        if (m[0])
+            return bad(p, f,
+                       "%s is only used with outcomes.amd_action leave_message (remove it, or "
+                       "set amd_action: leave_message)",
+                       f);
+        return true;
+    }
+    if (!m[0])
+        return bad(p, f,
+                   "%s is required with outcomes.amd_action leave_message: the name of a "
+                   "message in the dialers' [messages]",
+                   f);
+    size_t n = strlen(m);
+    if (n > CAMPAIGN_AMD_MESSAGE_MAX)
+        return bad(p, f, "%s is longer than %d bytes (%zu)", f, CAMPAIGN_AMD_MESSAGE_MAX, n);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)m[i];
+        bool ok = (ch < 0x80 && isalnum(ch)) || (i > 0 && (ch == '_' || ch == '-' || ch == '.'));
+        if (!ok)
+            return bad(p, f,
+                       "%s is not a message name: letters, digits, '_', '-' and '.' only, "
+                       "starting with a letter or digit (byte %zu, 0x%02x, is not)",
+                       f, i + 1, ch);
+    }
+    return true;
+}
+
 /* The outcomes campaign.proto lists for AutoQualification.outcome. */
 static const char *const auto_outcomes[] = {"answered",       "busy",     "no_answer",
                                             "invalid_number", "rejected", "trunk_failure",
@@ -642,6 +680,8 @@ static bool campaign_ok(const Carillon__V1__Campaign *c, struct problem *p)
             if (rules[i]->retry_delay_s > 30 * 86400)
                 return bad(p, f, "%s is at most 30 days", f);
         }
+        if (!amd_message_ok(o, p))
+            return false;
     }
 
     /* Weekly slots: real times, not empty, no overlap on the same day. */

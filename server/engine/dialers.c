@@ -116,6 +116,8 @@ static const char *state_word(Carillon__V1__CallState s)
         return "answered";
     case CARILLON__V1__CALL_STATE__CALL_STATE_ENDED:
         return "ended";
+    case CARILLON__V1__CALL_STATE__CALL_STATE_DETECTED:
+        return "detected";
     default:
         return "unknown";
     }
@@ -126,9 +128,24 @@ const char *engine_outcome_word(int outcome)
     static const char *const words[] = {
         "",          "answered",      "busy",      "no_answer", "invalid_number",
         "rejected",  "trunk_failure", "cancelled", "lost",      "refused",
-        "abandoned", "expired"};
+        "abandoned", "expired",       "machine"};
     return outcome >= 0 && (size_t)outcome < sizeof words / sizeof words[0] ? words[outcome]
                                                                             : "trunk_failure";
+}
+
+/* attempts.amd_verdict's word (017), or "" for none. */
+const char *engine_amd_verdict_word(int verdict)
+{
+    switch (verdict) {
+    case CARILLON__V1__AMD_VERDICT__AMD_VERDICT_HUMAN:
+        return "human";
+    case CARILLON__V1__AMD_VERDICT__AMD_VERDICT_MACHINE:
+        return "machine";
+    case CARILLON__V1__AMD_VERDICT__AMD_VERDICT_NOT_SURE:
+        return "not_sure";
+    default:
+        return "";
+    }
 }
 
 static const char *party_word(Carillon__V1__CallParty p)
@@ -256,6 +273,10 @@ static void store_next(struct dialer *d, bool force)
                 s->talk_ms = (int)c->talk_ms;
             }
             s->detail = c->detail;
+            s->amd_verdict = engine_amd_verdict_word(c->amd_verdict);
+            s->amd_reason = c->amd_reason;
+            s->amd_ms = c->amd_ms;
+            s->amd_greeting_end_ms = c->amd_greeting_end_ms;
         } else {
             const Carillon__V1__AgentLegEvent *a = env->agent_leg_event;
             s->boot_id = a->boot_id;

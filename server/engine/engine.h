@@ -20,17 +20,30 @@
 struct server;
 struct client;
 
-#define ENGINE_NODE_MAX     64
-#define ENGINE_NAME_MAX     129
-#define ENGINE_CAMPAIGNS    16 /* campaigns one agent works on at once */
-#define ENGINE_REASON_MAX   33
-#define ENGINE_CALL_BUCKETS 1024
+#define ENGINE_NODE_MAX        64
+#define ENGINE_NAME_MAX        129
+#define ENGINE_CAMPAIGNS       16 /* campaigns one agent works on at once */
+#define ENGINE_REASON_MAX      33
+#define ENGINE_CALL_BUCKETS    1024
+#define ENGINE_AMD_MESSAGE_MAX 65 /* a message name (api: 32 bytes) and its NUL */
+/* The longest an answered call waits for its AMD verdict before the engine bridges it as "not
+ * sure": dialerd's analysis stops at its total_analysis_time (30 s at most), so a verdict that
+ * has not come by then never will (a dialer without AMD, a lost event), and a person must not
+ * be left in silence. */
+#define ENGINE_AMD_VERDICT_MAX_MS 35000
 
 enum call_state {
-    CALL_CLAIMED,  /* claimed, the order not sent yet */
-    CALL_PREVIEW,  /* shown to an agent who dials or skips */
-    CALL_PLACED,   /* PlaceCall sent */
-    CALL_RINGING,  /* the dialer said ringing */
+    CALL_CLAIMED, /* claimed, the order not sent yet */
+    CALL_PREVIEW, /* shown to an agent who dials or skips */
+    CALL_PLACED,  /* PlaceCall sent */
+    CALL_RINGING, /* the dialer said ringing */
+    /* AMD (customer-first, the campaign's amd_enabled): answered, waiting for the dialer's
+     * verdict (DETECTED), not for an agent: nothing bridges it yet. A human or not-sure verdict
+     * (and a machine with connect_agent) makes it CALL_ANSWERED. */
+    CALL_DETECTING,
+    /* AMD said machine with hang_up or leave_message: the dialer hangs up (after the message)
+     * and ENDED says outcome machine; no agent is needed. */
+    CALL_MACHINE,
     CALL_ANSWERED, /* answered, waiting for an agent (customer-first) */
     CALL_BRIDGED,  /* an agent is bridged (agent-first: also while ringing) */
     CALL_TALKED,   /* ended after a conversation: waiting for the qualification */
@@ -79,7 +92,11 @@ struct call {
     char number[24];
     enum call_state state;
     bool agent_first;
+    int amd_mode;    /* Carillon__V1__AmdMode the order was placed with */
+    int amd_verdict; /* Carillon__V1__AmdVerdict of its DETECTED event, 0 before */
     int64_t claimed_ms, placed_ms, answered_ms, bridged_ms, ended_ms, not_after_ms;
+    int64_t detected_ms;         /* the verdict (AMD), 0: none */
+    int64_t verdict_due_mono_ms; /* CALL_DETECTING: past this, no verdict is coming */
     int64_t preview_deadline_ms;
 };
 
@@ -116,6 +133,11 @@ struct ecampaign {
     /* live counters since the server started */
     uint64_t placed, answered, abandoned, connected;
     bool auto_answered; /* automatic qualification of answered calls: no wrap-up (016) */
+    /* answering-machine detection (017): off, or Carillon__V1__AmdAction with the message to
+     * leave (ENGINE_AMD_MESSAGE_MAX as the API bounds it) */
+    bool amd_enabled;
+    int amd_action;
+    char amd_message[ENGINE_AMD_MESSAGE_MAX];
 };
 
 struct agent {
@@ -186,6 +208,7 @@ struct engine_live {
     char idle[64]; /* why it dials nothing, "" when it dials */
     const char *mode;
     unsigned calls_up, ringing, waiting, talked_unqualified;
+    unsigned detecting;  /* answered, AMD verdict pending, or a machine being hung up */
     unsigned agents[10]; /* by Carillon__V1__AgentState, agents serving the campaign */
     double answer_rate, window_abandon_rate, risk_scale;
     bool pacing_history;
@@ -210,6 +233,8 @@ void sched_hangup(struct engine *e, struct call *call);
 void sched_preview_dial(struct engine *e, struct call *call);
 void sched_preview_skip(struct engine *e, struct call *call, const char *reason);
 const char *engine_outcome_word(int outcome);
+/* Carillon__V1__AmdVerdict as attempts.amd_verdict writes it; "" for none. */
+const char *engine_amd_verdict_word(int verdict);
 void dialers_client_closed(struct engine *e, struct client *c);
 void agents_client_closed(struct engine *e, struct client *c);
 

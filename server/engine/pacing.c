@@ -348,8 +348,9 @@ static void balance_build(struct pacing_state *st, const struct pacing_input *in
             b->frees_var[j] += r * (1 - r);
         }
     }
+    b->demand += in->calls_detecting;
     for (unsigned j = 0; j < CHECKPOINTS; j++) {
-        b->answers[j] += in->calls_waiting;
+        b->answers[j] += in->calls_waiting + in->calls_detecting;
         b->frees[j] += in->agents_ready;
         b->new_call[j] = st->answer_rate * hist_cdf(&st->ring_answered, step * (j + 1));
     }
@@ -385,7 +386,7 @@ static unsigned predictive_calls(struct pacing_state *st, const struct pacing_in
     double p = st->answer_rate;
     double allowed = st->settings.abandon_target * st->risk_scale;
     unsigned agents = in->agents_ready + in->n_busy;
-    unsigned cap = sub_floor0(agents * MAX_RINGING_PER_AGENT, in->n_ringing);
+    unsigned cap = sub_floor0(agents * MAX_RINGING_PER_AGENT, in->n_ringing + in->calls_detecting);
     if (cap > room)
         cap = room;
     unsigned n = 0;
@@ -404,7 +405,9 @@ unsigned pacing_calls_to_launch(struct pacing_state *st, const struct pacing_inp
     if (room == 0)
         return 0;
 
-    unsigned progressive = sub_floor0(in->agents_ready, in->n_ringing);
+    /* a call waiting for its AMD verdict covers an agent as a ringing one does */
+    unsigned pending = in->n_ringing + in->calls_detecting;
+    unsigned progressive = sub_floor0(in->agents_ready, pending);
     unsigned want = 0;
     switch (s->mode) {
     case PACING_PREVIEW:
@@ -416,7 +419,7 @@ unsigned pacing_calls_to_launch(struct pacing_state *st, const struct pacing_inp
     case PACING_POWER: {
         /* The epsilon keeps 1.1 x 10 agents at 11 despite 1.1 not being exact in binary. */
         double goal = floor(s->power_ratio * in->agents_ready + 1e-9);
-        want = sub_floor0((unsigned)goal, in->n_ringing);
+        want = sub_floor0((unsigned)goal, pending);
         break;
     }
     case PACING_PREDICTIVE:

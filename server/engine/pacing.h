@@ -53,9 +53,14 @@ struct pacing_input {
     unsigned n_busy;
     const int64_t *ringing_since_ms; /* one per call dialed and not answered yet: when dialed */
     unsigned n_ringing;
-    unsigned calls_connected; /* answered calls still up (bridged, or waiting for an agent) */
+    unsigned calls_connected; /* answered calls still up (bridged, waiting for an agent, or
+                                 waiting for an AMD verdict) */
     unsigned calls_waiting;   /* of those, answered and waiting for an agent (customer first) */
-    unsigned dialer_free;     /* free call slots over all the dialers serving the campaign */
+    /* of those, answered and waiting for the dialer's AMD verdict: each may need an agent
+     * within seconds (a person, or not sure), so it is counted as a call that will need one,
+     * like a waiting call, until its verdict says otherwise */
+    unsigned calls_detecting;
+    unsigned dialer_free; /* free call slots over all the dialers serving the campaign */
 };
 
 /* A histogram of durations that forgets: each observation weighs a little more than the one

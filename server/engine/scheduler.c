@@ -205,11 +205,37 @@ static bool bridge_waiting(struct call *call, struct agent *a)
     call->state = CALL_BRIDGED;
     send_bridge(call, a);
     camp->connected++;
+    /* the customer waits from the answer, or from the verdict with AMD (the dialer's abandon
+     * clock too) */
     cr_log_info("call_bridged", "campaign=%s attempt=%" PRId64 " agent=%s wait_ms=%" PRId64,
                 camp->name, call->attempt_id, a->login,
-                engine_now_ms(camp->eng->srv) - call->answered_ms);
+                engine_now_ms(camp->eng->srv) -
+                    (call->detected_ms ? call->detected_ms : call->answered_ms));
     agent_call_connected(a, call, false);
     return true;
+}
+
+/* The AMD mode of a call's order. Only a customer-first call is analysed: an agent-first call
+ * (and a preview, or an assigned contact's reserved agent) has its agent on the line from the
+ * ringing on, who hears at once whether a person or a machine answers, and holding the bridge
+ * back for a verdict would cut the first seconds of a person's "allô" from the agent. */
+static int amd_mode_of(const struct call *call)
+{
+    const struct ecampaign *camp = call->camp;
+    if (!camp->amd_enabled || call->agent_first || call->agent)
+        return CARILLON__V1__AMD_MODE__AMD_MODE_OFF;
+    switch (camp->amd_action) {
+    case CARILLON__V1__AMD_ACTION__AMD_ACTION_CONNECT_AGENT:
+        return CARILLON__V1__AMD_MODE__AMD_MODE_REPORT;
+    case CARILLON__V1__AMD_ACTION__AMD_ACTION_LEAVE_MESSAGE:
+        /* the database refuses leave_message without a message (017); were it empty anyway,
+         * the dialer would refuse every order: hang up instead */
+        if (camp->amd_message[0])
+            return CARILLON__V1__AMD_MODE__AMD_MODE_LEAVE_MESSAGE;
+        return CARILLON__V1__AMD_MODE__AMD_MODE_HANG_UP;
+    default:
+        return CARILLON__V1__AMD_MODE__AMD_MODE_HANG_UP;
+    }
 }
 
 static void place(struct call *call, struct dialer *d)
@@ -225,6 +251,10 @@ static void place(struct call *call, struct dialer *d)
     pc.contact_id = (uint64_t)call->contact_id;
     pc.abandon_after_ms = call->agent ? 0 : camp->abandon_after_ms;
     pc.not_after_unix_ms = call->not_after_ms > 0 ? (uint64_t)call->not_after_ms : 0;
+    call->amd_mode = amd_mode_of(call);
+    pc.amd = (Carillon__V1__AmdMode)call->amd_mode;
+    if (call->amd_mode == CARILLON__V1__AMD_MODE__AMD_MODE_LEAVE_MESSAGE)
+        pc.amd_message = camp->amd_message;
     Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
     env.body_case = CARILLON__V1__ENVELOPE__BODY_PLACE_CALL;
     env.place_call = &pc;
@@ -428,7 +458,8 @@ static void pace(struct engine *e, struct ecampaign *camp, int64_t now)
         return set_idle(camp, "abandon cap reached");
     if (!any_dialer(e))
         return set_idle(camp, "no dialer connected");
-    unsigned ready = 0, busy_n = 0, ringing_n = 0, connected = 0, waiting = 0, up = 0;
+    unsigned ready = 0, busy_n = 0, ringing_n = 0, connected = 0, waiting = 0, up = 0,
+             detecting = 0;
     struct pacing_busy_agent busy[512];
     int64_t ringing[1024];
     for (struct agent *a = e->agents; a; a = a->next) {
@@ -449,10 +480,13 @@ static void pace(struct engine *e, struct ecampaign *camp, int64_t now)
         if ((c->state == CALL_PLACED || c->state == CALL_RINGING) && !c->agent_first &&
             ringing_n < 1024)
             ringing[ringing_n++] = c->placed_ms;
-        if (c->state == CALL_ANSWERED || (c->state == CALL_BRIDGED && c->answered_ms))
+        if (c->state == CALL_ANSWERED || c->state == CALL_DETECTING || c->state == CALL_MACHINE ||
+            (c->state == CALL_BRIDGED && c->answered_ms))
             connected++;
         if (c->state == CALL_ANSWERED)
             waiting++;
+        if (c->state == CALL_DETECTING)
+            detecting++;
     }
     if (camp->max_simultaneous == 0)
         return set_idle(camp, "max simultaneous calls is 0");
@@ -484,6 +518,7 @@ static void pace(struct engine *e, struct ecampaign *camp, int64_t now)
         .n_ringing = ringing_n,
         .calls_connected = connected,
         .calls_waiting = waiting,
+        .calls_detecting = detecting,
         .dialer_free = free_slots,
     };
     unsigned n = pacing_calls_to_launch(camp->pacing, &in);
@@ -502,11 +537,60 @@ static void pace(struct engine *e, struct ecampaign *camp, int64_t now)
 
 static enum pacing_outcome pacing_of(const struct call *c, const char *outcome)
 {
-    if (strcmp(outcome, "abandoned") == 0)
+    /* a machine needs no agent, even one the dialer ended as abandoned (017 stores it machine) */
+    if (strcmp(outcome, "abandoned") == 0 &&
+        c->amd_verdict != CARILLON__V1__AMD_VERDICT__AMD_VERDICT_MACHINE)
         return PACING_ABANDONED;
     if (c->answered_ms && c->agent)
         return PACING_CONNECTED;
     return PACING_NOT_ANSWERED;
+}
+
+/* The dialer's AMD verdict on an answered customer-first call. Not sure counts as a human: a
+ * person left waiting is worse than an agent hearing a machine. A machine with connect_agent
+ * (AMD_MODE_REPORT) is bridged like a person; with hang_up or leave_message the dialer ends the
+ * call itself (outcome machine, the answering_machine rule) and no agent is taken. */
+static void call_detected(struct call *call, const Carillon__V1__CallEvent *ev, int64_t now)
+{
+    struct ecampaign *camp = call->camp;
+    if (call->state != CALL_DETECTING)
+        return; /* no detection was asked (or it already decided, or timed out): nothing to do */
+    call->amd_verdict = ev->amd_verdict;
+    call->detected_ms = now;
+    bool machine = ev->amd_verdict == CARILLON__V1__AMD_VERDICT__AMD_VERDICT_MACHINE;
+    bool connect = !machine || call->amd_mode == CARILLON__V1__AMD_MODE__AMD_MODE_REPORT;
+    const char *verdict = engine_amd_verdict_word(ev->amd_verdict);
+    cr_log_info("call_detected",
+                "campaign=%s attempt=%" PRId64 " verdict=%s reason=%s amd_ms=%u "
+                "greeting_end_ms=%u action=%s",
+                camp->name, call->attempt_id, verdict[0] ? verdict : "none",
+                cr_log_q(ev->amd_reason ? ev->amd_reason : ""), ev->amd_ms, ev->amd_greeting_end_ms,
+                connect                                                            ? "connect_agent"
+                : call->amd_mode == CARILLON__V1__AMD_MODE__AMD_MODE_LEAVE_MESSAGE ? "leave_message"
+                                                                                   : "hang_up");
+    if (!connect) {
+        call->state = CALL_MACHINE;
+        return;
+    }
+    call->state = CALL_ANSWERED;
+    camp->nwaiting++;
+    (void)bridge_waiting(call, NULL);
+}
+
+/* Calls whose verdict is overdue (ENGINE_AMD_VERDICT_MAX_MS) are bridged as not sure. */
+static void verdicts_overdue(struct ecampaign *camp, int64_t mono, int64_t now)
+{
+    for (struct call *c = camp->calls; c; c = c->next) {
+        if (c->state != CALL_DETECTING || mono < c->verdict_due_mono_ms)
+            continue;
+        cr_log_warn("amd_verdict_missing",
+                    "campaign=%s attempt=%" PRId64 " waited_ms=%d action=connect_agent", camp->name,
+                    c->attempt_id, ENGINE_AMD_VERDICT_MAX_MS);
+        c->detected_ms = now;
+        c->state = CALL_ANSWERED;
+        camp->nwaiting++;
+        (void)bridge_waiting(c, NULL);
+    }
 }
 
 void sched_call_event(struct engine *e, struct dialer *d, const Carillon__V1__CallEvent *ev)
@@ -538,11 +622,20 @@ void sched_call_event(struct engine *e, struct dialer *d, const Carillon__V1__Ca
             call->state = CALL_BRIDGED;
             camp->connected++;
             agent_set_state(call->agent, CARILLON__V1__AGENT_STATE__AGENT_STATE_ON_CALL, "");
+        } else if (call->amd_mode != CARILLON__V1__AMD_MODE__AMD_MODE_OFF) {
+            /* not bridgeable before the verdict: the DETECTED event decides */
+            call->state = CALL_DETECTING;
+            call->verdict_due_mono_ms = engine_mono_ms(e->srv) + ENGINE_AMD_VERDICT_MAX_MS;
+            cr_log_debug("call_detecting", "campaign=%s attempt=%" PRId64, camp->name,
+                         call->attempt_id);
         } else {
             call->state = CALL_ANSWERED;
             camp->nwaiting++;
             (void)bridge_waiting(call, NULL);
         }
+        break;
+    case CARILLON__V1__CALL_STATE__CALL_STATE_DETECTED:
+        call_detected(call, ev, now);
         break;
     case CARILLON__V1__CALL_STATE__CALL_STATE_ENDED: {
         const char *outcome = engine_outcome_word(ev->outcome);
@@ -555,7 +648,10 @@ void sched_call_event(struct engine *e, struct dialer *d, const Carillon__V1__Ca
                                     ev->answered_at_us && ev->sent_at_us
                                         ? (ev->answered_at_us - ev->sent_at_us) / 1000
                                         : (int64_t)ev->ring_ms);
-        if (ev->outcome == CARILLON__V1__CALL_OUTCOME__CALL_OUTCOME_ABANDONED)
+        if (ev->amd_verdict && !call->amd_verdict)
+            call->amd_verdict = ev->amd_verdict; /* ENDED repeats a verdict we may have missed */
+        bool machine = call->amd_verdict == CARILLON__V1__AMD_VERDICT__AMD_VERDICT_MACHINE;
+        if (ev->outcome == CARILLON__V1__CALL_OUTCOME__CALL_OUTCOME_ABANDONED && !machine)
             camp->abandoned++;
         if (call->state == CALL_ANSWERED && camp->nwaiting)
             camp->nwaiting--;
@@ -567,11 +663,12 @@ void sched_call_event(struct engine *e, struct dialer *d, const Carillon__V1__Ca
         struct agent *a = call->agent;
         bool talked = a && call->answered_ms &&
                       ev->outcome == CARILLON__V1__CALL_OUTCOME__CALL_OUTCOME_ANSWERED;
+        const char *amd = engine_amd_verdict_word(call->amd_verdict);
         cr_log_info("call_ended",
                     "campaign=%s attempt=%" PRId64 " outcome=%s sip_status=%u "
-                    "agent=%s talk_ms=%u",
+                    "agent=%s talk_ms=%u amd=%s",
                     camp->name, call->attempt_id, outcome, ev->sip_status, a ? a->login : "-",
-                    ev->talk_ms);
+                    ev->talk_ms, amd[0] ? amd : "-");
         const char *hung_up_by =
             ev->hung_up_by == CARILLON__V1__CALL_PARTY__CALL_PARTY_CUSTOMER ? "customer" : "agent";
         if (talked && camp->auto_answered) {
@@ -826,6 +923,13 @@ static void on_running(void *arg, int err, const struct store_running *rows, int
         c->abandon_after_ms = x->abandon_after_ms;
         c->wrapup_max_s = x->wrapup_max_s;
         c->auto_answered = x->auto_answered;
+        c->amd_enabled = x->amd_enabled;
+        c->amd_action = strcmp(x->amd_action, "connect_agent") == 0
+                            ? CARILLON__V1__AMD_ACTION__AMD_ACTION_CONNECT_AGENT
+                        : strcmp(x->amd_action, "leave_message") == 0
+                            ? CARILLON__V1__AMD_ACTION__AMD_ACTION_LEAVE_MESSAGE
+                            : CARILLON__V1__AMD_ACTION__AMD_ACTION_HANG_UP;
+        snprintf(c->amd_message, sizeof c->amd_message, "%s", x->amd_message);
         c->preview_timeout_s = x->preview_timeout_s;
         c->preview_dial_on_timeout = strcmp(x->preview_action, "dial") == 0;
         c->power_ratio = x->power_ratio;
@@ -890,6 +994,8 @@ void sched_tick(struct engine *e)
     dialers_sweep(e, mono);
     agents_sweep(e, mono);
     check_timeouts(e, now);
+    for (struct ecampaign *c = e->campaigns; c; c = c->next)
+        verdicts_overdue(c, mono, now);
     for (struct ecampaign *c = e->campaigns; c; c = c->next)
         if (!c->draining)
             pace(e, c, now);
@@ -1008,6 +1114,7 @@ void engine_campaign_live(const struct server *srv, int64_t campaign_id, struct 
         out->calls_up += call_up(x);
         out->ringing += x->state == CALL_PLACED || x->state == CALL_RINGING;
         out->waiting += x->state == CALL_ANSWERED;
+        out->detecting += x->state == CALL_DETECTING || x->state == CALL_MACHINE;
         out->talked_unqualified += x->state == CALL_TALKED;
     }
     out->answer_rate = c->pacing->answer_rate;

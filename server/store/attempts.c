@@ -158,6 +158,22 @@ static void us_ts(int64_t us, char *out, size_t len)
     store_ts(us / 1000, out, len);
 }
 
+/* The dialer's one-word AMD reason as a safe word: ASCII letters, digits, '_' and '-' kept,
+ * any other byte '_' (it comes off the wire: never let it break the batch's UTF-8), cut at
+ * len - 1 bytes. */
+static void amd_word(const char *in, char *out, size_t len)
+{
+    size_t i = 0;
+    for (; in[i] && i + 1 < len; i++) {
+        unsigned char ch = (unsigned char)in[i];
+        out[i] = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                         ch == '-'
+                     ? (char)ch
+                     : '_';
+    }
+    out[i] = '\0';
+}
+
 int store_call_events(struct cr_pg *pg, const struct store_call_event *ev, int n,
                       store_events_cb cb, void *arg)
 {
@@ -169,7 +185,7 @@ int store_call_events(struct cr_pg *pg, const struct store_call_event *ev, int n
     for (int i = 0; i < n; i++) {
         const struct store_call_event *e = &ev[i];
         char boot[24], seq[24], attempt[24], now[40], status[16], sent[40], ringing[40],
-            answered[40], ended[40], ring[16], talk[16];
+            answered[40], ended[40], ring[16], talk[16], amd_ms[16], amd_end[16];
         snprintf(boot, sizeof boot, "%" PRId64, (int64_t)e->boot_id);
         snprintf(seq, sizeof seq, "%" PRIu64, e->seq);
         snprintf(attempt, sizeof attempt, "%" PRId64, e->attempt_id);
@@ -181,6 +197,12 @@ int store_call_events(struct cr_pg *pg, const struct store_call_event *ev, int n
         us_ts(e->ended_at_us, ended, sizeof ended);
         snprintf(ring, sizeof ring, "%d", e->ring_ms);
         snprintf(talk, sizeof talk, "%d", e->talk_ms);
+        bool amd = e->amd_verdict && e->amd_verdict[0];
+        char reason[STORE_AMD_REASON_MAX + 1];
+        amd_word(amd && e->amd_reason ? e->amd_reason : "", reason, sizeof reason);
+        /* the dialer's figures are unsigned: past INT_MAX they are not times, store none */
+        snprintf(amd_ms, sizeof amd_ms, "%u", e->amd_ms);
+        snprintf(amd_end, sizeof amd_end, "%u", e->amd_greeting_end_ms);
         const char *p[] = {boot,
                            seq,
                            e->node ? e->node : "",
@@ -197,11 +219,15 @@ int store_call_events(struct cr_pg *pg, const struct store_call_event *ev, int n
                            e->ended_at_us ? ended : NULL,
                            e->ring_ms >= 0 ? ring : NULL,
                            e->talk_ms >= 0 ? talk : NULL,
-                           e->detail ? e->detail : ""};
+                           e->detail ? e->detail : "",
+                           amd ? e->amd_verdict : "",
+                           reason,
+                           amd && e->amd_ms <= INT32_MAX ? amd_ms : NULL,
+                           amd && e->amd_greeting_end_ms <= INT32_MAX ? amd_end : NULL};
         int rc = cr_pg_batch_add(b,
                                  "SELECT carillon_call_event($1, $2, $3, $4, $5, $6, $7, $8, $9, "
-                                 "$10, $11, $12, $13, $14, $15, $16, $17)",
-                                 17, p);
+                                 "$10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)",
+                                 21, p);
         if (rc) {
             cr_pg_batch_discard(b);
             return rc;
@@ -416,6 +442,9 @@ static void on_running(void *arg, const struct cr_pg_result *r)
         x->answered_30d = (unsigned)int_of(res, i, 22);
         x->abandoned_30d = (unsigned)int_of(res, i, 23);
         x->auto_answered = PQgetvalue(res, i, 24)[0] == 't';
+        x->amd_enabled = PQgetvalue(res, i, 25)[0] == 't';
+        x->amd_action = PQgetvalue(res, i, 26);
+        x->amd_message = PQgetvalue(res, i, 27);
     }
     cb(c->arg, err, rows, err ? 0 : n);
     free(rows);
@@ -463,7 +492,8 @@ int store_running_campaigns(struct cr_pg *pg, int64_t now_ms, store_running_cb c
         "= t.id AND l.day = t.lt::date), 0), coalesce((SELECT sum(l.answered) FROM abandon_ledger "
         "l WHERE l.campaign_id = t.id AND l.day > t.lt::date - 30), 0), coalesce((SELECT "
         "sum(l.abandoned) FROM abandon_ledger l WHERE l.campaign_id = t.id AND l.day > t.lt::date "
-        "- 30), 0), carillon_auto_code(t.id, 'answered') IS NOT NULL FROM t ORDER BY t.id",
+        "- 30), 0), carillon_auto_code(t.id, 'answered') IS NOT NULL, t.amd_enabled, t.amd_action, "
+        "t.amd_message FROM t ORDER BY t.id",
         1, p, on_running, c);
     if (rc)
         free(c);

@@ -14,7 +14,8 @@
 #include "carillon/pg.h"
 #include "engine/compliance.h"
 
-#define STORE_NUMBER_MAX 24 /* E.164 with its +, and the NUL */
+#define STORE_NUMBER_MAX     24 /* E.164 with its +, and the NUL */
+#define STORE_AMD_REASON_MAX 32 /* bytes of an AMD reason word kept (store_call_events) */
 
 /* One claim: up to n contacts of a campaign (carillon_claim says which may be claimed). */
 struct store_claim_req {
@@ -51,7 +52,7 @@ struct store_call_event {
     uint64_t boot_id, seq; /* seq 0: not from a dialer's numbered stream (no dedup) */
     const char *node;
     int64_t attempt_id;
-    const char *state;   /* ringing, answered, ended */
+    const char *state;   /* ringing, answered, detected, ended */
     const char *outcome; /* outcome word when ended, else "" */
     int64_t now_ms;
     const char *call_id;
@@ -60,6 +61,11 @@ struct store_call_event {
     int64_t sent_at_us, ringing_at_us, answered_at_us, ended_at_us;
     int ring_ms, talk_ms;
     const char *detail;
+    /* the AMD verdict the event carries (DETECTED, and ENDED after one): human, machine,
+     * not_sure, or "" (none: the other amd_* are then ignored); times from the answer */
+    const char *amd_verdict;
+    const char *amd_reason;
+    unsigned amd_ms, amd_greeting_end_ms;
 };
 /* results[i]: what carillon_call_event said of events[i] (duplicate, unknown, progress, talked,
  * or the contact's new state). */
@@ -119,6 +125,10 @@ struct store_running {
     /* qualification_mode automatic with a code for 'answered' (016): an answered call is
      * qualified when it ends and its agent is ready at once */
     bool auto_answered;
+    /* answering-machine detection (017): amd_action hang_up, connect_agent or leave_message,
+     * amd_message the message's name with leave_message */
+    bool amd_enabled;
+    const char *amd_action, *amd_message;
 };
 typedef void (*store_running_cb)(void *arg, int err, const struct store_running *rows, int n);
 int store_running_campaigns(struct cr_pg *pg, int64_t now_ms, store_running_cb cb, void *arg)

@@ -359,6 +359,9 @@ int store_campaign_apply(struct cr_pg *pg, const Carillon__V1__Campaign *c, int6
           d->abandon_after_ms_set_case ? d->abandon_after_ms : CAMPAIGN_DEFAULT_ABANDON_AFTER_MS);
     p_fmt(&p, "%u", c->wrapup_max_s_set_case ? c->wrapup_max_s : CAMPAIGN_DEFAULT_WRAPUP_MAX_S);
     p_own(&p, array_literal(c->pause_reasons, c->n_pause_reasons));
+    /* only with leave_message: another action keeps no message name (validated in api) */
+    p_str(&p, o->amd_action == CARILLON__V1__AMD_ACTION__AMD_ACTION_LEAVE_MESSAGE ? o->amd_message
+                                                                                  : "");
     int rc = add(
         b,
         "INSERT INTO campaigns AS c (name, objective, description, guide_url, start_date, "
@@ -368,13 +371,13 @@ int store_campaign_apply(struct cr_pg *pg, const Carillon__V1__Campaign *c, int6
         "ring_timeout_s, preview_timeout_s, outcome_rules, amd_enabled, amd_action, "
         "stop_at_end_date, stop_when_all_done, positive_target, qualification_mode, "
         "qualification_group, popup_fields, compliance, preview_timeout_action, "
-        "abandon_after_ms, wrapup_max_s, pause_reasons) VALUES ($1, $2, $3, $4, "
+        "abandon_after_ms, wrapup_max_s, pause_reasons, amd_message) VALUES ($1, $2, $3, $4, "
         "nullif($5, '')::date, "
         "nullif($6, '')::date, $7::int, $8::text[], $9::text[], "
         "(SELECT id FROM users WHERE login = nullif($10, '')), $11::text[], $12, $13, $14, "
         "$15::float8, $16::float8, $17, $18, $19, $20::bool, $21::bool, $22::int, $23::int, "
         "$24::int, $25::jsonb, $26::bool, $27, $28::bool, $29::bool, $30::int, $31, $32, "
-        "$33::text[], $34, $35, $36::int, $37::int, $38::text[]) "
+        "$33::text[], $34, $35, $36::int, $37::int, $38::text[], $39) "
         "ON CONFLICT (name) DO UPDATE SET objective = EXCLUDED.objective, "
         "description = EXCLUDED.description, guide_url = EXCLUDED.guide_url, "
         "start_date = EXCLUDED.start_date, end_date = EXCLUDED.end_date, year = EXCLUDED.year, "
@@ -391,7 +394,7 @@ int store_campaign_apply(struct cr_pg *pg, const Carillon__V1__Campaign *c, int6
         "ring_timeout_s = EXCLUDED.ring_timeout_s, preview_timeout_s = "
         "EXCLUDED.preview_timeout_s, outcome_rules = EXCLUDED.outcome_rules, "
         "amd_enabled = EXCLUDED.amd_enabled, amd_action = EXCLUDED.amd_action, "
-        "stop_at_end_date = EXCLUDED.stop_at_end_date, "
+        "amd_message = EXCLUDED.amd_message, stop_at_end_date = EXCLUDED.stop_at_end_date, "
         "stop_when_all_done = EXCLUDED.stop_when_all_done, "
         "positive_target = EXCLUDED.positive_target, "
         "qualification_mode = EXCLUDED.qualification_mode, "
@@ -744,7 +747,7 @@ static const char *G_CAMPAIGN =
     "array_to_string(c.popup_fields, E'\\x1f'), "
     "o.k, (o.v->>'retry_delay_s'), (o.v->>'max_attempts'), (o.v->>'after_last'), "
     "c.compliance, c.preview_timeout_action, c.abandon_after_ms, c.wrapup_max_s, "
-    "array_to_string(c.pause_reasons, E'\\x1f') "
+    "array_to_string(c.pause_reasons, E'\\x1f'), c.amd_message "
     "FROM campaigns c LEFT JOIN users u ON u.id = c.referent_id "
     "LEFT JOIN LATERAL jsonb_each(c.outcome_rules) o(k, v) ON true WHERE c.name = $1";
 
@@ -811,6 +814,7 @@ static void on_got(void *arg, const struct cr_pg_result *r)
     c.wrapup_max_s_set_case = CARILLON__V1__CAMPAIGN__WRAPUP_MAX_S_SET_WRAPUP_MAX_S;
     c.wrapup_max_s = (uint32_t)atoi(V(40));
     c.pause_reasons = split(&m, V(41), &c.n_pause_reasons);
+    o.amd_message = V(42);
 #undef V
     /* One row per outcome rule (the lateral join). */
     Carillon__V1__OutcomeRule rules[5];
@@ -1198,7 +1202,7 @@ int store_campaign_duplicate(struct cr_pg *pg, const char *name, const char *new
     "brands, referent_id, agent_profiles, queue, time_zone, dialing_mode, power_ratio, "           \
     "abandon_target_pct, call_order, number_for_agents, number_for_customers, newest_first, "      \
     "exclusive_assignment, max_simultaneous_calls, ring_timeout_s, preview_timeout_s, "            \
-    "outcome_rules, amd_enabled, amd_action, stop_at_end_date, stop_when_all_done, "               \
+    "outcome_rules, amd_enabled, amd_action, amd_message, stop_at_end_date, stop_when_all_done, "  \
     "positive_target, qualification_mode, qualification_group, popup_fields, compliance, "         \
     "preview_timeout_action, abandon_after_ms, wrapup_max_s, pause_reasons"
     struct cr_pg_batch *b = cr_pg_batch_new(pg);

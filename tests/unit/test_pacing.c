@@ -75,6 +75,38 @@ static void test_progressive_one_call_per_uncovered_agent(void **state)
     assert_int_equal(pacing_calls_to_launch(st, &in), 0);
 }
 
+/* A call waiting for its AMD verdict may be a person who needs an agent within seconds: it
+ * covers an agent as a ringing call does, in every mode. */
+static void test_detecting_calls_cover_agents(void **state)
+{
+    (void)state;
+    struct pacing_state *st = fresh(PACING_PROGRESSIVE, 100);
+    struct pacing_input in = idle(3);
+    in.calls_detecting = 1;
+    in.calls_connected = 1;
+    assert_int_equal(pacing_calls_to_launch(st, &in), 2);
+    in.calls_detecting = in.calls_connected = 3;
+    assert_int_equal(pacing_calls_to_launch(st, &in), 0);
+    struct pacing_settings s = st->settings;
+    s.mode = PACING_POWER;
+    s.power_ratio = 2.0;
+    pacing_set_settings(st, &s);
+    assert_int_equal(pacing_calls_to_launch(st, &in), 3);
+    /* predictive: a detecting call is demand now, like a customer waiting */
+    st = fresh(PACING_PREDICTIVE, 1000);
+    learn(st, 800, 0);
+    in = idle(10);
+    unsigned none = pacing_calls_to_launch(st, &in);
+    in.calls_detecting = in.calls_connected = 8;
+    unsigned some = pacing_calls_to_launch(st, &in);
+    assert_true(some < none);
+    /* and they count against max_simultaneous */
+    st = fresh(PACING_POWER, 4);
+    in = idle(10);
+    in.calls_detecting = in.calls_connected = 3;
+    assert_int_equal(pacing_calls_to_launch(st, &in), 1);
+}
+
 static void test_power_ratio_times_ready_agents(void **state)
 {
     (void)state;
@@ -296,6 +328,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_preview_dials_nothing),
         cmocka_unit_test(test_progressive_one_call_per_uncovered_agent),
+        cmocka_unit_test(test_detecting_calls_cover_agents),
         cmocka_unit_test(test_power_ratio_times_ready_agents),
         cmocka_unit_test(test_max_simultaneous_bounds_every_mode),
         cmocka_unit_test(test_dialer_capacity_bounds),
