@@ -45,7 +45,7 @@
 #define PERIOD_NS    20000000LL
 #define TICK_NS      1000000LL /* the sender wakes every ms and sends what is due */
 #define DRAIN_NS     300000000LL
-#define HIST_US      100000 /* latencies histogrammed at 1 us up to 100 ms, then one bucket */
+#define HIST_US      100000      /* latencies histogrammed at 1 us up to 100 ms, then one bucket */
 #define MAGIC        0x43524C59u /* "CRLY" */
 #define SILENCE_ALAW 0xD5
 
@@ -162,8 +162,8 @@ static bool receive_one(int s, int64_t real_to_mono)
     uint8_t p[2048];
     char ctl[CMSG_SPACE(sizeof(struct timespec))];
     struct iovec iov = {p, sizeof p};
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
-                        .msg_controllen = sizeof ctl};
+    struct msghdr mh = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof ctl};
     ssize_t n = recvmsg(fds[s], &mh, MSG_DONTWAIT);
     if (n < 0)
         return false;
@@ -281,19 +281,19 @@ static void run_step(int n, int secs)
     epoll_ctl(epfd, EPOLL_CTL_DEL, tfd, NULL);
     close(tfd);
     double cpu = cpu_s() - cpu0;
-    double loss = cur.sent ? (double)(cur.sent - (cur.received < cur.sent ? cur.received : cur.sent)) /
-                                 (double)cur.sent
-                           : 1.0;
+    double loss = cur.sent
+                      ? (double)(cur.sent - (cur.received < cur.sent ? cur.received : cur.sent)) /
+                            (double)cur.sent
+                      : 1.0;
     printf("step n=%d secs=%d sent=%llu received=%llu loss=%.6f pps=%.0f p50_us=%llu p99_us=%llu "
            "max_us=%llu misrouted=%llu late=%llu dup=%llu other=%llu send_errors=%llu "
            "gen_cpu_pct=%.0f\n",
            n, secs, (unsigned long long)cur.sent, (unsigned long long)cur.received, loss,
            (double)cur.received / secs, (unsigned long long)(cur.received ? pct_us(0.50) : 0),
-           (unsigned long long)(cur.received ? pct_us(0.99) : 0),
-           (unsigned long long)cur.max_us, (unsigned long long)cur.misrouted,
-           (unsigned long long)cur.late, (unsigned long long)cur.dup,
-           (unsigned long long)cur.other, (unsigned long long)cur.send_errors,
-           100.0 * cpu / ((double)secs + DRAIN_NS / 1e9));
+           (unsigned long long)(cur.received ? pct_us(0.99) : 0), (unsigned long long)cur.max_us,
+           (unsigned long long)cur.misrouted, (unsigned long long)cur.late,
+           (unsigned long long)cur.dup, (unsigned long long)cur.other,
+           (unsigned long long)cur.send_errors, 100.0 * cpu / ((double)secs + DRAIN_NS / 1e9));
 }
 
 /* Reads what arrived between steps (the relay's silence, stragglers) so no buffer fills. */
@@ -376,14 +376,14 @@ int main(int argc, char **argv)
         drain_idle();
         if (sscanf(line, "map %4095s", path) == 1)
             load_map(path);
-        else if (sscanf(line, "step %d %d", &n, &secs) == 2 && n >= 1 && n <= ncalls &&
-                 secs >= 1 && secs <= MAX_STEP_S)
+        else if (sscanf(line, "step %d %d", &n, &secs) == 2 && n >= 1 && n <= ncalls && secs >= 1 &&
+                 secs <= MAX_STEP_S)
             run_step(n, secs);
         else if (strncmp(line, "quit", 4) == 0)
             break;
         else
-            printf("error unknown command (map FILE | step N(1-%d) SECS(1-%d) | quit): %s",
-                   ncalls, MAX_STEP_S, line);
+            printf("error unknown command (map FILE | step N(1-%d) SECS(1-%d) | quit): %s", ncalls,
+                   MAX_STEP_S, line);
         fflush(stdout);
     }
     return 0;

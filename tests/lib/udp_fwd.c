@@ -58,7 +58,8 @@ static int open_socket(uint16_t *port)
 
 static struct sockaddr_in loopback(unsigned port)
 {
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     return a;
 }
@@ -101,7 +102,8 @@ int main(int argc, char **argv)
     unsigned idx, cport, aport;
     while (fscanf(pf, "%u %u %u", &idx, &cport, &aport) == 3) {
         if (n == MAX_PAIRS || cport == 0 || cport > 65535 || aport == 0 || aport > 65535) {
-            fprintf(stderr, "cr-udp-fwd: %s: pair %u: more than %d pairs or a port out of 1-65535\n",
+            fprintf(stderr,
+                    "cr-udp-fwd: %s: pair %u: more than %d pairs or a port out of 1-65535\n",
                     pairs_path, idx, MAX_PAIRS);
             return 1;
         }
