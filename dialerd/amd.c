@@ -1,5 +1,12 @@
 /* Answering-machine detection (see amd.h): app_amd's state machine (Asterisk), whose parameters
- * are the reference, with an adaptive noise floor in front of it; and a beep detector. */
+ * are the reference, with an adaptive noise floor in front of it; and a beep detector.
+ *
+ * What DSP is ours and why: the beep detector uses spandsp's Goertzel filters (libspandsp). The
+ * voice activity decision is a few lines of our own (the mean absolute amplitude of a 20 ms frame
+ * against a fixed threshold and the quietest frame of the last second): Debian 12 packages no
+ * voice activity detector library (no libfvad; spandsp has tone and power meters, not speech
+ * detection), and app_amd's rules are stated in that energy's terms, which keeps our parameters
+ * and the benchmark's Asterisk reference comparable with amd.conf. */
 #include "amd.h"
 
 #include <errno.h>
