@@ -75,7 +75,7 @@ struct dl_call {
     bool cancel_held;
     bool cancel_answered; /* a response to our CANCEL came from the trunk: the CANCEL went out */
     long long ring_timeout_us, cancel_released_us; /* the held CANCEL sent with the provisional */
-    long long guard_from_us;
+    long long guard_ms;                            /* the guard's length, for its detail */
     enum dl_stop stop;
     int hung_up_by;
     int auth_tries;
@@ -480,7 +480,7 @@ static void on_guard(struct dl_sip *s, su_timer_t *t, struct dl_call *c)
 {
     (void)s;
     (void)t;
-    long long waited = (cr_now_us() - c->guard_from_us) / 1000;
+    long long waited = c->guard_ms;
     if (!c->detail[0] && c->answered)
         snprintf(c->detail, sizeof c->detail, "BYE unanswered after %lld ms; call let go", waited);
     else if (!c->detail[0] && c->cancel_answered)
@@ -494,6 +494,12 @@ static void on_guard(struct dl_sip *s, su_timer_t *t, struct dl_call *c)
                  "ring timeout: CANCEL (sent at once: the trunk had sent 100 Trying only) "
                  "unanswered after %lld ms; call let go",
                  waited);
+    else if (!c->detail[0] && !c->remote_responded)
+        /* a cancel order or a stop before any response dialerd saw: nta may hold the CANCEL */
+        snprintf(c->detail, sizeof c->detail,
+                 "CANCEL unanswered after %lld ms, or held by nta if the trunk sent no "
+                 "provisional (RFC 3261 section 9.1); call let go",
+                 waited);
     else if (!c->detail[0])
         snprintf(c->detail, sizeof c->detail, "CANCEL unanswered after %lld ms; call let go",
                  waited);
@@ -504,7 +510,7 @@ static void on_guard(struct dl_sip *s, su_timer_t *t, struct dl_call *c)
 
 static void arm_guard_ms(struct dl_call *c, long long ms)
 {
-    c->guard_from_us = cr_now_us();
+    c->guard_ms = ms;
     su_timer_reset(c->timer);
     su_timer_set_interval(c->timer, on_guard, c, (su_duration_t)ms);
 }
@@ -899,9 +905,10 @@ static void on_invite_response(struct dl_call *c, int status, char const *phrase
             follow_media(c, sip);
         return;
     }
-    if (!local && c->cancel_held && !c->remote_responded && status < 200) {
+    if (!local && c->cancel_held && !c->remote_responded && !c->cancel_answered && status < 200) {
         /* the trunk's first provisional, after the ring timeout: nta has just sent the CANCEL it
-         * held (RFC 3261 9.1); the 487 ends the call, the usual guard meanwhile */
+         * held (RFC 3261 9.1); the 487 ends the call, the usual guard meanwhile. (After a 100,
+         * the CANCEL went at once: a 180 that crossed it is after the CANCEL's 200, mostly.) */
         c->cancel_released_us = cr_now_us();
         cr_log_info("call_cancel_released",
                     "attempt=%llu call_id=%s status=%d after_timeout_ms=%lld",
