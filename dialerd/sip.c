@@ -70,7 +70,12 @@ struct dl_call {
     int final_status;
     bool final_local;
     bool remote_responded, answered, bye_sent, ended;
-    bool invite_abandoned; /* ring timeout before any response: nta's 487 is ours, not a status */
+    /* Ring timeout before any response dialerd saw: nta sent the CANCEL at once if a 100 Trying
+     * had come (it keeps 100 to itself), else holds it until the first provisional or timer B. */
+    bool cancel_held;
+    bool cancel_answered; /* a response to our CANCEL came from the trunk: the CANCEL went out */
+    long long ring_timeout_us, cancel_released_us; /* the held CANCEL sent with the provisional */
+    long long guard_ms;                            /* the guard's length, for its detail */
     enum dl_stop stop;
     int hung_up_by;
     int auth_tries;
@@ -407,9 +412,25 @@ static void call_finish(struct dl_call *c)
         return;
     c->ended = true;
     c->ended_us = cr_now_us();
-    if (c->invite_abandoned && !c->remote_responded) {
-        c->final_status = 0; /* no SIP status came: the local 487 only stopped the INVITE */
+    if (c->cancel_held && !c->remote_responded && !c->detail[0]) {
+        /* Not a word from the trunk: the INVITE ended locally (timer B, or a transport error),
+         * its CANCEL still held by nta, never sent. No SIP status came from the trunk. */
+        if (c->final_local && c->final_status == 408)
+            snprintf(c->detail, sizeof c->detail, "%s",
+                     "ring timeout: the trunk never responded; INVITE ended by timer B, no CANCEL "
+                     "sent (RFC 3261 section 9.1)");
+        else
+            snprintf(c->detail, sizeof c->detail,
+                     "ring timeout: the trunk never responded; INVITE ended locally (%d %.40s), "
+                     "no CANCEL sent",
+                     c->final_status, c->reason);
+        c->final_status = 0;
         c->reason[0] = '\0';
+    } else if (c->cancel_released_us && !c->answered && !c->detail[0]) {
+        snprintf(c->detail, sizeof c->detail,
+                 "ring timeout: CANCEL held until the trunk's first provisional response, sent "
+                 "%lld ms after the timeout",
+                 (c->cancel_released_us - c->ring_timeout_us) / 1000);
     }
     struct dl_end_facts f = {
         .final_status = c->final_status,
@@ -459,18 +480,44 @@ static void on_guard(struct dl_sip *s, su_timer_t *t, struct dl_call *c)
 {
     (void)s;
     (void)t;
-    if (!c->detail[0])
-        snprintf(c->detail, sizeof c->detail, "%s unanswered after %d ms; call let go",
-                 c->answered ? "BYE" : "CANCEL", GUARD_MS);
+    long long waited = c->guard_ms;
+    if (!c->detail[0] && c->answered)
+        snprintf(c->detail, sizeof c->detail, "BYE unanswered after %lld ms; call let go", waited);
+    else if (!c->detail[0] && c->cancel_answered)
+        snprintf(c->detail, sizeof c->detail,
+                 "CANCEL answered but no final response to the INVITE after %lld ms; call let go",
+                 waited);
+    else if (!c->detail[0] && c->cancel_held && !c->cancel_released_us)
+        /* nta would have ended a held CANCEL's INVITE at timer B: it went at once (a 100 had
+         * come, kept by nta) and the trunk said nothing since */
+        snprintf(c->detail, sizeof c->detail,
+                 "ring timeout: CANCEL (sent at once: the trunk had sent 100 Trying only) "
+                 "unanswered after %lld ms; call let go",
+                 waited);
+    else if (!c->detail[0] && !c->remote_responded)
+        /* a cancel order or a stop before any response dialerd saw: nta may hold the CANCEL */
+        snprintf(c->detail, sizeof c->detail,
+                 "CANCEL unanswered after %lld ms, or held by nta if the trunk sent no "
+                 "provisional (RFC 3261 section 9.1); call let go",
+                 waited);
+    else if (!c->detail[0])
+        snprintf(c->detail, sizeof c->detail, "CANCEL unanswered after %lld ms; call let go",
+                 waited);
     cr_log_warn("call_guard_expired", "attempt=%llu call_id=%s", (unsigned long long)c->attempt_id,
                 cr_log_q(c->call_id));
     call_finish(c);
 }
 
+static void arm_guard_ms(struct dl_call *c, long long ms)
+{
+    c->guard_ms = ms;
+    su_timer_reset(c->timer);
+    su_timer_set_interval(c->timer, on_guard, c, (su_duration_t)ms);
+}
+
 static void arm_guard(struct dl_call *c)
 {
-    su_timer_reset(c->timer);
-    su_timer_set_interval(c->timer, on_guard, c, GUARD_MS);
+    arm_guard_ms(c, GUARD_MS);
 }
 
 /* Ends the call from our side: CANCEL before the answer, BYE after (once). */
@@ -480,6 +527,8 @@ static void call_stop(struct dl_call *c, enum dl_stop why)
         return;
     if (c->stop == DL_STOP_NONE)
         c->stop = why;
+    if (c->cancel_held && !c->cancel_released_us && !c->answered)
+        return; /* the CANCEL is nta's already; the INVITE ends by timer B at the latest */
     if (c->answered) {
         if (c->bye_sent)
             return;
@@ -502,16 +551,20 @@ static void on_ring_timeout(struct dl_sip *s, su_timer_t *t, struct dl_call *c)
     cr_log_info("call_ring_timeout", "attempt=%llu call_id=%s responded=%d",
                 (unsigned long long)c->attempt_id, cr_log_q(c->call_id), c->remote_responded);
     if (!c->remote_responded && c->stop == DL_STOP_NONE) {
-        /* Nothing came back, not even a 100 Trying: RFC 3261 9.1 forbids a CANCEL before a
-         * provisional response, and nta would otherwise delay one and keep retransmitting the
-         * INVITE until timer B. NTATAG_CANCEL_408 makes nta end the INVITE client transaction
-         * here (a local 487: no CANCEL, no more retransmissions); the call ends on it. */
+        /* No response reached dialerd; nta keeps 100 Trying to itself, so the trunk may have
+         * sent one. A plain CANCEL does the right thing in both cases (nta_outgoing_tcancel):
+         * after a 100 it goes out now and the 487 ends the call; before any provisional (RFC
+         * 3261 9.1) nta holds it, keeps retransmitting the INVITE, and sends it as soon as the
+         * first provisional comes (on_invite_response sees it), or ends the INVITE at timer B
+         * with a local 408 (call_finish says so). The guard waits for timer B then. */
         c->stop = DL_STOP_RING_TIMEOUT;
-        c->invite_abandoned = true;
-        snprintf(c->detail, sizeof c->detail, "%s",
-                 "ring timeout: no provisional response, INVITE abandoned");
-        nua_cancel(c->nh, NTATAG_CANCEL_408(1), TAG_END());
-        arm_guard(c);
+        c->cancel_held = true;
+        c->ring_timeout_us = cr_now_us();
+        nua_cancel(c->nh, TAG_END());
+        long long t1x64 = c->s->opts.t1x64_ms ? c->s->opts.t1x64_ms : 32000;
+        /* timer B runs from the INVITE: from the first (sent_us), or a redirect's (later) */
+        long long left = c->redirects ? t1x64 : t1x64 - (c->ring_timeout_us - c->sent_us) / 1000;
+        arm_guard_ms(c, (left > 0 ? left : 0) + GUARD_MS);
         return;
     }
     call_stop(c, DL_STOP_RING_TIMEOUT);
@@ -852,6 +905,18 @@ static void on_invite_response(struct dl_call *c, int status, char const *phrase
             follow_media(c, sip);
         return;
     }
+    if (!local && c->cancel_held && !c->remote_responded && !c->cancel_answered && status < 200) {
+        /* the trunk's first provisional, after the ring timeout: nta has just sent the CANCEL it
+         * held (RFC 3261 9.1); the 487 ends the call, the usual guard meanwhile. (After a 100,
+         * the CANCEL went at once: a 180 that crossed it is after the CANCEL's 200, mostly.) */
+        c->cancel_released_us = cr_now_us();
+        cr_log_info("call_cancel_released",
+                    "attempt=%llu call_id=%s status=%d after_timeout_ms=%lld",
+                    (unsigned long long)c->attempt_id,
+                    cr_log_q(sip && sip->sip_call_id ? sip->sip_call_id->i_id : c->call_id), status,
+                    (c->cancel_released_us - c->ring_timeout_us) / 1000);
+        arm_guard(c);
+    }
     if (!local)
         c->remote_responded = true;
     if (sip && sip->sip_call_id && !c->call_id[0])
@@ -863,7 +928,10 @@ static void on_invite_response(struct dl_call *c, int status, char const *phrase
             c->ringing_us = cr_now_us();
             cr_log_info("call_ringing", "%s=%llu call_id=%s status=%d", id_key(c), id_val(c),
                         cr_log_q(c->call_id), status);
-            emit(c, CARILLON__V1__CALL_STATE__CALL_STATE_RINGING, 0);
+            /* after a ring timeout the call is being cancelled: no RINGING for the server (the
+             * ENDED event still carries ringing_at) */
+            if (!c->cancel_held)
+                emit(c, CARILLON__V1__CALL_STATE__CALL_STATE_RINGING, 0);
         }
         return;
     }
@@ -888,6 +956,11 @@ static void on_invite_response(struct dl_call *c, int status, char const *phrase
     if (status < 300) {
         c->answered = true;
         c->answered_us = cr_now_us();
+        if (c->cancel_held && !c->cancel_released_us && !c->cancel_answered && !c->detail[0])
+            /* a 100 Trying may have come and the CANCEL crossed this 200, or the trunk's very
+             * first response was this 200 and nta dropped the held CANCEL (481) */
+            snprintf(c->detail, sizeof c->detail, "%s",
+                     "ring timeout; a 200 OK came before any other response dialerd saw, BYE sent");
         su_timer_reset(c->timer);
         cr_log_info(c->agent_leg ? "agent_leg_answered" : "call_answered",
                     "%s=%llu call_id=%s crossed_cancel=%d", id_key(c), id_val(c),
@@ -942,6 +1015,16 @@ static void on_nua_event(nua_event_t event, int status, char const *phrase, nua_
     case nua_r_invite:
         if (c)
             on_invite_response(c, status, phrase, sip);
+        break;
+    case nua_r_cancel:
+        /* the trunk answered our CANCEL: it went out (at once after a 100 kept by nta, or with
+         * the first provisional); nta's own answers (481 to a held CANCEL the INVITE's final
+         * made void, 408 at timer B) say nothing of the wire */
+        if (c && sip && !(sip->sip_flags & DL_NTA_INTERNAL_MSG))
+            c->cancel_answered = true;
+        cr_log_debug("sip_event", "event=%s status=%d phrase=%s attempt=%llu",
+                     nua_event_name(event), status, cr_log_q(phrase ? phrase : ""),
+                     c ? (unsigned long long)c->attempt_id : 0ULL);
         break;
     case nua_i_state:
         on_call_state(s, nh, c, status, phrase, tags);

@@ -3,8 +3,10 @@
 # (tests/sipp/trunk_*.xml): a 302 is followed by dialerd itself (follow_redirects = 1), to the
 # trunk's host only, keeping the dialled number, each hop logged; a second hop, or a Contact of
 # another host, ends the call trunk_failure 302 saying why; with the default (0) a 302 ends the
-# call with its Contact in the detail. A ring timeout before any provisional response sends no
-# CANCEL and stops the INVITE's retransmissions. Broken in-dialog requests (swapped tags, broken
+# call with its Contact in the detail. A ring timeout after a lone 100 Trying (kept by nta)
+# sends the CANCEL at once; before any provisional, the CANCEL is held until the trunk's first
+# provisional (then sent at once) or the INVITE ends at timer B with no CANCEL on the wire, each
+# said in the detail; a 200 OK after timer B is ACKed and hung up. Broken in-dialog requests (swapped tags, broken
 # request lines) leave an answered call as it was. A 503 with Retry-After ends the call at once
 # (sofia would re-send the INVITE itself) and holds new calls for the period, capped by
 # max_trunk_hold: orders meanwhile are refused, the capacity reports hold_ms, then 0.
@@ -20,18 +22,22 @@ start_trunk r1 trunk_302.xml 1 -set contact "sip:127.0.0.1:${port[tgt]}"
 start_trunk r2 trunk_302.xml 1 -set contact "sip:0612345678@127.0.0.1:${port[r3]}"
 start_trunk r4 trunk_302.xml 1 -set contact "sip:0699000001@elsewhere.example"
 start_trunk silent trunk_silent.xml 1 -trace_msg -message_file "$dir/silent_msgs.log"
+start_trunk t100 trunk_100_only.xml 1 -trace_msg -message_file "$dir/t100_msgs.log"
 start_trunk mal trunk_malformed_indialog.xml 1 -trace_msg -message_file "$dir/mal_msgs.log"
 start_trunk r503 trunk_503_retry_after.xml 1 -trace_msg -message_file "$dir/r503_msgs.log"
 start_trunk after uas_486.xml 1
 
 u() { echo "sip:0612345678@127.0.0.1:${port[$1]}"; }
+# in_range N MIN MAX: N is a number, MIN <= N < MAX
+in_range() { [[ "$1" =~ ^[0-9]+$ ]] && (($1 >= $2 && $1 < $3)); }
 {
     echo "call 1 $(u r1)"
     echo "call 2 $(u r2)"
     echo "call 3 $(u r4)"
     echo "call 4 $(u silent) ring_timeout_ms=300"
     echo "call 5 $(u mal)"
-    for a in 1 2 3 4 5; do echo "wait $a ended"; done
+    echo "call 10 $(u t100) ring_timeout_ms=300"
+    for a in 1 2 3 4 5 10; do echo "wait $a ended"; done
     echo "call 6 $(u r503)"
     echo "wait 6 ended"
     echo "call 7 $(u after)"
@@ -59,15 +65,33 @@ l3=$(ended_line 3)
 assert_contains "$l3" 'outcome=trunk_failure sip_status=302'
 assert_contains "$l3" "detail=\"302 redirect refused (host not the trunk's nor in redirect_domains); Contact: <sip:0699000001@elsewhere.example>\""
 
-# ring timeout before any provisional: no CANCEL, one INVITE only (retransmission would come at
-# 500 ms, 1.5 s, 3.5 s: SIPp listened 5 s), the detail says what happened
+# ring timeout before any provisional (RFC 3261 9.1: no CANCEL yet): the CANCEL was held and
+# reached SIPp within 1 s of its 180 (trunk_silent.xml), 487; the detail says when it went; no
+# RINGING for a call already being cancelled, and no INVITE retransmitted after the CANCEL
 l4=$(ended_line 4)
-assert_contains "$l4" 'outcome=trunk_failure sip_status=0'
-assert_contains "$l4" 'detail="ring timeout: no provisional response, INVITE abandoned"'
+assert_contains "$l4" 'outcome=no_answer sip_status=487'
+assert_contains "$l4" "detail=\"ring timeout: CANCEL held until the trunk's first provisional response, sent "
+held=$(sed -n 's/.* sent \([0-9]*\) ms after the timeout".*/\1/p' <<<"$l4")
+in_range "$held" 500 3000 ||
+    fail "call 4: the CANCEL went ${held:-?} ms after the ring timeout, not with the 180 (~900 ms)"
+if grep -q '^event attempt=4 state=ringing' "$dir/injector.out"; then
+    fail "call 4: RINGING reported after the ring timeout"
+fi
 trunk_ok silent
-n=$(grep -c '^INVITE sip:' "$dir/silent_msgs.log")
-[ "$n" = 1 ] || fail "the silent trunk received $n INVITEs: retransmitted after the call ended"
-if grep -q '^CANCEL ' "$dir/silent_msgs.log"; then fail "a CANCEL was sent before any provisional"; fi
+grep -n '^CANCEL sip:' "$dir/silent_msgs.log" >/dev/null || fail "the silent trunk got no CANCEL"
+last_invite=$(grep -n '^INVITE sip:' "$dir/silent_msgs.log" | tail -1 | cut -d: -f1)
+first_cancel=$(grep -n '^CANCEL sip:' "$dir/silent_msgs.log" | head -1 | cut -d: -f1)
+[ "$last_invite" -lt "$first_cancel" ] || fail "the INVITE was retransmitted after the CANCEL"
+
+# a lone 100 Trying (nta keeps it from dialerd): the ring timeout's CANCEL went out at once
+# (trunk_100_only.xml waits for it), 487: no_answer
+l10=$(ended_line 10)
+assert_contains "$l10" 'outcome=no_answer sip_status=487'
+assert_contains "$l10" 'detail="ring timeout"'
+ring10=$(sed -n 's/.* ring_ms=\([0-9]*\) .*/\1/p' <<<"$(grep 'call_ended attempt=10 ' "$dir/dialerd.log")")
+in_range "$ring10" 0 1500 || fail "call 10 ended ${ring10:-?} ms after its INVITE"
+trunk_ok t100
+[ "$(grep -c '^CANCEL sip:' "$dir/t100_msgs.log")" = 1 ] || fail "the 100-only trunk: not one CANCEL"
 
 # malformed in-dialog requests: 481 for the swapped tags, the broken request lines dropped; the
 # call went on until the good BYE
@@ -96,16 +120,31 @@ for t in tgt r1 r2 r3 r4 mal r503 after; do trunk_ok "$t"; done
 n=$(grep -c '^INVITE sip:' "$dir/r503_msgs.log")
 [ "$n" = 1 ] || fail "the 503 trunk received $n INVITEs: sofia re-sent it"
 
-# The default, follow_redirects = 0: a 302 ends the call, its Contacts in the detail.
+# The default, follow_redirects = 0: a 302 ends the call, its Contacts in the detail. With a
+# 4 s transaction_timeout: a trunk that never responds gets no CANCEL, its INVITE ends at timer B.
 start_trunk r5 trunk_302.xml 1 -set contact "sip:0612345678@127.0.0.1:9"
-echo "call 9 $(u r5)" >"$dir/script"
-echo "wait 9 ended" >>"$dir/script"
+start_trunk never trunk_never_responds.xml 1 -trace_msg -message_file "$dir/never_msgs.log"
+{
+    echo "call 9 $(u r5)"
+    echo "call 11 $(u never) ring_timeout_ms=300"
+    echo "wait 9 ended"
+    echo "wait 11 ended"
+} >"$dir/script"
 start_injector
-start_dialerd 9
+start_dialerd 9 "transaction_timeout = 4s"
 injector_ok
+l11=$(ended_line 11)
+assert_contains "$l11" 'outcome=trunk_failure sip_status=0'
+assert_contains "$l11" 'detail="ring timeout: the trunk never responded; INVITE ended by timer B, no CANCEL sent (RFC 3261 section 9.1)"'
+ring11=$(sed -n 's/.* ring_ms=\([0-9]*\) .*/\1/p' <<<"$(grep 'call_ended attempt=11 ' "$dir/dialerd.log")")
+in_range "$ring11" 3500 6000 ||
+    fail "call 11 ended ${ring11:-?} ms after its INVITE, not at timer B (4 s)"
+if grep -q 'call_guard_expired attempt=11 ' "$dir/dialerd.log"; then fail "call 11: the guard fired"; fi
 l9=$(ended_line 9)
 assert_contains "$l9" 'outcome=trunk_failure sip_status=302'
 assert_contains "$l9" 'detail="302 redirect not followed (follow_redirects = 0); Contact: <sip:0612345678@127.0.0.1:9>"'
+trunk_ok never # the late 200 OK (1 s after timer B) was ACKed and hung up by the running dialerd
 stop_dialerd
 trunk_ok r5
+if grep -q '^CANCEL ' "$dir/never_msgs.log"; then fail "a CANCEL was sent before any provisional"; fi
 echo "PASS dialer_trunk"
