@@ -30,6 +30,7 @@ static struct {
     const char *server;
     const char *ca;
     bool json;
+    bool utc;
     unsigned timeout_ms; /* bound on each wait for the server: connect, handshake, a reply */
     char host[256];
     int port;
@@ -1534,6 +1535,11 @@ int ctl_print_ok(const char *text)
     return print_ok(text);
 }
 
+bool ctl_utc(void)
+{
+    return opt.utc;
+}
+
 bool ctl_json(void)
 {
     return opt.json;
@@ -1668,9 +1674,13 @@ static int run(int argc, char **argv)
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"server", required_argument, NULL, 's'},  {"ca", required_argument, NULL, 'c'},
-        {"timeout", required_argument, NULL, 't'}, {"version", no_argument, NULL, 'V'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+        {"server", required_argument, NULL, 's'},
+        {"ca", required_argument, NULL, 'c'},
+        {"timeout", required_argument, NULL, 't'},
+        {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},
+        {"utc", no_argument, NULL, 'u'},
+        {NULL, 0, NULL, 0},
     };
     /* --json is taken anywhere ("carillonctl user list --json"), and first, so that even an
      * error in the other options comes out as JSON. */
@@ -1702,6 +1712,9 @@ int main(int argc, char **argv)
             if (ctl_parse_timeout(optarg, &opt.timeout_ms))
                 return usage_error("--timeout takes seconds above 0 and at most 3600, not '%s'",
                                    optarg);
+            break;
+        case 'u':
+            opt.utc = true;
             break;
         case 'V':
             if (opt.json)

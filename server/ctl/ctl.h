@@ -38,6 +38,8 @@ int ctl_report(int exit_code, const char *code, const char *field, const char *f
 int ctl_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int ctl_print_ok(const char *text);
 bool ctl_json(void);
+/* --utc: times shown in UTC instead of the viewer's zone (ctlutil.h's rule). */
+bool ctl_utc(void);
 void ctl_print_padded(const char *s, int width);
 
 int ctl_question(int argc, char **argv);

@@ -8,6 +8,7 @@
 #include <termios.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "carillon/v1/session.pb-c.h"
 
@@ -502,4 +503,111 @@ int ctl_prompt_tty(const char *prompt, bool secret, char *buf, size_t len)
     }
     fclose(tty);
     return rc;
+}
+
+/* --- times and words ---------------------------------------------------------------------- */
+
+/* Years 1..9999: what RFC 3339 can write. */
+#define CTL_TIME_MIN (-62135596800LL)
+#define CTL_TIME_LIM (253402300800LL)
+
+static int broken_down(int64_t t, bool utc, struct tm *tm)
+{
+    if (t < CTL_TIME_MIN || t >= CTL_TIME_LIM)
+        return -EINVAL;
+    time_t tt = (time_t)t;
+    if (!(utc ? gmtime_r(&tt, tm) : localtime_r(&tt, tm)))
+        return -EINVAL;
+    return 0;
+}
+
+int ctl_time_human(int64_t t, bool utc, char *buf, size_t len)
+{
+    struct tm tm;
+    if (broken_down(t, utc, &tm))
+        return -EINVAL;
+    if (strftime(buf, len, utc ? "%Y-%m-%d %H:%M UTC" : "%Y-%m-%d %H:%M %Z", &tm) == 0)
+        return -EINVAL;
+    return 0;
+}
+
+int ctl_time_rfc3339(int64_t t, bool utc, char *buf, size_t len)
+{
+    struct tm tm;
+    if (broken_down(t, utc, &tm))
+        return -EINVAL;
+    char date[32];
+    if (strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+        return -EINVAL;
+    long off = utc ? 0 : tm.tm_gmtoff;
+    int n;
+    if (off == 0 && utc)
+        n = snprintf(buf, len, "%sZ", date);
+    else
+        n = snprintf(buf, len, "%s%c%02ld:%02ld", date, off < 0 ? '-' : '+', labs(off) / 3600,
+                     labs(off) % 3600 / 60);
+    return n > 0 && (size_t)n < len ? 0 : -EINVAL;
+}
+
+static const char *digits(const char *s, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return NULL;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return s + n;
+}
+
+int ctl_time_parse(const char *s, int64_t *t)
+{
+    int y, mo, d, h, mi, sec = 0;
+    const char *p = s;
+    if (!(p = digits(p, 4, &y)) || *p++ != '-' || !(p = digits(p, 2, &mo)) || *p++ != '-' ||
+        !(p = digits(p, 2, &d)) || (*p != 'T' && *p != ' ') || !(p = digits(p + 1, 2, &h)) ||
+        *p++ != ':' || !(p = digits(p, 2, &mi)))
+        return -EINVAL;
+    if (*p == ':' && !(p = digits(p + 1, 2, &sec)))
+        return -EINVAL;
+    if (*p == '.')
+        for (p++; *p >= '0' && *p <= '9'; p++)
+            ;
+    long off = 0;
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        int sign = *p++ == '-' ? -1 : 1, oh, om = 0;
+        if (!(p = digits(p, 2, &oh)))
+            return -EINVAL;
+        if (*p == ':')
+            p++;
+        if (*p && !(p = digits(p, 2, &om)))
+            return -EINVAL;
+        if (oh > 23 || om > 59)
+            return -EINVAL;
+        off = sign * (oh * 3600L + om * 60L);
+    } else {
+        return -EINVAL; /* no offset: ambiguous */
+    }
+    if (*p || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+        return -EINVAL;
+    struct tm tm = {.tm_year = y - 1900,
+                    .tm_mon = mo - 1,
+                    .tm_mday = d,
+                    .tm_hour = h,
+                    .tm_min = mi,
+                    .tm_sec = sec};
+    time_t u = timegm(&tm);
+    if (tm.tm_mday != d) /* 31 February */
+        return -EINVAL;
+    *t = (int64_t)u - off;
+    return 0;
+}
+
+const char *ctl_count(char *buf, size_t len, uint64_t n, const char *one, const char *many)
+{
+    snprintf(buf, len, "%llu %s", (unsigned long long)n, n == 1 ? one : many);
+    return buf;
 }

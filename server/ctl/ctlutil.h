@@ -99,4 +99,20 @@ int ctl_parse_user_login(const char *what, int argc, char **argv, const char **l
  * request_id 0 counts as the reply: the server refuses the whole connection that way. */
 int ctl_reply_match(uint64_t want_rid, uint64_t got_rid, bool is_error);
 
+/* --- times and words shown to people --------------------------------------------------------
+ * The one rule (README "Times"): a time is shown in the viewer's local zone (TZ, else
+ * /etc/localtime), its zone always written beside it ("2026-12-05 14:07 CET"); --utc shows
+ * UTC instead. JSON carries RFC 3339 with the same zone's offset ("2026-12-05T14:07:00+01:00",
+ * "...Z" under --utc). A contact's own zone, when it matters, is a separate column. */
+#define CTL_TIME_MAX 40
+/* "YYYY-MM-DD HH:MM ZONE" for unix seconds t. 0, or -EINVAL (t out of range). */
+int ctl_time_human(int64_t t, bool utc, char *buf, size_t len);
+/* "YYYY-MM-DDTHH:MM:SS+HH:MM" (or Z under utc). 0 or -EINVAL. */
+int ctl_time_rfc3339(int64_t t, bool utc, char *buf, size_t len);
+/* Parses an RFC 3339 time with offset (or Z), seconds optional ("2026-12-05T14:07Z"), or a
+ * PostgreSQL text timestamptz ("2026-12-05 13:07:00+00", fractions ignored). 0 or -EINVAL. */
+int ctl_time_parse(const char *s, int64_t *t);
+/* "1 contact", "2 contacts": writes n and the right form. */
+const char *ctl_count(char *buf, size_t len, uint64_t n, const char *one, const char *many);
+
 #endif

@@ -314,6 +314,40 @@ static void reply_matching(void **state)
     assert_int_equal(ctl_reply_match(7, 8, true), -EPROTO);
 }
 
+static void times_and_counts(void **state)
+{
+    (void)state;
+    char b[CTL_TIME_MAX];
+    int64_t t;
+    setenv("TZ", "Europe/Paris", 1);
+    tzset();
+    assert_int_equal(ctl_time_human(1764940020, false, b, sizeof b), 0); /* 2025-12-05 13:07Z */
+    assert_string_equal(b, "2025-12-05 14:07 CET");
+    assert_int_equal(ctl_time_human(1764940020, true, b, sizeof b), 0);
+    assert_string_equal(b, "2025-12-05 13:07 UTC");
+    assert_int_equal(ctl_time_rfc3339(1764940020, false, b, sizeof b), 0);
+    assert_string_equal(b, "2025-12-05T14:07:00+01:00");
+    assert_int_equal(ctl_time_rfc3339(1751713620, false, b, sizeof b), 0); /* summer */
+    assert_string_equal(b, "2025-07-05T13:07:00+02:00");
+    assert_int_equal(ctl_time_rfc3339(1764940020, true, b, sizeof b), 0);
+    assert_string_equal(b, "2025-12-05T13:07:00Z");
+    assert_int_equal(ctl_time_parse("2025-12-05T14:07:00+01:00", &t), 0);
+    assert_int_equal(t, 1764940020);
+    assert_int_equal(ctl_time_parse("2025-12-05 13:07:00.123+00", &t), 0);
+    assert_int_equal(t, 1764940020);
+    assert_int_equal(ctl_time_parse("2025-12-05T08:07-05:00", &t), 0);
+    assert_int_equal(t, 1764940020);
+    assert_int_equal(ctl_time_parse("2025-12-05T13:07Z", &t), 0);
+    assert_int_equal(t, 1764940020);
+    assert_int_equal(ctl_time_parse("2025-12-05 13:07", &t), -EINVAL); /* no zone */
+    assert_int_equal(ctl_time_parse("2025-02-31T13:07Z", &t), -EINVAL);
+    assert_int_equal(ctl_time_parse("", &t), -EINVAL);
+    assert_int_equal(ctl_time_human(INT64_MAX, false, b, sizeof b), -EINVAL);
+    assert_string_equal(ctl_count(b, sizeof b, 1, "duplicate", "duplicates"), "1 duplicate");
+    assert_string_equal(ctl_count(b, sizeof b, 0, "contact", "contacts"), "0 contacts");
+    assert_string_equal(ctl_count(b, sizeof b, 2, "contact", "contacts"), "2 contacts");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -327,6 +361,7 @@ int main(void)
         cmocka_unit_test(session_text_round_trip),
         cmocka_unit_test(session_dir_order),
         cmocka_unit_test(reply_matching),
+        cmocka_unit_test(times_and_counts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
