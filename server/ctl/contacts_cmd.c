@@ -496,9 +496,11 @@ static int cmd_contact_update(const char *verb, int argc, char **argv)
     const Carillon__V1__ContactUpdateReply *r = ctl_reply()->contact_update_reply;
     if (ctl_json())
         pbjson_write(stdout, &r->base);
-    else
-        printf("%s: %llu contacts%s\n", verb, (unsigned long long)r->affected,
+    else {
+        char n[48];
+        printf("%s: %s%s\n", verb, ctl_count(n, sizeof n, r->affected, "contact", "contacts"),
                r->skipped_running ? " (some in a live call were left alone)" : "");
+    }
     if (!ctl_json() && r->skipped_running)
         printf("skipped (in a live call): %llu\n", (unsigned long long)r->skipped_running);
     ctl_drop_reply();

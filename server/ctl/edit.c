@@ -277,7 +277,9 @@ int ctl_question(int argc, char **argv)
                 arr_insert((void ***)&b->choices, &b->n_choices, b->n_choices, strdup(t));
         }
         free(list);
-        snprintf(done, sizeof done, "question %s has %zu choices", qname, b->n_choices);
+        char n[48];
+        snprintf(done, sizeof done, "question %s has %s", qname,
+                 ctl_count(n, sizeof n, b->n_choices, "choice", "choices"));
     } else {
         protobuf_c_message_free_unpacked(&c->base, NULL);
         return ctl_usage("the arguments do not fit 'question %s'", sub);

@@ -340,11 +340,13 @@ static void print_report(const Carillon__V1__ComplianceReportReply *r)
         printf("Numbers (FR)\n");
         printf("  %-52s%10llu\n", "at the cap of attempts",
                (unsigned long long)r->fr_numbers_at_attempt_cap);
-        printf("    (%u attempts in %u days, every campaign counted)\n", r->fr_max_attempts,
-               r->fr_attempts_period_days);
+        char a[48], d[48];
+        printf("    (%s in %s, every campaign counted)\n",
+               ctl_count(a, sizeof a, r->fr_max_attempts, "attempt", "attempts"),
+               ctl_count(d, sizeof d, r->fr_attempts_period_days, "day", "days"));
         printf("  %-52s%10llu\n", "in the quiet period after a refusal",
                (unsigned long long)r->fr_numbers_in_refusal_quiet);
-        printf("    (%u days)\n", r->fr_refusal_quiet_days);
+        printf("    (%s)\n", ctl_count(d, sizeof d, r->fr_refusal_quiet_days, "day", "days"));
     } else if (r->profile == CARILLON__V1__COMPLIANCE_PROFILE__COMPLIANCE_PROFILE_UK) {
         printf("Numbers (UK)\n");
         printf("  %-52s%10llu\n", "in the 72-hour quiet period after an abandon",
