@@ -106,6 +106,13 @@ assert_contains "$OUT" "3 rows: 3 imported, 0 duplicates, 0 rejected, 0 blocked"
 got=$(held 'Rétro CSV' | sed -e "s/|'\\([-=+@]\\)/|\\1/g")
 assert_eq "$want" "$got"
 
+# number columns may be named; an unknown one is refused
+assert_exit 0 carillonctl contact export --campaign "$A" --columns last_name,phone2,phone2_type,phone2_state --filter "last_name = 'Payet'" -o "$d/named.csv"
+assert_eq "last_name;phone2;phone2_type;phone2_state
+Payet;+33140000003;work;waiting" "$(sed -e 's/^\xef\xbb\xbf//' -e 's/\r$//' "$d/named.csv")"
+assert_exit 1 carillonctl contact export --campaign "$A" --columns last_name,phone9 -o "$d/refused.csv"
+assert_contains "$ERR" "unknown column 'phone9'"
+
 # --- XLSX -------------------------------------------------------------------------------------
 assert_exit 0 carillonctl contact export --campaign "$A" -o "$d/a.xlsx"
 assert_contains "$OUT" "3 contacts exported"
