@@ -474,7 +474,9 @@ static int cmd_contact_export(int argc, char **argv)
         export_discard(&o);
     if (!rc) {
         char text[600];
-        snprintf(text, sizeof text, "%llu contacts exported to %s", o.rows, o.path);
+        char n[48];
+        snprintf(text, sizeof text, "%s exported to %s",
+                 ctl_count(n, sizeof n, o.rows, "contact", "contacts"), o.path);
         rc = ctl_print_ok(text);
     }
     return rc;

@@ -180,7 +180,7 @@ grep -q "\"'@SUM(1)\"" "$exp" || fail "@ not neutralised"
 grep -q '"Montréal; ""QC"""' "$exp" || fail "quoting lost: $(grep Montr "$exp")"
 grep -q "Dupré;Zoé" "$exp" || fail "accents lost"
 assert_exit 0 carillonctl contact export --campaign "$F" --filter "city = 'Lyon'" -o "$CARILLON_STACK_DIR/lyon.xlsx"
-assert_contains "$OUT" "1 contacts exported"
+assert_contains "$OUT" "1 contact exported"
 # exports write in constant memory: strings are inline in the sheet, not in sharedStrings.xml
 unzip -p "$CARILLON_STACK_DIR/lyon.xlsx" xl/worksheets/sheet1.xml | grep -q "Dupré" || fail "xlsx lacks the contact"
 assert_exit 0 carillonctl grant marc "$F" view

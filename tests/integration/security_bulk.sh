@@ -131,7 +131,7 @@ assert_contains "$(grep '^[0-9]*;exp;[a-z]*;Lefèvre1;' "$d/all.csv")" "Hélène
 assert_eq 3000 "$(grep ';Lefèvre7;' "$d/all.csv" | cut -d';' -f7 | tr -d '\n' | wc -m)"
 assert_eq 5500 "$(grep ';Lefèvre8;' "$d/all.csv" | grep -o 'A*' | awk '{ if (length($0) > m) m = length($0) } END { print m }')"
 assert_exit 0 marc contact export --campaign "$F" --filter "last_name like 'lefèvre8'" -o "$d/one.xlsx"
-assert_contains "$OUT" "1 contacts exported"
+assert_contains "$OUT" "1 contact exported"
 # (in XLSX a string cell is never a formula: the value is written as it is, no apostrophe)
 assert_eq 5500 "$(unzip -p "$d/one.xlsx" xl/worksheets/sheet1.xml | grep -o ">=A*" | awk '{ print length($0) - 2 }')"
 # chosen columns and a filter
