@@ -139,7 +139,7 @@ q() { psql -Atc "$1"; }
 id_payet=$(q "select id from contacts where last_name='Payet'")
 q "update contacts set attempts = 3, state = 'failed', next_try = now() where id = $id_payet" >/dev/null
 assert_exit 0 carillonctl contact reset --campaign "$F" --id "$id_payet"
-assert_contains "$OUT" "reset: 1 contacts"
+assert_contains "$OUT" "reset: 1 contact"
 assert_eq "waiting|0|" "$(q "select state, attempts, coalesce(next_try::text, '') from contacts where id = $id_payet")"
 assert_exit 0 carillonctl contact shelve --campaign "$F" --filter "city = 'Lyon'"
 assert_eq "shelved" "$(q "select state from contacts where last_name='Dupré'")"
