@@ -26,8 +26,8 @@
  * Saint Petersburg only) by prefix, else the country's principal zone where one covers most of it
  * (Spain Madrid, Portugal Lisbon, Brazil São Paulo, Mexico Mexico City, Germany Berlin, China
  * Shanghai, Kazakhstan Almaty, ...); NULL where the number does not say (mobiles in Australia,
- * Indonesia, Russia, the US's and Canada's 867-style area codes across zones, non-geographic
- * numbers). libcommon/src/phone_zones.c has the tables and their sources. */
+ * Indonesia, Russia, Canada's 867 across three territories, non-geographic numbers).
+ * libcommon/src/phone_zones.c has the tables and their sources. */
 #ifndef CARILLON_PHONE_H
 #define CARILLON_PHONE_H
 
