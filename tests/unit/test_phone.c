@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -213,9 +214,10 @@ static void test_refusals(void **state)
     assert_false(p.repaired);
 }
 
-/* Imports normalise every number: the time they take, printed for the record (10,000 here: under
- * ASan, libphonenumber's ICU regular expressions allocate on every match and cost ten times
- * what they cost in a release build). */
+/* Imports normalise every number: the time they take, printed for the record, not asserted.
+ * 2,000 by default: under ASan, libphonenumber's ICU regular expressions allocate on every match
+ * and cost 20 to 30 times what they cost in a release build; CARILLON_PHONE_TIMING_N=100000 for
+ * the figure the README gives, in a release build. */
 static void test_timing(void **state)
 {
     (void)state;
@@ -229,7 +231,8 @@ static void test_timing(void **state)
     struct timespec a, b;
     int accepted = 0;
     clock_gettime(CLOCK_MONOTONIC, &a);
-    enum { N = 10000 };
+    const char *env = getenv("CARILLON_PHONE_TIMING_N");
+    int N = env && atoi(env) > 0 && atoi(env) <= 10000000 ? atoi(env) : 2000;
     for (int i = 0; i < N; i++) {
         struct cr_phone p;
         const char *why;
