@@ -216,7 +216,7 @@ static void test_refusals(void **state)
 
 /* Imports normalise every number: the time they take, printed for the record, not asserted.
  * 2,000 by default: under ASan, libphonenumber's ICU regular expressions allocate on every match
- * and cost 20 to 30 times what they cost in a release build; CARILLON_PHONE_TIMING_N=100000 for
+ * and cost ten to forty times what they cost at -O2; CARILLON_PHONE_TIMING_N=100000 for
  * the figure the README gives, in a release build. */
 static void test_timing(void **state)
 {
