@@ -49,7 +49,7 @@ void cr_filter_sql_free(struct cr_filter_sql *s);
  * *order_by is malloc'd (the caller frees it). -EINVAL with err naming the column and listing
  * the sortable ones. */
 #define CR_FILTER_SORT_MAX_TEXT 1024
-#define CR_FILTER_SORT_MAX_KEYS 16
+#define CR_FILTER_SORT_MAX_KEYS 64
 int cr_filter_sort_compile(const char *text, const struct cr_filter_field *custom, size_t ncustom,
                            char **order_by, char *err, size_t errlen)
     __attribute__((warn_unused_result));

@@ -214,8 +214,8 @@ static void test_sort(void **state)
     sort_refused("priority,-priority", "'priority' is given twice");
     sort_refused("c.id; drop table contacts", "unknown sort column 'c.id; drop table contacts'");
     sort_refused("Next_Try", "unknown sort column 'Next_Try'");
-    char many[200] = "";
-    for (int i = 0; i < 17; i++)
+    char many[400] = "";
+    for (int i = 0; i < 65; i++)
         strcat(many, i ? ",id" : "id");
     sort_refused(many, "given twice");
     struct cr_filter_field evil = {"x'); drop table t; --", CR_FT_TEXT, NULL};
