@@ -395,8 +395,8 @@ static void unpack_numbers(struct listed_numbers *ln, char *packed)
     carillon__v1__contact_numbers__init(&ln->msg);
     ln->msg.addresses = ln->infop;
     char *save = NULL;
-    for (char *item = strtok_r(packed, ",", &save); item && ln->msg.n_addresses < MAX_LISTED_NUMBERS;
-         item = strtok_r(NULL, ",", &save)) {
+    for (char *item = strtok_r(packed, ",", &save);
+         item && ln->msg.n_addresses < MAX_LISTED_NUMBERS; item = strtok_r(NULL, ",", &save)) {
         char *type = strchr(item, ' ');
         char *state = type ? strchr(type + 1, ' ') : NULL;
         if (!state)

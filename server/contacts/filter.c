@@ -785,9 +785,9 @@ static void sortable_list(const struct cr_filter_field *custom, size_t ncustom, 
     size_t o = 0;
     buf[0] = '\0';
     for (size_t i = 0; i < cr_filter_standard_nfields + ncustom && o < len; i++) {
-        const struct cr_filter_field *f =
-            i < cr_filter_standard_nfields ? &cr_filter_standard_fields[i]
-                                           : &custom[i - cr_filter_standard_nfields];
+        const struct cr_filter_field *f = i < cr_filter_standard_nfields
+                                              ? &cr_filter_standard_fields[i]
+                                              : &custom[i - cr_filter_standard_nfields];
         if (i < cr_filter_standard_nfields && !f->sql)
             continue;
         int n = snprintf(buf + o, len - o, "%s%s", o ? ", " : "", f->name);
@@ -797,9 +797,8 @@ static void sortable_list(const struct cr_filter_field *custom, size_t ncustom, 
     }
 }
 
-static const struct cr_filter_field *sort_field(const char *name,
-                                                const struct cr_filter_field *custom,
-                                                size_t ncustom)
+static const struct cr_filter_field *
+sort_field(const char *name, const struct cr_filter_field *custom, size_t ncustom)
 {
     for (size_t i = 0; i < cr_filter_standard_nfields; i++)
         if (!strcmp(cr_filter_standard_fields[i].name, name))

@@ -304,8 +304,8 @@ static int cmd_contact_list(int argc, char **argv)
         printf("\n");
     }
     char total[64];
-    printf("(%zu of %s)\n", r->n_rows, ctl_count(total, sizeof total, r->total, "contact",
-                                                  "contacts"));
+    printf("(%zu of %s)\n", r->n_rows,
+           ctl_count(total, sizeof total, r->total, "contact", "contacts"));
     ctl_drop_reply();
     return 0;
 }
@@ -432,9 +432,8 @@ static int cmd_contact_columns(int argc, char **argv)
         char meaning[600];
         snprintf(meaning, sizeof meaning, "declared by the campaign: %s%s",
                  c->fields[i]->label[0] ? c->fields[i]->label : c->fields[i]->name,
-                 c->fields[i]->type == CARILLON__V1__FIELD_TYPE__FIELD_TYPE_DATE
-                     ? " (YYYY-MM-DD)"
-                     : "");
+                 c->fields[i]->type == CARILLON__V1__FIELD_TYPE__FIELD_TYPE_DATE ? " (YYYY-MM-DD)"
+                                                                                 : "");
         columns_row(c->fields[i]->name, field_type_name(c->fields[i]->type), true, true, true,
                     meaning, false);
     }
@@ -935,8 +934,7 @@ static int blacklist_list(int argc, char **argv)
            ctl_count(count, sizeof count, r->total, "number", "numbers"),
            bl.campaign[0] ? "campaign's" : "global");
     if ((uint64_t)r->offset + r->n_entries < r->total)
-        printf("; --offset %llu for the next page",
-               (unsigned long long)r->offset + r->n_entries);
+        printf("; --offset %llu for the next page", (unsigned long long)r->offset + r->n_entries);
     printf(")\n");
     ctl_drop_reply();
     return 0;

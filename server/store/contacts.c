@@ -213,7 +213,8 @@ bool store_contact_column_known(const char *name, const struct cr_filter_field *
 }
 
 /* A time as RFC 3339 in UTC: the client shows it in its viewer's zone (one rule for all). */
-#define UTC_TIME(x) "coalesce(to_char((" x ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '')"
+#define UTC_TIME(x)                                                                                \
+    "coalesce(to_char((" x ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '')"
 /* The contact's numbers in position order, one expression per listing-only column. */
 #define ADDRESSES_AGG(e, sep)                                                                      \
     "coalesce((SELECT string_agg(" e ", '" sep "' ORDER BY a.position) FROM addresses a WHERE "    \
@@ -366,8 +367,8 @@ int store_blacklist_remove(struct cr_pg *pg, const char *campaign, const char *n
     return send_stmts(pg, st, 3, p, cb, arg);
 }
 
-int store_blacklist_page(struct cr_pg *pg, const char *campaign, const char *number,
-                         unsigned limit, unsigned offset, cr_pg_cb cb, void *arg)
+int store_blacklist_page(struct cr_pg *pg, const char *campaign, const char *number, unsigned limit,
+                         unsigned offset, cr_pg_cb cb, void *arg)
 {
     char lim[16], off[16];
     snprintf(lim, sizeof lim, "%u", limit);
@@ -375,12 +376,13 @@ int store_blacklist_page(struct cr_pg *pg, const char *campaign, const char *num
     const char *p[] = {campaign, number, lim, off};
     /* $1 campaign ('' global), $2 number ('' all), $3 limit, $4 offset */
 #define BLACKLIST_WHERE                                                                            \
-    "b.campaign_id IS NOT DISTINCT FROM (SELECT id FROM campaigns WHERE name = nullif($1, '')) "  \
+    "b.campaign_id IS NOT DISTINCT FROM (SELECT id FROM campaigns WHERE name = nullif($1, '')) "   \
     "AND ($1 = '' OR EXISTS (SELECT 1 FROM campaigns WHERE name = $1)) AND ($2 = '' OR b.number "  \
     "= $2)"
     static const struct stmt st[] = {
         {"SELECT b.number, b.reason, coalesce(u.login, ''), " UTC_TIME(
-             "b.added_at") " FROM blacklist b LEFT JOIN users u ON u.id = b.added_by WHERE " BLACKLIST_WHERE
+             "b.added_at") " FROM blacklist b LEFT JOIN users u ON u.id = b.added_by "
+                           "WHERE " BLACKLIST_WHERE
                            " ORDER BY b.number LIMIT $3::int OFFSET $4::int",
          0, 4},
         {"SELECT count(*) FROM blacklist b WHERE " BLACKLIST_WHERE, 0, 2},

@@ -92,8 +92,8 @@ int store_blacklist_remove(struct cr_pg *pg, const char *campaign, const char *n
 /* One page of a blacklist (campaign "" the global one; number "" every number), by number.
  * Two results: rows number, reason, added_by login (or ""), added_at (RFC 3339 UTC); and
  * [1] the count (one row). A campaign that does not exist gives no rows and 0. */
-int store_blacklist_page(struct cr_pg *pg, const char *campaign, const char *number,
-                         unsigned limit, unsigned offset, cr_pg_cb cb, void *arg)
+int store_blacklist_page(struct cr_pg *pg, const char *campaign, const char *number, unsigned limit,
+                         unsigned offset, cr_pg_cb cb, void *arg)
     __attribute__((warn_unused_result));
 
 enum store_contact_action {

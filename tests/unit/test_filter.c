@@ -227,12 +227,9 @@ static void test_sort(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_grammar),
-        cmocka_unit_test(test_dates_custom_phone),
-        cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_injection),
-        cmocka_unit_test(test_address_fields),
-        cmocka_unit_test(test_sort),
+        cmocka_unit_test(test_grammar),        cmocka_unit_test(test_dates_custom_phone),
+        cmocka_unit_test(test_errors),         cmocka_unit_test(test_injection),
+        cmocka_unit_test(test_address_fields), cmocka_unit_test(test_sort),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
