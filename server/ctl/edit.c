@@ -9,6 +9,7 @@
 
 #include "carillon/pbtext.h"
 #include "ctl.h"
+#include "ctlutil.h"
 
 /* --- owned messages and arrays -------------------------------------------------------------- */
 
@@ -212,8 +213,19 @@ int ctl_question(int argc, char **argv)
                 imported++;
             }
         protobuf_c_message_free_unpacked(&from->base, NULL);
+        if (imported == 0) {
+            /* Nothing to copy: say so and change nothing (no empty screen added). */
+            protobuf_c_message_free_unpacked(&sc->base, NULL);
+            protobuf_c_message_free_unpacked(&c->base, NULL);
+            return ctl_report(CTL_EXIT_REFUSED, "FAILED_PRECONDITION", "from",
+                              "campaign '%s' has no questionnaire (no question with an export "
+                              "name): nothing imported, '%s' is unchanged",
+                              argv[3], campaign);
+        }
         arr_insert((void ***)&c->script, &c->n_script, c->n_script, sc);
-        snprintf(done, sizeof done, "%zu questions imported into '%s'", imported, name);
+        char count[64];
+        snprintf(done, sizeof done, "%s imported into '%s'",
+                 ctl_count(count, sizeof count, imported, "question", "questions"), name);
         return store(c, done);
     }
     if (argc < 3)
@@ -264,7 +276,7 @@ int ctl_question(int argc, char **argv)
         snprintf(done, sizeof done, "question %s has %zu choices", qname, b->n_choices);
     } else {
         protobuf_c_message_free_unpacked(&c->base, NULL);
-        return ctl_usage("question %s: wrong arguments", sub);
+        return ctl_usage("the arguments do not fit 'question %s'", sub);
     }
     return store(c, done);
 }
@@ -354,7 +366,7 @@ int ctl_screen(int argc, char **argv)
         snprintf(done, sizeof done, "screen '%s' is now screen %ld", argv[2], pos);
     } else {
         protobuf_c_message_free_unpacked(&c->base, NULL);
-        return ctl_usage("script %s: wrong arguments", sub);
+        return ctl_usage("the arguments do not fit 'script %s'", sub);
     }
     return store(c, done);
 }
@@ -560,7 +572,7 @@ int ctl_qualification(int argc, char **argv)
         return not_found(c, "qualification", argv[2]);
     }
     protobuf_c_message_free_unpacked(&c->base, NULL);
-    return ctl_usage("qualification %s: wrong arguments", sub);
+    return ctl_usage("the arguments do not fit 'qualification %s'", sub);
 }
 
 int ctl_schedule(int argc, char **argv)
