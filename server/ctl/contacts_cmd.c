@@ -1075,10 +1075,16 @@ int ctl_list(int argc, char **argv)
                    "WAITING", "DONE", "CREATED");
             for (size_t i = 0; i < r->n_lists; i++) {
                 const Carillon__V1__ListInfo *l = r->lists[i];
+                char when[CTL_TIME_MAX];
+                int64_t t;
+                if (ctl_time_parse(l->created_at, &t) == 0)
+                    ctl_format_time(t, when, sizeof when);
+                else
+                    snprintf(when, sizeof when, "%s", l->created_at);
                 ctl_print_padded(l->name, 25);
                 printf("%-10s %-14s %9llu %9llu %9llu  %s\n", l->state,
                        l->caller_id[0] ? l->caller_id : "-", (unsigned long long)l->contacts,
-                       (unsigned long long)l->waiting, (unsigned long long)l->done, l->created_at);
+                       (unsigned long long)l->waiting, (unsigned long long)l->done, when);
             }
         }
         ctl_drop_reply();

@@ -11,19 +11,20 @@
 
 #include "carillon/pbtext.h"
 #include "ctl.h"
+#include "ctlutil.h"
 
 #define TOP_CAMPAIGNS_MAX 256 /* campaigns one top screen shows */
 #define REPORT_DAYS_MAX   366 /* the server's STORE_REPORT_DAYS_MAX */
 
 /* "2027-03-02T10:30:00+01:00" as "2027-03-02 10:30:00 +01:00" for people. */
+/* A server time (RFC 3339 with its offset) shown by the rule: the viewer's zone, labelled. */
 static const char *local_time(const char *rfc3339, char *buf, size_t len)
 {
-    size_t n = strlen(rfc3339);
-    if (n < 25 || rfc3339[10] != 'T') {
+    int64_t t;
+    if (ctl_time_parse(rfc3339, &t) == 0)
+        ctl_format_time(t, buf, len);
+    else
         snprintf(buf, len, "%s", rfc3339);
-        return buf;
-    }
-    snprintf(buf, len, "%.10s %.8s %s", rfc3339, rfc3339 + 11, rfc3339 + 19);
     return buf;
 }
 
