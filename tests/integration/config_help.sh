@@ -25,7 +25,7 @@ n=$(wc -l < "$work/json")
 
 # the commands the issue found missing from the help are there
 for c in "list import" "list show" "list set" "filter save" "contact modify" "blacklist remove" \
-         "campaign create" "campaign set"; do
+         "campaign create" "campaign set" "blacklist list" "contact columns"; do
     grep -qx "$c" "$work/json" || fail "help does not list '$c'"
 done
 

@@ -83,7 +83,7 @@ assert_exit 0 carillonctl filter list
 assert_contains "$OUT" "lyon-anciens"
 assert_exit 0 carillonctl contact list --campaign "$F" --filter @lyon-anciens --columns last_name
 assert_contains "$OUT" "Dupré"
-assert_contains "$OUT" "(1 of 1 contacts)"
+assert_contains "$OUT" "(1 of 1 contact)"
 assert_exit 1 carillonctl filter save broken "city = "
 assert_contains "$ERR" "expected a value"
 assert_exit 1 carillonctl contact list --campaign "$F" --filter @nope
