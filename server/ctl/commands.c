@@ -279,7 +279,7 @@ static const struct command commands[] = {
      "carillonctl blacklist list --campaign Énergie-2026 --number '06 12 34 56 78'", G_CONTACTS,
      ctl_blacklist, WITH_VERB},
     {"filter save", "NAME EXPRESSION", "save a filter for --filter @NAME (yours only)", NULL,
-     "carillonctl filter save rappels \"state = 'callback'\"", G_CONTACTS, ctl_filter,
+     "carillonctl filter save rappels \"callback = true\"", G_CONTACTS, ctl_filter,
      WITH_VERB | POSITIONAL},
     {"filter list", "", "your saved filters", NULL, "carillonctl filter list", G_CONTACTS,
      ctl_filter, WITH_VERB | POSITIONAL},
