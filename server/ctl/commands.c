@@ -233,6 +233,14 @@ static const struct command commands[] = {
     {"contact export",
      "--campaign C [--filter EXPR] [--columns a,b,...] -o FILE.csv|FILE.xlsx [--format csv|xlsx]",
      "export contacts with their answers (export right); the file imports back",
+     "  --filter EXPR      only the contacts matching it, or @NAME for a saved filter\n"
+     "  --columns L        the columns in order (default: the contact columns, phone1,\n"
+     "                     phone1_type, phone1_state ... up to the most numbers a contact has,\n"
+     "                     the declared fields, then the questions' answers)\n"
+     "  --format F         csv or xlsx (default: from the file's extension). CSV is UTF-8 with\n"
+     "                     a BOM, ';'-separated; a cell starting = + - @ gets a leading\n"
+     "                     apostrophe, except E.164 numbers in number columns. XLSX cells are\n"
+     "                     plain strings (never formulas), unprefixed\n"
      "  -o FILE            the output file (written aside, renamed when complete)\n",
      "carillonctl contact export --campaign Énergie-2026 -o export.xlsx", G_CONTACTS, ctl_contact,
      WITH_VERB},
