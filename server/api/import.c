@@ -213,7 +213,7 @@ static void reject_entry(struct import *im, uint32_t line, int k, const char *fi
  * Carillon's CSV exports neutralise formulas the same way. The rule: one leading ' is dropped
  * when what follows starts with = + - @, a digit, a tab or a CR, the characters that would
  * make a spreadsheet read the cell as a formula or a number. Any other apostrophe is data
- * (O'Brien, 'Jo' and a lone ' stay as written); only one is dropped (''=1 keeps '=1). */
+ * (O'Brien, 'Jo', a lone ' and ''=1 stay as written). */
 static const char *strip_text_guard(const char *v)
 {
     char c = v[0] == '\'' ? v[1] : '\0';

@@ -186,7 +186,6 @@ static const char *guess(const char *header)
     return "";
 }
 
-
 static void free_header(struct importer *im)
 {
     for (size_t k = 0; k < im->ncols; k++)
@@ -225,8 +224,7 @@ static int preview(struct importer *im, const char *file, bool xlsx, const char 
     if (rc < 0)
         return ctl_report(1, "INVALID_ARGUMENT", NULL, "%s", err);
     if (!im->header_done)
-        return ctl_report(1, "INVALID_ARGUMENT", "file", "%s: empty file: nothing to import",
-                          file);
+        return ctl_report(1, "INVALID_ARGUMENT", "file", "%s: empty file: nothing to import", file);
     if (!im->has_rows)
         return ctl_report(1, "INVALID_ARGUMENT", "file",
                           "%s: no rows (a header and nothing else): nothing to import", file);

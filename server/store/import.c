@@ -281,7 +281,8 @@ static void on_merged(void *arg, const struct cr_pg_result *r)
         h->number = PQgetvalue(res, i, 3);
         h->column = (int)strtol(PQgetvalue(res, i, 4), NULL, 10);
         h->contact = PQgetisnull(res, i, 5) ? 0 : strtoll(PQgetvalue(res, i, 5), NULL, 10);
-        h->holder_line = PQgetisnull(res, i, 6) ? 0 : (uint32_t)strtoul(PQgetvalue(res, i, 6), NULL, 10);
+        h->holder_line =
+            PQgetisnull(res, i, 6) ? 0 : (uint32_t)strtoul(PQgetvalue(res, i, 6), NULL, 10);
     }
     c.cb.merged(c.arg, 0, NULL, strtoull(PQgetvalue(res, 0, 0), NULL, 10),
                 strtoull(PQgetvalue(res, 0, 1), NULL, 10), held, nheld);
