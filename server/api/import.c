@@ -1,9 +1,11 @@
 /* Contact file imports: the client streams mapped rows; the server normalises them (numbers to
- * E.164, time zones, typed fields) and, on a connection of its own inside one transaction,
- * COPYs each chunk's good rows into a temporary staging table; after the last chunk one
- * set-based statement merges them all (de-duplication within the file and against the
- * campaign, blacklist) and the transaction commits. A refused file or a dropped client rolls
- * everything back: only the report remains. */
+ * E.164, time zones, typed fields; a spreadsheet's leading apostrophe stripped) and, on a
+ * connection of its own inside one transaction, COPYs each chunk's good rows into a temporary
+ * staging table; after the last chunk one set-based statement merges them all (de-duplication
+ * on the key within the file and against the campaign, the number rule, blacklist) and the
+ * transaction commits, or rolls back when nothing was imported (no empty list). A refused file
+ * or a dropped client rolls everything back: only the report remains. The report has one entry
+ * per bad cell, named by the file's header and its field. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
