@@ -284,7 +284,8 @@ static int preview(struct importer *im, const char *file, bool xlsx, const char 
         pbjson_string(stdout, campaign);
         printf(",\"headers\":[");
         for (size_t k = 0; k < im->ncols; k++) {
-            printf(k ? "," : "");
+            if (k)
+                putchar(',');
             pbjson_string(stdout, im->header[k]);
         }
         printf("],\"mapping\":[");
@@ -330,8 +331,11 @@ static int preview(struct importer *im, const char *file, bool xlsx, const char 
 static void csv_cell(FILE *f, const char *s, const char *after)
 {
     fputc('"', f);
-    for (const char *p = s; *p; p++)
-        fputs(*p == '"' ? "\"\"" : (char[]){*p, '\0'}, f);
+    for (const char *p = s; *p; p++) {
+        if (*p == '"')
+            fputc('"', f);
+        fputc(*p, f);
+    }
     fputc('"', f);
     fputs(after, f);
 }
