@@ -32,6 +32,12 @@ struct creq {
     bool created;
 };
 
+/* "draft", "running"... for a CampaignState. */
+static const char *state_word(int state, char *buf, size_t len)
+{
+    return cr_pb_enum_word(&carillon__v1__campaign_state__descriptor, state, buf, len);
+}
+
 /* The campaign the route checked the rights on. NULL when out of memory (answered). */
 static struct creq *creq_new(struct request *req)
 {
@@ -601,7 +607,7 @@ static bool campaign_ok(const Carillon__V1__Campaign *c, struct problem *p)
                 snprintf(f, sizeof f, "pause_reasons[%zu]", i);
                 return bad(p, f, "%s: '%s' is listed twice", f, c->pause_reasons[i]);
             }
-    /* state is read-only here: apply ignores it (get writes it back for information).
+    /* state is checked against the stored one in on_facts (apply never changes it).
      * Settings: ranges whatever the mode (a stored value is used when the mode changes), and
      * the compliance profile's legal bounds (engine/compliance.h). Absent ones take their
      * defaults (store/campaign_store.h), which pass every profile. */
@@ -942,6 +948,7 @@ static void on_facts(void *arg, int err, const struct campaign_facts *f)
     memset(&up, 0, sizeof up);
     struct creq *r = arg;
     const Carillon__V1__Campaign *c = r->env->campaign_apply->campaign;
+    char sw[32];
     if (err) {
         db_error(r, err);
     } else if (f->unknown_logins) {
@@ -953,6 +960,16 @@ static void on_facts(void *arg, int err, const struct campaign_facts *f)
         client_error(r->c, r->rid, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "time_zone",
                      "unknown time zone '%s' (use an IANA name such as Europe/Paris)",
                      c->time_zone);
+    } else if (c->state &&
+               strcmp(state_word(c->state, sw, sizeof sw), f->exists ? f->state : "draft") != 0) {
+        /* A state: key is never ignored: it must be the campaign's state (a file from 'get'),
+         * a transition goes through campaign state and its checks. */
+        client_error(r->c, r->rid, CARILLON__V1__CODE__CODE_FAILED_PRECONDITION, "state",
+                     "the file says state: %s, but campaign '%s' %s %s: apply does not change "
+                     "states; run 'carillonctl campaign state' (its checks apply) or remove the "
+                     "state line",
+                     sw, c->name, f->exists ? "is" : "would be created",
+                     f->exists ? f->state : "draft");
     } else if (f->exists && strcmp(f->state, "running") == 0 &&
                strcmp(f->qualification_group, c->qualification_group) != 0) {
         client_error(r->c, r->rid, CARILLON__V1__CODE__CODE_FAILED_PRECONDITION,
@@ -1183,11 +1200,37 @@ static void delete_allowed(struct creq *r)
     }
 }
 
+/* Without confirm, nothing is deleted: the refusal says what would go with the campaign. */
+static void on_delete_counted(void *arg, int err, const struct campaign_readiness *rd)
+{
+    struct creq *r = arg;
+    if (err == -ENOENT)
+        client_error(r->c, r->rid, CARILLON__V1__CODE__CODE_NOT_FOUND, "name", "no campaign '%s'",
+                     r->name);
+    else if (err)
+        db_error(r, err);
+    else
+        client_error(r->c, r->rid, CARILLON__V1__CODE__CODE_FAILED_PRECONDITION, "confirm",
+                     "deleting campaign '%s' also deletes its %lld list%s and %lld contact%s, "
+                     "irreversibly: confirm it (--yes)",
+                     r->name, rd->lists, rd->lists == 1 ? "" : "s", rd->contacts,
+                     rd->contacts == 1 ? "" : "s");
+    creq_free(r);
+}
+
 void campaigns_handle_delete(struct request *req)
 {
     struct creq *r = creq_new(req);
-    if (r)
+    if (!r)
+        return;
+    if (r->env->campaign_delete->confirm) {
         delete_allowed(r);
+        return;
+    }
+    if (store_campaign_readiness(r->c->srv->pg, r->name, on_delete_counted, r) != 0) {
+        db_error(r, -EIO);
+        creq_free(r);
+    }
 }
 
 static void on_duplicated(void *arg, int err, int created)

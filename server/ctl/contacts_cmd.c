@@ -11,6 +11,7 @@
 #include <xlsxwriter.h>
 
 #include "ctl.h"
+#include "ctlutil.h"
 
 #define MAX_ARGS 256
 /* Columns an export may name (the server's STORE_EXPORT_MAX_COLUMNS). */
@@ -188,21 +189,50 @@ static int cmd_contact_list(int argc, char **argv)
     return 0;
 }
 
-/* A cell that a spreadsheet would take for a formula (= + - @, or a leading tab/CR) gets a
- * leading apostrophe: formula injection through contact data is neutralised. */
+/* A CSV cell that a spreadsheet would take for a formula (= + - @, or a leading tab/CR) gets a
+ * leading apostrophe: formula injection through contact data is neutralised. Not in XLSX,
+ * where a string cell is never a formula. */
 static bool needs_neutral(const char *v)
 {
     return v[0] == '=' || v[0] == '+' || v[0] == '-' || v[0] == '@' || v[0] == '\t' || v[0] == '\r';
 }
 
-static void csv_cell(FILE *f, const char *v, bool first)
+/* An E.164 number as the database holds them (addresses.number's CHECK): a spreadsheet reads
+ * it as a number, never as a formula, so a number column keeps it as it is. */
+static bool is_e164(const char *v)
+{
+    if (v[0] != '+' || v[1] < '1' || v[1] > '9')
+        return false;
+    size_t n = 1;
+    while (v[n] >= '0' && v[n] <= '9')
+        n++;
+    return !v[n] && n >= 8 && n <= 16;
+}
+
+/* A header naming a number column: phone1, phone2, ... (not phone1_type, nor "phone", which
+ * lists several numbers in one cell). */
+static bool is_number_column(const char *name)
+{
+    if (strncmp(name, "phone", 5) != 0 || name[5] < '1' || name[5] > '9')
+        return false;
+    const char *p = name + 6;
+    while (*p >= '0' && *p <= '9')
+        p++;
+    return !*p;
+}
+
+/* One CSV cell (';'-separated, quoted when needed). number: the cell is in a number column,
+ * where an E.164 number stays unprefixed; anything else starting like a formula there is
+ * neutralised all the same. */
+static void csv_cell(FILE *f, const char *v, bool first, bool number)
 {
     if (!first)
         fputc(';', f);
-    bool quote = strpbrk(v, ";\"\n\r") != NULL || needs_neutral(v);
+    bool neutral = needs_neutral(v) && !(number && is_e164(v));
+    bool quote = strpbrk(v, ";\"\n\r") != NULL || neutral;
     if (quote)
         fputc('"', f);
-    if (needs_neutral(v))
+    if (neutral)
         fputc('\'', f);
     for (const char *p = v; *p; p++) {
         if (*p == '"')
@@ -224,6 +254,7 @@ struct export_out {
     lxw_worksheet *ws;
     lxw_format *bold;
     unsigned long long rows;
+    bool number[STORE_COLUMNS_MAX]; /* per column: a number column (is_number_column) */
 };
 
 /* Excel's limits: a sheet's rows, a cell's characters (libxlsxwriter refuses more). */
@@ -263,7 +294,10 @@ static int export_open(struct export_out *o)
         if (!o->f)
             close(fd);
         else
-            fputs("\xef\xbb\xbf", o->f); /* BOM: Excel then reads UTF-8 */
+            /* UTF-8 with a BOM, ';' between cells, CRLF: Excel (which reads a CSV without a
+             * BOM in the machine's ANSI code page, mangling accents) and LibreOffice both read
+             * it as UTF-8; carillonctl's importer skips the BOM. */
+            fputs("\xef\xbb\xbf", o->f);
     }
     if (!o->f && !o->ws)
         return ctl_report(1, "INTERNAL", NULL, "cannot write %s", o->path);
@@ -287,24 +321,20 @@ static void export_discard(struct export_out *o)
 /* Writes one cell; 0 or an exit code. */
 static int export_cell(struct export_out *o, lxw_row_t row, size_t k, const char *v, bool header)
 {
+    if (k >= STORE_COLUMNS_MAX)
+        return ctl_report(3, "INTERNAL", NULL, "the server sent more than %d columns",
+                          STORE_COLUMNS_MAX);
+    if (header)
+        o->number[k] = is_number_column(v);
     if (!o->xlsx) {
-        csv_cell(o->f, v, k == 0);
+        csv_cell(o->f, v, k == 0, !header && o->number[k]);
         return 0;
     }
     if (row >= XLSX_MAX_ROWS)
         return ctl_report(1, "RESOURCE_EXHAUSTED", NULL,
                           "an XLSX sheet holds at most %llu rows: export to .csv", XLSX_MAX_ROWS);
-    char *copy = NULL;
-    if (!header && needs_neutral(v)) {
-        size_t n = strlen(v);
-        if (!(copy = malloc(n + 2)))
-            return ctl_report(1, "INTERNAL", NULL, "out of memory");
-        copy[0] = '\'';
-        memcpy(copy + 1, v, n + 1);
-        v = copy;
-    }
+    /* A string cell, never a formula: written as it is, with no apostrophe to strip. */
     lxw_error e = worksheet_write_string(o->ws, row, (lxw_col_t)k, v, header ? o->bold : NULL);
-    free(copy);
     if (e != LXW_NO_ERROR)
         return ctl_report(1, "RESOURCE_EXHAUSTED", NULL, "row %u, column %zu: %s (export to .csv)",
                           (unsigned)row, k + 1, lxw_strerror(e));
@@ -498,9 +528,11 @@ static int cmd_contact_update(const char *verb, int argc, char **argv)
     const Carillon__V1__ContactUpdateReply *r = ctl_reply()->contact_update_reply;
     if (ctl_json())
         pbjson_write(stdout, &r->base);
-    else
-        printf("%s: %llu contacts%s\n", verb, (unsigned long long)r->affected,
+    else {
+        char n[48];
+        printf("%s: %s%s\n", verb, ctl_count(n, sizeof n, r->affected, "contact", "contacts"),
                r->skipped_running ? " (some in a live call were left alone)" : "");
+    }
     if (!ctl_json() && r->skipped_running)
         printf("skipped (in a live call): %llu\n", (unsigned long long)r->skipped_running);
     ctl_drop_reply();
@@ -709,10 +741,16 @@ int ctl_list(int argc, char **argv)
                    "WAITING", "DONE", "CREATED");
             for (size_t i = 0; i < r->n_lists; i++) {
                 const Carillon__V1__ListInfo *l = r->lists[i];
+                char when[CTL_TIME_MAX];
+                int64_t t;
+                if (ctl_time_parse(l->created_at, &t) == 0)
+                    ctl_format_time(t, when, sizeof when);
+                else
+                    snprintf(when, sizeof when, "%s", l->created_at);
                 ctl_print_padded(l->name, 25);
                 printf("%-10s %-14s %9llu %9llu %9llu  %s\n", l->state,
                        l->caller_id[0] ? l->caller_id : "-", (unsigned long long)l->contacts,
-                       (unsigned long long)l->waiting, (unsigned long long)l->done, l->created_at);
+                       (unsigned long long)l->waiting, (unsigned long long)l->done, when);
             }
         }
         ctl_drop_reply();

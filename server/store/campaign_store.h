@@ -61,7 +61,9 @@ int store_campaign_list(struct cr_pg *pg, const Carillon__V1__CampaignList *filt
 struct campaign_readiness {
     const char *state;
     int agents, slots, qualifications;
-    int lists_to_call; /* active lists with contacts waiting (or running) */
+    int lists_to_call;  /* active lists with contacts waiting (or running) */
+    long long lists;    /* all the campaign's lists */
+    long long contacts; /* its contacts not deleted */
 };
 typedef void (*campaign_readiness_cb)(void *arg, int err, const struct campaign_readiness *r);
 int store_campaign_readiness(struct cr_pg *pg, const char *name, campaign_readiness_cb cb,

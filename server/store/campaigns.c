@@ -1111,6 +1111,8 @@ static void on_readiness(void *arg, const struct cr_pg_result *r)
         rd.slots = atoi(PQgetvalue(r->res[0], 0, 2));
         rd.qualifications = atoi(PQgetvalue(r->res[0], 0, 3));
         rd.lists_to_call = atoi(PQgetvalue(r->res[0], 0, 4));
+        rd.lists = strtoll(PQgetvalue(r->res[0], 0, 5), NULL, 10);
+        rd.contacts = strtoll(PQgetvalue(r->res[0], 0, 6), NULL, 10);
     }
     cb(call->arg, err, err ? NULL : &rd);
     free(call);
@@ -1131,7 +1133,9 @@ int store_campaign_readiness(struct cr_pg *pg, const char *name, campaign_readin
                          "WHERE q.campaign_id = c.id), (SELECT count(*) FROM lists l "
                          "WHERE l.campaign_id = c.id AND l.state = 'active' AND EXISTS (SELECT 1 "
                          "FROM contacts ct WHERE ct.list_id = l.id AND ct.state IN ('waiting', "
-                         "'running'))) FROM campaigns c WHERE c.name = $1",
+                         "'running'))), (SELECT count(*) FROM lists l WHERE l.campaign_id = c.id), "
+                         "(SELECT count(*) FROM contacts ct WHERE ct.campaign_id = c.id AND "
+                         "ct.state <> 'deleted') FROM campaigns c WHERE c.name = $1",
                          1, p, on_readiness, c);
     if (rc)
         free(c);

@@ -413,7 +413,8 @@ int store_lists(struct cr_pg *pg, const char *campaign, cr_pg_cb cb, void *arg)
     return cr_pg_query(pg,
                        "SELECT l.name, l.state, l.caller_id, count(c.id), count(c.id) FILTER "
                        "(WHERE c.state = 'waiting'), count(c.id) FILTER (WHERE c.state = 'done'), "
-                       "to_char(l.created_at, 'YYYY-MM-DD HH24:MI') FROM lists l JOIN campaigns "
+                       "to_char(l.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+                       "FROM lists l JOIN campaigns "
                        "k ON k.id = l.campaign_id LEFT JOIN contacts c ON c.list_id = l.id WHERE "
                        "k.name = $1 GROUP BY l.id ORDER BY l.created_at, l.name",
                        1, p, cb, arg);

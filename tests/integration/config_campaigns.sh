@@ -139,10 +139,14 @@ assert_contains "$ERR" "no active list has contacts to call"
 assert_exit 0 carillonctl contact add --campaign "$fibre" --phone '06 12 34 56 78' --field last_name=Lefèvre
 assert_exit 0 carillonctl campaign state "$fibre" running
 assert_eq "running" "$(psql -Atc "select state from campaigns where name='$fibre'")"
-sed -e "s/^qualification_group: .*/qualification_group: 'autre'/" -e "s/groups: \['vente'\]/groups: ['autre']/" "$ex/campaign-fibre.yaml" > "$work/regroup.yaml"
+# a state: key is never ignored: another state than the campaign's refuses the whole file
+assert_exit 1 carillonctl apply -f "$ex/campaign-fibre.yaml"
+assert_contains "$ERR" "state: draft, but campaign '$fibre' is running: apply does not change states"
+assert_eq "running" "$(psql -Atc "select state from campaigns where name='$fibre'")"
+sed -e "s/^qualification_group: .*/qualification_group: 'autre'/" -e "s/groups: \['vente'\]/groups: ['autre']/" -e '/^state: /d' "$ex/campaign-fibre.yaml" > "$work/regroup.yaml"
 assert_exit 1 carillonctl apply -f "$work/regroup.yaml"
 assert_contains "$ERR" "pause it before changing its qualification group"
-assert_exit 1 carillonctl campaign delete "$fibre"
+assert_exit 1 carillonctl campaign delete "$fibre" --yes
 assert_contains "$ERR" "is running: stop it before deleting it"
 assert_exit 0 carillonctl campaign state "$fibre" paused
 assert_exit 0 carillonctl apply -f "$work/regroup.yaml"
@@ -166,7 +170,15 @@ assert_not_contains "$OUT" "$survey"
 assert_contains "$OUT" "0/500"
 assert_exit 0 carillonctl campaign list --contract-type fixe --json
 assert_contains "$OUT" "$survey"
-assert_exit 0 carillonctl campaign delete 'Fibre copie'
+# delete asks for --yes and says what goes with the campaign; without it nothing is deleted
+assert_exit 1 carillonctl campaign delete 'Fibre copie'
+assert_contains "$ERR" "also deletes its 0 lists and 0 contacts"
+assert_contains "$ERR" "confirm it (--yes)"
+assert_exit 0 carillonctl get campaign 'Fibre copie'
+assert_exit 2 carillonctl campaign delete
+assert_contains "$ERR" "campaign delete: missing NAME"
+assert_contains "$ERR" "usage: carillonctl campaign delete NAME --yes"
+assert_exit 0 carillonctl campaign delete 'Fibre copie' --yes
 assert_exit 1 carillonctl get campaign 'Fibre copie'
 assert_contains "$ERR" "NOT_FOUND"
 

@@ -69,6 +69,13 @@ assert_exit 0 carillonctl question import "$S" --from "$F"
 assert_contains "$OUT" "7 questions imported"
 assert_exit 1 carillonctl question import "$S" --from "$F"
 assert_contains "$ERR" "already exists"
+# from a campaign with no questionnaire: said, and nothing changes
+assert_exit 0 carillonctl campaign create 'Vide'
+before=$(psql -Atc "select count(*) from script_screens")
+assert_exit 1 carillonctl question import "$S" --from 'Vide'
+assert_contains "$ERR" "campaign 'Vide' has no questionnaire"
+assert_contains "$ERR" "nothing imported"
+assert_eq "$before" "$(psql -Atc "select count(*) from script_screens")"
 
 # answered questions and choices are frozen; the rest stays editable
 psql -qAtc "insert into answers (campaign_id, export_name, \"values\") select id, 'debit', '{Fibre}' from campaigns where name='$F'"

@@ -151,7 +151,7 @@ assert_exit 0 carillonctl contact export --campaign "$F" --filter "list = 'mars'
 assert_contains "$OUT" "3 contacts exported"
 assert_exit 0 carillonctl list import "$d/mars.xlsx" --campaign "$F" --name excel
 assert_contains "$OUT" "(XLSX, first sheet)"
-assert_exit 0 carillonctl list import "$d/mars.xlsx" --campaign "$F" --name excel --dedup none --allow-duplicate-numbers --map 'last_name=last_name,first_name=first_name,phone=phone1,city=city'
+assert_exit 0 carillonctl list import "$d/mars.xlsx" --campaign "$F" --name excel --dedup none --allow-duplicate-numbers --map 'last_name=last_name,first_name=first_name,phone1=phone1,city=city'
 assert_contains "$OUT" "3 rows: 3 imported"
 assert_eq "Zoé|Lyon" "$(psql -Atc "select c.first_name, c.city from contacts c join lists l on l.id=c.list_id where l.name='excel' and c.last_name='Dupré'")"
 printf 'not a zip' > "$d/fake.xlsx"
