@@ -444,6 +444,7 @@ static int print_report(const Carillon__V1__ImportReport *r, double dt, const ch
 int ctl_list_import(int argc, char **argv)
 {
     const char *file = NULL, *campaign = NULL, *name = NULL, *map = NULL, *report = NULL;
+    const char *consent_column = NULL;
     Carillon__V1__ImportBegin ib = CARILLON__V1__IMPORT_BEGIN__INIT;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -461,6 +462,8 @@ int ctl_list_import(int argc, char **argv)
             ib.caller_id = argv[++i];
         else if (!strcmp(a, "--include-no-consent"))
             ib.include_no_consent = 1;
+        else if (!strcmp(a, "--consent-column") && v)
+            consent_column = argv[++i];
         else if (!strcmp(a, "--allow-duplicate-numbers"))
             ib.allow_duplicate_numbers = 1;
         else if (!strcmp(a, "--report") && v)
@@ -474,7 +477,7 @@ int ctl_list_import(int argc, char **argv)
         return ctl_usage("list import FILE --campaign C --name N [--map 'Col=field,...'] "
                          "[--country FR] [--dedup phone|field:NAME|none] "
                          "[--allow-duplicate-numbers] [--caller-id N] [--include-no-consent] "
-                         "[--report R.csv]");
+                         "[--consent-column COLUMN] [--report R.csv]");
     if (ib.dedup[0] && strcmp(ib.dedup, "phone") && strcmp(ib.dedup, "none") &&
         strncmp(ib.dedup, "field:", 6))
         return ctl_usage("list import: --dedup takes phone, field:NAME or none, not '%s'",
@@ -550,6 +553,23 @@ int ctl_list_import(int argc, char **argv)
                             "--map names '%s', which is not a column of %s", pair, file);
         else
             mapping[k] = eq + 1;
+    }
+    /* --consent-column COL is COL=consent in the mapping. */
+    if (!rc && consent_column) {
+        size_t k = 0;
+        while (k < probe.ncols && strcasecmp(probe.header[k], consent_column))
+            k++;
+        if (k == probe.ncols)
+            rc = ctl_report(1, "INVALID_ARGUMENT", "consent_column",
+                            "--consent-column names '%s', which is not a column of %s",
+                            consent_column, file);
+        else if (mapping[k][0] && strcmp(mapping[k], "consent"))
+            rc = ctl_report(1, "INVALID_ARGUMENT", "consent_column",
+                            "--consent-column '%s': --map already maps it to '%s'", consent_column,
+                            mapping[k]);
+        else
+            mapping[k] = "consent";
+        ib.consent_column = (char *)consent_column;
     }
     ib.campaign = (char *)campaign;
     ib.list = (char *)name;

@@ -126,6 +126,14 @@ assert_contains "$OUT" "1 row: 0 imported, 1 duplicate"
 assert_exit 0 carillonctl list import "$d/one.csv" --campaign "$F" --name seul3 --dedup none --allow-duplicate-numbers --map 'Nom=last_name,Tel1=phone1'
 assert_contains "$OUT" "1 row: 1 imported, 0 duplicates"
 
+# --consent-column COL is COL=consent
+printf 'Nom;Tel1;Accord\nOui;0633000001;oui\nNon;0633000002;non\n' > "$d/accord.csv"
+assert_exit 0 carillonctl list import "$d/accord.csv" --campaign "$F" --name accord --consent-column accord --map 'Nom=last_name,Tel1=phone1'
+assert_contains "$OUT" "2 rows: 1 imported, 0 duplicates, 1 rejected"
+assert_contains "$OUT" "line 3, Accord (consent): 'non': no call consent"
+assert_exit 1 carillonctl list import "$d/accord.csv" --campaign "$F" --name accord --consent-column Avis --map 'Nom=last_name,Tel1=phone1'
+assert_contains "$ERR" "'Avis', which is not a column"
+
 # --- contact add: a number already held is refused, naming the contact -----------------------------
 holder=$(psql -Atc "select c.id from contacts c join addresses a on a.contact_id = c.id where a.number = '+33622000005'")
 before=$(contacts)
