@@ -274,6 +274,39 @@ size_t cr_csv_offset(const struct cr_csv_reader *r)
     return r->offset;
 }
 
+int cr_csv_check_text(const struct cr_csv_reader *r, char *why, size_t len)
+{
+    const unsigned char *h = r->head;
+    size_t n = r->head_len < 1024 ? r->head_len : 1024;
+    if (n >= 4 && !memcmp(h, "PK\x03\x04", 4)) {
+        snprintf(why, len, "a ZIP archive (an XLSX workbook must be named .xlsx)");
+        return -EINVAL;
+    }
+    if (n >= 2 && (!memcmp(h, "\xff\xfe", 2) || !memcmp(h, "\xfe\xff", 2))) {
+        snprintf(why, len, "UTF-16 text (save it as CSV UTF-8)");
+        return -EINVAL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned c = h[i];
+        if (c == 0) {
+            snprintf(why, len, "it holds NUL bytes (byte %zu)", i + 1 + r->offset);
+            return -EINVAL;
+        }
+        /* Text files hold tab, newline, carriage return and form feed, no other control. */
+        if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != '\f') || c == 0x7f) {
+            snprintf(why, len, "it holds control characters (byte %zu is 0x%02x)",
+                     i + 1 + r->offset, c);
+            return -EINVAL;
+        }
+        if (r->enc == CR_CSV_WINDOWS_1252 && c >= 0x80 && c < 0xa0 && !cp1252[c - 0x80]) {
+            snprintf(why, len, "byte %zu (0x%02x) is neither UTF-8 nor Windows-1252",
+                     i + 1 + r->offset, c);
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
 /* Feeds one block, counting lines between fields so rows know where they start. */
 static int feed(struct cr_csv_reader *r, const unsigned char *s, size_t n)
 {

@@ -233,6 +233,15 @@ static void on_created(void *arg, const struct cr_pg_result *res)
     int n = PQntuples(pr);
     if (n == 0)
         return kfail(r, CARILLON__V1__CODE__CODE_NOT_FOUND, "campaign", "no such campaign");
+    if (!strcmp(PQgetvalue(pr, 0, 5), "t")) {
+        cr_log_info("contact_refused", "by=%s campaign=%s number=%s held_by=%s reason=duplicate",
+                    cr_log_q(r->c->user.login), cr_log_q(r->env->contact_create->campaign),
+                    PQgetvalue(pr, 0, 2), PQgetvalue(pr, 0, 0));
+        return kfail(r, CARILLON__V1__CODE__CODE_ALREADY_EXISTS, "phones",
+                     "%s is already held by contact %s of this campaign: not added "
+                     "(--allow-duplicate-numbers adds it anyway)",
+                     PQgetvalue(pr, 0, 2), PQgetvalue(pr, 0, 0));
+    }
     Carillon__V1__ContactCreated out = CARILLON__V1__CONTACT_CREATED__INIT;
     Carillon__V1__AddressInfo infos[MAX_PHONES], *ptrs[MAX_PHONES];
     out.id = strtoll(PQgetvalue(pr, 0, 0), NULL, 10);
@@ -312,6 +321,7 @@ static void create_allowed(struct kreq *r)
         .numbers = numbers,
         .types = types,
         .nnumbers = (size_t)r->nphones,
+        .allow_duplicate_numbers = in->allow_duplicate_numbers,
     };
     for (size_t k = 0; k < NTEXT; k++)
         n.text[k] = cols[k];

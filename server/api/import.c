@@ -1,9 +1,11 @@
 /* Contact file imports: the client streams mapped rows; the server normalises them (numbers to
- * E.164, time zones, typed fields) and, on a connection of its own inside one transaction,
- * COPYs each chunk's good rows into a temporary staging table; after the last chunk one
- * set-based statement merges them all (de-duplication within the file and against the
- * campaign, blacklist) and the transaction commits. A refused file or a dropped client rolls
- * everything back: only the report remains. */
+ * E.164, time zones, typed fields; a spreadsheet's leading apostrophe stripped) and, on a
+ * connection of its own inside one transaction, COPYs each chunk's good rows into a temporary
+ * staging table; after the last chunk one set-based statement merges them all (de-duplication
+ * on the key within the file and against the campaign, the number rule, blacklist) and the
+ * transaction commits, or rolls back when nothing was imported (no empty list). A refused file
+ * or a dropped client rolls everything back: only the report remains. The report has one entry
+ * per bad cell, named by the file's header and its field. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -47,8 +49,11 @@ struct import {
     char custom_types[200][8];
     size_t ncustom;
     uint64_t rows, rejected;
-    Carillon__V1__ImportReject *rejects;
+    Carillon__V1__ImportReject *rejects; /* MAX_REJECTS slots once the first is added */
     size_t nrejects;
+    Carillon__V1__ImportReject *held; /* rows dropped by the number rule (from the merge) */
+    size_t nheld;
+    bool rolled_back; /* nothing imported: the transaction was rolled back */
     bool failed;
     char fail_msg[512];
     bool ended;
@@ -72,16 +77,24 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static void reject_free(Carillon__V1__ImportReject *r)
+{
+    free(r->column);
+    free(r->value);
+    free(r->reason);
+    free(r->field);
+}
+
 static void import_free(struct import *im)
 {
     if (!im)
         return;
-    for (size_t i = 0; i < im->nrejects; i++) {
-        free(im->rejects[i].column);
-        free(im->rejects[i].value);
-        free(im->rejects[i].reason);
-    }
+    for (size_t i = 0; i < im->nrejects; i++)
+        reject_free(&im->rejects[i]);
     free(im->rejects);
+    for (size_t i = 0; i < im->nheld; i++)
+        reject_free(&im->held[i]);
+    free(im->held);
     for (size_t i = 0; i < im->nzones; i++)
         free(im->zones[i]);
     free(im->zones);
@@ -146,22 +159,69 @@ static void import_fail(struct import *im, uint64_t rid, int code, const char *f
     import_free(im);
 }
 
-static void reject(struct import *im, uint32_t line, const char *column, const char *value,
-                   const char *reason)
+/* The file's header of column k (0-based) as the client sent it, or "" (an older client). */
+static const char *header_of(const struct import *im, int k)
 {
-    im->rejected++;
+    const Carillon__V1__ImportBegin *in = im->begin->import_begin;
+    return k >= 0 && (size_t)k < in->n_headers ? in->headers[k] : "";
+}
+
+/* Fills a report entry: column k's header and field (the mapping without its ":type"; field
+ * given instead for k < 0, a row-level entry), the value cut to 160 bytes on a character
+ * boundary. false when out of memory. */
+static bool reject_fill(const struct import *im, Carillon__V1__ImportReject *r, uint32_t line,
+                        int k, const char *field, const char *value, const char *reason)
+{
+    carillon__v1__import_reject__init(r);
+    r->line = line;
+    char f[96];
+    if (k >= 0) {
+        snprintf(f, sizeof f, "%s", im->begin->import_begin->mapping[k]);
+        f[strcspn(f, ":")] = '\0';
+        field = f;
+    }
+    size_t cut = strlen(value);
+    if (cut > 160) {
+        cut = 160;
+        while (cut > 0 && ((unsigned char)value[cut] & 0xc0) == 0x80)
+            cut--; /* not inside a UTF-8 sequence */
+    }
+    r->column = strdup(header_of(im, k));
+    r->field = strdup(field ? field : "");
+    r->value = strndup(value, cut);
+    r->reason = strdup(reason);
+    r->column_number = k >= 0 ? (uint32_t)k + 1 : 0;
+    if (r->column && r->field && r->value && r->reason)
+        return true;
+    reject_free(r);
+    carillon__v1__import_reject__init(r);
+    return false;
+}
+
+/* One entry of the reject report: a bad cell (k its column) or a row-level problem (k -1,
+ * field names what is missing). The caller counts the row once in rejected. */
+static void reject_entry(struct import *im, uint32_t line, int k, const char *field,
+                         const char *value, const char *reason)
+{
     if (im->nrejects >= MAX_REJECTS)
         return;
     if (!im->rejects && !(im->rejects = calloc(MAX_REJECTS, sizeof *im->rejects)))
         return;
-    Carillon__V1__ImportReject *r = &im->rejects[im->nrejects++];
-    carillon__v1__import_reject__init(r);
-    r->line = line;
-    r->column = strdup(column);
-    char v[161];
-    snprintf(v, sizeof v, "%s", value);
-    r->value = strdup(v);
-    r->reason = strdup(reason);
+    if (reject_fill(im, &im->rejects[im->nrejects], line, k, field, value, reason))
+        im->nrejects++;
+}
+
+/* Spreadsheets keep a cell as text with a leading apostrophe ('0612345678, '=SUM(1)), and
+ * Carillon's CSV exports neutralise formulas the same way. The rule: one leading ' is dropped
+ * when what follows starts with = + - @, a digit, a tab or a CR, the characters that would
+ * make a spreadsheet read the cell as a formula or a number. Any other apostrophe is data
+ * (O'Brien, 'Jo', a lone ' and ''=1 stay as written). */
+static const char *strip_text_guard(const char *v)
+{
+    char c = v[0] == '\'' ? v[1] : '\0';
+    if (c && (strchr("=+-@\t\r", c) || (c >= '0' && c <= '9')))
+        return v + 1;
+    return v;
 }
 
 /* --- begin ------------------------------------------------------------------------------ */
@@ -337,10 +397,24 @@ static void on_fields(void *arg, int err, const struct store_import_fields *f)
                 snprintf(im->dedup_key, sizeof im->dedup_key, "%s", col->name);
             }
         }
-        if (im->dedup_col < 0)
+        if (im->dedup_col < 0) {
+            /* A field the campaign does not have is a typo; a real one must be mapped. */
+            bool known = false;
+            for (int t = 0; t < NTEXT && !known; t++)
+                known = !strcmp(want, text_columns[t]);
+            for (size_t t = 0; t < im->ncustom && !known; t++)
+                known = !strcmp(want, im->custom_names[t]);
+            if (!known)
+                return import_fail(im, im->begin_rid, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT,
+                                   "dedup",
+                                   "--dedup field:%s: '%s' is not a field of this campaign "
+                                   "(a standard field such as customer_id or email, or one the "
+                                   "campaign declares)",
+                                   want, want);
             return import_fail(im, im->begin_rid, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT,
                                "dedup", "--dedup field:%s: no column is mapped to '%s'", want,
                                want);
+        }
     }
     for (size_t k = 0; k < im->ncols; k++)
         if (im->cols[k].kind == COL_TZ && !im->zones) {
@@ -396,6 +470,13 @@ void import_handle_begin(struct request *req)
     if (c->import) {
         client_error(c, rid, CARILLON__V1__CODE__CODE_FAILED_PRECONDITION, NULL,
                      "an import is already running on this connection");
+        carillon__v1__envelope__free_unpacked(env, NULL);
+        return;
+    }
+    if (in->n_headers && in->n_headers != in->n_mapping) {
+        client_error(c, rid, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "headers",
+                     "the header has %zu columns and the mapping %zu", in->n_headers,
+                     in->n_mapping);
         carillon__v1__envelope__free_unpacked(env, NULL);
         return;
     }
@@ -508,45 +589,51 @@ void import_handle_rows(struct request *req)
             char why[96];
             snprintf(why, sizeof why, "has %zu columns, the header has %zu", row->n_values,
                      im->ncols);
-            reject(im, line, "", "", why);
+            reject_entry(im, line, -1, "", "", why);
+            im->rejected++;
             continue;
         }
+        /* Every bad cell of the row gets its entry; the row is counted once. Entries from
+         * first_entry on are this row's. */
+        size_t first_entry = im->nrejects;
         const char *texts[NTEXT] = {0};
         char phones[4][CR_PHONE_MAX + 1] = {{0}}, types[4][8] = {{0}};
         const char *typed[4] = {0}; /* phoneN_type columns' values, checked */
-        char type_why[128];
-        const char *tz = NULL, *col_tz = NULL, *bad_col = NULL, *bad_val = NULL, *bad_why = NULL;
-        bool consent = true;
+        int pcol[4] = {0};
+        const char *tz = NULL, *col_tz = NULL;
+        int consent_col = -1;
+        bool consent = true, bad = false, bad_number = false;
         struct strbuf fields = {0};
         sb_str(&fields, "{");
-        bool first_field = true, bad = false;
-        for (size_t k = 0; k < im->ncols && !bad; k++) {
+        bool first_field = true;
+        for (size_t k = 0; k < im->ncols; k++) {
             const struct col *col = &im->cols[k];
-            const char *v = row->values[k];
+            const char *v = strip_text_guard(row->values[k]);
+            if (col->kind == COL_IGNORE)
+                continue;
             if (strlen(v) > 4096) {
                 bad = true;
-                bad_col = im->begin->import_begin->mapping[k];
-                bad_val = v;
-                bad_why = "longer than 4096 bytes";
-                break;
+                reject_entry(im, line, (int)k, NULL, v, "longer than 4096 bytes");
+                continue;
             }
             if (col->kind == COL_TZ && v[0]) {
                 if (!im->zones || !bsearch(&v, im->zones, im->nzones, sizeof *im->zones, cmp_str)) {
-                    bad = true, bad_col = "time_zone", bad_val = v,
-                    bad_why = "unknown time zone (an IANA name such as Europe/Paris)";
-                    break;
+                    bad = true;
+                    reject_entry(im, line, (int)k, NULL, v,
+                                 "unknown time zone (an IANA name such as Europe/Paris)");
+                    continue;
                 }
                 col_tz = v;
             } else if (col->kind == COL_CONSENT) {
+                consent_col = (int)k;
                 if (!strcasecmp(v, "no") || !strcasecmp(v, "non") || !strcasecmp(v, "n") ||
                     !strcasecmp(v, "false") || !strcmp(v, "0"))
                     consent = false;
                 else if (v[0] && strcasecmp(v, "yes") && strcasecmp(v, "oui") &&
                          strcasecmp(v, "o") && strcasecmp(v, "y") && strcasecmp(v, "true") &&
                          strcmp(v, "1")) {
-                    bad = true, bad_col = "consent", bad_val = v,
-                    bad_why = "consent is yes or no (oui/non, 1/0)";
-                    break;
+                    bad = true;
+                    reject_entry(im, line, (int)k, NULL, v, "consent is yes or no (oui/non, 1/0)");
                 }
             } else if (col->kind == COL_TEXT) {
                 texts[col->index] = v;
@@ -555,10 +642,12 @@ void import_handle_rows(struct request *req)
                 int y, mo, d;
                 char x;
                 if (!strcmp(col->type, "number") && (strtod(v, &end), *end)) {
-                    bad = true, bad_col = col->name, bad_val = v, bad_why = "not a number";
+                    bad = true;
+                    reject_entry(im, line, (int)k, NULL, v, "not a number");
                 } else if (!strcmp(col->type, "date") &&
                            (strlen(v) != 10 || sscanf(v, "%4d-%2d-%2d%c", &y, &mo, &d, &x) != 3)) {
-                    bad = true, bad_col = col->name, bad_val = v, bad_why = "not a date YYYY-MM-DD";
+                    bad = true;
+                    reject_entry(im, line, (int)k, NULL, v, "not a date YYYY-MM-DD");
                 } else {
                     sb_str(&fields, first_field ? "\"" : ",\"");
                     sb_str(&fields, col->name);
@@ -573,18 +662,19 @@ void import_handle_rows(struct request *req)
                     if (!strcasecmp(v, known[t]))
                         typed[col->index] = known[t];
                 if (!typed[col->index]) {
-                    snprintf(type_why, sizeof type_why,
+                    char why[128];
+                    snprintf(why, sizeof why,
                              "unknown phone type '%.40s' (mobile, home, work or other)", v);
-                    bad = true, bad_col = im->begin->import_begin->mapping[k], bad_val = v,
-                    bad_why = type_why;
-                    break;
+                    bad = true;
+                    reject_entry(im, line, (int)k, NULL, v, why);
                 }
             } else if (col->kind == COL_PHONE && v[0]) {
                 struct cr_phone ph;
                 const char *why;
                 if (cr_phone_normalize(v, country, &ph, &why) != 0) {
-                    if (!bad_why)
-                        bad_col = im->begin->import_begin->mapping[k], bad_val = v, bad_why = why;
+                    /* Not yet a reason to refuse the row: its other numbers may do. */
+                    bad_number = true;
+                    reject_entry(im, line, (int)k, NULL, v, why);
                     continue;
                 }
                 snprintf(phones[col->index], sizeof phones[0], "%s", ph.e164);
@@ -593,6 +683,7 @@ void import_handle_rows(struct request *req)
                          : ph.type == CR_PHONE_MOBILE ? "mobile"
                          : ph.type == CR_PHONE_FIXED  ? "home"
                                                       : "other");
+                pcol[col->index] = (int)k;
                 if (!tz)
                     tz = ph.time_zone;
             }
@@ -602,10 +693,11 @@ void import_handle_rows(struct request *req)
         for (int s = 0; s < 4; s++)
             if (typed[s] && phones[s][0])
                 snprintf(types[s], sizeof types[0], "%s", typed[s]);
-        /* The numbers in slot order, without repeats. */
-        struct strbuf pl = {0}, tl = {0};
+        /* The numbers in slot order, without repeats, with the file column of each. */
+        struct strbuf pl = {0}, tl = {0}, cl = {0};
         sb_str(&pl, "");
         sb_str(&tl, "");
+        sb_str(&cl, "");
         int n = 0;
         for (int s = 0; s < 4; s++) {
             if (!phones[s][0])
@@ -618,26 +710,40 @@ void import_handle_rows(struct request *req)
             if (n++) {
                 sb_str(&pl, SEP);
                 sb_str(&tl, SEP);
+                sb_str(&cl, SEP);
             }
+            char cn[16];
+            snprintf(cn, sizeof cn, "%d", pcol[s]);
             sb_str(&pl, phones[s]);
             sb_str(&tl, types[s]);
+            sb_str(&cl, cn);
         }
         if (!bad && n > 0 && !consent && !im->begin->import_begin->include_no_consent) {
-            bad = true, bad_col = "consent", bad_val = "no",
-            bad_why = "no call consent (import with --include-no-consent to keep it)";
+            bad = true;
+            reject_entry(im, line, consent_col, "consent", row->values[consent_col],
+                         "no call consent (import with --include-no-consent to keep it)");
+        }
+        if (n == 0 && !bad_number) {
+            bad = true;
+            reject_entry(im, line, -1, "phone", "", "no phone number");
         }
         if (bad || n == 0) {
-            reject(im, line, bad_col ? bad_col : "phone", bad_val ? bad_val : "",
-                   bad_why ? bad_why : "no phone number");
+            im->rejected++;
             free(fields.s);
             free(pl.s);
             free(tl.s);
+            free(cl.s);
             continue;
         }
+        /* The row goes in with its good numbers: its bad ones are reported as dropped. */
+        for (size_t e = first_entry; e < im->nrejects; e++)
+            im->rejects[e].row_imported = true;
         struct store_import_row srow = {
+            .seq = im->rows,
             .line = line,
             .phones = pl.s,
             .types = tl.s,
+            .pcols = cl.s,
             .time_zone = col_tz ? col_tz
                          : tz   ? tz
                                 : "",
@@ -651,7 +757,8 @@ void import_handle_rows(struct request *req)
         char own[40];
         const char *dk;
         if (im->dedup_col >= 0) {
-            dk = row->values[im->dedup_col][0] ? row->values[im->dedup_col] : NULL;
+            const char *kv = strip_text_guard(row->values[im->dedup_col]);
+            dk = kv[0] ? kv : NULL;
         } else {
             size_t cut = strcspn(pl.s, SEP);
             snprintf(own, sizeof own, "%.*s", (int)(cut < 39 ? cut : 39), pl.s);
@@ -663,6 +770,7 @@ void import_handle_rows(struct request *req)
         free(fields.s);
         free(pl.s);
         free(tl.s);
+        free(cl.s);
     }
     int rc = 0;
     uint64_t rid = env->request_id;
@@ -716,11 +824,17 @@ static void send_report(struct import *im, uint64_t imported, uint64_t duplicate
     rep.duplicates = duplicates;
     rep.rejected = im->rejected;
     rep.blocked = blocked;
-    Carillon__V1__ImportReject **ptrs = calloc(im->nrejects ? im->nrejects : 1, sizeof *ptrs);
+    rep.rolled_back = im->rolled_back;
+    Carillon__V1__ImportReject **ptrs =
+        calloc(im->nrejects + im->nheld ? im->nrejects + im->nheld : 1, sizeof *ptrs);
     for (size_t i = 0; ptrs && i < im->nrejects; i++)
         ptrs[i] = &im->rejects[i];
+    for (size_t i = 0; ptrs && i < im->nheld; i++)
+        ptrs[im->nrejects + i] = &im->held[i];
     rep.rejects = ptrs;
     rep.n_rejects = ptrs ? im->nrejects : 0;
+    rep.duplicate_numbers = ptrs ? ptrs + im->nrejects : NULL;
+    rep.n_duplicate_numbers = ptrs ? im->nheld : 0;
     Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
     env.body_case = CARILLON__V1__ENVELOPE__BODY_IMPORT_REPORT;
     env.import_report = &rep;
@@ -730,7 +844,31 @@ static void send_report(struct import *im, uint64_t imported, uint64_t duplicate
 
 static void on_committed(void *arg, int err, const char *message);
 
-static void on_merged(void *arg, int err, const char *message, uint64_t imported, uint64_t blocked)
+/* The number rule's rows, as report entries naming the number and who holds it. */
+static void keep_held(struct import *im, const struct store_import_held *held, size_t nheld)
+{
+    im->held = nheld ? calloc(nheld, sizeof *im->held) : NULL;
+    for (size_t i = 0; im->held && i < nheld; i++) {
+        const struct store_import_held *h = &held[i];
+        char why[256];
+        if (h->contact)
+            snprintf(why, sizeof why,
+                     "duplicate: %s is already held by contact %lld of the campaign "
+                     "(--allow-duplicate-numbers imports it anyway)",
+                     h->number, (long long)h->contact);
+        else
+            snprintf(why, sizeof why,
+                     "duplicate: %s is already on line %u of this file "
+                     "(--allow-duplicate-numbers imports it anyway)",
+                     h->number, h->holder_line);
+        int k = h->column >= 0 && (size_t)h->column < im->ncols ? h->column : -1;
+        if (reject_fill(im, &im->held[im->nheld], h->line, k, "phone", h->number, why))
+            im->nheld++;
+    }
+}
+
+static void on_merged(void *arg, int err, const char *message, uint64_t imported, uint64_t blocked,
+                      const struct store_import_held *held, size_t nheld)
 {
     struct import *im = arg;
     if (err == -ECANCELED)
@@ -741,8 +879,14 @@ static void on_merged(void *arg, int err, const char *message, uint64_t imported
     im->imported = imported;
     im->duplicates = im->staged - im->imported;
     im->blocked = blocked;
+    keep_held(im, held, nheld);
+    /* Nothing to keep (no rows, all rejected, all duplicates): roll back, so that no empty
+     * list is left behind; the report says so. */
+    im->rolled_back = imported == 0;
+    int rc = im->rolled_back ? store_import_rollback(im->pg, on_committed, im)
+                             : store_import_commit(im->pg, on_committed, im);
     /* The report goes once the commit is known. */
-    if (store_import_commit(im->pg, on_committed, im) != 0)
+    if (rc != 0)
         import_fail(im, im->end_rid, CARILLON__V1__CODE__CODE_ABORTED, NULL,
                     "the import could not be committed");
 }
@@ -762,11 +906,12 @@ static void on_committed(void *arg, int err, const char *message)
                            im->failed ? im->fail_msg : "the transaction failed");
     cr_log_info("import_done",
                 "user=%s campaign=%s list=%s rows=%llu imported=%llu "
-                "duplicates=%llu rejected=%llu blocked=%llu",
+                "duplicates=%llu rejected=%llu blocked=%llu rolled_back=%s",
                 cr_log_q(im->c->user.login), cr_log_q(im->begin->import_begin->campaign),
                 cr_log_q(im->begin->import_begin->list), (unsigned long long)im->rows,
                 (unsigned long long)im->imported, (unsigned long long)im->duplicates,
-                (unsigned long long)im->rejected, (unsigned long long)im->blocked);
+                (unsigned long long)im->rejected, (unsigned long long)im->blocked,
+                im->rolled_back ? "yes" : "no");
     send_report(im, im->imported, im->duplicates, im->blocked);
     import_free(im);
 }
@@ -788,7 +933,8 @@ void import_handle_end(struct request *req)
     im->ended = true;
     im->end_rid = rid;
     /* Every chunk is queued before the merge; a failed one has aborted the transaction. */
-    if (store_import_merge(im->pg, &im->list, im->dedup, im->dedup_key, on_merged, im) != 0)
+    if (store_import_merge(im->pg, &im->list, im->dedup, im->dedup_key,
+                           im->begin->import_begin->allow_duplicate_numbers, on_merged, im) != 0)
         import_fail(im, rid, CARILLON__V1__CODE__CODE_UNAVAILABLE, NULL,
                     "the import could not be finished");
 }

@@ -43,6 +43,8 @@ static int cmd_contact_add(int argc, char **argv)
             cc.top_priority = 1;
         else if (!strcmp(a, "--no-consent"))
             cc.no_consent = 1;
+        else if (!strcmp(a, "--allow-duplicate-numbers"))
+            cc.allow_duplicate_numbers = 1;
         else if (!strcmp(a, "--phone") && v && cc.n_phones < MAX_ARGS) {
             /* NUMBER or NUMBER:type */
             char *copy = strdup(argv[++i]);
@@ -77,7 +79,8 @@ static int cmd_contact_add(int argc, char **argv)
     if (!rc && (!cc.campaign[0] || !cc.n_phones))
         rc = ctl_usage("contact add --campaign C --phone NUMBER[:type] [--field name=value]... "
                        "[--list L] [--priority N] [--top] [--agent LOGIN] [--next-try "
-                       "'YYYY-MM-DD HH:MM'] [--country FR] [--no-consent]");
+                       "'YYYY-MM-DD HH:MM'] [--country FR] [--no-consent] "
+                       "[--allow-duplicate-numbers]");
     cc.phones = php;
     cc.values = fvp;
     if (!rc)

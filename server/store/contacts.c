@@ -65,7 +65,7 @@ int store_contact_create(struct cr_pg *pg, const struct store_contact_new *in, c
     char *a_types = store_text_array(in->types, in->nnumbers);
     char *a_keys = store_text_array(in->field_names, in->nfields);
     char *a_vals = store_text_array(in->field_values, in->nfields);
-    const char *p[24] = {in->campaign,
+    const char *p[25] = {in->campaign,
                          in->list,
                          id_text(uid, in->created_by),
                          prio,
@@ -81,13 +81,21 @@ int store_contact_create(struct cr_pg *pg, const struct store_contact_new *in, c
                          in->country};
     for (int k = 0; k < STORE_CONTACT_NTEXT; k++)
         p[14 + k] = in->text[k] ? in->text[k] : "";
+    p[24] = in->allow_duplicate_numbers ? "t" : "f";
     int rc = -ENOMEM;
     if (a_numbers && a_types && a_keys && a_vals)
         rc = cr_pg_query(
             pg,
+            /* A number a not-deleted contact of the campaign holds stops everything (the
+             * list is not created either) unless $25; the holder is returned instead. */
             "WITH camp AS (SELECT id, time_zone FROM campaigns WHERE name = $1), "
+            "held AS (SELECT a.number, c.id FROM addresses a JOIN contacts c ON c.id = "
+            "a.contact_id WHERE a.number = ANY($12::text[]) AND c.campaign_id = (SELECT id FROM "
+            "camp) AND c.state <> 'deleted' AND NOT $25::bool ORDER BY "
+            "array_position($12::text[], a.number), c.id LIMIT 1), "
             "l AS (INSERT INTO lists AS l (campaign_id, name, created_by, default_country) "
-            "SELECT camp.id, $2, $3::bigint, $14 FROM camp ON CONFLICT (campaign_id, name) DO "
+            "SELECT camp.id, $2, $3::bigint, $14 FROM camp WHERE NOT EXISTS (SELECT 1 FROM held) "
+            "ON CONFLICT (campaign_id, name) DO "
             "UPDATE SET name = EXCLUDED.name RETURNING l.id, l.campaign_id), "
             "ct AS (INSERT INTO contacts (campaign_id, list_id, priority, top_priority, "
             "agent_id, time_zone, next_try, consent, fields, last_name, first_name, civility, "
@@ -96,14 +104,18 @@ int store_contact_create(struct cr_pg *pg, const struct store_contact_new *in, c
             "coalesce(nullif($7, ''), camp.time_zone), CASE WHEN $8 = '' THEN NULL ELSE "
             "($8::timestamp AT TIME ZONE coalesce(nullif($7, ''), camp.time_zone)) END, "
             "$9::bool, jsonb_object($10::text[], $11::text[]), $15, $16, $17, $18, $19, $20, "
-            "$21, $22, $23, $24 FROM l, camp RETURNING id, time_zone, campaign_id) "
-            "INSERT INTO addresses (contact_id, position, number, type, state) SELECT ct.id, "
-            "t.ord, t.n, t.ty, CASE WHEN EXISTS (SELECT 1 FROM blacklist b WHERE b.number = "
-            "t.n AND (b.campaign_id IS NULL OR b.campaign_id = ct.campaign_id)) THEN 'blocked' "
-            "WHEN t.ord = 1 THEN 'scheduled' ELSE 'waiting' END FROM ct, unnest($12::text[], "
-            "$13::text[]) WITH ORDINALITY AS t(n, ty, ord) RETURNING contact_id, "
-            "(SELECT time_zone FROM ct), number, type, state",
-            24, p, cb, arg);
+            "$21, $22, $23, $24 FROM l, camp RETURNING id, time_zone, campaign_id), "
+            "ins AS (INSERT INTO addresses (contact_id, position, number, type, state) SELECT "
+            "ct.id, t.ord, t.n, t.ty, CASE WHEN EXISTS (SELECT 1 FROM blacklist b WHERE "
+            "b.number = t.n AND (b.campaign_id IS NULL OR b.campaign_id = ct.campaign_id)) THEN "
+            "'blocked' WHEN t.ord = 1 THEN 'scheduled' ELSE 'waiting' END FROM ct, "
+            "unnest($12::text[], $13::text[]) WITH ORDINALITY AS t(n, ty, ord) RETURNING "
+            "contact_id, position, number, type, state) "
+            "SELECT x.id, x.tz, x.number, x.type, x.state, x.held FROM (SELECT ins.contact_id "
+            "AS id, (SELECT time_zone FROM ct) AS tz, ins.number, ins.type, ins.state, false AS "
+            "held, ins.position FROM ins UNION ALL SELECT held.id, '', held.number, '', '', "
+            "true, 0 FROM held) x ORDER BY x.position",
+            25, p, cb, arg);
     free(a_numbers);
     free(a_types);
     free(a_keys);

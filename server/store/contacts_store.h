@@ -30,9 +30,12 @@ struct store_contact_new {
     char *const *numbers; /* E.164 */
     char *const *types;
     size_t nnumbers;
+    bool allow_duplicate_numbers; /* else refused when a contact of the campaign holds one */
 };
-/* Rows, one per number: contact id, time zone, number, type, state (none: no such campaign).
- * SQLSTATE 22007 when next_try is not a time. */
+/* Rows, one per number: contact id, time zone, number, type, state, held ("f") (none: no such
+ * campaign). Unless allow_duplicate_numbers, when a not-deleted contact of the campaign already
+ * holds one of the numbers nothing is written and the one row is: that contact's id, "",
+ * the number, "", "", held ("t"). SQLSTATE 22007 when next_try is not a time. */
 int store_contact_create(struct cr_pg *pg, const struct store_contact_new *in, cr_pg_cb cb,
                          void *arg) __attribute__((warn_unused_result));
 

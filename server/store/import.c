@@ -13,7 +13,8 @@ const char *const store_import_text_columns[STORE_IMPORT_NTEXT] = {
 
 /* The staging table: store_import_row_add writes its columns in this order. */
 #define STAGE_TABLE                                                                                \
-    "CREATE TEMP TABLE stage (line integer, phones text, types text, tz text, "                    \
+    "CREATE TEMP TABLE stage (seq bigint, line integer, phones text, types text, pcols text, "     \
+    "tz text, "                                                                                    \
     "last_name text, first_name text, civility text, company text, address text, "                 \
     "zip text, city text, country text, email text, customer_id text, fields jsonb, "              \
     "consent boolean, dkey text) ON COMMIT DROP"
@@ -219,11 +220,14 @@ static void copy_field(struct cr_strbuf *b, const char *s, bool last)
 
 int store_import_row_add(struct cr_strbuf *chunk, const struct store_import_row *row)
 {
-    char ln[16];
+    char seq[24], ln[16];
+    snprintf(seq, sizeof seq, "%llu", (unsigned long long)row->seq);
     snprintf(ln, sizeof ln, "%u", row->line);
+    copy_field(chunk, seq, false);
     copy_field(chunk, ln, false);
     copy_field(chunk, row->phones ? row->phones : "", false);
     copy_field(chunk, row->types ? row->types : "", false);
+    copy_field(chunk, row->pcols ? row->pcols : "", false);
     copy_field(chunk, row->time_zone ? row->time_zone : "", false);
     for (int t = 0; t < STORE_IMPORT_NTEXT; t++)
         copy_field(chunk, row->texts[t] ? row->texts[t] : "", false);
@@ -253,22 +257,56 @@ static void on_merged(void *arg, const struct cr_pg_result *r)
     struct call c = *(struct call *)arg;
     free(arg);
     if (r->status) {
-        c.cb.merged(c.arg, r->status, message_of(r), 0, 0);
+        c.cb.merged(c.arg, r->status, message_of(r), 0, 0, NULL, 0);
         return;
     }
-    c.cb.merged(c.arg, 0, NULL, strtoull(PQgetvalue(r->res[0], 0, 0), NULL, 10),
-                strtoull(PQgetvalue(r->res[0], 0, 1), NULL, 10));
+    /* One row per held row (the totals repeated), or one row of totals with NULLs. */
+    const PGresult *res = r->res[0];
+    int n = PQntuples(res);
+    if (n < 1) {
+        c.cb.merged(c.arg, -EIO, "the merge returned no totals", 0, 0, NULL, 0);
+        return;
+    }
+    struct store_import_held *held = calloc((size_t)n, sizeof *held);
+    if (!held) {
+        c.cb.merged(c.arg, -ENOMEM, "out of memory", 0, 0, NULL, 0);
+        return;
+    }
+    size_t nheld = 0;
+    for (int i = 0; i < n; i++) {
+        if (PQgetisnull(res, i, 2))
+            continue;
+        struct store_import_held *h = &held[nheld++];
+        h->line = (uint32_t)strtoul(PQgetvalue(res, i, 2), NULL, 10);
+        h->number = PQgetvalue(res, i, 3);
+        h->column = (int)strtol(PQgetvalue(res, i, 4), NULL, 10);
+        h->contact = PQgetisnull(res, i, 5) ? 0 : strtoll(PQgetvalue(res, i, 5), NULL, 10);
+        h->holder_line =
+            PQgetisnull(res, i, 6) ? 0 : (uint32_t)strtoul(PQgetvalue(res, i, 6), NULL, 10);
+    }
+    c.cb.merged(c.arg, 0, NULL, strtoull(PQgetvalue(res, 0, 0), NULL, 10),
+                strtoull(PQgetvalue(res, 0, 1), NULL, 10), held, nheld);
+    free(held);
 }
 
 /* The statement that merges the staged rows: $1 list, $2 campaign, $3 the campaign's time zone,
- * $4 the declared field of STORE_DEDUP_FIELD. It keeps the first row of each key in the file,
- * drops keys the campaign already has, inserts contacts and their numbers (a blacklisted number
- * goes in blocked), and returns the imported and blocked counts. */
+ * $4 the declared field of STORE_DEDUP_FIELD.
+ * - k: the rows the key rule keeps (the first of each key in the file, by seq; keys a
+ *   not-deleted contact of the campaign has dropped).
+ * - held: of those, the rows one of whose numbers is already held, by a not-deleted contact of
+ *   the campaign or by an earlier row of k (the number rule; empty with
+ *   allow_duplicate_numbers). An earlier row counts even when the number rule drops it too, so
+ *   a chain A-B-C sharing numbers pairwise keeps only A: stricter than needed, never a second
+ *   contact with one number, and set-based (no row-by-row loop).
+ * - fresh: k without held, inserted into contacts and addresses (a blacklisted number goes in
+ *   blocked).
+ * It returns the imported and blocked counts, with each held row (the first
+ * STORE_IMPORT_MAX_HELD): line, number, file column, holding contact or earlier line. */
 int store_import_merge(struct cr_pg *pg, const struct store_import_list *l,
-                       enum store_import_dedup dedup, const char *key, store_import_merged_cb cb,
-                       void *arg)
+                       enum store_import_dedup dedup, const char *key, bool allow_duplicate_numbers,
+                       store_import_merged_cb cb, void *arg)
 {
-    char where[320];
+    char where[400];
     if (dedup == STORE_DEDUP_NONE) {
         snprintf(where, sizeof where, "true");
     } else if (dedup == STORE_DEDUP_COLUMN) {
@@ -280,24 +318,37 @@ int store_import_merge(struct cr_pg *pg, const struct store_import_list *l,
             return -EINVAL;
         snprintf(where, sizeof where,
                  "d.rn = 1 AND NOT EXISTS (SELECT 1 FROM contacts c WHERE c.campaign_id = "
-                 "$2::bigint AND c.%s = d.dkey)",
+                 "$2::bigint AND c.state <> 'deleted' AND c.%s = d.dkey)",
                  store_import_text_columns[known]);
     } else if (dedup == STORE_DEDUP_FIELD) {
         snprintf(where, sizeof where,
                  "d.rn = 1 AND NOT EXISTS (SELECT 1 FROM contacts c WHERE c.campaign_id = "
-                 "$2::bigint AND c.fields->>$4::text = d.dkey)");
+                 "$2::bigint AND c.state <> 'deleted' AND c.fields->>$4::text = d.dkey)");
     } else {
         snprintf(where, sizeof where,
                  "d.rn = 1 AND NOT EXISTS (SELECT 1 FROM addresses a JOIN contacts c ON c.id = "
-                 "a.contact_id WHERE c.campaign_id = $2::bigint AND a.number = d.dkey)");
+                 "a.contact_id WHERE c.campaign_id = $2::bigint AND c.state <> 'deleted' AND "
+                 "a.number = d.dkey)");
     }
     struct cr_strbuf sql;
-    cr_strbuf_init(&sql, 8192);
+    cr_strbuf_init(&sql, 16384);
     cr_strbuf_printf(
         &sql,
         "WITH d AS (SELECT s.*, CASE WHEN s.dkey IS NULL THEN 1 ELSE row_number() OVER "
-        "(PARTITION BY s.dkey ORDER BY s.line) END AS rn FROM stage s), "
-        "fresh AS MATERIALIZED (SELECT nextval('contacts_id_seq') AS id, d.* FROM d WHERE %s), "
+        "(PARTITION BY s.dkey ORDER BY s.seq) END AS rn FROM stage s), "
+        "k AS MATERIALIZED (SELECT d.* FROM d WHERE %s), "
+        "nums AS MATERIALIZED (SELECT k.seq, k.line, t.n, t.col, t.ord, min(k.seq) OVER w AS "
+        "first_seq, first_value(k.line) OVER (w ORDER BY k.seq) AS first_line FROM k, "
+        "unnest(string_to_array(k.phones, E'\\x1f'), string_to_array(k.pcols, E'\\x1f')) WITH "
+        "ORDINALITY AS t(n, col, ord) WHERE %s WINDOW w AS (PARTITION BY t.n)), "
+        "held AS MATERIALIZED (SELECT DISTINCT ON (x.seq) x.seq, x.line, x.n, x.col, x.contact, "
+        "x.holder_line FROM (SELECT u.seq, u.line, u.n, u.col, u.ord, c.id AS contact, "
+        "NULL::integer AS holder_line FROM nums u JOIN addresses a ON a.number = u.n JOIN "
+        "contacts c ON c.id = a.contact_id WHERE c.campaign_id = $2::bigint AND c.state <> "
+        "'deleted' UNION ALL SELECT u.seq, u.line, u.n, u.col, u.ord, NULL, u.first_line FROM "
+        "nums u WHERE u.first_seq < u.seq) x ORDER BY x.seq, x.ord, x.contact NULLS LAST), "
+        "fresh AS MATERIALIZED (SELECT nextval('contacts_id_seq') AS id, k.* FROM k WHERE NOT "
+        "EXISTS (SELECT 1 FROM held h WHERE h.seq = k.seq)), "
         "ins AS (INSERT INTO contacts (id, campaign_id, list_id, time_zone, last_name, "
         "first_name, civility, company, address, zip, city, country, email, customer_id, "
         "fields, consent) SELECT f.id, $2::bigint, $1::bigint, coalesce(nullif(f.tz, ''), $3), "
@@ -308,10 +359,12 @@ int store_import_merge(struct cr_pg *pg, const struct store_import_list *l,
         "t.n AND (b.campaign_id IS NULL OR b.campaign_id = $2::bigint)) THEN 'blocked' WHEN "
         "t.ord = 1 THEN 'scheduled' ELSE 'waiting' END FROM fresh f, "
         "unnest(string_to_array(f.phones, E'\\x1f'), string_to_array(f.types, E'\\x1f')) "
-        "WITH ORDINALITY AS t(n, ty, ord) RETURNING contact_id, state) "
-        "SELECT (SELECT count(*) FROM fresh), (SELECT count(DISTINCT contact_id) FROM adr "
-        "WHERE state = 'blocked')",
-        where);
+        "WITH ORDINALITY AS t(n, ty, ord) RETURNING contact_id, state), "
+        "tot AS (SELECT (SELECT count(*) FROM fresh) AS imported, (SELECT count(DISTINCT "
+        "contact_id) FROM adr WHERE state = 'blocked') AS blocked) "
+        "SELECT tot.imported, tot.blocked, h.line, h.n, h.col, h.contact, h.holder_line FROM tot "
+        "LEFT JOIN (SELECT * FROM held ORDER BY seq LIMIT %d) h ON true ORDER BY h.seq",
+        where, allow_duplicate_numbers ? "false" : "true", STORE_IMPORT_MAX_HELD);
     if (sql.err) {
         int err = sql.err;
         cr_strbuf_free(&sql);
@@ -353,4 +406,9 @@ static void on_committed(void *arg, const struct cr_pg_result *r)
 int store_import_commit(struct cr_pg *pg, store_import_done_cb cb, void *arg)
 {
     return query(pg, "COMMIT", 0, NULL, on_committed, cb, arg);
+}
+
+int store_import_rollback(struct cr_pg *pg, store_import_done_cb cb, void *arg)
+{
+    return query(pg, "ROLLBACK", 0, NULL, on_done, cb, arg);
 }

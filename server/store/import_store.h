@@ -57,15 +57,19 @@ int store_import_begin(struct cr_pg *pg, const struct store_import_start *s,
     __attribute__((warn_unused_result));
 
 /* One good row of the file, normalised. Strings may be NULL (stored as empty; dkey NULL never
- * matches another row). phones and types are \x1f-joined, in slot order. */
+ * matches another row). phones, types and pcols are \x1f-joined, in slot order; pcols holds the
+ * 0-based file column each number came from. seq numbers the file's rows (1, 2, ...: unique,
+ * in file order), line is where the row starts in the file (for people). */
 #define STORE_IMPORT_SEP   "\x1f"
 #define STORE_IMPORT_NTEXT 10
 /* The standard text columns an import fills, in struct store_import_row.texts order. */
 extern const char *const store_import_text_columns[STORE_IMPORT_NTEXT];
 struct store_import_row {
+    uint64_t seq;
     uint32_t line;
     const char *phones;
     const char *types;
+    const char *pcols;
     const char *time_zone; /* "" or NULL: from the number, else the campaign's */
     const char *texts[STORE_IMPORT_NTEXT];
     const char *fields_json; /* the declared fields, a JSON object */
@@ -88,14 +92,33 @@ enum store_import_dedup {
     STORE_DEDUP_COLUMN,
     STORE_DEDUP_FIELD,
 };
+/* A row not imported because one of its numbers is already held: by a contact of the campaign
+ * (contact != 0) or by an earlier row of the file (holder_line). */
+struct store_import_held {
+    uint32_t line;
+    const char *number; /* E.164 */
+    int column;         /* 0-based file column of that number */
+    int64_t contact;
+    uint32_t holder_line;
+};
+#define STORE_IMPORT_MAX_HELD 10000
+/* held: at most STORE_IMPORT_MAX_HELD rows, in file order; valid during the callback only. */
 typedef void (*store_import_merged_cb)(void *arg, int err, const char *message, uint64_t imported,
-                                       uint64_t blocked);
-/* Merges the staged rows into contacts and addresses: the first row of each key in the file,
- * keys the campaign already has dropped, blacklisted numbers blocked. -EINVAL (nothing queued)
+                                       uint64_t blocked, const struct store_import_held *held,
+                                       size_t nheld);
+/* Merges the staged rows into contacts and addresses. The key rule (dedup): the first row of
+ * each key in the file, keys a not-deleted contact of the campaign already has dropped. The
+ * number rule, unless allow_duplicate_numbers: a row one of whose numbers a not-deleted contact
+ * of the campaign holds, or an earlier row of the file that passed the key rule holds, is
+ * dropped too (reported in held). Blacklisted numbers are blocked. -EINVAL (nothing queued)
  * for an unknown column. */
 int store_import_merge(struct cr_pg *pg, const struct store_import_list *l,
-                       enum store_import_dedup dedup, const char *key, store_import_merged_cb cb,
-                       void *arg) __attribute__((warn_unused_result));
+                       enum store_import_dedup dedup, const char *key, bool allow_duplicate_numbers,
+                       store_import_merged_cb cb, void *arg) __attribute__((warn_unused_result));
+
+/* Rolls the transaction back (nothing was imported: no empty list is left behind). */
+int store_import_rollback(struct cr_pg *pg, store_import_done_cb cb, void *arg)
+    __attribute__((warn_unused_result));
 
 /* Commits; err -ECONNABORTED when the transaction had failed before (PostgreSQL then answers
  * COMMIT with ROLLBACK): nothing of the import is stored. */

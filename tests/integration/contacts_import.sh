@@ -17,13 +17,16 @@ count() { psql -Atc "select count(*) from contacts c join lists l on l.id = c.li
 MAP='Nom=last_name,Prénom=first_name,Tel1=phone1,Ville=city,Ancienneté=anciennete'
 
 # the proposal (step 2 of the wizard): header beside the fields, nothing imported
-printf '\xef\xbb\xbfNom;Prénom;Tel1;Ville;Ancienneté\r\n' > "$d/header.csv"
-assert_exit 0 carillonctl list import "$d/header.csv" --campaign "$F" --name x
+printf '\xef\xbb\xbfNom;Prénom;Tel1;Ville;Ancienneté\r\nDupré;Zoé;0600000001;Lyon;1\r\n' > "$d/proposal.csv"
+assert_exit 0 carillonctl list import "$d/proposal.csv" --campaign "$F" --name x
 assert_contains "$OUT" "UTF-8 (BOM), delimiter ';'"
 assert_contains "$OUT" "Prénom                       first_name"
 assert_contains "$OUT" "--map 'Nom=last_name,Prénom=first_name,Tel1=phone1,Ville=city'"
-assert_exit 0 carillonctl list import "$d/header.csv" --campaign "$F" --name vide --map "$MAP"
+printf '\xef\xbb\xbfNom;Prénom;Tel1;Ville;Ancienneté\r\n' > "$d/header.csv"
+assert_exit 1 carillonctl list import "$d/header.csv" --campaign "$F" --name vide --map "$MAP"
 assert_contains "$OUT" "0 rows: 0 imported"
+assert_contains "$ERR" "no rows: nothing imported"
+assert_eq "0" "$(psql -Atc "select count(*) from lists where name = 'vide'")"
 : > "$d/empty.csv"
 assert_exit 1 carillonctl list import "$d/empty.csv" --campaign "$F" --name vide --map "$MAP"
 assert_contains "$ERR" "the file is empty"
@@ -31,21 +34,25 @@ assert_contains "$ERR" "the file is empty"
 # semicolons, lost leading zeros, duplicates, bad numbers, typed fields, overseas numbers
 printf 'Nom;Prénom;Tel1;Ville;Ancienneté\nDupré;Zoé;06 12 34 56 78;Lyon;12\nMartin;Luc;612345679;Paris;3\nDoublon;X;0612345678;Lyon;1\nSansNum;Y;;Lyon;2\nMauvais;Z;abc;Lyon;2\nTypé;W;0612345670;Lyon;douze\nPayet;Jo;0692123456;Saint-Denis;4\n' > "$d/mars.csv"
 assert_exit 0 carillonctl list import "$d/mars.csv" --campaign "$F" --name mars --map "$MAP" --report "$d/rejects.csv"
-assert_contains "$OUT" "7 rows: 3 imported, 1 duplicates, 3 rejected, 0 blocked"
+assert_contains "$OUT" "7 rows: 3 imported, 1 duplicate, 3 rejected, 0 blocked"
 assert_contains "$OUT" "line 5, phone: '': no phone number"
-assert_contains "$OUT" "line 6, phone1: 'abc': holds characters that are not digits"
-assert_contains "$OUT" "line 7, anciennete: 'douze': not a number"
+assert_contains "$OUT" "line 6, Tel1 (phone1): 'abc': holds characters that are not digits"
+assert_contains "$OUT" "line 7, Ancienneté (anciennete): 'douze': not a number"
 assert_eq "4" "$(wc -l < "$d/rejects.csv")"
-grep -q '^6;"phone1";"abc";"holds characters that are not digits"' "$d/rejects.csv" || fail "report row missing: $(cat "$d/rejects.csv")"
+grep -q '^6;"Tel1";"phone1";"abc";"holds characters that are not digits' "$d/rejects.csv" || fail "report row missing: $(cat "$d/rejects.csv")"
 assert_eq "3" "$(count mars)"
 assert_eq "+33612345679" "$(psql -Atc "select a.number from addresses a join contacts c on c.id=a.contact_id where c.last_name='Martin'")"
 assert_eq "Indian/Reunion" "$(psql -Atc "select time_zone from contacts where last_name='Payet'")"
 assert_eq "12" "$(psql -Atc "select fields->>'anciennete' from contacts where last_name='Dupré'")"
 
-# the same file again: every number is already in the campaign
+# the same file again: every number is already in the campaign (nothing written, no empty
+# list); --dedup none still keeps a number to one contact unless --allow-duplicate-numbers
 assert_exit 0 carillonctl list import "$d/mars.csv" --campaign "$F" --name mars-bis --map "$MAP"
 assert_contains "$OUT" "0 imported, 4 duplicates"
+assert_eq "0" "$(psql -Atc "select count(*) from lists where name = 'mars-bis'")"
 assert_exit 0 carillonctl list import "$d/mars.csv" --campaign "$F" --name mars-ter --map "$MAP" --dedup none
+assert_contains "$OUT" "0 imported, 4 duplicates"
+assert_exit 0 carillonctl list import "$d/mars.csv" --campaign "$F" --name mars-ter --map "$MAP" --dedup none --allow-duplicate-numbers
 assert_contains "$OUT" "4 imported, 0 duplicates"
 
 # Windows-1252, commas, CRLF, quoted newline, ragged row, two numbers, a blacklisted number
@@ -53,7 +60,7 @@ assert_exit 0 carillonctl blacklist add 0612345680
 printf 'Nom,Tel1,Mobile\r\nCh\xe2teau,06 12 34 56 80,\r\n"Multi\r\nligne",0145678911,0745678912\r\nRagged,0145678912\r\n' > "$d/avril.csv"
 assert_exit 0 carillonctl list import "$d/avril.csv" --campaign "$F" --name avril --map 'Nom=last_name,Tel1=phone1,Mobile=phone2:mobile'
 assert_contains "$OUT" "3 rows: 2 imported, 0 duplicates, 1 rejected, 1 blocked"
-assert_contains "$OUT" "line 5, : '': has 2 columns, the header has 3"
+assert_contains "$OUT" "line 5: has 2 columns, the header has 3"
 assert_eq "Château" "$(psql -Atc "select last_name from contacts where last_name like 'Ch%teau'")"
 assert_eq "$(printf 'Multi\r\nligne')" "$(psql -Atc "select last_name from contacts where last_name like 'Multi%'")"
 assert_eq "mobile" "$(psql -Atc "select type from addresses where number='+33745678912'")"
@@ -62,8 +69,10 @@ assert_eq "blocked" "$(psql -Atc "select state from addresses where number='+336
 # de-duplication on a field: the same customer number is one contact, numbers aside
 printf 'Client;Nom;Tel1\nC001;Un;0622000001\nC002;Deux;0622000002\nC001;Un bis;0622000003\n;Sans;0622000004\n;Sans bis;0622000005\n' > "$d/clients.csv"
 assert_exit 0 carillonctl list import "$d/clients.csv" --campaign "$F" --name clients --dedup field:customer_id --map 'Client=customer_id,Nom=last_name,Tel1=phone1'
-assert_contains "$OUT" "5 rows: 4 imported, 1 duplicates"
+assert_contains "$OUT" "5 rows: 4 imported, 1 duplicate"
 assert_exit 0 carillonctl list import "$d/clients.csv" --campaign "$F" --name clients2 --dedup field:customer_id --map 'Client=customer_id,Nom=last_name,Tel1=phone1'
+assert_contains "$OUT" "5 rows: 0 imported, 5 duplicates"
+assert_exit 0 carillonctl list import "$d/clients.csv" --campaign "$F" --name clients2 --dedup field:customer_id --allow-duplicate-numbers --map 'Client=customer_id,Nom=last_name,Tel1=phone1'
 assert_contains "$OUT" "5 rows: 2 imported, 3 duplicates"
 assert_exit 1 carillonctl list import "$d/clients.csv" --campaign "$F" --name clients3 --dedup field:email --map 'Client=customer_id,Nom=last_name,Tel1=phone1'
 assert_contains "$ERR" "no column is mapped to 'email'"
@@ -128,12 +137,12 @@ assert_contains "$ERR" "edit right"
 printf 'Nom;Tel1;Fuseau;Accord\nMontréal;0611110001;America/Montreal;oui\nSansFuseau;0611110002;;oui\nRefus;0611110003;;non\nFaux;0611110004;Mars/Olympus;oui\nBizarre;0611110005;;peut-être\n' > "$d/tz.csv"
 assert_exit 0 carillonctl list import "$d/tz.csv" --campaign "$F" --name fuseaux --map 'Nom=last_name,Tel1=phone1,Fuseau=time_zone,Accord=consent'
 assert_contains "$OUT" "5 rows: 2 imported, 0 duplicates, 3 rejected"
-assert_contains "$OUT" "line 4, consent: 'no': no call consent"
-assert_contains "$OUT" "line 5, time_zone: 'Mars/Olympus': unknown time zone"
-assert_contains "$OUT" "line 6, consent: 'peut-être': consent is yes or no"
+assert_contains "$OUT" "line 4, Accord (consent): 'non': no call consent"
+assert_contains "$OUT" "line 5, Fuseau (time_zone): 'Mars/Olympus': unknown time zone"
+assert_contains "$OUT" "line 6, Accord (consent): 'peut-être': consent is yes or no"
 assert_eq "America/Montreal" "$(psql -Atc "select time_zone from contacts where last_name='Montréal'")"
 assert_eq "Europe/Paris" "$(psql -Atc "select time_zone from contacts where last_name='SansFuseau'")"
-assert_exit 0 carillonctl list import "$d/tz.csv" --campaign "$F" --name fuseaux2 --dedup none --include-no-consent --map 'Nom=last_name,Tel1=phone1,Fuseau=time_zone,Accord=consent'
+assert_exit 0 carillonctl list import "$d/tz.csv" --campaign "$F" --name fuseaux2 --dedup none --allow-duplicate-numbers --include-no-consent --map 'Nom=last_name,Tel1=phone1,Fuseau=time_zone,Accord=consent'
 assert_contains "$OUT" "3 imported"
 assert_eq "f" "$(psql -Atc "select c.consent from contacts c join lists l on l.id=c.list_id where l.name='fuseaux2' and c.last_name='Refus'")"
 
@@ -142,7 +151,7 @@ assert_exit 0 carillonctl contact export --campaign "$F" --filter "list = 'mars'
 assert_contains "$OUT" "3 contacts exported"
 assert_exit 0 carillonctl list import "$d/mars.xlsx" --campaign "$F" --name excel
 assert_contains "$OUT" "(XLSX, first sheet)"
-assert_exit 0 carillonctl list import "$d/mars.xlsx" --campaign "$F" --name excel --dedup none --map 'last_name=last_name,first_name=first_name,phone1=phone1,city=city'
+assert_exit 0 carillonctl list import "$d/mars.xlsx" --campaign "$F" --name excel --dedup none --allow-duplicate-numbers --map 'last_name=last_name,first_name=first_name,phone1=phone1,city=city'
 assert_contains "$OUT" "3 rows: 3 imported"
 assert_eq "Zoé|Lyon" "$(psql -Atc "select c.first_name, c.city from contacts c join lists l on l.id=c.list_id where l.name='excel' and c.last_name='Dupré'")"
 printf 'not a zip' > "$d/fake.xlsx"

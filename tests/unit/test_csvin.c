@@ -176,6 +176,46 @@ static void test_huge_field_and_bad_utf8(void **state)
     assert_non_null(strstr(err, "/nonexistent/file.csv"));
 }
 
+/* The preview's question "is this text at all?": binary, ZIP, UTF-16 and undefined code page
+ * bytes are refused with what they are; text in either encoding, and an empty file, pass. */
+static int check(const char *name, const void *data, size_t len, char *why, size_t whylen)
+{
+    struct cr_csv_reader *r = NULL;
+    char err[256];
+    assert_int_equal(cr_csv_open(write_bytes(name, data, len), NULL, &r, err, sizeof err), 0);
+    why[0] = '\0';
+    int rc = cr_csv_check_text(r, why, whylen);
+    cr_csv_close(r);
+    return rc;
+}
+
+static void test_check_text(void **state)
+{
+    (void)state;
+    char why[160];
+    assert_int_equal(check("t1.csv", "Nom;Tel\r\nDupr\xc3\xa9;06\f\t\n", 21, why, sizeof why), 0);
+    assert_int_equal(check("t2.csv", "Nom;Ville\nCh\xe2teau;\x80\n", 20, why, sizeof why), 0);
+    assert_int_equal(check("t3.csv", "", 0, why, sizeof why), 0);
+    assert_int_equal(check("t4.csv", "\xef\xbb\xbfNom\n", 7, why, sizeof why), 0);
+    assert_int_equal(check("b1.bin", "Nom;Tel\n\0\0\x01", 11, why, sizeof why), -EINVAL);
+    assert_non_null(strstr(why, "NUL bytes (byte 9)"));
+    assert_int_equal(check("b2.bin", "abc\x1b[31m", 8, why, sizeof why), -EINVAL);
+    assert_non_null(strstr(why, "control characters (byte 4 is 0x1b)"));
+    assert_int_equal(check("b3.xlsx", "PK\x03\x04\x14\0", 6, why, sizeof why), -EINVAL);
+    assert_non_null(strstr(why, "ZIP archive"));
+    assert_int_equal(check("b4.csv", "\xff\xfeN\0o\0m\0", 8, why, sizeof why), -EINVAL);
+    assert_non_null(strstr(why, "UTF-16"));
+    assert_int_equal(check("b5.csv", "Nom\x81;x\n", 7, why, sizeof why), -EINVAL);
+    assert_non_null(strstr(why, "neither UTF-8 nor Windows-1252"));
+    /* Only the first KiB is looked at: a control byte after it is the reader's business. */
+    char big[2048];
+    memset(big, 'a', sizeof big);
+    big[1500] = '\x01';
+    assert_int_equal(check("t5.csv", big, sizeof big, why, sizeof why), 0);
+    big[1000] = '\0';
+    assert_int_equal(check("b6.csv", big, sizeof big, why, sizeof why), -EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -183,6 +223,7 @@ int main(void)
         cmocka_unit_test(test_windows_1252),
         cmocka_unit_test(test_tabs_ragged_and_empty),
         cmocka_unit_test(test_huge_field_and_bad_utf8),
+        cmocka_unit_test(test_check_text),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

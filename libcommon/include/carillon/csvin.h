@@ -33,6 +33,12 @@ int cr_csv_open(const char *path, const struct cr_csv_opts *opts, struct cr_csv_
 enum cr_csv_encoding cr_csv_encoding(const struct cr_csv_reader *r);
 const char *cr_csv_encoding_name(enum cr_csv_encoding e);
 char cr_csv_delimiter(const struct cr_csv_reader *r);
+/* Whether the file is text at all, from its first KiB (after a BOM): 0, or -EINVAL with why
+ * saying what it is instead ("holds NUL bytes", "a ZIP archive (...)", "UTF-16 text (...)",
+ * control characters, or bytes that are neither UTF-8 nor Windows-1252). Bytes that are not
+ * UTF-8 are not by themselves a reason: they are read as Windows-1252. An empty file passes. */
+int cr_csv_check_text(const struct cr_csv_reader *r, char *why, size_t len)
+    __attribute__((warn_unused_result));
 /* Reads the whole file. Returns 0, the callback's non-zero value, or -EINVAL / -EIO / -EFBIG
  * with err naming the line (and column) at fault. */
 int cr_csv_read(struct cr_csv_reader *r, cr_csv_row_cb cb, void *arg, char *err, size_t errlen)
