@@ -187,15 +187,21 @@ static const struct command commands[] = {
      "[--include-no-consent] [--consent-column COLUMN] [--report REJECTS.csv]",
      "import a contact list (without --map: show the file's columns and a proposed mapping)",
      "  --map M            file column = field pairs (last_name, a declared field, phone1..phone4\n"
-     "                     with :mobile/:home/:work, phoneN_type); without it nothing is written\n"
-     "  --country CC       country of national numbers (default FR)\n"
-     "  --dedup D          phone (default), field:NAME, or none\n"
-     "  --allow-duplicate-numbers   insert a contact even when a number is already held\n"
+     "                     with :mobile/:home/:work, phoneN_type, time_zone, consent); without it:\n"
+     "                     the file's columns and a proposed mapping, nothing written\n"
+     "  --country CC       country of national numbers: any ISO 3166-1 code (default FR)\n"
+     "  --dedup D          phone (default: the first number), field:NAME (a standard or declared\n"
+     "                     field), or none\n"
+     "  --allow-duplicate-numbers   import rows whose numbers a contact of the campaign (or an\n"
+     "                     earlier row) already holds; otherwise they count as duplicates\n"
      "  --caller-id N      number presented for this list's calls\n"
-     "  --include-no-consent, --consent-column COLUMN   consent handling\n"
-     "  --report FILE      write the rejected rows there (CSV)\n",
+     "  --include-no-consent        import the rows without consent too (not called)\n"
+     "  --consent-column COLUMN     that column holds yes/no consent (same as COLUMN=consent)\n"
+     "  --report FILE      every rejected cell and duplicate number, CSV line;column;field;value;\n"
+     "                     reason\n"
+     "  exit 1 when the file is empty, has no rows or every row is rejected: nothing is written\n",
      "carillonctl list import clients.csv --campaign Énergie-2026 --name Octobre --map "
-     "'Nom=last_name,Prénom=first_name,Tel1=phone1'",
+     "'Nom=last_name,Prénom=first_name,Tel1=phone1' --dedup phone",
      G_CONTACTS, ctl_list_import, 0},
     {"list show", "--campaign C", "the campaign's lists: state, contacts, waiting, done", NULL,
      "carillonctl list show --campaign Énergie-2026", G_CONTACTS, ctl_list, WITH_VERB},
