@@ -211,12 +211,14 @@ static const struct command commands[] = {
      WITH_VERB},
     {"contact add",
      "--campaign C --phone NUMBER[:TYPE]... [--field NAME=VALUE]... [--list L] [--priority N] "
-     "[--agent LOGIN] [--next-try 'YYYY-MM-DD HH:MM'] [--country CC] [--no-consent] "
+     "[--top] [--agent LOGIN] [--next-try 'YYYY-MM-DD HH:MM'] [--country CC] [--no-consent] "
      "[--allow-duplicate-numbers]",
      "add one contact by hand (a number already held in the campaign is refused)",
      "  --phone N[:TYPE]   a number, TYPE mobile, home, work or other (up to 4)\n"
      "  --field NAME=VALUE a standard or declared field\n"
-     "  --next-try T       first call not before T, in the contact's own time zone\n",
+     "  --next-try T       first call not before T, in the contact's own time zone\n"
+     "  --allow-duplicate-numbers   add it even when a contact of the campaign holds one of the\n"
+     "                     numbers (refused otherwise, naming that contact)\n",
      "carillonctl contact add --campaign Énergie-2026 --phone '06 12 34 56 78:mobile' --field "
      "last_name=Dupré --field first_name=Hélène",
      G_CONTACTS, ctl_contact, WITH_VERB},
