@@ -85,7 +85,7 @@ if [ -n "$stop_after" ]; then
 else
     cat <<MSG
 
-demo: the stack is running. To use it by hand (the commands above run as shown):
+demo: the stack is running. To use it by hand (then, from the repository's root, the commands above run as shown):
   export PATH=$(q "$bin"):"\$PATH"
   source $(q "$dir/env.sh")
   carillonctl user list

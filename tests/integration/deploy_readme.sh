@@ -2,9 +2,10 @@
 # The README's walkthrough runs as written: the ```sh blocks marked <!-- walkthrough --> are
 # taken in order and run with bash -euo pipefail from the repository's root, the stack included
 # (tests/lib/stack.sh up and down, as the README says); any line that fails fails the test. Only
-# two things are rewritten: build/bin becomes the build under test, /tmp/carillon a fresh
-# directory. Every ```sh block of the README is also checked for reference notation that does
-# not run (a|b alternatives, [optional] brackets, "...").
+# two things are rewritten: $PWD/build/bin becomes the build under test (and stack.sh is given
+# it as CARILLON_BUILD_DIR), /tmp/carillon a fresh directory. Every ```sh block of the README is
+# also checked for reference notation that does not run (a|b alternatives, [optional]
+# brackets, "...") and must parse.
 set -euo pipefail
 . "$(dirname "$0")/../lib/common.sh"
 readme=$CARILLON_SOURCE_DIR/README.md
