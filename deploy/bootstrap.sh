@@ -12,7 +12,7 @@ repo=$(pwd)
 packages=(
     build-essential cmake pkg-config git ca-certificates openssl
     libuv1-dev libprotobuf-c-dev protobuf-c-compiler libpq-dev libssl-dev libsofia-sip-ua-dev
-    libinih-dev libjansson-dev libcmocka-dev libcsv-dev libxlsxwriter-dev libyaml-dev libzip-dev libxml2-dev
+    libinih-dev libjansson-dev libcmocka-dev libcsv-dev libxlsxwriter-dev libyaml-dev libzip-dev libxml2-dev libphonenumber-dev
     postgresql postgresql-client sip-tester clang-format iproute2 procps util-linux unzip
     libncurses-dev libcairo2-dev fonts-dejavu-core poppler-utils tmux jq
     libspandsp-dev espeak-ng sox

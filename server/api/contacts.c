@@ -2,6 +2,7 @@
  * blacklisted numbers blocked), listing with the filter language, and blacklists. */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,10 @@ struct kreq {
     struct cr_filter_sql filter;
     char **columns;
     size_t ncolumns;
+    char **column_types; /* not owned: store_contact_list_column_type's words */
+    char *order_by;
+    bool with_numbers;
+    unsigned limit;
 };
 
 static struct kreq *kreq_new(struct request *req)
@@ -80,6 +85,8 @@ static void kreq_free(struct kreq *r)
     for (size_t i = 0; i < r->ncolumns; i++)
         free(r->columns[i]);
     free(r->columns);
+    free(r->column_types);
+    free(r->order_by);
     request_free(r->req);
     free(r);
 }
@@ -374,6 +381,37 @@ void contacts_handle_create(struct request *req)
 static const char *const default_columns[] = {"id",         "state", "last_name",
                                               "first_name", "phone", "next_try"};
 
+/* Packed numbers ("NUMBER TYPE STATE,..." from store_contact_page) into addresses. At most
+ * MAX_LISTED_NUMBERS per contact (more is not possible through creation or import). */
+#define MAX_LISTED_NUMBERS 16
+struct listed_numbers {
+    Carillon__V1__ContactNumbers msg;
+    Carillon__V1__AddressInfo info[MAX_LISTED_NUMBERS];
+    Carillon__V1__AddressInfo *infop[MAX_LISTED_NUMBERS];
+};
+
+static void unpack_numbers(struct listed_numbers *ln, char *packed)
+{
+    carillon__v1__contact_numbers__init(&ln->msg);
+    ln->msg.addresses = ln->infop;
+    char *save = NULL;
+    for (char *item = strtok_r(packed, ",", &save);
+         item && ln->msg.n_addresses < MAX_LISTED_NUMBERS; item = strtok_r(NULL, ",", &save)) {
+        char *type = strchr(item, ' ');
+        char *state = type ? strchr(type + 1, ' ') : NULL;
+        if (!state)
+            continue;
+        *type++ = '\0';
+        *state++ = '\0';
+        Carillon__V1__AddressInfo *a = &ln->info[ln->msg.n_addresses];
+        carillon__v1__address_info__init(a);
+        a->number = item;
+        a->type = type;
+        a->state = state;
+        ln->infop[ln->msg.n_addresses++] = a;
+    }
+}
+
 static void on_listed(void *arg, const struct cr_pg_result *res)
 {
     struct kreq *r = arg;
@@ -381,17 +419,26 @@ static void on_listed(void *arg, const struct cr_pg_result *res)
         return db_failed(r, res);
     const PGresult *rows = res->res[0], *count = res->res[1];
     int n = PQntuples(rows);
+    size_t rn = n ? (size_t)n : 1;
     Carillon__V1__ContactListReply out = CARILLON__V1__CONTACT_LIST_REPLY__INIT;
     out.columns = r->columns;
     out.n_columns = r->ncolumns;
+    out.column_types = r->column_types;
+    out.n_column_types = r->ncolumns;
     out.total = strtoull(PQgetvalue(count, 0, 0), NULL, 10);
-    Carillon__V1__ContactRow *rowv = calloc(n ? (size_t)n : 1, sizeof *rowv);
-    Carillon__V1__ContactRow **rowp = calloc(n ? (size_t)n : 1, sizeof *rowp);
-    char **vals = calloc((size_t)(n ? n : 1) * r->ncolumns + 1, sizeof *vals);
-    if (!rowv || !rowp || !vals) {
+    out.offset = r->env->contact_list->offset;
+    out.limit = r->limit;
+    Carillon__V1__ContactRow *rowv = calloc(rn, sizeof *rowv);
+    Carillon__V1__ContactRow **rowp = calloc(rn, sizeof *rowp);
+    char **vals = calloc(rn * r->ncolumns + 1, sizeof *vals);
+    struct listed_numbers *nums = r->with_numbers ? calloc(rn, sizeof *nums) : NULL;
+    Carillon__V1__ContactNumbers **nump = r->with_numbers ? calloc(rn, sizeof *nump) : NULL;
+    if (!rowv || !rowp || !vals || (r->with_numbers && (!nums || !nump))) {
         free(rowv);
         free(rowp);
         free(vals);
+        free(nums);
+        free(nump);
         return kfail(r, CARILLON__V1__CODE__CODE_RESOURCE_EXHAUSTED, NULL, "out of memory");
     }
     for (int i = 0; i < n; i++) {
@@ -401,9 +448,15 @@ static void on_listed(void *arg, const struct cr_pg_result *res)
         for (size_t k = 0; k < r->ncolumns; k++)
             rowv[i].values[k] = PQgetvalue(rows, i, (int)k);
         rowp[i] = &rowv[i];
+        if (r->with_numbers) { /* the packed column, after the asked ones; libpq's to cut */
+            unpack_numbers(&nums[i], PQgetvalue(rows, i, (int)r->ncolumns));
+            nump[i] = &nums[i].msg;
+        }
     }
     out.rows = rowp;
     out.n_rows = (size_t)n;
+    out.numbers = nump;
+    out.n_numbers = r->with_numbers ? (size_t)n : 0;
     Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
     env.body_case = CARILLON__V1__ENVELOPE__BODY_CONTACT_LIST_REPLY;
     env.contact_list_reply = &out;
@@ -411,6 +464,8 @@ static void on_listed(void *arg, const struct cr_pg_result *res)
     free(rowv);
     free(rowp);
     free(vals);
+    free(nums);
+    free(nump);
     kreq_free(r);
 }
 
@@ -460,21 +515,28 @@ static void list_compiled(struct kreq *r)
         return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "columns",
                      "at most 250 columns");
     r->columns = calloc(n, sizeof *r->columns);
-    if (!r->columns)
+    r->column_types = calloc(n, sizeof *r->column_types);
+    if (!r->columns || !r->column_types)
         return kfail(r, CARILLON__V1__CODE__CODE_RESOURCE_EXHAUSTED, NULL, "out of memory");
     for (size_t i = 0; i < n; i++) {
         const char *name = in->n_columns ? in->columns[i] : default_columns[i];
-        if (!store_contact_column_known(name, r->custom, r->ncustom))
+        const char *type = store_contact_list_column_type(name, r->custom, r->ncustom);
+        if (!type)
             return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "columns",
-                         "unknown column '%s'", name);
+                         "unknown column '%s' (carillonctl contact columns --campaign C lists "
+                         "them)",
+                         name);
         if (!(r->columns[r->ncolumns] = strdup(name)))
             return kfail(r, CARILLON__V1__CODE__CODE_RESOURCE_EXHAUSTED, NULL, "out of memory");
-        r->ncolumns++;
+        r->column_types[r->ncolumns++] = (char *)type;
+        r->with_numbers = r->with_numbers || !strcmp(type, "numbers");
     }
-    char err[300];
+    char err[2048];
     const char *expr = r->saved_expr ? r->saved_expr : in->filter;
     if (expr[0] && cr_filter_compile(expr, r->custom, r->ncustom, 2, &r->filter, err, sizeof err))
         return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "filter", "%s", err);
+    if (cr_filter_sort_compile(in->sort, r->custom, r->ncustom, &r->order_by, err, sizeof err))
+        return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "sort", "%s", err);
     unsigned limit = in->limit ? in->limit : 100;
     if (limit > 1000)
         limit = 1000;
@@ -494,6 +556,7 @@ static void list_compiled(struct kreq *r)
             limit = REQUEST_VIEW_ROWS_MAX - in->offset;
         window = REQUEST_VIEW_ROWS_MAX;
     }
+    r->limit = limit;
     struct store_contact_page q = {
         .campaign = in->campaign,
         .columns = r->columns,
@@ -501,6 +564,8 @@ static void list_compiled(struct kreq *r)
         .custom = r->custom,
         .ncustom = r->ncustom,
         .filter = r->filter.where ? &r->filter : NULL,
+        .order_by = r->order_by,
+        .with_numbers = r->with_numbers,
         .window = window,
         .limit = limit,
         .offset = in->offset,
@@ -595,6 +660,78 @@ void contacts_handle_blacklist_add(struct request *req)
         r->numbers[r->nnumbers++] = strdup(ph.e164);
     }
     blacklist_allowed(r);
+}
+
+/* --- blacklist list -------------------------------------------------------------------- */
+
+#define BLACKLIST_PAGE_DEFAULT 100
+#define BLACKLIST_PAGE_MAX     1000
+
+static void on_blacklist_page(void *arg, const struct cr_pg_result *res)
+{
+    struct kreq *r = arg;
+    if (res->status)
+        return db_failed(r, res);
+    const PGresult *rows = res->res[0];
+    int n = PQntuples(rows);
+    size_t rn = n ? (size_t)n : 1;
+    Carillon__V1__BlacklistListReply out = CARILLON__V1__BLACKLIST_LIST_REPLY__INIT;
+    out.total = strtoull(PQgetvalue(res->res[1], 0, 0), NULL, 10);
+    out.offset = r->env->blacklist_list->offset;
+    out.limit = r->limit;
+    Carillon__V1__BlacklistEntry *ev = calloc(rn, sizeof *ev);
+    Carillon__V1__BlacklistEntry **ep = calloc(rn, sizeof *ep);
+    if (!ev || !ep) {
+        free(ev);
+        free(ep);
+        return kfail(r, CARILLON__V1__CODE__CODE_RESOURCE_EXHAUSTED, NULL, "out of memory");
+    }
+    for (int i = 0; i < n; i++) {
+        carillon__v1__blacklist_entry__init(&ev[i]);
+        ev[i].number = PQgetvalue(rows, i, 0);
+        ev[i].reason = PQgetvalue(rows, i, 1);
+        ev[i].added_by = PQgetvalue(rows, i, 2);
+        ev[i].added_at = PQgetvalue(rows, i, 3);
+        ep[i] = &ev[i];
+    }
+    out.entries = ep;
+    out.n_entries = (size_t)n;
+    Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
+    env.body_case = CARILLON__V1__ENVELOPE__BODY_BLACKLIST_LIST_REPLY;
+    env.blacklist_list_reply = &out;
+    request_reply(r->req, &env);
+    free(ev);
+    free(ep);
+    kreq_free(r);
+}
+
+/* Rights were decided at the route: view on the campaign, admin for the global list. */
+void contacts_handle_blacklist_list(struct request *req)
+{
+    struct kreq *r = kreq_new(req);
+    if (!r)
+        return;
+    const Carillon__V1__BlacklistList *in = r->env->blacklist_list;
+    if (in->limit > BLACKLIST_PAGE_MAX)
+        return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "limit",
+                     "a page holds at most %d numbers, not %u", BLACKLIST_PAGE_MAX, in->limit);
+    if (in->offset > INT32_MAX)
+        return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "offset",
+                     "offset %u is too large", in->offset);
+    if (in->country[0] && !cr_phone_country_known(in->country))
+        return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "country",
+                     "unknown country '%s'", in->country);
+    r->limit = in->limit ? in->limit : BLACKLIST_PAGE_DEFAULT;
+    struct cr_phone ph = {0};
+    if (in->number[0]) {
+        const char *why;
+        if (cr_phone_normalize(in->number, in->country[0] ? in->country : "FR", &ph, &why))
+            return kfail(r, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "number", "'%.64s': %s",
+                         in->number, why);
+    }
+    if (store_blacklist_page(r->c->srv->pg, in->campaign, in->number[0] ? ph.e164 : "", r->limit,
+                             in->offset, on_blacklist_page, r) != 0)
+        db_failed(r, NULL);
 }
 
 /* --- operations ------------------------------------------------------------------------- */

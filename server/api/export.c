@@ -255,6 +255,39 @@ static void on_opened(void *arg, int err, const char *message)
     fetch_more(ex);
 }
 
+static int export_columns(struct export *ex, unsigned numbers);
+
+/* The export's transaction is open: the columns, then the cursor. */
+static void on_begun(void *arg, int err, const char *message, unsigned numbers)
+{
+    struct export *ex = arg;
+    if (err == -ECANCELED)
+        return;
+    if (err)
+        return export_fail(ex, CARILLON__V1__CODE__CODE_UNAVAILABLE, NULL,
+                           "cannot start the export: %s", message);
+    if (export_columns(ex, numbers) != 0)
+        return; /* failed: ex is gone */
+    const Carillon__V1__ExportBegin *in = ex->begin->export_begin;
+    const struct store_export_query q = {
+        .campaign = in->campaign,
+        .columns = ex->columns,
+        .question = ex->question,
+        .ncolumns = ex->ncolumns,
+        .custom = ex->custom,
+        .ncustom = ex->ncustom,
+        .filter = &ex->filter,
+    };
+    const char *unknown = NULL;
+    int rc = store_export_open(ex->pg, &q, &unknown, on_opened, ex);
+    if (rc == -ENOENT)
+        return export_fail(ex, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "columns",
+                           "unknown column '%s'", unknown);
+    if (rc)
+        return export_fail(ex, CARILLON__V1__CODE__CODE_UNAVAILABLE, NULL,
+                           "cannot start the export");
+}
+
 static void export_open(struct export *ex, const char *expr);
 static void on_saved(void *arg, const struct cr_pg_result *res);
 static void on_questions(void *arg, int err, const char *const *names, size_t n);
@@ -307,29 +340,9 @@ static void on_questions(void *arg, int err, const char *const *names, size_t nq
         if (!(ex->qnames[ex->nq] = strdup(names[ex->nq])))
             return export_fail(ex, CARILLON__V1__CODE__CODE_RESOURCE_EXHAUSTED, NULL,
                                "out of memory");
-    size_t nstd = store_export_ncolumns + ex->ncustom;
-    size_t n = in->n_columns ? in->n_columns : nstd + ex->nq;
-    if (n > STORE_EXPORT_MAX_COLUMNS)
+    if (in->n_columns > STORE_EXPORT_MAX_COLUMNS)
         return export_fail(ex, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "columns",
-                           in->n_columns ? "at most %d columns"
-                                         : "at most %d columns: name the ones wanted (--columns)",
-                           STORE_EXPORT_MAX_COLUMNS);
-    if (!(ex->columns = calloc(n, sizeof *ex->columns)) ||
-        !(ex->question = calloc(n, sizeof *ex->question)))
-        return export_fail(ex, CARILLON__V1__CODE__CODE_RESOURCE_EXHAUSTED, NULL, "out of memory");
-    for (size_t i = 0; i < n; i++) {
-        ex->columns[i] = in->n_columns               ? in->columns[i]
-                         : i < store_export_ncolumns ? store_export_columns[i]
-                         : i < nstd                  ? ex->custom[i - store_export_ncolumns].name
-                                                     : ex->qnames[i - nstd];
-        ex->question[i] = !in->n_columns && i >= nstd;
-        /* A named column: a contact's column first, else a question of the campaign. */
-        for (size_t k = 0; in->n_columns && k < ex->nq; k++)
-            if (strcmp(in->columns[i], ex->qnames[k]) == 0 &&
-                !store_contact_column_known(in->columns[i], ex->custom, ex->ncustom))
-                ex->question[i] = true;
-    }
-    ex->ncolumns = n;
+                           "at most %d columns", STORE_EXPORT_MAX_COLUMNS);
     if (in->filter[0] != '@')
         return export_open(ex, in->filter);
     /* "@name": the user's saved filter of that name. */
@@ -339,6 +352,68 @@ static void on_questions(void *arg, int err, const char *const *names, size_t nq
         return export_fail(ex, CARILLON__V1__CODE__CODE_UNAVAILABLE, NULL,
                            "the database is unavailable, try again");
     }
+}
+
+/* The export's columns: the ones named, or every one, the number columns for as many numbers as
+ * a contact of the campaign holds (numbers, from the export's snapshot). 0, or the export failed
+ * (ex freed). */
+static int export_columns(struct export *ex, unsigned numbers)
+{
+    const Carillon__V1__ExportBegin *in = ex->begin->export_begin;
+    if (!in->n_columns && numbers > STORE_EXPORT_MAX_PHONES) {
+        export_fail(ex, CARILLON__V1__CODE__CODE_FAILED_PRECONDITION, "columns",
+                    "a contact holds %u numbers, more than the %d an export has columns for",
+                    numbers, STORE_EXPORT_MAX_PHONES);
+        return -1;
+    }
+    if (numbers == 0)
+        numbers = 1; /* the header still shows where numbers go */
+    /* "phone" stands for phone1, phone1_type, phone1_state, phone2, ... */
+    size_t nstd = store_export_ncolumns - 1 + 3 * numbers + ex->ncustom;
+    size_t n = in->n_columns ? in->n_columns : nstd + ex->nq;
+    if (n > STORE_EXPORT_MAX_COLUMNS) {
+        export_fail(ex, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "columns",
+                    in->n_columns ? "at most %d columns"
+                                  : "at most %d columns: name the ones wanted (--columns)",
+                    STORE_EXPORT_MAX_COLUMNS);
+        return -1;
+    }
+    if (!(ex->columns = calloc(n, sizeof *ex->columns)) ||
+        !(ex->question = calloc(n, sizeof *ex->question))) {
+        export_fail(ex, CARILLON__V1__CODE__CODE_RESOURCE_EXHAUSTED, NULL, "out of memory");
+        return -1;
+    }
+    size_t k = 0;
+    for (size_t i = 0; !in->n_columns && i < store_export_ncolumns; i++) {
+        if (strcmp(store_export_columns[i], "phone") != 0) {
+            ex->columns[k++] = store_export_columns[i];
+            continue;
+        }
+        for (unsigned s = 0; s < numbers; s++) {
+            ex->columns[k++] = store_export_phone_name(s, STORE_PHONE_NUMBER);
+            ex->columns[k++] = store_export_phone_name(s, STORE_PHONE_TYPE);
+            ex->columns[k++] = store_export_phone_name(s, STORE_PHONE_STATE);
+        }
+    }
+    for (size_t i = 0; !in->n_columns && i < ex->ncustom; i++)
+        ex->columns[k++] = ex->custom[i].name;
+    for (size_t i = 0; !in->n_columns && i < ex->nq; i++) {
+        ex->question[k] = true;
+        ex->columns[k++] = ex->qnames[i];
+    }
+    for (size_t i = 0; in->n_columns && i < n; i++) {
+        ex->columns[i] = in->columns[i];
+        /* A named column: a contact's column first, else a question of the campaign. */
+        unsigned slot;
+        enum store_export_phone_part part;
+        for (size_t q = 0; q < ex->nq; q++)
+            if (strcmp(in->columns[i], ex->qnames[q]) == 0 &&
+                !store_contact_column_known(in->columns[i], ex->custom, ex->ncustom) &&
+                !store_export_phone_column(in->columns[i], &slot, &part))
+                ex->question[i] = true;
+    }
+    ex->ncolumns = n;
+    return 0;
 }
 
 static void on_saved(void *arg, const struct cr_pg_result *res)
@@ -357,7 +432,8 @@ static void on_saved(void *arg, const struct cr_pg_result *res)
     export_open(ex, PQgetvalue(res->res[0], 0, 0));
 }
 
-/* Compiles the filter and opens the export's cursor on a connection of its own. */
+/* Compiles the filter and opens the export's transaction on a connection of its own (then
+ * on_begun: the columns and the cursor). */
 static void export_open(struct export *ex, const char *expr)
 {
     const Carillon__V1__ExportBegin *in = ex->begin->export_begin;
@@ -369,21 +445,7 @@ static void export_open(struct export *ex, const char *expr)
     if (cr_pg_new(ex->c->srv->loop, &o, &ex->pg) != 0)
         return export_fail(ex, CARILLON__V1__CODE__CODE_UNAVAILABLE, NULL,
                            "cannot open a database connection for the export");
-    const struct store_export_query q = {
-        .campaign = in->campaign,
-        .columns = ex->columns,
-        .question = ex->question,
-        .ncolumns = ex->ncolumns,
-        .custom = ex->custom,
-        .ncustom = ex->ncustom,
-        .filter = &ex->filter,
-    };
-    const char *unknown = NULL;
-    int rc = store_export_open(ex->pg, &q, &unknown, on_opened, ex);
-    if (rc == -ENOENT)
-        return export_fail(ex, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "columns",
-                           "unknown column '%s'", unknown);
-    if (rc)
+    if (store_export_begin(ex->pg, in->campaign, on_begun, ex) != 0)
         return export_fail(ex, CARILLON__V1__CODE__CODE_UNAVAILABLE, NULL,
                            "cannot start the export");
 }

@@ -27,11 +27,11 @@
 #define text_columns store_import_text_columns
 #define NTEXT        STORE_IMPORT_NTEXT
 
-enum col_kind { COL_IGNORE, COL_TEXT, COL_CUSTOM, COL_PHONE, COL_TZ, COL_CONSENT };
+enum col_kind { COL_IGNORE, COL_TEXT, COL_CUSTOM, COL_PHONE, COL_PHONE_TYPE, COL_TZ, COL_CONSENT };
 
 struct col {
     enum col_kind kind;
-    int index;     /* COL_TEXT: text_columns index; COL_PHONE: slot 0..3 */
+    int index;     /* COL_TEXT: text_columns index; COL_PHONE(_TYPE): slot 0..3 */
     char name[72]; /* COL_CUSTOM: field name */
     char type[8];  /* COL_CUSTOM: text/number/date/...; COL_PHONE: mobile/home/work or "" */
 };
@@ -251,7 +251,7 @@ static void on_fields(void *arg, int err, const struct store_import_fields *f)
     if (in->n_mapping == 0 || in->n_mapping > MAX_COLS)
         return import_fail(im, im->begin_rid, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "mapping",
                            "the mapping needs 1 to %d columns", MAX_COLS);
-    bool phone = false;
+    bool phone = false, slot_mapped[4] = {false}, slot_typed[4] = {false};
     for (size_t k = 0; k < in->n_mapping; k++) {
         struct col *col = &im->cols[im->ncols++];
         char m[96];
@@ -271,6 +271,23 @@ static void on_fields(void *arg, int err, const struct store_import_fields *f)
                                    "mapping", "phone type '%s' is not mobile, home, work or other",
                                    colon);
             phone = true;
+            slot_mapped[col->index] = true;
+            continue;
+        }
+        /* "phone2_type": the column holds phone2's type (mobile, home, work or other). */
+        if (!strncmp(m, "phone", 5) && m[5] >= '1' && m[5] <= '4' && !strcmp(m + 6, "_type")) {
+            col->kind = COL_PHONE_TYPE;
+            col->index = m[5] - '1';
+            if (colon)
+                return import_fail(im, im->begin_rid, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT,
+                                   "mapping",
+                                   "column %zu: %s takes no ':%s' (its cells hold the "
+                                   "type)",
+                                   k + 1, m, colon);
+            if (slot_typed[col->index])
+                return import_fail(im, im->begin_rid, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT,
+                                   "mapping", "two columns are mapped to %s", m);
+            slot_typed[col->index] = true;
             continue;
         }
         if (!strcmp(m, "time_zone")) {
@@ -300,6 +317,11 @@ static void on_fields(void *arg, int err, const struct store_import_fields *f)
     if (!phone)
         return import_fail(im, im->begin_rid, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "mapping",
                            "no column is mapped to a phone number (phone1..phone4)");
+    for (int s = 0; s < 4; s++)
+        if (slot_typed[s] && !slot_mapped[s])
+            return import_fail(
+                im, im->begin_rid, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "mapping",
+                "phone%d_type is mapped but no column is mapped to phone%d", s + 1, s + 1);
     im->dedup_col = -1;
     if (!strncmp(in->dedup, "field:", 6)) {
         const char *want = in->dedup + 6;
@@ -491,6 +513,8 @@ void import_handle_rows(struct request *req)
         }
         const char *texts[NTEXT] = {0};
         char phones[4][CR_PHONE_MAX + 1] = {{0}}, types[4][8] = {{0}};
+        const char *typed[4] = {0}; /* phoneN_type columns' values, checked */
+        char type_why[128];
         const char *tz = NULL, *col_tz = NULL, *bad_col = NULL, *bad_val = NULL, *bad_why = NULL;
         bool consent = true;
         struct strbuf fields = {0};
@@ -543,6 +567,18 @@ void import_handle_rows(struct request *req)
                     sb_str(&fields, "\"");
                     first_field = false;
                 }
+            } else if (col->kind == COL_PHONE_TYPE && v[0]) {
+                static const char *const known[] = {"mobile", "home", "work", "other"};
+                for (size_t t = 0; t < 4 && !typed[col->index]; t++)
+                    if (!strcasecmp(v, known[t]))
+                        typed[col->index] = known[t];
+                if (!typed[col->index]) {
+                    snprintf(type_why, sizeof type_why,
+                             "unknown phone type '%.40s' (mobile, home, work or other)", v);
+                    bad = true, bad_col = im->begin->import_begin->mapping[k], bad_val = v,
+                    bad_why = type_why;
+                    break;
+                }
             } else if (col->kind == COL_PHONE && v[0]) {
                 struct cr_phone ph;
                 const char *why;
@@ -562,6 +598,10 @@ void import_handle_rows(struct request *req)
             }
         }
         sb_str(&fields, "}");
+        /* A type column wins over the mapping's ":type" and the number's own. */
+        for (int s = 0; s < 4; s++)
+            if (typed[s] && phones[s][0])
+                snprintf(types[s], sizeof types[0], "%s", typed[s]);
         /* The numbers in slot order, without repeats. */
         struct strbuf pl = {0}, tl = {0};
         sb_str(&pl, "");

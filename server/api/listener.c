@@ -169,6 +169,8 @@ static const struct route routes[] = {
     ROUTE(FILTERS_GET, contacts_handle_filters_get, RIGHT_STAFF),
     ROUTE(BLACKLIST_ADD, contacts_handle_blacklist_add, RIGHT_EDIT, .campaign_field = "campaign",
           .global_ok = true),
+    ROUTE(BLACKLIST_LIST, contacts_handle_blacklist_list, RIGHT_VIEW, .campaign_field = "campaign",
+          .global_ok = true),
     ROUTE(IMPORT_BEGIN, import_handle_begin, RIGHT_EDIT, .campaign_field = "campaign"),
     ROUTE(IMPORT_ROWS, import_handle_rows, RIGHT_STAFF),
     ROUTE(IMPORT_END, import_handle_end, RIGHT_STAFF),

@@ -193,6 +193,7 @@ int64_t bulk_work_mem_kb(const struct server *srv);
 void bulk_janitor_start(struct server *srv);
 void bulk_janitor_stop(struct server *srv);
 void contacts_handle_blacklist_add(struct request *req);
+void contacts_handle_blacklist_list(struct request *req);
 void campaigns_handle_grant(struct request *req);
 void campaigns_handle_rights(struct request *req);
 void campaigns_handle_apply(struct request *req);

@@ -41,7 +41,11 @@ const struct cr_filter_field cr_filter_standard_fields[] = {
     {"country", CR_FT_TEXT, "c.country"},
     {"email", CR_FT_TEXT, "c.email"},
     {"customer_id", CR_FT_TEXT, "c.customer_id"},
-    {"phone", CR_FT_TEXT, NULL}, /* any of the contact's numbers: see compile_field */
+    {"callback", CR_FT_BOOL, "c.callback"},
+    /* Address fields: true when any of the contact's numbers matches (see address_column). */
+    {"phone", CR_FT_TEXT, NULL},
+    {"phone_type", CR_FT_TEXT, NULL},  /* mobile, home, work, other */
+    {"phone_state", CR_FT_TEXT, NULL}, /* scheduled, rescheduled, waiting, blocked, failed */
 };
 const size_t cr_filter_standard_nfields =
     sizeof cr_filter_standard_fields / sizeof cr_filter_standard_fields[0];
@@ -626,6 +630,21 @@ static void emit_value(struct out *o, const struct cr_filter_field *f, const str
     }
 }
 
+/* The addresses column an address field stands for, or NULL when f is not one. Only the
+ * standard table's own entries qualify: a declared field cannot borrow the name. */
+static const char *address_column(const struct cr_filter_field *f)
+{
+    static const char *const names[][2] = {
+        {"phone", "a.number"}, {"phone_type", "a.type"}, {"phone_state", "a.state"}};
+    if (f < cr_filter_standard_fields ||
+        f >= cr_filter_standard_fields + cr_filter_standard_nfields || f->sql)
+        return NULL;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!strcmp(f->name, names[i][0]))
+            return names[i][1];
+    return NULL;
+}
+
 static void compile(struct out *o, const struct node *n)
 {
     if (o->failed)
@@ -648,12 +667,11 @@ static void compile(struct out *o, const struct node *n)
         break;
     }
     const struct cr_filter_field *f = n->field;
-    bool phone = !f->sql && !strcmp(f->name, "phone") &&
-                 f == &cr_filter_standard_fields[cr_filter_standard_nfields - 1];
-    /* phone: true when any of the contact's numbers matches */
+    /* phone, phone_type, phone_state: true when any of the contact's numbers matches */
+    const char *col = address_column(f);
+    bool phone = col != NULL;
     if (phone)
         emit(o, "EXISTS (SELECT 1 FROM addresses a WHERE a.contact_id = c.id AND ");
-    const char *col = phone ? "a.number" : NULL;
     emit(o, "(");
     if (col)
         emit(o, "%s", col);
@@ -755,4 +773,136 @@ void cr_filter_sql_free(struct cr_filter_sql *s)
         free(s->params[i]);
     free(s->params);
     memset(s, 0, sizeof *s);
+}
+
+/* --- sort ----------------------------------------------------------------------------------- */
+
+/* The sortable columns: every standard field with a column of its own, then the declared fields.
+ * Writes "id, list, ..." to buf for error messages. */
+static void sortable_list(const struct cr_filter_field *custom, size_t ncustom, char *buf,
+                          size_t len)
+{
+    size_t o = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < cr_filter_standard_nfields + ncustom && o < len; i++) {
+        const struct cr_filter_field *f = i < cr_filter_standard_nfields
+                                              ? &cr_filter_standard_fields[i]
+                                              : &custom[i - cr_filter_standard_nfields];
+        if (i < cr_filter_standard_nfields && !f->sql)
+            continue;
+        int n = snprintf(buf + o, len - o, "%s%s", o ? ", " : "", f->name);
+        if (n < 0)
+            break;
+        o += (size_t)n;
+    }
+}
+
+static const struct cr_filter_field *
+sort_field(const char *name, const struct cr_filter_field *custom, size_t ncustom)
+{
+    for (size_t i = 0; i < cr_filter_standard_nfields; i++)
+        if (!strcmp(cr_filter_standard_fields[i].name, name))
+            return cr_filter_standard_fields[i].sql ? &cr_filter_standard_fields[i] : NULL;
+    for (size_t i = 0; i < ncustom; i++)
+        if (!strcmp(custom[i].name, name))
+            return &custom[i];
+    return NULL;
+}
+
+int cr_filter_sort_compile(const char *text, const struct cr_filter_field *custom, size_t ncustom,
+                           char **order_by, char *err, size_t errlen)
+{
+    *order_by = NULL;
+    err[0] = '\0';
+    if (!text || strlen(text) > CR_FILTER_SORT_MAX_TEXT) {
+        snprintf(err, errlen, "the sort is longer than %d bytes", CR_FILTER_SORT_MAX_TEXT);
+        return -EINVAL;
+    }
+    for (size_t i = 0; i < ncustom; i++) { /* their names go into SQL: as in cr_filter_compile */
+        const char *s = custom[i].name;
+        bool ok = s[0] && strlen(s) < 64;
+        for (; ok && *s; s++)
+            ok = islower((unsigned char)*s) || isdigit((unsigned char)*s) || *s == '_';
+        if (!ok) {
+            snprintf(err, errlen, "declared field '%s' has an invalid name", custom[i].name);
+            return -EINVAL;
+        }
+    }
+    struct out o = {.err = err, .errlen = errlen};
+    const struct cr_filter_field *seen[CR_FILTER_SORT_MAX_KEYS];
+    size_t nseen = 0;
+    const char *p = text;
+    bool by_id = false;
+    while (*text) {
+        const char *end = strchr(p, ',');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        char key[72];
+        while (n && isspace((unsigned char)*p)) {
+            p++;
+            n--;
+        }
+        while (n && isspace((unsigned char)p[n - 1]))
+            n--;
+        bool desc = n && *p == '-';
+        if (desc) {
+            p++;
+            n--;
+        }
+        if (!n) {
+            snprintf(err, errlen, "the sort has an empty column (write e.g. next_try,-priority)");
+            goto fail;
+        }
+        if (n >= sizeof key) {
+            snprintf(err, errlen, "unknown sort column '%.*s...'", 32, p);
+            goto fail;
+        }
+        memcpy(key, p, n);
+        key[n] = '\0';
+        const struct cr_filter_field *f = sort_field(key, custom, ncustom);
+        if (!f) {
+            char list[2048];
+            sortable_list(custom, ncustom, list, sizeof list);
+            snprintf(err, errlen, "unknown sort column '%s'; sortable columns: %s", key, list);
+            goto fail;
+        }
+        for (size_t i = 0; i < nseen; i++)
+            if (seen[i] == f) {
+                snprintf(err, errlen, "sort column '%s' is given twice", key);
+                goto fail;
+            }
+        if (nseen == CR_FILTER_SORT_MAX_KEYS) {
+            snprintf(err, errlen, "at most %d sort columns", CR_FILTER_SORT_MAX_KEYS);
+            goto fail;
+        }
+        seen[nseen++] = f;
+        if (nseen > 1)
+            emit(&o, ", ");
+        if (f->sql)
+            emit(&o, "%s", f->sql);
+        else if (f->type == CR_FT_NUMBER) /* a declared number: a value that is not sorts last */
+            emit(&o,
+                 "(CASE WHEN c.fields->>'%s' ~ '^ *[-+]?[0-9]+([.][0-9]+)? *$' THEN "
+                 "(c.fields->>'%s')::numeric END)",
+                 f->name, f->name);
+        else /* text, and dates written YYYY-MM-DD, sort as text */
+            emit(&o, "(c.fields->>'%s')", f->name);
+        emit(&o, desc ? " DESC NULLS LAST" : " ASC NULLS LAST");
+        by_id = by_id || (f->sql && !strcmp(f->sql, "c.id"));
+        if (!end)
+            break;
+        p = end + 1;
+    }
+    /* Pages stay stable: equal keys are ordered by id. */
+    if (!by_id)
+        emit(&o, "%sc.id", nseen ? ", " : "");
+    if (o.failed) {
+        if (!err[0])
+            snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    *order_by = o.sql;
+    return 0;
+fail:
+    free(o.sql);
+    return -EINVAL;
 }

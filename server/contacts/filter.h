@@ -41,6 +41,19 @@ int cr_filter_compile(const char *text, const struct cr_filter_field *custom, si
     __attribute__((warn_unused_result));
 void cr_filter_sql_free(struct cr_filter_sql *s);
 
+/* A sort: "next_try,-priority" (a comma list of columns, '-' before one for descending) into an
+ * ORDER BY list over contacts c ("c.next_try ASC NULLS LAST, c.priority DESC NULLS LAST, c.id"):
+ * empty values last either way, ties by id. Columns: the standard fields with a column of their
+ * own (not phone, phone_type, phone_state) and the declared fields (custom, as for
+ * cr_filter_compile); the SQL comes from those tables, never from text. Empty text: "c.id".
+ * *order_by is malloc'd (the caller frees it). -EINVAL with err naming the column and listing
+ * the sortable ones. */
+#define CR_FILTER_SORT_MAX_TEXT 1024
+#define CR_FILTER_SORT_MAX_KEYS 64
+int cr_filter_sort_compile(const char *text, const struct cr_filter_field *custom, size_t ncustom,
+                           char **order_by, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
 /* The standard contact fields (for help texts and column lists). */
 extern const struct cr_filter_field cr_filter_standard_fields[];
 extern const size_t cr_filter_standard_nfields;

@@ -116,6 +116,9 @@ static int parse_state(const char *s, int *out)
 
 int ctl_campaign_list(int argc, char **argv)
 {
+    /* Columns: POSITIVES/TARGET is the contacts with a call qualified positive against the
+     * campaign's positive target ("-": none); TO CALL the contacts waiting to be called (never
+     * called yet or due again), CALLBACKS the scheduled callbacks among them. */
     Carillon__V1__CampaignList l = CARILLON__V1__CAMPAIGN_LIST__INIT;
     for (int i = 0; i < argc; i++) {
         int st;
@@ -124,7 +127,12 @@ int ctl_campaign_list(int argc, char **argv)
                 return CTL_EXIT_USAGE;
             l.state = st;
         } else if (strcmp(argv[i], "--year") == 0 && i + 1 < argc) {
-            l.year = (uint32_t)strtoul(argv[++i], NULL, 10);
+            char *end = NULL;
+            unsigned long y = strtoul(argv[++i], &end, 10);
+            if (!argv[i][0] || *end || y > 9999)
+                return ctl_usage("campaign list: --year takes a year such as 2027, not '%s'",
+                                 argv[i]);
+            l.year = (uint32_t)y;
         } else if (strcmp(argv[i], "--contract-type") == 0 && i + 1 < argc) {
             l.contract_type = argv[++i];
         } else {
@@ -140,33 +148,71 @@ int ctl_campaign_list(int argc, char **argv)
     if ((rc = ctl_request(&env, CARILLON__V1__ENVELOPE__BODY_CAMPAIGN_LIST_REPLY)))
         return rc;
     const Carillon__V1__CampaignListReply *r = ctl_reply()->campaign_list_reply;
+    char st[32], cell[64];
     if (ctl_json()) {
-        pbjson_write(stdout, &r->base);
-    } else {
-        int wn = 4;
-        for (size_t i = 0; i < r->n_campaigns; i++)
-            if (ctl_display_width(r->campaigns[i]->name) > wn)
-                wn = ctl_display_width(r->campaigns[i]->name);
-        ctl_print_padded("NAME", wn + 2);
-        printf("STATE     YEAR  AGENTS  TARGETS  CONTRACT TYPES\n");
+        printf("{\"campaigns\":[");
         for (size_t i = 0; i < r->n_campaigns; i++) {
             const Carillon__V1__CampaignSummary *s = r->campaigns[i];
-            char st[32], targets[32];
-            ctl_print_padded(s->name, wn + 2);
-            ctl_print_padded(
-                cr_pb_enum_word(&carillon__v1__campaign_state__descriptor, s->state, st, sizeof st),
-                10);
-            printf("%-6u%-8u", s->year, s->agents);
-            if (s->positive_target)
-                snprintf(targets, sizeof targets, "%u/%u", s->positive_count, s->positive_target);
+            printf("%s{\"name\":", i ? "," : "");
+            ctl_json_string(stdout, s->name);
+            printf(",\"state\":");
+            ctl_json_string(stdout, cr_pb_enum_word(&carillon__v1__campaign_state__descriptor,
+                                                    s->state, st, sizeof st));
+            printf(",\"year\":");
+            if (s->year)
+                printf("%u", s->year);
             else
-                snprintf(targets, sizeof targets, "%u", s->positive_count);
-            ctl_print_padded(targets, 9);
-            for (size_t k = 0; k < s->n_contract_types; k++)
-                printf("%s%s", k ? ", " : "", s->contract_types[k]);
-            printf("\n");
+                printf("null");
+            printf(",\"contract_types\":[");
+            for (size_t k = 0; k < s->n_contract_types; k++) {
+                if (k)
+                    putchar(',');
+                ctl_json_string(stdout, s->contract_types[k]);
+            }
+            printf("],\"agents\":%u,\"positives\":%u,\"positive_target\":", s->agents,
+                   s->positive_count);
+            if (s->positive_target)
+                printf("%u", s->positive_target);
+            else
+                printf("null");
+            printf(",\"to_call\":%llu,\"callbacks\":%llu}", (unsigned long long)s->to_call,
+                   (unsigned long long)s->callbacks);
         }
+        printf("],\"total\":%zu}\n", r->n_campaigns);
+        ctl_drop_reply();
+        return 0;
     }
+    int wn = 4;
+    for (size_t i = 0; i < r->n_campaigns; i++)
+        if (ctl_display_width(r->campaigns[i]->name) > wn)
+            wn = ctl_display_width(r->campaigns[i]->name);
+    ctl_print_padded("NAME", wn + 2);
+    printf("STATE     YEAR  AGENTS  POSITIVES/TARGET  TO CALL  CALLBACKS  CONTRACT TYPES\n");
+    for (size_t i = 0; i < r->n_campaigns; i++) {
+        const Carillon__V1__CampaignSummary *s = r->campaigns[i];
+        ctl_print_padded(s->name, wn + 2);
+        ctl_print_padded(
+            cr_pb_enum_word(&carillon__v1__campaign_state__descriptor, s->state, st, sizeof st),
+            10);
+        if (s->year)
+            printf("%-6u", s->year);
+        else
+            printf("%-6s", "-");
+        printf("%-8u", s->agents);
+        if (s->positive_target)
+            snprintf(cell, sizeof cell, "%u/%u", s->positive_count, s->positive_target);
+        else
+            snprintf(cell, sizeof cell, "%u/-", s->positive_count);
+        ctl_print_padded(cell, 18);
+        snprintf(cell, sizeof cell, "%llu", (unsigned long long)s->to_call);
+        ctl_print_padded(cell, 9);
+        snprintf(cell, sizeof cell, "%llu", (unsigned long long)s->callbacks);
+        ctl_print_padded(cell, 11);
+        for (size_t k = 0; k < s->n_contract_types; k++)
+            printf("%s%s", k ? ", " : "", s->contract_types[k]);
+        printf("\n");
+    }
+    printf("(%s)\n", ctl_count(cell, sizeof cell, r->n_campaigns, "campaign", "campaigns"));
     ctl_drop_reply();
     return 0;
 }

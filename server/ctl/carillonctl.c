@@ -14,6 +14,7 @@
 #include "carillon/log.h"
 #include "ctl.h"
 #include "ctlutil.h"
+#include "pbyaml.h"
 
 static bool is(const char *a, const char *b)
 {
@@ -77,7 +78,7 @@ int main(int argc, char **argv)
                                  optarg);
             break;
         case 'u':
-            ctl_opt.utc = true;
+            ctl_opt.utc = pbjson_utc = true;
             break;
         case 'V':
             if (ctl_opt.json)

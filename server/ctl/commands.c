@@ -222,12 +222,25 @@ static const struct command commands[] = {
      "  --columns L        which columns (default id,state,last_name,first_name,phone,next_try)\n"
      "  --sort L           sort by these columns, -COL descending\n"
      "  --limit N, --offset N   the page (1..1000, default 100)\n",
-     "carillonctl contact list --campaign Énergie-2026 --filter \"state = 'callback'\" --sort "
-     "next_try",
+     "carillonctl contact list --campaign Énergie-2026 --filter 'callback = true' --sort "
+     "next_try,-priority",
      G_CONTACTS, ctl_contact, WITH_VERB},
+    {"contact columns", "[--campaign C]",
+     "the columns a listing can show, filter on and sort by: name, type, meaning (with C: its "
+     "declared fields too)",
+     "  --campaign C       add the campaign's declared fields\n",
+     "carillonctl contact columns --campaign Énergie-2026", G_CONTACTS, ctl_contact, WITH_VERB},
     {"contact export",
      "--campaign C [--filter EXPR] [--columns a,b,...] -o FILE.csv|FILE.xlsx [--format csv|xlsx]",
      "export contacts with their answers (export right); the file imports back",
+     "  --filter EXPR      only the contacts matching it, or @NAME for a saved filter\n"
+     "  --columns L        the columns in order (default: the contact columns, phone1,\n"
+     "                     phone1_type, phone1_state ... up to the most numbers a contact has,\n"
+     "                     the declared fields, then the questions' answers)\n"
+     "  --format F         csv or xlsx (default: from the file's extension). CSV is UTF-8 with\n"
+     "                     a BOM, ';'-separated; a cell starting = + - @ gets a leading\n"
+     "                     apostrophe, except E.164 numbers in number columns. XLSX cells are\n"
+     "                     plain strings (never formulas), unprefixed\n"
      "  -o FILE            the output file (written aside, renamed when complete)\n",
      "carillonctl contact export --campaign Énergie-2026 -o export.xlsx", G_CONTACTS, ctl_contact,
      WITH_VERB},
@@ -265,8 +278,16 @@ static const struct command commands[] = {
      "take numbers off a blacklist (audited with the reason)", NULL,
      "carillonctl blacklist remove --reason 'error' 0612345678", G_CONTACTS, ctl_blacklist,
      WITH_VERB},
+    {"blacklist list", "[--campaign C] [--number N] [--country CC] [--limit N] [--offset N]",
+     "what is on the global blacklist (admins) or a campaign's: number, reason, who added it and "
+     "when",
+     "  --campaign C       the campaign's list (default: the global one)\n"
+     "  --number N         only this number (national numbers read in --country, default FR)\n"
+     "  --limit N, --offset N   the page (0..1000, default 100), by number\n",
+     "carillonctl blacklist list --campaign Énergie-2026 --number '06 12 34 56 78'", G_CONTACTS,
+     ctl_blacklist, WITH_VERB},
     {"filter save", "NAME EXPRESSION", "save a filter for --filter @NAME (yours only)", NULL,
-     "carillonctl filter save rappels \"state = 'callback'\"", G_CONTACTS, ctl_filter,
+     "carillonctl filter save rappels \"callback = true\"", G_CONTACTS, ctl_filter,
      WITH_VERB | POSITIONAL},
     {"filter list", "", "your saved filters", NULL, "carillonctl filter list", G_CONTACTS,
      ctl_filter, WITH_VERB | POSITIONAL},

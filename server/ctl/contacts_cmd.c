@@ -11,6 +11,7 @@
 #include <xlsxwriter.h>
 
 #include "ctl.h"
+#include "ctlutil.h"
 
 #define MAX_ARGS 256
 /* Columns an export may name (the server's STORE_EXPORT_MAX_COLUMNS). */
@@ -104,40 +105,133 @@ static int cmd_contact_add(int argc, char **argv)
     return rc;
 }
 
+/* A page size or offset: decimal digits only, at most max. 0 or an exit code (reported). */
+static int parse_count(const char *opt, const char *v, unsigned long max, uint32_t *out)
+{
+    char *end = NULL;
+    unsigned long n = v[0] >= '0' && v[0] <= '9' ? strtoul(v, &end, 10) : 0;
+    if (!end || *end || n > max)
+        return ctl_usage("%s takes a whole number from 0 to %lu, not '%s'", opt, max, v);
+    *out = (uint32_t)n;
+    return 0;
+}
+
+/* Whether v is a JSON number as written: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
+static bool json_number(const char *v)
+{
+    const char *p = v + (*v == '-');
+    if (*p == '0')
+        p++;
+    else if (*p >= '1' && *p <= '9')
+        while (*p >= '0' && *p <= '9')
+            p++;
+    else
+        return false;
+    if (*p == '.') {
+        if (*++p < '0' || *p > '9')
+            return false;
+        while (*p >= '0' && *p <= '9')
+            p++;
+    }
+    if (*p == 'e' || *p == 'E') {
+        p += p[1] == '+' || p[1] == '-' ? 2 : 1;
+        if (*p < '0' || *p > '9')
+            return false;
+        while (*p >= '0' && *p <= '9')
+            p++;
+    }
+    return *p == '\0';
+}
+
+/* One listing cell as JSON, by its column's type (ContactListReply.column_types). */
+static void json_cell(const char *type, const char *v, const Carillon__V1__ContactNumbers *nums)
+{
+    if (!strcmp(type, "numbers")) {
+        putchar('[');
+        for (size_t i = 0; nums && i < nums->n_addresses; i++) {
+            const Carillon__V1__AddressInfo *a = nums->addresses[i];
+            printf("%s{\"number\":", i ? "," : "");
+            ctl_json_string(stdout, a->number);
+            printf(",\"type\":");
+            ctl_json_string(stdout, a->type);
+            printf(",\"state\":");
+            ctl_json_string(stdout, a->state);
+            putchar('}');
+        }
+        putchar(']');
+    } else if ((!strcmp(type, "integer") || !strcmp(type, "number")) && v[0]) {
+        /* A declared number field may hold what an import let through: then it stays text. */
+        if (json_number(v))
+            fputs(v, stdout);
+        else
+            ctl_json_string(stdout, v);
+    } else if (!strcmp(type, "boolean") && v[0]) {
+        fputs(!strcmp(v, "true") || !strcmp(v, "t") ? "true" : "false", stdout);
+    } else if (!strcmp(type, "time") || !strcmp(type, "integer") || !strcmp(type, "number") ||
+               !strcmp(type, "boolean")) {
+        int64_t t;
+        char buf[CTL_TIME_MAX];
+        if (v[0] && !ctl_time_parse(v, &t) && !ctl_time_rfc3339(t, ctl_utc(), buf, sizeof buf))
+            ctl_json_string(stdout, buf);
+        else
+            fputs("null", stdout);
+    } else {
+        ctl_json_string(stdout, v);
+    }
+}
+
+/* One listing cell for people: times in the viewer's zone with the zone written. */
+static const char *human_cell(const char *type, const char *v, char *buf, size_t len)
+{
+    int64_t t;
+    if (!strcmp(type, "time") && v[0] && !ctl_time_parse(v, &t) &&
+        !ctl_time_human(t, ctl_utc(), buf, len))
+        return buf;
+    return v;
+}
+
 static int cmd_contact_list(int argc, char **argv)
 {
     Carillon__V1__ContactList cl = CARILLON__V1__CONTACT_LIST__INIT;
     char *cols[64], *colbuf = NULL;
-    for (int i = 0; i < argc; i++) {
+    int rc = 0;
+    for (int i = 0; i < argc && !rc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--campaign") && v)
             cl.campaign = argv[++i];
         else if (!strcmp(a, "--filter") && v)
             cl.filter = argv[++i];
+        else if (!strcmp(a, "--sort") && v)
+            cl.sort = argv[++i];
         else if (!strcmp(a, "--limit") && v)
-            cl.limit = (uint32_t)strtoul(argv[++i], NULL, 10);
+            rc = parse_count("--limit", argv[++i], 1000, &cl.limit);
         else if (!strcmp(a, "--offset") && v)
-            cl.offset = (uint32_t)strtoul(argv[++i], NULL, 10);
+            rc = parse_count("--offset", argv[++i], 2147483647UL, &cl.offset);
         else if (!strcmp(a, "--columns") && v) {
             free(colbuf);
             colbuf = strdup(argv[++i]);
             cl.n_columns = 0;
             char *save = NULL;
-            for (char *t = strtok_r(colbuf, ",", &save); t && cl.n_columns < 64;
-                 t = strtok_r(NULL, ",", &save))
+            for (char *t = strtok_r(colbuf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+                if (cl.n_columns == 64) {
+                    rc = ctl_usage("--columns: at most 64 columns");
+                    break;
+                }
                 cols[cl.n_columns++] = t;
+            }
             cl.columns = cols;
         } else {
-            free(colbuf);
-            return ctl_usage("contact list: unexpected argument '%s'", a);
+            rc = ctl_usage("contact list: unexpected argument '%s' (contact list --campaign C "
+                           "[--filter EXPR] [--columns a,b,c] [--sort col,-col] [--limit N] "
+                           "[--offset N])",
+                           a);
         }
     }
-    if (!cl.campaign[0]) {
-        free(colbuf);
-        return ctl_usage("contact list --campaign C [--filter EXPR] [--columns a,b,c] "
-                         "[--limit N] [--offset N]");
-    }
-    int rc = ctl_connect_and_auth();
+    if (!rc && !cl.campaign[0])
+        rc = ctl_usage("contact list: --campaign is missing (contact list --campaign C [--filter "
+                       "EXPR] [--columns a,b,c] [--sort col,-col] [--limit N] [--offset N])");
+    if (!rc)
+        rc = ctl_connect_and_auth();
     if (!rc) {
         Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
         env.body_case = CARILLON__V1__ENVELOPE__BODY_CONTACT_LIST;
@@ -148,23 +242,51 @@ static int cmd_contact_list(int argc, char **argv)
     if (rc)
         return rc;
     const Carillon__V1__ContactListReply *r = ctl_reply()->contact_list_reply;
+    size_t nc = r->n_columns < 64 ? r->n_columns : 64;
+    const char *types[64];
+    for (size_t k = 0; k < nc; k++) /* an older server sends no types: all text */
+        types[k] = k < r->n_column_types ? r->column_types[k] : "text";
     if (ctl_json()) {
-        pbjson_write(stdout, &r->base);
+        printf("{\"columns\":[");
+        for (size_t k = 0; k < nc; k++) {
+            printf("%s{\"name\":", k ? "," : "");
+            ctl_json_string(stdout, r->columns[k]);
+            printf(",\"type\":");
+            ctl_json_string(stdout, types[k]);
+            putchar('}');
+        }
+        printf("],\"contacts\":[");
+        for (size_t i = 0; i < r->n_rows; i++) {
+            putchar(i ? ',' : '{');
+            if (i)
+                putchar('{');
+            for (size_t k = 0; k < nc && k < r->rows[i]->n_values; k++) {
+                if (k)
+                    putchar(',');
+                ctl_json_string(stdout, r->columns[k]);
+                putchar(':');
+                json_cell(types[k], r->rows[i]->values[k], i < r->n_numbers ? r->numbers[i] : NULL);
+            }
+            putchar('}');
+        }
+        printf("],\"total\":%llu,\"offset\":%u,\"limit\":%u}\n", (unsigned long long)r->total,
+               r->offset, r->limit);
         ctl_drop_reply();
         return 0;
     }
     int width[64];
-    for (size_t k = 0; k < r->n_columns; k++) {
-        width[k] = (int)strlen(r->columns[k]);
+    char buf[CTL_TIME_MAX];
+    for (size_t k = 0; k < nc; k++) {
+        width[k] = ctl_display_width(r->columns[k]);
         for (size_t i = 0; i < r->n_rows; i++) {
-            int w = 0;
-            for (const unsigned char *p = (const unsigned char *)r->rows[i]->values[k]; *p; p++)
-                w += (*p & 0xc0) != 0x80;
+            if (k >= r->rows[i]->n_values)
+                continue;
+            int w = ctl_display_width(human_cell(types[k], r->rows[i]->values[k], buf, sizeof buf));
             if (w > width[k])
                 width[k] = w;
         }
     }
-    for (size_t k = 0; k < r->n_columns; k++) {
+    for (size_t k = 0; k < nc; k++) {
         char up[64];
         size_t j = 0;
         for (; r->columns[k][j] && j < 63; j++)
@@ -176,30 +298,203 @@ static int cmd_contact_list(int argc, char **argv)
     }
     printf("\n");
     for (size_t i = 0; i < r->n_rows; i++) {
-        for (size_t k = 0; k < r->n_columns; k++)
-            ctl_print_padded(r->rows[i]->values[k], width[k] + 2);
+        for (size_t k = 0; k < nc && k < r->rows[i]->n_values; k++)
+            ctl_print_padded(human_cell(types[k], r->rows[i]->values[k], buf, sizeof buf),
+                             width[k] + 2);
         printf("\n");
     }
-    printf("(%zu of %llu contacts)\n", r->n_rows, (unsigned long long)r->total);
+    char total[64];
+    printf("(%zu of %s)\n", r->n_rows,
+           ctl_count(total, sizeof total, r->total, "contact", "contacts"));
     ctl_drop_reply();
     return 0;
 }
 
-/* A cell that a spreadsheet would take for a formula (= + - @, or a leading tab/CR) gets a
- * leading apostrophe: formula injection through contact data is neutralised. */
+/* --- contact columns ---------------------------------------------------------------------- */
+
+/* What a listing can show, filter on and sort by: the server's field tables
+ * (server/contacts/filter.c, server/store/contacts.c), said for people. A test lists every
+ * column named here through the server, so the two cannot drift. */
+static const struct {
+    const char *name, *type;
+    bool column, filter, sort;
+    const char *meaning;
+} contact_columns[] = {
+    {"id", "integer", true, true, true, "the contact's number in Carillon"},
+    {"list", "text", true, true, true, "the list (file) the contact belongs to"},
+    {"state", "text", true, true, true,
+     "waiting, running, done, failed, deleted, paused, list_stopped, list_suspended, shelved"},
+    {"next_try", "time", true, true, true,
+     "when the contact is next due (callbacks included); shown in your zone, set with contact "
+     "add/modify --next-try in the contact's own zone"},
+    {"callback", "boolean", true, true, true, "next_try is a scheduled callback"},
+    {"priority", "integer", true, true, true, "higher is called first"},
+    {"top_priority", "boolean", true, true, true, "called before every other contact"},
+    {"agent", "text", true, true, true, "the agent the contact is reserved for (login)"},
+    {"time_zone", "text", true, true, true, "the contact's own zone (IANA name)"},
+    {"attempts", "integer", true, true, true, "calls made to the contact"},
+    {"manual_reschedules", "integer", true, true, true, "times an agent set next_try by hand"},
+    {"last_qualification", "text", true, true, true, "the code of the last call's qualification"},
+    {"consent", "boolean", true, true, true, "the contact agreed to be called"},
+    {"last_update", "time", true, true, true, "the contact's last change"},
+    {"imported_at", "time", true, true, true, "when the contact was created or imported"},
+    {"last_name", "text", true, true, true, "last name"},
+    {"first_name", "text", true, true, true, "first name"},
+    {"civility", "text", true, true, true, "civility (M., Mme ...)"},
+    {"company", "text", true, true, true, "company"},
+    {"address", "text", true, true, true, "postal address"},
+    {"zip", "text", true, true, true, "postal code"},
+    {"city", "text", true, true, true, "city"},
+    {"country", "text", true, true, true, "country of the postal address"},
+    {"email", "text", true, true, true, "e-mail address"},
+    {"customer_id", "text", true, true, true, "the customer's reference"},
+    {"phone", "numbers", true, true, false,
+     "the contact's numbers (E.164, '(blocked)' after a blocked one); in a filter: any of them "
+     "(phone = '+33612345678'); in JSON an array of {number, type, state}"},
+    {"numbers", "numbers", true, false, false,
+     "the contact's numbers with each one's type and state; in JSON an array of {number, type, "
+     "state}"},
+    {"phone_type", "text", false, true, false,
+     "filter only: any of the contact's numbers has this type (mobile, home, work, other): "
+     "phone_type = 'mobile'"},
+    {"phone_state", "text", false, true, false,
+     "filter only: any of the contact's numbers is in this state (scheduled, rescheduled, "
+     "waiting, blocked, failed): phone_state = 'blocked'"},
+    {"phone_types", "text", true, false, false, "each number's type, comma-separated in order"},
+    {"phone_states", "text", true, false, false, "each number's state, comma-separated in order"},
+};
+
+static const char *field_type_name(int t)
+{
+    return t == CARILLON__V1__FIELD_TYPE__FIELD_TYPE_NUMBER ? "number"
+           : t == CARILLON__V1__FIELD_TYPE__FIELD_TYPE_DATE ? "date"
+                                                            : "text";
+}
+
+static void columns_row(const char *name, const char *type, bool column, bool filter, bool sort,
+                        const char *meaning, bool first)
+{
+    if (ctl_json()) {
+        printf("%s{\"name\":", first ? "" : ",");
+        ctl_json_string(stdout, name);
+        printf(",\"type\":");
+        ctl_json_string(stdout, type);
+        printf(",\"column\":%s,\"filter\":%s,\"sort\":%s,\"meaning\":", column ? "true" : "false",
+               filter ? "true" : "false", sort ? "true" : "false");
+        ctl_json_string(stdout, meaning);
+        putchar('}');
+        return;
+    }
+    char uses[32];
+    snprintf(uses, sizeof uses, "%s%s%s", column ? "C" : "-", filter ? "F" : "-", sort ? "S" : "-");
+    ctl_print_padded(name, 20);
+    ctl_print_padded(type, 9);
+    ctl_print_padded(uses, 6);
+    printf("%s\n", meaning);
+}
+
+/* contact columns [--campaign C]: every column with its type and meaning, and the campaign's
+ * declared fields (from the campaign itself). */
+static int cmd_contact_columns(int argc, char **argv)
+{
+    const char *campaign = "";
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--campaign") && i + 1 < argc)
+            campaign = argv[++i];
+        else
+            return ctl_usage("contact columns: unexpected argument '%s' (contact columns "
+                             "[--campaign C])",
+                             argv[i]);
+    }
+    Carillon__V1__Campaign *c = NULL;
+    int rc = 0;
+    if (campaign[0]) {
+        Carillon__V1__CampaignGet g = CARILLON__V1__CAMPAIGN_GET__INIT;
+        g.name = (char *)campaign;
+        Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
+        env.body_case = CARILLON__V1__ENVELOPE__BODY_CAMPAIGN_GET;
+        env.campaign_get = &g;
+        if ((rc = ctl_connect_and_auth()) ||
+            (rc = ctl_request(&env, CARILLON__V1__ENVELOPE__BODY_CAMPAIGN_REPLY)))
+            return rc;
+        c = ctl_reply()->campaign_reply->campaign;
+    }
+    if (ctl_json())
+        printf("{\"columns\":[");
+    else
+        printf("NAME                TYPE     USE   MEANING (USE: C column, F filter, S sort)\n");
+    size_t n = sizeof contact_columns / sizeof contact_columns[0];
+    for (size_t i = 0; i < n; i++)
+        columns_row(contact_columns[i].name, contact_columns[i].type, contact_columns[i].column,
+                    contact_columns[i].filter, contact_columns[i].sort, contact_columns[i].meaning,
+                    i == 0);
+    for (size_t i = 0; c && i < c->n_fields; i++) {
+        char meaning[600];
+        snprintf(meaning, sizeof meaning, "declared by the campaign: %s%s",
+                 c->fields[i]->label[0] ? c->fields[i]->label : c->fields[i]->name,
+                 c->fields[i]->type == CARILLON__V1__FIELD_TYPE__FIELD_TYPE_DATE ? " (YYYY-MM-DD)"
+                                                                                 : "");
+        columns_row(c->fields[i]->name, field_type_name(c->fields[i]->type), true, true, true,
+                    meaning, false);
+    }
+    if (ctl_json()) {
+        printf("]}\n");
+    } else {
+        printf("\nTypes: text; integer; number and date (declared fields); boolean (true/false); "
+               "time (shown in your zone with the zone written, --utc for UTC; JSON RFC 3339); "
+               "numbers (JSON: [{number, type, state}]).\n");
+        if (!campaign[0])
+            printf("The campaign's declared fields: contact columns --campaign C.\n");
+    }
+    if (c)
+        ctl_drop_reply();
+    return 0;
+}
+
+/* A CSV cell that a spreadsheet would take for a formula (= + - @, or a leading tab/CR) gets a
+ * leading apostrophe: formula injection through contact data is neutralised. Not in XLSX,
+ * where a string cell is never a formula. */
 static bool needs_neutral(const char *v)
 {
     return v[0] == '=' || v[0] == '+' || v[0] == '-' || v[0] == '@' || v[0] == '\t' || v[0] == '\r';
 }
 
-static void csv_cell(FILE *f, const char *v, bool first)
+/* An E.164 number as the database holds them (addresses.number's CHECK): a spreadsheet reads
+ * it as a number, never as a formula, so a number column keeps it as it is. */
+static bool is_e164(const char *v)
+{
+    if (v[0] != '+' || v[1] < '1' || v[1] > '9')
+        return false;
+    size_t n = 1;
+    while (v[n] >= '0' && v[n] <= '9')
+        n++;
+    return !v[n] && n >= 8 && n <= 16;
+}
+
+/* A header naming a number column: phone1, phone2, ... (not phone1_type, nor "phone", which
+ * lists several numbers in one cell). */
+static bool is_number_column(const char *name)
+{
+    if (strncmp(name, "phone", 5) != 0 || name[5] < '1' || name[5] > '9')
+        return false;
+    const char *p = name + 6;
+    while (*p >= '0' && *p <= '9')
+        p++;
+    return !*p;
+}
+
+/* One CSV cell (';'-separated, quoted when needed). number: the cell is in a number column,
+ * where an E.164 number stays unprefixed; anything else starting like a formula there is
+ * neutralised all the same. */
+static void csv_cell(FILE *f, const char *v, bool first, bool number)
 {
     if (!first)
         fputc(';', f);
-    bool quote = strpbrk(v, ";\"\n\r") != NULL || needs_neutral(v);
+    bool neutral = needs_neutral(v) && !(number && is_e164(v));
+    bool quote = strpbrk(v, ";\"\n\r") != NULL || neutral;
     if (quote)
         fputc('"', f);
-    if (needs_neutral(v))
+    if (neutral)
         fputc('\'', f);
     for (const char *p = v; *p; p++) {
         if (*p == '"')
@@ -221,6 +516,7 @@ struct export_out {
     lxw_worksheet *ws;
     lxw_format *bold;
     unsigned long long rows;
+    bool number[STORE_COLUMNS_MAX]; /* per column: a number column (is_number_column) */
 };
 
 /* Excel's limits: a sheet's rows, a cell's characters (libxlsxwriter refuses more). */
@@ -260,7 +556,10 @@ static int export_open(struct export_out *o)
         if (!o->f)
             close(fd);
         else
-            fputs("\xef\xbb\xbf", o->f); /* BOM: Excel then reads UTF-8 */
+            /* UTF-8 with a BOM, ';' between cells, CRLF: Excel (which reads a CSV without a
+             * BOM in the machine's ANSI code page, mangling accents) and LibreOffice both read
+             * it as UTF-8; carillonctl's importer skips the BOM. */
+            fputs("\xef\xbb\xbf", o->f);
     }
     if (!o->f && !o->ws)
         return ctl_report(1, "INTERNAL", NULL, "cannot write %s", o->path);
@@ -284,24 +583,20 @@ static void export_discard(struct export_out *o)
 /* Writes one cell; 0 or an exit code. */
 static int export_cell(struct export_out *o, lxw_row_t row, size_t k, const char *v, bool header)
 {
+    if (k >= STORE_COLUMNS_MAX)
+        return ctl_report(3, "INTERNAL", NULL, "the server sent more than %d columns",
+                          STORE_COLUMNS_MAX);
+    if (header)
+        o->number[k] = is_number_column(v);
     if (!o->xlsx) {
-        csv_cell(o->f, v, k == 0);
+        csv_cell(o->f, v, k == 0, !header && o->number[k]);
         return 0;
     }
     if (row >= XLSX_MAX_ROWS)
         return ctl_report(1, "RESOURCE_EXHAUSTED", NULL,
                           "an XLSX sheet holds at most %llu rows: export to .csv", XLSX_MAX_ROWS);
-    char *copy = NULL;
-    if (!header && needs_neutral(v)) {
-        size_t n = strlen(v);
-        if (!(copy = malloc(n + 2)))
-            return ctl_report(1, "INTERNAL", NULL, "out of memory");
-        copy[0] = '\'';
-        memcpy(copy + 1, v, n + 1);
-        v = copy;
-    }
+    /* A string cell, never a formula: written as it is, with no apostrophe to strip. */
     lxw_error e = worksheet_write_string(o->ws, row, (lxw_col_t)k, v, header ? o->bold : NULL);
-    free(copy);
     if (e != LXW_NO_ERROR)
         return ctl_report(1, "RESOURCE_EXHAUSTED", NULL, "row %u, column %zu: %s (export to .csv)",
                           (unsigned)row, k + 1, lxw_strerror(e));
@@ -444,7 +739,9 @@ static int cmd_contact_export(int argc, char **argv)
         export_discard(&o);
     if (!rc) {
         char text[600];
-        snprintf(text, sizeof text, "%llu contacts exported to %s", o.rows, o.path);
+        char n[48];
+        snprintf(text, sizeof text, "%s exported to %s",
+                 ctl_count(n, sizeof n, o.rows, "contact", "contacts"), o.path);
         rc = ctl_print_ok(text);
     }
     return rc;
@@ -495,9 +792,11 @@ static int cmd_contact_update(const char *verb, int argc, char **argv)
     const Carillon__V1__ContactUpdateReply *r = ctl_reply()->contact_update_reply;
     if (ctl_json())
         pbjson_write(stdout, &r->base);
-    else
-        printf("%s: %llu contacts%s\n", verb, (unsigned long long)r->affected,
+    else {
+        char n[48];
+        printf("%s: %s%s\n", verb, ctl_count(n, sizeof n, r->affected, "contact", "contacts"),
                r->skipped_running ? " (some in a live call were left alone)" : "");
+    }
     if (!ctl_json() && r->skipped_running)
         printf("skipped (in a live call): %llu\n", (unsigned long long)r->skipped_running);
     ctl_drop_reply();
@@ -569,16 +868,119 @@ int ctl_contact(int argc, char **argv)
         return cmd_contact_add(argc - 1, argv + 1);
     if (argc >= 1 && !strcmp(argv[0], "list"))
         return cmd_contact_list(argc - 1, argv + 1);
+    if (argc >= 1 && !strcmp(argv[0], "columns"))
+        return cmd_contact_columns(argc - 1, argv + 1);
     if (argc >= 1 && !strcmp(argv[0], "export"))
         return cmd_contact_export(argc - 1, argv + 1);
-    return ctl_usage("contact add|list|export|modify|reset|reload|shelve|move|assign|delete ...");
+    return ctl_usage(
+        "contact add|list|columns|export|modify|reset|reload|shelve|move|assign|delete ...");
+}
+
+/* blacklist list [--campaign C] [--number N] [--country CC] [--limit N] [--offset N] */
+static int blacklist_list(int argc, char **argv)
+{
+    Carillon__V1__BlacklistList bl = CARILLON__V1__BLACKLIST_LIST__INIT;
+    int rc = 0;
+    for (int i = 0; i < argc && !rc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--campaign") && v)
+            bl.campaign = argv[++i];
+        else if (!strcmp(a, "--number") && v)
+            bl.number = argv[++i];
+        else if (!strcmp(a, "--country") && v)
+            bl.country = argv[++i];
+        else if (!strcmp(a, "--limit") && v)
+            rc = parse_count("--limit", argv[++i], 1000, &bl.limit);
+        else if (!strcmp(a, "--offset") && v)
+            rc = parse_count("--offset", argv[++i], 2147483647UL, &bl.offset);
+        else
+            rc = ctl_usage("blacklist list: unexpected argument '%s' (blacklist list [--campaign "
+                           "C] [--number N] [--country CC] [--limit N] [--offset N])",
+                           a);
+    }
+    if (!rc)
+        rc = ctl_connect_and_auth();
+    if (!rc) {
+        Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
+        env.body_case = CARILLON__V1__ENVELOPE__BODY_BLACKLIST_LIST;
+        env.blacklist_list = &bl;
+        rc = ctl_request(&env, CARILLON__V1__ENVELOPE__BODY_BLACKLIST_LIST_REPLY);
+    }
+    if (rc)
+        return rc;
+    const Carillon__V1__BlacklistListReply *r = ctl_reply()->blacklist_list_reply;
+    char when[CTL_TIME_MAX], count[64];
+    if (ctl_json()) {
+        printf("{\"campaign\":");
+        if (bl.campaign[0])
+            ctl_json_string(stdout, bl.campaign);
+        else
+            printf("null");
+        printf(",\"entries\":[");
+        for (size_t i = 0; i < r->n_entries; i++) {
+            const Carillon__V1__BlacklistEntry *e = r->entries[i];
+            int64_t t;
+            printf("%s{\"number\":", i ? "," : "");
+            ctl_json_string(stdout, e->number);
+            printf(",\"reason\":");
+            ctl_json_string(stdout, e->reason);
+            printf(",\"added_by\":");
+            if (e->added_by[0])
+                ctl_json_string(stdout, e->added_by);
+            else
+                printf("null");
+            printf(",\"added_at\":");
+            if (!ctl_time_parse(e->added_at, &t) &&
+                !ctl_time_rfc3339(t, ctl_utc(), when, sizeof when))
+                ctl_json_string(stdout, when);
+            else
+                printf("null");
+            putchar('}');
+        }
+        printf("],\"total\":%llu,\"offset\":%u,\"limit\":%u}\n", (unsigned long long)r->total,
+               r->offset, r->limit);
+        ctl_drop_reply();
+        return 0;
+    }
+    int wr = 6, wb = 8;
+    for (size_t i = 0; i < r->n_entries; i++) {
+        int w = ctl_display_width(r->entries[i]->reason);
+        wr = w > wr ? (w > 60 ? 60 : w) : wr;
+        w = ctl_display_width(r->entries[i]->added_by);
+        wb = w > wb ? w : wb;
+    }
+    ctl_print_padded("NUMBER", 18);
+    ctl_print_padded("REASON", wr + 2);
+    ctl_print_padded("ADDED BY", wb + 2);
+    printf("ADDED AT\n");
+    for (size_t i = 0; i < r->n_entries; i++) {
+        const Carillon__V1__BlacklistEntry *e = r->entries[i];
+        int64_t t;
+        ctl_print_padded(e->number, 18);
+        ctl_print_padded(e->reason, wr + 2);
+        ctl_print_padded(e->added_by[0] ? e->added_by : "-", wb + 2);
+        if (ctl_time_parse(e->added_at, &t) || ctl_time_human(t, ctl_utc(), when, sizeof when))
+            snprintf(when, sizeof when, "-");
+        printf("%s\n", when);
+    }
+    printf("(%zu of %s on the %s blacklist", r->n_entries,
+           ctl_count(count, sizeof count, r->total, "number", "numbers"),
+           bl.campaign[0] ? "campaign's" : "global");
+    if ((uint64_t)r->offset + r->n_entries < r->total)
+        printf("; --offset %llu for the next page", (unsigned long long)r->offset + r->n_entries);
+    printf(")\n");
+    ctl_drop_reply();
+    return 0;
 }
 
 int ctl_blacklist(int argc, char **argv)
 {
+    if (argc >= 1 && !strcmp(argv[0], "list"))
+        return blacklist_list(argc - 1, argv + 1);
     if (argc < 1 || (strcmp(argv[0], "add") && strcmp(argv[0], "remove")))
         return ctl_usage("blacklist add|remove [--campaign C] [--reason R] [--file F] "
-                         "[NUMBER...]");
+                         "[NUMBER...] | blacklist list [--campaign C] [--number N] [--limit N] "
+                         "[--offset N]");
     Carillon__V1__BlacklistAdd ba = CARILLON__V1__BLACKLIST_ADD__INIT;
     ba.remove = !strcmp(argv[0], "remove");
     size_t cap = 1024;
@@ -706,10 +1108,16 @@ int ctl_list(int argc, char **argv)
                    "WAITING", "DONE", "CREATED");
             for (size_t i = 0; i < r->n_lists; i++) {
                 const Carillon__V1__ListInfo *l = r->lists[i];
+                char when[CTL_TIME_MAX];
+                int64_t t;
+                if (ctl_time_parse(l->created_at, &t) == 0)
+                    ctl_format_time(t, when, sizeof when);
+                else
+                    snprintf(when, sizeof when, "%s", l->created_at);
                 ctl_print_padded(l->name, 25);
                 printf("%-10s %-14s %9llu %9llu %9llu  %s\n", l->state,
                        l->caller_id[0] ? l->caller_id : "-", (unsigned long long)l->contacts,
-                       (unsigned long long)l->waiting, (unsigned long long)l->done, l->created_at);
+                       (unsigned long long)l->waiting, (unsigned long long)l->done, when);
             }
         }
         ctl_drop_reply();

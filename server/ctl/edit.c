@@ -251,8 +251,12 @@ int ctl_question(int argc, char **argv)
     } else if (strcmp(sub, "move") == 0 && argc == 4) {
         long pos = position_arg(argv[3], sc->n_blocks);
         if (pos < 0) {
+            /* the message is read before c (which holds sc) is freed */
+            char msg[400];
+            snprintf(msg, sizeof msg, "position must be 1..%zu in screen '%s'", sc->n_blocks,
+                     sc->name);
             protobuf_c_message_free_unpacked(&c->base, NULL);
-            return ctl_usage("position must be 1..%zu in screen '%s'", sc->n_blocks, sc->name);
+            return ctl_usage("%s", msg);
         }
         arr_remove((void **)sc->blocks, &sc->n_blocks, idx);
         arr_insert((void ***)&sc->blocks, &sc->n_blocks, (size_t)pos - 1, b);
@@ -273,7 +277,9 @@ int ctl_question(int argc, char **argv)
                 arr_insert((void ***)&b->choices, &b->n_choices, b->n_choices, strdup(t));
         }
         free(list);
-        snprintf(done, sizeof done, "question %s has %zu choices", qname, b->n_choices);
+        char n[48];
+        snprintf(done, sizeof done, "question %s has %s", qname,
+                 ctl_count(n, sizeof n, b->n_choices, "choice", "choices"));
     } else {
         protobuf_c_message_free_unpacked(&c->base, NULL);
         return ctl_usage("the arguments do not fit 'question %s'", sub);
@@ -358,8 +364,9 @@ int ctl_screen(int argc, char **argv)
     } else if (strcmp(sub, "screen-move") == 0 && argc == 4) {
         long pos = position_arg(argv[3], c->n_script);
         if (pos < 0) {
+            size_t screens = c->n_script; /* read before c is freed */
             protobuf_c_message_free_unpacked(&c->base, NULL);
-            return ctl_usage("position must be 1..%zu", c->n_script);
+            return ctl_usage("position must be 1..%zu", screens);
         }
         arr_remove((void **)c->script, &c->n_script, idx);
         arr_insert((void ***)&c->script, &c->n_script, (size_t)pos - 1, sc);
@@ -372,7 +379,7 @@ int ctl_screen(int argc, char **argv)
 }
 
 /* Replaces [Field] placeholders with the values given (--contact 'Nom=Dupont,Prénom=Zoé'). */
-static void print_substituted(const char *text, char **keys, char **values, size_t n)
+static void write_substituted(FILE *f, const char *text, char **keys, char **values, size_t n)
 {
     for (const char *s = text; *s;) {
         const char *end = *s == '[' ? strchr(s, ']') : NULL;
@@ -381,16 +388,79 @@ static void print_substituted(const char *text, char **keys, char **values, size
             for (size_t i = 0; i < n && !done; i++)
                 if (strlen(keys[i]) == (size_t)(end - s - 1) &&
                     strncmp(keys[i], s + 1, (size_t)(end - s - 1)) == 0) {
-                    fputs(values[i], stdout);
+                    fputs(values[i], f);
                     done = true;
                 }
             if (!done)
-                fwrite(s, 1, (size_t)(end - s + 1), stdout);
+                fwrite(s, 1, (size_t)(end - s + 1), f);
             s = end + 1;
         } else {
-            putchar(*s++);
+            fputc(*s++, f);
         }
     }
+}
+
+static void print_substituted(const char *text, char **keys, char **values, size_t n)
+{
+    write_substituted(stdout, text, keys, values, n);
+}
+
+static void json_strings(char **v, size_t n)
+{
+    putchar('[');
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            putchar(',');
+        ctl_json_string(stdout, v[i]);
+    }
+    putchar(']');
+}
+
+/* script preview --json: the screens and blocks, texts with the sample contact's values. */
+static void preview_json(const Carillon__V1__Campaign *c, char **keys, char **values, size_t n)
+{
+    printf("{\"campaign\":");
+    ctl_json_string(stdout, c->name);
+    printf(",\"screens\":[");
+    for (size_t i = 0; i < c->n_script; i++) {
+        const Carillon__V1__Screen *sc = c->script[i];
+        printf("%s{\"name\":", i ? "," : "");
+        ctl_json_string(stdout, sc->name);
+        printf(",\"initial\":%s,\"blocks\":[", sc->initial ? "true" : "false");
+        for (size_t k = 0; k < sc->n_blocks; k++) {
+            const Carillon__V1__Block *b = sc->blocks[k];
+            char *text = NULL, t[64];
+            size_t len = 0;
+            FILE *m = open_memstream(&text, &len);
+            if (m) {
+                write_substituted(m, b->text, keys, values, n);
+                fclose(m);
+            }
+            const char *kind = b->kind == CARILLON__V1__BLOCK_KIND__BLOCK_KIND_TEXT ? "text"
+                               : b->kind == CARILLON__V1__BLOCK_KIND__BLOCK_KIND_QUICK_QUALIFICATION
+                                   ? "quick_qualification"
+                                   : "question";
+            printf("%s{\"kind\":\"%s\",\"text\":", k ? "," : "", kind);
+            ctl_json_string(stdout, text ? text : "");
+            free(text);
+            if (!strcmp(kind, "question")) {
+                printf(",\"type\":");
+                ctl_json_string(stdout, block_type(b, t, sizeof t));
+                printf(",\"export_name\":");
+                ctl_json_string(stdout, b->export_name);
+                printf(",\"mandatory\":%s,\"choices\":", b->mandatory ? "true" : "false");
+                json_strings(b->choices, b->n_choices);
+                printf(",\"matrix_rows\":");
+                json_strings(b->matrix_rows, b->n_matrix_rows);
+            } else if (!strcmp(kind, "quick_qualification")) {
+                printf(",\"qualifications\":");
+                json_strings(b->qualifications, b->n_qualifications);
+            }
+            putchar('}');
+        }
+        printf("]}");
+    }
+    printf("]}\n");
 }
 
 int ctl_preview(Carillon__V1__Campaign *c, int argc, char **argv)
@@ -412,6 +482,12 @@ int ctl_preview(Carillon__V1__Campaign *c, int argc, char **argv)
     } else if (argc) {
         protobuf_c_message_free_unpacked(&c->base, NULL);
         return ctl_usage("script preview CAMPAIGN [--contact 'Nom=Dupont,Prénom=Zoé']");
+    }
+    if (ctl_json()) {
+        preview_json(c, keys, values, n);
+        free(contact);
+        protobuf_c_message_free_unpacked(&c->base, NULL);
+        return 0;
     }
     printf("Campaign: %s\n", c->name);
     for (size_t i = 0; i < c->n_script; i++) {
@@ -634,8 +710,10 @@ int ctl_schedule(int argc, char **argv)
     if (strcmp(sub, "remove") == 0 && argc == 3) {
         long pos = position_arg(argv[2], c->n_schedule);
         if (pos < 0) {
+            size_t slots = c->n_schedule; /* read before c is freed */
             protobuf_c_message_free_unpacked(&c->base, NULL);
-            return ctl_usage("slot number must be 1..%zu (see schedule list)", c->n_schedule);
+            return slots ? ctl_usage("slot number must be 1..%zu (see schedule list)", slots)
+                         : ctl_usage("the campaign has no weekly slot to remove");
         }
         Carillon__V1__ScheduleSlot *s = c->schedule[pos - 1];
         arr_remove((void **)c->schedule, &c->n_schedule, (size_t)pos - 1);

@@ -496,9 +496,43 @@ void pbjson_string(FILE *f, const char *s)
 
 static void json_message(FILE *f, const ProtobufCMessage *m, const ProtobufCMessageDescriptor *d);
 
+/* Times in JSON follow carillonctl's one rule (ctlutil.h): RFC 3339 with the viewer's offset
+ * (or Z under --utc). A time field is one named *_at or next_try: unix seconds (int64; 0 is
+ * null) or a server text time with its offset; "" is null; a text that is no time stays. */
+bool pbjson_utc;
+
+static bool is_time_field(const ProtobufCFieldDescriptor *fd)
+{
+    size_t n = strlen(fd->name);
+    return (n > 3 && strcmp(fd->name + n - 3, "_at") == 0) || strcmp(fd->name, "next_try") == 0;
+}
+
+static bool json_time_value(FILE *f, const ProtobufCFieldDescriptor *fd, const void *v)
+{
+    int64_t t;
+    if (fd->type == PROTOBUF_C_TYPE_INT64)
+        t = *(const int64_t *)v;
+    else if (fd->type == PROTOBUF_C_TYPE_STRING) {
+        const char *s = *(char *const *)v;
+        if (!s || !*s)
+            t = 0;
+        else if (ctl_time_parse(s, &t) != 0)
+            return false;
+    } else
+        return false;
+    char b[CTL_TIME_MAX];
+    if (t == 0 || ctl_time_rfc3339(t, pbjson_utc, b, sizeof b) != 0)
+        fputs("null", f);
+    else
+        fprintf(f, "\"%s\"", b);
+    return true;
+}
+
 static void json_value(FILE *f, const ProtobufCFieldDescriptor *fd, const void *v)
 {
     char buf[64];
+    if (is_time_field(fd) && json_time_value(f, fd, v))
+        return;
     if (fd->type == PROTOBUF_C_TYPE_MESSAGE)
         json_message(f, *(ProtobufCMessage *const *)v, fd->descriptor);
     else if (fd->type == PROTOBUF_C_TYPE_STRING || fd->type == PROTOBUF_C_TYPE_ENUM)

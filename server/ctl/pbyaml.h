@@ -4,6 +4,7 @@
 #ifndef CARILLON_PBYAML_H
 #define CARILLON_PBYAML_H
 
+#include <stdbool.h>
 #include <protobuf-c/protobuf-c.h>
 #include <stdio.h>
 
@@ -35,5 +36,8 @@ void pbjson_string(FILE *f, const char *s);
 /* Sets one scalar field by its path ("dialing.max_simultaneous_calls", "objective"), creating
  * absent sub-messages. Lists are not set this way. Returns 0 or -EINVAL with err filled. */
 int pbyaml_set(ProtobufCMessage *m, const char *path, const char *value, char *err, size_t errlen);
+
+/* JSON times in UTC (--utc) rather than the local zone. */
+extern bool pbjson_utc;
 
 #endif

@@ -11,19 +11,20 @@
 
 #include "carillon/pbtext.h"
 #include "ctl.h"
+#include "ctlutil.h"
 
 #define TOP_CAMPAIGNS_MAX 256 /* campaigns one top screen shows */
 #define REPORT_DAYS_MAX   366 /* the server's STORE_REPORT_DAYS_MAX */
 
 /* "2027-03-02T10:30:00+01:00" as "2027-03-02 10:30:00 +01:00" for people. */
+/* A server time (RFC 3339 with its offset) shown by the rule: the viewer's zone, labelled. */
 static const char *local_time(const char *rfc3339, char *buf, size_t len)
 {
-    size_t n = strlen(rfc3339);
-    if (n < 25 || rfc3339[10] != 'T') {
+    int64_t t;
+    if (ctl_time_parse(rfc3339, &t) == 0)
+        ctl_format_time(t, buf, len);
+    else
         snprintf(buf, len, "%s", rfc3339);
-        return buf;
-    }
-    snprintf(buf, len, "%.10s %.8s %s", rfc3339, rfc3339 + 11, rfc3339 + 19);
     return buf;
 }
 
@@ -339,11 +340,13 @@ static void print_report(const Carillon__V1__ComplianceReportReply *r)
         printf("Numbers (FR)\n");
         printf("  %-52s%10llu\n", "at the cap of attempts",
                (unsigned long long)r->fr_numbers_at_attempt_cap);
-        printf("    (%u attempts in %u days, every campaign counted)\n", r->fr_max_attempts,
-               r->fr_attempts_period_days);
+        char a[48], d[48];
+        printf("    (%s in %s, every campaign counted)\n",
+               ctl_count(a, sizeof a, r->fr_max_attempts, "attempt", "attempts"),
+               ctl_count(d, sizeof d, r->fr_attempts_period_days, "day", "days"));
         printf("  %-52s%10llu\n", "in the quiet period after a refusal",
                (unsigned long long)r->fr_numbers_in_refusal_quiet);
-        printf("    (%u days)\n", r->fr_refusal_quiet_days);
+        printf("    (%s)\n", ctl_count(d, sizeof d, r->fr_refusal_quiet_days, "day", "days"));
     } else if (r->profile == CARILLON__V1__COMPLIANCE_PROFILE__COMPLIANCE_PROFILE_UK) {
         printf("Numbers (UK)\n");
         printf("  %-52s%10llu\n", "in the 72-hour quiet period after an abandon",

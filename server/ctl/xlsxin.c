@@ -1,10 +1,13 @@
 /* Reading the first sheet of an XLSX contact file (libzip + libxml2's streaming reader), row by
  * row as the CSV reader does, so the import treats both alike. Shared strings are held in
- * memory; the sheet itself streams. Every read has a maximum (the limits below). */
+ * memory; the sheet itself streams. Every read has a maximum (the limits below). A number cell
+ * reads as the spreadsheet shows it: a date format (styles.xml) gives an ISO 8601 date, a plain
+ * number its shortest form (12, not 12.0 nor a serial). */
 #include "xlsxin.h"
 
 #include <errno.h>
 #include <libxml/xmlreader.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +31,11 @@
 #define MAX_CELL    CR_CSV_DEFAULT_MAX_FIELD
 #define MAX_COLUMNS 1000
 #define MAX_ROWS    1048576 /* Excel's own: row numbers past it are not a spreadsheet's */
+
+/* Cell formats (styles.xml's cellXfs, which a cell's s attribute indexes) and custom number
+ * formats (numFmts): Excel's own limits are 64,000 and some 250. */
+#define MAX_STYLES  65536
+#define MAX_NUMFMTS 4096
 
 #define MIB(n) ((n) >> 20)
 
@@ -222,6 +230,269 @@ static int load_shared(struct workbook *wb, struct shared *sh)
     return rc;
 }
 
+/* What a number cell shows, from its cell format's number format: a plain number, or a date
+ * (a serial day count, its fraction the time of day). */
+enum cell_kind { CELL_NUMBER, CELL_DATE, CELL_DATETIME, CELL_TIME };
+
+/* The workbook's date system and each cell format's kind (index: the cell's s attribute). */
+struct styles {
+    bool date1904;       /* workbook.xml's workbookPr date1904: day 0 is 1904-01-01 */
+    unsigned char *kind; /* enum cell_kind per cellXfs entry */
+    size_t n;
+};
+
+/* Built-in number formats (ECMA-376 part 1, 18.8.30) that show dates or times. */
+static enum cell_kind builtin_kind(long id)
+{
+    if (id >= 14 && id <= 17)
+        return CELL_DATE;
+    if (id == 22)
+        return CELL_DATETIME;
+    if ((id >= 18 && id <= 21) || (id >= 45 && id <= 47))
+        return CELL_TIME;
+    return CELL_NUMBER;
+}
+
+/* A custom format code's kind: d, m, y, h or s outside quoted text, [brackets] (colours,
+ * locales, conditions) and escaped characters (\x, _x, *x) make it a date or time; an m with
+ * an h or s is minutes. */
+static enum cell_kind code_kind(const char *code)
+{
+    bool date = false, time = false, month = false;
+    for (const char *p = code; *p; p++) {
+        char ch = *p;
+        if (ch == '"' || ch == '[') {
+            const char *end = strchr(p + 1, ch == '"' ? '"' : ']');
+            if (!end)
+                break;
+            p = end;
+            continue;
+        }
+        if (ch == '\\' || ch == '_' || ch == '*') {
+            if (!p[1])
+                break;
+            p++;
+            continue;
+        }
+        if (ch >= 'A' && ch <= 'Z')
+            ch = (char)(ch - 'A' + 'a');
+        date = date || ch == 'd' || ch == 'y';
+        time = time || ch == 'h' || ch == 's';
+        month = month || ch == 'm';
+    }
+    date = date || (month && !time);
+    return date && time ? CELL_DATETIME : date ? CELL_DATE : time ? CELL_TIME : CELL_NUMBER;
+}
+
+/* xl/workbook.xml: only its date system (an absent or damaged-free workbook.xml: 1900). */
+static int load_date_system(struct workbook *wb, struct styles *st)
+{
+    struct entry e;
+    int rc = entry_open(wb, "xl/workbook.xml", &e);
+    if (rc || !e.r)
+        return rc;
+    int ret;
+    while ((ret = xmlTextReaderRead(e.r)) == 1) {
+        if (xmlTextReaderNodeType(e.r) != XML_READER_TYPE_ELEMENT)
+            continue;
+        const char *name = (const char *)xmlTextReaderConstLocalName(e.r);
+        if (!strcmp(name, "workbookPr")) {
+            xmlChar *v = xmlTextReaderGetAttribute(e.r, (const xmlChar *)"date1904");
+            st->date1904 = v && (!strcmp((const char *)v, "1") || !strcmp((const char *)v, "true"));
+            xmlFree(v);
+            break;
+        }
+        if (!strcmp(name, "sheets"))
+            break; /* workbookPr comes before the sheets, or not at all */
+    }
+    if (ret < 0)
+        rc = entry_failed(&e);
+    entry_close(&e);
+    return rc;
+}
+
+struct numfmt {
+    long id;
+    enum cell_kind kind;
+};
+
+static int cmp_numfmt(const void *a, const void *b)
+{
+    long x = ((const struct numfmt *)a)->id, y = ((const struct numfmt *)b)->id;
+    return x < y ? -1 : x > y;
+}
+
+/* A numFmtId attribute: 0 to 1,000,000 (-1 when absent or not a number). */
+static long attr_id(xmlTextReaderPtr r, const char *name)
+{
+    xmlChar *v = xmlTextReaderGetAttribute(r, (const xmlChar *)name);
+    char *end = NULL;
+    long id = v ? strtol((const char *)v, &end, 10) : -1;
+    if (!v || end == (char *)v || *end || id < 0 || id > 1000000)
+        id = -1;
+    xmlFree(v);
+    return id;
+}
+
+/* xl/styles.xml: the custom number formats (numFmts), then each cell format (cellXfs) resolved
+ * to a kind. No styles.xml: every number is a plain number. */
+static int load_styles(struct workbook *wb, struct styles *st)
+{
+    struct entry e;
+    int rc = entry_open(wb, "xl/styles.xml", &e);
+    if (rc || !e.r)
+        return rc;
+    struct numfmt *fmts = NULL;
+    long *xf = NULL; /* numFmtId per cellXfs entry */
+    size_t nfmts = 0, nxf = 0;
+    bool in_numfmts = false, in_cellxfs = false;
+    int ret;
+    while (!rc && (ret = xmlTextReaderRead(e.r)) == 1) {
+        int nt = xmlTextReaderNodeType(e.r);
+        const char *name = (const char *)xmlTextReaderConstLocalName(e.r);
+        if (nt == XML_READER_TYPE_END_ELEMENT) {
+            if (!strcmp(name, "numFmts"))
+                in_numfmts = false;
+            else if (!strcmp(name, "cellXfs"))
+                in_cellxfs = false;
+            continue;
+        }
+        if (nt != XML_READER_TYPE_ELEMENT)
+            continue;
+        bool empty = xmlTextReaderIsEmptyElement(e.r);
+        if (!strcmp(name, "numFmts")) {
+            in_numfmts = !empty;
+        } else if (!strcmp(name, "cellXfs")) {
+            in_cellxfs = !empty;
+        } else if (in_numfmts && !strcmp(name, "numFmt")) {
+            if (nfmts == MAX_NUMFMTS) {
+                snprintf(wb->err, wb->errlen, "%s: more than %d number formats (xl/styles.xml)",
+                         wb->path, MAX_NUMFMTS);
+                rc = -EFBIG;
+                break;
+            }
+            if (!fmts && !(fmts = calloc(MAX_NUMFMTS, sizeof *fmts))) {
+                rc = -ENOMEM;
+                break;
+            }
+            xmlChar *code = xmlTextReaderGetAttribute(e.r, (const xmlChar *)"formatCode");
+            fmts[nfmts].id = attr_id(e.r, "numFmtId");
+            fmts[nfmts].kind = code ? code_kind((const char *)code) : CELL_NUMBER;
+            xmlFree(code);
+            if (fmts[nfmts].id >= 0) /* one without an id is no format a cell can name */
+                nfmts++;
+        } else if (in_cellxfs && !strcmp(name, "xf")) {
+            if (nxf == MAX_STYLES) {
+                snprintf(wb->err, wb->errlen, "%s: more than %d cell formats (xl/styles.xml)",
+                         wb->path, MAX_STYLES);
+                rc = -EFBIG;
+                break;
+            }
+            if (!xf && !(xf = calloc(MAX_STYLES, sizeof *xf))) {
+                rc = -ENOMEM;
+                break;
+            }
+            xf[nxf++] = attr_id(e.r, "numFmtId");
+        }
+    }
+    if (!rc && ret < 0)
+        rc = entry_failed(&e);
+    entry_close(&e);
+    if (!rc && nxf && !(st->kind = calloc(nxf, 1)))
+        rc = -ENOMEM;
+    if (!rc) {
+        /* A custom format may redefine a built-in id: the workbook's own wins. */
+        if (nfmts)
+            qsort(fmts, nfmts, sizeof *fmts, cmp_numfmt);
+        for (size_t i = 0; i < nxf; i++) {
+            struct numfmt key = {.id = xf[i]};
+            const struct numfmt *f =
+                nfmts ? bsearch(&key, fmts, nfmts, sizeof *fmts, cmp_numfmt) : NULL;
+            st->kind[i] = (unsigned char)(f ? f->kind : builtin_kind(xf[i]));
+        }
+        st->n = nxf;
+    }
+    if (rc == -ENOMEM)
+        snprintf(wb->err, wb->errlen, "%s: out of memory reading the styles", wb->path);
+    free(fmts);
+    free(xf);
+    return rc;
+}
+
+/* Days since 1970-01-01 to a civil date (proleptic Gregorian; H. Hinnant's algorithm). */
+static void civil_from_days(long long z, long long *y, unsigned *m, unsigned *d)
+{
+    z += 719468;
+    long long era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (long long)yoe + era * 400 + (*m <= 2);
+}
+
+/* A number as people write it: an integer without ".0", otherwise the 15 significant digits a
+ * spreadsheet shows (0.1 + 0.2 is 0.3, not 0.30000000000000004). carillonctl runs in the C
+ * locale: the decimal separator is '.'. */
+static void format_number(double d, char *out, size_t n)
+{
+    /* 2^53: past it a double holds no fractions; the test keeps the cast defined. */
+    if (d == 0)
+        snprintf(out, n, "0");
+    else if (d > -9007199254740992.0 && d < 9007199254740992.0 && d == (double)(long long)d)
+        snprintf(out, n, "%.0f", d);
+    else
+        snprintf(out, n, "%.15g", d);
+}
+
+/* Excel's last day, 9999-12-31, as a 1900-system serial. */
+#define SERIAL_MAX 2958465.0
+
+/* A number cell's text as people read it: ISO 8601 for a date format (YYYY-MM-DD; with
+ * THH:MM:SS when the format shows a time; HH:MM:SS alone for a time of day), else the number.
+ * The 1900 system counts a 1900-02-29 that never was (Lotus's bug): serials from 61 on are
+ * days since 1899-12-30, below 60 since 1899-12-31, and 60 itself stays a number; a serial
+ * outside 1900..9999 stays a number too. Text that is no number is left as it is. */
+static void cell_number(const char *v, enum cell_kind kind, bool date1904, char *out, size_t n)
+{
+    char *end;
+    double d = strtod(v, &end);
+    if (end == v || *end || !isfinite(d)) {
+        snprintf(out, n, "%s", v);
+        return;
+    }
+    double first = date1904 ? 0.0 : 1.0, last = date1904 ? SERIAL_MAX - 1462 : SERIAL_MAX;
+    /* (carillonctl links no libm: rounding is by hand, on values known to be in range) */
+    if (kind == CELL_TIME && d >= 0 && d < 1) {
+        long long secs = (long long)(d * 86400.0 + 0.5);
+        if (secs < 86400) {
+            snprintf(out, n, "%02lld:%02lld:%02lld", secs / 3600, secs / 60 % 60, secs % 60);
+            return;
+        }
+    }
+    if (kind == CELL_NUMBER || d < first || d >= last + 1 || (!date1904 && d >= 60 && d < 61)) {
+        format_number(d, out, n);
+        return;
+    }
+    long long total = (long long)(d * 86400.0 + 0.5), days = total / 86400, secs = total % 86400;
+    if ((double)days > last) { /* 9999-12-31 23:59:59.5 and later */
+        format_number(d, out, n);
+        return;
+    }
+    /* Days since 1899-12-30, then since 1970-01-01 (25569 days later). */
+    long long since = date1904 ? days + 1462 : days < 60 ? days + 1 : days;
+    long long y;
+    unsigned m, dd;
+    civil_from_days(since - 25569, &y, &m, &dd);
+    if (kind == CELL_DATE)
+        snprintf(out, n, "%04lld-%02u-%02u", y, m, dd);
+    else
+        snprintf(out, n, "%04lld-%02u-%02uT%02lld:%02lld:%02lld", y, m, dd, secs / 3600,
+                 secs / 60 % 60, secs % 60);
+}
+
 /* "BC12" -> column index 54 (0-based); -1 when the reference has no column letters, MAX_COLUMNS
  * when it is past the last column allowed (checked letter by letter: no overflow). */
 static long column_of(const char *ref)
@@ -249,7 +520,8 @@ static const char *column_name(long col, char buf[8])
 }
 
 /* The sheet, streamed: cells gathered into row (MAX_COLUMNS slots), each row sent to cb. */
-static int read_sheet(struct workbook *wb, const struct shared *sh, cr_csv_row_cb cb, void *arg)
+static int read_sheet(struct workbook *wb, const struct shared *sh, const struct styles *st,
+                      cr_csv_row_cb cb, void *arg)
 {
     const char *sheet = "xl/worksheets/sheet1.xml";
     struct entry e;
@@ -268,7 +540,8 @@ static int read_sheet(struct workbook *wb, const struct shared *sh, cr_csv_row_c
     size_t width = 0, header_width = 0;
     long rownum = 0;
     char type[16] = "";
-    long col = -1;       /* the cell being read; -1 outside any <c> */
+    enum cell_kind kind = CELL_NUMBER; /* the cell's, from its s attribute */
+    long col = -1;                     /* the cell being read; -1 outside any <c> */
     bool in_row = false; /* between <row> and </row>: row[0..width) are this row's cells */
     char colname[8];
     int ret = 0;
@@ -306,6 +579,9 @@ static int read_sheet(struct workbook *wb, const struct shared *sh, cr_csv_row_c
             xmlChar *t = xmlTextReaderGetAttribute(e.r, (const xmlChar *)"t");
             col = ref ? column_of((const char *)ref) : (long)width;
             snprintf(type, sizeof type, "%s", t ? (const char *)t : "");
+            long style = attr_id(e.r, "s");
+            kind =
+                style >= 0 && (size_t)style < st->n ? (enum cell_kind)st->kind[style] : CELL_NUMBER;
             if (!in_row) {
                 /* No row to hold it: the next <row> would lose it. */
                 snprintf(wb->err, wb->errlen, "%s: after row %ld: a cell <c> outside any <row>",
@@ -342,6 +618,12 @@ static int read_sheet(struct workbook *wb, const struct shared *sh, cr_csv_row_c
                     i = -1; /* not an index: an empty cell, as an index past the table */
                 free(v);
                 v = strdup(i >= 0 && (size_t)i < sh->n ? sh->s[i] : "");
+            } else if (v && (!type[0] || !strcmp(type, "n")) && !strcmp(name, "v")) {
+                /* A number: as the spreadsheet shows it (a date, or the number itself). */
+                char text[64];
+                cell_number(v, kind, st->date1904, text, sizeof text);
+                free(v);
+                v = strdup(text);
             }
             if (!v) {
                 rc = -ENOMEM;
@@ -398,9 +680,15 @@ static int read_workbook(zip_t *z, const char *path, cr_csv_row_cb cb, void *arg
 {
     struct workbook wb = {.z = z, .path = path, .err = err, .errlen = errlen};
     struct shared sh = {0};
-    int rc = load_shared(&wb, &sh);
+    struct styles st = {0};
+    int rc = load_date_system(&wb, &st);
     if (!rc)
-        rc = read_sheet(&wb, &sh, cb, arg);
+        rc = load_styles(&wb, &st);
+    if (!rc)
+        rc = load_shared(&wb, &sh);
+    if (!rc)
+        rc = read_sheet(&wb, &sh, &st, cb, arg);
+    free(st.kind);
     for (size_t i = 0; i < sh.n; i++)
         free(sh.s[i]);
     free(sh.s);

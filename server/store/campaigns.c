@@ -1062,7 +1062,9 @@ static void on_listed(void *arg, const struct cr_pg_result *r)
         s->contract_types = split(&m, PQgetvalue(res, row, 3), &s->n_contract_types);
         s->positive_target = (uint32_t)atoi(PQgetvalue(res, row, 4));
         s->agents = (uint32_t)atoi(PQgetvalue(res, row, 5));
-        s->positive_count = 0; /* counted from qualified calls once calls exist */
+        s->positive_count = (uint32_t)strtoul(PQgetvalue(res, row, 6), NULL, 10);
+        s->to_call = strtoull(PQgetvalue(res, row, 7), NULL, 10);
+        s->callbacks = strtoull(PQgetvalue(res, row, 8), NULL, 10);
         rep.campaigns[i] = s;
     }
     cb(call->arg, 0, &rep);
@@ -1085,7 +1087,17 @@ int store_campaign_list(struct cr_pg *pg, const Carillon__V1__CampaignList *f, i
                          "SELECT c.name, c.state, c.year, "
                          "array_to_string(c.contract_types, E'\\x1f'), c.positive_target, "
                          "(SELECT count(*) FROM campaign_agents ca WHERE ca.campaign_id = "
-                         "c.id) FROM campaigns c WHERE ($1 = '' OR c.state = $1) "
+                         "c.id), "
+                         /* positives reached: contacts with a call qualified positive */
+                         "(SELECT count(DISTINCT a.contact_id) FROM attempts a JOIN "
+                         "qualifications q ON q.campaign_id = a.campaign_id AND q.code = "
+                         "a.qualification WHERE a.campaign_id = c.id AND q.type = 'positive'), "
+                         /* to call: waiting (callbacks are waiting contacts with callback) */
+                         "k.to_call, k.callbacks "
+                         "FROM campaigns c CROSS JOIN LATERAL (SELECT count(*) AS to_call, "
+                         "count(*) FILTER (WHERE ct.callback) AS callbacks FROM contacts ct "
+                         "WHERE ct.campaign_id = c.id AND ct.state = 'waiting') k "
+                         "WHERE ($1 = '' OR c.state = $1) "
                          "AND ($2::int = 0 OR c.year = $2::int) "
                          "AND ($3 = '' OR $3 = ANY(c.contract_types)) "
                          "AND ($4::bigint = 0 OR EXISTS (SELECT 1 FROM campaign_user_rights cu "

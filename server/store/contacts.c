@@ -212,6 +212,67 @@ bool store_contact_column_known(const char *name, const struct cr_filter_field *
     return ok;
 }
 
+/* A time as RFC 3339 in UTC: the client shows it in its viewer's zone (one rule for all). */
+#define UTC_TIME(x)                                                                                \
+    "coalesce(to_char((" x ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '')"
+/* The contact's numbers in position order, one expression per listing-only column. */
+#define ADDRESSES_AGG(e, sep)                                                                      \
+    "coalesce((SELECT string_agg(" e ", '" sep "' ORDER BY a.position) FROM addresses a WHERE "    \
+    "a.contact_id = c.id), '')"
+#define PACKED_NUMBERS ADDRESSES_AGG("a.number || ' ' || a.type || ' ' || a.state", ",")
+
+static const struct {
+    const char *name, *type, *sql;
+} list_only_columns[] = {
+    {"numbers", "numbers", ADDRESSES_AGG("a.number || ' ' || a.type || ' ' || a.state", ", ")},
+    {"phone_types", "text", ADDRESSES_AGG("a.type", ",")},
+    {"phone_states", "text", ADDRESSES_AGG("a.state", ",")},
+};
+
+const char *store_contact_list_column_type(const char *name, const struct cr_filter_field *custom,
+                                           size_t ncustom)
+{
+    for (size_t i = 0; i < sizeof list_only_columns / sizeof list_only_columns[0]; i++)
+        if (!strcmp(list_only_columns[i].name, name))
+            return list_only_columns[i].type;
+    if (!strcmp(name, "phone"))
+        return "numbers";
+    for (size_t i = 0; i < cr_filter_standard_nfields; i++) {
+        const struct cr_filter_field *f = &cr_filter_standard_fields[i];
+        if (f->sql && !strcmp(f->name, name))
+            return f->type == CR_FT_NUMBER      ? "integer"
+                   : f->type == CR_FT_TIMESTAMP ? "time"
+                   : f->type == CR_FT_BOOL      ? "boolean"
+                                                : "text";
+    }
+    for (size_t i = 0; i < ncustom; i++)
+        if (!strcmp(custom[i].name, name) && !strchr(name, '\''))
+            return custom[i].type == CR_FT_NUMBER      ? "number"
+                   : custom[i].type == CR_FT_TIMESTAMP ? "date"
+                                                       : "text";
+    return NULL;
+}
+
+/* A listing column's SQL: the export's (store_contact_column_sql) except times, which are
+ * RFC 3339 in UTC rather than the contact's local time, and the listing-only columns. */
+static bool list_column_sql(struct cr_strbuf *b, const char *name,
+                            const struct cr_filter_field *custom, size_t ncustom)
+{
+    for (size_t i = 0; i < sizeof list_only_columns / sizeof list_only_columns[0]; i++)
+        if (!strcmp(list_only_columns[i].name, name)) {
+            cr_strbuf_str(b, list_only_columns[i].sql);
+            return true;
+        }
+    for (size_t i = 0; i < cr_filter_standard_nfields; i++) {
+        const struct cr_filter_field *f = &cr_filter_standard_fields[i];
+        if (f->sql && f->type == CR_FT_TIMESTAMP && !strcmp(f->name, name)) {
+            cr_strbuf_printf(b, UTC_TIME("%s"), f->sql);
+            return true;
+        }
+    }
+    return store_contact_column_sql(b, name, custom, ncustom);
+}
+
 int store_contact_page(struct cr_pg *pg, const struct store_contact_page *q, cr_pg_cb cb, void *arg)
 {
     struct cr_strbuf sel, where;
@@ -220,12 +281,14 @@ int store_contact_page(struct cr_pg *pg, const struct store_contact_page *q, cr_
     for (size_t i = 0; i < q->ncolumns; i++) {
         if (i)
             cr_strbuf_str(&sel, ", ");
-        if (!store_contact_column_sql(&sel, q->columns[i], q->custom, q->ncustom)) {
+        if (!list_column_sql(&sel, q->columns[i], q->custom, q->ncustom)) {
             cr_strbuf_free(&sel);
             cr_strbuf_free(&where);
             return -EINVAL;
         }
     }
+    if (q->with_numbers)
+        cr_strbuf_str(&sel, q->ncolumns ? ", " PACKED_NUMBERS : PACKED_NUMBERS);
     cr_strbuf_str(&where, "c.campaign_id = (SELECT id FROM campaigns WHERE name = $1)");
     if (q->window)
         cr_strbuf_printf(&where,
@@ -237,8 +300,10 @@ int store_contact_page(struct cr_pg *pg, const struct store_contact_page *q, cr_
     struct cr_strbuf rows, count;
     cr_strbuf_init(&rows, STORE_CONTACTS_SQL_MAX);
     cr_strbuf_init(&count, STORE_CONTACTS_SQL_MAX);
-    cr_strbuf_printf(&rows, "SELECT %s FROM contacts c WHERE %s ORDER BY c.id LIMIT %u OFFSET %u",
-                     cr_strbuf_text(&sel), cr_strbuf_text(&where), q->limit, q->offset);
+    /* order_by comes from cr_filter_sort_compile: the field tables' SQL, never the user's text */
+    cr_strbuf_printf(&rows, "SELECT %s FROM contacts c WHERE %s ORDER BY %s LIMIT %u OFFSET %u",
+                     cr_strbuf_text(&sel), cr_strbuf_text(&where),
+                     q->order_by ? q->order_by : "c.id", q->limit, q->offset);
     cr_strbuf_printf(&count, "SELECT count(*) FROM contacts c WHERE %s", cr_strbuf_text(&where));
     int rc = sel.err ? sel.err : where.err ? where.err : rows.err ? rows.err : count.err;
     if (!rc) {
@@ -300,6 +365,30 @@ int store_blacklist_remove(struct cr_pg *pg, const char *campaign, const char *n
          1, 1},
     };
     return send_stmts(pg, st, 3, p, cb, arg);
+}
+
+int store_blacklist_page(struct cr_pg *pg, const char *campaign, const char *number, unsigned limit,
+                         unsigned offset, cr_pg_cb cb, void *arg)
+{
+    char lim[16], off[16];
+    snprintf(lim, sizeof lim, "%u", limit);
+    snprintf(off, sizeof off, "%u", offset);
+    const char *p[] = {campaign, number, lim, off};
+    /* $1 campaign ('' global), $2 number ('' all), $3 limit, $4 offset */
+#define BLACKLIST_WHERE                                                                            \
+    "b.campaign_id IS NOT DISTINCT FROM (SELECT id FROM campaigns WHERE name = nullif($1, '')) "   \
+    "AND ($1 = '' OR EXISTS (SELECT 1 FROM campaigns WHERE name = $1)) AND ($2 = '' OR b.number "  \
+    "= $2)"
+    static const struct stmt st[] = {
+        {"SELECT b.number, b.reason, coalesce(u.login, ''), " UTC_TIME(
+             "b.added_at") " FROM blacklist b LEFT JOIN users u ON u.id = b.added_by "
+                           "WHERE " BLACKLIST_WHERE
+                           " ORDER BY b.number LIMIT $3::int OFFSET $4::int",
+         0, 4},
+        {"SELECT count(*) FROM blacklist b WHERE " BLACKLIST_WHERE, 0, 2},
+    };
+#undef BLACKLIST_WHERE
+    return send_stmts(pg, st, 2, p, cb, arg);
 }
 
 /* --- bulk operations ---------------------------------------------------------------------- */
@@ -401,7 +490,8 @@ int store_lists(struct cr_pg *pg, const char *campaign, cr_pg_cb cb, void *arg)
     return cr_pg_query(pg,
                        "SELECT l.name, l.state, l.caller_id, count(c.id), count(c.id) FILTER "
                        "(WHERE c.state = 'waiting'), count(c.id) FILTER (WHERE c.state = 'done'), "
-                       "to_char(l.created_at, 'YYYY-MM-DD HH24:MI') FROM lists l JOIN campaigns "
+                       "to_char(l.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+                       "FROM lists l JOIN campaigns "
                        "k ON k.id = l.campaign_id LEFT JOIN contacts c ON c.list_id = l.id WHERE "
                        "k.name = $1 GROUP BY l.id ORDER BY l.created_at, l.name",
                        1, p, cb, arg);

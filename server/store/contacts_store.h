@@ -55,17 +55,28 @@ bool store_contact_column_sql(struct cr_strbuf *b, const char *name,
 /* Whether name is a column a listing may show (standard, "phone", or one of custom). */
 bool store_contact_column_known(const char *name, const struct cr_filter_field *custom,
                                 size_t ncustom);
+/* A listing column's type (ContactListReply.column_types): "text", "integer", "number" and
+ * "date" (declared fields), "boolean", "time" or "numbers"; NULL when name is no listing column.
+ * A listing shows every export column plus numbers (each number with its type and state),
+ * phone_types and phone_states (comma lists in number order). */
+const char *store_contact_list_column_type(const char *name, const struct cr_filter_field *custom,
+                                           size_t ncustom);
 struct store_contact_page {
     const char *campaign;
-    char *const *columns; /* each known (store_contact_column_known) */
+    char *const *columns; /* each known (store_contact_list_column_type) */
     size_t ncolumns;
     const struct cr_filter_field *custom;
     size_t ncustom;
     const struct cr_filter_sql *filter; /* compiled with first_param 2; NULL: every contact */
+    const char *order_by;               /* from cr_filter_sort_compile; NULL: by id */
+    bool with_numbers;                  /* add the packed numbers column (see below) */
     unsigned window;                    /* > 0: only the campaign's first window contacts by id */
     unsigned limit, offset;
 };
-/* Two results: the page's rows (the columns as text, in order) and the matching count. */
+/* Two results: the page's rows and the matching count. Rows hold the columns as text, in order
+ * (times RFC 3339 in UTC, "" when none), then with_numbers the contact's numbers packed as
+ * "NUMBER TYPE STATE" items joined by ',' in position order (E.164 numbers and the fixed type
+ * and state words hold neither ' ' nor ','). */
 int store_contact_page(struct cr_pg *pg, const struct store_contact_page *q, cr_pg_cb cb, void *arg)
     __attribute__((warn_unused_result));
 
@@ -76,6 +87,13 @@ int store_blacklist_add(struct cr_pg *pg, const char *campaign, const char *numb
     __attribute__((warn_unused_result));
 int store_blacklist_remove(struct cr_pg *pg, const char *campaign, const char *numbers_array,
                            const char *reason, int64_t actor_id, cr_pg_cb cb, void *arg)
+    __attribute__((warn_unused_result));
+
+/* One page of a blacklist (campaign "" the global one; number "" every number), by number.
+ * Two results: rows number, reason, added_by login (or ""), added_at (RFC 3339 UTC); and
+ * [1] the count (one row). A campaign that does not exist gives no rows and 0. */
+int store_blacklist_page(struct cr_pg *pg, const char *campaign, const char *number, unsigned limit,
+                         unsigned offset, cr_pg_cb cb, void *arg)
     __attribute__((warn_unused_result));
 
 enum store_contact_action {

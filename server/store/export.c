@@ -18,6 +18,37 @@ const char *const store_export_columns[] = {
     "next_try",    "priority", "consent",  "last_update"};
 const size_t store_export_ncolumns = sizeof store_export_columns / sizeof store_export_columns[0];
 
+static const char *const phone_names[STORE_EXPORT_MAX_PHONES][3] = {
+    {"phone1", "phone1_type", "phone1_state"}, {"phone2", "phone2_type", "phone2_state"},
+    {"phone3", "phone3_type", "phone3_state"}, {"phone4", "phone4_type", "phone4_state"},
+    {"phone5", "phone5_type", "phone5_state"}, {"phone6", "phone6_type", "phone6_state"},
+    {"phone7", "phone7_type", "phone7_state"}, {"phone8", "phone8_type", "phone8_state"},
+};
+
+bool store_export_phone_column(const char *name, unsigned *slot, enum store_export_phone_part *part)
+{
+    for (unsigned i = 0; i < STORE_EXPORT_MAX_PHONES; i++)
+        for (unsigned k = 0; k < 3; k++)
+            if (!strcmp(name, phone_names[i][k])) {
+                *slot = i;
+                *part = (enum store_export_phone_part)k;
+                return true;
+            }
+    return false;
+}
+
+const char *store_export_phone_name(unsigned slot, enum store_export_phone_part part)
+{
+    return phone_names[slot][part];
+}
+
+/* A contact's numbers in position order, one array per part: phoneN is n[N] (SQL arrays count
+ * from 1), empty past the last. */
+static const char PHONES_SQL[] =
+    " LEFT JOIN LATERAL (SELECT array_agg(a.number ORDER BY a.position) AS n, "
+    "array_agg(a.type ORDER BY a.position) AS t, array_agg(a.state ORDER BY a.position) AS s "
+    "FROM addresses a WHERE a.contact_id = c.id) ph ON true";
+
 /* The statement's text: columns of at most this many bytes each. */
 #define COLUMN_SQL_MAX 600
 
@@ -65,6 +96,7 @@ struct call {
         store_export_done_cb done;
         store_export_rows_cb rows;
         store_export_questions_cb questions;
+        store_export_begun_cb begun;
     } cb;
     void *arg;
 };
@@ -77,6 +109,52 @@ static void on_opened(void *arg, const struct cr_pg_result *r)
               r->status ? (r->message ? r->message : "database connection lost") : NULL);
 }
 
+static void on_begun(void *arg, const struct cr_pg_result *r)
+{
+    struct call c = *(struct call *)arg;
+    free(arg);
+    if (r->status || r->nres < 3 || PQntuples(r->res[2]) != 1) {
+        c.cb.begun(c.arg, r->status ? r->status : -EIO,
+                   r->message ? r->message : "database connection lost", 0);
+        return;
+    }
+    long n = strtol(PQgetvalue(r->res[2], 0, 0), NULL, 10);
+    c.cb.begun(c.arg, 0, NULL, n < 0 ? 0 : n > 1000 ? 1000 : (unsigned)n);
+}
+
+int store_export_begin(struct cr_pg *pg, const char *campaign, store_export_begun_cb cb, void *arg)
+{
+    const char *p[] = {campaign};
+    struct call *c = calloc(1, sizeof *c);
+    struct cr_pg_batch *b = c ? cr_pg_batch_new(pg) : NULL;
+    int rc = b ? 0 : -ENOMEM;
+    /* One snapshot for the whole export, however long the client takes to read it: the count
+     * of numbers (the header's number columns) and the rows agree. The batch is one pipeline
+     * segment; the transaction stays open after it for the cursor and its FETCHes. */
+    if (!rc)
+        rc = cr_pg_batch_add(b, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL);
+    if (!rc)
+        rc = cr_pg_batch_add(b, "SET LOCAL jit = off", 0, NULL);
+    if (!rc)
+        rc = cr_pg_batch_add(b,
+                             "SELECT coalesce(max(x.n), 0) FROM (SELECT count(*) AS n FROM "
+                             "addresses a JOIN contacts c ON c.id = a.contact_id WHERE "
+                             "c.campaign_id = (SELECT id FROM campaigns WHERE name = $1) "
+                             "GROUP BY a.contact_id) x",
+                             1, p);
+    if (!rc) {
+        c->cb.begun = cb;
+        c->arg = arg;
+        rc = cr_pg_batch_send(b, on_begun, c);
+        b = NULL;
+    }
+    if (b)
+        cr_pg_batch_discard(b);
+    if (rc)
+        free(c);
+    return rc;
+}
+
 int store_export_open(struct cr_pg *pg, const struct store_export_query *q, const char **unknown,
                       store_export_done_cb cb, void *arg)
 {
@@ -86,10 +164,22 @@ int store_export_open(struct cr_pg *pg, const struct store_export_query *q, cons
     cr_strbuf_init(&sql, (STORE_EXPORT_MAX_COLUMNS + 2) * COLUMN_SQL_MAX + CR_FILTER_MAX_TEXT * 8);
     /* NO SCROLL, not WITH HOLD: the rows are read forward once, inside the transaction. */
     cr_strbuf_str(&sql, "DECLARE export NO SCROLL CURSOR FOR SELECT ");
-    bool answers = false;
+    bool answers = false, phones = false;
     for (size_t i = 0; i < q->ncolumns; i++) {
         if (i)
             cr_strbuf_str(&sql, ", ");
+        unsigned slot;
+        enum store_export_phone_part part;
+        if (!(q->question && q->question[i]) &&
+            store_export_phone_column(q->columns[i], &slot, &part)) {
+            cr_strbuf_printf(&sql, "coalesce(ph.%s[%u], '')",
+                             part == STORE_PHONE_NUMBER ? "n"
+                             : part == STORE_PHONE_TYPE ? "t"
+                                                        : "s",
+                             slot + 1);
+            phones = true;
+            continue;
+        }
         if (q->question && q->question[i]) {
             if (!question_name_ok(q->columns[i])) {
                 *unknown = q->columns[i];
@@ -107,9 +197,9 @@ int store_export_open(struct cr_pg *pg, const struct store_export_query *q, cons
         }
     }
     cr_strbuf_printf(&sql,
-                     " FROM contacts c%s WHERE c.campaign_id = (SELECT id FROM campaigns WHERE "
-                     "name = $1) AND %s ORDER BY c.id",
-                     answers ? ANSWERS_SQL : "",
+                     " FROM contacts c%s%s WHERE c.campaign_id = (SELECT id FROM campaigns "
+                     "WHERE name = $1) AND %s ORDER BY c.id",
+                     phones ? PHONES_SQL : "", answers ? ANSWERS_SQL : "",
                      q->filter && q->filter->where ? q->filter->where : "true");
     if (sql.err) {
         int err = sql.err;
@@ -122,24 +212,13 @@ int store_export_open(struct cr_pg *pg, const struct store_export_query *q, cons
     for (int i = 0; q->filter && i < q->filter->nparams; i++)
         params[n++] = q->filter->params[i];
     struct call *c = calloc(1, sizeof *c);
-    struct cr_pg_batch *b = c ? cr_pg_batch_new(pg) : NULL;
-    int rc = b ? 0 : -ENOMEM;
-    /* One snapshot for the whole export, however long the client takes to read it. The batch
-     * is one pipeline segment; the transaction stays open after it for the FETCHes. */
-    if (!rc)
-        rc = cr_pg_batch_add(b, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL);
-    if (!rc)
-        rc = cr_pg_batch_add(b, "SET LOCAL jit = off", 0, NULL);
-    if (!rc)
-        rc = cr_pg_batch_add(b, cr_strbuf_text(&sql), n, params);
+    int rc = c ? 0 : -ENOMEM;
+    /* Inside store_export_begin's transaction (still open on this connection). */
     if (!rc) {
         c->cb.done = cb;
         c->arg = arg;
-        rc = cr_pg_batch_send(b, on_opened, c);
-        b = NULL;
+        rc = cr_pg_query(pg, cr_strbuf_text(&sql), n, params, on_opened, c);
     }
-    if (b)
-        cr_pg_batch_discard(b);
     if (rc)
         free(c);
     cr_strbuf_free(&sql);

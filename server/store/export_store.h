@@ -10,16 +10,35 @@
 #include "contacts/filter.h"
 
 /* Every column, for an export that names none: the contact's state and history (then the
- * campaign's declared fields). */
+ * campaign's declared fields). Its "phone" entry stands for the number columns, which an
+ * export without named columns expands to phone1, phone1_type, phone1_state, phone2, ... up to
+ * the most numbers a contact of the campaign has (store_export_begin). */
 extern const char *const store_export_columns[];
 extern const size_t store_export_ncolumns;
 /* At most this many columns in one export. */
 #define STORE_EXPORT_MAX_COLUMNS 250
+/* Number columns: phone1..phone8 (a contact holds at most 8 numbers, api/contacts.c), each with
+ * its _type (mobile, home, work, other) and _state (scheduled, waiting, blocked, ...). */
+#define STORE_EXPORT_MAX_PHONES 8
+enum store_export_phone_part { STORE_PHONE_NUMBER, STORE_PHONE_TYPE, STORE_PHONE_STATE };
+/* true when name is a number column ("phone2_type": slot 1, STORE_PHONE_TYPE). */
+bool store_export_phone_column(const char *name, unsigned *slot,
+                               enum store_export_phone_part *part);
+/* The name of a number column (a static string); slot < STORE_EXPORT_MAX_PHONES. */
+const char *store_export_phone_name(unsigned slot, enum store_export_phone_part part);
 
 /* Callbacks get err: 0; -EIO with the database's message; -ECONNRESET; -ECANCELED when the
  * connection is being closed (the caller's state may be going away: touch nothing). A call
  * that fails to queue returns a negative errno and never runs its callback. */
 typedef void (*store_export_done_cb)(void *arg, int err, const char *message);
+
+/* On the export's own connection: opens a read-only, repeatable-read transaction (the export's
+ * one snapshot) and counts, in it, the most numbers a contact of the campaign holds (0 for a
+ * campaign without contacts, or an unknown one); store_export_open follows on the same
+ * connection. */
+typedef void (*store_export_begun_cb)(void *arg, int err, const char *message, unsigned numbers);
+int store_export_begin(struct cr_pg *pg, const char *campaign, store_export_begun_cb cb, void *arg)
+    __attribute__((warn_unused_result));
 
 /* What an export reads: the campaign's contacts matching filter (compiled with its first
  * parameter at $2; where NULL: all), these columns, by id. custom: the declared fields.
@@ -34,8 +53,8 @@ struct store_export_query {
     size_t ncustom;
     const struct cr_filter_sql *filter;
 };
-/* On the export's own connection: opens a read-only, repeatable-read transaction and declares
- * the cursor. -ENOENT (nothing queued) with unknown naming the first unknown column. */
+/* Inside the transaction store_export_begin opened: declares the cursor. -ENOENT (nothing queued)
+ * with unknown naming the first unknown column. */
 int store_export_open(struct cr_pg *pg, const struct store_export_query *q, const char **unknown,
                       store_export_done_cb cb, void *arg) __attribute__((warn_unused_result));
 

@@ -1,6 +1,6 @@
 /* Fuzz target: raw phone numbers through the E.164 normalisation. The first byte picks the
  * default country (a known one, an unknown one or none). A result must be "+" and 1 to 15
- * digits, and normalising it again must give it back. */
+ * digits, and normalising it again must give it back, with the same type and zone. */
 #include <ctype.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -11,7 +11,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static const char *const countries[] = {"FR", "BE", "CH", "GB", "DE", "ES", "IT", "US", "ZZ", NULL};
+static const char *const countries[] = {"FR", "BE", "CH", "GB", "DE", "ES",  "IT",
+                                        "US", "BR", "jp", "GP", "ZZ", "FRA", NULL};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -37,7 +38,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!cr_phone_type_name(p.type))
         abort();
     struct cr_phone again;
-    if (cr_phone_normalize(p.e164, country, &again, &why) != 0 || strcmp(again.e164, p.e164))
+    if (cr_phone_normalize(p.e164, country, &again, &why) != 0 || strcmp(again.e164, p.e164) ||
+        again.type != p.type || (again.time_zone == NULL) != (p.time_zone == NULL) ||
+        (p.time_zone && strcmp(again.time_zone, p.time_zone)))
         abort();
     return 0;
 }

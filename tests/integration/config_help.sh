@@ -15,7 +15,7 @@ help=$OUT
 assert_contains "$help" "usage: carillonctl [GLOBAL OPTIONS] COMMAND [ARGUMENTS]"
 assert_contains "$help" "times: shown in your local zone"
 # the command lines of the overview: "  NAME [ARGS]" where NAME is one or two lower-case words
-printf '%s\n' "$help" | sed -n 's/^  \([a-z][a-z-]*\)\( [a-z][a-z-]*\)\{0,1\}\( .*\)\{0,1\}$/\1\2/p' |
+printf '%s\n' "$help" | sed '/^global options/,$d' | sed -n 's/^  \([a-z][a-z-]*\)\( [a-z][a-z-]*\)\{0,1\}\( .*\)\{0,1\}$/\1\2/p' |
     sed 's/ *$//' | sort -u > "$work/text"
 assert_exit 0 carillonctl --json help
 printf '%s\n' "$OUT" | jq -r '.commands[].name' | sort -u > "$work/json"
@@ -43,16 +43,20 @@ while read -r cmd; do
 done < "$work/json"
 
 # every carillonctl command used in the README, the demo and the tests is one the help knows
-grep -ohE "carillonctl( --[a-z]+( [^ -][^ ]*)?)* [a-z][a-z-]*( [a-z][a-z-]*)?" \
+# (commands: at a line's start, after '; ', '| ', a backquote or '$(', or after an assert_exit N)
+grep -ohE "(^ *|; |\| |\`|\\\$\(|assert_exit [013] )carillonctl( --(json|utc)| --(server|ca|timeout) [^ ]+)* [a-z][a-z-]*( [a-z][a-z-]*)?" \
     "$CARILLON_SOURCE_DIR/README.md" "$CARILLON_SOURCE_DIR"/deploy/*.sh \
-    "$CARILLON_SOURCE_DIR"/tests/integration/*.sh "$CARILLON_SOURCE_DIR"/tests/e2e/*.sh |
-    sed -E 's/^carillonctl( --[a-z]+( [^ -][^ ]*)?)* //' | sort -u > "$work/used"
+    $(ls "$CARILLON_SOURCE_DIR"/tests/integration/*.sh | grep -v config_help) "$CARILLON_SOURCE_DIR"/tests/e2e/*.sh |
+    sed -E 's/^.*carillonctl( --(json|utc)| --(server|ca|timeout) [^ ]+)* //' | sort -u > "$work/used"
 while read -r words; do
     first=${words%% *}
+    # the command itself, or a one-word command followed by an argument, or a family's word
+    # followed by something the pattern cut (a quoted argument)
     if grep -qx "$words" "$work/json" || grep -qx "$first" "$work/json"; then continue; fi
+    if [ "$words" = "$first" ] && grep -q "^$first " "$work/json"; then continue; fi
     case $first in
         # (words after "carillonctl" in prose: "carillonctl is", "carillonctl and" ...)
-        is|and|or|the|on|as|to|with|from|for|commands|binary|reads|prints|exits|runs|talks|uses|gets|keeps|asks|command|session|help) continue ;;
+        is|and|or|the|on|as|to|with|from|for|commands|binary|reads|prints|exits|runs|talks|uses|gets|keeps|asks|command|session|exit|logs|writes) continue ;;
     esac
     fail "'carillonctl $words' is used but the help does not know '$first'"
 done < "$work/used"
@@ -87,3 +91,27 @@ assert_contains "$(printf '%s' "$OUT" | jq -r .error.message)" "missing EXPORT_N
 assert_exit 2 carillonctl campaign state Fibre running
 assert_contains "$ERR" "no server"
 echo "config_help: ok ($n commands)"
+
+# --json works for every command: each command's own example, run with --json on a stack with
+# the example campaign, prints exactly one JSON object on stdout, whatever its exit code
+# (errors are JSON too), and nothing on stderr but the progress of long transfers.
+cr_stack_up
+chmod 755 "$work"
+cd "$work"
+cp "$CARILLON_SOURCE_DIR/deploy/examples/campaign-fibre.yaml" campaign.yaml
+printf 'Nom;Prénom;Tel1\nDupré;Hélène;0612345678\n' > clients.csv
+printf 'ADSL\nFibre\n' > fournisseurs.txt
+printf '0612345679\n' > bloctel.txt
+PASSWORD=pass-word-1
+export PASSWORD
+assert_exit 0 carillonctl campaign create 'Énergie-2026'
+assert_exit 0 carillonctl campaign create 'Essai'
+jq -r '.commands[] | select(.name != "help") | .example' <<<"$(carillonctl --json help)" > examples
+while IFS= read -r ex; do
+    case $ex in *'>'*) continue ;; esac
+    out=$(timeout 20 bash -c "${ex/carillonctl/carillonctl --json} </dev/null" 2>"$work/stderr") || true
+    n=$(printf '%s' "$out" | jq -s 'length' 2>/dev/null) || fail "'$ex --json' printed no JSON: $out"
+    [ "$n" = 1 ] || fail "'$ex --json' printed $n JSON values: $out"
+    [ "$(printf '%s' "$out" | jq -r 'type')" = object ] || fail "'$ex --json' printed no object: $out"
+done < examples
+echo "config_help: --json checked on every command's example"

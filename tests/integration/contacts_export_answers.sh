@@ -139,5 +139,5 @@ assert_exit 1 carillonctl contact export --campaign "$F" --columns last_name,sat
 assert_contains "$ERR" "unknown column 'satisfactions'"
 # a filter still applies
 assert_exit 0 carillonctl contact export --campaign "$F" --filter "last_name = 'Martin'" -o "$CARILLON_STACK_DIR/martin.csv"
-assert_contains "$OUT" "1 contacts exported"
+assert_contains "$OUT" "1 contact exported"
 echo "PASS contacts_export_answers"

@@ -83,7 +83,7 @@ assert_exit 0 carillonctl filter list
 assert_contains "$OUT" "lyon-anciens"
 assert_exit 0 carillonctl contact list --campaign "$F" --filter @lyon-anciens --columns last_name
 assert_contains "$OUT" "Dupré"
-assert_contains "$OUT" "(1 of 1 contacts)"
+assert_contains "$OUT" "(1 of 1 contact)"
 assert_exit 1 carillonctl filter save broken "city = "
 assert_contains "$ERR" "expected a value"
 assert_exit 1 carillonctl contact list --campaign "$F" --filter @nope
@@ -139,7 +139,7 @@ q() { psql -Atc "$1"; }
 id_payet=$(q "select id from contacts where last_name='Payet'")
 q "update contacts set attempts = 3, state = 'failed', next_try = now() where id = $id_payet" >/dev/null
 assert_exit 0 carillonctl contact reset --campaign "$F" --id "$id_payet"
-assert_contains "$OUT" "reset: 1 contacts"
+assert_contains "$OUT" "reset: 1 contact"
 assert_eq "waiting|0|" "$(q "select state, attempts, coalesce(next_try::text, '') from contacts where id = $id_payet")"
 assert_exit 0 carillonctl contact shelve --campaign "$F" --filter "city = 'Lyon'"
 assert_eq "shelved" "$(q "select state from contacts where last_name='Dupré'")"
@@ -180,7 +180,7 @@ grep -q "\"'@SUM(1)\"" "$exp" || fail "@ not neutralised"
 grep -q '"Montréal; ""QC"""' "$exp" || fail "quoting lost: $(grep Montr "$exp")"
 grep -q "Dupré;Zoé" "$exp" || fail "accents lost"
 assert_exit 0 carillonctl contact export --campaign "$F" --filter "city = 'Lyon'" -o "$CARILLON_STACK_DIR/lyon.xlsx"
-assert_contains "$OUT" "1 contacts exported"
+assert_contains "$OUT" "1 contact exported"
 # exports write in constant memory: strings are inline in the sheet, not in sharedStrings.xml
 unzip -p "$CARILLON_STACK_DIR/lyon.xlsx" xl/worksheets/sheet1.xml | grep -q "Dupré" || fail "xlsx lacks the contact"
 assert_exit 0 carillonctl grant marc "$F" view

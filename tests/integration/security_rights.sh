@@ -59,6 +59,8 @@ table=(
     "filters get|send filters_get|daaaa"
     "blacklist (campaign)|send blacklist_add campaign=@F|dddaa"
     "blacklist (global)|send blacklist_add|dddda"
+    "blacklist list (campaign)|send blacklist_list campaign=@F|daaaa"
+    "blacklist list (global)|send blacklist_list|dddda"
     "import begin|send import_begin campaign=@F|dddaa"
     "import rows|send import_rows|daaaa"
     "import end|send import_end|daaaa"

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -152,13 +153,83 @@ static void test_injection(void **state)
     assert_non_null(strstr(err, "invalid name"));
 }
 
+/* Address state and type: any of the contact's numbers; a declared field cannot pose as one. */
+static void test_address_fields(void **state)
+{
+    (void)state;
+    compiles("phone_state = 'blocked'",
+             "EXISTS (SELECT 1 FROM addresses a WHERE a.contact_id = c.id AND (a.state = "
+             "$1::text))",
+             1, "blocked");
+    compiles("phone_type in ('mobile', 'work') and callback = true",
+             "(EXISTS (SELECT 1 FROM addresses a WHERE a.contact_id = c.id AND (a.type IN "
+             "($1::text, $2::text))) AND (c.callback = $3::boolean))",
+             3, "mobile");
+    struct cr_filter_field pose = {"phone_kind", CR_FT_TEXT, NULL};
+    struct cr_filter_sql s;
+    char err[256];
+    assert_int_equal(cr_filter_compile("phone_kind = 'x'", &pose, 1, 1, &s, err, sizeof err), 0);
+    assert_string_equal(s.where, "((c.fields->>'phone_kind')::text = $1::text)");
+    cr_filter_sql_free(&s);
+}
+
+static void sorts(const char *text, const char *order_by)
+{
+    char *o = NULL, err[2048];
+    if (cr_filter_sort_compile(text, custom, 3, &o, err, sizeof err))
+        fail_msg("sort '%s' refused: %s", text, err);
+    if (strcmp(o, order_by))
+        fail_msg("sort '%s'\n  gave     %s\n  expected %s", text, o, order_by);
+    free(o);
+}
+
+static void sort_refused(const char *text, const char *msg)
+{
+    char *o = NULL, err[2048];
+    if (cr_filter_sort_compile(text, custom, 3, &o, err, sizeof err) != -EINVAL)
+        fail_msg("sort '%s' accepted as %s", text, o);
+    if (!strstr(err, msg))
+        fail_msg("sort '%s': error '%s', expected '%s'", text, err, msg);
+    assert_null(o);
+}
+
+static void test_sort(void **state)
+{
+    (void)state;
+    sorts("", "c.id");
+    sorts("next_try", "c.next_try ASC NULLS LAST, c.id");
+    sorts("next_try,-priority", "c.next_try ASC NULLS LAST, c.priority DESC NULLS LAST, c.id");
+    sorts(" -id ", "c.id DESC NULLS LAST");
+    sorts("list", "(SELECT l.name FROM lists l WHERE l.id = c.list_id) ASC NULLS LAST, c.id");
+    sorts("-age,offre_actuelle",
+          "(CASE WHEN c.fields->>'age' ~ '^ *[-+]?[0-9]+([.][0-9]+)? *$' THEN "
+          "(c.fields->>'age')::numeric END) DESC NULLS LAST, (c.fields->>'offre_actuelle') ASC "
+          "NULLS LAST, c.id");
+    sort_refused("ville", "unknown sort column 'ville'; sortable columns: id, list, state, "
+                          "next_try");
+    sort_refused("ville", "callback, age, offre_actuelle, date_contrat");
+    sort_refused("phone", "unknown sort column 'phone'");
+    sort_refused("next_try,", "empty column");
+    sort_refused("-", "empty column");
+    sort_refused("priority,-priority", "'priority' is given twice");
+    sort_refused("c.id; drop table contacts", "unknown sort column 'c.id; drop table contacts'");
+    sort_refused("Next_Try", "unknown sort column 'Next_Try'");
+    char many[400] = "";
+    for (int i = 0; i < 65; i++)
+        strcat(many, i ? ",id" : "id");
+    sort_refused(many, "given twice");
+    struct cr_filter_field evil = {"x'); drop table t; --", CR_FT_TEXT, NULL};
+    char *o = NULL, err[256];
+    assert_int_equal(cr_filter_sort_compile("id", &evil, 1, &o, err, sizeof err), -EINVAL);
+    assert_non_null(strstr(err, "invalid name"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_grammar),
-        cmocka_unit_test(test_dates_custom_phone),
-        cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_injection),
+        cmocka_unit_test(test_grammar),        cmocka_unit_test(test_dates_custom_phone),
+        cmocka_unit_test(test_errors),         cmocka_unit_test(test_injection),
+        cmocka_unit_test(test_address_fields), cmocka_unit_test(test_sort),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -423,6 +423,147 @@ static void cell_over_field_limit_is_refused(void **state)
                    "row 7, column AB: cell longer than 65536 bytes");
 }
 
+#define STYLES_HEAD                                                                                \
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"                                                 \
+    "<styleSheet xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\">"
+
+/* Cell formats 0..8: General, 14 (m/d/yyyy), dd/mm/yyyy, a number with "m" quoted, 22 (date and
+ * time), yyyy-mm-dd hh:mm, 20 (h:mm), [Red] (a colour, no date), \d escaped (no date). The
+ * numFmt of a dxf (conditional formatting) is not a cell's. */
+#define STYLES                                                                                     \
+    STYLES_HEAD "<numFmts count=\"5\"><numFmt numFmtId=\"164\" formatCode=\"dd/mm/yyyy\"/>"        \
+                "<numFmt numFmtId=\"165\" formatCode=\"0.00&quot; m&quot;\"/>"                     \
+                "<numFmt numFmtId=\"166\" formatCode=\"[Red]0.00\"/>"                              \
+                "<numFmt numFmtId=\"167\" formatCode=\"yyyy-mm-dd hh:mm\"/>"                       \
+                "<numFmt numFmtId=\"168\" formatCode=\"0\\d\"/></numFmts>"                         \
+                "<cellStyleXfs count=\"1\"><xf numFmtId=\"14\"/></cellStyleXfs>"                   \
+                "<cellXfs count=\"9\"><xf numFmtId=\"0\"/><xf numFmtId=\"14\"/>"                   \
+                "<xf numFmtId=\"164\"/><xf numFmtId=\"165\"/><xf numFmtId=\"22\"/>"                \
+                "<xf numFmtId=\"167\"/><xf numFmtId=\"20\"/><xf numFmtId=\"166\"/>"                \
+                "<xf numFmtId=\"168\"/></cellXfs>"                                                 \
+                "<dxfs count=\"1\"><dxf><numFmt numFmtId=\"169\" formatCode=\"yyyy\"/></dxf>"      \
+                "</dxfs></styleSheet>"
+
+/* Reads one sheet (rows_xml) with STYLES and the given workbook.xml (NULL: none) into rows. */
+static void read_styled(const char *workbook, const char *rows_xml, struct rows *rows)
+{
+    struct gen e[] = {
+        {.name = "xl/styles.xml", .head = STYLES},
+        {.name = "xl/worksheets/sheet1.xml",
+         .head = SHEET_HEAD,
+         .unit = rows_xml,
+         .units = 1,
+         .tail = SHEET_TAIL},
+        {.name = "xl/workbook.xml", .head = workbook},
+    };
+    char err[512] = "";
+    int rc =
+        xlsx_read(write_xlsx("styled.xlsx", e, workbook ? 3 : 2), collect, rows, err, sizeof err);
+    if (rc != 0)
+        fail_msg("read failed: %d %s", rc, err);
+}
+
+/* Was: a date cell imported as its serial (46461), a number as 12.0 or 0.30000000000000004. */
+static void dates_and_numbers_read_as_shown(void **state)
+{
+    (void)state;
+    struct rows rows = {0};
+    read_styled(NULL,
+                "<row><c s=\"1\"><v>46461</v></c><c s=\"2\"><v>46461.5</v></c>"
+                "<c s=\"3\"><v>12.0</v></c><c><v>0.30000000000000004</v></c>"
+                "<c s=\"4\"><v>46461.75</v></c><c s=\"5\"><v>46461.0104166667</v></c>"
+                "<c s=\"6\"><v>0.5</v></c><c s=\"7\"><v>-3.5</v></c>"
+                "<c s=\"8\"><v>7</v></c></row>"
+                /* the 1900 system's phantom 1900-02-29 (serial 60) and the days around it */
+                "<row><c s=\"1\"><v>1</v></c><c s=\"1\"><v>59</v></c><c s=\"1\"><v>60</v></c>"
+                "<c s=\"1\"><v>61</v></c><c s=\"1\"><v>0</v></c><c s=\"1\"><v>-1</v></c>"
+                "<c s=\"1\"><v>2958465</v></c><c s=\"1\"><v>2958466</v></c>"
+                "<c s=\"1\"><v>1e400</v></c></row>"
+                /* styles that are no cell format, text typed cells, a formula's value */
+                "<row><c s=\"9\"><v>46461</v></c><c s=\"x\"><v>46461</v></c>"
+                "<c s=\"-1\"><v>2.50</v></c><c s=\"1\" t=\"str\"><v>46461</v></c>"
+                "<c s=\"1\" t=\"inlineStr\"><is><t>46461</t></is></c>"
+                "<c s=\"1\"><f>TODAY()</f><v>46462</v></c><c><v>not a number</v></c>"
+                "<c><v>33612345678</v></c><c><v>1234567890123456789</v></c></row>",
+                &rows);
+    assert_int_equal(rows.n, 3);
+    assert_string_equal(rows.text[0], "2027-03-15|2027-03-15|12|0.3|2027-03-15T18:00:00|"
+                                      "2027-03-15T00:15:00|12:00:00|-3.5|7");
+    assert_string_equal(rows.text[1], "1900-01-01|1900-02-28|60|1900-03-01|0|-1|9999-12-31|"
+                                      "2958466|1e400");
+    assert_string_equal(rows.text[2], "46461|46461|2.5|46461|46461|2027-03-16|not a number|"
+                                      "33612345678|1.23456789012346e+18");
+}
+
+/* workbook.xml's date1904: day 0 is 1904-01-01 (a Mac workbook's dates, 1462 days later). */
+static void date1904_system_is_honoured(void **state)
+{
+    (void)state;
+    struct rows rows = {0};
+    read_styled("<?xml version=\"1.0\"?><workbook xmlns=\"http://schemas.openxmlformats.org/"
+                "spreadsheetml/2006/main\"><workbookPr date1904=\"1\"/><sheets/></workbook>",
+                "<row><c s=\"1\"><v>0</v></c><c s=\"1\"><v>45000</v></c><c s=\"1\"><v>60</v></c>"
+                "<c s=\"1\"><v>-1</v></c></row>",
+                &rows);
+    assert_int_equal(rows.n, 1);
+    assert_string_equal(rows.text[0], "1904-01-01|2027-03-16|1904-03-01|-1");
+    memset(&rows, 0, sizeof rows);
+    read_styled("<?xml version=\"1.0\"?><workbook xmlns=\"http://schemas.openxmlformats.org/"
+                "spreadsheetml/2006/main\"><workbookPr date1904=\"false\"/></workbook>",
+                "<row><c s=\"1\"><v>45000</v></c></row>", &rows);
+    assert_string_equal(rows.text[0], "2023-03-15");
+}
+
+/* styles.xml is read with limits too: too many cell or number formats, or broken XML, is an
+ * error naming it. */
+static void hostile_styles_are_refused(void **state)
+{
+    (void)state;
+    const char *sheet = SHEET_HEAD "<row><c><v>1</v></c></row>" SHEET_TAIL;
+    struct gen many_xf[] = {
+        {.name = "xl/styles.xml",
+         .head = STYLES_HEAD "<cellXfs>",
+         .unit = "<xf numFmtId=\"14\"/>",
+         .units = 70000,
+         .tail = "</cellXfs></styleSheet>"},
+        {.name = "xl/worksheets/sheet1.xml", .head = sheet},
+    };
+    assert_refused(write_xlsx("xf.xlsx", many_xf, 2), -EFBIG, "more than 65536 cell formats");
+    struct gen many_fmt[] = {
+        {.name = "xl/styles.xml",
+         .head = STYLES_HEAD "<numFmts>",
+         .unit = "<numFmt numFmtId=\"164\" formatCode=\"yyyy\"/>",
+         .units = 5000,
+         .tail = "</numFmts></styleSheet>"},
+        {.name = "xl/worksheets/sheet1.xml", .head = sheet},
+    };
+    assert_refused(write_xlsx("fmt.xlsx", many_fmt, 2), -EFBIG, "more than 4096 number formats");
+    struct gen broken[] = {
+        {.name = "xl/styles.xml", .head = STYLES_HEAD "<cellXfs><xf numFmtId=\"14\">"},
+        {.name = "xl/worksheets/sheet1.xml", .head = sheet},
+    };
+    assert_refused(write_xlsx("broken.xlsx", broken, 2), -EINVAL, "xl/styles.xml is not valid XML");
+    /* Odd but harmless: unterminated quotes and brackets, ids out of range, no formatCode. */
+    struct gen odd[] = {
+        {.name = "xl/styles.xml",
+         .head = STYLES_HEAD "<numFmts><numFmt numFmtId=\"170\" formatCode=\"0&quot;yyyy\"/>"
+                             "<numFmt numFmtId=\"171\" formatCode=\"[yyyy\"/>"
+                             "<numFmt numFmtId=\"172\"/><numFmt formatCode=\"yyyy\"/>"
+                             "<numFmt numFmtId=\"173\" formatCode=\"0\\\"/></numFmts><cellXfs>"
+                             "<xf numFmtId=\"170\"/><xf numFmtId=\"171\"/><xf numFmtId=\"172\"/>"
+                             "<xf numFmtId=\"99999999999999999999\"/><xf numFmtId=\"173\"/>"
+                             "<xf/></cellXfs></styleSheet>"},
+        {.name = "xl/worksheets/sheet1.xml",
+         .head = SHEET_HEAD "<row><c s=\"0\"><v>5</v></c><c s=\"1\"><v>5</v></c>"
+                            "<c s=\"2\"><v>5</v></c><c s=\"3\"><v>5</v></c><c s=\"4\"><v>5</v></c>"
+                            "<c s=\"5\"><v>5</v></c></row>" SHEET_TAIL},
+    };
+    struct rows rows = {0};
+    char err[512];
+    assert_int_equal(xlsx_read(write_xlsx("odd.xlsx", odd, 2), collect, &rows, err, sizeof err), 0);
+    assert_string_equal(rows.text[0], "5|5|5|5|5|5");
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1)
@@ -440,6 +581,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(shared_strings_over_limit_are_refused),
         cmocka_unit_test(text_node_over_libxml2_limit_is_refused),
         cmocka_unit_test(cell_over_field_limit_is_refused),
+        cmocka_unit_test(dates_and_numbers_read_as_shown),
+        cmocka_unit_test(date1904_system_is_honoured),
+        cmocka_unit_test(hostile_styles_are_refused),
     };
     return cmocka_run_group_tests(tests, tu_group_dir_setup, tu_group_dir_teardown);
 }
