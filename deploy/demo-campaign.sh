@@ -59,10 +59,21 @@ tests/lib/stack.sh up "$dir" --dialer --agentd --trunk "sip:127.0.0.1:$trunk" >/
 echo "demo: carillon-dialerd (node dialer1) is linked to the server ($dir/dialerd.conf)"
 echo "demo: carillon-agentd (node agentd1) serves agents on $CARILLON_AGENTD ($dir/agentd.conf)"
 
+# A word as the shell reads it back (as deploy/demo.sh): as is when it has no special
+# character, else in single quotes, so that every command the demo prints can be pasted.
+q() {
+    case "$1" in
+    '' | *[!A-Za-z0-9_./:=@%+,-]*) printf "'%s'" "${1//\'/\'\\\'\'}" ;;
+    *) printf '%s' "$1" ;;
+    esac
+}
+quoted() { # WORDS...: the words quoted, space-separated
+    local a sep=
+    for a in "$@"; do printf '%s%s' "$sep" "$(q "$a")"; sep=' '; done
+}
+# Shows a command, then runs it.
 show() {
-    local a q=''
-    for a in "$@"; do q+=" $(printf '%q' "$a")"; done
-    echo "\$ carillonctl$q"
+    echo "\$ carillonctl $(quoted "$@")"
     "$bin/carillonctl" "$@"
 }
 users=$("$bin/carillonctl" user list)
@@ -71,8 +82,10 @@ names=('Camille Hébert' 'Hélène Dupré' 'Théo Marchal')
 phones=()
 for i in 0 1 2; do
     login=${agents[$i]}
-    grep -q "^$login\b" <<<"$users" ||
-        echo "demo-$login-pw" | show user add "$login" --role agent --name "${names[$i]}" --password-stdin
+    if ! grep -q "^$login\b" <<<"$users"; then
+        printf '%s\n' "\$ printf '%s\\n' $(q "demo-$login-pw") | carillonctl $(quoted user add "$login" --role agent --name "${names[$i]}" --password-stdin)"
+        printf '%s\n' "demo-$login-pw" | "$bin/carillonctl" user add "$login" --role agent --name "${names[$i]}" --password-stdin
+    fi
     media=$(port)
     "$bin/cr-rtp-sink" --listen "127.0.0.1:$media" --timeout 600 >"$d/${login}_media.out" 2>&1 &
     pids+=($!)
@@ -145,11 +158,10 @@ for i in 0 1 2; do
     login=${agents[$i]}
     mkfifo "$d/$login.in"
     exec {fd}<>"$d/$login.in" # the demo logs the agents out once the campaign is over
-    printf '$ CARILLON_PASSWORD=%q carillon-agent --script --auto --login %s --softphone %s --campaign %q --qualify VENTE --answer interesse=yes --answer %q\n' "demo-$login-pw" \
-        "$login" "${phones[$i]}" "$campaign" 'debit=Je ne sais pas'
-    CARILLON_PASSWORD="demo-$login-pw" "$bin/carillon-agent" --script --auto --login "$login" \
-        --softphone "${phones[$i]}" --campaign "$campaign" --qualify VENTE --wrapup-ms 300 \
-        --answer interesse=yes --answer 'debit=Je ne sais pas' \
+    agent_args=(--script --auto --login "$login" --softphone "${phones[$i]}" --campaign "$campaign"
+        --qualify VENTE --wrapup-ms 300 --answer interesse=yes --answer 'debit=Je ne sais pas')
+    echo "\$ CARILLON_PASSWORD=$(q "demo-$login-pw") carillon-agent $(quoted "${agent_args[@]}")"
+    CARILLON_PASSWORD="demo-$login-pw" "$bin/carillon-agent" "${agent_args[@]}" \
         <"$d/$login.in" >"$d/$login.out" 2>"$d/$login.err" &
     agent_pids+=($!)
     pids+=($!)

@@ -33,9 +33,21 @@ tests/lib/stack.sh up "$dir" >/dev/null
 # shellcheck disable=SC1091
 . "$dir/env.sh"
 
+# A word as the shell reads it back: as is when it has no special character, else in single
+# quotes, so that every command the demo prints can be pasted.
+q() {
+    case "$1" in
+    '' | *[!A-Za-z0-9_./:=@%+,-]*) printf "'%s'" "${1//\'/\'\\\'\'}" ;;
+    *) printf '%s' "$1" ;;
+    esac
+}
+quoted() { # WORDS...: the words quoted, space-separated
+    local a sep=
+    for a in "$@"; do printf '%s%s' "$sep" "$(q "$a")"; sep=' '; done
+}
 # Shows a command, then runs it.
 show() {
-    echo "\$ carillonctl $*"
+    echo "\$ carillonctl $(quoted "$@")"
     "$bin/carillonctl" "$@"
 }
 echo "demo: the server listens on $CARILLON_SERVER; carillonctl logs in as $CARILLON_USER from the environment"
@@ -44,7 +56,8 @@ show whoami
 users=$("$bin/carillonctl" user list)
 add_user() { # LOGIN ROLE NAME (the campaign below names marc as referent and helene as agent)
     if ! grep -q "^$1\b" <<<"$users"; then
-        echo "demo-$1-pw" | show user add "$1" --role "$2" --name "$3" --password-stdin
+        printf '%s\n' "\$ printf '%s\\n' $(q "demo-$1-pw") | carillonctl $(quoted user add "$1" --role "$2" --name "$3" --password-stdin)"
+        printf '%s\n' "demo-$1-pw" | "$bin/carillonctl" user add "$1" --role "$2" --name "$3" --password-stdin
     fi
 }
 add_user camille agent 'Camille Hébert'
@@ -72,10 +85,12 @@ if [ -n "$stop_after" ]; then
 else
     cat <<MSG
 
-demo: the stack is running. To use it by hand:
-  source $dir/env.sh
-  $bin/carillonctl user list
+demo: the stack is running. To use it by hand (then, from the repository's root, the commands above run as shown):
+  export PATH=$(q "$bin"):"\$PATH"
+  source $(q "$dir/env.sh")
+  carillonctl user list
+  carillonctl $(quoted contact list --campaign "$campaign")
 To stop it:
-  tests/lib/stack.sh down $dir
+  $(q "$repo/tests/lib/stack.sh") down $(q "$dir")
 MSG
 fi
