@@ -187,7 +187,8 @@ static const struct command commands[] = {
      "[--include-no-consent] [--consent-column COLUMN] [--report REJECTS.csv]",
      "import a contact list (without --map: show the file's columns and a proposed mapping)",
      "  --map M            file column = field pairs (last_name, a declared field, phone1..phone4\n"
-     "                     with :mobile/:home/:work, phoneN_type, time_zone, consent); without it:\n"
+     "                     with :mobile/:home/:work, phoneN_type, time_zone, consent); without "
+     "it:\n"
      "                     the file's columns and a proposed mapping, nothing written\n"
      "  --country CC       country of national numbers: any ISO 3166-1 code (default FR)\n"
      "  --dedup D          phone (default: the first number), field:NAME (a standard or declared\n"

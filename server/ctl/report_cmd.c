@@ -196,16 +196,14 @@ static void pdf_heading(struct pdf *p, const char *title)
     p->y += 6;
 }
 
-/* "2027-03-02 10:30" in this machine's time zone; "" for 0. */
+/* A time by carillonctl's rule (ctlutil.h): the viewer's zone, written after it ("2027-03-02
+ * 10:30 CET"), or UTC with --utc; "" for 0. */
 static const char *when(int64_t unix_ms, char *buf, size_t len)
 {
     buf[0] = '\0';
     if (unix_ms <= 0)
         return buf;
-    time_t t = (time_t)(unix_ms / 1000);
-    struct tm tm;
-    if (localtime_r(&t, &tm))
-        strftime(buf, len, "%Y-%m-%d %H:%M", &tm);
+    ctl_format_time(unix_ms / 1000, buf, len);
     return buf;
 }
 

@@ -117,14 +117,14 @@ mkdir "$d/x"
 pdftotext -enc UTF-8 "$d/x/$helene-Dupre.pdf" "$d/helene.txt"
 txt=$(tr -s ' \n' '  ' <"$d/helene.txt")
 for want in "Hélène Dupré" "Prénom : Hélène" "Nom : Dupré" "Ville : Besançon" "Ancienneté : 12" \
-    "Téléphone 1 : +33612345678" "entretien terminé le 2027-03-02 10:40" "Dernière qualification : OK" \
+    "Téléphone 1 : +33612345678" "entretien terminé le 2027-03-02 10:40 CET" "Dernière qualification : OK" \
     "Êtes-vous satisfait de votre offre actuelle ? Oui" "Quel débit utilisez-vous ? Fibre" \
     "Quels usages ? Télétravail, Streaming" "Notez nos services Accueil : 5 Technique : 4" \
     "Remarques Très bonne écoute" "dans son appartement de Besançon." \
-    "2027-03-01 10:00 Appel n° 9001 : décroché, qualification RAP, agent helene" \
-    "2027-03-01 10:05 Entretien annulé, agent helene — la cliente raccroche" \
-    "2027-03-02 10:30 Appel n° 9002 : décroché, qualification OK, agent helene" \
-    "2027-03-02 10:35 Réponses enregistrées" "2027-03-02 10:40 Entretien terminé"; do
+    "2027-03-01 10:00 CET Appel n° 9001 : décroché, qualification RAP, agent helene" \
+    "2027-03-01 10:05 CET Entretien annulé, agent helene — la cliente raccroche" \
+    "2027-03-02 10:30 CET Appel n° 9002 : décroché, qualification OK, agent helene" \
+    "2027-03-02 10:35 CET Réponses enregistrées" "2027-03-02 10:40 CET Entretien terminé"; do
     assert_contains "$txt" "$want"
 done
 # the earlier interview's answer and the replaced answer are not the last interview's
