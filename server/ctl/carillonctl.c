@@ -22,7 +22,7 @@ static bool is(const char *a, const char *b)
 }
 
 /* The server and CA every command but help needs: flags win over the environment. */
-static int check_target(void)
+int ctl_check_target(void)
 {
     if (!ctl_opt.server || !*ctl_opt.server)
         return ctl_usage("no server: use --server HOST:PORT or set CARILLON_SERVER");
@@ -88,7 +88,7 @@ int main(int argc, char **argv)
             return 0;
         case 'h': {
             char *help[] = {"help", NULL};
-            return ctl_run_command(1, help, check_target);
+            return ctl_run_command(1, help);
         }
         case ':':
             return ctl_usage("%s needs a value", argv[optind - 1]);
@@ -100,7 +100,7 @@ int main(int argc, char **argv)
     }
     if (optind >= argc)
         return ctl_usage("no command given (carillonctl help lists them)");
-    int rc = ctl_run_command(argc - optind, argv + optind, check_target);
+    int rc = ctl_run_command(argc - optind, argv + optind);
     ctl_drop_reply();
     ctl_end_temp_session();
     ctl_disconnect();

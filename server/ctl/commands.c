@@ -122,9 +122,11 @@ static const struct command commands[] = {
      "move a question within its screen (1 = first)", NULL,
      "carillonctl question move Énergie-2026 age 1", G_SCRIPT, ctl_question,
      WITH_VERB | POSITIONAL},
-    {"question choices", "CAMPAIGN EXPORT_NAME --bulk FILE",
-     "replace a question's choices (one per line, or a;b;c)", NULL,
-     "carillonctl question choices Énergie-2026 fournisseur --bulk fournisseurs.txt", G_SCRIPT,
+    {"question choices", "CAMPAIGN EXPORT_NAME --bulk CHOICES",
+     "replace a question's choices",
+     "  --bulk CHOICES     the new choices, separated by ';' or by newlines (quote them)\n",
+     "carillonctl question choices Énergie-2026 fournisseur --bulk 'EDF;Engie;TotalEnergies'",
+     G_SCRIPT,
      ctl_question, WITH_VERB | POSITIONAL},
     {"question import", "CAMPAIGN --from OTHER_CAMPAIGN",
      "copy another campaign's questionnaire into this one", NULL,
@@ -518,7 +520,8 @@ int ctl_usage(const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     char full[1024];
-    if (current)
+    size_t nl = current ? strlen(current->name) : 0;
+    if (current && !(strncmp(msg, current->name, nl) == 0 && (msg[nl] == ':' || msg[nl] == ' ')))
         snprintf(full, sizeof full, "%s: %s", current->name, msg);
     else
         snprintf(full, sizeof full, "%s", msg);
@@ -593,7 +596,7 @@ static bool asks_help(int argc, char **argv)
     return false;
 }
 
-int ctl_run_command(int argc, char **argv, int (*check_target)(void))
+int ctl_run_command(int argc, char **argv)
 {
     const struct command *c = lookup(argc, argv);
     char subs[512];
@@ -624,8 +627,8 @@ int ctl_run_command(int argc, char **argv, int (*check_target)(void))
     int rc;
     if ((c->flags & POSITIONAL) && (rc = check_positional(c, rest, args)))
         return rc;
-    if (!(c->flags & NO_SERVER) && (rc = check_target()))
-        return rc;
+    /* The server's address is checked when the command connects (ctl_connect), so a wrong
+     * argument is reported first whatever the environment. */
     if (c->flags & WITH_VERB)
         return c->run(rest + 1, args - 1);
     return c->run(rest, args);

@@ -1050,13 +1050,18 @@ int ctl_blacklist(int argc, char **argv)
         if (ctl_json()) {
             pbjson_write(stdout, &r->base);
         } else if (ba.remove) {
-            printf("blacklist %s: %u removed, %u contact numbers dialable again\n",
-                   ba.campaign[0] ? ba.campaign : "(global)", r->removed, r->addresses_unblocked);
+            char cn[64];
+            printf("blacklist %s: %u removed, %s dialable again\n",
+                   ba.campaign[0] ? ba.campaign : "(global)", r->removed,
+                   ctl_count(cn, sizeof cn, r->addresses_unblocked, "contact number",
+                             "contact numbers"));
         } else {
-            printf("blacklist %s: %u added, %u already there, %u invalid, %u contact numbers "
-                   "now blocked\n",
+            char cn[64];
+            printf("blacklist %s: %u added, %u already there, %u invalid, %s now blocked\n",
                    ba.campaign[0] ? ba.campaign : "(global)", r->added, r->already,
-                   (unsigned)r->n_invalid, r->addresses_blocked);
+                   (unsigned)r->n_invalid,
+                   ctl_count(cn, sizeof cn, r->addresses_blocked, "contact number",
+                             "contact numbers"));
             for (size_t i = 0; i < r->n_invalid; i++)
                 printf("  invalid: %s\n", r->invalid[i]);
         }
@@ -1184,6 +1189,10 @@ int ctl_filter(int argc, char **argv)
         return 0;
     }
     ctl_drop_reply();
-    return ctl_print_ok(fs.expression[0] ? "filter saved (use it as --filter @NAME)"
-                                         : "filter deleted");
+    char done[300];
+    if (fs.expression[0])
+        snprintf(done, sizeof done, "filter %s saved (use it as --filter @%s)", fs.name, fs.name);
+    else
+        snprintf(done, sizeof done, "filter %s deleted", fs.name);
+    return ctl_print_ok(done);
 }

@@ -76,9 +76,10 @@ const char *ctl_code_name(int code);
 void ctl_quiet_errors(bool quiet);
 
 /* --- the command table (commands.c) ----------------------------------------------------------- */
-/* Runs the command argv names (its one or two words first); check_target is called before any
- * command that talks to the server. Returns the exit code. */
-int ctl_run_command(int argc, char **argv, int (*check_target)(void));
+/* Runs the command argv names (its one or two words first). Returns the exit code. */
+int ctl_run_command(int argc, char **argv);
+/* Checks --server and --ca before the first connection (carillonctl.c); 0 or a usage error. */
+int ctl_check_target(void);
 
 /* --- the session (session.c) ------------------------------------------------------------------ */
 struct ctl_session;

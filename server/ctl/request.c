@@ -344,6 +344,9 @@ static int connect_server(void)
 {
     if (net.loop_ready) /* once per process; a second call reports how the first ended */
         return net.conn && net.open ? 0 : conn_failure();
+    int trc = ctl_check_target();
+    if (trc)
+        return trc;
     char err[512];
     struct cr_tls_config tc = {.ca_file = opt.ca, .peer_role = CR_TLS_ROLE_SERVER};
     if (cr_tls_ctx_new_client(&tc, &net.tls, err, sizeof err) != 0)

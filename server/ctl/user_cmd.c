@@ -135,6 +135,9 @@ int ctl_logout(int argc, char **argv)
 {
     (void)argc;
     (void)argv;
+    int trc = ctl_check_target(); /* the session file is per server */
+    if (trc)
+        return trc;
     struct ctl_session s;
     if (ctl_session_load(&s) != 0) {
         ctl_session_remove();
