@@ -1266,6 +1266,38 @@ int store_campaign_duplicate(struct cr_pg *pg, const char *name, const char *new
                              "campaigns WHERE name = $2), outcome, code "
                              "FROM campaign_auto_qualifications WHERE campaign_id = " CAMPAIGN_ID,
                              2, p);
+    if (!rc)
+        rc = cr_pg_batch_add(b,
+                             "INSERT INTO campaign_profile_rights (campaign_id, profile, "
+                             "can_view, can_edit, can_export) SELECT (SELECT id FROM campaigns "
+                             "WHERE name = $2), profile, can_view, can_edit, can_export "
+                             "FROM campaign_profile_rights WHERE campaign_id = " CAMPAIGN_ID,
+                             2, p);
+    /* The declared contact fields and the whole script: a copy is the same campaign. */
+    if (!rc)
+        rc = cr_pg_batch_add(b,
+                             "INSERT INTO campaign_fields (campaign_id, position, name, label, "
+                             "type) SELECT (SELECT id FROM campaigns WHERE name = $2), position, "
+                             "name, label, type FROM campaign_fields WHERE campaign_id "
+                             "= " CAMPAIGN_ID,
+                             2, p);
+    if (!rc)
+        rc = cr_pg_batch_add(b,
+                             "INSERT INTO script_screens (campaign_id, position, name, initial, "
+                             "next) SELECT (SELECT id FROM campaigns WHERE name = $2), position, "
+                             "name, initial, next FROM script_screens WHERE campaign_id "
+                             "= " CAMPAIGN_ID,
+                             2, p);
+    if (!rc)
+        rc = cr_pg_batch_add(
+            b,
+            "INSERT INTO script_blocks (campaign_id, screen_position, position, kind, text, "
+            "export_name, mandatory, select_type, predefined_type, choices, matrix_rows, "
+            "qualifications, branches) SELECT (SELECT id FROM campaigns WHERE name = $2), "
+            "screen_position, position, kind, text, export_name, mandatory, select_type, "
+            "predefined_type, choices, matrix_rows, qualifications, branches FROM script_blocks "
+            "WHERE campaign_id = " CAMPAIGN_ID,
+            2, p);
     audit_add(b, actor_id, "campaign.duplicate", new_name, &rc);
     return send_batch(b, rc, on_changed, (void *)cb, arg);
 }

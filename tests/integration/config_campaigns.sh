@@ -159,6 +159,14 @@ assert_contains "$OUT" "Fête du travail"
 assert_contains "$OUT" "compliance: fr"
 assert_contains "$OUT" "pause_reasons: ['break', 'lunch']"
 assert_contains "$OUT" "  refusal: true"
+# ... the script and the declared fields too: the copy's get equals the original's but for its name
+# and state
+assert_eq "$(psql -Atc "select count(*) from script_blocks b join campaigns c on c.id=b.campaign_id where c.name='$fibre'")" \
+    "$(psql -Atc "select count(*) from script_blocks b join campaigns c on c.id=b.campaign_id where c.name='Fibre copie'")"
+copy=$OUT
+assert_exit 0 carillonctl get campaign "$fibre"
+diff <(printf '%s\n' "$OUT" | grep -v '^name:\|^state:') <(printf '%s\n' "$copy" | grep -v '^name:\|^state:') ||
+    fail "the copy differs from the campaign it was copied from"
 assert_eq "fr|skip|2000|60|{break,lunch}" "$(psql -Atc "select compliance, preview_timeout_action, abandon_after_ms, wrapup_max_s, pause_reasons from campaigns where name='Fibre copie'")"
 assert_exit 1 carillonctl campaign duplicate "$fibre" "$survey"
 assert_contains "$ERR" "ALREADY_EXISTS"

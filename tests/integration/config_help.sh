@@ -77,7 +77,7 @@ assert_contains "$ERR" "campaign state: missing draft|ready|running|paused|stopp
 assert_contains "$ERR" "usage: carillonctl campaign state NAME draft|ready|running|paused|stopped|finished"
 assert_exit 2 carillonctl question choices Fibre
 assert_contains "$ERR" "question choices: missing EXPORT_NAME"
-assert_contains "$ERR" "usage: carillonctl question choices CAMPAIGN EXPORT_NAME --bulk FILE"
+assert_contains "$ERR" "usage: carillonctl question choices CAMPAIGN EXPORT_NAME --bulk CHOICES"
 assert_exit 2 carillonctl question choices Fibre age --file x.txt
 assert_contains "$ERR" "expected --bulk where '--file' is"
 assert_exit 2 carillonctl question duplicate Fibre age
