@@ -20,9 +20,11 @@
 #include "carillon/strbuf.h"
 #include "store/import_store.h"
 
-#define MAX_COLS    250
-#define MAX_REJECTS 10000
-#define SEP         STORE_IMPORT_SEP
+/* Numbers per row: phone1..phone8, as many as contact add takes and an export writes. */
+#define IMPORT_PHONES 8
+#define MAX_COLS      250
+#define MAX_REJECTS   10000
+#define SEP           STORE_IMPORT_SEP
 /* A chunk's COPY text: a frame (at most 64 MiB, config.c) re-encoded with escapes. */
 #define MAX_CHUNK_COPY (256u << 20)
 
@@ -311,7 +313,7 @@ static void on_fields(void *arg, int err, const struct store_import_fields *f)
     if (in->n_mapping == 0 || in->n_mapping > MAX_COLS)
         return import_fail(im, im->begin_rid, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "mapping",
                            "the mapping needs 1 to %d columns", MAX_COLS);
-    bool phone = false, slot_mapped[4] = {false}, slot_typed[4] = {false};
+    bool phone = false, slot_mapped[IMPORT_PHONES] = {false}, slot_typed[IMPORT_PHONES] = {false};
     for (size_t k = 0; k < in->n_mapping; k++) {
         struct col *col = &im->cols[im->ncols++];
         char m[96];
@@ -321,7 +323,7 @@ static void on_fields(void *arg, int err, const struct store_import_fields *f)
             *colon++ = '\0';
         if (!m[0])
             continue;
-        if (!strncmp(m, "phone", 5) && m[5] >= '1' && m[5] <= '4' && !m[6]) {
+        if (!strncmp(m, "phone", 5) && m[5] >= '1' && m[5] < '1' + IMPORT_PHONES && !m[6]) {
             col->kind = COL_PHONE;
             col->index = m[5] - '1';
             snprintf(col->type, sizeof col->type, "%s", colon ? colon : "");
@@ -335,7 +337,8 @@ static void on_fields(void *arg, int err, const struct store_import_fields *f)
             continue;
         }
         /* "phone2_type": the column holds phone2's type (mobile, home, work or other). */
-        if (!strncmp(m, "phone", 5) && m[5] >= '1' && m[5] <= '4' && !strcmp(m + 6, "_type")) {
+        if (!strncmp(m, "phone", 5) && m[5] >= '1' && m[5] < '1' + IMPORT_PHONES &&
+            !strcmp(m + 6, "_type")) {
             col->kind = COL_PHONE_TYPE;
             col->index = m[5] - '1';
             if (colon)
@@ -376,8 +379,8 @@ static void on_fields(void *arg, int err, const struct store_import_fields *f)
     }
     if (!phone)
         return import_fail(im, im->begin_rid, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "mapping",
-                           "no column is mapped to a phone number (phone1..phone4)");
-    for (int s = 0; s < 4; s++)
+                           "no column is mapped to a phone number (phone1..phone8)");
+    for (int s = 0; s < IMPORT_PHONES; s++)
         if (slot_typed[s] && !slot_mapped[s])
             return import_fail(
                 im, im->begin_rid, CARILLON__V1__CODE__CODE_INVALID_ARGUMENT, "mapping",
@@ -597,9 +600,9 @@ void import_handle_rows(struct request *req)
          * first_entry on are this row's. */
         size_t first_entry = im->nrejects;
         const char *texts[NTEXT] = {0};
-        char phones[4][CR_PHONE_MAX + 1] = {{0}}, types[4][8] = {{0}};
-        const char *typed[4] = {0}; /* phoneN_type columns' values, checked */
-        int pcol[4] = {0};
+        char phones[IMPORT_PHONES][CR_PHONE_MAX + 1] = {{0}}, types[IMPORT_PHONES][8] = {{0}};
+        const char *typed[IMPORT_PHONES] = {0}; /* phoneN_type columns' values, checked */
+        int pcol[IMPORT_PHONES] = {0};
         const char *tz = NULL, *col_tz = NULL;
         int consent_col = -1;
         bool consent = true, bad = false, bad_number = false;
@@ -690,7 +693,7 @@ void import_handle_rows(struct request *req)
         }
         sb_str(&fields, "}");
         /* A type column wins over the mapping's ":type" and the number's own. */
-        for (int s = 0; s < 4; s++)
+        for (int s = 0; s < IMPORT_PHONES; s++)
             if (typed[s] && phones[s][0])
                 snprintf(types[s], sizeof types[0], "%s", typed[s]);
         /* The numbers in slot order, without repeats, with the file column of each. */
@@ -699,7 +702,7 @@ void import_handle_rows(struct request *req)
         sb_str(&tl, "");
         sb_str(&cl, "");
         int n = 0;
-        for (int s = 0; s < 4; s++) {
+        for (int s = 0; s < IMPORT_PHONES; s++) {
             if (!phones[s][0])
                 continue;
             bool dup = false;

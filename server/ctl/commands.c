@@ -186,7 +186,7 @@ static const struct command commands[] = {
      "[--dedup phone|field:NAME|none] [--allow-duplicate-numbers] [--caller-id N] "
      "[--include-no-consent] [--consent-column COLUMN] [--report REJECTS.csv]",
      "import a contact list (without --map: show the file's columns and a proposed mapping)",
-     "  --map M            file column = field pairs (last_name, a declared field, phone1..phone4\n"
+     "  --map M            file column = field pairs (last_name, a declared field, phone1..phone8\n"
      "                     with :mobile/:home/:work, phoneN_type, time_zone, consent); without "
      "it:\n"
      "                     the file's columns and a proposed mapping, nothing written\n"
@@ -335,12 +335,13 @@ static size_t name_words(const char *name)
  * list X" is grant list, "grant marie ..." is grant). */
 static const struct command *lookup(int argc, char **argv)
 {
-    char two[128];
-    if (argc >= 2 && strlen(argv[0]) + strlen(argv[1]) + 2 < sizeof two) {
-        snprintf(two, sizeof two, "%s %s", argv[0], argv[1]);
-        for (size_t i = 0; i < NCOMMANDS; i++)
-            if (!strcmp(commands[i].name, two))
+    if (argc >= 2) {
+        size_t l0 = strlen(argv[0]);
+        for (size_t i = 0; i < NCOMMANDS; i++) {
+            const char *nm = commands[i].name;
+            if (!strncmp(nm, argv[0], l0) && nm[l0] == ' ' && !strcmp(nm + l0 + 1, argv[1]))
                 return &commands[i];
+        }
     }
     for (size_t i = 0; i < NCOMMANDS; i++)
         if (!strcmp(commands[i].name, argv[0]))

@@ -180,10 +180,12 @@ static int on_row(void *arg, size_t line, char **fields, size_t n)
 
 static const char *guess(const char *header)
 {
-    /* An export's own headers (contact export): phone1..phone4 and phone1_type..phone4_type
+    /* An export's own headers (contact export): phone1..phone8 and phone1_type..phone8_type
      * map to themselves, so an export re-imports with the proposed mapping. */
     static const char *const own[] = {"phone1",      "phone2",      "phone3",      "phone4",
-                                      "phone1_type", "phone2_type", "phone3_type", "phone4_type"};
+                                      "phone5",      "phone6",      "phone7",      "phone8",
+                                      "phone1_type", "phone2_type", "phone3_type", "phone4_type",
+                                      "phone5_type", "phone6_type", "phone7_type", "phone8_type"};
     for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
         if (!strcmp(own[i], header))
             return own[i];

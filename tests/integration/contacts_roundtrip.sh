@@ -201,4 +201,17 @@ assert_contains "$OUT" "2 rows: 2 imported, 0 duplicates, 0 rejected"
 assert_eq "2027-03-15|12|+33612345695
 2027-03-16|0.3|+33612345696" "$(psql -At -F '|' -c "select c.fields->>'rdv', c.fields->>'anciennete', a.number
     from contacts c join addresses a on a.contact_id = c.id where c.last_name like 'Tableur%' order by c.last_name")"
+# A contact with more than four numbers (contact add takes eight) comes back whole too.
+campaign 'Rétro cinq'
+campaign 'Rétro cinq bis'
+assert_exit 0 carillonctl contact add --campaign 'Rétro cinq' --phone 0612345611:mobile \
+    --phone 0140000011:home --phone 0140000012:work --phone 0745678911:mobile \
+    --phone 0140000013:other --field last_name=Cinq
+assert_exit 0 carillonctl contact export --campaign 'Rétro cinq' -o "$d/cinq.csv"
+header=$(head -1 "$d/cinq.csv" | sed 's/^\xEF\xBB\xBF//' | tr -d '\r')
+assert_contains ";$header;" ";phone5;phone5_type;"
+assert_exit 0 carillonctl list import "$d/cinq.csv" --campaign 'Rétro cinq bis' --name retour \
+    --map 'last_name=last_name,phone1=phone1,phone1_type=phone1_type,phone2=phone2,phone2_type=phone2_type,phone3=phone3,phone3_type=phone3_type,phone4=phone4,phone4_type=phone4_type,phone5=phone5,phone5_type=phone5_type'
+assert_contains "$OUT" "1 imported"
+assert_eq "$(held 'Rétro cinq')" "$(held 'Rétro cinq bis')"
 echo "PASS contacts_roundtrip"
