@@ -41,7 +41,7 @@ assert_eq "2" "$(psql -Atc "select count(*) from contacts")"
 # blacklists: existing numbers become blocked; a later contact with that number starts blocked
 assert_exit 0 carillonctl blacklist add --campaign "$F" --reason Bloctel '01 45 67 89 10' abc
 assert_contains "$OUT" "1 added"
-assert_contains "$OUT" "1 contact numbers now blocked"
+assert_contains "$OUT" "1 contact number now blocked"
 assert_contains "$OUT" "invalid: abc"
 assert_eq "blocked" "$(psql -Atc "select state from addresses where number='+33145678910'")"
 printf '# Bloctel extract\n0690123456\n0612000000\n' > "$CARILLON_STACK_DIR/bloctel.txt"
@@ -54,11 +54,11 @@ assert_exit 1 env CARILLON_USER=marc CARILLON_PASSWORD=superv-pass-1 carillonctl
 assert_contains "$ERR" "acts on every campaign: it needs the admin role"
 # removal: audited with who and why; the number is dialable again where no list blocks it
 assert_exit 0 carillonctl blacklist remove --campaign "$F" --reason 'opposition levée' '01 45 67 89 10'
-assert_contains "$OUT" "1 removed, 1 contact numbers dialable again"
+assert_contains "$OUT" "1 removed, 1 contact number dialable again"
 assert_eq "0" "$(psql -Atc "select count(*) from addresses where number='+33145678910' and state='blocked'")"
 assert_eq "opposition levée" "$(psql -Atc "select detail->>'reason' from audit_log where action='blacklist.remove' and subject='+33145678910'")"
 assert_exit 0 carillonctl blacklist add --campaign "$F" --reason Bloctel '01 45 67 89 10'
-assert_contains "$OUT" "1 contact numbers now blocked"
+assert_contains "$OUT" "1 contact number now blocked"
 
 # listing and the filter language
 assert_exit 0 carillonctl contact list --campaign "$F"
