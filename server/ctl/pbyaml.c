@@ -497,14 +497,15 @@ void pbjson_string(FILE *f, const char *s)
 static void json_message(FILE *f, const ProtobufCMessage *m, const ProtobufCMessageDescriptor *d);
 
 /* Times in JSON follow carillonctl's one rule (ctlutil.h): RFC 3339 with the viewer's offset
- * (or Z under --utc). A time field is one named *_at or next_try: unix seconds (int64; 0 is
+ * (or Z under --utc). A time field is one named at, *_at or next_try: unix seconds (int64; 0 is
  * null) or a server text time with its offset; "" is null; a text that is no time stays. */
 bool pbjson_utc;
 
 static bool is_time_field(const ProtobufCFieldDescriptor *fd)
 {
     size_t n = strlen(fd->name);
-    return (n > 3 && strcmp(fd->name + n - 3, "_at") == 0) || strcmp(fd->name, "next_try") == 0;
+    return (n > 3 && strcmp(fd->name + n - 3, "_at") == 0) || strcmp(fd->name, "next_try") == 0 ||
+           strcmp(fd->name, "at") == 0;
 }
 
 static bool json_time_value(FILE *f, const ProtobufCFieldDescriptor *fd, const void *v)

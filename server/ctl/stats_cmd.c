@@ -127,7 +127,7 @@ static void print_stats(const Carillon__V1__CampaignStatsReply *s)
     printf("Campaign %s: %s, %s\n", s->name,
            cr_pb_enum_word(&carillon__v1__campaign_state__descriptor, s->state, st, sizeof st),
            cr_pb_enum_word(&carillon__v1__dialing_mode__descriptor, s->mode, mode, sizeof mode));
-    printf("  at %s (%s)\n", local_time(s->at, at, sizeof at), s->time_zone);
+    printf("  at %s (the campaign's days: %s)\n", local_time(s->at, at, sizeof at), s->time_zone);
     const Carillon__V1__InterviewCounts *iv = s->interview;
     printf("Dashboard\n");
     PRINT_FIGURES({"to call", iv->to_call}, {"to call back", iv->to_call_back},
@@ -332,7 +332,7 @@ static void print_report(const Carillon__V1__ComplianceReportReply *r)
     cr_pb_enum_word(&carillon__v1__compliance_profile__descriptor, r->profile, prof, sizeof prof);
     printf("Compliance of %s: profile %s, pacing target %.1f %%\n", r->name, prof,
            r->abandon_target_pct);
-    printf("  at %s (%s)\n", local_time(r->at, at, sizeof at), r->time_zone);
+    printf("  at %s (the campaign's days: %s)\n", local_time(r->at, at, sizeof at), r->time_zone);
     printf("Windows                                      answered  abandoned      rate\n");
     print_window("last day", r->last_day);
     print_window("last 30 days", r->last_30_days);

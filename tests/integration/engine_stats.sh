@@ -126,7 +126,8 @@ line 'answer rate' '75.0 % +45.5 %'
 line 'answered by a person' '40 +50'
 line 'abandon rate' '2.5 % +6.0 %'
 assert_contains "$text" "Campaign $C: draft, progressive"
-grep -E '^  at [0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]{8} [+-][0-9]{2}:[0-9]{2} \(Europe/Paris\)$' \
+# (the time in the viewer's zone, written after it; the days counted are the campaign's)
+grep -E "^  at [0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2} [A-Za-z0-9+-]+ \\(the campaign's days: Europe/Paris\\)$" \
     <<<"$text" >/dev/null || fail "no local time with its zone in: $text"
 assert_contains "$text" "not running on this server"
 
