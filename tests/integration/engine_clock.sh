@@ -56,8 +56,10 @@ stats_until() {
 set_clock 'next monday 10:30'
 stats_until 'in schedule +yes'
 stats_until 'idle +no dialer connected'
-assert_exit 0 carillonctl --json campaign stats Horloge
+# (JSON times are in the viewer's zone: here Paris, like the campaign)
+assert_exit 0 env TZ=Europe/Paris carillonctl --json campaign stats Horloge
 assert_contains "$OUT" "T10:3"
+assert_contains "$(jq -r .at <<<"$OUT")" "+01:00"
 set_clock 'next monday 11:30'
 stats_until 'in schedule +no'
 wait_for_log "$log" 'campaign_idle campaign="?Horloge"? reason="?outside its schedule' 10
