@@ -70,9 +70,11 @@ static void staged_row_is_escaped(void **state)
     struct cr_strbuf b;
     cr_strbuf_init(&b, 4096);
     struct store_import_row row = {
+        .seq = 3,
         .line = 7,
         .phones = "+33612345678" STORE_IMPORT_SEP "+33145678910",
         .types = "mobile" STORE_IMPORT_SEP "home",
+        .pcols = "2" STORE_IMPORT_SEP "5",
         .fields_json = "{\"a\":\"b\"}",
         .consent = true,
         .dkey = NULL,
@@ -81,7 +83,9 @@ static void staged_row_is_escaped(void **state)
     row.texts[1] = "multi\r\nligne";
     assert_int_equal(store_import_row_add(&b, &row), 0);
     assert_string_equal(cr_strbuf_text(&b),
-                        "7\t+33612345678\x1f+33145678910\tmobile\x1fhome\t\tDupr\xc3\xa9\\tX\\\\Y\t"
+                        "3\t7\t+33612345678\x1f+33145678910\tmobile\x1fhome\t2\x1f"
+                        "5\t\t"
+                        "Dupr\xc3\xa9\\tX\\\\Y\t"
                         "multi\\r\\nligne\t\t\t\t\t\t\t\t\t{\"a\":\"b\"}\tt\t\\N\n");
     cr_strbuf_free(&b);
     /* over the chunk's maximum: an error, not a cut row */
