@@ -68,6 +68,19 @@ int ctl_apply(int argc, char **argv)
     return 0;
 }
 
+int ctl_request_campaign(const char *name)
+{
+    int rc = ctl_connect_and_auth();
+    if (rc)
+        return rc;
+    Carillon__V1__CampaignGet g = CARILLON__V1__CAMPAIGN_GET__INIT;
+    g.name = (char *)name;
+    Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
+    env.body_case = CARILLON__V1__ENVELOPE__BODY_CAMPAIGN_GET;
+    env.campaign_get = &g;
+    return ctl_request(&env, CARILLON__V1__ENVELOPE__BODY_CAMPAIGN_REPLY);
+}
+
 int ctl_get_campaign(int argc, char **argv)
 {
     const char *name = NULL, *format = "yaml";
@@ -85,15 +98,8 @@ int ctl_get_campaign(int argc, char **argv)
         return ctl_usage("-o takes yaml or json, not '%s'", format);
     if (ctl_json())
         format = "json";
-    int rc = ctl_connect_and_auth();
+    int rc = ctl_request_campaign(name);
     if (rc)
-        return rc;
-    Carillon__V1__CampaignGet g = CARILLON__V1__CAMPAIGN_GET__INIT;
-    g.name = (char *)name;
-    Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
-    env.body_case = CARILLON__V1__ENVELOPE__BODY_CAMPAIGN_GET;
-    env.campaign_get = &g;
-    if ((rc = ctl_request(&env, CARILLON__V1__ENVELOPE__BODY_CAMPAIGN_REPLY)))
         return rc;
     const Carillon__V1__Campaign *c = ctl_reply()->campaign_reply->campaign;
     if (strcmp(format, "json") == 0)

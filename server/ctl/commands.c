@@ -349,14 +349,22 @@ static const struct command *lookup(int argc, char **argv)
     return NULL;
 }
 
+/* Whether name is a subcommand of word ("contact list" of "contact"). */
+static bool in_group(const char *name, const char *word)
+{
+    size_t wl = strlen(word);
+    return !strncmp(name, word, wl) && name[wl] == ' ';
+}
+
 /* The subcommands of a first word ("contact": "add, list, ..."); 0 when it is no group. */
 static size_t subcommands(const char *word, char *out, size_t len)
 {
     size_t n = 0, wl = strlen(word), used = 0;
+
     out[0] = '\0';
     for (size_t i = 0; i < NCOMMANDS; i++) {
         const char *nm = commands[i].name;
-        if (strncmp(nm, word, wl) || nm[wl] != ' ')
+        if (!in_group(nm, word))
             continue;
         int k = snprintf(out + used, len - used, "%s%s", n ? ", " : "", nm + wl + 1);
         if (k > 0 && (size_t)k < len - used)
@@ -448,6 +456,19 @@ static void json_command(const struct command *c)
     printf("}");
 }
 
+/* One command's help: synopsis, options and example (or its row as JSON). */
+static int show_command(const struct command *c)
+{
+    if (ctl_json()) {
+        printf("{\"command\":");
+        json_command(c);
+        printf("}\n");
+    } else {
+        print_command_help(stdout, c);
+    }
+    return 0;
+}
+
 /* help [WORD [WORD]]: everything; one command; or a group's commands. */
 static int cmd_help(int argc, char **argv)
 {
@@ -475,9 +496,8 @@ static int cmd_help(int argc, char **argv)
         if (ctl_json()) {
             printf("{\"commands\":[");
             bool first = true;
-            size_t wl = strlen(argv[0]);
             for (size_t i = 0; i < NCOMMANDS; i++)
-                if (!strncmp(commands[i].name, argv[0], wl) && commands[i].name[wl] == ' ') {
+                if (in_group(commands[i].name, argv[0])) {
                     if (!first)
                         putchar(',');
                     first = false;
@@ -486,9 +506,8 @@ static int cmd_help(int argc, char **argv)
             printf("]}\n");
             return 0;
         }
-        size_t wl = strlen(argv[0]);
         for (size_t i = 0; i < NCOMMANDS; i++)
-            if (!strncmp(commands[i].name, argv[0], wl) && commands[i].name[wl] == ' ')
+            if (in_group(commands[i].name, argv[0]))
                 printf("  carillonctl %s %s\n      %s\n", commands[i].name, commands[i].args,
                        commands[i].summary);
         return 0;
@@ -498,14 +517,7 @@ static int cmd_help(int argc, char **argv)
         return ctl_usage("help: no command '%s%s%s' (carillonctl help lists them)", argv[0],
                          argc > 1 ? " " : "", argc > 1 ? argv[1] : "");
     }
-    if (ctl_json()) {
-        printf("{\"command\":");
-        json_command(c);
-        printf("}\n");
-    } else {
-        print_command_help(stdout, c);
-    }
-    return 0;
+    return show_command(c);
 }
 
 /* --- usage errors ------------------------------------------------------------------------------
@@ -614,14 +626,7 @@ int ctl_run_command(int argc, char **argv)
     int rest = argc - skip;
     char **args = argv + skip;
     if (asks_help(rest, args)) {
-        if (ctl_json()) {
-            printf("{\"command\":");
-            json_command(c);
-            printf("}\n");
-        } else {
-            print_command_help(stdout, c);
-        }
-        return 0;
+        return show_command(c);
     }
     int rc;
     if ((c->flags & POSITIONAL) && (rc = check_positional(c, rest, args)))

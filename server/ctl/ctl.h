@@ -83,7 +83,6 @@ int ctl_check_target(void);
 
 /* --- the session (session.c) ------------------------------------------------------------------ */
 struct ctl_session;
-int ctl_authenticate(void);
 bool ctl_saved_session(void); /* logged in with the session file's token */
 /* Sends Login; 0 with the LoginOk in ctl_reply(), -1 with another reply (an Error) there, or a
  * positive exit code (connection failure, reported). */
@@ -110,6 +109,9 @@ int ctl_user_disable(int argc, char **argv);
 int ctl_user_profiles(int argc, char **argv);
 int ctl_apply(int argc, char **argv);
 int ctl_get_campaign(int argc, char **argv);
+/* Connects (once), then asks for a whole campaign: 0 with the CampaignReply in ctl_reply(), or an
+ * exit code (already reported: unknown campaign, no right to see it). */
+int ctl_request_campaign(const char *name);
 int ctl_campaign_list(int argc, char **argv);
 int ctl_campaign_state(int argc, char **argv);
 int ctl_campaign_duplicate(int argc, char **argv);

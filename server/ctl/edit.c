@@ -46,15 +46,7 @@ static int arr_insert(void ***arr, size_t *n, size_t idx, void *item)
 
 static int fetch(const char *name, Carillon__V1__Campaign **out)
 {
-    int rc = ctl_connect_and_auth();
-    if (rc)
-        return rc;
-    Carillon__V1__CampaignGet g = CARILLON__V1__CAMPAIGN_GET__INIT;
-    g.name = (char *)name;
-    Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
-    env.body_case = CARILLON__V1__ENVELOPE__BODY_CAMPAIGN_GET;
-    env.campaign_get = &g;
-    rc = ctl_request(&env, CARILLON__V1__ENVELOPE__BODY_CAMPAIGN_REPLY);
+    int rc = ctl_request_campaign(name);
     if (rc)
         return rc;
     *out = (Carillon__V1__Campaign *)copy_message(&ctl_reply()->campaign_reply->campaign->base);

@@ -238,15 +238,7 @@ static int preview(struct importer *im, const char *file, bool xlsx, const char 
         return ctl_report(1, "INVALID_ARGUMENT", "file",
                           "%s: no rows (a header and nothing else): nothing to import", file);
     /* The campaign first: a mapping for a campaign that is not there helps nobody. */
-    rc = ctl_connect_and_auth();
-    if (!rc) {
-        Carillon__V1__CampaignGet g = CARILLON__V1__CAMPAIGN_GET__INIT;
-        g.name = (char *)campaign;
-        Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
-        env.body_case = CARILLON__V1__ENVELOPE__BODY_CAMPAIGN_GET;
-        env.campaign_get = &g;
-        rc = ctl_request(&env, CARILLON__V1__ENVELOPE__BODY_CAMPAIGN_REPLY);
-    }
+    rc = ctl_request_campaign(campaign);
     if (rc)
         return rc;
     ctl_drop_reply();

@@ -16,6 +16,8 @@ static struct {
     bool saved_session; /* logged in with the session file's token */
 } state;
 
+static int authenticate(void);
+
 bool ctl_saved_session(void)
 {
     return state.saved_session;
@@ -28,7 +30,7 @@ int ctl_connect_and_auth(void)
         return 0; /* one connection and login per command, however many requests */
     int rc = ctl_connect();
     if (!rc)
-        rc = ctl_authenticate();
+        rc = authenticate();
     done = rc == 0;
     return rc;
 }
@@ -178,7 +180,7 @@ int ctl_login_with(const char *login, const char *password, const char *token)
 }
 
 /* Logs in for a command: the saved token first, then the environment's credentials. */
-int ctl_authenticate(void)
+static int authenticate(void)
 {
     struct ctl_session s;
     if (ctl_session_load(&s) == 0) {

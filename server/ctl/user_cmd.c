@@ -167,9 +167,7 @@ int ctl_whoami(int argc, char **argv)
 {
     (void)argc;
     (void)argv;
-    int rc = ctl_connect();
-    if (!rc)
-        rc = ctl_authenticate();
+    int rc = ctl_connect_and_auth();
     if (rc)
         return rc;
     Carillon__V1__WhoAmI w = CARILLON__V1__WHO_AM_I__INIT;
@@ -209,9 +207,7 @@ int ctl_user_list(int argc, char **argv)
     char err[256];
     if (ctl_parse_user_list(argc, argv, &all, err, sizeof err))
         return ctl_usage("%s", err);
-    int rc = ctl_connect();
-    if (!rc)
-        rc = ctl_authenticate();
+    int rc = ctl_connect_and_auth();
     if (rc)
         return rc;
     Carillon__V1__UserList ul = CARILLON__V1__USER_LIST__INIT;
@@ -334,7 +330,7 @@ int ctl_user_add(int argc, char **argv)
     int rc = new_password(a.password_stdin, password, sizeof password);
     if (rc)
         return rc;
-    if ((rc = ctl_connect()) || (rc = ctl_authenticate())) {
+    if ((rc = ctl_connect_and_auth())) {
         memset(password, 0, sizeof password);
         return rc;
     }
@@ -377,7 +373,7 @@ int ctl_user_passwd(int argc, char **argv)
     int rc = new_password(a.password_stdin, password, sizeof password);
     if (!rc && self)
         rc = old_password(a.password_stdin, old, sizeof old);
-    if (!rc && !(rc = ctl_connect()) && !(rc = ctl_authenticate()) && !self) {
+    if (!rc && !(rc = ctl_connect_and_auth()) && !self) {
         /* LOGIN may be one's own, and then the server wants the current password too. */
         Carillon__V1__WhoAmI w = CARILLON__V1__WHO_AM_I__INIT;
         Carillon__V1__Envelope env = CARILLON__V1__ENVELOPE__INIT;
@@ -416,9 +412,7 @@ static int user_enable(int argc, char **argv, bool enable)
     char err[256];
     if (ctl_parse_user_login(enable ? "enable" : "disable", argc, argv, &login, err, sizeof err))
         return ctl_usage("%s", err);
-    int rc = ctl_connect();
-    if (!rc)
-        rc = ctl_authenticate();
+    int rc = ctl_connect_and_auth();
     if (rc)
         return rc;
     Carillon__V1__UserDisable ud = CARILLON__V1__USER_DISABLE__INIT;

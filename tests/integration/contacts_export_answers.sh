@@ -101,23 +101,10 @@ Martin||||||martin@exemple.fr|"
 assert_exit 0 carillonctl contact export --campaign "$F" -o "$CARILLON_STACK_DIR/answers.xlsx"
 assert_contains "$OUT" "4 contacts exported"
 got=$(python3 - "$CARILLON_STACK_DIR/answers.xlsx" <<'PY'
-import re, sys, zipfile
-import xml.etree.ElementTree as ET
-ns = {'s': 'http://schemas.openxmlformats.org/spreadsheetml/2006/main'}
-sheet = ET.fromstring(zipfile.ZipFile(sys.argv[1]).read('xl/worksheets/sheet1.xml'))
-def col(ref):
-    n = 0
-    for ch in re.match(r'[A-Z]+', ref).group(0):
-        n = n * 26 + ord(ch) - 64
-    return n - 1
-rows = []
-for row in sheet.iter('{%s}row' % ns['s']):
-    cells = {}
-    for c in row.findall('s:c', ns):
-        t = c.find('s:is/s:t', ns)
-        v = c.find('s:v', ns)
-        cells[col(c.get('r'))] = t.text if t is not None else (v.text if v is not None else '')
-    rows.append([cells.get(i, '') or '' for i in range(max(cells) + 1 if cells else 0)])
+import os, sys
+sys.path.insert(0, os.environ['CARILLON_SOURCE_DIR'] + '/tests/lib')
+from xlsx_rows import rows as read_rows
+rows = read_rows(sys.argv[1])
 hdr = rows[0]
 qs = ['satisfaction', 'debit', 'usages', 'notes', 'date_installation', 'email', 'remarques']
 first = hdr.index('offre_actuelle') + 1
