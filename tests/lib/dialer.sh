@@ -26,32 +26,13 @@ dl_stop_all() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 }
 
-# Ports and RTP ranges are claimed for the whole test, so that neither this test nor another
-# one running alongside (ctest -j, another worktree) takes them while they are not bound yet:
-# a claim is a directory under $dl_claims made by mkdir (atomic), holding the test's pid; a claim
-# whose test is gone (killed before its exit trap) is taken over. $dir/claims lists this test's.
-dl_claims=/tmp/carillon-claims
-mkdir -p "$dl_claims" 2>/dev/null || true
-dl_claim() {
-    local c="$dl_claims/$1" owner
-    if ! mkdir "$c" 2>/dev/null; then
-        owner=$(cat "$c/pid" 2>/dev/null) || return 1 # being made right now: held
-        [ -n "$owner" ] && ! kill -0 "$owner" 2>/dev/null || return 1
-        mv "$c" "$c.stale.$$" 2>/dev/null || return 1 # one taker wins the stale claim
-        rm -rf "$c.stale.$$"
-        mkdir "$c" 2>/dev/null || return 1
-    fi
-    echo $$ >"$c/pid"
-    echo "$1" >>"$dir/claims"
-}
-
-dl_release_claims() {
-    local c
-    [ -f "$dir/claims" ] || return 0
-    while read -r c; do
-        [ "$(cat "$dl_claims/$c/pid" 2>/dev/null)" = $$ ] && rm -rf "${dl_claims:?}/$c"
-    done <"$dir/claims"
-}
+# Ports and RTP ranges are claimed for the whole test (tests/lib/claims.sh), so that neither
+# this test nor another one running alongside takes them while they are not bound yet;
+# $dir/claims lists this test's.
+# shellcheck source=tests/lib/claims.sh
+. "$CARILLON_SOURCE_DIR/tests/lib/claims.sh"
+dl_claim() { claim "$1" $$ "$dir/claims"; }
+dl_release_claims() { release_claims "$dir/claims" $$; }
 
 # free_port [N]: the first of N consecutive ports (1), each free on TCP and UDP and claimed for
 # this test. Claims, not a shell variable, keep a port from being handed out twice: free_port
@@ -210,18 +191,8 @@ start_injector() {
 # 127.0.0.1 or a whole URI; extra keys as "k = v\nk = v") and starts dialerd. DL_RTP_SPAN: the
 # width of its RTP port range (100: 50 calls).
 start_dialerd() {
-    # RTP: a range of 10000-19999, which free_port never hands out (so no SIP port of a test
-    # running alongside falls in it) and no client socket takes (the kernel's ephemeral ports
-    # start at 32768), checked unused on UDP and claimed, block by block of 100, for this test
-    local rtp span=${DL_RTP_SPAN:-100} b ok=
-    for _ in $(seq 1 50); do
-        rtp=$((10000 + RANDOM % ((10000 - span) / 100 + 1) * 100))
-        ss -Hlun "sport >= :$rtp and sport <= :$((rtp + span - 1))" 2>/dev/null | grep -q . && continue
-        ok=1
-        for ((b = rtp; b < rtp + span; b += 100)); do dl_claim "rtp-$b" || { ok= && break; }; done
-        [ -n "$ok" ] && break
-    done
-    [ -n "$ok" ] || fail "no free RTP port range of $span"
+    local rtp span=${DL_RTP_SPAN:-100}
+    rtp=$(claim_rtp_range "$span" $$ "$dir/claims") || fail "no free RTP port range of $span"
     {
         echo "[dialer]"
         echo "node_name = $dl_node"

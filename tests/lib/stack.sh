@@ -31,6 +31,8 @@ usage() {
 }
 
 free_port() { "$here/free-port.sh"; }
+# shellcheck source=tests/lib/claims.sh
+. "$here/claims.sh"
 
 # Is PID a live carillon-server? A pid file may outlive its process and the pid be reused; a
 # zombie passes kill -0 but has an empty cmdline.
@@ -213,14 +215,15 @@ is_pid_of() { # PID NAME
 # Starts carillon-dialerd (node dialer1) against the stack's server, calling through TRUNK, and
 # waits until the server has resumed its link.
 start_dialer() {
-    local dir=$1 trunk=$2 rtp='' sip before
+    local dir=$1 trunk=$2 rtp='' sip before c
     is_pid_of "$(cat "$dir/dialerd.pid" 2>/dev/null || true)" carillon-dialerd && return 0
     [ -f "$dir/pki/dialer1.pem" ] || "$repo/deploy/pki.sh" node "$dir/pki" dialer dialer1 >/dev/null
-    # RTP: 200 ports of 10000-19999 that nothing holds (dialerd skips one taken meanwhile)
-    for _ in $(seq 1 50); do
-        rtp=$((10000 + RANDOM % 49 * 200))
-        ss -Hlun "sport >= :$rtp and sport <= :$((rtp + 199))" | grep -q . || break
-    done
+    # RTP: 200 ports of 10000-19999 that nothing holds, claimed (tests/lib/claims.sh) so that no
+    # dialer of a test running alongside chooses them before this one binds them. The claims are
+    # the running dialerd's (a dialerd started again keeps its config's range and takes them
+    # over), and 'down' gives them back.
+    [ -f "$dir/dialerd.conf" ] ||
+        rtp=$(claim_rtp_range 200 $$ "$dir/rtp-claims") || die "no free RTP port range of 200"
     sip=$(free_port)
     [ -f "$dir/dialerd.conf" ] || {
         echo "; written by tests/lib/stack.sh"
@@ -242,6 +245,7 @@ start_dialer() {
     before=$(grep -cE 'dialer_resumed node=dialer1' "$dir/server.log" 2>/dev/null || true)
     setsid "$bin/carillon-dialerd" --config "$dir/dialerd.conf" >>"$dir/dialerd.log" 2>&1 </dev/null &
     echo $! >"$dir/dialerd.pid"
+    [ ! -f "$dir/rtp-claims" ] || while read -r c; do echo $! >"$claims_dir/$c/pid"; done <"$dir/rtp-claims"
     wait_ready "$dir/server.log" 'dialer_resumed node=dialer1' "${before:-0}" "$!" 30
 }
 
@@ -285,7 +289,8 @@ down() {
             for _ in $(seq 1 100); do is_pid_of "$p" carillon-dialerd || break; sleep 0.1; done
             is_pid_of "$p" carillon-dialerd && { kill -KILL "$p" 2>/dev/null; rc=1; }
         fi
-        rm -f "$dir/dialerd.pid"
+        release_claims "$dir/rtp-claims" "$p"
+        rm -f "$dir/dialerd.pid" "$dir/rtp-claims"
     fi
     for f in "$dir"/agentd-*.pid; do
         [ -f "$f" ] || continue
