@@ -229,7 +229,7 @@ static void on_created(void *arg, const struct cr_pg_result *res)
                          "next_try must look like 'YYYY-MM-DD HH:MM'");
         return db_failed(r, res);
     }
-    const PGresult *pr = res->res[0];
+    const PGresult *pr = res->res[res->nres - 1]; /* after the lock's */
     int n = PQntuples(pr);
     if (n == 0)
         return kfail(r, CARILLON__V1__CODE__CODE_NOT_FOUND, "campaign", "no such campaign");

@@ -8,6 +8,7 @@
 
 #include "carillon/strbuf.h"
 #include "store/contacts_store.h"
+#include "store/store.h"
 
 const char *const store_contact_text_columns[STORE_CONTACT_NTEXT] = {
     "last_name", "first_name", "civility", "company", "address",
@@ -83,9 +84,17 @@ int store_contact_create(struct cr_pg *pg, const struct store_contact_new *in, c
         p[14 + k] = in->text[k] ? in->text[k] : "";
     p[24] = in->allow_duplicate_numbers ? "t" : "f";
     int rc = -ENOMEM;
-    if (a_numbers && a_types && a_keys && a_vals)
-        rc = cr_pg_query(
-            pg,
+    /* One transaction: the campaign's numbers lock, then the check and the insert (a snapshot
+     * taken after the lock sees a concurrent add's or import's committed numbers). */
+    struct cr_pg_batch *b = a_numbers && a_types && a_keys && a_vals ? cr_pg_batch_new(pg) : NULL;
+    if (b)
+        rc = cr_pg_batch_add(b,
+                             "SELECT pg_advisory_xact_lock(" STORE_LOCK_NUMBERS
+                             ", (id % 2147483648)::int) FROM campaigns WHERE name = $1",
+                             1, p);
+    if (b && !rc)
+        rc = cr_pg_batch_add(
+            b,
             /* A number a not-deleted contact of the campaign holds stops everything (the
              * list is not created either) unless $25; the holder is returned instead. */
             "WITH camp AS (SELECT id, time_zone FROM campaigns WHERE name = $1), "
@@ -115,7 +124,11 @@ int store_contact_create(struct cr_pg *pg, const struct store_contact_new *in, c
             "AS id, (SELECT time_zone FROM ct) AS tz, ins.number, ins.type, ins.state, false AS "
             "held, ins.position FROM ins UNION ALL SELECT held.id, '', held.number, '', '', "
             "true, 0 FROM held) x ORDER BY x.position",
-            25, p, cb, arg);
+            25, p);
+    if (b && !rc)
+        rc = cr_pg_batch_send(b, cb, arg);
+    else if (b)
+        cr_pg_batch_discard(b);
     free(a_numbers);
     free(a_types);
     free(a_keys);

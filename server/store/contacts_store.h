@@ -32,7 +32,8 @@ struct store_contact_new {
     size_t nnumbers;
     bool allow_duplicate_numbers; /* else refused when a contact of the campaign holds one */
 };
-/* Rows, one per number: contact id, time zone, number, type, state, held ("f") (none: no such
+/* One transaction under the campaign's STORE_LOCK_NUMBERS lock; its last result holds the
+ * rows, one per number: contact id, time zone, number, type, state, held ("f") (none: no such
  * campaign). Unless allow_duplicate_numbers, when a not-deleted contact of the campaign already
  * holds one of the numbers nothing is written and the one row is: that contact's id, "",
  * the number, "", "", held ("t"). SQLSTATE 22007 when next_try is not a time. */

@@ -1,6 +1,7 @@
 /* SQL of contact file imports: the staging table and its COPY text, the transaction's settings,
  * the list, and the one set-based merge (see import_store.h; the flow is in api/import.c). */
 #include "store/import_store.h"
+#include "store/store.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -300,6 +301,7 @@ static void on_merged(void *arg, const struct cr_pg_result *r)
  *   contact with one number, and set-based (no row-by-row loop).
  * - fresh: k without held, inserted into contacts and addresses (a blacklisted number goes in
  *   blocked).
+ * Under the campaign's STORE_LOCK_NUMBERS lock (store.h), held to the COMMIT.
  * It returns the imported and blocked counts, with each held row (the first
  * STORE_IMPORT_MAX_HELD): line, number, file column, holding contact or earlier line. */
 int store_import_merge(struct cr_pg *pg, const struct store_import_list *l,
@@ -378,8 +380,16 @@ int store_import_merge(struct cr_pg *pg, const struct store_import_list *l,
     int rc = -ENOMEM;
     if (c) {
         c->cb.merged = cb;
-        rc = cr_pg_query(pg, cr_strbuf_text(&sql), dedup == STORE_DEDUP_FIELD ? 4 : 3, p, on_merged,
-                         c);
+        /* the campaign's numbers lock, held to the COMMIT: a contact add or another import's
+         * merge waits, and the merge's snapshot, taken after it, sees what they committed (a
+         * failure aborts the transaction, so the merge fails too) */
+        rc = cr_pg_query(pg,
+                         "SELECT pg_advisory_xact_lock(" STORE_LOCK_NUMBERS
+                         ", ($1::bigint % 2147483648)::int)",
+                         1, p + 1, NULL, NULL);
+        if (!rc)
+            rc = cr_pg_query(pg, cr_strbuf_text(&sql), dedup == STORE_DEDUP_FIELD ? 4 : 3, p,
+                             on_merged, c);
         if (rc)
             free(c);
     }

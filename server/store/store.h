@@ -41,6 +41,13 @@ typedef void (*store_users_cb)(void *arg, int err, const struct store_user *user
 typedef void (*store_session_cb)(void *arg, int err, const struct store_user *u,
                                  int64_t expires_at);
 
+/* Transaction-level advisory locks (the first key; the second is the campaign's id, mod 2^31).
+ * STORE_LOCK_NUMBERS: taken by what gives numbers to a campaign's contacts (contact add, an
+ * import's merge) before its duplicate-number check, so that two of them running together see
+ * each other's committed rows and never both give one number to two contacts. 7001 is the
+ * migrations' lock (migrate.c). */
+#define STORE_LOCK_NUMBERS "7002"
+
 /* --- migrations (migrate.c) --- */
 /* Applies dir/NNN_*.sql not yet in schema_migrations, in order, one transaction each. */
 int store_migrate(struct cr_pg *pg, const char *dir, store_done_cb cb, void *arg)

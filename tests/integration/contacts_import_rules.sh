@@ -3,7 +3,8 @@
 # nothing and exit 1 with the counts; the preview refuses empty, row-less and binary files and
 # unknown campaigns; spreadsheet apostrophes are stripped; --dedup field:NAME and the number rule
 # (no second contact with a held number unless --allow-duplicate-numbers), for contact add too;
-# rejects name the file's header and every bad number; counted words; --json for both steps.
+# rejects name the file's header and every bad number; counted words; --json for both steps;
+# two imports at once never give a number to two contacts.
 set -euo pipefail
 . "$(dirname "$0")/../lib/common.sh"
 cr_stack_up
@@ -125,6 +126,20 @@ assert_exit 0 carillonctl list import "$d/one.csv" --campaign "$F" --name seul3 
 assert_contains "$OUT" "1 row: 0 imported, 1 duplicate"
 assert_exit 0 carillonctl list import "$d/one.csv" --campaign "$F" --name seul3 --dedup none --allow-duplicate-numbers --map 'Nom=last_name,Tel1=phone1'
 assert_contains "$OUT" "1 row: 1 imported, 0 duplicates"
+
+# two imports of one file at once (max_per_user = 2): the campaign's numbers lock makes one
+# import them all and the other find every number held, never both
+awk 'BEGIN { print "Nom;Tel1"; for (i = 0; i < 20000; i++) printf "Par%d;+3367%07d\n", i, i }' > "$d/par.csv"
+carillonctl list import "$d/par.csv" --campaign "$F" --name par1 --map 'Nom=last_name,Tel1=phone1' > "$d/par1.out" 2>&1 &
+p1=$!
+carillonctl list import "$d/par.csv" --campaign "$F" --name par2 --map 'Nom=last_name,Tel1=phone1' > "$d/par2.out" 2>&1 &
+p2=$!
+wait "$p1" || fail "the first parallel import failed: $(cat "$d/par1.out")"
+wait "$p2" || fail "the second parallel import failed: $(cat "$d/par2.out")"
+assert_eq "0" "$(psql -Atc "select count(*) from (select a.number from addresses a join contacts c on c.id = a.contact_id where a.number like '+3367%' group by a.number having count(*) > 1) x")"
+assert_eq "20000" "$(psql -Atc "select count(*) from addresses where number like '+3367%'")"
+assert_eq "20000 rows: 0 imported, 20000 duplicates, 0 rejected|20000 rows: 20000 imported, 0 duplicates, 0 rejected" \
+    "$(grep -ho '20000 rows: .* rejected' "$d/par1.out" "$d/par2.out" | sort | paste -sd'|')"
 
 # --consent-column COL is COL=consent
 printf 'Nom;Tel1;Accord\nOui;0633000001;oui\nNon;0633000002;non\n' > "$d/accord.csv"
