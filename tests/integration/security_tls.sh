@@ -32,7 +32,7 @@ assert_not_contains "$(openssl x509 -in "$pki/dialer1.pem" -noout -text)" "local
 # $pki/CERT.pem, with TLS_LINES added to its [tls] section; sets other_port.
 start_other() {
     local name=$1 cert=$2 extra=${3:-}
-    other_port=$("$CARILLON_SOURCE_DIR/tests/lib/free-port.sh")
+    other_port=$(CARILLON_CLAIM_OWNER=$$ "$CARILLON_SOURCE_DIR/tests/lib/free-port.sh")
     sed -e "s|^listen = .*|listen = 127.0.0.1:$other_port|" \
         -e "s|^pid_file = .*|pid_file = $CARILLON_STACK_DIR/$name.pid|" \
         -e "s|^cert = .*|cert = $pki/$cert.pem|" -e "s|^key = .*|key = $pki/$cert.key|" \

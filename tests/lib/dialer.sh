@@ -35,22 +35,11 @@ dl_claim() { claim "$1" $$ "$dir/claims"; }
 dl_release_claims() { release_claims "$dir/claims" $$; }
 
 # free_port [N]: the first of N consecutive ports (1), each free on TCP and UDP and claimed for
-# this test. Claims, not a shell variable, keep a port from being handed out twice: free_port
-# runs in $(...) subshells, whose variables are lost.
+# this test (tests/lib/free-port.sh). Claims, not a shell variable, keep a port from being
+# handed out twice: free_port runs in $(...) subshells, whose variables are lost.
 free_port() {
-    local n=${1:-1} p i t
-    for ((t = 0; t < 200; t++)); do
-        # below the kernel's ephemeral ports (32768+): no client socket holds it
-        p=$((20000 + RANDOM % (12700 - n + 1)))
-        ss -Hltun "sport >= :$p and sport <= :$((p + n - 1))" 2>/dev/null | grep -q . && continue
-        for ((i = p; i < p + n; i++)); do
-            # a port claimed so far stays claimed until the test ends: harmless
-            dl_claim "port-$i" || continue 2
-        done
-        echo "$p"
-        return 0
-    done
-    fail "no free port"
+    CARILLON_CLAIM_OWNER=$$ CARILLON_CLAIM_LIST=$dir/claims \
+        "$CARILLON_SOURCE_DIR/tests/lib/free-port.sh" "${1:-1}" || fail "no free port"
 }
 
 # start_trunk NAME SCENARIO [CALLS [SIPP_ARGS...]]: a SIPp UAS (tests/sipp/SCENARIO) for CALLS

@@ -30,7 +30,8 @@ usage() {
     exit 2
 }
 
-free_port() { "$here/free-port.sh"; }
+# a port claimed for as long as this script runs: each daemon binds its own before 'up' ends
+free_port() { CARILLON_CLAIM_OWNER=$$ "$here/free-port.sh"; }
 # shellcheck source=tests/lib/claims.sh
 . "$here/claims.sh"
 
