@@ -124,7 +124,8 @@ int ctl_campaign_list(int argc, char **argv)
 {
     /* Columns: POSITIVES/TARGET is the contacts with a call qualified positive against the
      * campaign's positive target ("-": none); TO CALL the contacts waiting to be called (never
-     * called yet or due again), CALLBACKS the scheduled callbacks among them. */
+     * called yet or due again) on a number neither blacklisted nor failed, CALLBACKS the
+     * scheduled callbacks among them. */
     Carillon__V1__CampaignList l = CARILLON__V1__CAMPAIGN_LIST__INIT;
     for (int i = 0; i < argc; i++) {
         int st;

@@ -484,8 +484,13 @@ int store_running_campaigns(struct cr_pg *pg, int64_t now_ms, store_running_cb c
         "contacts ct JOIN qualifications q ON q.campaign_id = ct.campaign_id AND q.code = "
         "ct.last_qualification AND q.type = 'positive' WHERE ct.campaign_id = t.id) >= "
         "t.positive_target THEN 'its positive target was reached' WHEN t.stop_when_all_done AND "
-        "NOT EXISTS (SELECT 1 FROM contacts ct WHERE ct.campaign_id = t.id AND ct.state IN "
-        "('waiting', 'running')) THEN 'every contact is done' END, "
+        /* a waiting contact whose every number is blacklisted (blocked) or failed has nothing
+         * left to call: it stays waiting (a number taken off the blacklist is called when the
+         * campaign runs again) but does not keep the campaign running */
+        "NOT EXISTS (SELECT 1 FROM contacts ct WHERE ct.campaign_id = t.id AND (ct.state = "
+        "'running' OR (ct.state = 'waiting' AND EXISTS (SELECT 1 FROM addresses a WHERE "
+        "a.contact_id = ct.id AND a.state IN ('scheduled', 'rescheduled', 'waiting'))))) "
+        "THEN 'every contact is done' END, "
         "to_char(t.lt, 'YYYY-MM-DD HH24:MI:SS'), "
         "coalesce((SELECT l.answered FROM abandon_ledger l WHERE l.campaign_id = t.id AND l.day = "
         "t.lt::date), 0), coalesce((SELECT l.abandoned FROM abandon_ledger l WHERE l.campaign_id "

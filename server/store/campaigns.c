@@ -1092,11 +1092,15 @@ int store_campaign_list(struct cr_pg *pg, const Carillon__V1__CampaignList *f, i
                          "(SELECT count(DISTINCT a.contact_id) FROM attempts a JOIN "
                          "qualifications q ON q.campaign_id = a.campaign_id AND q.code = "
                          "a.qualification WHERE a.campaign_id = c.id AND q.type = 'positive'), "
-                         /* to call: waiting (callbacks are waiting contacts with callback) */
+                         /* to call: waiting with a number left to call, one neither
+                          * blacklisted (blocked) nor failed (the engine's finish rule, in
+                          * attempts.c); callbacks: those with a callback */
                          "k.to_call, k.callbacks "
                          "FROM campaigns c CROSS JOIN LATERAL (SELECT count(*) AS to_call, "
                          "count(*) FILTER (WHERE ct.callback) AS callbacks FROM contacts ct "
-                         "WHERE ct.campaign_id = c.id AND ct.state = 'waiting') k "
+                         "WHERE ct.campaign_id = c.id AND ct.state = 'waiting' AND EXISTS "
+                         "(SELECT 1 FROM addresses a WHERE a.contact_id = ct.id AND a.state IN "
+                         "('scheduled', 'rescheduled', 'waiting'))) k "
                          "WHERE ($1 = '' OR c.state = $1) "
                          "AND ($2::int = 0 OR c.year = $2::int) "
                          "AND ($3 = '' OR $3 = ANY(c.contract_types)) "

@@ -71,6 +71,12 @@ assert_exit 0 carillonctl apply -f "$dir/campaign.yaml"
 assert_exit 0 carillonctl list import "$dir/contacts.csv" --campaign 'Relance fibre' --name 'mars' \
     --map 'Nom=last_name,Prénom=first_name,Tel1=phone1,Ville=city'
 assert_contains "$OUT" "$CONTACTS imported"
+# one more contact, whose only number is blacklisted: never called, and it does not keep the
+# campaign from finishing (nothing left to call), nor count in campaign list's TO CALL
+assert_exit 0 carillonctl blacklist add --campaign 'Relance fibre' --reason 'opposition' +33619999990
+assert_exit 0 carillonctl contact add --campaign 'Relance fibre' --list mars --phone +33619999990 --field last_name=Bloqué
+assert_exit 0 carillonctl --json campaign list
+assert_eq "$CONTACTS" "$(jq -r '.campaigns[] | select(.name == "Relance fibre") | .to_call' <<<"$OUT")"
 assert_exit 0 carillonctl campaign state 'Relance fibre' ready
 assert_exit 0 carillonctl campaign state 'Relance fibre' running
 wait_for_log "$CARILLON_STACK_DIR/server.log" 'campaign_idle campaign="?Relance fibre"? reason="?no agent ready' 20
@@ -79,7 +85,7 @@ deploy/pki.sh node "$CARILLON_STACK_DIR/pki" agentd agentd1 >/dev/null
 # the agents: qualify every answered call VENTE after a short wrap-up
 answered=$(psql -Atc "select count(*) from contacts c join addresses a on a.contact_id = c.id
     where c.campaign_id = (select id from campaigns where name = 'Relance fibre')
-    and right(a.number, 1) between '0' and '5'")
+    and right(a.number, 1) between '0' and '5' and a.state <> 'blocked'")
 # stdin: a fifo held open here, so that "quit" ends them once the campaign is over (busy
 # numbers are retried after the last answered call is qualified, and need agents too)
 mkfifo "$dir/agents.in"
@@ -103,6 +109,10 @@ qualified=$(grep -c '^qualified ' "$dir/agents.out" || true)
     fail "cr-agents qualified $qualified calls, $answered numbers answer"
 }
 assert_eq finished "$(psql -Atc "select state from campaigns where name = 'Relance fibre'")"
+assert_eq "waiting 0 blocked" "$(psql -Atc "select c.state || ' ' || c.attempts || ' ' || a.state
+    from contacts c join addresses a on a.contact_id = c.id where a.number = '+33619999990'")"
+assert_exit 0 carillonctl --json campaign list
+assert_eq 0 "$(jq -r '.campaigns[] | select(.name == "Relance fibre") | .to_call' <<<"$OUT")"
 
 # every contact's end follows from its number's fate
 fates_followed 'Relance fibre'

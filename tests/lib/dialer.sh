@@ -96,7 +96,8 @@ start_engine_trunk() {
 
 # fates_followed CAMPAIGN...: every contact of these campaigns ended as its number's last digit
 # says (engine_trunk.xml), under the engine tests' outcome rules: busy twice then failed, no
-# answer once then shelved, not a number failed, answered done with VENTE.
+# answer once then shelved, not a number failed, answered done with VENTE (a blacklisted,
+# blocked number is never called: no fate).
 fates_followed() {
     local names bad
     names=$(printf "'%s'," "$@")
@@ -104,7 +105,7 @@ fates_followed() {
     select c.id || ' ' || a.number || ' ' || c.state || ' ' || c.attempts || ' ' ||
            coalesce(c.last_qualification, '-')
       from contacts c join addresses a on a.contact_id = c.id join campaigns k on k.id = c.campaign_id
-     where k.name in (${names%,})
+     where k.name in (${names%,}) and a.state <> 'blocked'
        and not case right(a.number, 1)
            when '6' then c.state = 'failed' and c.attempts = 2
            when '7' then c.state = 'failed' and c.attempts = 2
