@@ -168,6 +168,9 @@ trunk_ok() {
 # start_injector: cr-injector running $dir/script (INJ_TIMEOUT s at most, 60 by default); sets
 # inj and inj_port.
 start_injector() {
+    # emptied here, not by the background job's redirection, which may come after the wait
+    # below has read a line the injector before this one wrote
+    : >"$dir/injector.out"
     cr-injector --listen 127.0.0.1:0 --ca "$dir/ca.pem" --cert "$dir/injector.pem" \
         --key "$dir/injector.key" --timeout "${INJ_TIMEOUT:-60}" --script "$dir/script" \
         >"$dir/injector.out" 2>&1 &
@@ -203,6 +206,7 @@ start_dialerd() {
         echo "tls_key = $dir/$dl_node.key"
     } >"$dir/dialerd.conf"
     dl_trunks_ready
+    : >"$dir/dialerd.log" # now, not later in the background (see start_injector)
     carillon-dialerd --config "$dir/dialerd.conf" >"$dir/dialerd.log" 2>&1 &
     dialerd=$!
     pids+=("$dialerd")
