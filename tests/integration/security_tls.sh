@@ -66,6 +66,7 @@ mkdir -p "$dir"
 cp "$pki/ca.pem" "$pki/dialer1.pem" "$pki/dialer1.key" "$dir/"
 dl_node=dialer1
 pids=()
+trap_add dl_release_claims # what dl_setup does, this test making its own $dir
 trap_add dl_stop_all
 start_other posing2 posing
 inj_port=$other_port

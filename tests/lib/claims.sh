@@ -23,28 +23,33 @@ claim() {
     echo "$1" >>"$3"
 }
 
+# claim_blocks FIRST SPAN OWNER_PID LIST: claims the RTP ports FIRST..FIRST+SPAN-1 block by
+# block of 100 (FIRST a multiple of 100), all or none: 1, with none kept, when another live
+# owner holds one of the blocks.
+claim_blocks() {
+    local b t taken=()
+    for ((b = $1; b < $1 + $2; b += 100)); do
+        if ! claim "rtp-$b" "$3" "$4"; then
+            for t in "${taken[@]}"; do # give back the blocks taken before the one held
+                rm -rf "${claims_dir:?}/rtp-$t"
+                sed -i "/^rtp-$t\$/d" "$4"
+            done
+            return 1
+        fi
+        taken+=("$b")
+    done
+}
+
 # claim_rtp_range SPAN OWNER_PID LIST: the first port of a range of SPAN ports (a multiple of
-# 100) in 10000-19999 that nothing holds on UDP, claimed block by block of 100; 1 when none
-# could be had in 50 tries. The range is one no free-port.sh port falls in (those are 20000+)
-# and no client socket takes (the kernel's ephemeral ports start at 32768).
+# 100) in 10000-19999 that nothing holds on UDP, claimed (claim_blocks); 1 when none could be
+# had in 50 tries. The range is one no free-port.sh port falls in (those are 20000+) and no
+# client socket takes (the kernel's ephemeral ports start at 32768).
 claim_rtp_range() {
-    local span=$1 rtp b taken
+    local span=$1 rtp
     for _ in $(seq 1 50); do
         rtp=$((10000 + RANDOM % ((10000 - span) / 100 + 1) * 100))
         ss -Hlun "sport >= :$rtp and sport <= :$((rtp + span - 1))" 2>/dev/null | grep -q . && continue
-        taken=()
-        for ((b = rtp; b < rtp + span; b += 100)); do
-            claim "rtp-$b" "$2" "$3" || break
-            taken+=("$b")
-        done
-        if [ "${#taken[@]}" -eq $((span / 100)) ]; then
-            echo "$rtp"
-            return 0
-        fi
-        for b in "${taken[@]}"; do # give back the blocks taken before the one held elsewhere
-            rm -rf "${claims_dir:?}/rtp-$b"
-            sed -i "/^rtp-$b\$/d" "$3"
-        done
+        claim_blocks "$rtp" "$span" "$2" "$3" && echo "$rtp" && return 0
     done
     return 1
 }

@@ -31,7 +31,6 @@ dl_stop_all() {
 # $dir/claims lists this test's.
 # shellcheck source=tests/lib/claims.sh
 . "$CARILLON_SOURCE_DIR/tests/lib/claims.sh"
-dl_claim() { claim "$1" $$ "$dir/claims"; }
 dl_release_claims() { release_claims "$dir/claims" $$; }
 
 # free_port [N]: the first of N consecutive ports (1), each free on TCP and UDP and claimed for
