@@ -170,7 +170,7 @@ static void call_close(struct call *call, const char *outcome, bool counted, con
             free(id);
     }
     cr_log_info("call_closed", "campaign=%s attempt=%" PRId64 " outcome=%s detail=%s",
-                call->camp->name, call->attempt_id, outcome, cr_log_q(detail));
+                cr_log_q(call->camp->name), call->attempt_id, outcome, cr_log_q(detail));
     call_forget(call);
 }
 
@@ -208,7 +208,7 @@ static bool bridge_waiting(struct call *call, struct agent *a)
     /* the customer waits from the answer, or from the verdict with AMD (the dialer's abandon
      * clock too) */
     cr_log_info("call_bridged", "campaign=%s attempt=%" PRId64 " agent=%s wait_ms=%" PRId64,
-                camp->name, call->attempt_id, a->login,
+                cr_log_q(camp->name), call->attempt_id, a->login,
                 engine_now_ms(camp->eng->srv) -
                     (call->detected_ms ? call->detected_ms : call->answered_ms));
     agent_call_connected(a, call, false);
@@ -277,7 +277,7 @@ static void place(struct call *call, struct dialer *d)
     camp->nringing++;
     cr_log_debug("call_placed",
                  "campaign=%s attempt=%" PRId64 " contact=%" PRId64 " dialer=%s agent=%s",
-                 camp->name, call->attempt_id, call->contact_id, d->node,
+                 cr_log_q(camp->name), call->attempt_id, call->contact_id, d->node,
                  call->agent ? call->agent->login : "-");
 }
 
@@ -563,7 +563,7 @@ static void call_detected(struct call *call, const Carillon__V1__CallEvent *ev, 
     cr_log_info("call_detected",
                 "campaign=%s attempt=%" PRId64 " verdict=%s reason=%s amd_ms=%u "
                 "greeting_end_ms=%u action=%s",
-                camp->name, call->attempt_id, verdict[0] ? verdict : "none",
+                cr_log_q(camp->name), call->attempt_id, verdict[0] ? verdict : "none",
                 cr_log_q(ev->amd_reason ? ev->amd_reason : ""), ev->amd_ms, ev->amd_greeting_end_ms,
                 connect                                                            ? "connect_agent"
                 : call->amd_mode == CARILLON__V1__AMD_MODE__AMD_MODE_LEAVE_MESSAGE ? "leave_message"
@@ -584,8 +584,8 @@ static void verdicts_overdue(struct ecampaign *camp, int64_t mono, int64_t now)
         if (c->state != CALL_DETECTING || mono < c->verdict_due_mono_ms)
             continue;
         cr_log_warn("amd_verdict_missing",
-                    "campaign=%s attempt=%" PRId64 " waited_ms=%d action=connect_agent", camp->name,
-                    c->attempt_id, ENGINE_AMD_VERDICT_MAX_MS);
+                    "campaign=%s attempt=%" PRId64 " waited_ms=%d action=connect_agent",
+                    cr_log_q(camp->name), c->attempt_id, ENGINE_AMD_VERDICT_MAX_MS);
         c->detected_ms = now;
         c->state = CALL_ANSWERED;
         camp->nwaiting++;
@@ -626,7 +626,7 @@ void sched_call_event(struct engine *e, struct dialer *d, const Carillon__V1__Ca
             /* not bridgeable before the verdict: the DETECTED event decides */
             call->state = CALL_DETECTING;
             call->verdict_due_mono_ms = engine_mono_ms(e->srv) + ENGINE_AMD_VERDICT_MAX_MS;
-            cr_log_debug("call_detecting", "campaign=%s attempt=%" PRId64, camp->name,
+            cr_log_debug("call_detecting", "campaign=%s attempt=%" PRId64, cr_log_q(camp->name),
                          call->attempt_id);
         } else {
             call->state = CALL_ANSWERED;
@@ -667,8 +667,8 @@ void sched_call_event(struct engine *e, struct dialer *d, const Carillon__V1__Ca
         cr_log_info("call_ended",
                     "campaign=%s attempt=%" PRId64 " outcome=%s sip_status=%u "
                     "agent=%s talk_ms=%u amd=%s",
-                    camp->name, call->attempt_id, outcome, ev->sip_status, a ? a->login : "-",
-                    ev->talk_ms, amd[0] ? amd : "-");
+                    cr_log_q(camp->name), call->attempt_id, outcome, ev->sip_status,
+                    a ? a->login : "-", ev->talk_ms, amd[0] ? amd : "-");
         const char *hung_up_by =
             ev->hung_up_by == CARILLON__V1__CALL_PARTY__CALL_PARTY_CUSTOMER ? "customer" : "agent";
         if (talked && camp->auto_answered) {
@@ -677,8 +677,8 @@ void sched_call_event(struct engine *e, struct dialer *d, const Carillon__V1__Ca
             call->state = CALL_TALKED;
             a->talk_ms = ev->talk_ms;
             agent_push_call_ended(a, call->attempt_id, outcome, hung_up_by);
-            cr_log_info("auto_qualified", "campaign=%s attempt=%" PRId64 " agent=%s", camp->name,
-                        call->attempt_id, a->login);
+            cr_log_info("auto_qualified", "campaign=%s attempt=%" PRId64 " agent=%s",
+                        cr_log_q(camp->name), call->attempt_id, a->login);
             sched_qualified(e, call->attempt_id, a);
         } else if (talked) {
             call->state = CALL_TALKED;

@@ -121,7 +121,7 @@ wait_for_log "$dir/agents.out" '^state agent=agent1 state=ready' 30
 
 # attempt NUMBER: its attempt id
 attempt() { psql -Atc "select id from attempts where number = '$1' order by id limit 1"; }
-wait_for_log "$LOG" 'call_ended campaign=amd-hangup .*outcome=machine' 45
+wait_for_log "$LOG" 'call_ended campaign="amd-hangup" .*outcome=machine' 45
 person=$(attempt '+33611000000')
 machine=$(attempt '+33611000001')
 # then leave_message and connect_agent side by side
@@ -142,12 +142,12 @@ agents=$(cat "$dir/agents.out")
 assert_eq "answered|t|t|VENTE|done" "$(psql -Atc "select a.outcome, a.amd_verdict in ('human', 'not_sure'),
     a.bridged_at is not null, a.qualification, c.state from attempts a join contacts c on
     c.id = a.contact_id where a.id = $person")"
-detected_at=$(grep -nE "call_detected campaign=amd-hangup attempt=$person verdict=(human|not_sure)" <<<"$log" | cut -d: -f1)
-bridged_at=$(grep -n "call_bridged campaign=amd-hangup attempt=$person " <<<"$log" | cut -d: -f1)
+detected_at=$(grep -nE "call_detected campaign=\"amd-hangup\" attempt=$person verdict=(human|not_sure)" <<<"$log" | cut -d: -f1)
+bridged_at=$(grep -n "call_bridged campaign=\"amd-hangup\" attempt=$person " <<<"$log" | cut -d: -f1)
 if [ -z "$detected_at" ] || [ -z "$bridged_at" ] || [ "$detected_at" -ge "$bridged_at" ]; then
     fail "the person's call was not bridged after its verdict (verdict line ${detected_at:-none}, bridge line ${bridged_at:-none})"
 fi
-assert_contains "$(grep "call_detected campaign=amd-hangup attempt=$person " <<<"$log")" "action=connect_agent"
+assert_contains "$(grep "call_detected campaign=\"amd-hangup\" attempt=$person " <<<"$log")" "action=connect_agent"
 # the bridge came after the verdict's time from the answer, not at the answer
 assert_eq "t" "$(psql -Atc "select amd_ms > 0 and amd_reason <> '' and bridged_at >=
     answered_at + make_interval(secs => amd_ms / 1000.0 - 0.2) from attempts where id = $person")"
@@ -160,9 +160,9 @@ assert_eq "machine|machine|t|t|t" "$(psql -Atc "select outcome, amd_verdict, amd
 assert_contains "$(psql -Atc "select detail from attempts where id = $machine")" "hung up, no message"
 assert_eq "waiting|1|t" "$(psql -Atc "select c.state, c.attempts, c.next_try > now() + interval
     '3500 s' from contacts c join attempts a on a.contact_id = c.id where a.id = $machine")"
-assert_contains "$(grep "call_detected campaign=amd-hangup attempt=$machine " <<<"$log")" "verdict=machine"
-assert_contains "$(grep "call_detected campaign=amd-hangup attempt=$machine " <<<"$log")" "action=hang_up"
-assert_not_contains "$log" "call_bridged campaign=amd-hangup attempt=$machine "
+assert_contains "$(grep "call_detected campaign=\"amd-hangup\" attempt=$machine " <<<"$log")" "verdict=machine"
+assert_contains "$(grep "call_detected campaign=\"amd-hangup\" attempt=$machine " <<<"$log")" "action=hang_up"
+assert_not_contains "$log" "call_bridged campaign=\"amd-hangup\" attempt=$machine "
 assert_not_contains "$agents" "attempt=$machine "
 
 # leave_message: the message after the beep, outcome machine, max_attempts 1: the contact done
@@ -173,15 +173,15 @@ assert_contains "$detail" "message rappel left at"
 assert_contains "$detail" "after a beep"
 assert_eq "done" "$(psql -Atc "select c.state from contacts c join attempts a on a.contact_id =
     c.id where a.id = $message")"
-assert_contains "$(grep "call_detected campaign=amd-message attempt=$message " <<<"$log")" "action=leave_message"
+assert_contains "$(grep "call_detected campaign=\"amd-message\" attempt=$message " <<<"$log")" "action=leave_message"
 assert_not_contains "$agents" "attempt=$message "
 
 # connect_agent: a machine, bridged after its verdict; the agent hung up and it was qualified
 assert_eq "answered|machine|t|VENTE" "$(psql -Atc "select outcome, amd_verdict,
     bridged_at is not null, qualification from attempts where id = $report")"
-assert_contains "$(grep "call_detected campaign=amd-connect attempt=$report " <<<"$log")" "verdict=machine"
-assert_contains "$(grep "call_detected campaign=amd-connect attempt=$report " <<<"$log")" "action=connect_agent"
-assert_contains "$log" "call_bridged campaign=amd-connect attempt=$report "
+assert_contains "$(grep "call_detected campaign=\"amd-connect\" attempt=$report " <<<"$log")" "verdict=machine"
+assert_contains "$(grep "call_detected campaign=\"amd-connect\" attempt=$report " <<<"$log")" "action=connect_agent"
+assert_contains "$log" "call_bridged campaign=\"amd-connect\" attempt=$report "
 assert_contains "$agents" "connected agent=agent1 attempt=$report "
 assert_contains "$agents" "ended agent=agent1 attempt=$report outcome=answered by=agent"
 

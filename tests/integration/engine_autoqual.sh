@@ -61,18 +61,10 @@ assert_exit 0 carillonctl campaign state "$C" ready
 assert_exit 0 carillonctl campaign state "$C" running
 wait_for_log "$CARILLON_STACK_DIR/server.log" 'campaign_idle campaign="?Relance automatique"? reason="?no agent ready' 20
 
-deploy/pki.sh node "$CARILLON_STACK_DIR/pki" agentd agentd1 >/dev/null
 # the agent never qualifies (no --qualify): without the automatic qualification it would stay
 # in wrap-up (wrapup_max_s 0: unlimited) and the campaign would never finish
-mkfifo "$dir/agents.in"
-exec 3<>"$dir/agents.in"
-cr-agents --server "$CARILLON_SERVER" --ca "$CARILLON_STACK_DIR/pki/ca.pem" \
-    --cert "$CARILLON_STACK_DIR/pki/agentd1.pem" --key "$CARILLON_STACK_DIR/pki/agentd1.key" \
-    --node agentd1 --timeout 80 \
-    --agent "agent1:agent-pass-1:sip:agent1@127.0.0.1:${port[phone_1]}:$C" \
-    <"$dir/agents.in" >"$dir/agents.out" 2>&1 &
-agents_pid=$!
-pids+=("$agents_pid")
+start_cr_agents --timeout 80 \
+    --agent "agent1:agent-pass-1:sip:agent1@127.0.0.1:${port[phone_1]}:$C"
 wait_for_log "$dir/agents.out" '^state agent=agent1 state=ready' 30
 wait_for_log "$CARILLON_STACK_DIR/server.log" 'campaign_finished campaign="?Relance automatique"? reason="every contact is done"' 60
 echo quit >&3

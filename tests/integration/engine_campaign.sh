@@ -97,7 +97,18 @@ cr-agents --server "$CARILLON_SERVER" --ca "$CARILLON_STACK_DIR/pki/ca.pem" \
 agents_pid=$!
 pids+=("$agents_pid")
 wait_for_log "$dir/agents.out" '^state agent=agent1 state=ready' 30
-wait_for_log "$CARILLON_STACK_DIR/server.log" 'campaign_finished campaign="?Relance fibre"? reason="every contact is done"' 180
+(wait_for_log "$CARILLON_STACK_DIR/server.log" 'campaign_finished campaign="?Relance fibre"? reason="every contact is done"' 180) || {
+    # what keeps the campaign running: the contacts not done, their numbers and attempts
+    psql -c "select c.id, c.state, c.attempts, c.next_try, c.agent_id, c.callback, a.number,
+        a.state as number_state, (select count(*) from blacklist b where b.number = a.number)
+        as blacklisted from contacts c join addresses a on a.contact_id = c.id
+        where c.state in ('waiting', 'running') order by c.id" >&2
+    psql -c "select x.id, x.contact_id, x.number, x.outcome, x.counted, x.created_at, x.sent_at,
+        x.closed_at, x.detail from attempts x join contacts c on c.id = x.contact_id
+        where c.state in ('waiting', 'running') order by x.id" >&2
+    tail -5 "$dir/agents.out" >&2
+    fail "the campaign did not finish"
+}
 echo quit >&3
 wait "$agents_pid" || { tail -20 "$dir/agents.out" >&2; fail "cr-agents did not log out cleanly"; }
 qualified=$(grep -c '^qualified ' "$dir/agents.out" || true)

@@ -89,8 +89,8 @@ assert_eq 0 "$(psql -Atc "select count(*) from attempts where closed_at is null"
 # both servers dialled, each through its own dialer, with its own agents
 assert_eq "dialer1 dialer2" "$(psql -Atc "select string_agg(distinct dialer_node, ' '
     order by dialer_node) from attempts where counted")"
-grep -q 'call_bridged campaign=Deux serveurs' "$st/server.log" || fail "server 1 bridged no call"
-grep -q 'call_bridged campaign=Deux serveurs' "$st/server2.log" || fail "server 2 bridged no call"
+grep -q 'call_bridged campaign="Deux serveurs"' "$st/server.log" || fail "server 1 bridged no call"
+grep -q 'call_bridged campaign="Deux serveurs"' "$st/server2.log" || fail "server 2 bridged no call"
 # no claim ever met the other's (a second live attempt would have failed its whole claim)
 ! grep -hE 'claim_failed|store_error' "$st/server.log" "$st/server2.log" ||
     fail "a claim failed on one of the servers"

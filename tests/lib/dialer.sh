@@ -143,6 +143,22 @@ EOF
     done
 }
 
+# start_cr_agents ARG...: cr-agents (tests/lib/cr-agents.c) plays agentd1 on the stack's server
+# (its certificate made here) with these arguments (--agent, --timeout, --qualify...); its stdin is
+# the fifo $dir/agents.in, held open on fd 3 (echo 'logout agent1' >&3), its output
+# $dir/agents.out; $agents_pid is its pid.
+start_cr_agents() {
+    [ -f "$CARILLON_STACK_DIR/pki/agentd1.pem" ] ||
+        "$CARILLON_SOURCE_DIR/deploy/pki.sh" node "$CARILLON_STACK_DIR/pki" agentd agentd1 >/dev/null
+    mkfifo "$dir/agents.in"
+    exec 3<>"$dir/agents.in"
+    cr-agents --server "$CARILLON_SERVER" --ca "$CARILLON_STACK_DIR/pki/ca.pem" \
+        --cert "$CARILLON_STACK_DIR/pki/agentd1.pem" --key "$CARILLON_STACK_DIR/pki/agentd1.key" \
+        --node agentd1 "$@" <"$dir/agents.in" >"$dir/agents.out" 2>&1 &
+    agents_pid=$!
+    pids+=("$agents_pid")
+}
+
 # agent_phone NAME: an agent's softphone, an auto-answering SIPp (port[phone_NAME]) for 300 s, its
 # audio to a cr-rtp-sink; dl_trunks_ready waits until it listens.
 agent_phone() {
