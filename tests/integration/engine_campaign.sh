@@ -104,9 +104,13 @@ wait_for_log "$dir/agents.out" '^state agent=agent1 state=ready' 30
         as blacklisted from contacts c join addresses a on a.contact_id = c.id
         where c.state in ('waiting', 'running') order by c.id" >&2
     psql -c "select x.id, x.contact_id, x.number, x.outcome, x.counted, x.created_at, x.sent_at,
+        x.answered_at, x.bridged_at, x.ended_at, x.agent_id, x.qualification,
         x.closed_at, x.detail from attempts x join contacts c on c.id = x.contact_id
         where c.state in ('waiting', 'running') order by x.id" >&2
     tail -5 "$dir/agents.out" >&2
+    { echo "--- trunk.err (tail)"; tail -20 "$dir/trunk.err"; echo "--- server.log (warnings)"
+      grep -E " (WARN|ERROR) " "$CARILLON_STACK_DIR/server.log" | tail -20; echo "--- dialerd.log (warnings)"
+      grep -E ' (WARN|ERROR) ' "$CARILLON_STACK_DIR/dialerd.log" | tail -20; } >&2 2>/dev/null || true
     fail "the campaign did not finish"
 }
 echo quit >&3
