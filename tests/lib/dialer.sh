@@ -75,12 +75,21 @@ dl_trunks_ready() {
     dl_trunks_starting=()
 }
 
-# start_engine_trunk: the engine tests' trunk (tests/sipp/engine_trunk.xml: a number's last digit
-# is its fate) on 127.0.0.1:$trunk_port for 300 s, each SIP message in $dir/trunk_msgs.log;
-# returns once it listens.
+# start_engine_trunk [ACK_LOST_PERCENT]: the engine tests' trunk (tests/sipp/engine_trunk.xml: a
+# number's last digit is its fate) on 127.0.0.1:$trunk_port for 300 s, each SIP message in
+# $dir/trunk_msgs.log; returns once it listens. ACK_LOST_PERCENT: that share of the ACKs to its
+# 200 OKs is dropped on arrival (SIPp's lost=), as a busy network would: the trunk sends its 200
+# again and the dialer must acknowledge it again.
 start_engine_trunk() {
+    local scen="$CARILLON_SOURCE_DIR/tests/sipp/engine_trunk.xml"
+    if [ -n "${1:-}" ]; then
+        sed '/^  <recv request="ACK" \/>$/{N;s|^  <recv request="ACK" />\(\n  <pause milliseconds="1500" />\)|  <recv request="ACK" lost="'"$1"'" />\1|}' \
+            "$scen" >"$dir/engine_trunk.xml"
+        grep -q "lost=\"$1\"" "$dir/engine_trunk.xml" || fail "start_engine_trunk: no ACK to lose in $scen"
+        scen=$dir/engine_trunk.xml
+    fi
     trunk_port=$(free_port)
-    sipp -sf "$CARILLON_SOURCE_DIR/tests/sipp/engine_trunk.xml" -i 127.0.0.1 -p "$trunk_port" \
+    sipp -sf "$scen" -i 127.0.0.1 -p "$trunk_port" \
         -mp "$(free_port 3)" -nostdin -timeout 300s -trace_msg -message_file "$dir/trunk_msgs.log" \
         -trace_err -error_file "$dir/trunk.err" >"$dir/trunk.out" 2>&1 &
     trunk_pid=$!
