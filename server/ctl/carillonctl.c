@@ -61,6 +61,11 @@ int main(int argc, char **argv)
     ctl_opt.ca = getenv("CARILLON_CA");
     /* Warnings show: libcommon says there why a TLS handshake failed (the certificate check). */
     cr_log_init("carillonctl", CR_LOG_WARN, false);
+    /* --timeout's default, for scripts and slow links (an explicit --timeout wins) */
+    const char *env_timeout = getenv("CARILLON_TIMEOUT");
+    if (env_timeout && env_timeout[0] && ctl_parse_timeout(env_timeout, &ctl_opt.timeout_ms))
+        return ctl_usage("CARILLON_TIMEOUT takes seconds above 0 and at most 3600, not '%s'",
+                         env_timeout);
     opterr = 0;
     int ch;
     /* '+': stop at the command, so its own flags (--role, --all) are left to it. */

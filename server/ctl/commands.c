@@ -398,14 +398,15 @@ static const char global_help[] =
     "  --json               print exactly one JSON object on stdout, errors included; numbers\n"
     "                       and booleans have their JSON types, times are RFC 3339 strings\n"
     "  --utc                show times in UTC instead of your local zone\n"
-    "  --timeout SECONDS    longest wait for the server at each step (default 10)\n"
+    "  --timeout SECONDS    longest wait for the server at each step ($CARILLON_TIMEOUT,\n"
+    "                       else 10)\n"
     "  --version, --help\n"
     "times: shown in your local zone (TZ, else the system's), the zone written after each time;\n"
     "  with --utc, in UTC. A contact's own zone is its time_zone column; --next-try and\n"
     "  contact modify's next_try are read in the contact's zone.\n"
-    "environment: CARILLON_SERVER, CARILLON_CA, CARILLON_USER, CARILLON_PASSWORD,\n"
-    "  CARILLON_OLD_PASSWORD (user passwd), CARILLON_CONFIG_DIR (where the session file is\n"
-    "  kept; else $XDG_CONFIG_HOME/carillon, else ~/.config/carillon)\n"
+    "environment: CARILLON_SERVER, CARILLON_CA, CARILLON_TIMEOUT, CARILLON_USER,\n"
+    "  CARILLON_PASSWORD, CARILLON_OLD_PASSWORD (user passwd), CARILLON_CONFIG_DIR (where the\n"
+    "  session file is kept; else $XDG_CONFIG_HOME/carillon, else ~/.config/carillon)\n"
     "exit codes: 0 ok, 1 the server said no, 2 usage, 3 connection or TLS failure\n";
 
 static void print_overview(FILE *f)

@@ -186,7 +186,8 @@ static int conn_failure(void)
         snprintf(why, sizeof why, "it answered request %llu while request %llu was awaited",
                  (unsigned long long)net.bad_rid, (unsigned long long)net.want_rid);
     else if (net.timed_out)
-        snprintf(why, sizeof why, "no answer within %.3g s (--timeout)", opt.timeout_ms / 1000.0);
+        snprintf(why, sizeof why, "no answer within %.3g s (--timeout, CARILLON_TIMEOUT)",
+                 opt.timeout_ms / 1000.0);
     else if (net.close_err == 0)
         snprintf(why, sizeof why, "the server closed the connection");
     else if (net.close_err == -EPROTO && !net.open)

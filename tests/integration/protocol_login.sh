@@ -28,6 +28,27 @@ assert_contains "$ERR" "wrong login or password"
 # connection failures are exit 3
 assert_exit 3 carillonctl --server 127.0.0.1:1 ping
 assert_exit 2 carillonctl frobnicate
+# the wait for an answer: CARILLON_TIMEOUT, else 10 s; --timeout wins over both. A listener
+# that accepts and never says a word (the TLS handshake never ends).
+silent_port=$("$CARILLON_SOURCE_DIR/tests/lib/free-port.sh")
+python3 -c 'import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(8); print("listening", flush=True)
+held = []
+end = time.time() + 60
+while time.time() < end:
+    s.settimeout(1)
+    try: held.append(s.accept()[0])
+    except socket.timeout: pass' "$silent_port" >"$CARILLON_STACK_DIR/silent.out" 2>&1 &
+silent_pid=$!
+trap_add "kill $silent_pid 2>/dev/null || true"
+wait_for_log "$CARILLON_STACK_DIR/silent.out" '^listening' 10
+assert_exit 3 env CARILLON_TIMEOUT=1 carillonctl --server "127.0.0.1:$silent_port" ping
+assert_contains "$ERR" "no answer within 1 s"
+assert_exit 3 env CARILLON_TIMEOUT=30 carillonctl --timeout 1.5 --server "127.0.0.1:$silent_port" ping
+assert_contains "$ERR" "no answer within 1.5 s"
+assert_exit 2 env CARILLON_TIMEOUT=soon carillonctl ping
+assert_contains "$ERR" "CARILLON_TIMEOUT takes seconds above 0 and at most 3600, not 'soon'"
 
 # user add (accents round-trip), duplicates, bad input
 assert_exit 0 carillonctl user add helene --role agent --name 'Hélène Dupré' --password-stdin <<<'agent-pass-1'

@@ -161,6 +161,8 @@ CONF
     (umask 077 && cat >"$dir/env.sh" <<ENV)
 export CARILLON_SERVER=$listen
 export CARILLON_CA=$dir/pki/ca.pem
+# carillonctl's --timeout default: 10 s is too short when a busy machine stalls for seconds
+export CARILLON_TIMEOUT=60
 export CARILLON_USER=admin
 export CARILLON_PASSWORD=$password
 export CARILLON_CONFIG_DIR=$dir/ctl
