@@ -107,16 +107,8 @@ wait "$lane" || fail "amd-hangup's set-up failed (its message is above)"
 assert_exit 0 carillonctl campaign state amd-hangup running
 wait_for_log "$LOG" 'campaign_idle campaign="?amd-hangup"? reason="?no agent ready' 20
 
-deploy/pki.sh node "$CARILLON_STACK_DIR/pki" agentd agentd1 >/dev/null
-mkfifo "$dir/agents.in"
-exec 3<>"$dir/agents.in"
-cr-agents --server "$CARILLON_SERVER" --ca "$CARILLON_STACK_DIR/pki/ca.pem" \
-    --cert "$CARILLON_STACK_DIR/pki/agentd1.pem" --key "$CARILLON_STACK_DIR/pki/agentd1.key" \
-    --node agentd1 --timeout 85 --talk-ms 8000 \
-    --agent "agent1:agent-pass-1:sip:agent1@127.0.0.1:${port[phone_1]}:amd-hangup,amd-message,amd-connect" \
-    <"$dir/agents.in" >"$dir/agents.out" 2>&1 &
-agents_pid=$!
-pids+=("$agents_pid")
+start_cr_agents --timeout 85 --talk-ms 8000 \
+    --agent "agent1:agent-pass-1:sip:agent1@127.0.0.1:${port[phone_1]}:amd-hangup,amd-message,amd-connect"
 wait_for_log "$dir/agents.out" '^state agent=agent1 state=ready' 30
 
 # attempt NUMBER: its attempt id

@@ -83,21 +83,13 @@ assert_exit 0 carillonctl campaign state 'Relance fibre' ready
 assert_exit 0 carillonctl campaign state 'Relance fibre' running
 wait_for_log "$CARILLON_STACK_DIR/server.log" 'campaign_idle campaign="?Relance fibre"? reason="?no agent ready' 20
 
-deploy/pki.sh node "$CARILLON_STACK_DIR/pki" agentd agentd1 >/dev/null
 # the agents: qualify every answered call VENTE after a short wrap-up
 answered=$(psql -Atc "select count(*) from contacts c join addresses a on a.contact_id = c.id
     where c.campaign_id = (select id from campaigns where name = 'Relance fibre')
     and right(a.number, 1) between '0' and '5' and a.state <> 'blocked'")
 # stdin: a fifo held open here, so that "quit" ends them once the campaign is over (busy
 # numbers are retried after the last answered call is qualified, and need agents too)
-mkfifo "$dir/agents.in"
-exec 3<>"$dir/agents.in"
-cr-agents --server "$CARILLON_SERVER" --ca "$CARILLON_STACK_DIR/pki/ca.pem" \
-    --cert "$CARILLON_STACK_DIR/pki/agentd1.pem" --key "$CARILLON_STACK_DIR/pki/agentd1.key" --node agentd1 --timeout 240 \
-    --qualify VENTE --wrapup-ms 50 "${agent_args[@]}" \
-    <"$dir/agents.in" >"$dir/agents.out" 2>&1 &
-agents_pid=$!
-pids+=("$agents_pid")
+start_cr_agents --timeout 240 --qualify VENTE --wrapup-ms 50 "${agent_args[@]}"
 wait_for_log "$dir/agents.out" '^state agent=agent1 state=ready' 30
 (wait_for_log "$CARILLON_STACK_DIR/server.log" 'campaign_finished campaign="?Relance fibre"? reason="every contact is done"' 180) || {
     # what keeps the campaign running: the contacts not done, their numbers and attempts
